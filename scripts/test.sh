@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, real Prometheus and Alertmanager included.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh --servers
+exec python3 -m pytest -q -p no:cacheprovider "$@"

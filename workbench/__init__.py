@@ -1,0 +1,41 @@
+"""workbench: pull LLM-agent traces and metrics into pandas, find incidents, report and alert.
+
+Package map::
+
+    workbench.schema        canonical frames (observations, traces, scores, metrics) + validate
+    workbench.simulate      deterministic synthetic agent traffic with labelled incidents
+    workbench.sources       one module per source: local, langfuse, prometheus (registry by name)
+    workbench.runbooks      runbook YAML files, validated against their JSON schema
+    workbench.analysis      detectors, baselines and attribution -> Finding
+    workbench.findings      the Finding record
+    workbench.plots         plotly figures over frames and findings
+    workbench.widgets       ipywidgets controls for notebooks
+    workbench.reports       papermill execution, HTML rendering, summary JSON
+    workbench.alerts        alerts from findings and their sinks (file, webhook, Alertmanager)
+    workbench.cli           the ``workbench`` command
+
+A notebook needs ``import workbench as wb`` and little else; submodules load on first use so that
+``import workbench`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_SUBMODULES = {
+    "alerts", "analysis", "cli", "errors", "findings", "plots", "reports", "runbooks", "schema",
+    "simulate", "sources", "widgets",
+}
+
+__all__ = sorted(_SUBMODULES | {"__version__"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"workbench.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")

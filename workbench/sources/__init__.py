@@ -1,0 +1,85 @@
+"""Data sources behind one small protocol, registered by name and imported on first use.
+
+Trace sources (``local``, ``langfuse``) return the canonical ``observations``, ``traces`` and
+``scores`` frames for a time window ``[start, end)``; the metrics source (``prometheus``) returns
+the tidy ``metrics`` frame. A pull that could not finish (budget spent, pages lost) still returns
+what it got, marked with :func:`mark_incomplete` so a report can say it is degraded.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from typing import Any
+
+import pandas as pd
+
+from workbench import schema
+from workbench.errors import ConfigError
+
+__all__ = [
+    "SOURCES",
+    "TraceSource",
+    "get_source",
+    "incomplete_reason",
+    "mark_incomplete",
+    "to_utc",
+]
+
+#: name -> (module, class); modules are imported only when the source is asked for.
+SOURCES: dict[str, tuple[str, str]] = {
+    "local": ("workbench.sources.local", "LocalSource"),
+    "langfuse": ("workbench.sources.langfuse", "LangfuseSource"),
+    "prometheus": ("workbench.sources.prometheus", "PrometheusSource"),
+}
+
+_INCOMPLETE = "workbench.incomplete"
+
+
+def get_source(name: str, **kwargs: Any) -> Any:
+    """Build the source registered as ``name``; unknown names list the known ones."""
+    try:
+        module, cls = SOURCES[name]
+    except KeyError:
+        raise ConfigError(f"unknown source {name!r}; known sources: {sorted(SOURCES)}") from None
+    return getattr(importlib.import_module(module), cls)(**kwargs)
+
+
+def to_utc(ts: Any) -> pd.Timestamp:
+    """Parse a timestamp or ISO string; naive values are taken as UTC."""
+    t = pd.Timestamp(ts)
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def mark_incomplete(df: pd.DataFrame, reason: str) -> pd.DataFrame:
+    """Flag ``df`` as a partial result; reasons accumulate."""
+    prior = df.attrs.get(_INCOMPLETE)
+    df.attrs[_INCOMPLETE] = f"{prior}; {reason}" if prior else reason
+    return df
+
+
+def incomplete_reason(df: pd.DataFrame) -> str | None:
+    """Why ``df`` is partial, or None when it is complete."""
+    return df.attrs.get(_INCOMPLETE)
+
+
+class TraceSource(ABC):
+    """A source of traces: observations and scores for a window, traces rolled up from them."""
+
+    name: str = "trace source"
+
+    @abstractmethod
+    def observations(self, start: Any, end: Any, **filters: Any) -> pd.DataFrame:
+        """Canonical observations that started in ``[start, end)``."""
+
+    @abstractmethod
+    def scores(self, start: Any, end: Any, **filters: Any) -> pd.DataFrame:
+        """Canonical scores recorded in ``[start, end)``."""
+
+    def traces(self, start: Any, end: Any, **filters: Any) -> pd.DataFrame:
+        """Canonical traces, rolled up from observations so every source agrees on KPIs."""
+        obs = self.observations(start, end, **filters)
+        out = schema.traces_from_observations(obs)
+        if reason := incomplete_reason(obs):
+            mark_incomplete(out, reason)
+        return out
