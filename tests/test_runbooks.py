@@ -1,0 +1,86 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from workbench import runbooks
+from workbench.errors import ConfigError
+
+SHIPPED = Path(__file__).resolve().parents[1] / "runbooks"
+
+
+def test_every_shipped_runbook_validates_and_names_its_notebook():
+    loaded = runbooks.load_all(SHIPPED)
+    assert {"cost_spike", "timeout_surge", "hallucination_spike"} <= set(loaded)
+    for rb in loaded.values():
+        assert rb.notebook.endswith(".ipynb")
+        assert rb.min_volume > 0
+        assert rb.signals
+        assert rb.prometheus, f"{rb.name} has no PromQL"
+
+
+def test_domain_thresholds_live_in_the_files():
+    cost = runbooks.load("cost_spike", SHIPPED)
+    assert cost.daily["max_ratio_to_baseline"] == 1.5
+    assert cost.signal("page_burst")["thresholds"]["page"] == 10.0
+    assert cost.signal("cost_per_hour")["direction"] == "up"
+    timeout = runbooks.load("timeout_surge", SHIPPED)
+    assert timeout.spec["budget"] == {"seconds": 8.0, "warning_fraction": 0.75}
+    assert timeout.baseline_window == pd.Timedelta(days=7)
+    assert timeout.bucket == pd.Timedelta(hours=1)
+
+
+def _write(tmp_path, name, mutate):
+    spec = yaml.safe_load((SHIPPED / "cost_spike.yaml").read_text())
+    mutate(spec)
+    spec.setdefault("name", name)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_error_names_file_key_and_problem(tmp_path):
+    def break_it(spec):
+        spec["signals"]["cost_per_hour"]["direction"] = "sideways"
+        del spec["evaluation"]["min_volume"]
+    path = _write(tmp_path, "cost_spike", break_it)
+    with pytest.raises(ConfigError) as err:
+        runbooks.load(path)
+    msg = str(err.value)
+    assert str(path) in msg
+    assert "signals.cost_per_hour.direction: 'sideways' is not one of ['up', 'down']" in msg
+    assert "evaluation: 'min_volume' is a required property" in msg
+
+
+def test_unknown_key_and_bad_duration_rejected(tmp_path):
+    path = _write(tmp_path, "cost_spike", lambda s: s.update(threshold=3))
+    with pytest.raises(ConfigError, match="Additional properties are not allowed"):
+        runbooks.load(path)
+    path = _write(tmp_path, "cost_spike", lambda s: s["evaluation"].update(bucket="1 hour"))
+    with pytest.raises(ConfigError, match="evaluation.bucket"):
+        runbooks.load(path)
+
+
+def test_name_must_match_file_and_missing_runbook_lists_known(tmp_path):
+    path = _write(tmp_path, "other", lambda s: None)
+    with pytest.raises(ConfigError, match="does not match the file name 'other'"):
+        runbooks.load(path)
+    with pytest.raises(ConfigError, match="runbooks there: .*cost_spike"):
+        runbooks.load("nope", SHIPPED)
+
+
+def test_invalid_yaml_and_unknown_signal(tmp_path):
+    bad = tmp_path / "x.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        runbooks.load(bad)
+    with pytest.raises(ConfigError, match="has no signal 'nope'"):
+        runbooks.load("cost_spike", SHIPPED).signal("nope")
+
+
+def test_parse_duration():
+    assert runbooks.parse_duration("5m") == pd.Timedelta(minutes=5)
+    assert runbooks.parse_duration("7d") == pd.Timedelta(days=7)
+    with pytest.raises(ConfigError, match="'5 minutes'"):
+        runbooks.parse_duration("5 minutes")

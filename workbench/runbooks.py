@@ -1,0 +1,141 @@
+"""Runbooks: one YAML file each in ``runbooks/``, validated against a checked-in JSON schema.
+
+Thresholds, windows and baselines live in these files, never in code, so an on-call engineer can
+tune a runbook without touching Python. Every file is validated on load; an error names the file,
+the key path and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pandas as pd
+import yaml
+
+from workbench.errors import ConfigError
+
+__all__ = ["Runbook", "default_dir", "load", "load_all", "parse_duration"]
+
+_DURATION = re.compile(r"^(\d+)(s|m|h|d|w)$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> pd.Timedelta:
+    """``"5m"`` -> 5 minutes; the runbooks' duration syntax (as in Prometheus)."""
+    m = _DURATION.match(str(text))
+    if not m:
+        raise ConfigError(f"duration {text!r} is not of the form <number><s|m|h|d|w>")
+    return pd.Timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+def default_dir() -> Path:
+    """``$WORKBENCH_RUNBOOKS`` or the ``runbooks/`` folder beside the package."""
+    env = os.environ.get("WORKBENCH_RUNBOOKS")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "runbooks"
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft202012Validator:
+    text = resources.files("workbench").joinpath("runbook.schema.json").read_text()
+    return jsonschema.Draft202012Validator(json.loads(text))
+
+
+@dataclass(frozen=True)
+class Runbook:
+    """A validated runbook; ``spec`` is the parsed YAML, accessors give typed views of it."""
+
+    name: str
+    path: Path
+    spec: Mapping[str, Any]
+
+    @property
+    def title(self) -> str:
+        return self.spec["title"]
+
+    @property
+    def notebook(self) -> str:
+        return self.spec["notebook"]
+
+    @property
+    def signals(self) -> Mapping[str, Mapping[str, Any]]:
+        return self.spec["signals"]
+
+    @property
+    def bucket(self) -> pd.Timedelta:
+        return parse_duration(self.spec["evaluation"]["bucket"])
+
+    @property
+    def lookback(self) -> pd.Timedelta:
+        return parse_duration(self.spec["evaluation"]["lookback"])
+
+    @property
+    def min_volume(self) -> int:
+        return int(self.spec["evaluation"]["min_volume"])
+
+    @property
+    def baseline_window(self) -> pd.Timedelta:
+        return parse_duration(self.spec["baseline"]["trailing"])
+
+    @property
+    def daily(self) -> Mapping[str, Any]:
+        return self.spec["daily"]
+
+    @property
+    def dimensions(self) -> list[str]:
+        return list(self.spec["attribution"]["dimensions"])
+
+    @property
+    def prometheus(self) -> Mapping[str, str]:
+        return self.spec.get("prometheus", {})
+
+    def signal(self, name: str) -> Mapping[str, Any]:
+        try:
+            return self.signals[name]
+        except KeyError:
+            raise ConfigError(f"runbook {self.name!r} ({self.path}) has no signal {name!r}; "
+                              f"it has {sorted(self.signals)}") from None
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "<top level>"
+
+
+def load(name_or_path: str | Path, directory: str | Path | None = None) -> Runbook:
+    """Load and validate one runbook by name (``cost_spike``) or by path."""
+    path = Path(name_or_path)
+    if path.suffix not in {".yaml", ".yml"}:
+        path = Path(directory or default_dir()) / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in path.parent.glob("*.yaml")) if path.parent.is_dir() else []
+        raise ConfigError(f"runbook file {path} not found; runbooks there: {known}")
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    errors = sorted(_validator().iter_errors(spec), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"{_key_path(e)}: {e.message}" for e in errors]
+        raise ConfigError(f"{path}: invalid runbook:\n  " + "\n  ".join(lines))
+    if spec["name"] != path.stem:
+        raise ConfigError(f"{path}: name: {spec['name']!r} does not match the file name "
+                          f"{path.stem!r}")
+    for key in ("bucket", "lookback"):
+        parse_duration(spec["evaluation"][key])
+    return Runbook(name=spec["name"], path=path, spec=spec)
+
+
+def load_all(directory: str | Path | None = None) -> dict[str, Runbook]:
+    """Every runbook in ``directory``, by name; all files validated."""
+    d = Path(directory or default_dir())
+    if not d.is_dir():
+        raise ConfigError(f"runbook directory {d} not found (set WORKBENCH_RUNBOOKS)")
+    return {rb.name: rb for rb in (load(p) for p in sorted(d.glob("*.yaml")))}
