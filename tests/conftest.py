@@ -1,0 +1,15 @@
+"""Shared test set-up: every test starts from an environment with no source credentials, so a
+developer's own LANGFUSE_* or PROMETHEUS_* variables can never leak into (or change) a test."""
+
+import pytest
+
+_SOURCE_ENV_PREFIXES = ("LANGFUSE_", "PROMETHEUS_", "ALERTMANAGER_", "WORKBENCH_")
+
+
+@pytest.fixture(autouse=True)
+def _clean_source_env(monkeypatch):
+    import os
+
+    for key in list(os.environ):
+        if key.startswith(_SOURCE_ENV_PREFIXES):
+            monkeypatch.delenv(key)
