@@ -1,0 +1,127 @@
+import json
+
+import pandas as pd
+import pytest
+
+from workbench.alerts import Alert, FileSink, alertname, dedupe, get_sink, send
+from workbench.errors import AlertDeliveryError, ConfigError
+from workbench.findings import Finding
+
+T0 = pd.Timestamp("2026-11-06", tz="UTC")
+
+
+def finding(runbook="cost_spike", signal="daily_cost_usd", severity="warning", **labels):
+    return Finding(runbook=runbook, signal=signal, severity=severity, start=T0,
+                   end=T0 + pd.Timedelta(days=1), observed=300.0, baseline=100.0,
+                   summary="cost tripled", unit="USD", labels=labels)
+
+
+def lines(path):
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def test_alert_from_finding_has_labels_annotations_and_window():
+    f = finding(agent="support-bot", **{"model.name": "gpt"})
+    a = Alert.from_finding(f)
+    assert a.labels == {"alertname": "CostSpikeDailyCostUsd", "runbook": "cost_spike",
+                        "signal": "daily_cost_usd", "severity": "warning",
+                        "agent": "support-bot", "model_name": "gpt"}
+    assert a.annotations["summary"] == "cost tripled"
+    assert a.annotations["runbook_notebook"] == "notebooks/runbooks/cost_spike.ipynb"
+    assert "300 USD" in a.annotations["description"]
+    assert a.starts_at == "2026-11-06T00:00:00Z"
+    assert a.ends_at == "2026-11-07T00:00:00Z"
+    assert a.fingerprint == f.fingerprint
+    postable = a.to_postable()
+    assert set(postable) == {"labels", "annotations", "startsAt", "endsAt"}
+    assert Alert.from_dict(a.to_dict()) == a
+
+
+def test_alert_for_unknown_runbook_has_no_notebook_annotation():
+    a = Alert.from_finding(finding(runbook="daily_report", signal="source_degraded"))
+    assert "runbook_notebook" not in a.annotations
+    assert a.name == "DailyReportSourceDegraded"
+
+
+def test_alertname_is_camel_case():
+    assert alertname("timeout_surge", "latency_p95") == "TimeoutSurgeLatencyP95"
+
+
+def test_dedupe_keeps_most_severe_per_fingerprint():
+    w = Alert.from_finding(finding(severity="warning"))
+    c = Alert.from_finding(finding(severity="critical"))
+    other = Alert.from_finding(finding(signal="cost_per_hour"))
+    out = dedupe([w, other, c])
+    assert [a.severity for a in out] == ["critical", "warning"]
+    assert [a.fingerprint for a in out] == [w.fingerprint, other.fingerprint]
+
+
+def test_file_sink_appends_json_lines(tmp_path):
+    path = tmp_path / "sub" / "alerts.jsonl"
+    a = Alert.from_finding(finding())
+    b = Alert.from_finding(finding(signal="cost_per_hour"))
+    FileSink(f"file://{path}").deliver([a])
+    FileSink(str(path)).deliver([b])
+    assert [r["fingerprint"] for r in lines(path)] == [a.fingerprint, b.fingerprint]
+    assert lines(path)[0]["labels"]["alertname"] == "CostSpikeDailyCostUsd"
+
+
+def test_sinks_are_picked_by_url_prefix(tmp_path):
+    assert isinstance(get_sink(str(tmp_path / "a.jsonl")), FileSink)
+    assert get_sink(f"file://{tmp_path}/a.jsonl").path == tmp_path / "a.jsonl"
+    with pytest.raises(ConfigError, match="no alert sink for ftp://"):
+        get_sink("ftp://example/x")
+    with pytest.raises(ConfigError, match="empty"):
+        get_sink("")
+
+
+def test_send_dedupes_within_a_run(tmp_path):
+    sink = tmp_path / "alerts.jsonl"
+    a = Alert.from_finding(finding())
+    res = send([a, a, Alert.from_finding(finding(severity="page"))], str(sink),
+               spool=tmp_path / "spool.jsonl")
+    assert res.ok and len(res.sent) == 1 and res.sent[0].severity == "page"
+    assert [r["labels"]["severity"] for r in lines(sink)] == ["page"]
+    assert not (tmp_path / "spool.jsonl").exists()
+
+
+def test_failed_sink_spools_and_next_run_delivers(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    bad = str(blocker / "alerts.jsonl")  # parent is a file: unwritable even as root
+    spool = tmp_path / "spool.jsonl"
+    a = Alert.from_finding(finding())
+
+    first = send([a], bad, spool=spool)
+    assert not first.ok and first.sent == [] and first.spooled == [a]
+    assert first.errors[0].startswith("AlertDeliveryError: file sink")
+    assert [r["alert"]["fingerprint"] for r in lines(spool)] == [a.fingerprint]
+    assert lines(spool)[0]["sink"] == bad
+
+    # Still failing: kept, not duplicated.
+    again = send([], bad, spool=spool)
+    assert not again.ok and len(lines(spool)) == 1
+
+    # The sink works again: the spooled alert reaches its sink with the new batch.
+    blocker.unlink()
+    b = Alert.from_finding(finding(signal="cost_per_hour"))
+    third = send([b], bad, spool=spool)
+    assert third.ok and third.redelivered == [a] and third.sent == [b]
+    assert [r["fingerprint"] for r in lines(tmp_path / "not-a-dir" / "alerts.jsonl")] == [
+        a.fingerprint, b.fingerprint]
+    assert not spool.exists()
+
+
+def test_unwritable_spool_raises(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(AlertDeliveryError, match="could not be kept"):
+        send([Alert.from_finding(finding())], str(blocker / "a.jsonl"),
+             spool=blocker / "spool.jsonl")
+
+
+def test_corrupt_spool_is_named(tmp_path):
+    spool = tmp_path / "spool.jsonl"
+    spool.write_text("{not json\n")
+    with pytest.raises(AlertDeliveryError, match="line 1"):
+        send([], str(tmp_path / "a.jsonl"), spool=spool)

@@ -1,0 +1,125 @@
+"""An :class:`Alert` is a :class:`~workbench.findings.Finding` in Alertmanager's shape.
+
+Labels identify the incident (``alertname``, ``runbook``, ``signal``, ``severity`` and the finding's
+own labels); annotations explain it (summary, description, the runbook notebook to open). The
+fingerprint is the finding's, so the same incident seen twice is one alert, whatever the sink.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from workbench.errors import ConfigError
+from workbench.findings import SEVERITIES, Finding
+
+__all__ = ["Alert", "alertname"]
+
+_LABEL_NAME = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def alertname(runbook: str, signal: str) -> str:
+    """``cost_spike`` + ``daily_cost_usd`` -> ``CostSpikeDailyCostUsd`` (Prometheus convention)."""
+    words = re.split(r"[^a-zA-Z0-9]+", f"{runbook}_{signal}")
+    return "".join(w[:1].upper() + w[1:] for w in words if w)
+
+
+def _label_name(key: str) -> str:
+    """Prometheus label names allow ``[a-zA-Z_][a-zA-Z0-9_]*`` only."""
+    name = _LABEL_NAME.sub("_", str(key))
+    return f"_{name}" if name[:1].isdigit() else name
+
+
+def _iso(ts: pd.Timestamp) -> str:
+    t = pd.Timestamp(ts)
+    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def _runbook_notebook(name: str) -> str | None:
+    """The notebook a runbook points at; None for pseudo-runbooks such as the report itself."""
+    from workbench import runbooks
+
+    try:
+        return runbooks.load(name).notebook
+    except ConfigError:
+        return None
+
+
+@dataclass(frozen=True)
+class Alert:
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    starts_at: str
+    ends_at: str
+    fingerprint: str
+    generator_url: str = ""
+
+    @property
+    def severity(self) -> str:
+        return self.labels.get("severity", "info")
+
+    @property
+    def name(self) -> str:
+        return self.labels["alertname"]
+
+    @classmethod
+    def from_finding(cls, finding: Finding, *, notebook: str | None = None,
+                     generator_url: str = "") -> Alert:
+        """Build the alert for ``finding``; ``notebook`` defaults to the runbook's own."""
+        labels = {_label_name(k): str(v) for k, v in finding.labels.items()}
+        labels.update({
+            "alertname": alertname(finding.runbook, finding.signal),
+            "runbook": finding.runbook,
+            "signal": finding.signal,
+            "severity": finding.severity,
+        })
+        unit = f" {finding.unit}" if finding.unit else ""
+        annotations = {
+            "summary": finding.summary,
+            "description": (f"observed {finding.observed:.4g}{unit} against a baseline of "
+                            f"{finding.baseline:.4g}{unit} ({finding.status})"),
+        }
+        notebook = notebook or _runbook_notebook(finding.runbook)
+        if notebook:
+            annotations["runbook_notebook"] = notebook
+        return cls(labels=labels, annotations=annotations, starts_at=_iso(finding.start),
+                   ends_at=_iso(finding.end), fingerprint=finding.fingerprint,
+                   generator_url=generator_url)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The alert as written by file sinks and spools: Alertmanager fields plus fingerprint."""
+        out = self.to_postable()
+        out["fingerprint"] = self.fingerprint
+        return out
+
+    def to_postable(self) -> dict[str, Any]:
+        """Alertmanager API v2 ``PostableAlert`` (what ``POST /api/v2/alerts`` takes)."""
+        out: dict[str, Any] = {
+            "labels": dict(self.labels),
+            "annotations": dict(self.annotations),
+            "startsAt": self.starts_at,
+            "endsAt": self.ends_at,
+        }
+        if self.generator_url:
+            out["generatorURL"] = self.generator_url
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Alert:
+        """Read back what :meth:`to_dict` wrote (spool files)."""
+        try:
+            return cls(labels=dict(data["labels"]), annotations=dict(data["annotations"]),
+                       starts_at=data["startsAt"], ends_at=data["endsAt"],
+                       fingerprint=data["fingerprint"],
+                       generator_url=data.get("generatorURL", ""))
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"not an alert record: missing or bad field {exc}") from exc
+
+    def rank(self) -> int:
+        """Severity as a number, for keeping the worst of duplicates."""
+        return SEVERITIES.index(self.severity) if self.severity in SEVERITIES else -1

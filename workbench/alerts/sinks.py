@@ -1,0 +1,88 @@
+"""Alert sinks, picked by URL prefix like papermill's I/O handlers.
+
+``file://path`` or a plain path appends JSON lines. Webhook and Alertmanager sinks plug in by
+registering their prefix in :data:`SINKS` (``"http://": ("module", "Class")``); modules load on
+first use, so an unused sink's client library is never imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from workbench.alerts.alert import Alert
+from workbench.errors import AlertDeliveryError, ConfigError
+
+__all__ = ["SINKS", "FileSink", "Sink", "get_sink", "register_sink"]
+
+
+class Sink(ABC):
+    """Somewhere alerts go. ``deliver`` sends all or raises :class:`AlertDeliveryError`."""
+
+    url: str = ""
+
+    @abstractmethod
+    def deliver(self, alerts: Sequence[Alert]) -> None:
+        """Deliver every alert, or raise AlertDeliveryError (the caller spools them)."""
+
+
+class FileSink(Sink):
+    """Appends one JSON object per alert to a file; the file and its folder are created."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = _path_of(url)
+
+    def deliver(self, alerts: Sequence[Alert]) -> None:
+        if not alerts:
+            return
+        text = "".join(json.dumps(a.to_dict(), sort_keys=True) + "\n" for a in alerts)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # One write per batch: a reader never sees half a batch from this process.
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise AlertDeliveryError(
+                f"file sink {self.path}: {exc.strerror or exc}") from exc
+
+
+def _path_of(url: str) -> Path:
+    if url.startswith("file://"):
+        parsed = urlparse(url)
+        return Path(unquote(parsed.netloc + parsed.path))
+    return Path(url)
+
+
+#: URL prefix -> (module, class). A plain path (no ``scheme://``) is a file.
+SINKS: dict[str, tuple[str, str]] = {
+    "file://": ("workbench.alerts.sinks", "FileSink"),
+}
+
+
+def register_sink(prefix: str, module: str, cls: str) -> None:
+    """Make ``prefix`` URLs go to ``module.cls`` (constructed with the URL)."""
+    SINKS[prefix] = (module, cls)
+
+
+def get_sink(url: str) -> Sink:
+    """The sink for ``url``; an unknown scheme names the known prefixes."""
+    if not url or not str(url).strip():
+        raise ConfigError("alert sink URL is empty")
+    url = str(url)
+    for prefix in sorted(SINKS, key=len, reverse=True):
+        if url.startswith(prefix):
+            module, cls = SINKS[prefix]
+            return getattr(importlib.import_module(module), cls)(url)
+    if "://" in url:
+        scheme = url.split("://", 1)[0]
+        raise ConfigError(f"no alert sink for {scheme}:// URLs; known prefixes: "
+                          f"{sorted(SINKS)} (or a plain file path)")
+    return FileSink(url)
