@@ -1,0 +1,121 @@
+"""A real Prometheus for tests: a TSDB backfilled with promtool, served on 127.0.0.1.
+
+``require_binaries()`` skips a test when ``prometheus``/``promtool`` are missing, but fails it when
+``CI=true``: a test that needs the real server must run in CI, never be skipped there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+__all__ = ["PrometheusServer", "build_tsdb", "free_port", "require_binaries"]
+
+_CONFIG = "global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\nscrape_configs: []\n"
+
+
+def require_binaries() -> tuple[str, str]:
+    """Paths of ``prometheus`` and ``promtool``; skip (locally) or fail (CI) without them."""
+    prometheus, promtool = shutil.which("prometheus"), shutil.which("promtool")
+    if prometheus and promtool:
+        return prometheus, promtool
+    msg = ("the real Prometheus is needed: install the Debian package 'prometheus' "
+           "(bash scripts/install.sh --servers)")
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def build_tsdb(openmetrics: str | Path, tsdb_dir: Path, *, block_hours: int = 24) -> Path:
+    """Backfill ``tsdb_dir`` from an OpenMetrics text or file with promtool; returns the dir."""
+    _, promtool = require_binaries()
+    tsdb_dir = Path(tsdb_dir)
+    tsdb_dir.mkdir(parents=True, exist_ok=True)
+    path = Path(openmetrics) if isinstance(openmetrics, Path) else None
+    if path is None:
+        path = tsdb_dir.parent / f"{tsdb_dir.name}.om.txt"
+        path.write_text(openmetrics)
+    proc = subprocess.run(
+        [promtool, "tsdb", "create-blocks-from", "openmetrics",
+         f"--max-block-duration={block_hours}h", str(path), str(tsdb_dir)],
+        capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        raise RuntimeError(f"promtool failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return tsdb_dir
+
+
+class PrometheusServer:
+    """``prometheus`` over an existing TSDB dir on a free 127.0.0.1 port; a context manager."""
+
+    def __init__(self, tsdb_dir: Path, workdir: Path) -> None:
+        self.tsdb_dir = Path(tsdb_dir)
+        self.workdir = Path(workdir)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._proc: subprocess.Popen | None = None
+        self._log = None
+
+    def start(self, ready_timeout: float = 60.0) -> PrometheusServer:
+        prometheus, _ = require_binaries()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "prometheus.yml"
+        config.write_text(_CONFIG)
+        self._log = open(self.workdir / "prometheus.log", "wb")  # noqa: SIM115 (closed in stop)
+        self._proc = subprocess.Popen(
+            [prometheus, f"--config.file={config}",
+             f"--storage.tsdb.path={self.tsdb_dir}",
+             "--storage.tsdb.retention.time=100y",  # the demo dates are in the past
+             f"--web.listen-address=127.0.0.1:{self.port}",
+             "--query.lookback-delta=5m"],
+            stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"prometheus exited ({self._proc.returncode}): "
+                                   f"{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"prometheus not ready within {ready_timeout} s: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        path = self.workdir / "prometheus.log"
+        return path.read_text(errors="replace")[-2000:] if path.exists() else ""
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> PrometheusServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
