@@ -1,0 +1,167 @@
+import math
+
+import pandas as pd
+import pytest
+
+from workbench import kpis, runbooks, schema
+from workbench.errors import ConfigError
+
+D = pd.Timestamp("2026-11-01", tz="UTC")
+
+
+def make_traces(rows):
+    """rows: (day_offset, hour, duration_s, status, cost, input_tokens, output_tokens)."""
+    recs = []
+    for i, (day, hour, dur, status, cost, tin, tout) in enumerate(rows):
+        start = D + pd.Timedelta(days=day, hours=hour)
+        recs.append({"trace_id": f"{i:032x}", "name": "answer", "agent": "a",
+                     "environment": "production", "start_time": start,
+                     "end_time": start + pd.Timedelta(seconds=dur), "duration_s": dur,
+                     "status": status, "input_tokens": tin, "output_tokens": tout,
+                     "total_tokens": tin + tout, "cost_usd": cost, "n_observations": 1,
+                     "n_generations": 1, "n_tool_calls": 0, "n_errors": int(status != "ok")})
+    return schema.conform(pd.DataFrame(recs), "traces")
+
+
+def make_scores(pairs, traces):
+    """pairs: (trace index, value); scored right after the trace started."""
+    recs = [{"score_id": f"s{i}", "trace_id": traces["trace_id"][t],
+             "timestamp": traces["start_time"][t] + pd.Timedelta(minutes=1),
+             "name": "hallucination", "value": v, "data_type": "NUMERIC", "source": "EVAL"}
+            for i, (t, v) in enumerate(pairs)]
+    return schema.conform(pd.DataFrame(recs), "scores") if recs else schema.empty("scores")
+
+
+@pytest.fixture
+def week():
+    rows = [
+        (0, 1, 1.0, "ok", 1.0, 10, 5), (0, 2, 2.0, "ok", 1.0, 10, 5),
+        (0, 3, 3.0, "error", 1.0, 10, 5), (0, 23, 4.0, "timeout", 1.0, 10, 5),
+        (1, 0, 2.0, "ok", 2.0, 100, 50), (1, 5, 2.0, "ok", 4.0, 100, 50),
+        # day 2 has no traces at all
+        (3, 12, 10.0, "timeout", 30.0, 1000, 500),
+    ]
+    t = make_traces(rows)
+    s = make_scores([(0, 0.9), (0, 0.2), (1, 0.5), (2, 0.1), (4, 0.7), (6, 0.6)], t)
+    return t, s
+
+
+def test_daily_kpis_numbers(week):
+    t, s = week
+    k = kpis.daily_kpis(t, s, runbook_score_threshold=0.5)
+    assert list(k.columns) == kpis.KPI_COLUMNS
+    assert list(k.index) == [D + pd.Timedelta(days=i) for i in range(4)]
+    assert str(k.index.dtype) == "datetime64[us, UTC]"
+    d0 = k.iloc[0]
+    assert d0["traces"] == 4
+    assert d0["error_rate"] == 0.25 and d0["timeout_rate"] == 0.25
+    assert d0["latency_p50_s"] == pytest.approx(2.5)
+    assert d0["latency_p95_s"] == pytest.approx(3.85)
+    assert d0["latency_p99_s"] == pytest.approx(3.97)
+    assert (d0["input_tokens"], d0["output_tokens"], d0["total_tokens"]) == (40, 20, 60)
+    assert d0["cost_usd"] == 4.0 and d0["cost_per_trace_usd"] == 1.0
+    # trace 0: worst of 0.9/0.2 is over 0.5; trace 1 at exactly 0.5 is not; trace 2 at 0.1 is not
+    assert d0["scored_traces"] == 3
+    assert d0["hallucination_rate"] == pytest.approx(1 / 3)
+    d1 = k.iloc[1]
+    assert d1["cost_usd"] == 6.0 and d1["cost_per_trace_usd"] == 3.0
+    assert d1["scored_traces"] == 1 and d1["hallucination_rate"] == 1.0
+    gap = k.iloc[2]
+    assert gap["traces"] == 0 and gap["cost_usd"] == 0.0
+    assert math.isnan(gap["error_rate"]) and math.isnan(gap["cost_per_trace_usd"])
+    assert math.isnan(gap["hallucination_rate"])
+    assert k.iloc[3]["timeout_rate"] == 1.0
+
+
+def test_threshold_defaults_to_the_runbook(week):
+    t, s = week
+    assert kpis.hallucination_threshold() == runbooks.load(
+        "hallucination_spike").spec["score_threshold"]
+    low = kpis.daily_kpis(t, s, runbook_score_threshold=0.0)
+    assert low.iloc[0]["hallucination_rate"] == 1.0
+    default = kpis.daily_kpis(t, s)
+    assert default.iloc[0]["hallucination_rate"] == pytest.approx(1 / 3)
+
+
+def test_days_fix_the_rows(week):
+    t, s = week
+    days = pd.date_range("2026-10-31", periods=6, freq="D", tz="UTC")
+    k = kpis.daily_kpis(t, s, 0.5, days=days)
+    assert len(k) == 6 and k.iloc[0]["traces"] == 0 and k.iloc[1]["traces"] == 4
+
+
+def test_empty_frames_give_an_empty_table():
+    k = kpis.daily_kpis(schema.empty("traces"), schema.empty("scores"), 0.5)
+    assert k.empty and list(k.columns) == kpis.KPI_COLUMNS
+
+
+def kpi_frame(**cols):
+    n = len(next(iter(cols.values())))
+    idx = pd.date_range(D, periods=n, freq="D", tz="UTC").astype("datetime64[us, UTC]")
+    data = {"traces": [100] * n, **cols}
+    return pd.DataFrame(data, index=idx)
+
+
+def test_daily_check_fires_on_ratio_to_median():
+    rb = runbooks.load("cost_spike")  # cost_usd, max ratio 1.5, 7 baseline days
+    k = kpi_frame(cost_usd=[10.0, 12.0, 11.0, 40.0, 16.0])
+    found = kpis.daily_checks(k, {"cost_spike": rb}, "2026-11-04")
+    assert len(found) == 1
+    f = found[0]
+    assert (f.runbook, f.signal, f.severity, f.status) == (
+        "cost_spike", "daily_cost_usd", "warning", "firing")
+    assert f.observed == 40.0 and f.baseline == 11.0
+    assert f.ratio == pytest.approx(40 / 11)
+    assert f.start == D + pd.Timedelta(days=3) and f.end == D + pd.Timedelta(days=4)
+    assert "3.64x the 3-day median $11.00" in f.summary
+    # 16.0 against the median of 10, 12, 11, 40 (= 11.5): 1.39x, under 1.5x
+    assert kpis.daily_checks(k, [rb], "2026-11-05") == []
+
+
+def test_baseline_uses_only_the_configured_days():
+    rb = runbooks.load("cost_spike")
+    costs = [100.0] * 3 + [10.0] * 7 + [16.0]
+    table = kpis.check_table(kpi_frame(cost_usd=costs), [rb], D + pd.Timedelta(days=10))
+    row = table.iloc[0]
+    assert row["baseline"] == 10.0 and row["baseline_days"] == 7
+    assert row["ratio"] == pytest.approx(1.6) and row["status"] == "breach"
+
+
+def test_max_value_fires_even_within_ratio():
+    rb = runbooks.load("timeout_surge")  # ratio 3.0, max_value 0.02
+    k = kpi_frame(timeout_rate=[0.02, 0.02, 0.03])
+    t = kpis.check_table(k, [rb], "2026-11-03").iloc[0]
+    assert t["ratio"] == pytest.approx(1.5) and t["status"] == "breach"
+    k2 = kpi_frame(timeout_rate=[0.001, 0.001, 0.0015])
+    assert kpis.check_table(k2, [rb], "2026-11-03").iloc[0]["status"] == "ok"
+    k3 = kpi_frame(timeout_rate=[0.001, 0.001, 0.004])
+    assert kpis.check_table(k3, [rb], "2026-11-03").iloc[0]["status"] == "breach"
+
+
+def test_zero_baseline_with_a_value_is_a_breach():
+    rb = runbooks.load("timeout_surge")
+    f = kpis.daily_checks(kpi_frame(timeout_rate=[0.0, 0.0, 0.01]), [rb], "2026-11-03")[0]
+    assert f.status == "firing" and math.isinf(f.ratio) and "infx" in f.summary
+
+
+def test_insufficient_data_is_a_finding_not_a_pass():
+    rb = runbooks.load("cost_spike")
+    first = kpis.daily_checks(kpi_frame(cost_usd=[10.0, 11.0]), [rb], "2026-11-01")
+    assert [(f.status, f.severity) for f in first] == [("insufficient_data", "info")]
+    assert "no earlier days" in first[0].summary
+    k = kpi_frame(cost_usd=[10.0, 11.0, 0.0])
+    k.loc[k.index[2], "traces"] = 0
+    gap = kpis.daily_checks(k, [rb], "2026-11-03")
+    assert gap[0].status == "insufficient_data" and "no traces" in gap[0].summary
+    # A day with no traces is left out of later baselines too.
+    k.loc[k.index[2], "cost_usd"] = 1000.0
+    k.loc[D + pd.Timedelta(days=3)] = {"traces": 100, "cost_usd": 12.0}
+    assert kpis.check_table(k, [rb], "2026-11-04").iloc[0]["baseline"] == 10.5
+
+
+def test_unknown_kpi_is_a_config_error(tmp_path):
+    rb = runbooks.load("cost_spike")
+    bad = runbooks.Runbook(name="x", path=tmp_path / "x.yaml",
+                           spec={**rb.spec, "daily": {**rb.daily, "kpi": "nope"}})
+    with pytest.raises(ConfigError, match="daily.kpi 'nope'"):
+        kpis.daily_checks(kpi_frame(cost_usd=[1.0]), [bad], "2026-11-01")
