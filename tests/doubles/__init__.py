@@ -1,0 +1,6 @@
+"""In-process contract doubles of the backends workbench talks to (reached through real clients)."""
+
+from .canonical_sample import sample_frames, simulated
+from .langfuse_double import LangfuseDouble, RequestRecord
+
+__all__ = ["LangfuseDouble", "RequestRecord", "sample_frames", "simulated"]

@@ -1,0 +1,467 @@
+"""An in-process Langfuse public API, built to the published contract, for tests and benchmarks.
+
+It serves canonical frames (observations + scores) in Langfuse's shapes:
+
+* ``GET /api/public/health`` (no auth);
+* ``GET /api/public/v2/observations``: newest first, base64 JSON cursor
+  ``{lastStartTimeTo,lastTraceId,lastId}``, ``limit`` default 50 max 1000, limit+1 fetch, field
+  groups (unknown ones dropped, unrequested ones absent), filter JSON overriding plain params;
+* ``GET /api/public/v3/scores`` (base64url cursor, limit <= 100, ``subject`` group);
+* ``GET /api/public/v2/metrics?query=<json>`` (``<agg>_<measure>`` columns, ``time_dimension``,
+  counts as strings);
+* legacy page-based ``/traces``, ``/observations``, ``/v2/scores`` with ``meta`` and
+  ``_deprecation``; with ``legacy=True`` the v2/v3 reads answer 404 like a Langfuse v3 server.
+
+Switches (each a queued fault for the next matching requests): :meth:`rate_limit`,
+:meth:`server_error`, :meth:`slow`, :meth:`truncate`, :meth:`malformed_page`,
+:meth:`malformed_items`; plus ``latency_s`` per request. Every request lands in ``requests``.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+import pandas as pd
+
+from . import langfuse_query as lq
+from . import langfuse_shapes as shapes
+
+_V4_ONLY = ("The observations v2 API is only available in a Langfuse v4 write mode. Set "
+            "LANGFUSE_MIGRATION_V4_ALLOW_PREVIEW_OPT_IN=true to opt in.")
+_DEPRECATION = {
+    "message": "This endpoint is deprecated and will be removed from Langfuse Cloud.",
+    "replacement": "GET /api/public/v2/observations",
+    "docsUrl": "https://langfuse.com/docs/api-and-data-platform/features/public-api.md",
+    "sunsetAt": "2026-11-16",
+}
+_BAD_CREDENTIALS = "Invalid credentials. Confirm that you've configured the correct host."
+
+
+@dataclass
+class RequestRecord:
+    """One request as the double saw it (params keep every repeated value)."""
+
+    method: str
+    path: str
+    params: dict[str, list[str]]
+    status: int = 0
+    started: float = 0.0
+    finished: float = 0.0
+    nbytes: int = 0
+
+    def param(self, name: str) -> str | None:
+        values = self.params.get(name)
+        return values[0] if values else None
+
+
+@dataclass
+class _Fault:
+    kind: str
+    remaining: int
+    path: str | None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class LangfuseDouble:
+    """The server; use as a context manager or call :meth:`start` / :meth:`stop`."""
+
+    def __init__(self, observations: pd.DataFrame, scores: pd.DataFrame | None = None, *,
+                 public_key: str = "pk-lf-double-0001", secret_key: str = "sk-lf-double-secret",
+                 legacy: bool = False, latency_s: float = 0.0,
+                 metrics_numbers_as_strings: bool = False) -> None:
+        self.public_key = public_key
+        self.secret_key = secret_key
+        self.legacy = legacy
+        self.latency_s = latency_s
+        self.metrics_numbers_as_strings = metrics_numbers_as_strings
+        self.requests: list[RequestRecord] = []
+        self._faults: list[_Fault] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.set_data(observations, scores)
+
+    # ---- data ------------------------------------------------------------------------------------
+
+    def set_data(self, observations: pd.DataFrame, scores: pd.DataFrame | None = None) -> None:
+        """Replace what the server holds (e.g. to add newer observations between two pulls)."""
+        from workbench import schema
+
+        obs = schema.conform(observations, "observations")
+        sc = schema.conform(scores if scores is not None else schema.empty("scores"), "scores")
+        groups = shapes.observation_groups(obs)
+        keys = [(lq.us(pd.Timestamp(g["core"]["startTime"])), g["core"]["traceId"] or "",
+                 g["core"]["id"]) for g in groups]
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        score_recs = shapes.score_records(sc)
+        skeys = [(lq.us(r["timestamp"]), r["score_id"]) for r in score_recs]
+        sorder = sorted(range(len(skeys)), key=skeys.__getitem__)
+        by_trace: dict[str, list[str]] = {}
+        for r in score_recs:
+            by_trace.setdefault(r["trace_id"], []).append(r["score_id"])
+        traces = shapes.legacy_traces(obs, by_trace)
+        with self._lock:
+            self.observations, self.scores = obs, sc
+            self._keys = [keys[i] for i in order]
+            self._starts = [k[0] for k in self._keys]
+            self._groups = [groups[i] for i in order]
+            self._skeys = [skeys[i] for i in sorder]
+            self._scores = [score_recs[i] for i in sorder]
+            self._traces = sorted(traces, key=lambda t: t["timestamp"], reverse=True)
+            self._metrics_obs = lq.metrics_frame(obs)
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> LangfuseDouble:
+        handler = type("Handler", (_Handler,), {"double": self})
+        self._server = _Server(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        name="langfuse-double")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> LangfuseDouble:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start() the double first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # ---- switches --------------------------------------------------------------------------------
+
+    def _add(self, kind: str, times: int, path: str | None, **options: Any) -> None:
+        with self._lock:
+            self._faults.append(_Fault(kind, times, path, options))
+
+    def rate_limit(self, times: int = 1, *, retry_after: int = 1, body: str = "new",
+                   path: str | None = None) -> None:
+        """Answer 429 with Retry-After and X-RateLimit-* headers; ``body`` "new" (JSON) or "old"
+        (plain text ``429 - rate limit exceeded``)."""
+        self._add("429", times, path, retry_after=retry_after, body=body)
+
+    def server_error(self, times: int = 1, *, status: int = 500, path: str | None = None) -> None:
+        self._add("5xx", times, path, status=status)
+
+    def slow(self, times: int = 1, *, delay_s: float = 1.0, path: str | None = None) -> None:
+        """Hold the response for ``delay_s`` (beyond the client timeout), then answer normally."""
+        self._add("slow", times, path, delay_s=delay_s)
+
+    def truncate(self, times: int = 1, *, path: str | None = None) -> None:
+        """Send only the first half of the JSON body (a cut-off page)."""
+        self._add("truncate", times, path)
+
+    def malformed_page(self, times: int = 1, *, path: str | None = None) -> None:
+        """Send valid JSON of the wrong shape (``data`` is not a list)."""
+        self._add("malformed_page", times, path)
+
+    def malformed_items(self, times: int = 1, *, path: str | None = None) -> None:
+        """Break one item per page: no ``id`` and an unparseable ``startTime``/``timestamp``."""
+        self._add("malformed_items", times, path)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def requests_to(self, path: str) -> list[RequestRecord]:
+        with self._lock:
+            return [r for r in self.requests if r.path == path]
+
+    def reset_log(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    def _take_fault(self, path: str) -> _Fault | None:
+        with self._lock:
+            for f in self._faults:
+                if f.remaining > 0 and (f.path is None or f.path == path):
+                    f.remaining -= 1
+                    return f
+        return None
+
+    # ---- endpoints -------------------------------------------------------------------------------
+
+    def observations_v2(self, q: dict[str, list[str]]) -> dict[str, Any]:
+        if q.get("parseIoAsJson", ["false"])[0] == "true":
+            raise lq.BadRequest("parseIoAsJson is no longer supported. Input/output fields are "
+                                "always returned as raw strings.")
+        limit = _int_param(q, "limit", 50)
+        if not 0 <= limit <= 1000:
+            raise lq.BadRequest("Invalid request data", error=[
+                {"path": ["limit"], "message": "Number must be less than or equal to 1000"}])
+        requested = q.get("fields", ["core,basic"])[0].split(",")
+        wanted = tuple(g for g in shapes.FIELD_GROUPS if g in {s.strip() for s in requested})
+        wanted = wanted if "core" in wanted else ("core", *wanted)
+        if "filter" in q:
+            conds, use_params = lq.parse_filter(q["filter"][0]), False
+        else:
+            conds, use_params = lq.params_to_conditions(q), True
+        lo, hi, rest = lq.time_bounds(conds, q, use_params)
+        expand = set(q.get("expandMetadata", [""])[0].split(","))
+        with self._lock:
+            keys, starts, groups = self._keys, self._starts, self._groups
+        i_lo = bisect.bisect_left(starts, lo) if lo is not None else 0
+        i_hi = bisect.bisect_left(starts, hi) if hi is not None else len(starts)
+        if "cursor" in q:
+            i_hi = min(i_hi, bisect.bisect_left(keys, lq.decode_obs_cursor(q["cursor"][0])))
+        hits: list[int] = []
+        i = i_hi - 1
+        while i >= i_lo and len(hits) < limit + 1:
+            if not rest or lq.row_matches(rest, groups[i]):
+                hits.append(i)
+            i -= 1
+        page = hits[:limit]
+        data = [_truncate_metadata(shapes.project_v2(groups[j], wanted), expand) for j in page]
+        meta: dict[str, Any] = {}
+        if len(hits) > limit and page:
+            last = groups[page[-1]]["core"]
+            meta["cursor"] = lq.encode_obs_cursor(last["startTime"], last["traceId"], last["id"])
+        return {"data": data, "meta": meta}
+
+    def scores_v3(self, q: dict[str, list[str]]) -> dict[str, Any]:
+        limit = _int_param(q, "limit", 50)
+        if not 1 <= limit <= 100:
+            raise lq.BadRequest("Invalid request data", error=[
+                {"path": ["limit"], "message": "Number must be less than or equal to 100"}])
+        fields = tuple(f for f in q.get("fields", [""])[0].split(",") if f)
+        unknown = [f for f in fields if f not in ("details", "subject", "annotation")]
+        if unknown:
+            raise lq.BadRequest(f"Invalid fields: {','.join(unknown)}")
+        lo = lq.us(lq.parse_ts(q["fromTimestamp"][0], "fromTimestamp")) \
+            if "fromTimestamp" in q else None
+        hi = lq.us(lq.parse_ts(q["toTimestamp"][0], "toTimestamp")) if "toTimestamp" in q else None
+        sets = {k: set(q[p][0].split(",")) for k, p in (
+            ("name", "name"), ("environment", "environment"), ("data_type", "dataType"),
+            ("source", "source"), ("trace_id", "traceId")) if p in q}
+        with self._lock:
+            skeys, recs = self._skeys, self._scores
+        starts = [k[0] for k in skeys]
+        i_lo = bisect.bisect_left(starts, lo) if lo is not None else 0
+        i_hi = bisect.bisect_left(starts, hi) if hi is not None else len(starts)
+        if "cursor" in q:
+            i_hi = min(i_hi, bisect.bisect_left(skeys, lq.decode_score_cursor(q["cursor"][0])))
+        hits: list[int] = []
+        i = i_hi - 1
+        while i >= i_lo and len(hits) < limit + 1:
+            r = recs[i]
+            if all(str(r[k]).upper() in {v.upper() for v in vals} for k, vals in sets.items()):
+                hits.append(i)
+            i -= 1
+        page = hits[:limit]
+        meta: dict[str, Any] = {"limit": limit}
+        if len(hits) > limit and page:
+            meta["cursor"] = lq.encode_score_cursor(*skeys[page[-1]])
+        return {"data": [shapes.score_v3(recs[j], fields) for j in page], "meta": meta}
+
+    def metrics_v2(self, q: dict[str, list[str]]) -> dict[str, Any]:
+        if "query" not in q:
+            raise lq.BadRequest("Invalid request data", error=[
+                {"path": ["query"], "message": "Required"}])
+        with self._lock:
+            obs_m, scores = self._metrics_obs, self.scores
+        return {"data": lq.run_metrics(q["query"][0], obs_m, scores,
+                                       self.metrics_numbers_as_strings)}
+
+    def _legacy_page(self, items: list[dict[str, Any]], q: dict[str, list[str]]) -> dict[str, Any]:
+        page = _int_param(q, "page", 1)
+        limit = _int_param(q, "limit", 50)
+        if page < 1 or not 1 <= limit <= 100:
+            raise lq.BadRequest("Invalid request data", error=[
+                {"path": ["limit" if page >= 1 else "page"], "message": "out of range"}])
+        total = len(items)
+        return {"data": items[(page - 1) * limit: page * limit],
+                "meta": {"page": page, "limit": limit, "totalItems": total,
+                         "totalPages": math.ceil(total / limit) if total else 0},
+                "_deprecation": _DEPRECATION}
+
+    def legacy_observations(self, q: dict[str, list[str]]) -> dict[str, Any]:
+        conds = lq.params_to_conditions({k: v for k, v in q.items() if k != "userId"})
+        lo, hi, rest = lq.time_bounds(conds, q, True)
+        with self._lock:
+            starts, groups = self._starts, self._groups
+        i_lo = bisect.bisect_left(starts, lo) if lo is not None else 0
+        i_hi = bisect.bisect_left(starts, hi) if hi is not None else len(starts)
+        items = [shapes.legacy_observation(groups[i]) for i in range(i_hi - 1, i_lo - 1, -1)
+                 if not rest or lq.row_matches(rest, groups[i])]
+        return self._legacy_page(items, q)
+
+    def legacy_traces(self, q: dict[str, list[str]]) -> dict[str, Any]:
+        lo = lq.parse_ts(q["fromTimestamp"][0], "fromTimestamp") if "fromTimestamp" in q else None
+        hi = lq.parse_ts(q["toTimestamp"][0], "toTimestamp") if "toTimestamp" in q else None
+        envs = set(q.get("environment", []))
+        with self._lock:
+            traces = self._traces
+        items = [t for t in traces
+                 if (lo is None or pd.Timestamp(t["timestamp"]) >= lo)
+                 and (hi is None or pd.Timestamp(t["timestamp"]) < hi)
+                 and (not envs or t["environment"] in envs)
+                 and all(t[k] == q[k][0] for k in ("name", "userId", "sessionId") if k in q)]
+        return self._legacy_page(items, q)
+
+    def legacy_scores(self, q: dict[str, list[str]]) -> dict[str, Any]:
+        lo = lq.us(lq.parse_ts(q["fromTimestamp"][0], "fromTimestamp")) \
+            if "fromTimestamp" in q else None
+        hi = lq.us(lq.parse_ts(q["toTimestamp"][0], "toTimestamp")) if "toTimestamp" in q else None
+        with self._lock:
+            skeys, recs = self._skeys, self._scores
+        items = [shapes.score_legacy(recs[i]) for i in range(len(recs) - 1, -1, -1)
+                 if (lo is None or skeys[i][0] >= lo) and (hi is None or skeys[i][0] < hi)
+                 and all(recs[i][c] == q[p][0] for c, p in (("name", "name"),
+                         ("environment", "environment"), ("trace_id", "traceId")) if p in q)]
+        return self._legacy_page(items, q)
+
+
+def _int_param(q: dict[str, list[str]], name: str, default: int) -> int:
+    try:
+        return int(q[name][0]) if name in q else default
+    except ValueError:
+        raise lq.BadRequest("Invalid request data", error=[
+            {"path": [name], "message": "Expected number"}]) from None
+
+
+def _truncate_metadata(row: dict[str, Any], expand: set[str]) -> dict[str, Any]:
+    meta = row.get("metadata")
+    if isinstance(meta, dict) and any(len(str(v)) > 200 for v in meta.values()):
+        row["metadata"] = {k: v if k in expand or len(str(v)) <= 200 else str(v)[:200]
+                           for k, v in meta.items()}
+    return row
+
+
+_V2_ROUTES = {"/api/public/v2/observations": "observations_v2",
+              "/api/public/v3/scores": "scores_v3", "/api/public/v2/metrics": "metrics_v2"}
+_LEGACY_ROUTES = {"/api/public/observations": "legacy_observations",
+                  "/api/public/traces": "legacy_traces", "/api/public/v2/scores": "legacy_scores"}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that gave up (timeouts) close the socket mid-reply; that is expected here."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    double: LangfuseDouble
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Quiet: the double keeps its own request log."""
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        d = self.double
+        parts = urlsplit(self.path)
+        rec = RequestRecord("GET", parts.path, parse_qs(parts.query, keep_blank_values=True),
+                            started=time.monotonic())
+        with d._lock:
+            d.requests.append(rec)
+        if d.latency_s:
+            time.sleep(d.latency_s)
+        status, body, ctype, headers = self._route(rec)
+        rec.status, rec.nbytes = status, len(body)
+        self._send(status, body, ctype, headers)
+        rec.finished = time.monotonic()
+
+    def _route(self, rec: RequestRecord) -> tuple[int, bytes, str, dict[str, str]]:
+        d = self.double
+        if rec.path == "/api/public/health":
+            return _json(200, {"status": "OK", "version": "4.16.0"})
+        auth = self._auth_error()
+        if auth:
+            return _json(401, {"message": auth})
+        fault = d._take_fault(rec.path)
+        if fault and fault.kind == "429":
+            return _rate_limited(fault.options)
+        if fault and fault.kind == "5xx":
+            return _json(fault.options["status"], {"message": "Internal Server Error",
+                                                   "error": "Error"})
+        if fault and fault.kind == "slow":
+            time.sleep(fault.options["delay_s"])
+        method = _V2_ROUTES.get(rec.path) or _LEGACY_ROUTES.get(rec.path)
+        if method is None:
+            return _json(404, {"message": "Route not found", "error": "LangfuseNotFoundError"})
+        if d.legacy and rec.path in _V2_ROUTES:
+            return _json(404, {"message": _V4_ONLY, "error": "LangfuseNotFoundError"})
+        try:
+            payload = getattr(d, method)(rec.params)
+        except lq.BadRequest as exc:
+            return _json(exc.status, exc.body)
+        if fault and fault.kind == "malformed_items" and payload["data"]:
+            broken = dict(payload["data"][0])
+            broken.pop("id", None)
+            for k in ("startTime", "timestamp"):
+                if k in broken:
+                    broken[k] = "not-a-timestamp"
+            payload["data"][0] = broken
+        if fault and fault.kind == "malformed_page":
+            payload = {"data": "unavailable", "meta": {}}
+        status, body, ctype, headers = _json(200, payload)
+        if fault and fault.kind == "truncate":
+            body = body[: max(1, len(body) // 2)]
+        return status, body, ctype, headers
+
+    def _auth_error(self) -> str | None:
+        header = self.headers.get("Authorization")
+        if not header:
+            return "No authorization header"
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "basic" or not token:
+            return "Invalid authorization header"
+        try:
+            user, _, pw = base64.b64decode(token).decode().partition(":")
+        except ValueError:
+            return "Invalid authorization header"
+        if user != self.double.public_key or pw != self.double.secret_key:
+            return _BAD_CREDENTIALS
+        return None
+
+    def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+
+def _json(status: int, payload: Any) -> tuple[int, bytes, str, dict[str, str]]:
+    return status, orjson.dumps(payload), "application/json", {}
+
+
+def _rate_limited(opts: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+    retry = int(opts["retry_after"])
+    reset = pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=retry)
+    headers = {"Retry-After": str(retry), "X-RateLimit-Limit": "10",
+               "X-RateLimit-Remaining": "-1",
+               # JS Date.toString(), as the real server sends it
+               "X-RateLimit-Reset": reset.strftime("%a %b %d %Y %H:%M:%S GMT+0000 "
+                                                   "(Coordinated Universal Time)")}
+    if opts["body"] == "old":
+        return 429, b"429 - rate limit exceeded", "text/plain", headers
+    body = {"message": "Rate limit exceeded", "code": "rate_limited",
+            "details": {"retryAfterSeconds": retry, "limit": 10, "remaining": 0,
+                        "resetAt": reset.strftime("%Y-%m-%dT%H:%M:%S.000Z")}}
+    return 429, orjson.dumps(body), "application/json", headers

@@ -1,0 +1,244 @@
+"""The one place workbench talks HTTP to Langfuse: the official SDK client, our fault policy.
+
+Requests go through the SDK's ``LangfuseAPI`` HTTP layer (its base URL, Basic auth headers and
+query encoding) but come back as raw bodies: pydantic-parsing a 1,000-row page costs about a
+second and drops ``providedModelName`` into ``model_extra``, so pages are decoded with orjson and
+converted column-wise instead. The SDK's own retry loop is switched off (``max_retries=0``)
+because it sleeps past any budget; this module retries instead:
+
+* every request times out within ``timeout_s`` (at most 10 s, and never past the budget);
+* 429, 408/409, 5xx, connection errors, time-outs and cut-off/malformed JSON are retried with
+  exponential back-off and jitter, a 429's ``Retry-After`` honoured;
+* a :class:`Budget` bounds the whole pull: when it is spent the caller gets
+  :class:`BudgetExhausted` and returns what it has, marked incomplete;
+* 401/403 become one :class:`SourceAuthError` naming the environment variables, never a key.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+from langfuse.api import LangfuseAPI
+
+from workbench.errors import (ConfigError, SourceAuthError, SourceError, SourceQueryError,
+                              SourceTimeout, SourceUnavailable)
+
+log = logging.getLogger("workbench.sources.langfuse")
+
+ENV_PUBLIC_KEY = "LANGFUSE_PUBLIC_KEY"
+ENV_SECRET_KEY = "LANGFUSE_SECRET_KEY"
+ENV_BASE_URL = "LANGFUSE_BASE_URL"
+ENV_VARS = (ENV_PUBLIC_KEY, ENV_SECRET_KEY, ENV_BASE_URL)
+MAX_REQUEST_TIMEOUT_S = 10.0
+SOURCE = "langfuse"
+
+
+@dataclass(frozen=True)
+class Config:
+    base_url: str
+    public_key: str
+    secret_key: str = field(repr=False)
+
+    def __repr__(self) -> str:  # never show the secret, not even in a traceback's locals
+        return f"Config(base_url={self.base_url!r}, public_key={self.public_key!r})"
+
+
+def resolve_config(base_url: str | None, public_key: str | None,
+                   secret_key: str | None) -> Config:
+    """Explicit arguments win over the environment; a missing value names its variable."""
+    values = {
+        ENV_BASE_URL: base_url or os.environ.get(ENV_BASE_URL),
+        ENV_PUBLIC_KEY: public_key or os.environ.get(ENV_PUBLIC_KEY),
+        ENV_SECRET_KEY: secret_key or os.environ.get(ENV_SECRET_KEY),
+    }
+    missing = [k for k, v in values.items() if not v]
+    if missing:
+        raise ConfigError(f"Langfuse source is not configured: set {', '.join(missing)} "
+                          f"(it reads {', '.join(ENV_VARS)})")
+    url = str(values[ENV_BASE_URL]).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{ENV_BASE_URL} must be an http(s) URL, got {url!r}")
+    return Config(url, str(values[ENV_PUBLIC_KEY]), str(values[ENV_SECRET_KEY]))
+
+
+class Budget:
+    """A deadline shared by every request of one pull."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    @property
+    def spent(self) -> bool:
+        return self.remaining() <= 0.0
+
+
+class BudgetExhausted(SourceTimeout):
+    """The pull's total time budget ran out; callers return partial data, marked incomplete."""
+
+
+class NotFound(SourceQueryError):
+    """404: on Langfuse v3 servers the v2/v3 read endpoints answer this (see the legacy path)."""
+
+
+class Malformed(Exception):
+    """A 200 whose body is not the JSON shape the endpoint promises (retried, then reported)."""
+
+
+@dataclass
+class Stats:
+    """Counters of one pull, attached to the returned frame as ``attrs["langfuse"]``."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    bytes: int = 0
+    malformed_pages: int = 0
+    malformed_items: int = 0
+    slices_total: int = 0
+    slices_cached: int = 0
+    slices_incomplete: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for k, v in counts.items():
+                setattr(self, k, getattr(self, k) + v)
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    parsed = email.utils.parsedate_tz(value)
+    if parsed is None:
+        return None
+    return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+
+
+def _message(resp: httpx.Response) -> str:
+    """The server's own ``message`` (bounded), for errors; bodies never hold our secret."""
+    try:
+        body = orjson.loads(resp.content)
+    except orjson.JSONDecodeError:
+        return resp.text[:200]
+    if isinstance(body, dict):
+        msg = body.get("message")
+        err = body.get("error")
+        if isinstance(err, list):  # zod issues
+            err = "; ".join(f"{'.'.join(map(str, i.get('path', [])))}: {i.get('message')}"
+                            for i in err if isinstance(i, dict))
+        return " - ".join(str(x) for x in (msg, err) if x)[:500]
+    return str(body)[:200]
+
+
+class Transport:
+    """GET JSON from Langfuse through the SDK client, with time-outs, retries and a budget."""
+
+    def __init__(self, config: Config, *, timeout_s: float = MAX_REQUEST_TIMEOUT_S,
+                 max_attempts: int = 5, backoff_s: float = 0.5, max_backoff_s: float = 30.0,
+                 pool_size: int = 16) -> None:
+        if not 0 < timeout_s <= MAX_REQUEST_TIMEOUT_S:
+            raise ConfigError(f"timeout_s must be in (0, {MAX_REQUEST_TIMEOUT_S}], "
+                              f"got {timeout_s}")
+        self.base_url = config.base_url
+        self.timeout_s = timeout_s
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
+        self._httpx = httpx.Client(timeout=timeout_s, limits=limits, follow_redirects=True)
+        self.api = LangfuseAPI(base_url=config.base_url, username=config.public_key,
+                               password=config.secret_key, timeout=timeout_s,
+                               httpx_client=self._httpx)
+
+    def close(self) -> None:
+        self._httpx.close()
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self.max_backoff_s, self.backoff_s * 2 ** attempt)
+        return delay * (0.8 + 0.4 * random.random())
+
+    def get(self, path: str, params: dict[str, Any], budget: Budget, stats: Stats,
+            check: Callable[[Any], bool] | None = None) -> Any:
+        """Decoded JSON of ``GET path``; raises a :class:`SourceError` subclass on failure."""
+        last: SourceError | None = None
+        for attempt in range(self.max_attempts):
+            if budget.spent:
+                raise BudgetExhausted("time budget of the pull was spent", source=SOURCE,
+                                      query=path) from last
+            timeout = min(self.timeout_s, max(budget.remaining(), 0.05))
+            wait: float | None = None
+            stats.add(requests=1, retries=1 if attempt else 0)
+            try:
+                resp = self.api._client_wrapper.httpx_client.request(
+                    path, method="GET", params=params,
+                    request_options={"timeout_in_seconds": timeout, "max_retries": 0})
+            except httpx.TimeoutException as exc:
+                last = SourceTimeout(f"no answer within {timeout:.1f} s", source=SOURCE,
+                                     query=path)
+                last.__cause__ = exc
+            except httpx.TransportError as exc:
+                last = SourceUnavailable(f"cannot reach {self.base_url}: {type(exc).__name__}",
+                                         source=SOURCE, query=path)
+                last.__cause__ = exc
+            else:
+                stats.add(bytes=len(resp.content))
+                status = resp.status_code
+                if 200 <= status < 300:
+                    try:
+                        body = orjson.loads(resp.content)
+                        if check is not None and not check(body):
+                            raise Malformed(path)
+                        return body
+                    except (orjson.JSONDecodeError, Malformed) as exc:
+                        stats.add(malformed_pages=1)
+                        log.warning("langfuse: malformed JSON page from %s (attempt %d)", path,
+                                    attempt + 1)
+                        last = SourceUnavailable("malformed or truncated JSON page",
+                                                 source=SOURCE, query=path)
+                        last.__cause__ = exc
+                elif status in (401, 403):
+                    raise SourceAuthError(
+                        f"HTTP {status} from {self.base_url}: {_message(resp)}. Check "
+                        f"{ENV_PUBLIC_KEY}, {ENV_SECRET_KEY} and {ENV_BASE_URL}",
+                        source=SOURCE, query=path)
+                elif status == 404:
+                    raise NotFound(f"HTTP 404: {_message(resp)}", source=SOURCE, query=path)
+                elif status == 429 or status in (408, 409) or status >= 500:
+                    if status == 429:
+                        stats.add(rate_limited=1)
+                        wait = _retry_after(resp.headers)
+                    last = SourceUnavailable(f"HTTP {status} after {attempt + 1} attempt(s)",
+                                             source=SOURCE, query=path)
+                else:
+                    raise SourceQueryError(f"HTTP {status}: {_message(resp)}", source=SOURCE,
+                                           query=path)
+            if attempt + 1 >= self.max_attempts:
+                break
+            delay = wait if wait is not None else self._backoff(attempt)
+            if delay >= budget.remaining():
+                raise BudgetExhausted(f"retry after {delay:.1f} s would exceed the time budget",
+                                      source=SOURCE, query=path) from last
+            time.sleep(delay)
+        assert last is not None
+        raise last

@@ -1,0 +1,326 @@
+"""``LangfuseSource``: canonical frames from a Langfuse project, fast and honest about gaps."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+
+from workbench import schema
+from workbench.errors import ConfigError
+from workbench.sources import TraceSource, incomplete_reason, mark_incomplete, to_utc
+
+from . import _legacy, _metrics, _observations, _parse, _scores, _slices
+from ._cache import SliceCache, project_hash
+from ._client import Budget, NotFound, Stats, Transport, resolve_config
+
+log = logging.getLogger("workbench.sources.langfuse")
+
+Fetched = tuple[pd.DataFrame, "str | None", bool]  # (frame, reason-if-incomplete, cacheable)
+
+
+def _iso(ts: pd.Timestamp) -> str:
+    return ts.isoformat().replace("+00:00", "Z")
+
+
+def _merge(frames: Sequence[pd.DataFrame], frame: str, keys: list[str],
+           order: str) -> pd.DataFrame:
+    parts = [f for f in frames if len(f)]
+    if not parts:
+        return schema.empty(frame)
+    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    df = df.drop_duplicates(keys).sort_values([order, *keys], kind="stable")
+    return schema.conform(df.reset_index(drop=True), frame)
+
+
+class LangfuseSource(TraceSource):
+    """Observations, scores and pushed-down aggregates from Langfuse's public API.
+
+    Credentials come from ``LANGFUSE_PUBLIC_KEY`` / ``LANGFUSE_SECRET_KEY`` / ``LANGFUSE_BASE_URL``
+    unless given. A window is pulled as grid-aligned time slices (``slice_s``), ``concurrency``
+    at a time, each following its own cursor; closed slices are cached as Parquet under
+    ``cache_dir`` so a re-run pulls only what is new. Every request times out within
+    ``timeout_s`` (<= 10 s); a pull stops at ``budget_s`` and returns what it has, marked
+    incomplete (see :func:`workbench.sources.incomplete_reason`). Counters of the last pull are in
+    ``last_stats`` and in the frame's ``attrs["langfuse"]``.
+    """
+
+    name = "langfuse"
+
+    def __init__(self, base_url: str | None = None, public_key: str | None = None,
+                 secret_key: str | None = None, *,
+                 cache_dir: str | os.PathLike[str] | None = None, timeout_s: float = 10.0,
+                 budget_s: float = 300.0, max_attempts: int = 5, backoff_s: float = 0.5,
+                 concurrency: int = 8, slice_s: float = 3600.0, page_limit: int = 1000,
+                 settle_s: float = 900.0, trace_lookback_s: float = 3600.0,
+                 progress: bool | None = None,
+                 now: Callable[[], pd.Timestamp] | None = None) -> None:
+        config = resolve_config(base_url, public_key, secret_key)
+        if not 1 <= page_limit <= 1000:
+            raise ConfigError(f"page_limit must be in [1, 1000], got {page_limit}")
+        if concurrency < 1 or slice_s <= 0 or budget_s <= 0:
+            raise ConfigError("concurrency, slice_s and budget_s must be positive")
+        self.base_url = config.base_url
+        self.public_key = config.public_key
+        self.cache_dir = cache_dir
+        self.budget_s = budget_s
+        self.concurrency = concurrency
+        self.slice_s = slice_s
+        self.page_limit = page_limit
+        self.settle_s = settle_s
+        self.trace_lookback_s = trace_lookback_s
+        self.progress = progress
+        self._now = now or (lambda: pd.Timestamp.now(tz="UTC"))
+        self._transport = Transport(config, timeout_s=timeout_s, max_attempts=max_attempts,
+                                    backoff_s=backoff_s, pool_size=max(4, 2 * concurrency))
+        self.last_stats: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return f"LangfuseSource(base_url={self.base_url!r}, public_key={self.public_key!r})"
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> LangfuseSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- plumbing --------------------------------------------------------------------------------
+
+    def _window(self, start: Any, end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+        lo, hi = to_utc(start), to_utc(end)
+        if lo >= hi:
+            raise ConfigError(f"empty window: start {lo} is not before end {hi}")
+        return lo, hi
+
+    def is_legacy(self) -> bool:
+        """True when the server lacks the v2/v3 reads (Langfuse v3); probed once per base URL."""
+        return _legacy.detect(self._transport, Budget(self.budget_s), Stats())
+
+    def health(self) -> dict[str, Any]:
+        """``GET /api/public/health`` (no auth needed): ``{"status", "version"}``."""
+        return self._transport.get("api/public/health", {}, Budget(self.budget_s), Stats())
+
+    def _sliced(self, frame: str, lo: pd.Timestamp, hi: pd.Timestamp,
+                fetch: Callable[[pd.Timestamp, pd.Timestamp], Fetched],
+                cache_parts: dict[str, Any], stats: Stats, keys: list[str],
+                order: str) -> pd.DataFrame:
+        slices = _slices.plan(lo, hi, self.slice_s)
+        stats.add(slices_total=len(slices))
+        cache = None
+        if self.cache_dir is not None:
+            parts = {"base_url": self.base_url, "project": project_hash(self.public_key),
+                     **cache_parts}
+            cache = SliceCache(self.cache_dir, frame, parts)
+        closed_before = self._now() - pd.Timedelta(seconds=self.settle_s)
+
+        def work(s: tuple[pd.Timestamp, pd.Timestamp]) -> tuple[pd.DataFrame, str | None]:
+            closed = s[1] <= closed_before
+            if cache is not None and closed:
+                hit = cache.get(*s)
+                if hit is not None:
+                    stats.add(slices_cached=1)
+                    return hit, None
+            df, reason, cacheable = fetch(*s)
+            if reason:
+                stats.add(slices_incomplete=1)
+            elif cache is not None and closed and cacheable:
+                cache.put(*s, df)
+            return df, reason
+
+        results = _slices.run(slices, work, concurrency=self.concurrency,
+                              progress=self.progress, desc=f"langfuse {frame}")
+        out = _merge([r[0] for r in results], frame, keys, order)
+        reasons = [r[1] for r in results if r[1]]
+        if reasons:
+            mark_incomplete(out, f"langfuse {frame}: {len(reasons)} of {len(slices)} time "
+                                 f"slice(s) incomplete, first: {reasons[0]}")
+        if stats.malformed_items:
+            mark_incomplete(out, f"langfuse {frame}: {stats.malformed_items} malformed item(s) "
+                                 "skipped")
+        self.last_stats = stats.as_dict()
+        out.attrs["langfuse"] = dict(self.last_stats)
+        return out
+
+    def _count_malformed(self, stats: Stats, what: str, bad: int) -> None:
+        if bad:
+            stats.add(malformed_items=bad)
+            log.warning("langfuse: skipped %d malformed %s item(s)", bad, what)
+
+    # ---- observations ----------------------------------------------------------------------------
+
+    def observations(self, start: Any, end: Any, *, columns: Iterable[str] | None = None,
+                     **filters: Any) -> pd.DataFrame:
+        """Canonical observations that started in ``[start, end)``.
+
+        ``columns`` narrows the field groups requested (the frame keeps every canonical column;
+        ones not asked for are null). Filters: ``environment`` (str or list), ``name``, ``type``,
+        ``level``, ``user_id``, ``session_id``, ``trace_id``, ``release``, ``agent``,
+        ``error_type``, ``tool_name`` (the last three are metadata keys) and ``metadata``
+        (a mapping of metadata key -> value).
+        """
+        lo, hi = self._window(start, end)
+        f = _observations.normalise_filters(filters)
+        groups = _observations.groups_for(columns)
+        budget, stats = Budget(self.budget_s), Stats()
+        legacy = _legacy.detect(self._transport, budget, stats)
+        fetch = self._legacy_observation_fetcher(lo, hi, f, budget, stats) if legacy else \
+            self._v2_observation_fetcher(groups, f, budget, stats)
+        parts = {"api": "v1" if legacy else "v2", "fields": groups, "filters": f}
+        return self._sliced("observations", lo, hi, fetch, parts, stats,
+                            ["trace_id", "observation_id"], "start_time")
+
+    def _v2_observation_fetcher(self, groups: tuple[str, ...], f: dict[str, Any],
+                                budget: Budget, stats: Stats
+                                ) -> Callable[[pd.Timestamp, pd.Timestamp], Fetched]:
+        def fetch(lo: pd.Timestamp, hi: pd.Timestamp) -> Fetched:
+            q = _observations.params(lo, hi, groups, f, self.page_limit)
+            items, reason = _observations.pull(self._transport, q, budget, stats,
+                                               label=f"slice from {_iso(lo)}")
+            df, bad = _parse.observations(items)
+            self._count_malformed(stats, "observation", bad)
+            return df, reason, not bad
+        return fetch
+
+    def _legacy_observation_fetcher(self, lo: pd.Timestamp, hi: pd.Timestamp,
+                                    f: dict[str, Any], budget: Budget, stats: Stats
+                                    ) -> Callable[[pd.Timestamp, pd.Timestamp], Fetched]:
+        traces: dict[str, dict[str, Any]] = {}
+        trace_reason: list[str | None] = []
+        lock = threading.Lock()
+
+        def trace_map() -> tuple[dict[str, dict[str, Any]], str | None]:
+            with lock:  # one trace pull for the whole window, on first need
+                if not trace_reason:
+                    t_lo = lo - pd.Timedelta(seconds=self.trace_lookback_s)
+                    q = {"fromTimestamp": _iso(t_lo), "toTimestamp": _iso(hi)}
+                    if "environment" in f:
+                        q["environment"] = f["environment"]
+                    items, reason = _legacy.pull_pages(self._transport, _legacy.TRACES, q,
+                                                       budget, stats, label="traces")
+                    traces.update(_parse.trace_info(items))
+                    trace_reason.append(reason)
+                return traces, trace_reason[0]
+
+        def fetch(s_lo: pd.Timestamp, s_hi: pd.Timestamp) -> Fetched:
+            q = _legacy.observation_params(_observations.params(s_lo, s_hi, ("core",), f, 100))
+            items, reason = _legacy.pull_pages(self._transport, _legacy.OBSERVATIONS, q,
+                                               budget, stats, label=f"slice from {_iso(s_lo)}")
+            info, t_reason = trace_map()
+            df, bad = _parse.observations(items, info)
+            if "session_id" in f:
+                df = df[df["session_id"] == f["session_id"]].reset_index(drop=True)
+            self._count_malformed(stats, "observation", bad)
+            return df, reason or t_reason, not bad
+        return fetch
+
+    # ---- scores ----------------------------------------------------------------------------------
+
+    def scores(self, start: Any, end: Any, **filters: Any) -> pd.DataFrame:
+        """Canonical scores recorded in ``[start, end)``, joinable on trace / observation id.
+
+        Filters: ``name``, ``environment``, ``trace_id``, ``data_type``, ``source`` (a value or
+        a list of values).
+        """
+        lo, hi = self._window(start, end)
+        f = _scores.normalise_filters(filters)
+        budget, stats = Budget(self.budget_s), Stats()
+        legacy = _legacy.detect(self._transport, budget, stats)
+
+        def fetch(s_lo: pd.Timestamp, s_hi: pd.Timestamp) -> Fetched:
+            q = _scores.params(s_lo, s_hi, f)
+            if legacy:
+                q = {k: v for k, v in q.items() if k not in ("fields", "limit")}
+                items, reason = _legacy.pull_pages(self._transport, _legacy.SCORES, q, budget,
+                                                   stats, label=f"scores from {_iso(s_lo)}")
+            else:
+                items, reason = _observations.pull(self._transport, q, budget, stats,
+                                                   label=f"scores from {_iso(s_lo)}",
+                                                   path=_scores.PATH)
+            df, bad, _unjoinable = _parse.scores(items)
+            self._count_malformed(stats, "score", bad)
+            return df, reason, not bad
+
+        parts = {"api": "v2" if legacy else "v3", "filters": f}
+        return self._sliced("scores", lo, hi, fetch, parts, stats, ["score_id"], "timestamp")
+
+    # ---- aggregates ------------------------------------------------------------------------------
+
+    def aggregate(self, start: Any, end: Any, measures: Sequence[str | tuple[str, str]],
+                  by: Sequence[str] = (), granularity: str | None = None,
+                  **filters: Any) -> pd.DataFrame:
+        """Aggregates computed by Langfuse's Metrics API v2, as a tidy frame.
+
+        ``measures``: ``"totalCost"``, ``"count"``, ``"latency:p95"`` (default aggregation sum,
+        count for ``count``, avg for latencies); ``by``: dimensions such as ``"model"``
+        (``providedModelName``), ``"name"``, ``"prompt_version"``, ``"environment"``;
+        ``granularity``: None, ``"minute"``, ``"hour"``, ``"day"``, ``"week"``, ``"month"``.
+        Filters: ``environment``, ``name``, ``type``, ``level``, ``release``, ``model``,
+        ``prompt_name``. Latencies are milliseconds, costs USD.
+        """
+        lo, hi = self._window(start, end)
+        ms = _metrics.parse_measures(measures)
+        dims = _metrics.parse_dimensions(by)
+        _metrics.check_granularity(granularity)
+        _metrics.query(lo, hi, ms, dims, granularity, filters)  # validates the filters early
+        budget, stats = Budget(self.budget_s), Stats()
+        if not _legacy.detect(self._transport, budget, stats):
+            try:
+                rows, reasons = self._metric_rows(lo, hi, ms, dims, granularity, filters,
+                                                  budget, stats)
+            except NotFound:
+                log.info("langfuse: Metrics API v2 not available; aggregating locally")
+            else:
+                out = _metrics.frame(rows, dims, ms, timed=granularity is not None)
+                for r in reasons:
+                    mark_incomplete(out, r)
+                self.last_stats = stats.as_dict()
+                out.attrs["langfuse"] = dict(self.last_stats)
+                return out
+        return self._local_aggregate(lo, hi, ms, dims, granularity, filters)
+
+    def _metric_rows(self, lo: pd.Timestamp, hi: pd.Timestamp, ms: list[tuple[str, str]],
+                     dims: list[str], granularity: str | None, filters: dict[str, Any],
+                     budget: Budget, stats: Stats) -> tuple[list[dict[str, Any]], list[str]]:
+        from workbench.errors import SourceAuthError, SourceError, SourceQueryError
+
+        q = {"query": _metrics.query(lo, hi, ms, dims, granularity, filters)}
+        try:
+            body = self._transport.get(_metrics.PATH, q, budget, stats, check=lambda b: (
+                isinstance(b, dict) and isinstance(b.get("data"), list)))
+        except (SourceAuthError, SourceQueryError):
+            raise
+        except SourceError as exc:
+            return [], [f"langfuse metrics {_iso(lo)}..{_iso(hi)}: {exc}"]
+        rows = body["data"]
+        if len(rows) < _metrics.ROW_LIMIT:
+            return rows, []
+        mid = _metrics.split_point(lo, hi, granularity)
+        if mid is None:
+            return rows, [f"langfuse metrics: the server's row limit ({_metrics.ROW_LIMIT}) was "
+                          "reached; add a granularity or narrow the window"]
+        a, ra = self._metric_rows(lo, mid, ms, dims, granularity, filters, budget, stats)
+        b, rb = self._metric_rows(mid, hi, ms, dims, granularity, filters, budget, stats)
+        return a + b, ra + rb
+
+    def _local_aggregate(self, lo: pd.Timestamp, hi: pd.Timestamp, ms: list[tuple[str, str]],
+                         dims: list[str], granularity: str | None,
+                         filters: dict[str, Any]) -> pd.DataFrame:
+        local_filters = {k: v for k, v in filters.items()
+                         if k in ("environment", "name", "type", "level", "release")}
+        obs = self.observations(lo, hi, **local_filters)
+        for k, col in (("model", "model"), ("prompt_name", "prompt_name")):
+            if filters.get(k) is not None:
+                want = filters[k] if isinstance(filters[k], (list, tuple, set)) else [filters[k]]
+                obs = obs[obs[col].isin(list(want))]
+        out = _metrics.local(obs, ms, dims, granularity)
+        if reason := incomplete_reason(obs):
+            mark_incomplete(out, reason)
+        out.attrs["langfuse"] = dict(self.last_stats, computed_locally=1)
+        return out
