@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["PrometheusServer", "build_tsdb", "free_port", "require_binaries"]
+__all__ = ["PrometheusServer", "build_tsdb", "free_port", "require_binaries", "tiny_dataset"]
 
 _CONFIG = "global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\nscrape_configs: []\n"
 
@@ -119,3 +119,67 @@ class PrometheusServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def tiny_dataset(start: str = "2026-11-02", hours: int = 6, per_hour: int = 60,
+                 seed: int = 3) -> dict:
+    """A small hand-built canonical dataset: one root, one generation, one tool span per trace.
+
+    Deterministic; tool-agent's traces cost 10x from hour 2 to 3 and planner-agent's time out
+    from hour 4 to 5, so the series have known incidents without the simulator.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from workbench import schema
+
+    rng = np.random.default_rng(seed)
+    n = hours * per_hour
+    t0 = pd.Timestamp(start, tz="UTC")
+    starts = t0 + pd.to_timedelta(np.sort(rng.uniform(0, hours * 3600, n)), unit="s")
+    agents = np.array(["rag-agent", "tool-agent", "planner-agent"])[np.arange(n) % 3]
+    hour = ((starts - t0).total_seconds() // 3600).to_numpy()
+    gen_d = rng.uniform(0.5, 2.0, n)
+    tool_d = rng.uniform(0.1, 1.0, n)
+    timeout = (agents == "planner-agent") & (hour == 4)
+    tool_d = np.where(timeout, 8.0 - gen_d, tool_d)
+    cost = np.where((agents == "tool-agent") & (hour == 2), 0.02, 0.002)
+    rows = []
+    for i in range(n):
+        tid = f"{i:032x}"
+        s = starts[i]
+        g_end = s + pd.Timedelta(seconds=gen_d[i])
+        t_end = g_end + pd.Timedelta(seconds=tool_d[i])
+        base = dict(trace_id=tid, agent=agents[i], environment="production", level="DEFAULT")
+        rows.append({**base, "observation_id": f"{3 * i:016x}", "parent_observation_id": None,
+                     "start_time": s, "end_time": t_end, "name": "request", "type": "agent",
+                     "level": "ERROR" if timeout[i] else "DEFAULT",
+                     "error_type": "timeout" if timeout[i] else None})
+        rows.append({**base, "observation_id": f"{3 * i + 1:016x}",
+                     "parent_observation_id": f"{3 * i:016x}", "start_time": s,
+                     "end_time": g_end, "name": "llm", "type": "generation",
+                     "model": "gpt-4o" if i % 2 else "claude-sonnet", "input_tokens": 1000,
+                     "output_tokens": 200, "total_tokens": 1200, "cost_usd": cost[i]})
+        rows.append({**base, "observation_id": f"{3 * i + 2:016x}",
+                     "parent_observation_id": f"{3 * i:016x}", "start_time": g_end,
+                     "end_time": t_end, "name": "tool", "type": "tool",
+                     "tool_name": "web_fetch" if agents[i] == "planner-agent" else "search_api"})
+    obs = pd.DataFrame(rows)
+    obs["duration_s"] = (obs["end_time"] - obs["start_time"]).dt.total_seconds()
+    obs = schema.conform(obs, "observations")
+    traces = schema.traces_from_observations(obs)
+    ends = traces.set_index("trace_id")["end_time"]
+    tids = traces["trace_id"].to_numpy()
+    hall = np.where(np.arange(len(tids)) % 10 == 0, 0.9, 0.1)
+    refusal = np.where(np.arange(len(tids)) % 25 == 0, 1.0, 0.0)
+    scores = pd.DataFrame({
+        "score_id": [f"h{i}" for i in range(len(tids))] + [f"r{i}" for i in range(len(tids))],
+        "trace_id": np.concatenate([tids, tids]),
+        "timestamp": pd.concat([ends.loc[tids], ends.loc[tids]]).to_numpy(),
+        "name": ["hallucination"] * len(tids) + ["refusal"] * len(tids),
+        "value": np.concatenate([hall, refusal]),
+        "data_type": ["NUMERIC"] * len(tids) + ["BOOLEAN"] * len(tids),
+        "source": "EVAL",
+    })
+    return {"observations": obs, "traces": traces,
+            "scores": schema.conform(scores, "scores")}
