@@ -10,14 +10,19 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+from functools import lru_cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-__all__ = ["PrometheusServer", "build_tsdb", "free_port", "require_binaries", "tiny_dataset"]
+__all__ = ["DEMO", "CannedServer", "PrometheusServer", "build_tsdb", "demo_tsdb", "free_port", "serve_demo",
+           "require_binaries", "tiny_dataset"]
 
 _CONFIG = "global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\nscrape_configs: []\n"
 
@@ -183,3 +188,71 @@ def tiny_dataset(start: str = "2026-11-02", hours: int = 6, per_hour: int = 60,
     })
     return {"observations": obs, "traces": traces,
             "scores": schema.conform(scores, "scores")}
+
+
+#: The demo the real-server tests backfill: small, with the three default incidents in it.
+DEMO = {"seed": 7, "days": 3, "traces_per_day": 2000, "start": "2026-11-02"}
+
+
+@lru_cache(maxsize=1)
+def demo_tsdb() -> tuple[Path, object]:
+    """(TSDB dir, dataset) of the demo, built once per test process and removed at exit."""
+    import atexit
+
+    from workbench.simulate import generate
+    from workbench.simulate.openmetrics import to_openmetrics
+
+    require_binaries()
+    root = Path(tempfile.mkdtemp(prefix="wb-prom-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    dataset = generate(**DEMO)
+    om = root / "demo.om.txt"
+    to_openmetrics(dataset, scrape_interval="60s", path=om)
+    return build_tsdb(om, root / "tsdb"), dataset
+
+
+def serve_demo(workdir: Path) -> PrometheusServer:
+    """A started server over a private copy of the demo TSDB (servers never share a dir)."""
+    tsdb, _ = demo_tsdb()
+    copy = Path(workdir) / "tsdb"
+    shutil.copytree(tsdb, copy)
+    return PrometheusServer(copy, Path(workdir) / "server").start()
+
+
+class CannedServer:
+    """A tiny local HTTP server answering every request with one status and body, optionally
+    after a delay: the faults a real Prometheus will not produce on demand."""
+
+    def __init__(self, status: int = 200, body: bytes = b"", delay_s: float = 0.0,
+                 content_type: str = "application/json") -> None:
+        self.requests = 0
+        canned = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                canned.requests += 1
+                time.sleep(delay_s)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up first, as a timeout test wants
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> CannedServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
