@@ -141,6 +141,13 @@ class LangfuseDouble:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def source(self, **kwargs: Any) -> Any:
+        """A ``LangfuseSource`` pointed at this double (no progress bar unless asked)."""
+        from workbench.sources.langfuse import LangfuseSource
+
+        kwargs.setdefault("progress", False)
+        return LangfuseSource(self.base_url, self.public_key, self.secret_key, **kwargs)
+
     @property
     def base_url(self) -> str:
         assert self._server is not None, "start() the double first"
@@ -149,34 +156,41 @@ class LangfuseDouble:
 
     # ---- switches --------------------------------------------------------------------------------
 
-    def _add(self, kind: str, times: int, path: str | None, **options: Any) -> None:
+    def _add(self, kind: str, times: int, path: str | None, after: int, **options: Any) -> None:
         with self._lock:
-            self._faults.append(_Fault(kind, times, path, options))
+            self._faults.append(_Fault(kind, times, path, {"after": after, **options}))
+
+    # Every switch hits the next ``times`` requests to ``path`` (any path when None), after
+    # letting the first ``after`` of them through.
 
     def rate_limit(self, times: int = 1, *, retry_after: int = 1, body: str = "new",
-                   path: str | None = None) -> None:
+                   path: str | None = None, after: int = 0) -> None:
         """Answer 429 with Retry-After and X-RateLimit-* headers; ``body`` "new" (JSON) or "old"
         (plain text ``429 - rate limit exceeded``)."""
-        self._add("429", times, path, retry_after=retry_after, body=body)
+        self._add("429", times, path, after, retry_after=retry_after, body=body)
 
-    def server_error(self, times: int = 1, *, status: int = 500, path: str | None = None) -> None:
-        self._add("5xx", times, path, status=status)
+    def server_error(self, times: int = 1, *, status: int = 500, path: str | None = None,
+                     after: int = 0) -> None:
+        self._add("5xx", times, path, after, status=status)
 
-    def slow(self, times: int = 1, *, delay_s: float = 1.0, path: str | None = None) -> None:
+    def slow(self, times: int = 1, *, delay_s: float = 1.0, path: str | None = None,
+             after: int = 0) -> None:
         """Hold the response for ``delay_s`` (beyond the client timeout), then answer normally."""
-        self._add("slow", times, path, delay_s=delay_s)
+        self._add("slow", times, path, after, delay_s=delay_s)
 
-    def truncate(self, times: int = 1, *, path: str | None = None) -> None:
+    def truncate(self, times: int = 1, *, path: str | None = None, after: int = 0) -> None:
         """Send only the first half of the JSON body (a cut-off page)."""
-        self._add("truncate", times, path)
+        self._add("truncate", times, path, after)
 
-    def malformed_page(self, times: int = 1, *, path: str | None = None) -> None:
+    def malformed_page(self, times: int = 1, *, path: str | None = None,
+                       after: int = 0) -> None:
         """Send valid JSON of the wrong shape (``data`` is not a list)."""
-        self._add("malformed_page", times, path)
+        self._add("malformed_page", times, path, after)
 
-    def malformed_items(self, times: int = 1, *, path: str | None = None) -> None:
+    def malformed_items(self, times: int = 1, *, path: str | None = None,
+                        after: int = 0) -> None:
         """Break one item per page: no ``id`` and an unparseable ``startTime``/``timestamp``."""
-        self._add("malformed_items", times, path)
+        self._add("malformed_items", times, path, after)
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -194,6 +208,9 @@ class LangfuseDouble:
         with self._lock:
             for f in self._faults:
                 if f.remaining > 0 and (f.path is None or f.path == path):
+                    if f.options["after"] > 0:
+                        f.options["after"] -= 1
+                        continue
                     f.remaining -= 1
                     return f
         return None

@@ -22,6 +22,7 @@ import os
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -167,12 +168,14 @@ class Transport:
         self.max_backoff_s = max_backoff_s
         limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
         self._httpx = httpx.Client(timeout=timeout_s, limits=limits, follow_redirects=True)
+        # sources are often dropped without close() in notebooks: release sockets on collection
+        self._finalizer = weakref.finalize(self, self._httpx.close)
         self.api = LangfuseAPI(base_url=config.base_url, username=config.public_key,
                                password=config.secret_key, timeout=timeout_s,
                                httpx_client=self._httpx)
 
     def close(self) -> None:
-        self._httpx.close()
+        self._finalizer()
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.max_backoff_s, self.backoff_s * 2 ** attempt)

@@ -51,6 +51,10 @@ def detect(transport: Transport, budget: Budget, stats: Stats) -> bool:
         legacy = False
     except NotFound:
         legacy = True
+    except (SourceAuthError, SourceQueryError):
+        raise
+    except SourceError:
+        return False  # undecided (rate limited, down): try v2 and ask again next time
     with _lock:
         _decisions.setdefault(transport.base_url, legacy)
         return _decisions[transport.base_url]

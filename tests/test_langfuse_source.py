@@ -1,0 +1,181 @@
+"""LangfuseSource against the contract double: same frames and KPIs as the canonical data."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tests.doubles import LangfuseDouble, sample_frames
+from workbench import schema
+from workbench.errors import ConfigError
+from workbench.sources import get_source, incomplete_reason
+from workbench.sources.langfuse import _legacy
+
+DAY = ("2026-11-02T00:00:00Z", "2026-11-03T00:00:00Z")
+
+
+@pytest.fixture(autouse=True)
+def _clean(monkeypatch):
+    for var in ("LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "LANGFUSE_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    _legacy.forget()
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return sample_frames(n_traces=60)
+
+
+@pytest.fixture(scope="module")
+def double(frames):
+    with LangfuseDouble(*frames) as d:
+        yield d
+
+
+def _sorted(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return df.sort_values(keys).reset_index(drop=True)
+
+
+def test_observations_round_trip_equal_to_the_served_frame(double, frames):
+    obs, _ = frames
+    with double.source() as src:
+        got = src.observations(*DAY)
+    assert incomplete_reason(got) is None
+    pd.testing.assert_frame_equal(_sorted(got, ["observation_id"]),
+                                  _sorted(obs, ["observation_id"]))
+    assert got["start_time"].is_monotonic_increasing
+
+
+def test_traces_roll_up_equal_and_kpis_match(double, frames):
+    obs, _ = frames
+    with double.source() as src:
+        got = src.traces(*DAY)
+    want = schema.traces_from_observations(obs)
+    pd.testing.assert_frame_equal(_sorted(got, ["trace_id"]), _sorted(want, ["trace_id"]))
+    assert got["cost_usd"].sum() == pytest.approx(obs["cost_usd"].sum())
+    assert (got["status"] == "timeout").sum() == (want["status"] == "timeout").sum() > 0
+
+
+def test_scores_round_trip_and_join_on_trace_and_observation(double, frames):
+    obs, scores = frames
+    with double.source() as src:
+        got = src.scores(*DAY)
+    pd.testing.assert_frame_equal(_sorted(got, ["score_id"]), _sorted(scores, ["score_id"]))
+    assert got["trace_id"].isin(obs["trace_id"]).all()
+    scored = got["observation_id"].dropna()
+    assert len(scored) and scored.isin(obs["observation_id"]).all()
+
+
+def test_window_is_half_open_and_partial(double, frames):
+    obs, _ = frames
+    lo, hi = pd.Timestamp("2026-11-02T01:10:00Z"), pd.Timestamp("2026-11-02T03:50:00Z")
+    with double.source(slice_s=1800) as src:
+        got = src.observations(lo, hi)
+    want = obs[(obs["start_time"] >= lo) & (obs["start_time"] < hi)]
+    assert sorted(got["observation_id"]) == sorted(want["observation_id"])
+
+
+def test_only_needed_field_groups_are_requested(double):
+    double.reset_log()
+    with double.source() as src:
+        full = src.observations(*DAY)
+        narrow = src.observations(*DAY, columns=["trace_id", "cost_usd", "model"])
+    fields = {r.param("fields") for r in double.requests_to("/api/public/v2/observations")
+              if r.param("fromStartTime")}
+    assert fields == {"core,basic,metadata,model,usage,prompt", "core,model,usage"}
+    assert all("io" not in f.split(",") for f in fields)
+    assert narrow["cost_usd"].sum() == pytest.approx(full["cost_usd"].sum())
+    assert narrow["agent"].eq("unknown").all()  # not asked for: metadata group not pulled
+
+
+def test_plain_filters_map_to_query_params(double, frames):
+    obs, _ = frames
+    double.reset_log()
+    with double.source() as src:
+        got = src.observations(*DAY, type="generation", environment="production",
+                               user_id="user-3")
+    want = obs[(obs["type"] == "generation") & (obs["environment"] == "production")
+               & (obs["user_id"] == "user-3")]
+    assert sorted(got["observation_id"]) == sorted(want["observation_id"]) and len(want)
+    req = [r for r in double.requests_to("/api/public/v2/observations")
+           if r.param("fromStartTime")][0]
+    assert (req.param("type"), req.param("environment"), req.param("userId")) == (
+        "GENERATION", "production", "user-3")
+
+
+def test_metadata_filters_go_into_the_filter_json(double, frames):
+    obs, _ = frames
+    double.reset_log()
+    with double.source() as src:
+        got = src.observations(*DAY, error_type="tool_error", environment=["production"])
+    want = obs[(obs["error_type"] == "tool_error") & (obs["environment"] == "production")]
+    assert sorted(got["observation_id"]) == sorted(want["observation_id"]) and len(want)
+    req = [r for r in double.requests_to("/api/public/v2/observations") if r.param("filter")]
+    assert req and all(r.param("fromStartTime") is None for r in req)
+
+
+def test_aggregate_pushes_cost_by_model_down_to_the_metrics_api(double, frames):
+    obs, _ = frames
+    double.reset_log()
+    with double.source() as src:
+        got = src.aggregate(*DAY, measures=["totalCost", "count"], by=["model"],
+                            granularity="hour")
+    assert not double.requests_to("/api/public/v2/observations")[1:]  # at most the probe
+    assert list(got.columns) == ["timestamp", "model", "sum_totalCost", "count_count"]
+    assert got["count_count"].dtype == "float64" and got["count_count"].sum() == len(obs)
+    gens = obs[obs["type"] == "generation"]
+    per_model = got.groupby("model")["sum_totalCost"].sum()
+    for model, cost in gens.groupby("model")["cost_usd"].sum().items():
+        assert per_model[model] == pytest.approx(cost)
+    hourly = obs.assign(h=obs["start_time"].dt.floor("h")).groupby("h").size()
+    counted = got.groupby("timestamp")["count_count"].sum()
+    assert counted.to_dict() == {k: float(v) for k, v in hourly.items()}
+
+
+def test_aggregate_latency_percentile_and_string_numbers(frames):
+    obs, _ = frames
+    with LangfuseDouble(*frames, metrics_numbers_as_strings=True) as d, d.source() as src:
+        got = src.aggregate(*DAY, measures=["latency:p95", "totalTokens"], by=["name"],
+                            type="generation")
+    gens = obs[obs["type"] == "generation"]
+    for name, part in gens.groupby("name"):
+        row = got[got["name"] == name].iloc[0]
+        assert row["p95_latency"] == pytest.approx(part["duration_s"].quantile(.95) * 1000)
+        assert row["sum_totalTokens"] == part["total_tokens"].sum()
+
+
+def test_env_vars_only_through_the_registry(monkeypatch, double, frames):
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", double.public_key)
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", double.secret_key)
+    monkeypatch.setenv("LANGFUSE_BASE_URL", double.base_url + "/")
+    src = get_source("langfuse")
+    try:
+        assert src.health()["status"] == "OK"
+        assert len(src.observations(*DAY)) == len(frames[0])
+        assert double.secret_key not in repr(src)
+    finally:
+        src.close()
+
+
+def test_missing_configuration_names_the_variables(monkeypatch):
+    monkeypatch.setenv("LANGFUSE_BASE_URL", "http://127.0.0.1:9")
+    with pytest.raises(ConfigError) as err:
+        get_source("langfuse")
+    assert "LANGFUSE_PUBLIC_KEY" in str(err.value) and "LANGFUSE_SECRET_KEY" in str(err.value)
+    assert "LANGFUSE_BASE_URL" not in str(err.value).split("(")[0]
+
+
+def test_bad_arguments_are_named(double):
+    with double.source() as src:
+        with pytest.raises(ConfigError, match="unknown Langfuse filter"):
+            src.observations(*DAY, colour="red")
+        with pytest.raises(ConfigError, match="unknown observation column"):
+            src.observations(*DAY, columns=["nope"])
+        with pytest.raises(ConfigError, match="empty window"):
+            src.observations(DAY[1], DAY[0])
+        with pytest.raises(ConfigError, match="unknown measure"):
+            src.aggregate(*DAY, measures=["bananas"])
+        with pytest.raises(ConfigError, match="granularity"):
+            src.aggregate(*DAY, measures=["count"], granularity="fortnight")
+    with pytest.raises(ConfigError, match="timeout_s"):
+        double.source(timeout_s=30)
