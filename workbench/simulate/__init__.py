@@ -15,6 +15,7 @@ by a simulated LLM judge, and stored for the ``local`` source. Modules:
 from workbench.simulate.generator import DEFAULT_START, Dataset, generate, generate_spans
 from workbench.simulate.incidents import RUNBOOKS, Incident, default_incidents
 from workbench.simulate.otel import spans_to_observations
+from workbench.simulate.writer import ensure_demo, write_demo
 
 __all__ = [
     "DEFAULT_START",
@@ -22,7 +23,9 @@ __all__ = [
     "Dataset",
     "Incident",
     "default_incidents",
+    "ensure_demo",
     "generate",
     "generate_spans",
     "spans_to_observations",
+    "write_demo",
 ]

@@ -5,6 +5,7 @@ Spans carry the OpenTelemetry GenAI semantic conventions (``gen_ai.*``), the gen
 not cover (cost, prompt template, level). The resource names the agent (``service.name``), its
 release (``service.version``) and ``deployment.environment.name``. :func:`spans_to_observations` is
 the one mapping from spans to the canonical ``observations`` frame; any OTel-based source reuses it.
+``user.id`` and ``session.id`` are trace-level: set on the root span and inherited by its children.
 """
 
 from __future__ import annotations
@@ -116,9 +117,10 @@ class SpanRecorder:
         """Emit the root span and its children with the plan's simulated timestamps."""
         tracer = self._tracer(plan.agent, plan.environment, plan.release)
         t0 = plan.start_us * 1000
-        common = {ATTR["user"]: plan.user_id, ATTR["session"]: plan.session_id}
+        # user and session are trace-level: set on the root, inherited by spans_to_observations.
         root_attrs: dict[str, Any] = {ATTR["operation"]: "invoke_agent",
-                                      ATTR["agent_name"]: plan.agent, **common}
+                                      ATTR["agent_name"]: plan.agent,
+                                      ATTR["user"]: plan.user_id, ATTR["session"]: plan.session_id}
         if plan.level == "WARNING":
             root_attrs[ATTR["level"]] = "WARNING"
             root_attrs[ATTR["message"]] = plan.message
@@ -126,7 +128,7 @@ class SpanRecorder:
                                  attributes=root_attrs, start_time=t0)
         ctx = trace_api.set_span_in_context(root)
         for s in plan.spans:
-            attrs: dict[str, Any] = {ATTR["operation"]: _OPERATION[s.type], **common}
+            attrs: dict[str, Any] = {ATTR["operation"]: _OPERATION[s.type]}
             kind = SpanKind.INTERNAL
             if s.type == "generation":
                 kind = SpanKind.CLIENT
@@ -176,9 +178,14 @@ def spans_to_observations(spans: Iterable[ReadableSpan]) -> pd.DataFrame:
     cols: dict[str, list[Any]] = {c: [] for c in schema.columns("observations")}
     start_ns: list[int] = []
     end_ns: list[int] = []
+    resources: dict[int, Any] = {}
     for sp in spans:
-        a = sp.attributes or {}
-        res = sp.resource.attributes if sp.resource is not None else {}
+        # BoundedAttributes.copy() is a plain dict: far cheaper to read than the locked mapping.
+        a = sp.attributes.copy() if sp.attributes else {}
+        res = resources.get(id(sp.resource))
+        if res is None:
+            res = resources[id(sp.resource)] = (
+                dict(sp.resource.attributes) if sp.resource is not None else {})
         cols["trace_id"].append(_hex(sp.context.trace_id, 32))
         cols["observation_id"].append(_hex(sp.context.span_id, 16))
         cols["parent_observation_id"].append(_hex(sp.parent.span_id, 16) if sp.parent else None)
@@ -213,7 +220,19 @@ def spans_to_observations(spans: Iterable[ReadableSpan]) -> pd.DataFrame:
     cols["end_time"] = pd.to_datetime(e, unit="ns", utc=True)
     cols["duration_s"] = (e - s) / 1e9
     df = pd.DataFrame({c: _column(c, v) for c, v in cols.items()})
+    _inherit_from_root(df, ("user_id", "session_id"))
     return schema.conform(df, "observations")
+
+
+def _inherit_from_root(df: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Fill trace-level attributes that only the root span carries into its descendants."""
+    roots = df[df["parent_observation_id"].isna()].drop_duplicates("trace_id")
+    if roots.empty:
+        return
+    roots = roots.set_index("trace_id")
+    for c in columns:
+        if df[c].isna().any():
+            df[c] = df[c].fillna(df["trace_id"].map(roots[c]))
 
 
 _NUMERIC = {"prompt_version": "Int64", "input_tokens": "Int64", "output_tokens": "Int64",

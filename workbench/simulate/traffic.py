@@ -40,7 +40,7 @@ def _minute_weights(start: pd.Timestamp, days: int) -> np.ndarray:
     minutes = np.arange(days * 1440)
     hour = (minutes % 1440) / 60.0
     w = 1.0 + _DIURNAL_AMPLITUDE * np.cos(2 * np.pi * (hour - _PEAK_HOUR_UTC) / 24.0)
-    weekday = (start.dayofweek + minutes // 1440) % 7
+    weekday = (start.day_of_week + minutes // 1440) % 7
     w = np.where(weekday >= 5, w * _WEEKEND_FACTOR, w)
     return w / w.sum()
 
