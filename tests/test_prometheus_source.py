@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
+import urllib3
 from prometheus_api_client import PrometheusApiClientException
 
 from workbench import schema
@@ -221,6 +222,9 @@ BAD_DATA = (b'{"status":"error","errorType":"bad_data","error":"invalid paramete
     (_http(429, b"slow down"), SourceUnavailable, "HTTP 429"),
     (requests.exceptions.ConnectTimeout("x"), SourceTimeout, "within 10 s"),
     (requests.exceptions.ReadTimeout("x"), SourceTimeout, "within 10 s"),
+    (requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(
+        None, "/api/v1/query", urllib3.exceptions.ReadTimeoutError(None, "/", "read timed out"))),
+     SourceTimeout, "within 10 s"),
     (requests.exceptions.ConnectionError("[Errno 111] Connection refused"), SourceUnavailable,
      "connection refused"),
     (requests.exceptions.SSLError("bad cert"), SourceUnavailable, "TLS"),

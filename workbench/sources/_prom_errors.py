@@ -5,7 +5,8 @@ The client raises, for every call we make:
 - ``PrometheusApiClientException("HTTP Status Code <code> (<repr of the body bytes>)")`` for any
   non-200 answer (after its retries): the body is recovered as it is and kept in the message, so a
   PromQL syntax error reads ``{"status":"error","errorType":"bad_data","error":"..."}``;
-- ``requests`` exceptions for transport faults: ``ConnectTimeout``/``ReadTimeout`` ->
+- ``requests`` exceptions for transport faults: ``ConnectTimeout``/``ReadTimeout`` (or a
+  ``ConnectionError`` wrapping urllib3's ``ReadTimeoutError`` after retries) ->
   :class:`SourceTimeout`; ``ConnectionError`` (refused, DNS, TLS) and ``RetryError`` ->
   :class:`SourceUnavailable`; ``InvalidURL``/``MissingSchema``/``InvalidSchema`` -> ConfigError;
 - ``JSONDecodeError``/``KeyError``/``TypeError`` when a 200 answer is not the Prometheus JSON envelope
@@ -21,6 +22,7 @@ import json
 import re
 
 import requests
+import urllib3
 from prometheus_api_client import PrometheusApiClientException
 
 from workbench.errors import (
@@ -82,12 +84,20 @@ def _from_http(exc: PrometheusApiClientException, host: str, promql: str | None,
                             source=_SOURCE, query=promql)
 
 
+def _read_timeout_after_retries(exc: BaseException) -> bool:
+    # With read retries off, urllib3 raises MaxRetryError(ReadTimeoutError), which requests
+    # wraps as a plain ConnectionError: still a timeout.
+    inner = exc.args[0] if isinstance(exc, requests.exceptions.ConnectionError) and exc.args \
+        else None
+    return isinstance(getattr(inner, "reason", None), urllib3.exceptions.ReadTimeoutError)
+
+
 def translate(exc: BaseException, host: str, promql: str | None,
               timeout: float) -> WorkbenchErrorLike:
     """The workbench error for ``exc``; the caller raises it ``from exc``."""
     if isinstance(exc, PrometheusApiClientException):
         return _from_http(exc, host, promql, timeout)
-    if isinstance(exc, requests.exceptions.Timeout):
+    if isinstance(exc, requests.exceptions.Timeout) or _read_timeout_after_retries(exc):
         return SourceTimeout(f"no answer from {host} within {timeout:g} s",
                              source=_SOURCE, query=promql)
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
