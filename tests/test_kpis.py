@@ -165,3 +165,11 @@ def test_unknown_kpi_is_a_config_error(tmp_path):
                            spec={**rb.spec, "daily": {**rb.daily, "kpi": "nope"}})
     with pytest.raises(ConfigError, match="daily.kpi 'nope'"):
         kpis.daily_checks(kpi_frame(cost_usd=[1.0]), [bad], "2026-11-01")
+
+
+def test_scores_of_traces_outside_the_frame_count_on_their_own_day(week):
+    t, s = week
+    k = kpis.daily_kpis(schema.empty("traces"), s, 0.5)
+    assert k["traces"].sum() == 0
+    # without traces every score falls on its own timestamp's day: same days here
+    assert k["scored_traces"].tolist() == [3, 1, 0, 1]

@@ -79,8 +79,8 @@ def _hallucination(traces: pd.DataFrame, scores: pd.DataFrame, threshold: float,
     # to their own timestamp.
     trace_day = pd.Series(_day(traces["start_time"]).to_numpy(), index=traces["trace_id"])
     trace_day = trace_day[~trace_day.index.duplicated()]
-    day = per_trace.index.to_series().map(trace_day)
-    day = day.fillna(_day(per_trace["ts"])).astype(traces["start_time"].dtype)
+    day = trace_day.reindex(per_trace.index)
+    day = day.where(day.notna(), _day(per_trace["ts"])).astype(traces["start_time"].dtype)
     hallucinated = (per_trace["value"] > threshold).astype("float64")
     g = hallucinated.groupby(day.to_numpy())
     return pd.DataFrame({"scored_traces": g.size(), "hallucination_rate": g.mean()})

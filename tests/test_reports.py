@@ -1,0 +1,237 @@
+"""Report machinery: papermill execution, HTML rendering, summary JSON, the daily content."""
+
+import json
+import math
+
+import nbformat
+import pandas as pd
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from workbench.errors import ConfigError, ReportError, SourceUnavailable
+from workbench.reports import daily, render_html, run_notebook
+from workbench.reports.execute import check_parameters
+from workbench.reports.render import external_scripts
+from workbench.reports.summary import jsonable, redact_url, safe_parameters, write_summary
+from workbench.sources import TraceSource, mark_incomplete, to_utc
+
+KERNEL = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+
+
+def write_nb(path, *sources, params="x = 1"):
+    cells = [new_code_cell(params, metadata={"tags": ["parameters"]})]
+    cells += [new_code_cell(s) for s in sources]
+    nbformat.write(new_notebook(cells=cells, metadata=KERNEL), path)
+    return path
+
+
+@pytest.mark.notebook
+def test_run_notebook_injects_parameters_and_renders_offline_html(tmp_path):
+    nb = write_nb(tmp_path / "fig.ipynb",
+                  "import plotly.graph_objects as go\nfrom workbench import plots\n"
+                  "for k in range(3):\n    plots.show(go.Figure(go.Bar(x=[1, 2], y=[x, k])))",
+                  "print('value', x * 2)")
+    executed = run_notebook(nb, {"x": 21}, tmp_path / "out")
+    assert executed == tmp_path / "out" / "fig.ipynb"
+    ran = nbformat.read(executed, as_version=4)
+    assert "value 42" in ran.cells[-1].outputs[0]["text"]
+
+    html_path = render_html(executed)
+    html = html_path.read_text()
+    assert html_path == tmp_path / "out" / "fig.html"
+    assert "value 42" in html
+    assert "plots.show" not in html and "print(" not in html  # no code
+    assert 'class="jp-InputArea' not in html and "jp-InputPrompt jp-InputArea-prompt" not in html
+    assert external_scripts(html) == []
+    assert html.count("plotly.js v") == 1  # the library once, three figures
+    assert html.count("Plotly.newPlot(") == 3
+
+
+@pytest.mark.notebook
+def test_failed_notebook_keeps_err_copy_and_names_the_cell(tmp_path):
+    nb = write_nb(tmp_path / "broken.ipynb", "y = x + 1", "raise ValueError(f'boom {y}')")
+    with pytest.raises(ReportError) as info:
+        run_notebook(nb, {"x": 1}, tmp_path / "out")
+    msg = str(info.value)
+    assert "ValueError: boom 2" in msg
+    assert "raise ValueError" in msg and "cell 3" in msg  # 0: params, 1: injected, 2, 3
+    err = tmp_path / "out" / "broken-err.ipynb"
+    assert err.is_file() and not (tmp_path / "out" / "broken.ipynb").exists()
+    errors = [o["ename"] for c in nbformat.read(err, as_version=4).cells if c.cell_type == "code"
+              for o in c.outputs if o.get("output_type") == "error"]
+    assert errors == ["ValueError"]
+
+
+def test_secret_looking_parameters_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"\['api_key', 'langfuse_secret'\]"):
+        check_parameters({"date": "x", "api_key": "k", "langfuse_secret": "s"})
+    with pytest.raises(ConfigError):
+        run_notebook(write_nb(tmp_path / "a.ipynb"), {"token": "t"}, tmp_path)
+
+
+def test_missing_notebook_is_a_report_error(tmp_path):
+    with pytest.raises(ReportError, match="not found"):
+        run_notebook(tmp_path / "nope.ipynb", {}, tmp_path)
+
+
+def test_render_drops_remove_cell_and_rejects_cdn_scripts(tmp_path):
+    nb = new_notebook(cells=[new_markdown_cell("editor notes", metadata={"tags": ["remove-cell"]}),
+                             new_markdown_cell("reader text")], metadata=KERNEL)
+    nbformat.write(nb, tmp_path / "n.ipynb")
+    html = render_html(tmp_path / "n.ipynb", title="T").read_text()
+    assert "reader text" in html and "editor notes" not in html and "<title>T</title>" in html
+    assert external_scripts('<script src="https://cdn.example/x.js">') != []
+    assert external_scripts("<script src='//cdn.example/x.js'>") != []
+    assert external_scripts('<script type="text/javascript">var a;</script>') == []
+    evil = new_notebook(cells=[new_markdown_cell('<script src="http://cdn.example/x.js"></script>')],
+                        metadata=KERNEL)
+    nbformat.write(evil, tmp_path / "evil.ipynb")
+    with pytest.raises(ReportError, match="network"):
+        render_html(tmp_path / "evil.ipynb")
+
+
+def test_summary_json_is_strict_and_redacted(tmp_path):
+    data = {"t": pd.Timestamp("2026-11-06", tz="UTC"), "nan": float("nan"), "inf": math.inf,
+            "na": pd.NA, "frame": pd.DataFrame({"a": [1.0, float("nan")]})}
+    path = write_summary(tmp_path / "s.json", data)
+    assert json.loads(path.read_text()) == {"t": "2026-11-06T00:00:00+00:00", "nan": None,
+                                            "inf": None, "na": None,
+                                            "frame": [{"index": 0, "a": 1.0},
+                                                      {"index": 1, "a": None}]}
+    assert jsonable({"k": (1, 2)}) == {"k": [1, 2]}
+    assert redact_url("https://hooks.example.com/services/T0/B0/secret?x=1") == \
+        "https://hooks.example.com/..."
+    assert redact_url("out/alerts.jsonl") == "out/alerts.jsonl"
+    assert safe_parameters({"date": "d", "api_token": "t", "alerts_url": "http://h:9093/x"}) == \
+        {"date": "d", "alerts_url": "http://h:9093/..."}
+
+
+# -- the daily report's content, from in-memory sources (no kernel) --------------------------------
+
+class FrameSource(TraceSource):
+    """A trace source over fixed frames; ``fail`` makes observations raise, ``partial`` marks
+    them incomplete, as a real source does when its budget runs out."""
+
+    name = "frames"
+
+    def __init__(self, ds, fail=None, partial=None):
+        self.ds, self.fail, self.partial = ds, fail, partial
+
+    def observations(self, start, end, **filters):
+        if self.fail:
+            raise self.fail
+        o = self.ds.observations
+        out = o[(o["start_time"] >= to_utc(start)) & (o["start_time"] < to_utc(end))]
+        return mark_incomplete(out.copy(), self.partial) if self.partial else out
+
+    def scores(self, start, end, **filters):
+        s = self.ds.scores
+        return s[(s["timestamp"] >= to_utc(start)) & (s["timestamp"] < to_utc(end))]
+
+
+@pytest.fixture(scope="module")
+def week():
+    from workbench.simulate import generate
+
+    return generate(seed=7, days=7, traces_per_day=500)
+
+
+def label_day(ds, runbook):
+    row = ds.labels[ds.labels["runbook"] == runbook].iloc[0]
+    return row["start"].floor("D")
+
+
+def test_build_flags_each_incident_day_and_nothing_else(week):
+    rep = daily.build("2026-11-08", FrameSource(week), days=7, alert_days=7)
+    assert not rep.degraded
+    assert list(rep.kpis.index) == list(pd.date_range("2026-11-02", periods=7, tz="UTC"))
+    assert rep.kpis["traces"].sum() == len(week.traces)
+    fired = {(f.signal, f.start) for f in rep.findings
+             if f.status == "firing" and f.signal.startswith("daily_")}
+    assert fired == {("daily_timeout_rate", label_day(week, "timeout_surge")),
+                     ("daily_cost_usd", label_day(week, "cost_spike")),
+                     ("daily_hallucination_rate", label_day(week, "hallucination_spike"))}
+    unjudged = [f for f in rep.findings if f.status == "insufficient_data"]
+    assert {f.start for f in unjudged if f.signal.startswith("daily_")} == {
+        pd.Timestamp("2026-11-02", tz="UTC")}
+    # The whole window alerts (alert_days=7); a one-day alert window keeps only the last day.
+    assert {f.signal for f in rep.alert_findings()} >= {
+        "daily_timeout_rate", "daily_cost_usd", "daily_hallucination_rate"}
+    last_day = daily.build("2026-11-07", FrameSource(week), days=7, alert_days=1)
+    assert {f.signal for f in last_day.alert_findings() if f.signal.startswith("daily_")} == {
+        "daily_hallucination_rate"}
+
+
+def test_kpi_table_html_marks_anomalous_days_and_escapes(week):
+    rep = daily.build("2026-11-08", FrameSource(week), days=7, alert_days=1)
+    table = rep.kpi_table_html()
+    assert table.count("ANOMALOUS") == 3
+    assert "ANOMALOUS: daily_cost_usd" in table
+    findings_html = rep.findings_html()
+    assert "Earlier in the window" in findings_html and "daily_cost_usd" in findings_html
+
+
+def test_trace_content_is_escaped_in_findings(week):
+    from workbench.findings import Finding
+    from workbench.reports import html
+
+    rep = daily.build("2026-11-08", FrameSource(week), days=2)
+    rep.findings.append(Finding(runbook="cost_spike", signal="x", severity="warning",
+                                start=rep.date, end=rep.window_end, observed=1.0, baseline=1.0,
+                                summary="<script>alert(1)</script> from agent <b>"))
+    out = html.findings(rep)
+    assert "<script>alert(1)" not in out and "&lt;script&gt;alert(1)&lt;/script&gt;" in out
+
+
+def test_failing_source_degrades_the_report_and_alerts(week, tmp_path):
+    boom = SourceUnavailable("connection refused by 10.0.0.1:3000", source="frames")
+    rep = daily.build("2026-11-08", FrameSource(week, fail=boom), days=7)
+    assert rep.degraded and rep.source.to_dict() == {
+        "name": "frames", "status": "degraded", "degraded": True,
+        "reason": "traces: SourceUnavailable: frames: connection refused by 10.0.0.1:3000"}
+    assert rep.kpis["traces"].sum() == 0
+    assert "DEGRADED REPORT" in rep.header_html() and "connection refused" in rep.header_html()
+    delivery = rep.send_alerts(None, tmp_path)
+    assert [a.name for a in delivery.sent] == ["DailyReportSourceDegraded"]
+    assert delivery.sent[0].labels["source"] == "frames"
+    assert delivery.sent[0].severity == "critical"
+    line = json.loads((tmp_path / "alerts.jsonl").read_text())
+    assert line["fingerprint"] == rep.degraded_finding().fingerprint
+    summary = json.loads(rep.write_summary(tmp_path, {"date": "2026-11-08"}, delivery)
+                         .read_text())
+    assert summary["degraded"] is True and summary["source"]["status"] == "degraded"
+    assert summary["alerts"]["sent"][0]["labels"]["alertname"] == "DailyReportSourceDegraded"
+
+
+def test_incomplete_pull_is_degraded_but_keeps_its_data(week):
+    rep = daily.build("2026-11-08", FrameSource(week, partial="page 3 lost after retries"))
+    assert rep.degraded and "observations incomplete: page 3 lost" in rep.source.reason
+    assert rep.kpis["traces"].sum() > 0
+
+
+def test_summary_content(week, tmp_path):
+    rep = daily.build("2026-11-08", FrameSource(week), days=7, alert_days=7)
+    delivery = rep.send_alerts(str(tmp_path / "a.jsonl"), tmp_path)
+    params = {"date": "2026-11-08", "source": "frames", "alerts_url": "https://h/x?token=1"}
+    s = json.loads(rep.write_summary(tmp_path, params, delivery).read_text())
+    assert s["date"] == "2026-11-08" and s["degraded"] is False
+    assert s["parameters"] == {"date": "2026-11-08", "source": "frames",
+                               "alerts_url": "https://h/..."}
+    assert [k["day"][:10] for k in s["kpis"]] == [f"2026-11-0{d}" for d in range(2, 9)]
+    assert s["kpis"][0]["traces"] == int(rep.kpis["traces"].iloc[0])
+    assert s["findings"] == json.loads(json.dumps([f.to_dict() for f in rep.findings]))
+    assert {a["fingerprint"] for a in s["alerts"]["sent"]} == {
+        f.fingerprint for f in rep.alert_findings()}
+    assert len(s["checks"]) == 3 and {c["runbook"] for c in s["checks"]} == {
+        "cost_spike", "hallucination_spike", "timeout_surge"}
+
+
+def test_bad_inputs_are_config_errors(week, tmp_path):
+    with pytest.raises(ConfigError, match="bad date 'yesterday-ish'"):
+        daily.build("yesterday-ish", FrameSource(week))
+    with pytest.raises(ConfigError, match="unknown source 'nope'"):
+        daily.build("2026-11-08", "nope")
+    with pytest.raises(ConfigError, match="not found"):
+        daily.build("2026-11-08", "local", tmp_path / "missing")
+    with pytest.raises(ConfigError, match="at least 1"):
+        daily.build("2026-11-08", FrameSource(week), days=0)

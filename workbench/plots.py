@@ -1,0 +1,123 @@
+"""Plotly figures for the daily report, and :func:`show` that embeds plotly.js once per kernel.
+
+Figures mark the days a check or detector flagged, so an incident day stands out at a glance.
+:func:`show` emits both plotly's own mime type (interactive in JupyterLab) and self-contained
+HTML: the first figure carries plotly.js inline, later ones reuse it, so an exported report opens
+offline and holds the library exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.subplots import make_subplots
+
+from workbench.findings import Finding
+
+__all__ = ["DAILY_PANELS", "daily_kpi_figure", "flagged_days", "hourly_figure", "show",
+           "to_html"]
+
+#: KPI column -> panel title, in display order.
+DAILY_PANELS: Mapping[str, str] = {
+    "traces": "Traces",
+    "cost_usd": "Cost (USD)",
+    "cost_per_trace_usd": "Cost per trace (USD)",
+    "timeout_rate": "Timeout rate",
+    "error_rate": "Error rate",
+    "latency_p95_s": "p95 latency (s)",
+    "hallucination_rate": "Hallucination rate",
+    "total_tokens": "Tokens",
+}
+_RATES = {"timeout_rate", "error_rate", "hallucination_rate"}
+_NORMAL, _FLAGGED, _SHADE = "#8da0cb", "#d62728", "rgba(214, 39, 40, 0.10)"
+
+_plotlyjs_sent = False
+
+
+def flagged_days(findings: Iterable[Finding]) -> dict[pd.Timestamp, list[str]]:
+    """UTC day -> signals that fired on it (insufficient-data findings left out)."""
+    out: dict[pd.Timestamp, list[str]] = {}
+    for f in findings:
+        if f.status != "firing":
+            continue
+        day = pd.Timestamp(f.start).tz_convert("UTC").floor("D")
+        last = pd.Timestamp(f.end).tz_convert("UTC") - pd.Timedelta(microseconds=1)
+        while day <= last:
+            out.setdefault(day, []).append(f.signal)
+            day += pd.Timedelta(days=1)
+    return out
+
+
+def daily_kpi_figure(kpis: pd.DataFrame, findings: Iterable[Finding] = ()) -> go.Figure:
+    """One bar panel per KPI; a bar is red where that KPI's daily check (or a detector) fired."""
+    flagged = flagged_days(findings)
+    panels = [c for c in DAILY_PANELS if c in kpis.columns]
+    cols = 2
+    rows = (len(panels) + cols - 1) // cols
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[DAILY_PANELS[c] for c in panels],
+                        vertical_spacing=0.08, horizontal_spacing=0.08)
+    days = [d.strftime("%a %d %b") for d in kpis.index]
+    for i, col in enumerate(panels):
+        colors = [_FLAGGED if any(s == f"daily_{col}" for s in flagged.get(d, [])) else _NORMAL
+                  for d in kpis.index]
+        fig.add_trace(go.Bar(x=days, y=kpis[col], marker_color=colors, name=DAILY_PANELS[col],
+                             showlegend=False,
+                             hovertemplate="%{x}: %{y:" + (".2%" if col in _RATES else ",.4g")
+                             + "}<extra></extra>"),
+                      row=i // cols + 1, col=i % cols + 1)
+        if col in _RATES:
+            fig.update_yaxes(tickformat=".1%", row=i // cols + 1, col=i % cols + 1)
+    fig.update_layout(height=260 * rows, margin={"t": 40, "b": 20, "l": 40, "r": 20},
+                      title_text="Daily KPIs (red: the day's check fired)")
+    return fig
+
+
+def hourly_figure(traces: pd.DataFrame, scores: pd.DataFrame, score_threshold: float,
+                  findings: Iterable[Finding] = (), score_name: str = "hallucination"
+                  ) -> go.Figure:
+    """Hourly cost, p95 latency and hallucination rate over the window; flagged days shaded."""
+    hour = traces["start_time"].dt.floor("h")
+    g = traces.assign(hour=hour).groupby("hour")
+    cost = g["cost_usd"].sum()
+    p95 = g["duration_s"].quantile(0.95)
+    s = scores[scores["name"].eq(score_name).fillna(False) & scores["value"].notna()]
+    h = (s["value"] > score_threshold).astype("float64").groupby(
+        s["timestamp"].dt.floor("h")).mean()
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=["Cost per hour (USD)", "p95 latency per hour (s)",
+                                        "Hallucination rate per hour"])
+    for row, series, name in ((1, cost, "cost"), (2, p95, "p95 latency"),
+                              (3, h, "hallucination rate")):
+        fig.add_trace(go.Scatter(x=series.index, y=series.to_numpy(), mode="lines", name=name,
+                                 showlegend=False, line={"width": 1.5}), row=row, col=1)
+    fig.update_yaxes(tickformat=".0%", row=3, col=1)
+    for day in flagged_days(findings):
+        fig.add_vrect(x0=day, x1=day + pd.Timedelta(days=1), fillcolor=_SHADE, line_width=0,
+                      layer="below")
+    fig.update_layout(height=650, margin={"t": 50, "b": 20, "l": 40, "r": 20},
+                      title_text="The window hour by hour (shaded: flagged days)")
+    return fig
+
+
+def to_html(fig: go.Figure, *, include_plotlyjs: bool) -> str:
+    """A ``<div>`` for ``fig``; plotly.js inline when asked, never fetched from a CDN."""
+    return pio.to_html(fig, include_plotlyjs=include_plotlyjs, full_html=False,
+                       config={"displaylogo": False, "responsive": True})
+
+
+def show(fig: go.Figure) -> None:
+    """Display ``fig`` in a notebook; the kernel's first figure carries plotly.js."""
+    from IPython.display import display
+
+    global _plotlyjs_sent
+    bundle: dict[str, Any] = {
+        "application/vnd.plotly.v1+json": json.loads(pio.to_json(fig, validate=False)),
+        "text/html": to_html(fig, include_plotlyjs=not _plotlyjs_sent),
+    }
+    _plotlyjs_sent = True
+    display(bundle, raw=True)

@@ -1,0 +1,273 @@
+"""The daily report's content: pull a window, compute KPIs and checks, run detectors, alert.
+
+The notebook ``notebooks/daily_report.ipynb`` is a thin shell over :func:`build`; everything it
+shows comes from the :class:`DailyReport` returned here, so the same numbers reach the HTML, the
+summary JSON and the alerts. A source that fails does not stop the report: it is *degraded*,
+says which source failed and why, and raises a degraded-report alert.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from workbench import kpis as kpi_mod
+from workbench import runbooks as runbook_mod
+from workbench import schema
+from workbench.alerts import Alert, Delivery, send
+from workbench.errors import ConfigError, SchemaError, SourceError, WorkbenchError
+from workbench.findings import SEVERITIES, Finding
+from workbench.reports import html as report_html
+from workbench.reports.summary import redact_url, safe_parameters, write_summary
+from workbench.sources import TraceSource, get_source, incomplete_reason, to_utc
+
+__all__ = ["DailyReport", "SourceStatus", "build", "open_source", "report_stem"]
+
+#: Findings at or above this severity raise alerts.
+ALERT_MIN_SEVERITY = "warning"
+
+
+def report_stem(date: Any) -> str:
+    """``daily-report-2026-11-06``: the name shared by the notebook, HTML and summary."""
+    return f"daily-report-{to_utc(date):%Y-%m-%d}"
+
+
+def parse_day(date: Any) -> pd.Timestamp:
+    """The UTC day ``date`` falls in; a clear error for anything unparsable."""
+    try:
+        return to_utc(date).floor("D")
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"bad date {date!r}: expected YYYY-MM-DD") from exc
+
+
+def open_source(name: str | TraceSource, data_dir: str | Path | None = None) -> TraceSource:
+    """A trace source by registered name; ``local`` reads ``data_dir``, others read env vars."""
+    if isinstance(name, TraceSource):
+        return name
+    kwargs: dict[str, Any] = {}
+    if name == "local":
+        if data_dir is None:
+            raise ConfigError("source 'local' needs a data directory (--data)")
+        if not Path(data_dir).is_dir():
+            raise ConfigError(f"data directory {data_dir} not found")
+        kwargs["root"] = str(data_dir)
+    src = get_source(name, **kwargs)
+    if not isinstance(src, TraceSource):
+        raise ConfigError(f"source {name!r} is not a trace source (it serves metrics)")
+    return src
+
+
+@dataclass
+class SourceStatus:
+    """Whether the trace source delivered; ``reason`` says what failed when it did not."""
+
+    name: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def degraded(self) -> bool:
+        return bool(self.problems)
+
+    @property
+    def reason(self) -> str | None:
+        return "; ".join(self.problems) or None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": "degraded" if self.degraded else "ok",
+                "degraded": self.degraded, "reason": self.reason}
+
+
+def _pull(src: TraceSource, status: SourceStatus, start: pd.Timestamp, end: pd.Timestamp
+          ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Observations, traces and scores; failures recorded in ``status``, frames left empty."""
+    obs, traces, scores = schema.empty("observations"), schema.empty("traces"), \
+        schema.empty("scores")
+    try:
+        obs = src.observations(start, end)
+        if type(src).traces is TraceSource.traces:  # the base roll-up: reuse what we pulled
+            traces = schema.traces_from_observations(obs)
+        else:
+            traces = src.traces(start, end)
+    except (SourceError, SchemaError) as exc:
+        status.problems.append(f"traces: {type(exc).__name__}: {exc}")
+    try:
+        scores = src.scores(start, end)
+    except (SourceError, SchemaError) as exc:
+        status.problems.append(f"scores: {type(exc).__name__}: {exc}")
+    for label, frame in (("observations", obs), ("traces", traces), ("scores", scores)):
+        if reason := incomplete_reason(frame):
+            status.problems.append(f"{label} incomplete: {reason}")
+    return obs, traces, scores
+
+
+def _detect(runbooks: dict, traces: pd.DataFrame, obs: pd.DataFrame, scores: pd.DataFrame,
+            start: pd.Timestamp, end: pd.Timestamp) -> tuple[list[Finding], str | None]:
+    """The hourly runbook detectors over ``[start, end)``; a note when they could not run."""
+    try:
+        from workbench.analysis import detect_all
+    except ImportError as exc:
+        return [], f"hourly detectors unavailable ({exc})"
+    try:
+        return list(detect_all(runbooks, traces, obs, scores, start, end)), None
+    except WorkbenchError as exc:
+        return [], f"hourly detectors failed: {type(exc).__name__}: {exc}"
+
+
+def _order(f: Finding) -> tuple:
+    return (f.start, -SEVERITIES.index(f.severity), f.runbook, f.signal)
+
+
+@dataclass
+class DailyReport:
+    """Everything the daily report shows, for ``date`` with ``days`` of context ending on it."""
+
+    date: pd.Timestamp
+    days: int
+    alert_days: int
+    source: SourceStatus
+    runbooks: dict[str, runbook_mod.Runbook]
+    score_threshold: float
+    traces: pd.DataFrame
+    observations: pd.DataFrame
+    scores: pd.DataFrame
+    all_kpis: pd.DataFrame
+    checks: pd.DataFrame
+    findings: list[Finding]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def window_start(self) -> pd.Timestamp:
+        return self.date - pd.Timedelta(days=self.days - 1)
+
+    @property
+    def window_end(self) -> pd.Timestamp:
+        return self.date + pd.Timedelta(days=1)
+
+    @property
+    def alert_start(self) -> pd.Timestamp:
+        return self.date - pd.Timedelta(days=self.alert_days - 1)
+
+    @property
+    def degraded(self) -> bool:
+        return self.source.degraded
+
+    @property
+    def kpis(self) -> pd.DataFrame:
+        """The KPI table of the window (one row per day), without the baseline days before it."""
+        return self.all_kpis.loc[self.all_kpis.index >= self.window_start]
+
+    def window(self, frame: pd.DataFrame, column: str = "start_time") -> pd.DataFrame:
+        ts = frame[column]
+        return frame.loc[(ts >= self.window_start) & (ts < self.window_end)]
+
+    def degraded_finding(self) -> Finding | None:
+        """The finding behind the degraded-report alert, when the source failed."""
+        if not self.degraded:
+            return None
+        return Finding(runbook="daily_report", signal="source_degraded", severity="critical",
+                       start=self.window_start, end=self.window_end, observed=float("nan"),
+                       baseline=float("nan"), unit="",
+                       summary=f"daily report for {self.date:%Y-%m-%d} is degraded: source "
+                               f"{self.source.name!r} failed: {self.source.reason}",
+                       labels={"source": self.source.name})
+
+    def alert_findings(self) -> list[Finding]:
+        """Firing findings at warning or worse that touch the alert window, and degradation."""
+        floor = SEVERITIES.index(ALERT_MIN_SEVERITY)
+        out = [f for f in self.findings if f.status == "firing"
+               and SEVERITIES.index(f.severity) >= floor and f.end > self.alert_start]
+        if (d := self.degraded_finding()) is not None:
+            out.append(d)
+        return out
+
+    def send_alerts(self, url: str | None, out_dir: str | Path) -> Delivery:
+        """Send the alert findings to ``url`` (default ``<out_dir>/alerts.jsonl``); spool failures
+        in ``<out_dir>/alerts-spool.jsonl`` for the next run."""
+        sink = url or os.environ.get("WORKBENCH_ALERTS_URL") or str(Path(out_dir) /
+                                                                    "alerts.jsonl")
+        alerts = [Alert.from_finding(f, notebook=self._notebook(f)) for f in self.alert_findings()]
+        return send(alerts, sink, spool=Path(out_dir) / "alerts-spool.jsonl")
+
+    def _notebook(self, f: Finding) -> str | None:
+        rb = self.runbooks.get(f.runbook)
+        return rb.notebook if rb else "notebooks/daily_report.ipynb"
+
+    # -- what the notebook displays -------------------------------------------------------------
+    def header_html(self) -> str:
+        return report_html.header(self)
+
+    def kpi_table_html(self) -> str:
+        return report_html.kpi_table(self.kpis, self.findings)
+
+    def findings_html(self) -> str:
+        return report_html.findings(self)
+
+    # -- the summary JSON -----------------------------------------------------------------------
+    def summary(self, parameters: dict[str, Any], delivery: Delivery | None) -> dict[str, Any]:
+        alerts: dict[str, Any] = {"sink": None, "sent": [], "spooled": [], "redelivered": [],
+                                  "errors": []}
+        if delivery is not None:
+            alerts = delivery.to_dict()
+            alerts["sink"] = redact_url(alerts["sink"])
+        day_checks = self.checks.loc[self.checks["day"] == self.date]
+        return {
+            "report": "daily",
+            "date": f"{self.date:%Y-%m-%d}",
+            "generated_at": pd.Timestamp.now(tz="UTC"),
+            "window": {"start": self.window_start, "end": self.window_end,
+                       "alert_start": self.alert_start},
+            "parameters": safe_parameters(parameters),
+            "source": self.source.to_dict(),
+            "degraded": self.degraded,
+            "kpis": self.kpis,
+            "checks": day_checks,
+            "findings": [f.to_dict() for f in self.findings],
+            "alerts": alerts,
+            "notes": list(self.notes),
+        }
+
+    def write_summary(self, out_dir: str | Path, parameters: dict[str, Any],
+                      delivery: Delivery | None) -> Path:
+        path = Path(out_dir) / f"{report_stem(self.date)}.summary.json"
+        return write_summary(path, self.summary(parameters, delivery))
+
+
+def build(date: Any, source: str | TraceSource = "local", data_dir: str | Path | None = None,
+          *, days: int = 7, alert_days: int = 1,
+          runbooks_dir: str | Path | None = None) -> DailyReport:
+    """Pull ``days`` days ending on ``date`` (plus the checks' baseline days before them),
+    compute KPIs, run the daily checks on every day of the window and the detectors over it."""
+    day = parse_day(date)
+    if int(days) < 1 or int(alert_days) < 1:
+        raise ConfigError(f"days ({days}) and alert_days ({alert_days}) must be at least 1")
+    runbooks = runbook_mod.load_all(runbooks_dir)
+    src = open_source(source, data_dir)
+    status = SourceStatus(name=source if isinstance(source, str) else src.name)
+    window_start = day - pd.Timedelta(days=int(days) - 1)
+    end = day + pd.Timedelta(days=1)
+    lead = max((int(rb.daily["baseline_days"]) for rb in runbooks.values()), default=0)
+    pull_start = window_start - pd.Timedelta(days=lead)
+    obs, traces, scores = _pull(src, status, pull_start, end)
+
+    threshold = kpi_mod.hallucination_threshold(runbooks)
+    all_days = pd.date_range(pull_start, day, freq="D")
+    all_kpis = kpi_mod.daily_kpis(traces, scores, threshold, days=all_days)
+    window_days = pd.date_range(window_start, day, freq="D")
+    checks = pd.concat([kpi_mod.check_table(all_kpis, runbooks, d) for d in window_days],
+                       ignore_index=True)
+    findings = [f for d in window_days for f in kpi_mod.daily_checks(all_kpis, runbooks, d)]
+    notes = []
+    if not status.degraded or len(traces):
+        detected, note = _detect(runbooks, traces, obs, scores, window_start, end)
+        findings += detected
+        if note:
+            notes.append(note)
+    findings.sort(key=_order)
+    return DailyReport(date=day, days=int(days), alert_days=int(alert_days), source=status,
+                       runbooks=runbooks, score_threshold=threshold, traces=traces,
+                       observations=obs, scores=scores, all_kpis=all_kpis, checks=checks,
+                       findings=findings, notes=notes)

@@ -1,0 +1,73 @@
+"""Execute a notebook with papermill; a failure keeps the executed copy and names the cell.
+
+Parameters are the papermill ``parameters`` cell's values and end up written into the executed
+notebook, so anything that looks like a secret is refused here: secrets reach the kernel through
+environment variables only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import papermill
+from papermill.exceptions import PapermillExecutionError
+
+from workbench.errors import ConfigError, ReportError
+
+__all__ = ["check_parameters", "run_notebook"]
+
+_SECRET_NAME = re.compile(r"(secret|password|passwd|token|api_?key|private_?key|credential)",
+                          re.IGNORECASE)
+
+
+def check_parameters(params: Mapping[str, Any]) -> None:
+    """Refuse parameter names that look like secrets (they would be stored in the notebook)."""
+    bad = sorted(k for k in params if _SECRET_NAME.search(k))
+    if bad:
+        raise ConfigError(f"parameter(s) {bad} look like secrets; pass secrets through "
+                          "environment variables, never as notebook parameters")
+
+
+def _cell_label(exc: PapermillExecutionError) -> str:
+    """``cell 7 ('kpis = ...')``: papermill's index and the first line of the cell's source."""
+    first = next((ln.strip() for ln in (exc.source or "").splitlines() if ln.strip()), "")
+    return f"cell {exc.cell_index} ({first[:60]!r})" if first else f"cell {exc.cell_index}"
+
+
+def run_notebook(path: str | Path, params: Mapping[str, Any], out_dir: str | Path, *,
+                 output_name: str | None = None, kernel_name: str | None = None,
+                 cwd: str | Path | None = None, start_timeout: int = 60) -> Path:
+    """Execute ``path`` with ``params`` into ``out_dir``; return the executed notebook's path.
+
+    On failure the executed notebook is kept as ``<name>-err.ipynb`` (tracebacks and all) and
+    :class:`ReportError` names the failing cell and the exception.
+    """
+    src = Path(path)
+    if not src.is_file():
+        raise ReportError(f"notebook {src} not found")
+    check_parameters(params)
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"output folder {out} cannot be created: {exc.strerror}") from exc
+    target = out / (output_name or src.name)
+    try:
+        papermill.execute_notebook(str(src), str(target), parameters=dict(params),
+                                   kernel_name=kernel_name, progress_bar=False,
+                                   cwd=str(cwd) if cwd else None, start_timeout=start_timeout)
+    except PapermillExecutionError as exc:
+        err = target.with_name(f"{target.stem}-err.ipynb")
+        if target.exists():
+            target.replace(err)
+        raise ReportError(f"{src.name} failed in {_cell_label(exc)}: "
+                          f"{exc.ename}: {exc.evalue} (executed notebook kept at {err})"
+                          ) from exc
+    except (OSError, RuntimeError, ValueError) as exc:
+        # Kernel could not start, notebook unreadable, ... : papermill's own failures.
+        raise ReportError(f"{src.name} could not be executed: {type(exc).__name__}: {exc}"
+                          ) from exc
+    return target

@@ -1,0 +1,151 @@
+"""HTML fragments of the daily report: header, KPI table, findings, alerts.
+
+Every value that can come from trace data (agent names, summaries, error text) is escaped:
+tables go through ``DataFrame.to_html(escape=True)`` and free text through :func:`html.escape`.
+"""
+
+from __future__ import annotations
+
+import html as _html
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from workbench.alerts import Delivery
+from workbench.findings import Finding
+from workbench.plots import flagged_days
+
+if TYPE_CHECKING:
+    from workbench.reports.daily import DailyReport
+
+__all__ = ["delivery", "findings", "header", "kpi_table"]
+
+_STYLE = """<style>
+.wb-table { border-collapse: collapse; font-size: 13px; margin: 6px 0 14px 0; }
+.wb-table th, .wb-table td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
+.wb-table td:last-child { text-align: left; }
+.wb-degraded { background: #fdecea; border-left: 6px solid #d62728; padding: 8px 12px; }
+.wb-ok { background: #eef7ee; border-left: 6px solid #2ca02c; padding: 8px 12px; }
+</style>"""
+
+_SEVERITY_MARK = {"page": "PAGE", "critical": "CRITICAL", "warning": "WARNING", "info": "info"}
+
+
+def _e(text: object) -> str:
+    return _html.escape(str(text))
+
+
+def _table(df: pd.DataFrame) -> str:
+    return df.to_html(escape=True, index=False, classes="wb-table", border=0, na_rep="–")
+
+
+def header(rep: DailyReport) -> str:
+    firing = [f for f in rep.findings if f.status == "firing"]
+    today = [f for f in firing if f.end > rep.date]
+    lines = [
+        _STYLE,
+        f"<h1>Daily report — {rep.date:%A %d %B %Y} (UTC)</h1>",
+        f"<p>Window: {rep.window_start:%Y-%m-%d} to {rep.date:%Y-%m-%d} ({rep.days} days). "
+        f"Source: <b>{_e(rep.source.name)}</b>, {len(rep.window(rep.traces)):,} traces.</p>",
+    ]
+    if rep.degraded:
+        lines.append(f"<div class='wb-degraded'><b>DEGRADED REPORT.</b> Source "
+                     f"<b>{_e(rep.source.name)}</b> failed: {_e(rep.source.reason)}. "
+                     "Numbers below are incomplete; do not read missing incidents as an "
+                     "all-clear.</div>")
+    else:
+        verdict = (f"{len(today)} finding(s) on the report day, {len(firing)} in the window."
+                   if firing else "No check or detector fired in the window.")
+        lines.append(f"<div class='wb-ok'>Source ok. {_e(verdict)}</div>")
+    lines += [f"<p><i>{_e(n)}</i></p>" for n in rep.notes]
+    return "\n".join(lines)
+
+
+def _pct(x: float) -> str:
+    return "–" if pd.isna(x) else f"{x:.2%}"
+
+
+def _num(x: float, fmt: str) -> str:
+    return "–" if pd.isna(x) else format(x, fmt)
+
+
+def kpi_table(kpis: pd.DataFrame, found: Iterable[Finding] = ()) -> str:
+    """One row per day, formatted; the ``flags`` column names what fired that day."""
+    flags = flagged_days(found)
+    view = pd.DataFrame({
+        "day": [d.strftime("%a %Y-%m-%d") for d in kpis.index],
+        "traces": [f"{n:,}" for n in kpis["traces"]],
+        "error rate": [_pct(x) for x in kpis["error_rate"]],
+        "timeout rate": [_pct(x) for x in kpis["timeout_rate"]],
+        "p50 s": [_num(x, ".2f") for x in kpis["latency_p50_s"]],
+        "p95 s": [_num(x, ".2f") for x in kpis["latency_p95_s"]],
+        "p99 s": [_num(x, ".2f") for x in kpis["latency_p99_s"]],
+        "input tok": [f"{n:,}" for n in kpis["input_tokens"]],
+        "output tok": [f"{n:,}" for n in kpis["output_tokens"]],
+        "total tok": [f"{n:,}" for n in kpis["total_tokens"]],
+        "cost USD": [_num(x, ",.2f") for x in kpis["cost_usd"]],
+        "USD/trace": [_num(x, ".4f") for x in kpis["cost_per_trace_usd"]],
+        "halluc. rate": [_pct(x) for x in kpis["hallucination_rate"]],
+        "flags": ["ANOMALOUS: " + ", ".join(sorted(set(flags[d]))) if d in flags else ""
+                  for d in kpis.index],
+    })
+    return _STYLE + _table(view)
+
+
+def _findings_frame(found: list[Finding]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "severity": [_SEVERITY_MARK[f.severity] for f in found],
+        "when (UTC)": [f"{f.start:%Y-%m-%d %H:%M} – {f.end:%H:%M}" if f.end - f.start <
+                       pd.Timedelta(days=1) else f"{f.start:%Y-%m-%d}" for f in found],
+        "runbook": [f.runbook for f in found],
+        "signal": [f.signal for f in found],
+        "observed": [_num(f.observed, ".4g") + (f" {f.unit}" if f.unit else "") for f in found],
+        "baseline": [_num(f.baseline, ".4g") for f in found],
+        "ratio": ["inf" if np.isinf(f.ratio) else _num(f.ratio, ".2f") for f in found],
+        "suspects": ["; ".join(f"{s.dimension}={s.value} ({s.contribution:.0%})"
+                               for s in f.suspects[:3]) for f in found],
+        "summary": [f.summary for f in found],
+    })
+
+
+def findings(rep: DailyReport) -> str:
+    firing = [f for f in rep.findings if f.status == "firing"]
+    today = [f for f in firing if f.end > rep.date]
+    earlier = [f for f in firing if f.end <= rep.date]
+    unjudged = [f for f in rep.findings if f.status != "firing"]
+    parts = [_STYLE]
+    if rep.degraded and (d := rep.degraded_finding()) is not None:
+        parts.append("<h3>Report health</h3>" + _table(_findings_frame([d])))
+    parts.append(f"<h3>On {rep.date:%Y-%m-%d}</h3>")
+    parts.append(_table(_findings_frame(today)) if today else "<p>Nothing fired.</p>")
+    parts.append("<h3>Earlier in the window</h3>")
+    parts.append(_table(_findings_frame(earlier)) if earlier else "<p>Nothing fired.</p>")
+    if unjudged:
+        parts.append("<h3>Could not judge (insufficient data)</h3>")
+        parts.append(_table(_findings_frame(unjudged)))
+    return "\n".join(parts)
+
+
+def delivery(result: Delivery | None) -> str:
+    if result is None:
+        return "<p>Alerts were not sent (send_alerts is off).</p>"
+    from workbench.reports.summary import redact_url
+
+    parts = [_STYLE, f"<p>Sink: <code>{_e(redact_url(result.sink))}</code></p>"]
+    rows = [(a, "sent") for a in result.sent] + [(a, "spooled for retry") for a in
+                                                 result.spooled] + \
+        [(a, "redelivered from spool") for a in result.redelivered]
+    if rows:
+        parts.append(_table(pd.DataFrame({
+            "alertname": [a.name for a, _ in rows],
+            "severity": [a.severity for a, _ in rows],
+            "startsAt": [a.starts_at for a, _ in rows],
+            "fingerprint": [a.fingerprint for a, _ in rows],
+            "delivery": [s for _, s in rows],
+        })))
+    else:
+        parts.append("<p>No alerts to send.</p>")
+    parts += [f"<div class='wb-degraded'>{_e(err)}</div>" for err in result.errors]
+    return "\n".join(parts)

@@ -1,0 +1,89 @@
+"""The machine-readable summary written beside every report (``<report>.summary.json``).
+
+It is what schedulers, dashboards and tests read instead of scraping HTML: KPIs, findings (as
+:meth:`Finding.to_dict`), alerts sent or spooled, the source's status and the parameters, with
+anything secret-looking removed. JSON has no NaN: missing numbers are ``null``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+import pandas as pd
+
+from workbench.errors import ReportError
+
+__all__ = ["jsonable", "read_summary", "redact_url", "safe_parameters", "write_summary"]
+
+_SECRET_WORDS = ("secret", "password", "token", "key", "credential", "auth")
+
+
+def redact_url(url: str) -> str:
+    """Keep a URL's scheme and host only: webhook paths and query strings often hold tokens."""
+    if "://" not in url or url.startswith("file://"):
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}/..." if parts.path or parts.query else \
+        f"{parts.scheme}://{host}{port}"
+
+
+def safe_parameters(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters fit to publish: secret-looking names dropped, URLs redacted."""
+    out = {}
+    for k, v in params.items():
+        if any(w in k.lower() for w in _SECRET_WORDS):
+            continue
+        out[k] = redact_url(v) if isinstance(v, str) else v
+    return jsonable(out)
+
+
+def jsonable(obj: Any) -> Any:
+    """Plain JSON types: timestamps as ISO strings, NaN/Inf as None, numpy scalars unboxed."""
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, pd.DataFrame):
+        return [jsonable(r) for r in obj.reset_index().to_dict(orient="records")]
+    if isinstance(obj, (pd.Timestamp, dt.datetime, dt.date)):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if obj is pd.NA or obj is pd.NaT:
+        return None
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def write_summary(path: str | Path, data: Mapping[str, Any]) -> Path:
+    """Write ``data`` as JSON atomically (a reader never sees half a summary)."""
+    target = Path(path)
+    text = json.dumps(jsonable(data), indent=2, sort_keys=False, allow_nan=False)
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text + "\n", encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise ReportError(f"cannot write summary {target}: {exc.strerror}") from exc
+    return target
+
+
+def read_summary(path: str | Path) -> dict[str, Any]:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"cannot read summary {path}: {exc}") from exc
