@@ -1,0 +1,224 @@
+"""Root-cause attribution: which dimension values explain the change from baseline to incident.
+
+Method ("explain the delta", as in Adtributor and Squeeze-style root-cause search). Each row of
+``current`` and ``baseline`` is one unit (a trace, a scored trace, an observation) carrying the
+metric. For a value ``v`` of a dimension, the rows of the incident window holding ``v`` are judged
+against what they would have cost (or scored) at ``v``'s own baseline rate::
+
+    expected_v = n_v,cur * rate_v,base            (kind="mean": per-unit rates, cost per request)
+    expected_v = total_v,base * scale             (kind="sum": totals, e.g. spend per hour)
+    excess_v   = observed_v,cur - expected_v
+    contribution_v = excess_v / total excess      (total excess = observed - expected, all rows)
+
+So a value with a normal rate explains nothing however large it is, and a value whose rate jumped
+explains its share of the excess. Per-value baseline rates are shrunk toward the overall baseline
+rate (``prior`` pseudo-units) so that a value seen a handful of times in the baseline does not get
+a wild expected rate; a value never seen before (a new prompt version) is expected at the overall
+baseline rate.
+
+Nested and correlated dimensions: a new prompt version that exists only in one agent explains as
+much as the agent itself, so ranking by contribution alone cannot tell them apart. Among the
+*candidates* (values explaining at least ``min_share`` of what the top value explains) one is put
+first by pairwise preference:
+
+- B nested in A (B's incident rows lie inside A's): B wins when the rest of A (A without B) is
+  normal, i.e. carries under a quarter of B's excess per row; otherwise A, the wider cause, wins
+  (a model used by most of a faulty prompt version's traffic is not the cause);
+- the same rows, or crossing sets (a shared tool broken in one agent only: the data can only say
+  "this tool in this agent"): the finer-grained dimension in :data:`SPECIFICITY` wins.
+
+The other values follow by contribution, so the containing agent is still reported.
+
+Dimension columns may hold list-like values (the set of tools a trace called); such a row counts
+toward each of its values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from workbench.errors import SchemaError
+from workbench.findings import Suspect
+
+__all__ = ["SPECIFICITY", "attribute", "tool_sets"]
+
+#: Finest-grained first; decides between candidates the data cannot separate. A tool call is the
+#: smallest unit of an agent's work and where outside faults enter; a prompt version, a model and
+#: a prompt are per generation; a release, an agent and an environment contain all of those. Users
+#: and sessions come late: they are who was affected more often than what broke.
+SPECIFICITY = ("tool_name", "prompt_version", "model", "prompt_name", "release", "agent",
+               "user_id", "session_id", "environment")
+
+# Two row sets count as nested when this share of the smaller one lies in the larger.
+_CONTAINMENT = 0.95
+# The rest of a container is "normal" when its excess per row is under this share of the
+# nested value's excess per row.
+_REST_SHARE = 0.25
+
+
+def tool_sets(observations: pd.DataFrame) -> pd.Series:
+    """Per trace, the sorted tuple of tools it called (from tool spans), indexed by trace id."""
+    tools = observations.loc[observations["tool_name"].notna(), ["trace_id", "tool_name"]]
+    sets: dict[str, set[str]] = {}
+    for tid, tool in zip(tools["trace_id"].astype(str).tolist(),
+                         tools["tool_name"].astype(str).tolist()):
+        sets.setdefault(tid, set()).add(tool)
+    # built as plain objects: pandas would turn a tuple-valued aggregation into an Arrow list
+    out = pd.Series([tuple(sorted(v)) for v in sets.values()], index=list(sets), dtype=object,
+                    name="tool_name")
+    return out
+
+
+def _explode(df: pd.DataFrame, dim: str) -> pd.DataFrame:
+    """Rows (index = original row id) with the dimension's value as a plain string."""
+    col = df[dim]
+    if col.dtype == object and col.map(lambda v: isinstance(v, (list, tuple, set))).any():
+        col = col.map(lambda v: list(v) if isinstance(v, (list, tuple, set)) else [v])
+        col = col.explode()
+    col = col.dropna()
+    col = col[col.astype(str) != ""]
+    return pd.DataFrame({"value": col.astype(str)}, index=col.index)
+
+
+def _check(frame: pd.DataFrame, name: str, metric: str) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise SchemaError(f"attribute: {name} must be a DataFrame, got {type(frame).__name__}")
+    if metric not in frame.columns:
+        raise SchemaError(f"attribute: {name} has no metric column {metric!r}; "
+                          f"columns: {list(frame.columns)}")
+
+
+def attribute(current: pd.DataFrame, baseline: pd.DataFrame, metric: str,
+              dimensions: Sequence[str], *, kind: Literal["mean", "sum"] = "mean",
+              scale: float | None = None, min_share: float = 0.8, prior: float = 20.0,
+              top: int = 10) -> list[Suspect]:
+    """Rank dimension values by their share of the excess of ``metric`` over its baseline.
+
+    ``kind="mean"``: the metric is a per-unit rate (0/1 flag, cost per trace); a value is
+    expected to keep its baseline rate at its current volume, so traffic shifts are not blamed.
+    ``kind="sum"``: totals; the baseline total is multiplied by ``scale`` (default: the ratio of
+    row counts) to get what was expected. Dimensions missing from ``current`` are skipped.
+    Returns at most ``top`` suspects with a positive contribution, the most specific explaining
+    value first (see the module docstring). Empty when there is no excess to explain.
+    """
+    if kind not in ("mean", "sum"):
+        raise ValueError(f"attribute: kind must be 'mean' or 'sum', got {kind!r}")
+    _check(current, "current", metric)
+    _check(baseline, "baseline", metric)
+    if current.empty:
+        return []
+    cur = current.reset_index(drop=True)
+    base = baseline.reset_index(drop=True)
+    cur_y = cur[metric].astype("float64").fillna(0.0)
+    base_y = base[metric].astype("float64").fillna(0.0)
+    if kind == "mean":
+        base_rate = float(base_y.mean()) if len(base_y) else float(cur_y.mean())
+        expected_total = base_rate * len(cur)
+    else:
+        if scale is None:
+            scale = len(cur) / len(base) if len(base) else 1.0
+        base_rate = float("nan")
+        expected_total = float(base_y.sum()) * scale
+    total_excess = float(cur_y.sum()) - expected_total
+    if not total_excess > 0:
+        return []
+
+    rows: list[dict] = []
+    members: dict[tuple[str, str], pd.Index] = {}
+    for dim in dimensions:
+        if dim not in cur.columns:
+            continue
+        c = _explode(cur, dim)
+        if c.empty:
+            continue
+        c["y"] = cur_y.loc[c.index].to_numpy()
+        cg = c.groupby("value", sort=False)["y"].agg(["sum", "count"])
+        if dim in base.columns and not base.empty:
+            b = _explode(base, dim)
+            b["y"] = base_y.loc[b.index].to_numpy()
+            bg = b.groupby("value", sort=False)["y"].agg(["sum", "count"])
+        else:
+            bg = pd.DataFrame({"sum": [], "count": []}, dtype="float64")
+        bg = bg.reindex(cg.index).fillna(0.0)
+        if kind == "mean":
+            rate_b = (bg["sum"] + prior * base_rate) / (bg["count"] + prior)
+            expected = cg["count"] * rate_b
+            inc_rate = cg["sum"] / cg["count"]
+            base_val = rate_b
+            unit_base = rate_b
+        else:
+            expected = bg["sum"] * scale
+            inc_rate = cg["sum"]
+            base_val = expected
+            overall = float(base_y.mean()) if len(base_y) else 0.0
+            unit_base = ((bg["sum"] + prior * overall) / (bg["count"] + prior))
+        excess = cg["sum"] - expected
+        for value in cg.index:
+            rows.append({"dimension": dim, "value": value,
+                         "contribution": float(excess[value]) / total_excess,
+                         "incident": float(inc_rate[value]), "baseline": float(base_val[value]),
+                         "unit_base": float(unit_base[value]),
+                         "support": int(cg.loc[value, "count"])})
+        for value, idx in c.groupby("value", sort=False).groups.items():
+            members[(dim, value)] = pd.Index(idx)
+    if not rows:
+        return []
+    table = pd.DataFrame(rows)
+    table = table[table["contribution"] > 0]
+    if table.empty:
+        return []
+    table["rank"] = table["dimension"].map(_specificity_rank)
+    table = table.sort_values(["contribution", "support", "rank"],
+                              ascending=[False, True, True], kind="stable")
+    table = table.reset_index(drop=True)
+    order = _refine(table, members, cur_y, min_share)
+    return [Suspect(dimension=r.dimension, value=str(r.value), contribution=r.contribution,
+                    incident=r.incident, baseline=r.baseline)
+            for r in order.head(top).itertuples()]
+
+
+def _specificity_rank(dim: str) -> int:
+    return SPECIFICITY.index(dim) if dim in SPECIFICITY else len(SPECIFICITY)
+
+
+def _prefer(b, a, members: dict, y: pd.Series) -> bool:
+    """Whether candidate ``b`` is the better root cause than ``a`` (module docstring)."""
+    rows_a, rows_b = members[(a.dimension, a.value)], members[(b.dimension, b.value)]
+    b_in_a = np.isin(rows_b, rows_a).mean() if len(rows_b) else 0.0
+    a_in_b = np.isin(rows_a, rows_b).mean() if len(rows_a) else 0.0
+    if b_in_a >= _CONTAINMENT and a_in_b >= _CONTAINMENT:  # the same rows: finer grain wins
+        return _specificity_rank(b.dimension) < _specificity_rank(a.dimension)
+    if b_in_a >= _CONTAINMENT:  # b nested in a: b wins when the rest of a is normal
+        return _rest_is_normal(rows_a, rows_b, a.unit_base, y)
+    if a_in_b >= _CONTAINMENT:
+        return not _rest_is_normal(rows_b, rows_a, b.unit_base, y)
+    rank_a, rank_b = _specificity_rank(a.dimension), _specificity_rank(b.dimension)
+    return rank_b < rank_a or (rank_b == rank_a and b.contribution > a.contribution)
+
+
+def _rest_is_normal(outer: pd.Index, inner: pd.Index, base_rate: float, y: pd.Series) -> bool:
+    """The rows of ``outer`` outside ``inner`` carry little excess per row compared with
+    ``inner`` (under a quarter of it): ``inner`` alone explains ``outer``'s excess."""
+    rest = outer.difference(inner)
+    if len(rest) == 0:
+        return True
+    e_inner = float(y.loc[inner].mean()) - base_rate
+    e_rest = float(y.loc[rest].mean()) - base_rate
+    return e_inner > 0 and e_rest <= _REST_SHARE * e_inner
+
+
+def _refine(table: pd.DataFrame, members: dict[tuple[str, str], pd.Index], y: pd.Series,
+            min_share: float) -> pd.DataFrame:
+    """Put the best root cause among the values explaining most of the excess first."""
+    best_c = table["contribution"].iloc[0]
+    candidates = table[table["contribution"] >= min_share * best_c]
+    winner = candidates.iloc[0]
+    for cand in candidates.iloc[1:].itertuples():
+        if _prefer(cand, winner, members, y):
+            winner = candidates.loc[cand.Index]
+    first = (table["dimension"] == winner["dimension"]) & (table["value"] == winner["value"])
+    return pd.concat([table[first], table[~first]])

@@ -1,0 +1,75 @@
+"""Entry points: run one runbook's detectors, or all of them, over canonical frames.
+
+``[start, end)`` is the window judged; the frames must also hold the trailing baseline before
+``start`` (the runbook's ``baseline.trailing``). With less history the detectors judge with what
+there is and say so in every finding's summary; with none, or with too little volume in the window,
+they return a single ``insufficient_data`` finding for the runbook, never a silent all-clear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from workbench import schema
+from workbench.analysis import _common as c
+from workbench.analysis.cost import detect_cost
+from workbench.analysis.hallucination import detect_hallucination
+from workbench.analysis.timeouts import detect_timeouts
+from workbench.errors import ConfigError
+from workbench.findings import SEVERITIES, Finding
+from workbench.runbooks import Runbook
+
+__all__ = ["DETECTORS", "detect", "detect_all"]
+
+Detector = Callable[[c.Context, pd.DataFrame, pd.DataFrame], list[Finding]]
+
+#: runbook name -> detector(context, observations, scores)
+DETECTORS: dict[str, Detector] = {
+    "cost_spike": lambda ctx, obs, scores: detect_cost(ctx),
+    "timeout_surge": lambda ctx, obs, scores: detect_timeouts(ctx, obs),
+    "hallucination_spike": lambda ctx, obs, scores: detect_hallucination(ctx, scores),
+}
+
+
+def _frame(df: Any, name: str) -> pd.DataFrame:
+    if df is None:
+        return schema.empty(name)
+    return schema.validate(df, name)
+
+
+def detect(runbook: Runbook, traces: pd.DataFrame, observations: pd.DataFrame | None,
+           scores: pd.DataFrame | None, start: Any, end: Any) -> list[Finding]:
+    """Findings of ``runbook`` in ``[start, end)``, most urgent first.
+
+    Frames are the canonical ``traces``, ``observations`` (tool spans: attribution by tool, the
+    slowest spans) and ``scores``; ``observations`` and ``scores`` may be ``None``.
+    """
+    try:
+        run = DETECTORS[runbook.name]
+    except KeyError:
+        raise ConfigError(f"no detector for runbook {runbook.name!r} ({runbook.path}); "
+                          f"detectors exist for {sorted(DETECTORS)}") from None
+    traces = _frame(traces, "traces")
+    observations = _frame(observations, "observations")
+    scores = _frame(scores, "scores")
+    window = c.make_window(runbook, start, end)
+    units = c.trace_units(traces, observations, window)
+    min_z = float(runbook.spec["evaluation"].get("min_zscore", 4.0))
+    ctx = c.Context(runbook=runbook, window=window, units=units, min_z=min_z,
+                    note=c.coverage_note(units, window))
+    found = run(ctx, observations, scores)
+    return sorted(found, key=lambda f: (-SEVERITIES.index(f.severity), f.start, f.signal))
+
+
+def detect_all(runbooks: Mapping[str, Runbook], traces: pd.DataFrame,
+               observations: pd.DataFrame | None, scores: pd.DataFrame | None, start: Any,
+               end: Any) -> list[Finding]:
+    """:func:`detect` for every runbook that has a detector; most urgent first."""
+    out: list[Finding] = []
+    for name in sorted(runbooks):
+        if name in DETECTORS:
+            out += detect(runbooks[name], traces, observations, scores, start, end)
+    return sorted(out, key=lambda f: (-SEVERITIES.index(f.severity), f.start, f.runbook))

@@ -1,0 +1,117 @@
+"""Hallucination spike detectors over evaluation scores, each against its baseline.
+
+- ``hallucination_rate``: share of scored traces whose ``hallucination`` score is over the
+  runbook's ``score_threshold`` (LLM-as-judge);
+- ``groundedness``: mean ``groundedness`` score, a drop is the signal;
+- ``tool_call_validity``: mean of ``tool_call_valid`` (0/1), a drop is the signal;
+- ``unexpected_refusal_rate``: mean of ``refusal`` (0/1).
+
+Scores are placed in time and in the dimensions (agent, prompt, model, release) by the trace they
+score; a score whose trace is not in the frame keeps its own timestamp and environment. Volume is
+scored traces per bucket.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from workbench.analysis import _common as c
+from workbench.analysis.series import ALL, bucket_stats, judge
+from workbench.findings import Finding
+
+__all__ = ["detect_hallucination", "score_units"]
+
+#: signal -> (score name, how a trace's score becomes the unit value, binary event)
+_SIGNALS = {
+    "hallucination_rate": ("hallucination", "over_threshold", True),
+    "groundedness": ("groundedness", "value", False),
+    "tool_call_validity": ("tool_call_valid", "value", True),
+    "unexpected_refusal_rate": ("refusal", "value", True),
+}
+
+
+def score_units(scores: pd.DataFrame, units: pd.DataFrame, name: str) -> pd.DataFrame:
+    """One unit per trace scored ``name`` (mean if scored twice), with the trace's dimensions."""
+    s = scores[scores["name"].astype(str) == name]
+    s = s[s["value"].notna()]
+    if s.empty:
+        return units.iloc[0:0].assign(score=pd.Series(dtype="float64"))
+    per_trace = s.groupby("trace_id", sort=False).agg(score=("value", "mean"),
+                                                      ts=("timestamp", "min"))
+    per_trace.index = per_trace.index.astype(str)
+    known = units.assign(_tid=units["trace_id"].astype(str)).set_index("_tid")
+    joined = per_trace.join(known, how="left")
+    orphan = joined["time"].isna()
+    if orphan.any():
+        joined.loc[orphan, "time"] = joined.loc[orphan, "ts"]
+        joined.loc[orphan, "group"] = "unknown"
+        joined.loc[orphan, "trace_id"] = joined.index[orphan]
+    return joined.drop(columns=["ts"]).reset_index(drop=True)
+
+
+def detect_hallucination(ctx: c.Context, scores: pd.DataFrame) -> list[Finding]:
+    rb, w = ctx.runbook, ctx.window
+    threshold = float(rb.spec.get("score_threshold", 0.5))
+    primary = None
+    out: list[Finding] = []
+    for signal, (score_name, how, binary) in _SIGNALS.items():
+        if signal not in rb.signals:
+            continue
+        u = score_units(scores, ctx.units, score_name)
+        u = u[(u["time"] >= w.base_start) & (u["time"] < w.end)]
+        u = u.assign(value=(u["score"] > threshold).astype("float64")
+                     if how == "over_threshold" else u["score"].astype("float64"))
+        stats = bucket_stats(u, w, "value")
+        if primary is None:
+            primary = stats
+            verdict = c.volume_verdict(ctx, stats[stats["group"] == ALL], "scored traces")
+            if verdict is not None:
+                return [verdict]
+        if u.empty:
+            continue
+        spec = rb.signal(signal)
+        judged = judge(stats, w, spec, min_volume=ctx.min_volume, min_z=ctx.min_z,
+                       statistic=ctx.statistic, binary=binary)
+        # attribution explains the bad direction: for a drop, the shortfall from 1
+        bad = u["value"] if spec.get("direction", "up") == "up" else 1.0 - u["value"]
+        u = u.assign(bad=bad.to_numpy())
+        out += c.findings_from_runs(judged, w.bucket,
+                                    _builder(ctx, signal, score_name, u, judged, spec))
+    return out
+
+
+def _builder(ctx, signal, score_name, units, judged, spec):
+    def build(run, top, start, end, labels):
+        suspects = c.attribute_run(ctx, "bad", start, end, units=units)
+        who = f" in {labels['agent']}" if labels else ""
+        fmt = "{:.1%}" if spec["unit"] == "ratio" else "{:.3f}"
+        summary = (f"{signal.replace('_', ' ').capitalize()}{who} "
+                   f"{fmt.format(top['mean'])} against baseline {fmt.format(top['baseline'])} "
+                   f"({top['n']:.0f} scored traces in the worst hour)"
+                   f"{c.suspects_text(suspects)}")
+        if ctx.note:
+            summary += f"; {ctx.note}"
+        order = "bad"
+        return Finding(
+            runbook=ctx.runbook.name, signal=signal, severity=top["severity"], start=start,
+            end=end, observed=float(top["mean"]), baseline=float(top["baseline"]),
+            summary=summary, unit=spec["unit"], labels=labels, suspects=suspects,
+            trace_ids=c.top_trace_ids(units, start, end, order, labels,
+                                      mask=units["bad"] > 0),
+            evidence={"series": c.evidence_series(judged, labels, ctx.window),
+                      "scores": _compare(units, ctx.window, start, end, score_name)})
+    return build
+
+
+def _compare(units: pd.DataFrame, window, start, end, name: str) -> pd.DataFrame:
+    """The score's mean and volume in the incident against the baseline, per agent."""
+    rows = []
+    for label, part in (("incident", units[(units["time"] >= start) & (units["time"] < end)]),
+                        ("baseline", units[units["time"] < window.start])):
+        g = part.groupby("group")["value"].agg(["mean", "count"])
+        g["period"] = label
+        rows.append(g.reset_index())
+    out = pd.concat(rows, ignore_index=True)
+    out.insert(0, "score", name)
+    return out.replace([np.inf, -np.inf], np.nan)

@@ -1,0 +1,212 @@
+"""Timeout surge detectors: timeouts against the latency budget, near-timeouts, p95, SLO burn.
+
+A trace is a timeout when its status says so or it ran for the whole budget (``budget.seconds``);
+a near-timeout when it used at least ``budget.warning_fraction`` of it (timeouts included), which
+rises first and gives warning. The SLO (``slo.objective`` of requests within the budget) is judged
+with the runbook's multi-window, multi-burn-rate rules: a rule fires at an instant when the error
+budget burns at least ``burn_rate`` times too fast over both its long and its short window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from workbench.analysis import _common as c
+from workbench.analysis.series import ALL, bucket_stats, judge
+from workbench.findings import SEVERITIES, Finding
+
+__all__ = ["burn_rates", "detect_timeouts", "latency_profile", "slowest"]
+
+
+def _units(ctx: c.Context) -> pd.DataFrame:
+    budget = ctx.runbook.spec.get("budget", {"seconds": 8.0, "warning_fraction": 0.75})
+    u = ctx.units
+    dur = u["duration_s"].astype("float64")
+    timeout = u["status"].astype(str).eq("timeout").to_numpy() | (dur >= budget["seconds"])
+    near = timeout | (dur >= budget["seconds"] * budget["warning_fraction"])
+    ctx.units = u.assign(duration=dur, timeout=timeout.astype("float64"),
+                         near=near.astype("float64"))
+    ctx.extra["budget"] = budget
+    return ctx.units
+
+
+def detect_timeouts(ctx: c.Context, observations: pd.DataFrame | None) -> list[Finding]:
+    u = _units(ctx)
+    rb, w = ctx.runbook, ctx.window
+    timeout_stats = bucket_stats(u, w, "timeout")
+    verdict = c.volume_verdict(ctx, timeout_stats[timeout_stats["group"] == ALL], "traces")
+    if verdict is not None:
+        return [verdict]
+    profile = latency_profile(u, w)
+    out: list[Finding] = []
+    for signal, column in (("timeout_rate", "timeout"), ("near_timeout_share", "near")):
+        stats = timeout_stats if column == "timeout" else bucket_stats(u, w, column)
+        judged = judge(stats, w, rb.signal(signal), min_volume=ctx.min_volume, min_z=ctx.min_z,
+                       statistic=ctx.statistic, binary=True)
+        out += c.findings_from_runs(judged, w.bucket, _builder(ctx, signal, column, judged,
+                                                               profile, observations))
+    out += _p95(ctx, profile, observations)
+    out += _burn(ctx, profile, observations)
+    return out
+
+
+def latency_profile(units: pd.DataFrame, window) -> pd.DataFrame:
+    """Latency distribution per bucket (all traffic): count, p50/p95/p99, timeout and near shares.
+
+    Covers baseline and window, so a plot shows the change against what came before.
+    """
+    u = units[(units["time"] >= window.base_start) & (units["time"] < window.end)]
+    b = window.floor(u["time"]).rename("bucket")
+    g = u.groupby(b)["duration"]
+    prof = pd.DataFrame({"traces": g.size(), "p50_s": g.quantile(0.50),
+                         "p95_s": g.quantile(0.95), "p99_s": g.quantile(0.99)})
+    prof["timeout_share"] = u.groupby(b)["timeout"].mean()
+    prof["near_timeout_share"] = u.groupby(b)["near"].mean()
+    return prof.reset_index()
+
+
+def slowest(observations: pd.DataFrame | None, ctx: c.Context, start, end,
+            n: int = 10) -> pd.DataFrame:
+    """Tools and span names ranked by p95 duration in ``[start, end)``, with baseline p95."""
+    if observations is None or observations.empty:
+        return pd.DataFrame()
+    o = observations[(observations["start_time"] >= ctx.window.base_start)
+                     & (observations["start_time"] < end)
+                     & observations["parent_observation_id"].notna()]
+    key = o["tool_name"].astype("string").fillna(o["name"].astype("string"))
+    kind = np.where(o["tool_name"].notna(), "tool", o["type"].astype(str))
+    frame = pd.DataFrame({"kind": kind, "name": key.to_numpy(), "dur": o["duration_s"].to_numpy(),
+                          "cur": (o["start_time"] >= start).to_numpy()})
+    cur = frame[frame["cur"]].groupby(["kind", "name"])["dur"].agg(
+        calls="size", p50_s=lambda s: s.quantile(0.5), p95_s=lambda s: s.quantile(0.95))
+    base = frame[~frame["cur"] & (o["start_time"] < ctx.window.start).to_numpy()]
+    base = base.groupby(["kind", "name"])["dur"].quantile(0.95).rename("baseline_p95_s")
+    out = cur.join(base)
+    out["ratio"] = out["p95_s"] / out["baseline_p95_s"]
+    return out.sort_values(["ratio", "p95_s"], ascending=False).head(n).reset_index()
+
+
+def _builder(ctx, signal, column, judged, profile, observations):
+    spec = ctx.runbook.signal(signal)
+    label = {"timeout": "Timeout rate", "near": "Near-timeout share"}[column]
+
+    def build(run, top, start, end, labels):
+        suspects = c.attribute_run(ctx, column, start, end)
+        who = f" in {labels['agent']}" if labels else ""
+        summary = (f"{label}{who} {top['mean']:.1%} (baseline {top['baseline']:.1%}, "
+                   f"{top['n']:.0f} traces in the worst hour){c.suspects_text(suspects)}")
+        if ctx.note:
+            summary += f"; {ctx.note}"
+        return Finding(
+            runbook=ctx.runbook.name, signal=signal, severity=top["severity"], start=start,
+            end=end, observed=float(top["mean"]), baseline=float(top["baseline"]),
+            summary=summary, unit=spec["unit"], labels=labels, suspects=suspects,
+            trace_ids=c.top_trace_ids(ctx.units, start, end, "duration", labels),
+            evidence={"series": c.evidence_series(judged, labels, ctx.window),
+                      "latency": profile, "slowest": slowest(observations, ctx, start, end)})
+    return build
+
+
+def _p95(ctx: c.Context, profile: pd.DataFrame, observations) -> list[Finding]:
+    """p95 latency per bucket and agent against its baseline p95 (ratio thresholds)."""
+    spec = ctx.runbook.signal("latency_p95")
+    w = ctx.window
+    u = ctx.units
+    stats = bucket_stats(u, w, "duration")
+    both = pd.concat([u.assign(_g=u["group"]), u.assign(_g=ALL)], ignore_index=True)
+    q = both.groupby(["_g", w.floor(both["time"]).rename("bucket")])["duration"].quantile(0.95)
+    q = q.rename("p95").reset_index().rename(columns={"_g": "group"})
+    stats = stats.merge(q, on=["group", "bucket"], how="left")
+    judged = judge(stats, w, spec, min_volume=ctx.min_volume, min_z=-np.inf,
+                   statistic=ctx.statistic, binary=False, observed="p95")
+
+    def build(run, top, start, end, labels):
+        suspects = c.attribute_run(ctx, "duration", start, end)
+        return Finding(
+            runbook=ctx.runbook.name, signal="latency_p95", severity=top["severity"],
+            start=start, end=end, observed=float(top["p95"]), baseline=float(top["baseline"]),
+            summary=(f"p95 latency {top['p95']:.2f} s, {c.fmt_ratio(top['score'])} baseline "
+                     f"({top['baseline']:.2f} s){c.suspects_text(suspects)}"),
+            unit=spec["unit"], labels=labels, suspects=suspects,
+            trace_ids=c.top_trace_ids(ctx.units, start, end, "duration", labels),
+            evidence={"series": c.evidence_series(judged, labels, w, observed="p95"),
+                      "latency": profile, "slowest": slowest(observations, ctx, start, end)})
+    return c.findings_from_runs(judged, w.bucket, build)
+
+
+def burn_rates(units: pd.DataFrame, window, objective: float, rules, min_volume: int,
+               step: pd.Timedelta) -> pd.DataFrame:
+    """Burn rate of each rule's long and short window at every ``step`` in the judged window.
+
+    burn rate = bad share over the window / (1 - objective). A rule fires at an instant when
+    both its windows burn at least ``burn_rate`` and the long window holds ``min_volume`` traces.
+    """
+    budget = 1.0 - objective
+    longest = max(c.parse_width(r["long"]) for r in rules)
+    u = units[(units["time"] >= window.start - longest) & (units["time"] < window.end)]
+    origin = window.start - longest
+    grid = pd.date_range(origin, window.end, freq=step, inclusive="left")
+    idx = ((u["time"] - origin) // step).to_numpy()
+    bad = np.bincount(idx, weights=u["timeout"].to_numpy(), minlength=len(grid))
+    tot = np.bincount(idx, minlength=len(grid)).astype("float64")
+    cbad, ctot = np.concatenate([[0], np.cumsum(bad)]), np.concatenate([[0], np.cumsum(tot)])
+    ends = np.arange(1, len(grid) + 1)
+    out = pd.DataFrame({"at": grid + step})
+    firing = pd.Series([None] * len(grid), dtype=object)
+    for r in rules:
+        sev_rank = SEVERITIES.index(r["severity"])
+        rates = {}
+        for which in ("long", "short"):
+            k = int(c.parse_width(r[which]) / step)
+            lo = np.maximum(ends - k, 0)
+            n = ctot[ends] - ctot[lo]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rates[which] = np.where(n > 0, (cbad[ends] - cbad[lo]) / n / budget, 0.0)
+            if which == "long":
+                long_n = n
+        name = f"{r['long']}/{r['short']}"
+        out[f"burn_{r['long']}"] = rates["long"]
+        out[f"burn_{r['short']}"] = rates["short"]
+        fire = ((rates["long"] >= r["burn_rate"]) & (rates["short"] >= r["burn_rate"])
+                & (long_n >= min_volume))
+        for i in np.flatnonzero(fire):
+            cur = firing.iloc[i]
+            if cur is None or SEVERITIES.index(cur.split(":")[0]) < sev_rank:
+                firing.iloc[i] = f"{r['severity']}:{name}"
+    out["rule"] = firing.to_numpy()
+    return out[out["at"] > window.start].reset_index(drop=True)
+
+
+def _burn(ctx: c.Context, profile: pd.DataFrame, observations) -> list[Finding]:
+    slo = ctx.runbook.spec.get("slo")
+    if not slo:
+        return []
+    rules = slo["burn_rate_windows"]
+    step = min(c.parse_width(r["short"]) for r in rules)
+    table = burn_rates(ctx.units, ctx.window, slo["objective"], rules, ctx.min_volume, step)
+    hot = table[table["rule"].notna()]
+    if hot.empty:
+        return []
+    # one finding per run of firing instants; severity the most urgent rule seen in it
+    run_id = hot["at"].diff().ne(step).cumsum()
+    out = []
+    for _, run in hot.groupby(run_id.to_numpy()):
+        start, end = run["at"].min() - step, run["at"].max()
+        sev = max((r.split(":")[0] for r in run["rule"]), key=SEVERITIES.index)
+        rule = next(r for r in run["rule"] if r.startswith(sev + ":")).split(":")[1]
+        long_col = f"burn_{rule.split('/')[0]}"
+        peak = float(run[long_col].max())
+        threshold = next(r["burn_rate"] for r in rules if f"{r['long']}/{r['short']}" == rule)
+        suspects = c.attribute_run(ctx, "timeout", start, end)
+        out.append(Finding(
+            runbook=ctx.runbook.name, signal="slo_burn_rate", severity=sev, start=start,
+            end=end, observed=peak, baseline=float(threshold),
+            summary=(f"Error budget of the {slo['objective']:.0%} within "
+                     f"{ctx.extra['budget']['seconds']:g} s SLO burning {peak:.1f}x too fast "
+                     f"over {rule.split('/')[0]} (rule {rule}, threshold {threshold:g}x)"
+                     f"{c.suspects_text(suspects)}"),
+            unit="burn rate", suspects=suspects,
+            trace_ids=c.top_trace_ids(ctx.units, start, end, "duration", {}),
+            evidence={"burn_rates": table, "latency": profile}))
+    return out
