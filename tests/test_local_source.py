@@ -114,7 +114,8 @@ def test_values_are_bound_not_spliced(src):
 
 def test_empty_windows_give_empty_canonical_frames(src):
     for frame in ("observations", "traces", "scores"):
-        for start, end in [("2020-01-01", "2020-01-02"), ("2026-11-02T12:00Z", "2026-11-02T12:00Z")]:
+        for start, end in [("2020-01-01", "2020-01-02"),
+                           ("2026-11-02T12:00Z", "2026-11-02T12:00Z")]:
             got = getattr(src, frame)(start, end)
             assert got.empty
             schema.validate(got, frame)

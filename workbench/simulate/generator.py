@@ -1,9 +1,9 @@
 """The deterministic demo: synthetic agent traffic, recorded as OpenTelemetry spans, as frames.
 
-Pipeline: draw traffic (numpy) -> plan each request's span tree -> inject the labelled incidents ->
-fail a few requests, stall a few calls, cut at the budget -> record real OTel spans -> convert to the
-canonical ``observations`` -> roll up ``traces`` -> evaluate ``scores``. One seed drives every draw
-and every span id, so the same arguments always give identical frames.
+Pipeline: draw traffic (numpy) -> plan each request's span tree -> inject the labelled incidents
+-> fail a few requests, stall a few calls, cut at the budget -> record real OTel spans -> convert to
+the canonical ``observations`` -> roll up ``traces`` -> evaluate ``scores``. One seed drives every
+draw and every span id, so the same arguments always give identical frames.
 """
 
 from __future__ import annotations

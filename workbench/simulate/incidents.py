@@ -3,7 +3,7 @@
 ``magnitude`` means the multiple of the runbook's own baseline signal that the injection aims at:
 
 - ``cost_spike``: hourly spend against the same traffic without the incident;
-- ``hallucination_spike``: hallucination rate of the faulty prompt version against the baseline rate;
+- ``hallucination_spike``: hallucination rate of the faulty prompt version against the baseline;
 - ``timeout_surge``: share of all traces cut at the budget against the baseline timeout share.
 """
 
@@ -74,7 +74,8 @@ def default_incidents(start: str | pd.Timestamp, days: int,
                       magnitude: float | None = None) -> list[Incident]:
     """The three demo incidents, on different days, each a few hours long.
 
-    With 7 days: timeout surge on day 4, cost spike on day 5, hallucination spike on day 6 (1-based).
+    With 7 days: timeout surge on day 4, cost spike on day 5, hallucination spike on day 6
+    (1-based).
     Shorter datasets squeeze them onto the later days so each still has clean days before it as a
     baseline. ``magnitude`` overrides every incident's default strength.
     """

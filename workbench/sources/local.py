@@ -109,7 +109,8 @@ class LocalSource(TraceSource):
     def _check_root(self) -> None:
         if not self.root.is_dir():
             raise ConfigError(f"local store {self.root} does not exist; create it with "
-                              f"`workbench demo` (or workbench.simulate.write_demo({str(self.root)!r}))")
+                              f"`workbench demo` (or workbench.simulate.write_demo"
+                              f"({str(self.root)!r}))")
 
     def _files(self, frame: str) -> list[str]:
         self._check_root()
