@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.doubles import LangfuseDouble, sample_frames
+from tests.doubles import LangfuseDouble, sample_frames, simulated
 from workbench import schema
 from workbench.errors import ConfigError
 from workbench.sources import get_source, incomplete_reason
@@ -179,3 +179,20 @@ def test_bad_arguments_are_named(double):
             src.aggregate(*DAY, measures=["count"], granularity="fortnight")
     with pytest.raises(ConfigError, match="timeout_s"):
         double.source(timeout_s=30)
+
+
+def test_simulated_traffic_round_trips_with_the_same_kpis():
+    sim = simulated(days=1, traces_per_day=300)
+    if sim is None:
+        pytest.skip("workbench.simulate is not available")
+    obs, scores = sim
+    with LangfuseDouble(obs, scores) as d, d.source() as src:
+        got_obs = src.observations(*DAY)
+        got_traces = src.traces(*DAY)
+        got_scores = src.scores(*DAY)
+    pd.testing.assert_frame_equal(_sorted(got_obs, ["trace_id", "observation_id"]),
+                                  _sorted(obs, ["trace_id", "observation_id"]))
+    want = schema.traces_from_observations(obs)
+    pd.testing.assert_frame_equal(_sorted(got_traces, ["trace_id"]), _sorted(want, ["trace_id"]))
+    pd.testing.assert_frame_equal(_sorted(got_scores, ["score_id"]), _sorted(scores, ["score_id"]))
+    assert got_traces["status"].value_counts().to_dict() == want["status"].value_counts().to_dict()

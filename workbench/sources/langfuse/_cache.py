@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from workbench import schema
 
@@ -56,6 +57,26 @@ class SliceCache:
             return schema.conform(pd.read_parquet(path), self.frame)
         except Exception:  # a torn or foreign file is a miss, not a failure
             return None
+
+    def get_many(self, slices: list[tuple[pd.Timestamp, pd.Timestamp]]
+                 ) -> tuple[pd.DataFrame | None, set[tuple[pd.Timestamp, pd.Timestamp]]]:
+        """All cached slices among ``slices`` in one Parquet read: (frame, slices it covers)."""
+        hits = [(s, self._path(*s)) for s in slices if self._path(*s).exists()]
+        if not hits:
+            return None, set()
+        try:
+            table = pq.read_table([str(p) for _, p in hits])
+            return schema.conform(table.to_pandas(), self.frame), {s for s, _ in hits}
+        except Exception:  # a torn or foreign file: fall back to slice by slice
+            frames, covered = [], set()
+            for s, _ in hits:
+                df = self.get(*s)
+                if df is not None:
+                    frames.append(df)
+                    covered.add(s)
+            if not frames:
+                return None, set()
+            return pd.concat(frames, ignore_index=True), covered
 
     def put(self, lo: pd.Timestamp, hi: pd.Timestamp, df: pd.DataFrame) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.dir, suffix=".tmp")

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench import schema
 
@@ -93,8 +95,96 @@ def observations(rows: Sequence[Any],
     """(canonical observations, number of malformed items dropped) from v2 or v1 items.
 
     ``trace_info`` maps trace id -> ``{userId, sessionId, release, name}`` for v1 items, whose
-    observations do not carry the trace's user, session or release.
+    observations do not carry the trace's user, session and release. Well-formed v2 pages take
+    a pyarrow fast path (dicts converted in C++ against a fixed struct type); anything that does
+    not fit it (numbers as strings, metadata as a JSON string, bad timestamps) takes the
+    row-tolerant path below, which counts and drops malformed items.
     """
+    if not trace_info and rows:
+        try:
+            return _observations_arrow(rows), 0
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, _NotFast):
+            pass
+    return _observations_rows(rows, trace_info)
+
+
+class _NotFast(Exception):
+    """The page needs the row-tolerant path."""
+
+
+_S, _I, _F = pa.string(), pa.int64(), pa.float64()
+_V2_TYPE = pa.struct([
+    ("id", _S), ("traceId", _S), ("parentObservationId", _S), ("startTime", _S),
+    ("endTime", _S), ("name", _S), ("type", _S), ("level", _S), ("statusMessage", _S),
+    ("version", _S), ("release", _S), ("traceName", _S), ("environment", _S), ("userId", _S),
+    ("sessionId", _S), ("providedModelName", _S), ("model", _S), ("promptName", _S),
+    ("promptVersion", _I), ("totalCost", _F),
+    ("metadata", pa.struct([("agent", _S), ("error_type", _S), ("tool_name", _S),
+                            ("release", _S)])),
+    ("usageDetails", pa.struct([("input", _I), ("output", _I), ("total", _I)])),
+    ("costDetails", pa.struct([("total", _F)])),
+])
+_TS_TYPE = pa.timestamp("us", tz="UTC")
+
+
+def _blank_to_null(a: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(a, ""), pa.scalar(None, _S), a)
+
+
+def _fill(a: pa.Array, value: str) -> pa.Array:
+    return pc.fill_null(_blank_to_null(a), value)
+
+
+def _observations_arrow(rows: Sequence[Any]) -> pd.DataFrame:
+    arr = pa.array(rows, type=_V2_TYPE)
+    f = {name: pc.struct_field(arr, name) for name in _V2_TYPE.names}
+    if f["id"].null_count or f["traceId"].null_count or f["startTime"].null_count:
+        raise _NotFast
+    meta, usage = f["metadata"], f["usageDetails"]
+
+    def m(key: str) -> pa.Array:
+        return pc.struct_field(meta, key)
+
+    start = pc.cast(f["startTime"], _TS_TYPE)
+    end = pc.coalesce(pc.cast(f["endTime"], _TS_TYPE), start)
+    inp, out = pc.struct_field(usage, "input"), pc.struct_field(usage, "output")
+    total = pc.coalesce(pc.struct_field(usage, "total"), pc.add(inp, out), inp, out)
+    cost = pc.coalesce(f["totalCost"], pc.struct_field(f["costDetails"], "total"))
+    cols = {
+        "trace_id": f["traceId"], "observation_id": f["id"],
+        "parent_observation_id": f["parentObservationId"], "start_time": start,
+        "end_time": end, "name": pc.fill_null(f["name"], ""),
+        "type": pc.utf8_lower(_fill(f["type"], "span")), "level": _fill(f["level"], "DEFAULT"),
+        "status_message": _blank_to_null(f["statusMessage"]),
+        "error_type": _blank_to_null(m("error_type")),
+        "agent": _fill(pc.coalesce(_blank_to_null(m("agent")), f["traceName"]), "unknown"),
+        "environment": _fill(f["environment"], "default"),
+        "release": pc.coalesce(_blank_to_null(f["version"]), _blank_to_null(f["release"]),
+                               _blank_to_null(m("release"))),
+        "user_id": _blank_to_null(f["userId"]), "session_id": _blank_to_null(f["sessionId"]),
+        "model": pc.coalesce(_blank_to_null(f["providedModelName"]), _blank_to_null(f["model"])),
+        "prompt_name": f["promptName"], "prompt_version": f["promptVersion"],
+        "tool_name": _blank_to_null(m("tool_name")), "input_tokens": inp,
+        "output_tokens": out, "total_tokens": total, "cost_usd": cost,
+    }
+    data: dict[str, Any] = {}
+    for name, col in cols.items():
+        if col.type == _S:
+            data[name] = pd.arrays.ArrowStringArray(col)
+        elif col.type == _I:
+            data[name] = col.to_pandas(types_mapper={_I: pd.Int64Dtype()}.get)
+        elif col.type == _F:
+            data[name] = col.to_numpy(zero_copy_only=False).astype("float64")
+        else:
+            data[name] = col.to_pandas().astype(pd.DatetimeTZDtype(unit="us", tz="UTC"))
+    df = pd.DataFrame(data)
+    df.insert(5, "duration_s", (df["end_time"] - df["start_time"]).dt.total_seconds())
+    return schema.validate(df, "observations")
+
+
+def _observations_rows(rows: Sequence[Any],
+                       trace_info: Mapping[str, Mapping[str, Any]] | None
+                       ) -> tuple[pd.DataFrame, int]:
     good, start, bad = _valid_rows(rows)
     if not good:
         return schema.empty("observations"), bad

@@ -119,14 +119,16 @@ class LangfuseSource(TraceSource):
                      **cache_parts}
             cache = SliceCache(self.cache_dir, frame, parts)
         closed_before = self._now() - pd.Timedelta(seconds=self.settle_s)
+        cached: list[pd.DataFrame] = []
+        if cache is not None:
+            hit, covered = cache.get_many([s for s in slices if s[1] <= closed_before])
+            if hit is not None:
+                cached.append(hit)
+                stats.add(slices_cached=len(covered))
+                slices = [s for s in slices if s not in covered]
 
         def work(s: tuple[pd.Timestamp, pd.Timestamp]) -> tuple[pd.DataFrame, str | None]:
             closed = s[1] <= closed_before
-            if cache is not None and closed:
-                hit = cache.get(*s)
-                if hit is not None:
-                    stats.add(slices_cached=1)
-                    return hit, None
             df, reason, cacheable = fetch(*s)
             if reason:
                 stats.add(slices_incomplete=1)
@@ -136,10 +138,10 @@ class LangfuseSource(TraceSource):
 
         results = _slices.run(slices, work, concurrency=self.concurrency,
                               progress=self.progress, desc=f"langfuse {frame}")
-        out = _merge([r[0] for r in results], frame, keys, order)
+        out = _merge(cached + [r[0] for r in results], frame, keys, order)
         reasons = [r[1] for r in results if r[1]]
         if reasons:
-            mark_incomplete(out, f"langfuse {frame}: {len(reasons)} of {len(slices)} time "
+            mark_incomplete(out, f"langfuse {frame}: {len(reasons)} of {stats.slices_total} time "
                                  f"slice(s) incomplete, first: {reasons[0]}")
         if stats.malformed_items:
             mark_incomplete(out, f"langfuse {frame}: {stats.malformed_items} malformed item(s) "
