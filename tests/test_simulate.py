@@ -288,18 +288,28 @@ def test_default_incidents_are_on_separate_days():
     assert all(i.start.normalize() == pd.Timestamp("2026-11-02", tz="UTC") for i in short)
 
 
+_INCIDENT = {"runbook": "cost_spike", "start": "2026-11-02T10:00Z", "end": "2026-11-02T12:00Z",
+             "cause_dimension": "tool_name", "cause_value": "search_api", "magnitude": 5.0}
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"runbook": "disk_full"}, "unknown incident runbook"),
-    ({"cause_value": "sql_query"}, "injects cause"),
     ({"end": "2026-11-02T09:00Z"}, "not after start"),
-    ({"magnitude": 1.0}, "magnitude must be > 1"),
+    ({"magnitude": 0.0}, "magnitude must be > 0"),
 ])
 def test_incident_rejects_bad_input(kwargs, message):
-    args = {"runbook": "cost_spike", "start": "2026-11-02T10:00Z", "end": "2026-11-02T12:00Z",
-            "cause_dimension": "tool_name", "cause_value": "search_api", "magnitude": 5.0}
-    args.update(kwargs)
     with pytest.raises(ConfigError, match=message):
-        Incident(**args)
+        Incident(**{**_INCIDENT, **kwargs})
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"cause_value": "sql_query"}, "injects cause tool_name='search_api'"),
+    ({"magnitude": 0.5}, "magnitude must be > 1"),
+])
+def test_generate_rejects_incidents_it_cannot_inject(kwargs, message):
+    inc = Incident(**{**_INCIDENT, **kwargs})  # a valid label, e.g. from a detector
+    with pytest.raises(ConfigError, match=message):
+        generate(days=1, traces_per_day=10, incidents=[inc])
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -348,3 +358,18 @@ def test_write_demo_refuses_to_clobber_other_folders(tmp_path, small):
     assert (other / "keep.txt").read_text() == "mine"
     with pytest.raises(ConfigError, match="either a dataset"):
         write_demo(tmp_path / "x", dataset=small, days=1)
+
+
+def test_magnitude_sets_the_strength_of_the_injection(labelled, quiet):
+    weak = generate(seed=11, days=3, traces_per_day=1500,
+                    incidents=default_incidents("2026-11-02", 3, magnitude=3.0))
+    cost = _label(weak, "cost_spike")
+    spend = weak.traces.loc[_in(weak.traces, "start_time", cost), "cost_usd"].sum()
+    base = quiet.traces.loc[_in(quiet.traces, "start_time", cost), "cost_usd"].sum()
+    assert 0.6 * 3 <= spend / base <= 1.6 * 3
+
+    def timeouts(ds):
+        label = _label(ds, "timeout_surge")
+        return ds.traces.loc[_in(ds.traces, "start_time", label), "status"].eq("timeout").sum()
+
+    assert 0 < timeouts(weak) < timeouts(labelled) / 3

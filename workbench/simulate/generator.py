@@ -90,6 +90,7 @@ def _resolve(seed: int, days: int, traces_per_day: int, start: str | pd.Timestam
     for inc in chosen:
         if not isinstance(inc, Incident):
             raise ConfigError(f"incidents must be Incident records, got {type(inc).__name__}")
+        inc.check_injectable()
     return day0, chosen
 
 

@@ -53,18 +53,23 @@ class Incident:
         if self.runbook not in _CAUSES:
             raise ConfigError(f"unknown incident runbook {self.runbook!r}; "
                               f"expected one of {list(RUNBOOKS)}")
-        if (self.cause_dimension, self.cause_value) != _CAUSES[self.runbook]:
-            dim, val = _CAUSES[self.runbook]
-            raise ConfigError(f"{self.runbook}: the simulator injects cause {dim}={val!r}, "
-                              f"not {self.cause_dimension}={self.cause_value!r}")
         object.__setattr__(self, "start", _utc(self.start))
         object.__setattr__(self, "end", _utc(self.end))
         if self.end <= self.start:
             raise ConfigError(f"{self.runbook}: incident end {self.end} is not after start "
                               f"{self.start}")
+        if not self.magnitude > 0:
+            raise ConfigError(f"{self.runbook}: magnitude must be > 0, got {self.magnitude!r}")
+
+    def check_injectable(self) -> None:
+        """Raise ConfigError unless the simulator can inject this incident as described."""
+        if (self.cause_dimension, self.cause_value) != _CAUSES[self.runbook]:
+            dim, val = _CAUSES[self.runbook]
+            raise ConfigError(f"{self.runbook}: the simulator injects cause {dim}={val!r}, "
+                              f"not {self.cause_dimension}={self.cause_value!r}")
         if not self.magnitude > 1.0:
             raise ConfigError(f"{self.runbook}: magnitude must be > 1 (a multiple of the "
-                              f"baseline), got {self.magnitude!r}")
+                              f"baseline) to inject it, got {self.magnitude!r}")
 
     def covers(self, ts: pd.Timestamp) -> bool:
         return self.start <= ts < self.end
