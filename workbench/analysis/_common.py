@@ -30,6 +30,7 @@ class Context:
     units: pd.DataFrame
     note: str = ""
     min_z: float = 4.0
+    scan: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -45,7 +45,7 @@ def detect_cost(ctx: c.Context) -> list[Finding]:
     if verdict is not None:
         return [verdict]
     per_req = judge(stats, w, rb.signal("cost_per_request"), min_volume=ctx.min_volume,
-                    min_z=ctx.min_z, statistic=ctx.statistic, binary=False)
+                    min_z=ctx.min_z, statistic=ctx.statistic, binary=False, scan=ctx.scan)
     hourly = _hourly_spend(stats, ctx)
     per_req = per_req.merge(hourly, on=["group", "bucket"], how="left")
     out = c.findings_from_runs(per_req, w.bucket, lambda *a: _per_request(ctx, per_req, *a))
@@ -236,7 +236,7 @@ def _waste(ctx: c.Context) -> list[Finding]:
         on=["group", "bucket"])
     stats["mean"] = stats["sum"] / stats["tokens"].where(stats["tokens"] > 0)
     judged = judge(stats, w, spec, min_volume=ctx.min_volume, min_z=-np.inf,
-                   statistic=ctx.statistic, binary=False)
+                   statistic=ctx.statistic, binary=False, denominator="tokens")
 
     def build(run, top, start, end, labels):
         suspects = c.attribute_run(ctx, "waste", start, end)

@@ -57,8 +57,10 @@ def detect(runbook: Runbook, traces: pd.DataFrame, observations: pd.DataFrame | 
     scores = _frame(scores, "scores")
     window = c.make_window(runbook, start, end)
     units = c.trace_units(traces, observations, window)
-    min_z = float(runbook.spec["evaluation"].get("min_zscore", 4.0))
-    ctx = c.Context(runbook=runbook, window=window, units=units, min_z=min_z,
+    evaluation = runbook.spec["evaluation"]
+    min_z = float(evaluation.get("min_zscore", 4.0))
+    scan = max(1, int(c.parse_width(evaluation.get("scan", evaluation["bucket"])) / window.bucket))
+    ctx = c.Context(runbook=runbook, window=window, units=units, min_z=min_z, scan=scan,
                     note=c.coverage_note(units, window))
     found = run(ctx, observations, scores)
     return sorted(found, key=lambda f: (-SEVERITIES.index(f.severity), f.start, f.signal))

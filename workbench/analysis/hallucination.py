@@ -72,7 +72,7 @@ def detect_hallucination(ctx: c.Context, scores: pd.DataFrame) -> list[Finding]:
             continue
         spec = rb.signal(signal)
         judged = judge(stats, w, spec, min_volume=ctx.min_volume, min_z=ctx.min_z,
-                       statistic=ctx.statistic, binary=binary)
+                       statistic=ctx.statistic, binary=binary, scan=ctx.scan)
         # attribution explains the bad direction: for a drop, the shortfall from 1
         bad = u["value"] if spec.get("direction", "up") == "up" else 1.0 - u["value"]
         u = u.assign(bad=bad.to_numpy())

@@ -88,79 +88,145 @@ def _freeman_tukey(k: np.ndarray, expected: np.ndarray) -> np.ndarray:
     return np.sqrt(k) + np.sqrt(k + 1.0) - np.sqrt(4.0 * expected + 1.0)
 
 
-def judge(stats: pd.DataFrame, window: Window, spec: Mapping[str, Any], *, min_volume: int,
-          min_z: float, statistic: str, binary: bool, observed: str = "mean") -> pd.DataFrame:
-    """Add ``baseline``, ``score``, ``z`` and ``severity`` to the window's buckets of ``stats``.
+def _baseline(g: pd.DataFrame, window: Window, min_volume: int, observed: str,
+              statistic: str) -> tuple[float, float, int]:
+    """(baseline value, per-unit standard deviation, baseline buckets used) of one group."""
+    base = g[(g["bucket"] < window.start) & (g["n"] >= min_volume)]
+    if base.empty:
+        return float("nan"), float("nan"), 0
+    vals = base[observed]
+    value = float(vals.median() if statistic == "median" else vals.mean())
+    n_b = base["n"].sum()
+    mu = base["sum"].sum() / n_b
+    var = max(base["sumsq"].sum() / n_b - mu * mu, 0.0)
+    return value, float(np.sqrt(var)), len(base)
 
-    ``observed`` names the per-bucket column judged (``mean`` by default, or a precomputed one
-    such as a quantile). The baseline of a group is ``statistic`` (mean or median) over its
-    baseline buckets that have at least ``min_volume`` units; buckets under ``min_volume`` are
-    not judged (severity ``None``, ``judged`` False). ``base_buckets`` says how many baseline
-    buckets the verdict rests on.
-    """
-    up = spec.get("direction", "up") == "up"
-    compare = spec.get("compare", "ratio")
-    thresholds = spec["thresholds"]
-    out = []
-    for group, g in stats.groupby("group", sort=False):
-        base = g[(g["bucket"] < window.start) & (g["n"] >= min_volume)]
-        cur = g[g["bucket"] >= window.start].copy()
-        if cur.empty:
-            continue
-        cur["base_buckets"] = len(base)
-        if base.empty:
-            cur["baseline"] = np.nan
-            cur["unit_sd"] = np.nan
-        else:
-            vals = base[observed]
-            cur["baseline"] = float(vals.median() if statistic == "median" else vals.mean())
-            n_b = base["n"].sum()
-            mu = base["sum"].sum() / n_b
-            var = max(base["sumsq"].sum() / n_b - mu * mu, 0.0)
-            cur["unit_sd"] = np.sqrt(var)
-        out.append(cur)
-    if not out:
-        return stats.iloc[0:0].assign(baseline=[], score=[], z=[], severity=[], judged=[])
-    cur = pd.concat(out, ignore_index=True)
-    obs = cur[observed].astype("float64")
-    base = cur["baseline"].astype("float64")
+
+def _scores(obs, base, n, unit_sd, up: bool, compare: str, binary: bool):
+    """Threshold score and z-score of observed values against one baseline (arrays)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         if compare == "ratio":
-            score = np.where(up, obs / base, base / obs)
+            score = obs / base if up else base / obs
             score = np.where((base == 0) & (obs > 0) & up, np.inf, score)
         elif compare == "absolute":
             score = obs if up else -obs
         else:  # delta in the signal's direction
             score = (obs - base) if up else (base - obs)
-        n = cur["n"].astype("float64")
         if binary:
-            # counts of the event in the signal's direction against the expected count
-            p0 = (base if up else 1.0 - base).clip(lower=0.0)
+            # count of the event in the signal's direction against its expected count
+            p0 = max(base if up else 1.0 - base, 0.0)
             k = (obs if up else 1.0 - obs) * n
-            z = _freeman_tukey(k.to_numpy(), (p0 * n).to_numpy())
+            z = _freeman_tukey(k, p0 * n)
         else:
-            se = cur["unit_sd"] / np.sqrt(n)
+            se = unit_sd / np.sqrt(n)
             diff = (obs - base) if up else (base - obs)
             z = np.where(se > 0, diff / se, np.where(diff > 0, np.inf, 0.0))
-    cur["score"] = np.asarray(score, dtype="float64")
-    cur["z"] = np.asarray(z, dtype="float64")
-    judged = (cur["n"] >= min_volume) & cur["baseline"].notna()
-    cur["judged"] = judged
+    return np.asarray(score, dtype="float64"), np.asarray(z, dtype="float64")
+
+
+def _shares(own: float, pooled: float, base: float, up: bool) -> bool:
+    """A bucket shares a pooled run's change when its own change is at least half of it."""
+    if not np.isfinite(own):
+        return False
+    return (own - base) >= 0.5 * (pooled - base) if up else (base - own) >= 0.5 * (base - pooled)
+
+
+def _verdicts(score, obs, base, z, judged, spec, up, min_z) -> list[str | None]:
     min_value = spec.get("min_value")
     min_ratio = spec.get("min_ratio_to_baseline")
-    sev = []
-    for row in cur.itertuples():
+    out: list[str | None] = []
+    for sc, v, b, zz, ok in zip(score, obs, base, z, judged):
         s = None
-        if row.judged and row.z >= min_z:
-            s = severity_for(row.score, thresholds)
-            v = getattr(row, observed)
+        if ok and zz >= min_z:
+            s = severity_for(sc, spec["thresholds"])
             if min_value is not None and (v < min_value if up else v > min_value):
                 s = None
-            if min_ratio is not None and row.baseline > 0 and v < min_ratio * row.baseline:
+            if min_ratio is not None and b > 0 and v < min_ratio * b:
                 s = None
-        sev.append(s)
-    cur["severity"] = pd.Series(sev, index=cur.index, dtype=object)
-    return cur
+        out.append(s)
+    return out
+
+
+def judge(stats: pd.DataFrame, window: Window, spec: Mapping[str, Any], *, min_volume: int,
+          min_z: float, statistic: str, binary: bool, observed: str = "mean",
+          denominator: str = "n", scan: int = 1) -> pd.DataFrame:
+    """The window's buckets of ``stats`` with ``baseline``, ``score``, ``z`` and ``severity``.
+
+    ``observed`` names the per-bucket value judged: ``mean`` (``sum / denominator``) or a
+    precomputed column such as a quantile (then ``scan`` must be 1). The baseline of a group is
+    ``statistic`` (mean or median) over its baseline buckets that have at least ``min_volume``
+    units. A sustained change too small to be significant in one bucket is caught by *scanning*:
+    every run of up to ``scan`` consecutive buckets is judged on its pooled value, and a bucket
+    takes the most urgent verdict of the runs that contain it (``score``/``z``/``span`` say which).
+    A run is judged when its pooled volume reaches ``min_volume``.
+    """
+    up = spec.get("direction", "up") == "up"
+    compare = spec.get("compare", "ratio")
+    pooled = observed == "mean"
+    if not pooled and scan != 1:
+        raise ValueError(f"judge: {observed!r} cannot be pooled over buckets; use scan=1")
+    buckets = window.buckets()
+    out = []
+    for group, g in stats.groupby("group", sort=False):
+        base, unit_sd, n_base = _baseline(g, window, min_volume, observed, statistic)
+        cur = g[g["bucket"] >= window.start].set_index("bucket")
+        if cur.empty:
+            continue
+        full = cur.reindex(buckets)
+        full["group"] = group
+        for col in ("n", "sum", "sumsq") + ((denominator,) if denominator != "n" else ()):
+            full[col] = full[col].fillna(0.0)
+        if pooled:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                full["mean"] = full["sum"] / full[denominator].where(full[denominator] > 0)
+        full["baseline"], full["unit_sd"], full["base_buckets"] = base, unit_sd, n_base
+        rank = np.full(len(full), -1)
+        best = {k: np.full(len(full), np.nan) for k in ("score", "z", "span")}
+        sev_out = np.array([None] * len(full), dtype=object)
+        cols = {c: full[c].to_numpy(dtype="float64") for c in ("n", "sum", denominator)}
+        single = np.full(len(full), np.nan)
+        for length in range(1, min(scan, len(full)) + 1):
+            if length == 2:
+                # buckets that fire alone are left out of pooled runs, so a strong hour cannot
+                # lend its significance to quiet neighbours
+                alone = rank >= 0
+                cols = {c: np.where(alone, 0.0, v) for c, v in cols.items()}
+            sums = {c: np.concatenate([[0.0], np.cumsum(v)]) for c, v in cols.items()}
+            ends = np.arange(length, len(full) + 1)
+            n = sums["n"][ends] - sums["n"][ends - length]
+            if pooled:
+                den = sums[denominator][ends] - sums[denominator][ends - length]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    obs = (sums["sum"][ends] - sums["sum"][ends - length]) / den
+            else:
+                obs = full[observed].to_numpy(dtype="float64")
+            score, z = _scores(obs, base, n, unit_sd, up, compare, binary)
+            ok = (n >= min_volume) & np.isfinite(base) & np.isfinite(obs)
+            if length == 1:
+                full["score"], full["z"], full["judged"] = score, z, ok
+                single = obs
+            sevs = _verdicts(score, obs, np.full(len(obs), base), z, ok, spec, up, min_z)
+            for i, sv in enumerate(sevs):
+                if sv is None:
+                    continue
+                r = SEVERITIES.index(sv)
+                for j in range(ends[i] - length, ends[i]):
+                    if length > 1 and (cols["n"][j] == 0
+                                       or not _shares(single[j], obs[i], base, up)):
+                        continue  # a quiet bucket at the edge of a pooled run is not in it
+                    if r > rank[j] or (r == rank[j] and score[i] > best["score"][j]):
+                        rank[j], sev_out[j] = r, sv
+                        best["score"][j], best["z"][j], best["span"][j] = score[i], z[i], length
+        fired = rank >= 0
+        for k in ("score", "z"):
+            full[k] = np.where(fired, best[k], full[k])
+        full["span"] = np.where(fired, best["span"], 1)
+        full["severity"] = pd.Series(sev_out, index=full.index, dtype=object)
+        out.append(full.rename_axis("bucket").reset_index())
+    if not out:
+        cols = list(stats.columns) + ["baseline", "score", "z", "severity", "judged", "span"]
+        return pd.DataFrame(columns=cols)
+    return pd.concat(out, ignore_index=True)
 
 
 def runs(judged: pd.DataFrame, width: pd.Timedelta) -> list[pd.DataFrame]:

@@ -43,7 +43,7 @@ def detect_timeouts(ctx: c.Context, observations: pd.DataFrame | None) -> list[F
     for signal, column in (("timeout_rate", "timeout"), ("near_timeout_share", "near")):
         stats = timeout_stats if column == "timeout" else bucket_stats(u, w, column)
         judged = judge(stats, w, rb.signal(signal), min_volume=ctx.min_volume, min_z=ctx.min_z,
-                       statistic=ctx.statistic, binary=True)
+                       statistic=ctx.statistic, binary=True, scan=ctx.scan)
         out += c.findings_from_runs(judged, w.bucket, _builder(ctx, signal, column, judged,
                                                                profile, observations))
     out += _p95(ctx, profile, observations)
