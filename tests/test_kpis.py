@@ -113,6 +113,7 @@ def test_daily_check_fires_on_ratio_to_median():
     assert f.observed == 40.0 and f.baseline == 11.0
     assert f.ratio == pytest.approx(40 / 11)
     assert f.start == D + pd.Timedelta(days=3) and f.end == D + pd.Timedelta(days=4)
+    assert f.labels == {"day": "2026-11-04"}
     assert "3.64x the 3-day median $11.00" in f.summary
     # 16.0 against the median of 10, 12, 11, 40 (= 11.5): 1.39x, under 1.5x
     assert kpis.daily_checks(k, [rb], "2026-11-05") == []

@@ -197,7 +197,8 @@ def daily_checks(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[
 
     A breach is a ``warning`` (the daily view is coarse; the detectors grade severity). A check
     with no value for the day or no baseline days is an ``insufficient_data`` finding at ``info``,
-    never a silent pass. Signal names are ``daily_<kpi>``.
+    never a silent pass. Signal names are ``daily_<kpi>``; the ``day`` label makes each day's
+    breach its own alert (a breach on Tuesday is not Monday's still firing).
     """
     table = check_table(kpis, runbooks, day)
     out = []
@@ -228,5 +229,5 @@ def daily_checks(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[
             start=start, end=start + pd.Timedelta(days=1),
             observed=row.value, baseline=row.baseline, summary=summary,
             status="firing" if row.status == BREACH else "insufficient_data", unit=unit,
-            evidence={"daily_kpis": window}))
+            labels={"day": when}, evidence={"daily_kpis": window}))
     return out

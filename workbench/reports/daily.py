@@ -106,11 +106,10 @@ def _pull(src: TraceSource, status: SourceStatus, start: pd.Timestamp, end: pd.T
 
 def _detect(runbooks: dict, traces: pd.DataFrame, obs: pd.DataFrame, scores: pd.DataFrame,
             start: pd.Timestamp, end: pd.Timestamp) -> tuple[list[Finding], str | None]:
-    """The hourly runbook detectors over ``[start, end)``; a note when they could not run."""
-    try:
-        from workbench.analysis import detect_all
-    except ImportError as exc:
-        return [], f"hourly detectors unavailable ({exc})"
+    """The hourly runbook detectors over ``[start, end)``; a note when they failed on purpose
+    (a WorkbenchError), so the daily checks still reach the reader."""
+    from workbench.analysis import detect_all
+
     try:
         return list(detect_all(runbooks, traces, obs, scores, start, end)), None
     except WorkbenchError as exc:
@@ -261,8 +260,17 @@ def build(date: Any, source: str | TraceSource = "local", data_dir: str | Path |
                        ignore_index=True)
     findings = [f for d in window_days for f in kpi_mod.daily_checks(all_kpis, runbooks, d)]
     notes = []
-    if not status.degraded or len(traces):
-        detected, note = _detect(runbooks, traces, obs, scores, window_start, end)
+    # The hourly detectors judge the alert window (the report day by default, like the runbooks'
+    # 24h lookback); they need a day of data before what they judge as a baseline.
+    detect_start = day - pd.Timedelta(days=int(alert_days) - 1)
+    if len(traces):
+        first_day = traces["start_time"].min().floor("D")
+        if detect_start <= first_day:
+            detect_start = first_day + pd.Timedelta(days=1)
+            notes.append(f"hourly detectors judged from {detect_start:%Y-%m-%d}: the day before "
+                         "is their first baseline")
+    if len(traces) and detect_start < end:
+        detected, note = _detect(runbooks, traces, obs, scores, detect_start, end)
         findings += detected
         if note:
             notes.append(note)

@@ -1,0 +1,121 @@
+"""The ``workbench`` command: ``demo`` and ``report daily``.
+
+Exit codes: 0 report written; 2 bad input (unknown source, bad date, missing data: one line on
+stderr names it); 1 the report failed to execute or render; 3 the report was written but is
+degraded (a source failed). The HTML path is always stdout's last line when a report was written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from workbench.errors import ConfigError, WorkbenchError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DEGRADED = 0, 1, 2, 3
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return n
+
+
+def _report_args(p: argparse.ArgumentParser, default_days: int | None) -> None:
+    p.add_argument("--out", default="out", help="output folder (default: out)")
+    p.add_argument("--days", type=_positive, default=default_days,
+                   help="days of context ending on the report day (default: "
+                        f"{default_days or 'every day of the demo store'})")
+    p.add_argument("--alerts", metavar="URL", default=None,
+                   help="alert sink: a path or file:// URL (default: <out>/alerts.jsonl)")
+    p.add_argument("--no-alerts", action="store_true", help="compute findings, send no alerts")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench", description="Incident workbench for LLM apps and agents.",
+        epilog="exit codes: 0 ok, 1 report failed, 2 bad input, 3 report degraded")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="generate the demo data if missing and run its report")
+    demo.add_argument("--data", default="data/demo", help="demo data folder (default: data/demo)")
+    demo.add_argument("--traces-per-day", type=_positive,
+                      default=os.environ.get("WORKBENCH_DEMO_TRACES_PER_DAY"),
+                      help="size of a newly generated demo dataset "
+                           "(env WORKBENCH_DEMO_TRACES_PER_DAY; default: the simulator's)")
+    _report_args(demo, default_days=None)
+
+    report = sub.add_parser("report", help="run a report")
+    kinds = report.add_subparsers(dest="kind", required=True)
+    daily = kinds.add_parser("daily", help="the daily report for one UTC day")
+    daily.add_argument("--date", required=True, help="report day, YYYY-MM-DD (UTC)")
+    daily.add_argument("--source", default="local",
+                       help="registered trace source name (default: local)")
+    daily.add_argument("--data", default="data/demo",
+                       help="data folder of the local source (default: data/demo)")
+    daily.add_argument("--alert-days", type=_positive, default=1,
+                       help="findings touching the last N days raise alerts (default: 1)")
+    _report_args(daily, default_days=7)
+    return parser
+
+
+def _demo(args: argparse.Namespace):
+    from workbench.reports import daily_report
+    from workbench.reports.demo import demo_days, ensure_demo_data
+
+    root = ensure_demo_data(args.data, traces_per_day=args.traces_per_day)
+    first, last = demo_days(root)
+    days = args.days or (last - first).days + 1
+    # Nothing in the demo has been reported before, so every incident in its window is news:
+    # alert on the whole window, not only on its last day.
+    return daily_report(last, "local", root, args.out, days=days, alert_days=days,
+                        alerts_url=args.alerts, send_alerts=not args.no_alerts)
+
+
+def _daily(args: argparse.Namespace):
+    from workbench.reports import daily_report
+
+    return daily_report(args.date, args.source, args.data, args.out, days=args.days,
+                        alert_days=args.alert_days, alerts_url=args.alerts,
+                        send_alerts=not args.no_alerts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        result = _demo(args) if args.command == "demo" else _daily(args)
+    except ConfigError as exc:
+        print(f"workbench: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except WorkbenchError as exc:
+        print(f"workbench: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    s = result.summary
+    firing = [f for f in s.get("findings", []) if f.get("status") == "firing"]
+    alerts = s.get("alerts", {})
+    print(f"findings: {len(firing)} firing; alerts sent: {len(alerts.get('sent', []))}, "
+          f"spooled: {len(alerts.get('spooled', []))}; summary: {result.summary_path}")
+    for err in alerts.get("errors", []):
+        print(f"workbench: warning: {err}", file=sys.stderr)
+    if result.degraded:
+        print(f"workbench: warning: report degraded: {s['source'].get('reason')}",
+              file=sys.stderr)
+    print(Path(result.html))
+    return EXIT_DEGRADED if result.degraded else EXIT_OK
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
