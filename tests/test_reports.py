@@ -41,7 +41,8 @@ def test_run_notebook_injects_parameters_and_renders_offline_html(tmp_path):
     assert html_path == tmp_path / "out" / "fig.html"
     assert "value 42" in html
     assert "plots.show" not in html and "print(" not in html  # no code
-    assert 'class="jp-InputArea' not in html and "jp-InputPrompt jp-InputArea-prompt" not in html
+    assert '<div class="jp-CodeMirrorEditor' not in html and '<div class="highlight' not in html
+    assert '<div class="jp-InputPrompt' not in html and '<div class="jp-OutputPrompt' not in html
     assert external_scripts(html) == []
     assert html.count("plotly.js v") == 1  # the library once, three figures
     assert html.count("Plotly.newPlot(") == 3
