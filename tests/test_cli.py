@@ -1,0 +1,119 @@
+"""The ``workbench`` command end to end: the demo once, a degraded report once, bad input."""
+
+import contextlib
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workbench.cli import EXIT_BAD_INPUT, EXIT_DEGRADED, EXIT_OK, main
+from workbench.findings import Finding
+from workbench.sources.local import LocalSource
+
+
+def daily_fingerprint(runbook, kpi, day):
+    return Finding(runbook=runbook, signal=f"daily_{kpi}", severity="warning", start=day,
+                   end=day, observed=0.0, baseline=0.0, summary="",
+                   labels={"day": f"{day:%Y-%m-%d}"}).fingerprint
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """``workbench demo`` once, on a small store it generates itself."""
+    root = tmp_path_factory.mktemp("demo")
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = main(["demo", "--data", str(root / "data"), "--out", str(root / "out"),
+                     "--traces-per-day", "500"])
+    return code, stdout.getvalue().splitlines(), root
+
+
+@pytest.mark.notebook
+def test_demo_generates_data_and_prints_the_html_path_last(demo):
+    code, lines, root = demo
+    assert code == EXIT_OK
+    assert (root / "data" / "manifest.json").is_file()
+    html = Path(lines[-1])
+    assert html == (root / "out").resolve() / "daily-report-2026-11-08.html"
+    assert html.is_file()
+    assert (root / "out" / "daily-report-2026-11-08.summary.json").is_file()
+
+
+@pytest.mark.notebook
+def test_demo_reports_the_whole_week_and_alerts_every_incident(demo):
+    _, _, root = demo
+    s = json.loads((root / "out" / "daily-report-2026-11-08.summary.json").read_text())
+    assert len(s["kpis"]) == 7
+    labels = LocalSource(root / "data").labels()
+    expected = {daily_fingerprint(r.runbook, kpi, r.start.floor("D")) for r, kpi in zip(
+        labels.itertuples(), [{"cost_spike": "cost_usd", "timeout_surge": "timeout_rate",
+                               "hallucination_spike": "hallucination_rate"}[x]
+                              for x in labels["runbook"]])}
+    sent = {json.loads(x)["fingerprint"]
+            for x in (root / "out" / "alerts.jsonl").read_text().splitlines()}
+    assert expected <= sent
+    daily_sent = {a["fingerprint"] for a in s["alerts"]["sent"]
+                  if a["labels"]["signal"].startswith("daily_")}
+    assert daily_sent == expected
+
+
+@pytest.mark.notebook
+def test_failing_source_gives_a_degraded_report_and_spools_undeliverable_alerts(tmp_path,
+                                                                                 capsys):
+    from workbench.simulate.writer import write_demo
+
+    store = write_demo(tmp_path / "store", days=2, traces_per_day=60)
+    part = next((store / "observations").glob("day=*/part-0.parquet"))
+    part.write_bytes(b"not parquet at all")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    code = main(["report", "daily", "--date", "2026-11-03", "--data", str(store),
+                 "--out", str(tmp_path / "out"), "--alerts", str(blocker / "alerts.jsonl")])
+    out, err = capsys.readouterr()
+    assert code == EXIT_DEGRADED
+    assert out.splitlines()[-1].endswith("daily-report-2026-11-03.html")
+    assert "report degraded" in err and "unreadable Parquet file" in err
+    s = json.loads((tmp_path / "out" / "daily-report-2026-11-03.summary.json").read_text())
+    assert s["degraded"] is True and s["source"]["status"] == "degraded"
+    assert "unreadable Parquet file" in s["source"]["reason"]
+    assert s["alerts"]["sent"] == []
+    assert [a["labels"]["alertname"] for a in s["alerts"]["spooled"]] == [
+        "DailyReportSourceDegraded"]
+    assert s["alerts"]["errors"][0].startswith("AlertDeliveryError: file sink")
+    spool = [json.loads(x) for x in (tmp_path / "out" / "alerts-spool.jsonl").read_text()
+             .splitlines()]
+    assert [r["alert"]["labels"]["source"] for r in spool] == ["local"]
+    html = (tmp_path / "out" / "daily-report-2026-11-03.html").read_text()
+    assert "DEGRADED REPORT" in html and "unreadable Parquet file" in html
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--source", "nope"], "unknown source 'nope'"),
+    (["--date", "2026-13-45"], "bad date '2026-13-45'"),
+    (["--data", "{missing}"], "not found"),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, message):
+    args = {"--date": "2026-11-06", "--source": "local", "--data": str(tmp_path)}
+    for flag, value in zip(argv[::2], argv[1::2]):
+        args[flag] = value.replace("{missing}", str(tmp_path / "missing"))
+    code = main(["report", "daily", *[x for kv in args.items() for x in kv],
+                 "--out", str(tmp_path / "out")])
+    out, err = capsys.readouterr()
+    assert code == EXIT_BAD_INPUT and out == ""
+    assert err.startswith("workbench: error: ") and message in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "out").exists()  # no kernel was started, nothing written
+
+
+def test_bad_numbers_are_rejected_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["report", "daily", "--date", "2026-11-06", "--days", "0"])
+    assert info.value.code == 2 and "must be at least 1" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    done = subprocess.run(["workbench", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "report" in done.stdout and "exit codes" in done.stdout
