@@ -89,20 +89,50 @@ def _freeman_tukey(k: np.ndarray, expected: np.ndarray) -> np.ndarray:
 
 
 def _baseline(g: pd.DataFrame, window: Window, min_volume: int, observed: str,
-              statistic: str) -> tuple[float, float, int]:
-    """(baseline value, per-unit standard deviation, baseline buckets used) of one group."""
+              statistic: str, denominator: str) -> tuple[float, float, float, int]:
+    """(baseline value, per-unit standard deviation, dispersion, baseline buckets) of a group.
+
+    A poolable value (``mean``) is pooled per baseline day (sum over denominator), then the
+    runbook's statistic is taken over the days: a median of hourly rates of a rare event would be
+    0, and a median over days still ignores the day an earlier incident fell on. A precomputed
+    value (a quantile) takes the statistic over the buckets.
+    """
     base = g[(g["bucket"] < window.start) & (g["n"] >= min_volume)]
     if base.empty:
-        return float("nan"), float("nan"), 0
-    vals = base[observed]
+        return float("nan"), float("nan"), 1.0, 0
+    if observed == "mean":
+        day = (base["bucket"] - window.start) // pd.Timedelta(days=1)
+        per_day = base.groupby(day.to_numpy())[["sum", denominator]].sum()
+        vals = per_day["sum"] / per_day[denominator]
+    else:
+        vals = base[observed]
     value = float(vals.median() if statistic == "median" else vals.mean())
     n_b = base["n"].sum()
     mu = base["sum"].sum() / n_b
     var = max(base["sumsq"].sum() / n_b - mu * mu, 0.0)
-    return value, float(np.sqrt(var)), len(base)
+    return value, float(np.sqrt(var)), _dispersion(base, mu, var), len(base)
 
 
-def _scores(obs, base, n, unit_sd, up: bool, compare: str, binary: bool):
+# median of a chi-square with one degree of freedom
+_CHI2_1_MEDIAN = 0.4549
+
+
+def _dispersion(base: pd.DataFrame, mu: float, var: float) -> float:
+    """How much more the baseline buckets scatter than independent units would (>= 1).
+
+    Real traffic is clustered (a stalled backend slows several requests at once), so counts
+    vary more from hour to hour than a binomial says. The robust Pearson estimate (median of the
+    squared standardised bucket residuals over the chi-square median) widens the z-test by the
+    same factor; the median keeps an earlier incident in the baseline from inflating it.
+    """
+    if len(base) < 3 or not var > 0:
+        return 1.0
+    n = base["n"].to_numpy(dtype="float64")
+    resid2 = (base["sum"].to_numpy(dtype="float64") - n * mu) ** 2 / (n * var)
+    return max(1.0, float(np.median(resid2)) / _CHI2_1_MEDIAN)
+
+
+def _scores(obs, base, n, unit_sd, phi: float, up: bool, compare: str, binary: bool):
     """Threshold score and z-score of observed values against one baseline (arrays)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         if compare == "ratio":
@@ -116,9 +146,9 @@ def _scores(obs, base, n, unit_sd, up: bool, compare: str, binary: bool):
             # count of the event in the signal's direction against its expected count
             p0 = max(base if up else 1.0 - base, 0.0)
             k = (obs if up else 1.0 - obs) * n
-            z = _freeman_tukey(k, p0 * n)
+            z = _freeman_tukey(k, p0 * n) / np.sqrt(phi)
         else:
-            se = unit_sd / np.sqrt(n)
+            se = unit_sd * np.sqrt(phi) / np.sqrt(n)
             diff = (obs - base) if up else (base - obs)
             z = np.where(se > 0, diff / se, np.where(diff > 0, np.inf, 0.0))
     return np.asarray(score, dtype="float64"), np.asarray(z, dtype="float64")
@@ -168,7 +198,8 @@ def judge(stats: pd.DataFrame, window: Window, spec: Mapping[str, Any], *, min_v
     buckets = window.buckets()
     out = []
     for group, g in stats.groupby("group", sort=False):
-        base, unit_sd, n_base = _baseline(g, window, min_volume, observed, statistic)
+        base, unit_sd, phi, n_base = _baseline(g, window, min_volume, observed, statistic,
+                                          denominator)
         cur = g[g["bucket"] >= window.start].set_index("bucket")
         if cur.empty:
             continue
@@ -180,6 +211,7 @@ def judge(stats: pd.DataFrame, window: Window, spec: Mapping[str, Any], *, min_v
             with np.errstate(divide="ignore", invalid="ignore"):
                 full["mean"] = full["sum"] / full[denominator].where(full[denominator] > 0)
         full["baseline"], full["unit_sd"], full["base_buckets"] = base, unit_sd, n_base
+        full["dispersion"] = phi
         rank = np.full(len(full), -1)
         best = {k: np.full(len(full), np.nan) for k in ("score", "z", "span")}
         sev_out = np.array([None] * len(full), dtype=object)
@@ -200,7 +232,7 @@ def judge(stats: pd.DataFrame, window: Window, spec: Mapping[str, Any], *, min_v
                     obs = (sums["sum"][ends] - sums["sum"][ends - length]) / den
             else:
                 obs = full[observed].to_numpy(dtype="float64")
-            score, z = _scores(obs, base, n, unit_sd, up, compare, binary)
+            score, z = _scores(obs, base, n, unit_sd, phi, up, compare, binary)
             ok = (n >= min_volume) & np.isfinite(base) & np.isfinite(obs)
             if length == 1:
                 full["score"], full["z"], full["judged"] = score, z, ok

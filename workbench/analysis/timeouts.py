@@ -47,6 +47,8 @@ def detect_timeouts(ctx: c.Context, observations: pd.DataFrame | None) -> list[F
         out += c.findings_from_runs(judged, w.bucket, _builder(ctx, signal, column, judged,
                                                                profile, observations))
     out += _p95(ctx, profile, observations)
+    if "tool_latency_p95" in rb.signals:
+        out += _tool_p95(ctx, observations)
     out += _burn(ctx, profile, observations)
     return out
 
@@ -120,6 +122,7 @@ def _p95(ctx: c.Context, profile: pd.DataFrame, observations) -> list[Finding]:
     stats = stats.merge(q, on=["group", "bucket"], how="left")
     judged = judge(stats, w, spec, min_volume=ctx.min_volume, min_z=-np.inf,
                    statistic=ctx.statistic, binary=False, observed="p95")
+    judged = _gate_by_shift(judged, u, "duration", ctx)
 
     def build(run, top, start, end, labels):
         suspects = c.attribute_run(ctx, "duration", start, end)
@@ -132,6 +135,66 @@ def _p95(ctx: c.Context, profile: pd.DataFrame, observations) -> list[Finding]:
             trace_ids=c.top_trace_ids(ctx.units, start, end, "duration", labels),
             evidence={"series": c.evidence_series(judged, labels, w, observed="p95"),
                       "latency": profile, "slowest": slowest(observations, ctx, start, end)})
+    return c.findings_from_runs(judged, w.bucket, build)
+
+
+def _gate_by_shift(judged: pd.DataFrame, units: pd.DataFrame, value: str, ctx: c.Context
+                   ) -> pd.DataFrame:
+    """Keep a quantile verdict only where the log-duration mean moved significantly too.
+
+    A p95 over a hundred calls is noisy; latencies are roughly lognormal, so a slowdown is a shift
+    of the mean log-duration, whose z-test is sharp. Buckets whose shift is under the runbook's
+    ``min_zscore`` lose their verdict.
+    """
+    logs = units.assign(_log=np.log(units[value].clip(lower=1e-6)))
+    shift = judge(bucket_stats(logs, ctx.window, "_log"), ctx.window,
+                  {"direction": "up", "compare": "delta", "thresholds": {"warning": 0.0}},
+                  min_volume=ctx.min_volume, min_z=ctx.min_z, statistic="mean", binary=False)
+    ok = shift.loc[shift["severity"].notna(), ["group", "bucket"]].assign(_ok=True)
+    out = judged.merge(ok, on=["group", "bucket"], how="left")
+    out["severity"] = out["severity"].where(out["_ok"].eq(True).to_numpy(), None)
+    return out.drop(columns="_ok")
+
+
+def _tool_p95(ctx: c.Context, observations: pd.DataFrame | None) -> list[Finding]:
+    """p95 duration of each tool's calls per bucket against the tool's own baseline."""
+    if observations is None or observations.empty:
+        return []
+    spec = ctx.runbook.signal("tool_latency_p95")
+    w = ctx.window
+    o = observations[observations["tool_name"].notna()
+                     & (observations["start_time"] >= w.base_start)
+                     & (observations["start_time"] < w.end)]
+    if o.empty:
+        return []
+    calls = pd.DataFrame({"time": o["start_time"], "group": o["tool_name"].astype(str),
+                          "duration": o["duration_s"].astype("float64"),
+                          "tool_name": o["tool_name"].astype(str),
+                          "agent": o["agent"].astype(str), "trace_id": o["trace_id"]})
+    stats = bucket_stats(calls, w, "duration")
+    q = calls.groupby(["group", w.floor(calls["time"]).rename("bucket")])["duration"]
+    stats = stats.merge(q.quantile(0.95).rename("p95").reset_index(), on=["group", "bucket"],
+                        how="left")
+    stats = stats[stats["group"] != ALL]
+    judged = judge(stats, w, spec, min_volume=ctx.min_volume, min_z=-np.inf,
+                   statistic=ctx.statistic, binary=False, observed="p95")
+    judged = _gate_by_shift(judged, calls[calls["group"] != ALL], "duration", ctx)
+
+    def build(run, top, start, end, labels):
+        tool = labels.pop("agent")
+        labels = {"tool_name": tool}
+        suspects = c.attribute_run(ctx, "duration", start, end, units=calls)
+        ids = calls[(calls["time"] >= start) & (calls["time"] < end)
+                    & (calls["group"] == tool)].sort_values("duration", ascending=False)
+        return Finding(
+            runbook=ctx.runbook.name, signal="tool_latency_p95", severity=top["severity"],
+            start=start, end=end, observed=float(top["p95"]), baseline=float(top["baseline"]),
+            summary=(f"Tool {tool} p95 {top['p95']:.2f} s, {c.fmt_ratio(top['score'])} its "
+                     f"baseline ({top['baseline']:.2f} s){c.suspects_text(suspects)}"),
+            unit=spec["unit"], labels=labels, suspects=suspects,
+            trace_ids=list(dict.fromkeys(ids["trace_id"].astype(str)))[:20],
+            evidence={"series": c.evidence_series(judged, {"agent": tool}, w, observed="p95"),
+                      "slowest": slowest(observations, ctx, start, end)})
     return c.findings_from_runs(judged, w.bucket, build)
 
 
