@@ -1,0 +1,128 @@
+"""Attribution ("explain the delta") on hand-made frames with known answers."""
+
+import pandas as pd
+import pytest
+
+from workbench import schema
+from workbench.analysis import attribute, tool_sets
+from workbench.errors import SchemaError
+
+
+def frame(groups):
+    """Rows from (count, bad, dims) tuples: ``bad`` of ``count`` rows have y=1."""
+    rows = []
+    for count, bad, dims in groups:
+        rows += [dict(dims, y=1.0)] * bad + [dict(dims, y=0.0)] * (count - bad)
+    return pd.DataFrame(rows)
+
+
+def test_rate_contributions_follow_the_delta_decomposition():
+    base = frame([(1000, 50, {"model": "a"}), (1000, 50, {"model": "b"})])
+    cur = frame([(100, 35, {"model": "a"}), (100, 5, {"model": "b"})])
+    got = attribute(cur, base, "y", ["model"], prior=0.0)
+    # expected 5 + 5 = 10 bad, saw 40: excess 30, all of it in model a (35 - 5)
+    assert [(s.dimension, s.value) for s in got] == [("model", "a")]
+    assert got[0].contribution == pytest.approx(1.0)
+    assert got[0].incident == pytest.approx(0.35)
+    assert got[0].baseline == pytest.approx(0.05)
+
+
+def test_split_excess_ranks_the_larger_share_first():
+    base = frame([(1000, 50, {"model": "a"}), (1000, 50, {"model": "b"})])
+    cur = frame([(100, 25, {"model": "a"}), (100, 15, {"model": "b"})])
+    got = attribute(cur, base, "y", ["model"], prior=0.0)
+    # excess 20 + 10 of a total 30
+    assert [s.value for s in got] == ["a", "b"]
+    assert [s.contribution for s in got] == pytest.approx([2 / 3, 1 / 3])
+
+
+def test_a_busy_value_at_its_normal_rate_explains_nothing():
+    base = frame([(1000, 200, {"agent": "x"}), (1000, 10, {"agent": "y"})])
+    # traffic moved to x, which always had a high rate; y's rate tripled
+    cur = frame([(400, 80, {"agent": "x"}), (100, 3, {"agent": "y"})])
+    got = attribute(cur, base, "y", ["agent"], prior=0.0)
+    assert [s.value for s in got] == ["y"]
+
+
+def test_no_excess_returns_no_suspects():
+    base = frame([(1000, 50, {"model": "a"})])
+    cur = frame([(100, 4, {"model": "a"})])
+    assert attribute(cur, base, "y", ["model"]) == []
+    assert attribute(cur.iloc[0:0], base, "y", ["model"]) == []
+
+
+def test_new_prompt_version_nested_in_its_agent_ranks_first():
+    base = frame([(700, 35, {"agent": "rag", "prompt_version": "7", "model": "mini"}),
+                  (300, 15, {"agent": "rag", "prompt_version": "7", "model": "big"}),
+                  (1000, 40, {"agent": "tool", "prompt_version": "3", "model": "big"})])
+    # the window holds some v7 traffic before the switch; v8 is bad on both models
+    cur = frame([(20, 1, {"agent": "rag", "prompt_version": "7", "model": "mini"}),
+                 (70, 21, {"agent": "rag", "prompt_version": "8", "model": "mini"}),
+                 (30, 9, {"agent": "rag", "prompt_version": "8", "model": "big"}),
+                 (100, 4, {"agent": "tool", "prompt_version": "3", "model": "big"})])
+    got = attribute(cur, base, "y", ["agent", "model", "prompt_version"])
+    assert (got[0].dimension, got[0].value) == ("prompt_version", "8")
+    assert ("agent", "rag") in [(s.dimension, s.value) for s in got[1:]]
+    # model "mini" carries most of v8's traffic but v8 on "big" is just as bad: not the cause
+    assert got[0].contribution > 0.9
+
+
+def test_a_nested_value_loses_when_the_rest_of_its_container_is_bad_too():
+    base = frame([(1000, 50, {"release": "r1", "model": "m1"}),
+                  (1000, 50, {"release": "r1", "model": "m2"})])
+    cur = frame([(90, 45, {"release": "r2", "model": "m1"}),
+                 (10, 5, {"release": "r2", "model": "m2"})])
+    got = attribute(cur, base, "y", ["release", "model"])
+    assert (got[0].dimension, got[0].value) == ("release", "r2")
+
+
+def test_shared_tool_broken_in_one_agent_names_the_tool():
+    base = frame([(500, 10, {"agent": "tool", "tool_name": ("search",)}),
+                  (500, 10, {"agent": "tool", "tool_name": ("sql",)}),
+                  (500, 10, {"agent": "planner", "tool_name": ("search", "fetch")})])
+    cur = frame([(50, 40, {"agent": "tool", "tool_name": ("search",)}),
+                 (50, 1, {"agent": "tool", "tool_name": ("sql",)}),
+                 (50, 1, {"agent": "planner", "tool_name": ("search", "fetch")})])
+    got = attribute(cur, base, "y", ["agent", "tool_name"])
+    assert (got[0].dimension, got[0].value) == ("tool_name", "search")
+    assert ("agent", "tool") in [(s.dimension, s.value) for s in got]
+
+
+def test_identical_row_sets_prefer_the_finer_grained_dimension():
+    base = frame([(500, 10, {"agent": "p", "tool_name": ("fetch",)}),
+                  (500, 10, {"agent": "q", "tool_name": ("sql",)})])
+    cur = frame([(50, 30, {"agent": "p", "tool_name": ("fetch",)}),
+                 (50, 1, {"agent": "q", "tool_name": ("sql",)})])
+    got = attribute(cur, base, "y", ["agent", "tool_name"])
+    assert [(s.dimension, s.value) for s in got[:2]] == [("tool_name", "fetch"), ("agent", "p")]
+
+
+def test_sum_kind_scales_the_baseline_total():
+    base = pd.DataFrame({"agent": ["a"] * 10 + ["b"] * 10, "cost": [1.0] * 20})
+    cur = pd.DataFrame({"agent": ["a"] * 5 + ["b"] * 5, "cost": [1.0] * 5 + [5.0] * 5})
+    got = attribute(cur, base, "cost", ["agent"], kind="sum", scale=0.5)
+    # expected 5 + 5, saw 5 + 25: all 20 of the excess is b's
+    assert [(s.value, s.contribution) for s in got] == [("b", 1.0)]
+    assert got[0].incident == 25.0 and got[0].baseline == 5.0
+
+
+def test_bad_input_is_named():
+    with pytest.raises(SchemaError, match="no metric column 'cost'"):
+        attribute(pd.DataFrame({"x": [1]}), pd.DataFrame({"cost": [1]}), "cost", ["x"])
+    with pytest.raises(SchemaError, match="current must be a DataFrame"):
+        attribute([1, 2], pd.DataFrame({"cost": [1]}), "cost", ["x"])
+    with pytest.raises(ValueError, match="kind must be"):
+        attribute(pd.DataFrame({"c": [1]}), pd.DataFrame({"c": [1]}), "c", [], kind="max")
+
+
+def test_tool_sets_per_trace():
+    obs = pd.DataFrame({
+        "trace_id": ["t1", "t1", "t1", "t2", "t3"],
+        "observation_id": ["o1", "o2", "o3", "o4", "o5"],
+        "tool_name": [None, "search", "fetch", "search", None]})
+    obs = schema.conform(obs.assign(
+        start_time="2026-11-02T00:00:00Z", end_time="2026-11-02T00:00:01Z", duration_s=1.0,
+        name="x", type="tool", level="DEFAULT", agent="a", environment="production"),
+        "observations")
+    got = tool_sets(obs)
+    assert got.to_dict() == {"t1": ("fetch", "search"), "t2": ("search",)}
