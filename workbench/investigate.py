@@ -30,8 +30,8 @@ from workbench.findings import SEVERITIES, Finding
 from workbench.runbooks import Runbook
 from workbench.sources import TraceSource, get_source, incomplete_reason, to_utc
 
-__all__ = ["PRIMARY", "SIGNALS", "Investigation", "Signal", "TraceWindow", "explore", "investigate",
-           "open_trace_source"]
+__all__ = ["PRIMARY", "SIGNALS", "Investigation", "Signal", "TraceWindow", "explore",
+           "html_table", "investigate", "open_trace_source"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def _e(text: object) -> str:
     return _html.escape(str(text))
 
 
-def _table(df: pd.DataFrame) -> str:
+def html_table(df: pd.DataFrame) -> str:
     return _STYLE + df.to_html(escape=True, index=False, classes="wb-table", border=0,
                                na_rep="–", float_format=lambda x: f"{x:.4g}")
 
@@ -377,7 +377,7 @@ class Investigation:
         return "\n".join(lines)
 
     def signal_table_html(self) -> str:
-        return _table(self.signal_table())
+        return html_table(self.signal_table())
 
     def findings_table(self) -> pd.DataFrame:
         return pd.DataFrame({
@@ -394,7 +394,7 @@ class Investigation:
     def findings_html(self) -> str:
         if not self.findings:
             return "<p>The detectors returned nothing for this window.</p>"
-        return _table(self.findings_table())
+        return html_table(self.findings_table())
 
     # -- signals over time --------------------------------------------------------------------
     def signal_series(self) -> pd.DataFrame:
@@ -455,7 +455,7 @@ class Investigation:
         if table.empty:
             return (f"<p>No excess of {_e(self.primary)} over its baseline in this window: "
                     "nothing to attribute.</p>")
-        return _table(table.assign(contribution=table["contribution"].map("{:.0%}".format)))
+        return html_table(table.assign(contribution=table["contribution"].map("{:.0%}".format)))
 
     def suspects_figure(self, dimension: str | None = None):
         from workbench.runbook_plots import suspects_figure
@@ -474,7 +474,7 @@ class Investigation:
         return cur.sort_values(sig.worst_by, ascending=False).head(n)[cols].reset_index(drop=True)
 
     def worst_traces_html(self, n: int = 10) -> str:
-        return _table(self.worst_traces(n))
+        return html_table(self.worst_traces(n))
 
     def waterfall(self, trace_id: str | None = None):
         """The span waterfall of ``trace_id`` (default: the worst trace)."""

@@ -1,0 +1,431 @@
+"""Interactive controls (ipywidgets) for the runbook notebooks and the trace explorer.
+
+Two rules shape this module:
+
+- **Re-running a cell keeps what the engineer chose.** Every control is created under a ``key``;
+  its values live in a module-level registry, so a re-run cell rebuilds the control with the
+  chosen window, dimension, trace and ticked steps (the previous widget is closed). When the
+  defaults a control is built with change (the parameters cell was edited), the chosen values
+  are dropped in favour of the new defaults.
+- **Static output where no one can click.** Under papermill (``live=False``) each section
+  displays the same tables and figures directly, so the HTML report holds them; widgets do not
+  render there.
+
+Content is drawn into ``Output`` widgets by setting their ``outputs`` (mime bundles), so redraws
+are plain data and work the same with or without a frontend.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from workbench.errors import ConfigError
+from workbench.sources import to_utc
+
+__all__ = ["AttributionExplorer", "Checklist", "RunbookBoard", "TraceBrowser", "TracePicker",
+           "WindowPicker", "forget", "parse_window", "remembered", "state"]
+
+Item = str | go.Figure  # HTML text or a plotly figure
+MAX_WINDOW = pd.Timedelta(days=31)
+ANY = ""  # the "no filter" choice of a filter dropdown
+
+_REGISTRY: dict[str, dict[str, Any]] = {}
+_WIDGETS: dict[str, list[w.Widget]] = {}
+
+
+# -- registry -----------------------------------------------------------------------------------
+
+def state(key: str) -> dict[str, Any]:
+    """The remembered values under ``key`` (a copy; defaults bookkeeping left out)."""
+    return {k: v for k, v in _REGISTRY.get(key, {}).items() if not k.startswith("_")}
+
+
+def forget(key: str | None = None) -> None:
+    """Drop what is remembered under ``key`` (everything when None) and close its widgets."""
+    for k in [key] if key is not None else list(_WIDGETS):
+        for widget in _WIDGETS.pop(k, []):
+            widget.close()
+    if key is None:
+        _REGISTRY.clear()
+    else:
+        _REGISTRY.pop(key, None)
+
+
+def remembered(key: str, name: str, default: Any, valid: Callable[[Any], bool] = lambda v: True
+               ) -> Any:
+    """The value remembered for ``name`` under ``key``; ``default`` when there is none, when it
+    no longer passes ``valid``, or when the default itself changed since it was remembered."""
+    entry = _REGISTRY.setdefault(key, {})
+    defaults = entry.setdefault("_defaults", {})
+    if name not in defaults or defaults[name] != default:
+        defaults[name] = default
+        entry[name] = default
+    value = entry[name]
+    return value if valid(value) else default
+
+
+def _remember(key: str, name: str, value: Any) -> None:
+    _REGISTRY.setdefault(key, {})[name] = value
+
+
+def _adopt(key: str, *widgets: w.Widget) -> None:
+    """Close the widgets an earlier run of the same cell built, then keep these."""
+    for old in _WIDGETS.pop(key, []):
+        old.close()
+    _WIDGETS[key] = list(widgets)
+
+
+# -- rendering ------------------------------------------------------------------------------------
+
+def _bundle(item: Item) -> dict[str, Any]:
+    if isinstance(item, go.Figure):
+        data = {"application/vnd.plotly.v1+json": json.loads(pio.to_json(item, validate=False)),
+                "text/plain": f"<figure: {html.escape(item.layout.title.text or '')}>"}
+    else:
+        data = {"text/html": str(item), "text/plain": "(table)"}
+    return {"output_type": "display_data", "data": data, "metadata": {}}
+
+
+def draw(output: w.Output, items: Iterable[Item]) -> None:
+    """Replace what ``output`` shows with ``items``."""
+    output.outputs = tuple(_bundle(i) for i in items)
+
+
+def show_static(items: Iterable[Item]) -> None:
+    """Display ``items`` as plain notebook output (HTML reports, papermill runs)."""
+    from IPython.display import HTML, display
+
+    from workbench.plots import show
+
+    for item in items:
+        show(item) if isinstance(item, go.Figure) else display(HTML(item))
+
+
+def _display(widget: w.Widget) -> None:
+    from IPython.display import display
+
+    display(widget)
+
+
+def _error(exc: Exception) -> str:
+    return f"<p style='color:#d62728'>{html.escape(str(exc))}</p>"
+
+
+# -- controls -------------------------------------------------------------------------------------
+
+def parse_window(start: Any, end: Any, max_span: pd.Timedelta = MAX_WINDOW
+                 ) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``[start, end)`` as UTC timestamps; ConfigError naming what is wrong otherwise."""
+    out = []
+    for label, value in (("start", start), ("end", end)):
+        try:
+            out.append(to_utc(str(value).strip() if isinstance(value, str) else value))
+        except (TypeError, ValueError):
+            raise ConfigError(f"window {label} {value!r} is not a timestamp "
+                              "(e.g. 2026-11-06T09:00Z)") from None
+    t0, t1 = out
+    if not t1 > t0:
+        raise ConfigError(f"window end {t1:%Y-%m-%d %H:%M} is not after its start "
+                          f"{t0:%Y-%m-%d %H:%M}")
+    if t1 - t0 > max_span:
+        raise ConfigError(f"window of {t1 - t0} is longer than the {max_span} allowed")
+    return t0, t1
+
+
+def _iso(ts: pd.Timestamp) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%MZ")
+
+
+class WindowPicker:
+    """Start/end text boxes and an Apply button; ``on_apply(start, end)`` on a valid window."""
+
+    def __init__(self, key: str, start: Any, end: Any,
+                 on_apply: Callable[[pd.Timestamp, pd.Timestamp], None] | None = None) -> None:
+        t0, t1 = parse_window(start, end)
+        self.key, self.on_apply = key, on_apply
+        self.start_box = w.Text(value=remembered(key, "start", _iso(t0)),
+                                description="start (UTC)")
+        self.end_box = w.Text(value=remembered(key, "end", _iso(t1)), description="end (UTC)")
+        self.button = w.Button(description="Apply", button_style="primary")
+        self.message = w.HTML()
+        self.button.on_click(lambda _: self.apply())
+        self.widget = w.VBox([w.HBox([self.start_box, self.end_box, self.button]),
+                              self.message])
+        _adopt(key, self.widget)
+
+    @property
+    def value(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """The window as chosen (applied or not); ConfigError when the boxes are invalid."""
+        return parse_window(self.start_box.value, self.end_box.value)
+
+    def apply(self) -> bool:
+        """Validate the boxes; remember and announce a valid window, explain an invalid one."""
+        try:
+            t0, t1 = self.value
+        except ConfigError as exc:
+            self.message.value = _error(exc)
+            return False
+        _remember(self.key, "start", self.start_box.value)
+        _remember(self.key, "end", self.end_box.value)
+        self.message.value = ""
+        if self.on_apply is not None:
+            try:
+                self.on_apply(t0, t1)
+            except ConfigError as exc:
+                self.message.value = _error(exc)
+                return False
+        return True
+
+
+class TracePicker:
+    """A list of trace ids; picking one redraws its waterfall (``draw(trace_id) -> Figure``)."""
+
+    def __init__(self, key: str, trace_ids: Sequence[str], draw: Callable[[str], go.Figure]
+                 ) -> None:
+        self.key, self._draw = key, draw
+        self.select = w.Select(options=[], rows=8, description="trace",
+                               layout=w.Layout(width="430px"))
+        self.output = w.Output()
+        self.widget = w.VBox([self.select, self.output])
+        self.set_traces(trace_ids)
+        self.select.observe(self._picked, names="value")
+        _adopt(key, self.widget)
+
+    def set_traces(self, trace_ids: Sequence[str]) -> None:
+        """New choices; the remembered trace stays picked when it is still among them."""
+        ids = [str(t) for t in trace_ids]
+        value = remembered(self.key, "trace_id", ids[0] if ids else None, lambda v: v in ids)
+        self.select.unobserve_all("value")
+        self.select.options = ids
+        self.select.value = value
+        self.select.observe(self._picked, names="value")
+        self.redraw()
+
+    @property
+    def value(self) -> str | None:
+        return self.select.value
+
+    def _picked(self, change: dict[str, Any]) -> None:
+        _remember(self.key, "trace_id", change["new"])
+        self.redraw()
+
+    def items(self) -> list[Item]:
+        if self.value is None:
+            return ["<p>No trace to show in this window.</p>"]
+        try:
+            return [self._draw(self.value)]
+        except ConfigError as exc:
+            return [_error(exc)]
+
+    def redraw(self) -> None:
+        draw(self.output, self.items())
+
+
+class AttributionExplorer:
+    """A dimension selector over an investigation's suspects: table and bar chart redrawn."""
+
+    ALL = "(all dimensions)"
+
+    def __init__(self, key: str, investigation: Any) -> None:
+        self.key, self.investigation = key, investigation
+        options = [self.ALL, *investigation.dimensions]
+        value = remembered(key, "dimension", self.ALL, lambda v: v in options)
+        self.dropdown = w.Dropdown(options=options, value=value, description="dimension")
+        self.output = w.Output()
+        self.dropdown.observe(self._picked, names="value")
+        self.widget = w.VBox([self.dropdown, self.output])
+        self.redraw()
+        _adopt(key, self.widget)
+
+    @property
+    def dimension(self) -> str | None:
+        return None if self.dropdown.value == self.ALL else self.dropdown.value
+
+    def _picked(self, change: dict[str, Any]) -> None:
+        _remember(self.key, "dimension", change["new"])
+        self.redraw()
+
+    def set_investigation(self, investigation: Any) -> None:
+        self.investigation = investigation
+        self.redraw()
+
+    def items(self) -> list[Item]:
+        inv = self.investigation
+        return [inv.suspects_html(self.dimension), inv.suspects_figure(self.dimension)]
+
+    def redraw(self) -> None:
+        draw(self.output, self.items())
+
+
+class Checklist:
+    """One checkbox per step; ticks are remembered per step text across re-runs."""
+
+    def __init__(self, key: str, steps: Sequence[str]) -> None:
+        self.key = key
+        ticked = remembered(key, "ticked", frozenset(), lambda v: isinstance(v, frozenset))
+        self.boxes = [w.Checkbox(value=s in ticked, description=s, indent=False,
+                                 layout=w.Layout(width="auto")) for s in steps]
+        for box in self.boxes:
+            box.observe(self._changed, names="value")
+        self.widget = w.VBox(self.boxes)
+        _adopt(key, self.widget)
+
+    def _changed(self, _: dict[str, Any]) -> None:
+        _remember(self.key, "ticked", frozenset(b.description for b in self.boxes if b.value))
+
+    @property
+    def ticked(self) -> list[str]:
+        return [b.description for b in self.boxes if b.value]
+
+
+# -- boards: a notebook's sections, redrawn together -------------------------------------------
+
+class RunbookBoard:
+    """The live sections of a runbook notebook over one :class:`Investigation`.
+
+    ``reload(start, end)`` builds the investigation of a new window; applying the window picker
+    redraws every section. Each section method displays a widget when ``live`` and the same
+    content as static output otherwise.
+    """
+
+    def __init__(self, key: str, investigation: Any,
+                 reload: Callable[[pd.Timestamp, pd.Timestamp], Any]) -> None:
+        self.key, self.investigation, self.reload = key, investigation, reload
+        self.picker = WindowPicker(f"{key}/window", investigation.start, investigation.end,
+                                   on_apply=self._apply)
+        self.summary_out, self.signals_out = w.Output(), w.Output()
+        self.attribution = AttributionExplorer(f"{key}/dimension", investigation)
+        self.traces = TracePicker(f"{key}/trace", self._worst_ids(), investigation.waterfall)
+        self.checklists = {s: Checklist(f"{key}/{s}", investigation.steps(s))
+                           for s in ("investigation", "mitigations", "rollback")}
+        self._redraw()
+
+    def _worst_ids(self) -> list[str]:
+        return self.investigation.worst_traces(10)["trace_id"].astype(str).tolist()
+
+    def _apply(self, start: pd.Timestamp, end: pd.Timestamp) -> None:
+        self.investigation = self.reload(start, end)
+        self.traces._draw = self.investigation.waterfall
+        self.attribution.set_investigation(self.investigation)
+        self.traces.set_traces(self._worst_ids())
+        self._redraw()
+
+    def _redraw(self) -> None:
+        draw(self.summary_out, self.summary_items())
+        draw(self.signals_out, self.signals_items())
+
+    def summary_items(self) -> list[Item]:
+        inv = self.investigation
+        return [inv.summary_html(), inv.signal_table_html(), inv.findings_html()]
+
+    def signals_items(self) -> list[Item]:
+        return [self.investigation.signals_figure()]
+
+    def summary(self, live: bool) -> None:
+        if live:
+            _display(w.VBox([self.picker.widget, self.summary_out]))
+        else:
+            show_static(self.summary_items())
+
+    def signals(self, live: bool) -> None:
+        _display(self.signals_out) if live else show_static(self.signals_items())
+
+    def attribution_section(self, live: bool) -> None:
+        _display(self.attribution.widget) if live else show_static(self.attribution.items())
+
+    def drilldown(self, live: bool) -> None:
+        if live:
+            _display(self.traces.widget)
+        else:
+            show_static([self.investigation.worst_traces_html(), *self.traces.items()])
+
+    def checklist(self, section: str, live: bool) -> None:
+        if live:
+            _display(self.checklists[section].widget)
+        else:
+            show_static([self.investigation.checklist_html(section)])
+
+
+class TraceBrowser:
+    """The trace explorer: window and filters (agent, model, status), a table, a latency/cost
+    scatter, and a trace picker redrawing the waterfall. ``load(start, end) -> TraceWindow``."""
+
+    FILTERS = ("agent", "model", "status")
+
+    def __init__(self, key: str, view: Any, load: Callable[[pd.Timestamp, pd.Timestamp], Any],
+                 rows: int = 50, **filters: str | None) -> None:
+        self.key, self.view, self.load, self.rows = key, view, load, rows
+        self.picker = WindowPicker(f"{key}/window", view.start, view.end, on_apply=self._apply)
+        self.dropdowns = {}
+        for name in self.FILTERS:
+            default = filters.get(name) or ANY
+            options = [ANY, *view.options(name)]
+            if default not in options:
+                raise ConfigError(f"{name} {default!r} has no traces in this window; known: "
+                                  f"{options[1:]}")
+            value = remembered(key, name, default, lambda v, o=options: v in o)
+            dd = w.Dropdown(options=options, value=value, description=name)
+            dd.observe(lambda ch, n=name: self._filtered(n, ch["new"]), names="value")
+            self.dropdowns[name] = dd
+        self.table_out, self.scatter_out = w.Output(), w.Output()
+        self.traces = TracePicker(f"{key}/trace", self._ids(), self.view.waterfall)
+        self.widget = w.VBox([self.picker.widget, w.HBox(list(self.dropdowns.values())),
+                              self.table_out, self.scatter_out, self.traces.widget])
+        self._redraw()
+        _adopt(key, self.widget)
+
+    @property
+    def filters(self) -> dict[str, str]:
+        return {k: d.value for k, d in self.dropdowns.items()}
+
+    def table(self) -> pd.DataFrame:
+        return self.view.table(**self.filters)
+
+    def _ids(self) -> list[str]:
+        return self.table().head(self.rows)["trace_id"].astype(str).tolist()
+
+    def _filtered(self, name: str, value: str) -> None:
+        _remember(self.key, name, value)
+        self.traces.set_traces(self._ids())
+        self._redraw()
+
+    def _apply(self, start: pd.Timestamp, end: pd.Timestamp) -> None:
+        self.view = self.load(start, end)
+        for name, dd in self.dropdowns.items():
+            keep = dd.value if dd.value in self.view.options(name) else ANY
+            dd.unobserve_all("value")
+            dd.options = [ANY, *self.view.options(name)]
+            dd.value = keep
+            dd.observe(lambda ch, n=name: self._filtered(n, ch["new"]), names="value")
+        self.traces._draw = self.view.waterfall
+        self.traces.set_traces(self._ids())
+        self._redraw()
+
+    def table_items(self) -> list[Item]:
+        from workbench.investigate import html_table
+
+        t = self.table()
+        head = (f"<p>{len(t):,} traces match; the {min(len(t), self.rows)} slowest are "
+                "listed.</p>")
+        return [head + html_table(t.head(self.rows))]
+
+    def scatter_items(self) -> list[Item]:
+        return [self.view.scatter(**self.filters)]
+
+    def _redraw(self) -> None:
+        draw(self.table_out, self.table_items())
+        draw(self.scatter_out, self.scatter_items())
+
+    def show(self, live: bool) -> None:
+        if live:
+            _display(self.widget)
+        else:
+            show_static([*self.table_items(), *self.scatter_items(), *self.traces.items()])
