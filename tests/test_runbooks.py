@@ -84,3 +84,16 @@ def test_parse_duration():
     assert runbooks.parse_duration("7d") == pd.Timedelta(days=7)
     with pytest.raises(ConfigError, match="'5 minutes'"):
         runbooks.parse_duration("5 minutes")
+
+
+def test_clean_verdict_is_remembered_by_content_not_by_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    runbooks.load("cost_spike", SHIPPED)
+    remembered = list((tmp_path / "cache" / "workbench" / "runbooks-valid").iterdir())
+    assert len(remembered) == 1
+    # Same name, changed content: validated again, and the error still surfaces.
+    path = _write(tmp_path, "cost_spike",
+                  lambda s: s["signals"]["cost_per_hour"].update(direction="sideways"))
+    with pytest.raises(ConfigError, match="sideways"):
+        runbooks.load(path)
+    assert len(list(remembered[0].parent.iterdir())) == 1

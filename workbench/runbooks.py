@@ -7,6 +7,7 @@ the key path and the problem.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -17,7 +18,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pandas as pd
 import yaml
 
@@ -44,9 +44,41 @@ def default_dir() -> Path:
 
 
 @lru_cache(maxsize=1)
-def _validator() -> jsonschema.Draft202012Validator:
-    text = resources.files("workbench").joinpath("runbook.schema.json").read_text()
-    return jsonschema.Draft202012Validator(json.loads(text))
+def _schema_text() -> str:
+    return resources.files("workbench").joinpath("runbook.schema.json").read_text()
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    import jsonschema  # costs 1-2 s to import (format checkers); only paid on a cache miss
+
+    return jsonschema.Draft202012Validator(json.loads(_schema_text()))
+
+
+def _verdict_marker(spec: Any) -> Path:
+    """Where a passed validation of exactly this content against exactly this schema is noted.
+
+    Report kernels load the same runbooks on every run; remembering a clean verdict by content hash
+    saves each run the jsonschema import without ever skipping validation of changed content.
+    """
+    digest = hashlib.sha256(_schema_text().encode())
+    digest.update(json.dumps(spec, sort_keys=True, default=str).encode())
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "workbench" / "runbooks-valid" / digest.hexdigest()
+
+
+def _schema_errors(spec: Any) -> list[str]:
+    marker = _verdict_marker(spec)
+    if marker.exists():
+        return []
+    errors = sorted(_validator().iter_errors(spec), key=lambda e: list(e.absolute_path))
+    if not errors:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:
+            pass  # a read-only home only costs the next run the validation again
+    return [f"{_key_path(e)}: {e.message}" for e in errors]
 
 
 @dataclass(frozen=True)
@@ -105,7 +137,7 @@ class Runbook:
                               f"it has {sorted(self.signals)}") from None
 
 
-def _key_path(error: jsonschema.ValidationError) -> str:
+def _key_path(error: Any) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "<top level>"
 
 
@@ -121,9 +153,8 @@ def load(name_or_path: str | Path, directory: str | Path | None = None) -> Runbo
         spec = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    errors = sorted(_validator().iter_errors(spec), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = [f"{_key_path(e)}: {e.message}" for e in errors]
+    lines = _schema_errors(spec)
+    if lines:
         raise ConfigError(f"{path}: invalid runbook:\n  " + "\n  ".join(lines))
     if spec["name"] != path.stem:
         raise ConfigError(f"{path}: name: {spec['name']!r} does not match the file name "

@@ -7,8 +7,26 @@
 - :mod:`~workbench.reports.runner`: :func:`daily_report`, all of the above for one day.
 """
 
-from workbench.reports.execute import run_notebook
-from workbench.reports.render import render_html
-from workbench.reports.runner import ReportResult, daily_report
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = ["ReportResult", "daily_report", "render_html", "run_notebook"]
+
+# Imported on first use: the report notebook's own kernel imports ``workbench.reports.daily`` and
+# must not pay for papermill, nbconvert and jsonschema's format checkers (seconds per run).
+_EXPORTS = {
+    "run_notebook": "workbench.reports.execute",
+    "render_html": "workbench.reports.render",
+    "ReportResult": "workbench.reports.runner",
+    "daily_report": "workbench.reports.runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'workbench.reports' has no attribute {name!r}")
