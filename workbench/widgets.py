@@ -59,13 +59,15 @@ def forget(key: str | None = None) -> None:
         _REGISTRY.pop(key, None)
 
 
-def remembered(key: str, name: str, default: Any, valid: Callable[[Any], bool] = lambda v: True
-               ) -> Any:
+def remembered(key: str, name: str, default: Any, valid: Callable[[Any], bool] = lambda v: True,
+               *, follow_default: bool = True) -> Any:
     """The value remembered for ``name`` under ``key``; ``default`` when there is none, when it
-    no longer passes ``valid``, or when the default itself changed since it was remembered."""
+    no longer passes ``valid``, or (``follow_default``) when the default itself changed since
+    it was remembered. Data-derived defaults (the first of a list) pass ``follow_default=False``.
+    """
     entry = _REGISTRY.setdefault(key, {})
     defaults = entry.setdefault("_defaults", {})
-    if name not in defaults or defaults[name] != default:
+    if name not in entry or (follow_default and defaults.get(name) != default):
         defaults[name] = default
         entry[name] = default
     value = entry[name]
@@ -202,7 +204,8 @@ class TracePicker:
     def set_traces(self, trace_ids: Sequence[str]) -> None:
         """New choices; the remembered trace stays picked when it is still among them."""
         ids = [str(t) for t in trace_ids]
-        value = remembered(self.key, "trace_id", ids[0] if ids else None, lambda v: v in ids)
+        value = remembered(self.key, "trace_id", ids[0] if ids else None, lambda v: v in ids,
+                           follow_default=False)
         self.select.unobserve_all("value")
         self.select.options = ids
         self.select.value = value

@@ -1,0 +1,63 @@
+"""``run_runbook``: execute a runbook's notebook over an incident window and render it to HTML.
+
+The notebook is the one the runbook YAML names (``notebook:``). It runs with ``interactive =
+False``, so every section prints static tables and figures that the HTML keeps. Inputs are
+checked before a kernel starts, so bad input fails in a second with a message naming it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from workbench import runbooks as runbook_mod
+from workbench.errors import ConfigError
+from workbench.reports.execute import run_notebook
+from workbench.reports.render import render_html
+from workbench.reports.runner import notebooks_dir
+from workbench.sources import SOURCES, to_utc
+
+__all__ = ["notebook_path", "run_runbook"]
+
+
+def notebook_path(runbook: runbook_mod.Runbook) -> Path:
+    """The runbook's ``notebook:`` path, found under :func:`notebooks_dir` (which
+    ``$WORKBENCH_NOTEBOOKS`` can move) when it starts with ``notebooks/``."""
+    rel = Path(runbook.notebook)
+    if rel.parts and rel.parts[0] == "notebooks":
+        return notebooks_dir().joinpath(*rel.parts[1:])
+    return notebooks_dir().parent / rel
+
+
+def run_runbook(name: str, start: Any, end: Any, source: str = "local",
+                data_dir: str | Path | None = "data/demo", out_dir: str | Path = "out", *,
+                baseline_days: int = 7, runbooks_dir: str | Path | None = None) -> Path:
+    """Execute runbook ``name``'s notebook over ``[start, end)``; return the HTML report's path.
+
+    The executed notebook sits beside the HTML as ``<name>-<start>.ipynb``; a failing run keeps
+    ``<name>-<start>-err.ipynb`` and raises :class:`~workbench.errors.ReportError`.
+    """
+    rb = runbook_mod.load(name, runbooks_dir)
+    try:
+        t0, t1 = to_utc(start), to_utc(end)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"window bounds must be timestamps, got {start!r}, {end!r}") from exc
+    if not t1 > t0:
+        raise ConfigError(f"window end {t1} is not after its start {t0}")
+    if source not in SOURCES:
+        raise ConfigError(f"unknown source {source!r}; known sources: {sorted(SOURCES)}")
+    if source == "local" and (data_dir is None or not Path(data_dir).is_dir()):
+        raise ConfigError(f"data directory {data_dir} not found (source 'local' reads it)")
+    if int(baseline_days) < 1:
+        raise ConfigError(f"baseline_days must be at least 1, got {baseline_days}")
+    nb = notebook_path(rb)
+    if not nb.is_file():
+        raise ConfigError(f"runbook {name!r} names notebook {rb.notebook}, not found at {nb}")
+    out = Path(out_dir).resolve()
+    params = {"start": t0.isoformat(), "end": t1.isoformat(), "source": source,
+              "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else "",
+              "baseline_days": int(baseline_days), "interactive": False}
+    stem = f"{rb.name}-{t0:%Y%m%dT%H%M}"
+    executed = run_notebook(nb, params, out, output_name=f"{stem}.ipynb", cwd=out)
+    return render_html(executed, out / f"{stem}.html",
+                       title=f"{rb.title} {t0:%Y-%m-%d %H:%M} – {t1:%H:%M} UTC")
