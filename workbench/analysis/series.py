@@ -218,11 +218,11 @@ def judge(stats: pd.DataFrame, window: Window, spec: Mapping[str, Any], *, min_v
         cols = {c: full[c].to_numpy(dtype="float64") for c in ("n", "sum", denominator)}
         single = np.full(len(full), np.nan)
         for length in range(1, min(scan, len(full)) + 1):
-            if length == 2:
-                # buckets that fire alone are left out of pooled runs, so a strong hour cannot
-                # lend its significance to quiet neighbours
-                alone = rank >= 0
-                cols = {c: np.where(alone, 0.0, v) for c, v in cols.items()}
+            if length > 1:
+                # buckets already firing in shorter runs are left out of longer ones, so strong
+                # hours cannot lend their significance to quiet neighbours
+                done = rank >= 0
+                cols = {c: np.where(done, 0.0, v) for c, v in cols.items()}
             sums = {c: np.concatenate([[0.0], np.cumsum(v)]) for c, v in cols.items()}
             ends = np.arange(length, len(full) + 1)
             n = sums["n"][ends] - sums["n"][ends - length]

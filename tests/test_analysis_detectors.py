@@ -1,0 +1,200 @@
+"""Detectors on the simulator's labelled incidents, quiet data, low volume and traffic growth."""
+
+import pandas as pd
+import pytest
+
+from workbench import runbooks, schema, simulate
+from workbench.analysis import detect, detect_all
+from workbench.errors import ConfigError, SchemaError
+from workbench.findings import SEVERITIES
+
+START = pd.Timestamp("2026-11-02", tz="UTC")
+DAY = pd.Timedelta(days=1)
+H = pd.Timedelta(hours=1)
+CAUSES = {"cost_spike": ("tool_name", "search_api"),
+          "hallucination_spike": ("prompt_version", "8"),
+          "timeout_surge": ("tool_name", "web_fetch")}
+MAGNITUDE = {"cost_spike": 8.0, "hallucination_spike": 5.0, "timeout_surge": 20.0}
+# runbook -> (day, first hour, hours); each incident on its own day after >= 5 clean days
+PLAN = {"timeout_surge": (5, 13, 3), "cost_spike": (6, 9, 3), "hallucination_spike": (7, 10, 5)}
+
+
+@pytest.fixture(scope="module")
+def books():
+    return runbooks.load_all()
+
+
+@pytest.fixture(scope="module")
+def labelled():
+    incidents = []
+    for rb, (day, hour, hours) in PLAN.items():
+        t0 = START + day * DAY + hour * H
+        incidents.append(simulate.Incident(rb, t0, t0 + hours * H, *CAUSES[rb], MAGNITUDE[rb],
+                                           f"test {rb}"))
+    return simulate.generate(seed=7, days=8, traces_per_day=3000, start=START,
+                             incidents=incidents)
+
+
+@pytest.fixture(scope="module")
+def quiet():
+    return simulate.generate(seed=8, days=8, traces_per_day=3000, start=START, incidents=[])
+
+
+def day_window(day):
+    return START + day * DAY, START + (day + 1) * DAY
+
+
+def firing(findings):
+    return [f for f in findings if f.status == "firing" and f.severity != "info"]
+
+
+@pytest.mark.parametrize("name", sorted(PLAN))
+def test_each_incident_is_found_in_its_window_with_its_cause_first(labelled, books, name):
+    inc = labelled.labels.set_index("runbook").loc[name]
+    found = detect(books[name], labelled.traces, labelled.observations, labelled.scores,
+                   *day_window(PLAN[name][0]))
+    hits = [f for f in firing(found) if f.start < inc["end"] and inc["start"] < f.end]
+    assert hits, f"{name}: nothing fired over {inc['start']}..{inc['end']}: {found}"
+    assert all(f.runbook == name for f in hits)
+    worst = max(hits, key=lambda f: (SEVERITIES.index(f.severity), -f.start.value))
+    assert worst.severity in ("critical", "page")
+    assert (worst.suspects[0].dimension, worst.suspects[0].value) == CAUSES[name]
+    assert worst.suspects[0].contribution > 0.5
+    # every firing finding in the window is about the incident: no stray alerts that day
+    assert all(f.start < inc["end"] + 2 * H and inc["start"] - 2 * H < f.end
+               for f in firing(found))
+
+
+def test_cost_findings_carry_labels_offenders_and_evidence(labelled, books):
+    inc = labelled.labels.set_index("runbook").loc["cost_spike"]
+    found = detect(books["cost_spike"], labelled.traces, labelled.observations, labelled.scores,
+                   *day_window(PLAN["cost_spike"][0]))
+    by_signal = {}
+    for f in firing(found):
+        by_signal.setdefault(f.signal, []).append(f)
+    assert {"cost_per_request", "runaway_loop", "page_burst"} <= set(by_signal)
+    # adjacent firing buckets are merged: one finding per signal and labels for the incident
+    assert len(by_signal["runaway_loop"]) == 1 and len(by_signal["page_burst"]) == 1
+    per_req = by_signal["cost_per_request"][0]
+    assert per_req.labels == {"agent": "tool-agent"}
+    assert per_req.start >= inc["start"] - H and per_req.end <= inc["end"] + H
+    assert per_req.ratio > 3
+    runaway = by_signal["runaway_loop"][0]
+    traces = labelled.traces.set_index("trace_id")
+    gens = traces.loc[runaway.trace_ids, "n_generations"]
+    assert len(runaway.trace_ids) > 0 and (gens > 25).all()
+    series = per_req.evidence["series"]
+    assert len(series) == 24 and {"spend_baseline_usd", "traffic_ratio"} <= set(series.columns)
+    per_task = per_req.evidence["per_task"]
+    assert per_task.loc["incident", "iterations_per_task"] > per_task.loc["baseline",
+                                                                          "iterations_per_task"]
+    offenders = per_req.evidence["offenders"]
+    assert offenders[offenders["dimension"] == "agent"].iloc[0]["value"] == "tool-agent"
+
+
+def test_timeout_findings_carry_latency_and_slowest_tools(labelled, books):
+    found = detect(books["timeout_surge"], labelled.traces, labelled.observations,
+                   labelled.scores, *day_window(PLAN["timeout_surge"][0]))
+    rate = [f for f in firing(found) if f.signal == "timeout_rate"]
+    assert rate and rate[0].labels == {"agent": "planner-agent"}
+    assert rate[0].observed > 5 * rate[0].baseline
+    slowest = rate[0].evidence["slowest"]
+    assert slowest.iloc[0]["name"] == "web_fetch" and slowest.iloc[0]["ratio"] > 1.3
+    latency = rate[0].evidence["latency"]
+    assert {"p50_s", "p95_s", "p99_s", "near_timeout_share"} <= set(latency.columns)
+    durations = labelled.traces.set_index("trace_id").loc[rate[0].trace_ids[:5], "duration_s"]
+    assert (durations >= 7.9).all()
+    # the baseline before this day is 5 days, not the runbook's 7: the summary says so
+    assert "baseline covers only 120 h of the 168 h" in rate[0].summary
+
+
+@pytest.mark.parametrize("day", [6, 7])
+def test_quiet_days_raise_nothing(quiet, books, day):
+    found = detect_all(books, quiet.traces, quiet.observations, quiet.scores, *day_window(day))
+    assert [f.to_dict() for f in found if f.severity != "info"] == []
+    assert not [f for f in found if f.status == "insufficient_data"]
+
+
+def _thin(ds, day, keep):
+    """Keep only every ``keep``-th trace of ``day`` (and their observations and scores)."""
+    lo, hi = day_window(day)
+    t = ds.traces
+    in_day = (t["start_time"] >= lo) & (t["start_time"] < hi)
+    drop = set(t.loc[in_day, "trace_id"].iloc[[i for i in range(in_day.sum()) if i % keep]])
+    keep_t = t[~t["trace_id"].isin(drop)].reset_index(drop=True)
+    keep_o = ds.observations[~ds.observations["trace_id"].isin(drop)].reset_index(drop=True)
+    keep_s = ds.scores[~ds.scores["trace_id"].isin(drop)].reset_index(drop=True)
+    return keep_t, keep_o, keep_s
+
+
+def test_low_volume_gives_one_insufficient_data_finding_per_runbook(quiet, books):
+    traces, obs, scores = _thin(quiet, 7, keep=40)
+    found = detect_all(books, traces, obs, scores, *day_window(7))
+    assert sorted(f.runbook for f in found) == sorted(books)
+    for f in found:
+        assert f.status == "insufficient_data" and f.severity == "info"
+        assert "insufficient data" in f.summary and f.observed < f.baseline * 24
+
+
+def test_no_history_gives_insufficient_data_not_an_all_clear(quiet, books):
+    found = detect(books["cost_spike"], quiet.traces, quiet.observations, quiet.scores,
+                   *day_window(0))
+    assert [(f.status, f.signal) for f in found] == [("insufficient_data", "data_volume")]
+    assert "no baseline" in found[0].summary
+
+
+def _scale_traffic(ds, start, end, copies, cost_factor=1.0):
+    """Copies of every trace in ``[start, end)`` (new ids), costs multiplied by ``cost_factor``."""
+    t = ds.traces
+    sel = t[(t["start_time"] >= start) & (t["start_time"] < end)]
+    extra = [sel.assign(trace_id=sel["trace_id"] + f"-{i}") for i in range(1, copies)]
+    out = pd.concat([t[~t.index.isin(sel.index)], sel, *extra], ignore_index=True)
+    inside = (out["start_time"] >= start) & (out["start_time"] < end)
+    out.loc[inside, "cost_usd"] = out.loc[inside, "cost_usd"] * cost_factor
+    return schema.conform(out, "traces")
+
+
+def test_traffic_growth_is_not_a_cost_spike(quiet, books):
+    lo, hi = day_window(7)
+    traces = _scale_traffic(quiet, lo + 12 * H, lo + 15 * H, copies=10)
+    found = detect(books["cost_spike"], traces, quiet.observations, quiet.scores, lo, hi)
+    assert firing(found) == []
+    growth = [f for f in found if f.signal == "cost_per_hour"]
+    assert len(growth) == 1 and growth[0].severity == "info"
+    assert "traffic growth" in growth[0].summary
+    assert growth[0].ratio > 5
+
+
+def test_spend_up_on_modest_traffic_is_a_per_request_anomaly(quiet, books):
+    lo, hi = day_window(7)
+    traces = _scale_traffic(quiet, lo + 12 * H, lo + 15 * H, copies=2, cost_factor=6.0)
+    found = detect(books["cost_spike"], traces, quiet.observations, quiet.scores, lo, hi)
+    per_req = [f for f in firing(found) if f.signal == "cost_per_request"]
+    assert per_req and per_req[0].ratio == pytest.approx(6.0, rel=0.15)
+    assert per_req[0].severity == "page"
+    assert (per_req[0].start, per_req[0].end) == (lo + 12 * H, lo + 15 * H)
+    # every agent's cost per request rose: one finding per agent, the all-traffic one folded in
+    assert sorted(f.labels["agent"] for f in per_req) == ["planner-agent", "rag-agent",
+                                                          "tool-agent"]
+    series = per_req[0].evidence["series"].set_index("bucket")
+    assert series.loc[lo + 13 * H, "per_request_ratio"] == pytest.approx(6.0, rel=0.15)
+    assert any(f.signal == "page_burst" and f.severity == "page" for f in found)
+
+
+def test_bad_input_is_named(quiet, books):
+    lo, hi = day_window(7)
+    with pytest.raises(ValueError, match="not after start"):
+        detect(books["cost_spike"], quiet.traces, None, None, hi, lo)
+    with pytest.raises(SchemaError, match="cost_usd"):
+        detect(books["cost_spike"], quiet.traces.drop(columns="cost_usd"), None, None, lo, hi)
+    other = runbooks.Runbook(name="other", path=books["cost_spike"].path,
+                             spec=books["cost_spike"].spec)
+    with pytest.raises(ConfigError, match="no detector for runbook 'other'"):
+        detect(other, quiet.traces, None, None, lo, hi)
+
+
+def test_detect_all_orders_by_urgency(labelled, books):
+    found = detect_all(books, labelled.traces, labelled.observations, labelled.scores,
+                       *day_window(6))
+    ranks = [SEVERITIES.index(f.severity) for f in found]
+    assert ranks == sorted(ranks, reverse=True) and ranks[0] == SEVERITIES.index("page")
