@@ -1,0 +1,215 @@
+"""The investigation facade over a small demo store: suspects, numbers, drill-down, escaping."""
+
+import pandas as pd
+import plotly.io as pio
+import pytest
+
+from workbench import runbooks, widgets
+from workbench.errors import ConfigError
+from workbench.investigate import explore, html_table, investigate
+from workbench.runbook_plots import span_tree, waterfall_figure
+from workbench.sources.local import LocalSource
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    from workbench.simulate import write_demo
+
+    return write_demo(tmp_path_factory.mktemp("inv") / "demo", days=8, traces_per_day=600)
+
+
+@pytest.fixture(scope="module")
+def labels(store):
+    return {r.runbook: r for r in LocalSource(store).labels().itertuples()}
+
+
+@pytest.fixture(scope="module")
+def cases(store, labels):
+    return {name: investigate(name, "local", lab.start, lab.end, data_dir=store)
+            for name, lab in labels.items()}
+
+
+@pytest.mark.parametrize("name", ["cost_spike", "timeout_surge", "hallucination_spike"])
+def test_the_injected_cause_is_the_top_suspect(cases, labels, name):
+    inv, lab = cases[name], labels[name]
+    top = inv.suspects().iloc[0]
+    assert (top["dimension"], top["value"]) == (lab.cause_dimension, lab.cause_value)
+    assert top["incident"] > 3 * top["baseline"]
+    assert inv.summary()["top_suspect"] == f"{lab.cause_dimension}={lab.cause_value}"
+    assert f"data-top-suspect='{lab.cause_dimension}={lab.cause_value}'" in inv.summary_html()
+
+
+def test_signal_table_pools_the_window_and_the_baseline(cases, store, labels):
+    inv, lab = cases["cost_spike"], labels["cost_spike"]
+    traces = LocalSource(store).traces(lab.start - pd.Timedelta(days=7), lab.end)
+    window = traces[traces["start_time"] >= lab.start]
+    base = traces[traces["start_time"] < lab.start]
+    table = inv.signal_table().set_index("signal")
+    assert table.loc["cost_per_request", "observed"] == pytest.approx(window["cost_usd"].mean())
+    assert table.loc["cost_per_request", "baseline"] == pytest.approx(base["cost_usd"].mean())
+    hours = (lab.end - lab.start) / pd.Timedelta(hours=1)
+    assert table.loc["cost_per_hour", "observed"] == pytest.approx(
+        window["cost_usd"].sum() / hours)
+    assert table.loc["cost_per_request", "volume"] == len(window)
+    assert table.loc["cost_per_request", "severity"] == "page"  # ~10x, page at 5x
+    assert inv.severity == "page"
+    assert inv.summary()["observed"] == pytest.approx(window["cost_usd"].mean())
+
+
+def test_a_quiet_window_has_no_severe_signal(store, labels):
+    day = labels["cost_spike"].start - pd.Timedelta(days=1)
+    quiet = investigate("cost_spike", "local", day, day + pd.Timedelta(hours=3), data_dir=store)
+    table = quiet.signal_table().set_index("signal")
+    assert table.loc["cost_per_request", "ratio"] < 1.5
+    assert table.loc["cost_per_request", "severity"] == "ok"
+
+
+def test_signal_series_covers_the_window_with_a_baseline_band(cases, labels):
+    inv, lab = cases["timeout_surge"], labels["timeout_surge"]
+    s = inv.signal_series()
+    assert set(s["signal"]) == {"timeout_rate", "near_timeout_share", "latency_p95"}
+    rate = s[s["signal"] == "timeout_rate"].set_index("bucket")
+    inside = rate[(rate.index >= lab.start) & (rate.index < lab.end)]
+    assert len(inside) == 3 and (inside["value"] > inside["baseline"]).all()
+    assert (rate["band_lo"] <= rate["band_hi"]).all()
+    assert rate.index.min() >= lab.start - pd.Timedelta(hours=6)
+    fig = inv.signals_figure()
+    assert len(fig.data) == 9  # band, baseline and observed per signal
+
+
+def test_suspects_for_one_dimension(cases):
+    table = cases["cost_spike"].suspects("agent")
+    assert set(table["dimension"]) == {"agent"}
+    assert table["value"].iloc[0] == "tool-agent" and list(table["rank"]) == [1, 2, 3][:len(table)]
+    with pytest.raises(ConfigError, match="not one of runbook 'cost_spike'"):
+        cases["cost_spike"].suspects("colour")
+
+
+def test_worst_traces_are_in_the_window_worst_first(cases, labels):
+    inv, lab = cases["cost_spike"], labels["cost_spike"]
+    worst = inv.worst_traces(5)
+    assert len(worst) == 5 and worst["cost_usd"].is_monotonic_decreasing
+    assert ((worst["start_time"] >= lab.start) & (worst["start_time"] < lab.end)).all()
+    # the runaway loops: dozens of generations each
+    assert (worst["n_generations"] > 25).all()
+    hall = cases["hallucination_spike"].worst_traces(3)
+    assert hall["score"].is_monotonic_decreasing and (hall["score"] > 0.5).all()
+
+
+def test_waterfall_draws_every_span_of_the_trace(cases):
+    inv = cases["cost_spike"]
+    tid = inv.worst_traces(1)["trace_id"].iloc[0]
+    spans = inv.view.spans(tid)
+    fig = inv.waterfall(tid)
+    assert len(fig.data[0].y) == len(spans)
+    assert fig.data[0].base[0] == 0.0  # the root starts the trace
+    assert max(b + d for b, d in zip(fig.data[0].base, fig.data[0].x)) == pytest.approx(
+        (spans["end_time"].max() - spans["start_time"].min()).total_seconds())
+    with pytest.raises(ConfigError, match="is not in the window"):
+        inv.waterfall("0" * 32)
+
+
+def test_span_tree_orders_depth_first_and_survives_orphans_and_cycles():
+    t = pd.Timestamp("2026-11-06T09:00Z")
+    spans = pd.DataFrame({
+        "observation_id": ["r", "a", "b", "a1", "o", "x", "y"],
+        "parent_observation_id": [None, "r", "r", "a", "missing", "y", "x"],
+        "start_time": [t + pd.Timedelta(seconds=s) for s in (0, 1, 3, 2, 4, 5, 6)],
+        "name": list("rab1oxy"),
+    })
+    tree = span_tree(spans)
+    assert list(tree["observation_id"][:5]) == ["r", "a", "a1", "b", "o"]
+    assert list(tree["depth"][:5]) == [0, 1, 2, 1, 0]
+    assert sorted(tree["observation_id"]) == sorted(spans["observation_id"])
+    assert list(tree["offset_s"][:3]) == [0.0, 1.0, 2.0]
+
+
+def test_untrusted_trace_text_is_escaped_in_figures_and_tables():
+    t = pd.Timestamp("2026-11-06T09:00Z")
+    evil = "</script><script>alert(1)</script>"
+    spans = pd.DataFrame({
+        "observation_id": ["r"], "parent_observation_id": [None], "start_time": [t],
+        "duration_s": [1.0], "name": [evil], "type": ["tool"], "level": ["ERROR"],
+        "status_message": ["<img src=x onerror=alert(2)>"]})
+    fig = waterfall_figure(spans, title=evil)
+    assert "&lt;script&gt;" in fig.layout.yaxis.ticktext[0]
+    assert "&lt;img" in fig.data[0].hovertext[0]
+    page = pio.to_html(fig, include_plotlyjs=False, full_html=False)
+    assert "<script>alert" not in page and "<img src=x" not in page
+    table = html_table(pd.DataFrame({"value": [evil]}))
+    assert "<script>alert" not in table and "&lt;script&gt;" in table
+
+
+def test_checklists_come_from_the_runbook_and_are_escaped(cases):
+    inv = cases["timeout_surge"]
+    rb = runbooks.load("timeout_surge")
+    assert inv.steps("investigation") == rb.spec["investigation"]
+    assert inv.steps("rollback") == rb.spec["rollback"]
+    html = inv.checklist_html("mitigations")
+    assert html.count("<li>") == len(rb.spec["mitigations"])
+    with pytest.raises(ConfigError, match="unknown checklist"):
+        inv.steps("prayers")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(runbook="nope"), "runbook file .* not found"),
+    (dict(start="2026-11-06T12:00Z", end="2026-11-06T09:00Z"), "is not after its start"),
+    (dict(start="soon"), "window bounds must be timestamps"),
+    (dict(baseline_days=0), "baseline_days must be at least 1"),
+    (dict(data_dir="no/such/store"), "data directory no/such/store not found"),
+    (dict(source="tempo"), "unknown source 'tempo'"),
+    (dict(source="prometheus"), "not a trace source"),
+])
+def test_bad_input_is_refused_with_a_clear_message(store, kwargs, message, monkeypatch):
+    monkeypatch.setenv("PROMETHEUS_URL", "http://127.0.0.1:1")
+    args = dict(runbook="cost_spike", source="local", start="2026-11-06T09:00Z",
+                end="2026-11-06T12:00Z", data_dir=store, baseline_days=7)
+    args.update(kwargs)
+    with pytest.raises(ConfigError, match=message):
+        investigate(args.pop("runbook"), args.pop("source"), args.pop("start"), args.pop("end"),
+                    **args)
+
+
+def test_an_empty_window_says_so_instead_of_failing(store):
+    inv = investigate("cost_spike", "local", "2027-01-01T00:00Z", "2027-01-01T03:00Z",
+                      data_dir=store)
+    s = inv.summary()
+    assert s["traces_in_window"] == 0 and s["top_suspect"] is None
+    assert "no traces in the window" in s["notes"]
+    assert "nothing to attribute" in inv.suspects_html()
+
+
+def test_trace_window_filters_and_validates(store, labels):
+    lab = labels["timeout_surge"]
+    view = explore("local", lab.start, lab.end, data_dir=store)
+    timeouts = view.table(status="timeout", agent="planner-agent")
+    assert len(timeouts) > 0 and set(timeouts["status"]) == {"timeout"}
+    assert timeouts["duration_s"].is_monotonic_decreasing
+    assert len(view.table()) == len(view.traces)
+    assert "planner-agent" in view.options("agent")
+    with pytest.raises(ConfigError, match="unknown trace filter 'colour'"):
+        view.table(colour="red")
+    with pytest.raises(ConfigError, match="agent 'ghost' has no traces"):
+        view.table(agent="ghost")
+    fig = view.scatter(status="timeout")
+    assert sum(len(d.x) for d in fig.data) == len(view.table(status="timeout"))
+
+
+def test_runbook_board_redraws_every_section_for_a_new_window(store, labels):
+    widgets.forget()
+    cost, timeout = labels["cost_spike"], labels["timeout_surge"]
+
+    def load(s, e):
+        return investigate("cost_spike", "local", s, e, data_dir=store)
+
+    board = widgets.RunbookBoard("cost", load(cost.start, cost.end), load)
+    assert "search_api" in board.summary_out.outputs[0]["data"]["text/html"]
+    first_trace = board.traces.value
+    board.picker.start_box.value = f"{timeout.start:%Y-%m-%dT%H:%MZ}"
+    board.picker.end_box.value = f"{timeout.end:%Y-%m-%dT%H:%MZ}"
+    assert board.picker.apply()
+    assert board.investigation.start == timeout.start
+    assert board.traces.value != first_trace
+    assert board.traces.value in set(board.investigation.worst_traces(10)["trace_id"])
+    assert f"{timeout.start:%Y-%m-%d %H:%M}" in board.summary_out.outputs[0]["data"]["text/html"]
+    widgets.forget()
