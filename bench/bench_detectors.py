@@ -21,7 +21,6 @@ against a named baseline measured in the same run: one plain pandas groupby over
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from collections import defaultdict

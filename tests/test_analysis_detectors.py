@@ -198,3 +198,17 @@ def test_detect_all_orders_by_urgency(labelled, books):
                        *day_window(6))
     ranks = [SEVERITIES.index(f.severity) for f in found]
     assert ranks == sorted(ranks, reverse=True) and ranks[0] == SEVERITIES.index("page")
+
+
+def test_hallucination_findings_point_at_the_worst_scored_traces(labelled, books):
+    found = detect(books["hallucination_spike"], labelled.traces, labelled.observations,
+                   labelled.scores, *day_window(PLAN["hallucination_spike"][0]))
+    rate = [f for f in firing(found) if f.signal == "hallucination_rate"]
+    assert rate and rate[0].labels == {"agent": "rag-agent"}
+    assert rate[0].observed > 3 * rate[0].baseline
+    s = labelled.scores
+    halluc = s[s["name"] == "hallucination"].set_index("trace_id")["value"]
+    assert (halluc.loc[rate[0].trace_ids] > 0.5).all()
+    compare = rate[0].evidence["scores"]
+    rag = compare[compare["group"] == "rag-agent"].set_index("period")["mean"]
+    assert rag["incident"] > rag["baseline"]

@@ -75,7 +75,9 @@ def detect_hallucination(ctx: c.Context, scores: pd.DataFrame) -> list[Finding]:
                        statistic=ctx.statistic, binary=binary, scan=ctx.scan)
         # attribution explains the bad direction: for a drop, the shortfall from 1
         bad = u["value"] if spec.get("direction", "up") == "up" else 1.0 - u["value"]
-        u = u.assign(bad=bad.to_numpy())
+        # worst offenders first: highest raw score for a rise, lowest for a drop
+        worst = u["score"] if spec.get("direction", "up") == "up" else -u["score"]
+        u = u.assign(bad=bad.to_numpy(), worst=worst.to_numpy())
         out += c.findings_from_runs(judged, w.bucket,
                                     _builder(ctx, signal, score_name, u, judged, spec))
     return out
@@ -92,12 +94,11 @@ def _builder(ctx, signal, score_name, units, judged, spec):
                    f"{c.suspects_text(suspects)}")
         if ctx.note:
             summary += f"; {ctx.note}"
-        order = "bad"
         return Finding(
             runbook=ctx.runbook.name, signal=signal, severity=top["severity"], start=start,
             end=end, observed=float(top["mean"]), baseline=float(top["baseline"]),
             summary=summary, unit=spec["unit"], labels=labels, suspects=suspects,
-            trace_ids=c.top_trace_ids(units, start, end, order, labels,
+            trace_ids=c.top_trace_ids(units, start, end, "worst", labels,
                                       mask=units["bad"] > 0),
             evidence={"series": c.evidence_series(judged, labels, ctx.window),
                       "scores": _compare(units, ctx.window, start, end, score_name)})
