@@ -292,16 +292,19 @@ class Checklist:
 # -- boards: a notebook's sections, redrawn together -------------------------------------------
 
 class RunbookBoard:
-    """The live sections of a runbook notebook over one :class:`Investigation`.
+    """The sections of a runbook notebook over one :class:`Investigation`.
 
-    ``reload(start, end)`` builds the investigation of a new window; applying the window picker
-    redraws every section. Each section method displays a widget when ``live`` and the same
-    content as static output otherwise.
+    ``live``: widgets (window picker, dimension selector, trace picker, checklists); applying a
+    window calls ``reload(start, end)`` for a new investigation and redraws every section.
+    Not live (papermill): no widget is created at all, so the executed notebook holds no widget
+    state, and each section prints the same tables and figures as static output.
     """
 
     def __init__(self, key: str, investigation: Any,
-                 reload: Callable[[pd.Timestamp, pd.Timestamp], Any]) -> None:
-        self.key, self.investigation, self.reload = key, investigation, reload
+                 reload: Callable[[pd.Timestamp, pd.Timestamp], Any], live: bool = True) -> None:
+        self.key, self.investigation, self.reload, self.live = key, investigation, reload, live
+        if not live:
+            return
         self.picker = WindowPicker(f"{key}/window", investigation.start, investigation.end,
                                    on_apply=self._apply)
         self.summary_out, self.signals_out = w.Output(), w.Output()
@@ -332,26 +335,37 @@ class RunbookBoard:
     def signals_items(self) -> list[Item]:
         return [self.investigation.signals_figure()]
 
-    def summary(self, live: bool) -> None:
-        if live:
+    def drilldown_items(self) -> list[Item]:
+        inv = self.investigation
+        ids = self._worst_ids()
+        return [inv.worst_traces_html(), inv.waterfall(ids[0]) if ids else
+                "<p>No trace in this window.</p>"]
+
+    def summary(self) -> None:
+        if self.live:
             _display(w.VBox([self.picker.widget, self.summary_out]))
         else:
             show_static(self.summary_items())
 
-    def signals(self, live: bool) -> None:
-        _display(self.signals_out) if live else show_static(self.signals_items())
+    def signals(self) -> None:
+        _display(self.signals_out) if self.live else show_static(self.signals_items())
 
-    def attribution_section(self, live: bool) -> None:
-        _display(self.attribution.widget) if live else show_static(self.attribution.items())
-
-    def drilldown(self, live: bool) -> None:
-        if live:
-            _display(self.traces.widget)
+    def attribution_section(self) -> None:
+        if self.live:
+            _display(self.attribution.widget)
         else:
-            show_static([self.investigation.worst_traces_html(), *self.traces.items()])
+            inv = self.investigation
+            show_static([inv.suspects_html(), inv.suspects_figure()])
 
-    def checklist(self, section: str, live: bool) -> None:
-        if live:
+    def drilldown(self) -> None:
+        if self.live:
+            _display(w.VBox([w.HTML(self.investigation.worst_traces_html()),
+                             self.traces.widget]))
+        else:
+            show_static(self.drilldown_items())
+
+    def checklist(self, section: str) -> None:
+        if self.live:
             _display(self.checklists[section].widget)
         else:
             show_static([self.investigation.checklist_html(section)])
@@ -359,23 +373,32 @@ class RunbookBoard:
 
 class TraceBrowser:
     """The trace explorer: window and filters (agent, model, status), a table, a latency/cost
-    scatter, and a trace picker redrawing the waterfall. ``load(start, end) -> TraceWindow``."""
+    scatter, and a trace picker redrawing the waterfall. ``load(start, end) -> TraceWindow``.
+    Not ``live``: no widgets, the same table and figures as static output."""
 
     FILTERS = ("agent", "model", "status")
 
     def __init__(self, key: str, view: Any, load: Callable[[pd.Timestamp, pd.Timestamp], Any],
-                 rows: int = 50, **filters: str | None) -> None:
-        self.key, self.view, self.load, self.rows = key, view, load, rows
-        self.picker = WindowPicker(f"{key}/window", view.start, view.end, on_apply=self._apply)
-        self.dropdowns = {}
+                 rows: int = 50, live: bool = True, **filters: str | None) -> None:
+        self.key, self.view, self.load, self.rows, self.live = key, view, load, rows, live
+        unknown = set(filters) - set(self.FILTERS)
+        if unknown:
+            raise ConfigError(f"unknown trace filter(s) {sorted(unknown)}; filters: "
+                              f"{list(self.FILTERS)}")
+        self._filters = {}
         for name in self.FILTERS:
             default = filters.get(name) or ANY
             options = [ANY, *view.options(name)]
             if default not in options:
                 raise ConfigError(f"{name} {default!r} has no traces in this window; known: "
                                   f"{options[1:]}")
-            value = remembered(key, name, default, lambda v, o=options: v in o)
-            dd = w.Dropdown(options=options, value=value, description=name)
+            self._filters[name] = remembered(key, name, default, lambda v, o=options: v in o)
+        if not live:
+            return
+        self.picker = WindowPicker(f"{key}/window", view.start, view.end, on_apply=self._apply)
+        self.dropdowns = {}
+        for name, value in self._filters.items():
+            dd = w.Dropdown(options=[ANY, *view.options(name)], value=value, description=name)
             dd.observe(lambda ch, n=name: self._filtered(n, ch["new"]), names="value")
             self.dropdowns[name] = dd
         self.table_out, self.scatter_out = w.Output(), w.Output()
@@ -387,7 +410,7 @@ class TraceBrowser:
 
     @property
     def filters(self) -> dict[str, str]:
-        return {k: d.value for k, d in self.dropdowns.items()}
+        return dict(self._filters)
 
     def table(self) -> pd.DataFrame:
         return self.view.table(**self.filters)
@@ -396,6 +419,7 @@ class TraceBrowser:
         return self.table().head(self.rows)["trace_id"].astype(str).tolist()
 
     def _filtered(self, name: str, value: str) -> None:
+        self._filters[name] = value
         _remember(self.key, name, value)
         self.traces.set_traces(self._ids())
         self._redraw()
@@ -407,6 +431,7 @@ class TraceBrowser:
             dd.unobserve_all("value")
             dd.options = [ANY, *self.view.options(name)]
             dd.value = keep
+            self._filters[name] = keep
             dd.observe(lambda ch, n=name: self._filtered(n, ch["new"]), names="value")
         self.traces._draw = self.view.waterfall
         self.traces.set_traces(self._ids())
@@ -427,8 +452,10 @@ class TraceBrowser:
         draw(self.table_out, self.table_items())
         draw(self.scatter_out, self.scatter_items())
 
-    def show(self, live: bool) -> None:
-        if live:
+    def show(self) -> None:
+        if self.live:
             _display(self.widget)
-        else:
-            show_static([*self.table_items(), *self.scatter_items(), *self.traces.items()])
+            return
+        ids = self._ids()
+        show_static([*self.table_items(), *self.scatter_items(),
+                     self.view.waterfall(ids[0]) if ids else "<p>No trace matches.</p>"])

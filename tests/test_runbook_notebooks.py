@@ -1,0 +1,136 @@
+"""The runbook notebooks and the trace explorer executed through papermill (one run each)."""
+
+import html as html_mod
+import re
+
+import nbformat
+import pytest
+
+from workbench import runbooks
+from workbench.errors import ConfigError
+from workbench.reports import run_notebook
+from workbench.reports.render import external_scripts
+from workbench.reports.runbook import notebook_path, run_runbook
+from workbench.reports.runner import notebooks_dir
+from workbench.sources.local import LocalSource
+
+NAMES = ["cost_spike", "timeout_surge", "hallucination_spike"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    from workbench.simulate import write_demo
+
+    return write_demo(tmp_path_factory.mktemp("rbnb") / "demo", days=8, traces_per_day=600)
+
+
+@pytest.fixture(scope="module")
+def labels(store):
+    return {r.runbook: r for r in LocalSource(store).labels().itertuples()}
+
+
+@pytest.fixture(scope="module")
+def reports(store, labels, tmp_path_factory):
+    """name -> HTML path; each runbook's notebook is executed once, over its incident window."""
+    out = tmp_path_factory.mktemp("reports")
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            lab = labels[name]
+            cache[name] = run_runbook(name, lab.start, lab.end, "local", store, out)
+        return cache[name]
+
+    return get
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_runbook_names_a_stored_notebook_with_parameters_and_no_outputs(name):
+    rb = runbooks.load(name)
+    path = notebook_path(rb)
+    assert path.is_file() and path == notebooks_dir() / "runbooks" / f"{name}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    cells = code_cells(nb)
+    assert all(c.outputs == [] and c.execution_count is None for c in cells)
+    params = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1
+    names = set(re.findall(r"^(\w+) =", params[0].source, re.MULTILINE))
+    assert {"start", "end", "source", "data_dir", "baseline_days", "interactive"} <= names
+    assert not {n for n in names if re.search("secret|key|token|password", n)}
+
+
+def test_trace_explorer_is_stored_without_outputs():
+    nb = nbformat.read(notebooks_dir() / "trace_explorer.ipynb", as_version=4)
+    assert all(c.outputs == [] for c in code_cells(nb))
+    params = [c for c in code_cells(nb) if "parameters" in c.metadata.get("tags", [])]
+    names = set(re.findall(r"^(\w+) =", params[0].source, re.MULTILINE))
+    assert {"start", "end", "source", "data_dir", "agent", "model", "status"} <= names
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("name", NAMES)
+def test_report_shows_the_injected_cause_first_and_every_section(reports, labels, name):
+    html = reports(name).read_text()
+    lab = labels[name]
+    assert re.findall(r"data-top-suspect=[\"']([^\"']*)[\"']", html) == [
+        f"{lab.cause_dimension}={lab.cause_value}"]
+    for heading in ("Summary", "Signals over time", "Attribution", "Drill-down",
+                    "Investigation steps", "Mitigations", "Rollback"):
+        assert f">{heading}<" in html, heading
+    rb = runbooks.load(name)
+    text = html_mod.unescape(html)
+    for step in rb.spec["rollback"] + rb.spec["investigation"]:
+        assert step in text
+    # signals, suspects and one waterfall; plotly.js embedded once
+    assert html.count("Plotly.newPlot(") == 3 and html.count("plotly.js v") == 1
+    assert "Share of the excess" in html and "Trace " in html
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("name", NAMES)
+def test_report_has_no_code_no_widgets_and_loads_nothing_from_the_network(reports, name):
+    html_path = reports(name)
+    html = html_path.read_text()
+    assert external_scripts(html) == []
+    assert "RunbookBoard(" not in html and "investigate(" not in html
+    assert '<div class="jp-InputPrompt' not in html and '<div class="highlight' not in html
+    assert "VBox(" not in html and "application/vnd.jupyter.widget-view+json" not in html
+    executed = nbformat.read(html_path.with_suffix(".ipynb"), as_version=4)
+    assert not [o for c in code_cells(executed) for o in c.outputs if o.output_type == "error"]
+
+
+@pytest.mark.notebook
+def test_trace_explorer_executes_with_filters(store, labels, tmp_path):
+    lab = labels["timeout_surge"]
+    params = {"start": lab.start.isoformat(), "end": lab.end.isoformat(), "source": "local",
+              "data_dir": str(store), "agent": "planner-agent", "status": "timeout",
+              "interactive": False}
+    executed = run_notebook(notebooks_dir() / "trace_explorer.ipynb", params, tmp_path)
+    nb = nbformat.read(executed, as_version=4)
+    html = "".join(o.get("data", {}).get("text/html", "") for c in code_cells(nb)
+                   for o in c.outputs)
+    n = int(re.search(r"<p>([\d,]+) traces match", html).group(1).replace(",", ""))
+    view = LocalSource(store).traces(lab.start, lab.end, agent="planner-agent", status="timeout")
+    assert n == len(view) > 0
+    assert html.count("<td>timeout</td>") == n and "<td>ok</td>" not in html
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(name="nope"), "runbook file .* not found"),
+    (dict(end="2026-11-06T08:00Z"), "is not after its start"),
+    (dict(source="tempo"), "unknown source 'tempo'"),
+    (dict(data_dir="no/such/store"), "data directory no/such/store not found"),
+    (dict(baseline_days=0), "baseline_days must be at least 1"),
+])
+def test_run_runbook_refuses_bad_input_before_starting_a_kernel(store, tmp_path, kwargs,
+                                                                message):
+    args = dict(name="cost_spike", start="2026-11-06T09:00Z", end="2026-11-06T12:00Z",
+                source="local", data_dir=store, out_dir=tmp_path)
+    args.update(kwargs)
+    with pytest.raises(ConfigError, match=message):
+        run_runbook(**args)
+    assert list(tmp_path.iterdir()) == []
