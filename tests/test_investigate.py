@@ -80,7 +80,8 @@ def test_signal_series_covers_the_window_with_a_baseline_band(cases, labels):
 def test_suspects_for_one_dimension(cases):
     table = cases["cost_spike"].suspects("agent")
     assert set(table["dimension"]) == {"agent"}
-    assert table["value"].iloc[0] == "tool-agent" and list(table["rank"]) == [1, 2, 3][:len(table)]
+    assert table["value"].iloc[0] == "tool-agent" and list(table["rank"]) == [1, 2, 3]
+    assert table["contribution"].iloc[0] > 0.9 > table["contribution"].iloc[1]
     with pytest.raises(ConfigError, match="not one of runbook 'cost_spike'"):
         cases["cost_spike"].suspects("colour")
 

@@ -70,12 +70,10 @@ _SCORE_LAG = pd.Timedelta(hours=1)  # scores land minutes after their trace
 _STYLE = """<style>
 .wb-table { border-collapse: collapse; font-size: 13px; margin: 6px 0 14px 0; }
 .wb-table th, .wb-table td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
-.wb-sev-page, .wb-sev-critical { background: #fdecea; border-left: 6px solid #d62728;
-  padding: 8px 12px; }
-.wb-sev-warning { background: #fff4e5; border-left: 6px solid #ff7f0e; padding: 8px 12px; }
-.wb-sev-info, .wb-sev-none { background: #eef7ee; border-left: 6px solid #2ca02c;
-  padding: 8px 12px; }
-.wb-checklist { list-style: none; padding-left: 6px; }
+.wb-sev-page, .wb-sev-critical { background: #fdecea; border-left: 6px solid #d62728; }
+.wb-sev-warning { background: #fff4e5; border-left: 6px solid #ff7f0e; }
+.wb-sev-info, .wb-sev-none { background: #eef7ee; border-left: 6px solid #2ca02c; }
+[class^=wb-sev] { padding: 8px 12px; } .wb-checklist { list-style: none; padding-left: 6px; }
 </style>"""
 
 
@@ -220,7 +218,8 @@ class TraceWindow:
         """The observations of one trace; a clear error for an id not in the window."""
         spans = self.observations[self.observations["trace_id"].astype(str) == str(trace_id)]
         if spans.empty:
-            raise ConfigError(f"trace {trace_id!r} is not in the window {self.start} – {self.end}")
+            raise ConfigError(f"trace {trace_id!r} is not in the window "
+                              f"{self.start} – {self.end}")
         return spans
 
     def waterfall(self, trace_id: str):
@@ -380,16 +379,9 @@ class Investigation:
         return html_table(self.signal_table())
 
     def findings_table(self) -> pd.DataFrame:
-        return pd.DataFrame({
-            "severity": [f.severity for f in self.findings],
-            "status": [f.status for f in self.findings],
-            "signal": [f.signal for f in self.findings],
-            "start": [f"{f.start:%Y-%m-%d %H:%M}" for f in self.findings],
-            "end": [f"{f.end:%Y-%m-%d %H:%M}" for f in self.findings],
-            "observed": [f.observed for f in self.findings],
-            "baseline": [f.baseline for f in self.findings],
-            "summary": [f.summary for f in self.findings],
-        })
+        cols = ["severity", "status", "signal", "start", "end", "observed", "baseline", "summary"]
+        return pd.DataFrame([{k: f.to_dict()[k] for k in cols} for f in self.findings],
+                            columns=cols)
 
     def findings_html(self) -> str:
         if not self.findings:
