@@ -63,7 +63,11 @@ def trace_units(traces: pd.DataFrame, observations: pd.DataFrame | None,
     if "prompt_version" in units.columns:
         units["prompt_version"] = units["prompt_version"].astype("string")
     if observations is not None and len(observations) and "tool_name" in observations.columns:
-        obs = observations[observations["trace_id"].isin(units["trace_id"])]
+        # by time, not by trace id: a range test is far cheaper than a string isin, and spans
+        # run for at most a request's budget past their trace's start
+        st = observations["start_time"]
+        obs = observations[observations["tool_name"].notna() & (st >= window.base_start)
+                           & (st < window.end + pd.Timedelta(hours=1))]
         tools = tool_sets(obs)
         lookup = tools.to_dict()
         units["tool_name"] = pd.Series([lookup.get(t, ()) for t in

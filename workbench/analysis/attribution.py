@@ -63,14 +63,15 @@ _REST_SHARE = 0.25
 def tool_sets(observations: pd.DataFrame) -> pd.Series:
     """Per trace, the sorted tuple of tools it called (from tool spans), indexed by trace id."""
     tools = observations.loc[observations["tool_name"].notna(), ["trace_id", "tool_name"]]
-    sets: dict[str, set[str]] = {}
-    for tid, tool in zip(tools["trace_id"].astype(str).tolist(),
-                         tools["tool_name"].astype(str).tolist()):
-        sets.setdefault(tid, set()).add(tool)
+    tools = tools.astype(str).drop_duplicates().sort_values(["trace_id", "tool_name"])
+    ids = tools["trace_id"].to_numpy()
+    names = tools["tool_name"].tolist()
+    cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+    bounds = zip(np.concatenate([[0], cuts]).tolist(), np.concatenate([cuts, [len(ids)]]).tolist())
     # built as plain objects: pandas would turn a tuple-valued aggregation into an Arrow list
-    out = pd.Series([tuple(sorted(v)) for v in sets.values()], index=list(sets), dtype=object,
-                    name="tool_name")
-    return out
+    sets = [tuple(names[a:b]) for a, b in bounds] if len(ids) else []
+    return pd.Series(sets, index=ids[np.concatenate([[0], cuts])] if len(ids) else [],
+                     dtype=object, name="tool_name")
 
 
 def _explode(df: pd.DataFrame, dim: str) -> pd.DataFrame:
