@@ -212,3 +212,25 @@ def test_hallucination_findings_point_at_the_worst_scored_traces(labelled, books
     compare = rate[0].evidence["scores"]
     rag = compare[compare["group"] == "rag-agent"].set_index("period")["mean"]
     assert rag["incident"] > rag["baseline"]
+
+
+def test_an_hour_of_failures_burns_the_slo_error_budget(quiet, books):
+    lo, hi = day_window(7)
+    t = quiet.traces.copy()
+    hour = (t["start_time"] >= lo + 14 * H) & (t["start_time"] < lo + 15 * H)
+    t.loc[hour, "status"] = "timeout"
+    t.loc[hour, "duration_s"] = 8.0
+    found = detect(books["timeout_surge"], schema.conform(t, "traces"), quiet.observations,
+                   quiet.scores, lo, hi)
+    burn = [f for f in found if f.signal == "slo_burn_rate"]
+    assert len(burn) == 1 and burn[0].severity == "page"  # 1h and 5m windows both past 14.4x
+    assert lo + 14 * H <= burn[0].start < lo + 14 * H + pd.Timedelta(minutes=15)
+    assert burn[0].observed > 14.4 and burn[0].baseline == 14.4
+    rate = [f for f in found if f.signal == "timeout_rate"]
+    # every agent timed out for that hour: one finding each, the all-traffic one folded in
+    assert sorted(f.labels["agent"] for f in rate) == ["planner-agent", "rag-agent",
+                                                       "tool-agent"]
+    assert {(f.start, f.end, f.severity) for f in rate} == {(lo + 14 * H, lo + 15 * H, "page")}
+    latency = rate[0].evidence["latency"].set_index("bucket")
+    assert latency.loc[lo + 14 * H, "share_8_infs"] == 1.0
+    assert latency.loc[lo + 13 * H, "share_8_infs"] < 0.05

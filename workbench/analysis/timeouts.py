@@ -27,6 +27,7 @@ def _units(ctx: c.Context) -> pd.DataFrame:
     near = timeout | (dur >= budget["seconds"] * budget["warning_fraction"])
     ctx.units = u.assign(duration=dur, timeout=timeout.astype("float64"),
                          near=near.astype("float64"))
+    ctx.units.attrs["budget_s"] = float(budget["seconds"])
     ctx.extra["budget"] = budget
     return ctx.units
 
@@ -65,7 +66,13 @@ def latency_profile(units: pd.DataFrame, window) -> pd.DataFrame:
                          "p95_s": g.quantile(0.95), "p99_s": g.quantile(0.99)})
     prof["timeout_share"] = u.groupby(b)["timeout"].mean()
     prof["near_timeout_share"] = u.groupby(b)["near"].mean()
-    return prof.reset_index()
+    # the distribution itself: share of traces per latency band, in quarters of the budget
+    budget = float(units.attrs.get("budget_s", 8.0))
+    edges = [0.0, 0.25 * budget, 0.5 * budget, 0.75 * budget, budget, np.inf]
+    band = pd.cut(u["duration"], edges, right=False,
+                  labels=[f"share_{lo:g}_{hi:g}s" for lo, hi in zip(edges[:-1], edges[1:])])
+    shares = pd.crosstab(b, band, normalize="index")
+    return prof.join(shares).reset_index()
 
 
 def slowest(observations: pd.DataFrame | None, ctx: c.Context, start, end,
