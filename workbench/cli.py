@@ -1,8 +1,14 @@
 """The ``workbench`` command: ``demo`` and ``report daily``.
 
-Exit codes: 0 report written; 2 bad input (unknown source, bad date, missing data: one line on
-stderr names it); 1 the report failed to execute or render; 3 the report was written but is
-degraded (a source failed). The HTML path is always stdout's last line when a report was written.
+Exit codes: 0 report written; 2 bad input (unknown source, bad date, missing data, a source's
+environment variables missing or malformed: one line on stderr names it); 1 the report failed to
+execute or render; 3 the report was written but is degraded (a source failed: the trace source or
+Prometheus). The HTML path is always stdout's last line when a report was written.
+
+Credentials are never arguments: ``--source langfuse`` reads ``LANGFUSE_PUBLIC_KEY``,
+``LANGFUSE_SECRET_KEY`` and ``LANGFUSE_BASE_URL``; ``PROMETHEUS_URL`` (with its optional
+``PROMETHEUS_*`` settings) adds the report's Prometheus section. The notebook's kernel inherits
+them.
 """
 
 from __future__ import annotations
@@ -43,7 +49,8 @@ def _report_args(p: argparse.ArgumentParser, default_days: int | None) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench", description="Incident workbench for LLM apps and agents.",
-        epilog="exit codes: 0 ok, 1 report failed, 2 bad input, 3 report degraded")
+        epilog="exit codes: 0 ok, 1 report failed, 2 bad input, 3 report degraded. "
+               "Set PROMETHEUS_URL to add the Prometheus metrics section to reports.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="generate the demo data if missing and run its report")
@@ -59,7 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     daily = kinds.add_parser("daily", help="the daily report for one UTC day")
     daily.add_argument("--date", required=True, help="report day, YYYY-MM-DD (UTC)")
     daily.add_argument("--source", default="local",
-                       help="registered trace source name (default: local)")
+                       help="trace source: local (reads --data) or langfuse (reads "
+                            "LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY, LANGFUSE_BASE_URL) "
+                            "(default: local)")
     daily.add_argument("--data", default="data/demo",
                        help="data folder of the local source (default: data/demo)")
     daily.add_argument("--alert-days", type=_positive, default=1,
@@ -83,8 +92,11 @@ def _demo(args: argparse.Namespace):
 
 def _daily(args: argparse.Namespace):
     from workbench.reports import daily_report
+    from workbench.reports.daily import check_sources
 
-    return daily_report(args.date, args.source, args.data, args.out, days=args.days,
+    data = args.data if args.source == "local" else None  # other sources read env vars
+    check_sources(args.source, data)  # bad configuration is exit 2, before a kernel starts
+    return daily_report(args.date, args.source, data, args.out, days=args.days,
                         alert_days=args.alert_days, alerts_url=args.alerts,
                         send_alerts=not args.no_alerts)
 
@@ -107,13 +119,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for err in alerts.get("errors", []):
         print(f"workbench: warning: {err}", file=sys.stderr)
     if result.degraded:
-        print(f"workbench: warning: report degraded: {s['source'].get('reason')}",
-              file=sys.stderr)
+        failed = s.get("degraded_sources") or [s["source"]]
+        for src in failed:
+            print(f"workbench: warning: report degraded: source {src.get('name')!r} failed: "
+                  f"{_one_line(str(src.get('reason')))}", file=sys.stderr)
     print(Path(result.html))
     return EXIT_DEGRADED if result.degraded else EXIT_OK
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: object) -> str:
     return " ".join(str(exc).split())
 
 

@@ -4,12 +4,17 @@ The notebook ``notebooks/daily_report.ipynb`` is a thin shell over :func:`build`
 shows comes from the :class:`DailyReport` returned here, so the same numbers reach the HTML, the
 summary JSON and the alerts. A source that fails does not stop the report: it is *degraded*,
 says which source failed and why, and raises a degraded-report alert.
+
+Sources: the trace source by name (``local`` reads a folder; ``langfuse`` reads
+``LANGFUSE_PUBLIC_KEY``/``LANGFUSE_SECRET_KEY``/``LANGFUSE_BASE_URL``: credentials never travel
+as parameters), and Prometheus whenever ``PROMETHEUS_URL`` is set (the "Metrics (Prometheus)"
+section, see :func:`workbench.metrics_overview.metrics_section`).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +26,13 @@ from workbench import schema
 from workbench.alerts import Alert, Delivery, send
 from workbench.errors import ConfigError, SchemaError, SourceError, WorkbenchError
 from workbench.findings import SEVERITIES, Finding
+from workbench.metrics_overview import DEFAULT_STEP, ENV_URL, MetricsSection, metrics_section
 from workbench.reports import html as report_html
 from workbench.reports.summary import redact_url, safe_parameters, write_summary
 from workbench.sources import TraceSource, get_source, incomplete_reason, to_utc
 
-__all__ = ["DailyReport", "SourceStatus", "build", "open_source", "report_stem"]
+__all__ = ["DailyReport", "SourceStatus", "build", "check_sources", "open_source",
+           "report_stem"]
 
 #: Findings at or above this severity raise alerts.
 ALERT_MIN_SEVERITY = "warning"
@@ -55,10 +62,45 @@ def open_source(name: str | TraceSource, data_dir: str | Path | None = None) -> 
         if not Path(data_dir).is_dir():
             raise ConfigError(f"data directory {data_dir} not found")
         kwargs["root"] = str(data_dir)
+    elif name == "langfuse":
+        kwargs["progress"] = False  # a report has no one watching a progress bar
     src = get_source(name, **kwargs)
     if not isinstance(src, TraceSource):
-        raise ConfigError(f"source {name!r} is not a trace source (it serves metrics)")
+        _close(src)
+        raise ConfigError(f"source {name!r} is not a trace source (it serves metrics); "
+                          f"Prometheus joins the report through {ENV_URL}")
     return src
+
+
+def _close(src: Any) -> None:
+    close = getattr(src, "close", None)
+    if callable(close):
+        close()
+
+
+def check_sources(source: str | TraceSource, data_dir: str | Path | None = None) -> None:
+    """Raise :class:`ConfigError` before any kernel starts when the trace source cannot be opened
+    with what it was given (its folder, or its environment variables) or a set
+    ``PROMETHEUS_URL`` is unusable. Nothing is fetched."""
+    _close(open_source(source, data_dir))
+    if os.environ.get(ENV_URL):
+        from workbench.sources.prometheus import PrometheusSource
+
+        PrometheusSource().close()
+
+
+def _reachable(src: TraceSource, status: SourceStatus) -> bool:
+    """Ask a remote source's health endpoint first: one that is down is reported within
+    seconds, not after every time slice of the window has spent its retries."""
+    health = getattr(src, "health", None)
+    if not callable(health):
+        return True
+    try:
+        health()
+    except SourceError as exc:
+        status.problems.append(f"unreachable: {type(exc).__name__}: {exc}")
+        return False
+    return True
 
 
 @dataclass
@@ -137,6 +179,7 @@ class DailyReport:
     checks: pd.DataFrame
     findings: list[Finding]
     notes: list[str] = field(default_factory=list)
+    metrics: MetricsSection = field(default_factory=MetricsSection)
 
     @property
     def window_start(self) -> pd.Timestamp:
@@ -152,7 +195,16 @@ class DailyReport:
 
     @property
     def degraded(self) -> bool:
-        return self.source.degraded
+        """The trace source or Prometheus failed: the report is incomplete."""
+        return self.source.degraded or self.metrics.degraded
+
+    def degraded_sources(self) -> list[dict[str, str | None]]:
+        """``[{"name", "reason"}]`` of every source that failed."""
+        out = [{"name": self.source.name, "reason": self.source.reason}] \
+            if self.source.degraded else []
+        if self.metrics.degraded:
+            out.append({"name": self.metrics.name, "reason": self.metrics.reason})
+        return out
 
     @property
     def kpis(self) -> pd.DataFrame:
@@ -163,25 +215,30 @@ class DailyReport:
         ts = frame[column]
         return frame.loc[(ts >= self.window_start) & (ts < self.window_end)]
 
-    def degraded_finding(self) -> Finding | None:
-        """The finding behind the degraded-report alert, when the source failed."""
-        if not self.degraded:
-            return None
+    def _source_finding(self, name: str, reason: str | None) -> Finding:
         return Finding(runbook="daily_report", signal="source_degraded", severity="critical",
                        start=self.window_start, end=self.window_end, observed=float("nan"),
                        baseline=float("nan"), unit="",
                        summary=f"daily report for {self.date:%Y-%m-%d} is degraded: source "
-                               f"{self.source.name!r} failed: {self.source.reason}",
-                       labels={"source": self.source.name})
+                               f"{name!r} failed: {reason}",
+                       labels={"source": name})
+
+    def degraded_finding(self) -> Finding | None:
+        """The finding behind the trace source's degraded-report alert, when it failed."""
+        if not self.source.degraded:
+            return None
+        return self._source_finding(self.source.name, self.source.reason)
+
+    def degraded_findings(self) -> list[Finding]:
+        """One degraded-report finding per failed source (labelled with the source's name)."""
+        return [self._source_finding(d["name"], d["reason"]) for d in self.degraded_sources()]
 
     def alert_findings(self) -> list[Finding]:
         """Firing findings at warning or worse that touch the alert window, and degradation."""
         floor = SEVERITIES.index(ALERT_MIN_SEVERITY)
         out = [f for f in self.findings if f.status == "firing"
                and SEVERITIES.index(f.severity) >= floor and f.end > self.alert_start]
-        if (d := self.degraded_finding()) is not None:
-            out.append(d)
-        return out
+        return out + self.degraded_findings()
 
     def send_alerts(self, url: str | None, out_dir: str | Path) -> Delivery:
         """Send the alert findings to ``url`` (default ``<out_dir>/alerts.jsonl``); spool failures
@@ -197,13 +254,22 @@ class DailyReport:
 
     # -- what the notebook displays -------------------------------------------------------------
     def header_html(self) -> str:
-        return report_html.header(self)
+        # The shared header banners the trace source; a Prometheus failure gets its own banner.
+        head = report_html.header(replace(self, metrics=MetricsSection()))
+        return head + ("\n" + self.metrics.banner() if self.metrics.degraded else "")
 
     def kpi_table_html(self) -> str:
         return report_html.kpi_table(self.kpis, self.findings)
 
     def findings_html(self) -> str:
         return report_html.findings(self)
+
+    def metrics_html(self) -> str:
+        return self.metrics.html(self.findings)
+
+    def metrics_figure(self) -> Any:
+        """The Prometheus series of the window (a plotly figure), or None without data."""
+        return self.metrics.figure()
 
     # -- the summary JSON -----------------------------------------------------------------------
     def summary(self, parameters: dict[str, Any], delivery: Delivery | None) -> dict[str, Any]:
@@ -222,9 +288,11 @@ class DailyReport:
             "parameters": safe_parameters(parameters),
             "source": self.source.to_dict(),
             "degraded": self.degraded,
+            "degraded_sources": self.degraded_sources(),
             "kpis": self.kpis,
             "checks": day_checks,
             "findings": [f.to_dict() for f in self.findings],
+            "metrics": self.metrics.to_dict(self.findings),
             "alerts": alerts,
             "notes": list(self.notes),
         }
@@ -236,10 +304,14 @@ class DailyReport:
 
 
 def build(date: Any, source: str | TraceSource = "local", data_dir: str | Path | None = None,
-          *, days: int = 7, alert_days: int = 1,
-          runbooks_dir: str | Path | None = None) -> DailyReport:
+          *, days: int = 7, alert_days: int = 1, runbooks_dir: str | Path | None = None,
+          prometheus: Any = None, metrics_step: Any = DEFAULT_STEP) -> DailyReport:
     """Pull ``days`` days ending on ``date`` (plus the checks' baseline days before them),
-    compute KPIs, run the daily checks on every day of the window and the detectors over it."""
+    compute KPIs, run the daily checks on every day of the window and the detectors over it.
+
+    ``prometheus``: None adds the Prometheus section when ``PROMETHEUS_URL`` is set; False
+    leaves it out; a ``PrometheusSource`` is used as given.
+    """
     day = parse_day(date)
     if int(days) < 1 or int(alert_days) < 1:
         raise ConfigError(f"days ({days}) and alert_days ({alert_days}) must be at least 1")
@@ -250,7 +322,15 @@ def build(date: Any, source: str | TraceSource = "local", data_dir: str | Path |
     end = day + pd.Timedelta(days=1)
     lead = max((int(rb.daily["baseline_days"]) for rb in runbooks.values()), default=0)
     pull_start = window_start - pd.Timedelta(days=lead)
-    obs, traces, scores = _pull(src, status, pull_start, end)
+    try:
+        if _reachable(src, status):
+            obs, traces, scores = _pull(src, status, pull_start, end)
+        else:
+            obs, traces, scores = (schema.empty("observations"), schema.empty("traces"),
+                                   schema.empty("scores"))
+    finally:
+        if src is not source:  # opened here by name: release its connections
+            _close(src)
 
     threshold = kpi_mod.hallucination_threshold(runbooks)
     all_days = pd.date_range(pull_start, day, freq="D")
@@ -275,7 +355,8 @@ def build(date: Any, source: str | TraceSource = "local", data_dir: str | Path |
         if note:
             notes.append(note)
     findings.sort(key=_order)
+    metrics = metrics_section(runbooks, window_start, end, prometheus, step=metrics_step)
     return DailyReport(date=day, days=int(days), alert_days=int(alert_days), source=status,
                        runbooks=runbooks, score_threshold=threshold, traces=traces,
                        observations=obs, scores=scores, all_kpis=all_kpis, checks=checks,
-                       findings=findings, notes=notes)
+                       findings=findings, notes=notes, metrics=metrics)

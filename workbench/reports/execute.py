@@ -7,6 +7,7 @@ environment variables only.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,12 +24,34 @@ _SECRET_NAME = re.compile(r"(secret|password|passwd|token|api_?key|private_?key|
                           re.IGNORECASE)
 
 
+#: Environment values shorter than this are not treated as secrets to look for (too many false
+#: matches: "1", "true", a port number).
+_MIN_SECRET_LEN = 8
+
+
+def _secret_env_values() -> dict[str, str]:
+    """Secret-looking environment variables (``LANGFUSE_SECRET_KEY``, ``PROMETHEUS_PASSWORD``,
+    ``PROMETHEUS_TOKEN``, ...) and their values."""
+    return {k: v for k, v in os.environ.items()
+            if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_LEN}
+
+
 def check_parameters(params: Mapping[str, Any]) -> None:
-    """Refuse parameter names that look like secrets (they would be stored in the notebook)."""
+    """Refuse parameters that are or carry secrets (they would be stored in the notebook).
+
+    A name that looks like a secret is refused, and so is any value that contains the value of a
+    secret-looking environment variable; the error names the parameter and the variable only.
+    """
     bad = sorted(k for k in params if _SECRET_NAME.search(k))
     if bad:
         raise ConfigError(f"parameter(s) {bad} look like secrets; pass secrets through "
                           "environment variables, never as notebook parameters")
+    secrets = _secret_env_values()
+    leaks = sorted(f"{k} (holds ${var})" for k, v in params.items() if isinstance(v, str)
+                   for var, secret in secrets.items() if secret in v)
+    if leaks:
+        raise ConfigError(f"parameter(s) {leaks} carry a secret from the environment; the kernel "
+                          "inherits the environment, so pass nothing secret as a parameter")
 
 
 def _cell_label(exc: PapermillExecutionError) -> str:
