@@ -97,3 +97,16 @@ def test_clean_verdict_is_remembered_by_content_not_by_name(tmp_path, monkeypatc
     with pytest.raises(ConfigError, match="sideways"):
         runbooks.load(path)
     assert len(list(remembered[0].parent.iterdir())) == 1
+
+
+def test_detector_keys_are_in_the_files():
+    for rb in runbooks.load_all(SHIPPED).values():
+        assert rb.spec["evaluation"]["min_zscore"] > 0
+        assert runbooks.parse_duration(rb.spec["evaluation"]["scan"]) >= rb.bucket
+        assert 0 < rb.spec["attribution"]["min_share"] <= 1
+        for name, sig in rb.signals.items():
+            assert sig["compare"] in {"ratio", "absolute", "delta"}, f"{rb.name}.{name}"
+    cost = runbooks.load("cost_spike", SHIPPED)
+    assert cost.signal("runaway_loop")["bounds"] == {"max_generations": 25,
+                                                     "max_total_tokens": 100000}
+    assert cost.signal("page_burst")["requires"] == {"cost_per_request_ratio": 2.0}

@@ -228,7 +228,7 @@ def judge(stats: pd.DataFrame, window: Window, spec: Mapping[str, Any], *, min_v
     out = []
     for group, g in stats.groupby("group", sort=False):
         base, unit_sd, phi, n_base = _baseline(g, window, min_volume, observed, statistic,
-                                          denominator)
+                                               denominator)
         cur = g[g["bucket"] >= window.start].set_index("bucket")
         if cur.empty:
             continue
