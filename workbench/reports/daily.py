@@ -13,6 +13,7 @@ section, see :func:`workbench.metrics_overview.metrics_section`).
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,7 +30,7 @@ from workbench.findings import SEVERITIES, Finding
 from workbench.metrics_overview import DEFAULT_STEP, ENV_URL, MetricsSection, metrics_section
 from workbench.reports import html as report_html
 from workbench.reports.summary import redact_url, safe_parameters, write_summary
-from workbench.sources import TraceSource, get_source, incomplete_reason, to_utc
+from workbench.sources import SOURCES, TraceSource, get_source, incomplete_reason, to_utc
 
 __all__ = ["DailyReport", "SourceStatus", "build", "check_sources", "open_source",
            "report_stem"]
@@ -64,12 +65,12 @@ def open_source(name: str | TraceSource, data_dir: str | Path | None = None) -> 
         kwargs["root"] = str(data_dir)
     elif name == "langfuse":
         kwargs["progress"] = False  # a report has no one watching a progress bar
-    src = get_source(name, **kwargs)
-    if not isinstance(src, TraceSource):
-        _close(src)
-        raise ConfigError(f"source {name!r} is not a trace source (it serves metrics); "
-                          f"Prometheus joins the report through {ENV_URL}")
-    return src
+    if name in SOURCES:  # judged by its class: constructing it may already need its env vars
+        module, cls = SOURCES[name]
+        if not issubclass(getattr(importlib.import_module(module), cls), TraceSource):
+            raise ConfigError(f"source {name!r} is not a trace source (it serves metrics); "
+                              f"Prometheus joins the report through {ENV_URL}")
+    return get_source(name, **kwargs)
 
 
 def _close(src: Any) -> None:
