@@ -31,9 +31,10 @@ _MIN_SECRET_LEN = 8
 
 def _secret_env_values() -> dict[str, str]:
     """Secret-looking environment variables (``LANGFUSE_SECRET_KEY``, ``PROMETHEUS_PASSWORD``,
-    ``PROMETHEUS_TOKEN``, ...) and their values."""
+    ``PROMETHEUS_TOKEN``, ...) and their values; ones naming a file or folder (``..._FILE``,
+    ``CREDENTIALS_DIRECTORY``) are paths, not secrets, and may well prefix a parameter."""
     return {k: v for k, v in os.environ.items()
-            if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_LEN}
+            if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_LEN and not os.path.exists(v)}
 
 
 def check_parameters(params: Mapping[str, Any]) -> None:
