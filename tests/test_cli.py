@@ -117,3 +117,30 @@ def test_bad_numbers_are_rejected_by_the_parser(capsys):
 def test_console_script_is_installed():
     done = subprocess.run(["workbench", "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "report" in done.stdout and "exit codes" in done.stdout
+
+
+@pytest.mark.notebook
+def test_runbook_command_renders_the_incident_window(demo):
+    _, _, root = demo
+    label = LocalSource(root / "data").labels().set_index("runbook").loc["cost_spike"]
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = main(["runbook", "cost_spike", "--start", label["start"].isoformat(),
+                     "--end", label["end"].isoformat(), "--data", str(root / "data"),
+                     "--out", str(root / "runbook-out")])
+    assert code == EXIT_OK
+    html = Path(stdout.getvalue().splitlines()[-1])
+    assert html.parent == (root / "runbook-out").resolve() and html.suffix == ".html"
+    text = html.read_text()
+    assert "search_api" in text  # the injected cause is named in the rendered report
+    assert "<script src=\"http" not in text
+
+
+def test_runbook_command_rejects_unknown_runbook_and_bad_window(demo, capsys):
+    _, _, root = demo
+    assert main(["runbook", "nope", "--start", "2026-11-06", "--end", "2026-11-07",
+                 "--data", str(root / "data")]) == EXIT_BAD_INPUT
+    assert "runbook file" in capsys.readouterr().err
+    assert main(["runbook", "cost_spike", "--start", "2026-11-07", "--end", "2026-11-06",
+                 "--data", str(root / "data")]) == EXIT_BAD_INPUT
+    assert "not after its start" in capsys.readouterr().err

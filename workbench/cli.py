@@ -1,4 +1,4 @@
-"""The ``workbench`` command: ``demo`` and ``report daily``.
+"""The ``workbench`` command: ``demo``, ``report daily`` and ``runbook``.
 
 Exit codes: 0 report written; 2 bad input (unknown source, bad date, missing data, a source's
 environment variables missing or malformed: one line on stderr names it); 1 the report failed to
@@ -74,6 +74,17 @@ def _parser() -> argparse.ArgumentParser:
     daily.add_argument("--alert-days", type=_positive, default=1,
                        help="findings touching the last N days raise alerts (default: 1)")
     _report_args(daily, default_days=7)
+
+    runbook = sub.add_parser("runbook", help="render a runbook notebook over an incident window")
+    runbook.add_argument("name", help="runbook name, e.g. cost_spike (a file in runbooks/)")
+    runbook.add_argument("--start", required=True, help="window start, ISO-8601 (UTC if naive)")
+    runbook.add_argument("--end", required=True, help="window end, ISO-8601 (UTC if naive)")
+    runbook.add_argument("--source", default="local", help="trace source (default: local)")
+    runbook.add_argument("--data", default="data/demo",
+                         help="data folder of the local source (default: data/demo)")
+    runbook.add_argument("--baseline-days", type=_positive, default=7,
+                         help="days before the window that form the baseline (default: 7)")
+    runbook.add_argument("--out", default="out", help="output folder (default: out)")
     return parser
 
 
@@ -101,9 +112,23 @@ def _daily(args: argparse.Namespace):
                         send_alerts=not args.no_alerts)
 
 
+def _runbook(args: argparse.Namespace) -> int:
+    from workbench.reports.daily import check_sources
+    from workbench.reports.runbook import run_runbook
+
+    data = args.data if args.source == "local" else None
+    check_sources(args.source, data)
+    html = run_runbook(args.name, args.start, args.end, args.source, data, args.out,
+                       baseline_days=args.baseline_days)
+    print(html)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "runbook":
+            return _runbook(args)
         result = _demo(args) if args.command == "demo" else _daily(args)
     except ConfigError as exc:
         print(f"workbench: error: {_one_line(exc)}", file=sys.stderr)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["ReportResult", "daily_report", "render_html", "run_notebook"]
+__all__ = ["ReportResult", "daily_report", "render_html", "run_notebook", "run_runbook"]
 
 # Imported on first use: the report notebook's own kernel imports ``workbench.reports.daily`` and
 # must not pay for papermill, nbconvert and jsonschema's format checkers (seconds per run).
@@ -21,6 +21,7 @@ _EXPORTS = {
     "render_html": "workbench.reports.render",
     "ReportResult": "workbench.reports.runner",
     "daily_report": "workbench.reports.runner",
+    "run_runbook": "workbench.reports.runbook",
 }
 
 
