@@ -8,7 +8,10 @@ Package map::
     workbench.runbooks      runbook YAML files, validated against their JSON schema
     workbench.analysis      detectors, baselines and attribution -> Finding
     workbench.findings      the Finding record
-    workbench.plots         plotly figures over frames and findings
+    workbench.kpis          the daily KPI table and the runbooks' daily threshold checks
+    workbench.investigate   what a runbook notebook shows: signals, suspects, worst traces
+    workbench.metrics_overview  the runbooks' Prometheus series for a report window
+    workbench.plots         plotly figures over frames and findings (runbook_plots: drill-down)
     workbench.widgets       ipywidgets controls for notebooks
     workbench.reports       papermill execution, HTML rendering, summary JSON
     workbench.alerts        alerts from findings and their sinks (file, webhook, Alertmanager)
@@ -26,8 +29,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "alerts", "analysis", "cli", "errors", "findings", "plots", "reports", "runbooks", "schema",
-    "simulate", "sources", "widgets",
+    "alerts", "analysis", "cli", "errors", "findings", "investigate", "kpis", "metrics_overview",
+    "plots", "reports", "runbook_plots", "runbooks", "schema", "simulate", "sources", "widgets",
 }
 
 __all__ = sorted(_SUBMODULES | {"__version__"})

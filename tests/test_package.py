@@ -1,0 +1,45 @@
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+import workbench
+from workbench import sources
+from workbench.errors import ConfigError
+
+
+def test_import_is_cheap_and_lazy():
+    # A notebook's first line must not pull in every client library.
+    code = ("import sys, workbench; heavy = [m for m in ('langfuse', 'prometheus_api_client', "
+            "'papermill', 'plotly', 'duckdb') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_every_listed_submodule_exists():
+    for name in workbench.__all__:
+        if name != "__version__":
+            assert importlib.util.find_spec(f"workbench.{name}") is not None, name
+
+
+def test_unknown_attribute_and_unknown_source_are_named():
+    with pytest.raises(AttributeError, match="nope"):
+        workbench.nope  # noqa: B018
+    with pytest.raises(ConfigError, match="unknown source 'tempo2'.*'langfuse'"):
+        sources.get_source("tempo2")
+
+
+def test_incomplete_marks_accumulate():
+    import pandas as pd
+
+    df = pd.DataFrame()
+    assert sources.incomplete_reason(df) is None
+    sources.mark_incomplete(df, "budget spent")
+    sources.mark_incomplete(df, "3 malformed items")
+    assert sources.incomplete_reason(df) == "budget spent; 3 malformed items"
+
+
+def test_to_utc_treats_naive_as_utc():
+    assert str(sources.to_utc("2026-11-02 03:00")) == "2026-11-02 03:00:00+00:00"
+    assert str(sources.to_utc("2026-11-02T03:00+02:00")) == "2026-11-02 01:00:00+00:00"
