@@ -37,7 +37,7 @@ def openmetrics(path: Path) -> int:
     rng = np.random.default_rng(1)
     t = np.arange(int(START.timestamp()), int(END.timestamp()) + 3600, STEP)
     with path.open("w") as f:
-        f.write(f"# HELP bench_requests Requests.\n# TYPE bench_requests counter\n")
+        f.write("# HELP bench_requests Requests.\n# TYPE bench_requests counter\n")
         for i in range(SERIES):
             values = np.cumsum(rng.poisson(3, t.size))
             lines = np.strings.add(np.strings.add(f'{METRIC}{{agent_id="a{i}"}} ',

@@ -28,7 +28,7 @@ from workbench.analysis import attribute, detect, severity_for, tool_sets
 from workbench.errors import ConfigError
 from workbench.findings import SEVERITIES, Finding
 from workbench.runbooks import Runbook
-from workbench.sources import TraceSource, get_source, incomplete_reason, to_utc
+from workbench.sources import TraceSource, get_source, incomplete_reason, to_window
 
 __all__ = ["PRIMARY", "SIGNALS", "Investigation", "Signal", "TraceWindow", "explore",
            "html_table", "investigate", "open_trace_source"]
@@ -236,18 +236,10 @@ class TraceWindow:
 def explore(source: str | TraceSource, start: Any, end: Any, *,
             data_dir: str | Path | None = None) -> TraceWindow:
     """The traces of ``[start, end)`` for the trace explorer."""
-    t0, t1 = _window(start, end)
+    t0, t1 = to_window(start, end)
     return TraceWindow.load(open_trace_source(source, data_dir), t0, t1)
 
 
-def _window(start: Any, end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
-    try:
-        t0, t1 = to_utc(start), to_utc(end)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"window bounds must be timestamps, got {start!r}, {end!r}") from exc
-    if not t1 > t0:
-        raise ConfigError(f"window end {t1} is not after its start {t0}")
-    return t0, t1
 
 
 @dataclass
@@ -495,7 +487,7 @@ def investigate(runbook: str | Runbook, source: str | TraceSource, start: Any, e
     """Pull ``[start - baseline_days, end + 6 h)`` from ``source`` and investigate ``[start,
     end)`` with ``runbook``. Bad input fails here with a message naming it."""
     rb = runbook if isinstance(runbook, Runbook) else runbook_mod.load(runbook, runbooks_dir)
-    t0, t1 = _window(start, end)
+    t0, t1 = to_window(start, end)
     if int(baseline_days) < 1:
         raise ConfigError(f"baseline_days must be at least 1, got {baseline_days}")
     src = open_trace_source(source, data_dir)

@@ -15,7 +15,7 @@ from workbench.errors import ConfigError
 from workbench.reports.execute import run_notebook
 from workbench.reports.render import render_html
 from workbench.reports.runner import notebooks_dir
-from workbench.sources import SOURCES, to_utc
+from workbench.sources import SOURCES, to_window
 
 __all__ = ["notebook_path", "run_runbook"]
 
@@ -38,12 +38,7 @@ def run_runbook(name: str, start: Any, end: Any, source: str = "local",
     ``<name>-<start>-err.ipynb`` and raises :class:`~workbench.errors.ReportError`.
     """
     rb = runbook_mod.load(name, runbooks_dir)
-    try:
-        t0, t1 = to_utc(start), to_utc(end)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"window bounds must be timestamps, got {start!r}, {end!r}") from exc
-    if not t1 > t0:
-        raise ConfigError(f"window end {t1} is not after its start {t0}")
+    t0, t1 = to_window(start, end)
     if source not in SOURCES:
         raise ConfigError(f"unknown source {source!r}; known sources: {sorted(SOURCES)}")
     if source == "local" and (data_dir is None or not Path(data_dir).is_dir()):

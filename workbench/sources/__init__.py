@@ -24,6 +24,7 @@ __all__ = [
     "incomplete_reason",
     "mark_incomplete",
     "to_utc",
+    "to_window",
 ]
 
 #: name -> (module, class); modules are imported only when the source is asked for.
@@ -49,6 +50,17 @@ def to_utc(ts: Any) -> pd.Timestamp:
     """Parse a timestamp or ISO string; naive values are taken as UTC."""
     t = pd.Timestamp(ts)
     return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def to_window(start: Any, end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Parse a half-open window ``[start, end)``; bad or reversed bounds are a ConfigError."""
+    try:
+        t0, t1 = to_utc(start), to_utc(end)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"window bounds must be timestamps, got {start!r}, {end!r}") from exc
+    if not t1 > t0:
+        raise ConfigError(f"window end {t1} is not after its start {t0}")
+    return t0, t1
 
 
 def mark_incomplete(df: pd.DataFrame, reason: str) -> pd.DataFrame:
