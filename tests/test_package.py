@@ -43,3 +43,23 @@ def test_incomplete_marks_accumulate():
 def test_to_utc_treats_naive_as_utc():
     assert str(sources.to_utc("2026-11-02 03:00")) == "2026-11-02 03:00:00+00:00"
     assert str(sources.to_utc("2026-11-02T03:00+02:00")) == "2026-11-02 01:00:00+00:00"
+
+
+def test_open_trace_source_checks_before_constructing(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="not a trace source"):
+        sources.open_trace_source("prometheus")  # refused by class: PROMETHEUS_URL is unset
+    with pytest.raises(ConfigError, match="needs a data directory"):
+        sources.open_trace_source("local")
+    with pytest.raises(ConfigError, match="nowhere not found.*workbench demo"):
+        sources.open_trace_source("local", "nowhere")
+    with pytest.raises(ConfigError, match="unknown source 'x'"):
+        sources.open_trace_source("x")
+
+
+def test_langfuse_pulls_are_cached_under_the_workbench_cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-test")
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-test")
+    monkeypatch.setenv("LANGFUSE_BASE_URL", "http://127.0.0.1:9")
+    src = sources.open_trace_source("langfuse")
+    assert str(src.cache_dir) == str(tmp_path / "langfuse")

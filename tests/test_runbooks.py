@@ -87,9 +87,9 @@ def test_parse_duration():
 
 
 def test_clean_verdict_is_remembered_by_content_not_by_name(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))
     runbooks.load("cost_spike", SHIPPED)
-    remembered = list((tmp_path / "cache" / "workbench" / "runbooks-valid").iterdir())
+    remembered = list((tmp_path / "cache" / "runbooks-valid").iterdir())
     assert len(remembered) == 1
     # Same name, changed content: validated again, and the error still surfaces.
     path = _write(tmp_path, "cost_spike",

@@ -28,7 +28,7 @@ from workbench.analysis import attribute, detect, severity_for, tool_sets
 from workbench.errors import ConfigError
 from workbench.findings import SEVERITIES, Finding
 from workbench.runbooks import Runbook
-from workbench.sources import TraceSource, get_source, incomplete_reason, to_window
+from workbench.sources import TraceSource, incomplete_reason, open_trace_source, to_window
 
 __all__ = ["PRIMARY", "SIGNALS", "Investigation", "Signal", "TraceWindow", "explore",
            "html_table", "investigate", "open_trace_source"]
@@ -113,30 +113,6 @@ def _measure(spec: Mapping[str, Any], observed: float, baseline: float) -> float
     if compare == "delta":
         return observed - baseline if up else baseline - observed
     return observed
-
-
-def open_trace_source(source: str | TraceSource, data_dir: str | Path | None = None
-                      ) -> TraceSource:
-    """A trace source by name (``local`` reads ``data_dir``, others their env vars). A relative
-    ``data_dir`` not found from the working folder (a notebook runs in ``notebooks/runbooks/``)
-    is tried from the project folder too."""
-    if isinstance(source, TraceSource):
-        return source
-    kwargs: dict[str, Any] = {}
-    if source == "local":
-        if not data_dir:
-            raise ConfigError("source 'local' needs a data directory (data_dir)")
-        root = Path(data_dir)
-        if not root.is_dir() and not root.is_absolute():
-            root = Path(__file__).resolve().parents[1] / data_dir
-        if not root.is_dir():
-            raise ConfigError(f"data directory {data_dir} not found (looked in {Path.cwd()} "
-                              f"and {root.parent}); create the demo with `workbench demo`")
-        kwargs["root"] = str(root)
-    src = get_source(source, **kwargs)
-    if not isinstance(src, TraceSource):
-        raise ConfigError(f"source {source!r} is not a trace source (it serves metrics)")
-    return src
 
 
 def _units(traces: pd.DataFrame, observations: pd.DataFrame, runbook: Runbook | None

@@ -22,6 +22,7 @@ import pandas as pd
 import yaml
 
 from workbench.errors import ConfigError
+from workbench.settings import cache_dir
 
 __all__ = ["Runbook", "default_dir", "load", "load_all", "parse_duration"]
 
@@ -63,8 +64,7 @@ def _verdict_marker(spec: Any) -> Path:
     """
     digest = hashlib.sha256(_schema_text().encode())
     digest.update(json.dumps(spec, sort_keys=True, default=str).encode())
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "workbench" / "runbooks-valid" / digest.hexdigest()
+    return cache_dir("runbooks-valid", digest.hexdigest())
 
 
 def _schema_errors(spec: Any) -> list[str]:

@@ -30,7 +30,8 @@ from workbench.findings import SEVERITIES, Finding
 from workbench.metrics_overview import DEFAULT_STEP, ENV_URL, MetricsSection, metrics_section
 from workbench.reports import html as report_html
 from workbench.reports.summary import redact_url, safe_parameters, write_summary
-from workbench.sources import SOURCES, TraceSource, get_source, incomplete_reason, to_utc
+from workbench.sources import (SOURCES, TraceSource, incomplete_reason, open_trace_source,
+                               to_utc)
 
 __all__ = ["DailyReport", "SourceStatus", "build", "check_sources", "open_source",
            "report_stem"]
@@ -53,24 +54,15 @@ def parse_day(date: Any) -> pd.Timestamp:
 
 
 def open_source(name: str | TraceSource, data_dir: str | Path | None = None) -> TraceSource:
-    """A trace source by registered name; ``local`` reads ``data_dir``, others read env vars."""
-    if isinstance(name, TraceSource):
-        return name
-    kwargs: dict[str, Any] = {}
-    if name == "local":
-        if data_dir is None:
-            raise ConfigError("source 'local' needs a data directory (--data)")
-        if not Path(data_dir).is_dir():
-            raise ConfigError(f"data directory {data_dir} not found")
-        kwargs["root"] = str(data_dir)
-    elif name == "langfuse":
-        kwargs["progress"] = False  # a report has no one watching a progress bar
-    if name in SOURCES:  # judged by its class: constructing it may already need its env vars
+    """The report's trace source; Prometheus is refused here, it joins through its own section."""
+    if isinstance(name, str) and name in SOURCES:
         module, cls = SOURCES[name]
         if not issubclass(getattr(importlib.import_module(module), cls), TraceSource):
             raise ConfigError(f"source {name!r} is not a trace source (it serves metrics); "
                               f"Prometheus joins the report through {ENV_URL}")
-    return get_source(name, **kwargs)
+    # A report has no one watching a progress bar.
+    extra = {"progress": False} if name == "langfuse" else {}
+    return open_trace_source(name, data_dir, **extra)
 
 
 def _close(src: Any) -> None:

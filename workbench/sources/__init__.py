@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -23,6 +24,7 @@ __all__ = [
     "get_source",
     "incomplete_reason",
     "mark_incomplete",
+    "open_trace_source",
     "to_utc",
     "to_window",
 ]
@@ -44,6 +46,41 @@ def get_source(name: str, **kwargs: Any) -> Any:
     except KeyError:
         raise ConfigError(f"unknown source {name!r}; known sources: {sorted(SOURCES)}") from None
     return getattr(importlib.import_module(module), cls)(**kwargs)
+
+
+def open_trace_source(source: str | TraceSource, data_dir: str | Path | None = None,
+                      **kwargs: Any) -> TraceSource:
+    """A trace source by registered name, ready for a report or a notebook.
+
+    ``local`` reads ``data_dir`` (a relative folder not found from the working folder, as when a
+    notebook runs inside ``notebooks/``, is tried from the project folder too); remote sources
+    read their credentials from the environment and cache pulls under
+    :func:`workbench.settings.cache_dir`. A metrics-only source is refused by its class, before
+    constructing it needs its environment variables.
+    """
+    if isinstance(source, TraceSource):
+        return source
+    try:
+        module, cls = SOURCES[source]
+    except KeyError:
+        raise ConfigError(f"unknown source {source!r}; known sources: {sorted(SOURCES)}") from None
+    if not issubclass(getattr(importlib.import_module(module), cls), TraceSource):
+        raise ConfigError(f"source {source!r} is not a trace source (it serves metrics)")
+    if source == "local":
+        if not data_dir:
+            raise ConfigError("source 'local' needs a data directory (--data / data_dir)")
+        root = Path(data_dir)
+        if not root.is_dir() and not root.is_absolute():
+            root = Path(__file__).resolve().parents[2] / data_dir
+        if not root.is_dir():
+            raise ConfigError(f"data directory {data_dir} not found (looked in {Path.cwd()} and "
+                              f"{root.parent}); create the demo with `workbench demo`")
+        kwargs["root"] = str(root)
+    elif source == "langfuse":
+        from workbench.settings import cache_dir
+
+        kwargs.setdefault("cache_dir", str(cache_dir("langfuse")))
+    return get_source(source, **kwargs)
 
 
 def to_utc(ts: Any) -> pd.Timestamp:
