@@ -1,8 +1,10 @@
 """Alert sinks, picked by URL prefix like papermill's I/O handlers.
 
-``file://path`` or a plain path appends JSON lines. Webhook and Alertmanager sinks plug in by
-registering their prefix in :data:`SINKS` (``"http://": ("module", "Class")``); modules load on
-first use, so an unused sink's client library is never imported.
+``file://path`` or a plain path appends JSON lines; ``alertmanager+http(s)://host:port`` posts to
+Alertmanager's API v2; ``http(s)://...`` posts a generic JSON webhook and ``slack+https://...`` a
+Slack message. Sinks plug in by registering their prefix in :data:`SINKS`
+(``"http://": ("module", "Class")``); modules load on first use, so an unused sink's client
+library is never imported.
 """
 
 from __future__ import annotations
@@ -64,6 +66,12 @@ def _path_of(url: str) -> Path:
 #: URL prefix -> (module, class). A plain path (no ``scheme://``) is a file.
 SINKS: dict[str, tuple[str, str]] = {
     "file://": ("workbench.alerts.sinks", "FileSink"),
+    "alertmanager+http://": ("workbench.alerts.alertmanager", "AlertmanagerSink"),
+    "alertmanager+https://": ("workbench.alerts.alertmanager", "AlertmanagerSink"),
+    "http://": ("workbench.alerts.webhook", "WebhookSink"),
+    "https://": ("workbench.alerts.webhook", "WebhookSink"),
+    "slack+http://": ("workbench.alerts.webhook", "SlackSink"),
+    "slack+https://": ("workbench.alerts.webhook", "SlackSink"),
 }
 
 
