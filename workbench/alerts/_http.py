@@ -31,7 +31,7 @@ import httpx
 
 from workbench.errors import AlertDeliveryError, ConfigError
 
-__all__ = ["DEFAULT_RETRY", "MAX_TIMEOUT_S", "AlertRejected", "RetryPolicy", "Poster",
+__all__ = ["DEFAULT_RETRY", "MAX_TIMEOUT_S", "AlertRejected", "Poster", "RetryPolicy",
            "check_no_userinfo", "safe_url"]
 
 log = logging.getLogger(__name__)

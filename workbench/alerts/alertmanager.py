@@ -74,6 +74,7 @@ def resolved(alert: Alert, at: dt.datetime | str | None = None) -> Alert:
     when = _utcnow() if at is None else (_parse(at) if isinstance(at, str) else at)
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
+    when = when.replace(microsecond=when.microsecond // 1000 * 1000)  # Alertmanager keeps ms
     if when < _parse(alert.starts_at):
         raise ConfigError(f"alert {alert.name} cannot be resolved at {_iso(when)}, before it "
                           f"started ({alert.starts_at})")

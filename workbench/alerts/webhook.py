@@ -73,8 +73,9 @@ def slack_text(alerts: Sequence[Alert], *, now: dt.datetime | None = None,
         groups.setdefault((a.labels.get("alertname", "alert"), a.severity), []).append(a)
     order = sorted(groups.items(), key=lambda kv: (-kv[1][0].rank(), -len(kv[1]), kv[0]))
     firing = sum(alert_status(a, now) == "firing" for a in alerts)
-    lines = [f"workbench: {firing} firing, {len(alerts) - firing} resolved alert(s) "
-             f"in {len(groups)} group(s)"]
+    head = (f"workbench: {firing} firing, {len(alerts) - firing} resolved alert(s) "
+            f"in {len(groups)} group(s)")
+    lines = [head]
     for (name, severity), members in order[:max_lines]:
         n_firing = sum(alert_status(a, now) == "firing" for a in members)
         counts = ", ".join(x for x in (f"{n_firing} firing" if n_firing else "",
@@ -94,6 +95,7 @@ class WebhookSink(Sink):
     """Posts the generic webhook payload to ``http(s)://...`` in batches of ``batch_size``."""
 
     prefixes: tuple[str, ...] = ("http://", "https://")
+    auth_hint = ENV_WEBHOOK_TOKEN
 
     def __init__(self, url: str, *, policy: RetryPolicy | None = None, batch_size: int = 100,
                  firing_for: dt.timedelta = FIRING_FOR,
@@ -110,7 +112,7 @@ class WebhookSink(Sink):
         self.firing_for = firing_for
         self.clock = clock
         self._poster = Poster("webhook", policy or _http.DEFAULT_RETRY,
-                              headers=self._auth_headers(), auth_hint=ENV_WEBHOOK_TOKEN)
+                              headers=self._auth_headers(), auth_hint=self.auth_hint)
 
     def _auth_headers(self) -> dict[str, str]:
         token = os.environ.get(ENV_WEBHOOK_TOKEN)
@@ -132,6 +134,7 @@ class SlackSink(WebhookSink):
     """Posts one ``{"text": ...}`` message per delivery to a Slack-compatible webhook."""
 
     prefixes = ("slack+https://", "slack+http://")
+    auth_hint = "the webhook URL (its path is the credential)"
 
     def __init__(self, url: str, *, policy: RetryPolicy | None = None, max_lines: int = 20,
                  clock: Callable[[], dt.datetime] = _utcnow) -> None:
