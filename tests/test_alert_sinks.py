@@ -6,6 +6,7 @@ value so tests never see each other's alerts. Waits between retries are recorded
 """
 
 import datetime as dt
+import email.utils
 import json
 
 import pandas as pd
@@ -275,6 +276,24 @@ def test_server_errors_are_retried_honouring_retry_after(receiver, waits):
     sink.deliver([alert("retry")])
     assert len(receiver.posts()) == 3
     assert waits[0] == 2.0 and 0.8 <= waits[1] <= 1.2  # Retry-After, then back-off 1 s +-20%
+
+
+def test_retry_after_as_a_date_and_the_delivery_budget(receiver, waits):
+    when = email.utils.format_datetime(dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=5),
+                                       usegmt=True)
+    receiver.script += [(503, "", {"Retry-After": when}), (503, "", {"Retry-After": "20"})]
+    policy = RetryPolicy(attempts=5, budget_s=15.0)
+    with pytest.raises(AlertDeliveryError, match="HTTP 503; the 15 s delivery budget ran out"):
+        WebhookSink(f"{receiver.url}/hook", policy=policy).deliver([alert("date")])
+    assert len(waits) == 1 and 3.0 <= waits[0] <= 5.0 and len(receiver.posts()) == 2
+
+
+def test_a_failed_later_batch_says_what_was_delivered(receiver):
+    receiver.script += [(200, "", {}), (400, '"start time must be before end time"', {})]
+    sink = AlertmanagerSink(f"alertmanager+{receiver.url}", batch_size=1)
+    with pytest.raises(AlertRejected, match="end time \\(batch 2 of 2; 1 earlier batch"):
+        sink.deliver([alert("later", agent="a"), alert("later", agent="b")])
+    assert len(receiver.posts()) == 2
 
 
 def test_retry_after_beyond_the_cap_leaves_alerts_for_the_spool(receiver, tmp_path):

@@ -150,6 +150,7 @@ class Poster:
         policy = self.policy
         deadline = time.monotonic() + policy.budget_s
         problem = ""
+        cause: Exception | None = None
         with httpx.Client(timeout=policy.timeout_s, follow_redirects=False) as client:
             for attempt in range(policy.attempts):
                 wait: float | None = None
@@ -157,9 +158,9 @@ class Poster:
                 try:
                     resp = client.post(url, content=body, headers=self._headers, timeout=timeout)
                 except httpx.TimeoutException as exc:
-                    problem = f"no answer within {timeout:.1f} s ({type(exc).__name__})"
+                    problem, cause = f"no answer within {timeout:.1f} s ({type(exc).__name__})", exc
                 except httpx.TransportError as exc:
-                    problem = f"cannot connect ({type(exc).__name__})"
+                    problem, cause = f"cannot connect ({type(exc).__name__})", exc
                 else:
                     status = resp.status_code
                     if 200 <= status < 300:
@@ -191,4 +192,4 @@ class Poster:
                     break
                 _sleep(delay)
         raise AlertDeliveryError(f"{self.what} {where} failed after {attempt + 1} attempt(s): "
-                                 f"{problem}")
+                                 f"{problem}") from cause
