@@ -8,7 +8,6 @@ if ! python3 -c "import workbench, pytest, papermill, langfuse" 2>/dev/null \
    || [ pyproject.toml -nt "$(python3 -c 'import workbench,os;print(os.path.dirname(workbench.__file__))' 2>/dev/null || echo /nonexistent)" ]; then
   python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
 fi
-python3 -m ipykernel install --user --name python3 >/dev/null 2>&1 || true
 
 if [ "${1:-}" = "--servers" ]; then
   need=()

@@ -49,6 +49,23 @@ def test_run_notebook_injects_parameters_and_renders_offline_html(tmp_path):
 
 
 @pytest.mark.notebook
+def test_kernel_runs_on_this_interpreter_whatever_python3_kernelspec_is_registered(
+        tmp_path, monkeypatch):
+    # Another environment's "python3" kernelspec, first on the Jupyter path, must not be used.
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": ["/nonexistent/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "elsewhere", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    nb = write_nb(tmp_path / "which.ipynb", "import sys\nprint(sys.executable)")
+    ran = nbformat.read(run_notebook(nb, {}, tmp_path / "out"), as_version=4)
+    import sys
+
+    assert ran.cells[-1].outputs[0]["text"].strip() == sys.executable
+
+
+@pytest.mark.notebook
 def test_failed_notebook_keeps_err_copy_and_names_the_cell(tmp_path):
     nb = write_nb(tmp_path / "broken.ipynb", "y = x + 1", "raise ValueError(f'boom {y}')")
     with pytest.raises(ReportError) as info:

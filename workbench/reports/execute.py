@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import papermill
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.manager import AsyncKernelManager
 from papermill.exceptions import PapermillExecutionError
 
 from workbench.errors import ConfigError, ReportError
@@ -61,10 +64,26 @@ def _cell_label(exc: PapermillExecutionError) -> str:
     return f"cell {exc.cell_index} ({first[:60]!r})" if first else f"cell {exc.cell_index}"
 
 
+class _ThisPythonKernelManager(AsyncKernelManager):
+    """Start the kernel with the interpreter running workbench, whatever ``python3`` kernelspec
+    another environment registered in the user's Jupyter folder: a report must run the same
+    workbench, and see the same runbooks, as the command that asked for it."""
+
+    @property
+    def kernel_spec(self) -> KernelSpec | None:
+        if self._kernel_spec is None:
+            self._kernel_spec = KernelSpec(
+                argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                display_name=f"Python ({sys.executable})", language="python")
+        return self._kernel_spec
+
+
 def run_notebook(path: str | Path, params: Mapping[str, Any], out_dir: str | Path, *,
                  output_name: str | None = None, kernel_name: str | None = None,
                  cwd: str | Path | None = None, start_timeout: int = 60) -> Path:
     """Execute ``path`` with ``params`` into ``out_dir``; return the executed notebook's path.
+
+    The kernel runs on this interpreter unless ``kernel_name`` names a kernelspec to use instead.
 
     On failure the executed notebook is kept as ``<name>-err.ipynb`` (tracebacks and all) and
     :class:`ReportError` names the failing cell and the exception.
@@ -79,10 +98,12 @@ def run_notebook(path: str | Path, params: Mapping[str, Any], out_dir: str | Pat
     except OSError as exc:
         raise ReportError(f"output folder {out} cannot be created: {exc.strerror}") from exc
     target = out / (output_name or src.name)
+    engine = {} if kernel_name else {"kernel_manager_class": _ThisPythonKernelManager}
     try:
         papermill.execute_notebook(str(src), str(target), parameters=dict(params),
                                    kernel_name=kernel_name, progress_bar=False,
-                                   cwd=str(cwd) if cwd else None, start_timeout=start_timeout)
+                                   cwd=str(cwd) if cwd else None, start_timeout=start_timeout,
+                                   **engine)
     except PapermillExecutionError as exc:
         err = target.with_name(f"{target.stem}-err.ipynb")
         if target.exists():
