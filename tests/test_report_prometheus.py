@@ -174,6 +174,20 @@ def test_timeout_rate_peak_is_the_timeout_surge_seen_by_the_traces(run, labels, 
     assert top["median"] == 0 and top["ratio"] is None
 
 
+@pytest.mark.prometheus
+@pytest.mark.notebook
+def test_hallucination_rate_peak_is_the_prompt_rollout_seen_by_the_traces(run, labels):
+    s = run["summary"]
+    incident = labels.loc["hallucination_spike"]
+    rag = series(s, "hallucination_rate", "rag-agent")
+    peak = ts(rag["peak_start"])
+    assert incident.start <= peak < incident.end
+    assert rag["ratio"] > 2
+    hourly = [f for f in s["findings"] if f["status"] == "firing"
+              and (f["runbook"], f["signal"]) == ("hallucination_spike", "hallucination_rate")]
+    assert hourly and any(ts(f["start"]) <= peak < ts(f["end"]) for f in hourly)
+
+
 # -- faults and the unconfigured case (no kernel) --------------------------------------------------
 
 def test_a_dead_prometheus_degrades_the_report_not_the_trace_part(store, monkeypatch,
