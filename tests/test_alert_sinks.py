@@ -214,9 +214,22 @@ def test_rejected_alerts_name_the_servers_message_and_are_not_retried(am, am_aut
     bad = Alert(labels={**a.labels, "bad-name": "x"}, annotations={}, starts_at=a.starts_at,
                 ends_at=a.ends_at, fingerprint="1" * 16)
     res = send([bad], am.sink_url, spool=tmp_path / "spool.jsonl")
-    assert not res.ok and res.spooled == [bad]
+    assert not res.ok and res.rejected == [bad] and res.spooled == []
     assert 'HTTP 400): invalid label set: invalid name "bad-name"' in res.errors[0]
+    assert "not spooled" in res.errors[0] and not (tmp_path / "spool.jsonl").exists()
     assert waits == []  # neither rejection was retried
+
+
+def test_one_rejected_alert_does_not_hold_back_its_batch(am, am_auth, tmp_path):
+    good = alert("mixed-good")
+    bad = Alert(labels={**good.labels, "bad-name": "x"}, annotations={},
+                starts_at=good.starts_at, ends_at=good.ends_at, fingerprint="2" * 16)
+    spool = tmp_path / "spool.jsonl"
+    res = send([bad, good], am.sink_url, spool=spool)
+    assert res.sent == [good] and res.rejected == [bad] and res.spooled == []
+    assert not spool.exists()  # nothing left to fail again on the next run
+    (got,) = am.alerts('test="mixed-good"')
+    assert got["labels"] == dict(good.labels)
 
 
 def test_credentials_come_from_the_environment_and_never_show(am, monkeypatch, tmp_path):
@@ -378,12 +391,13 @@ def test_webhook_500_then_success_is_delivered_once(receiver, tmp_path, waits):
     assert receiver.posts()[1].body["alerts"][0]["fingerprint"] == a.fingerprint
 
 
-def test_webhook_400_names_the_message_and_spools(receiver, tmp_path, waits):
+def test_webhook_400_names_the_message_and_is_not_spooled(receiver, tmp_path, waits):
     receiver.script.append((400, '{"error": "field alerts[0].labels.team is required"}', {}))
     res = send([alert("hook400")], f"{receiver.url}/hook", spool=tmp_path / "spool.jsonl")
-    assert not res.ok and len(res.spooled) == 1 and len(receiver.posts()) == 1 and waits == []
-    assert res.errors[0].endswith("rejected the alerts (HTTP 400): field alerts[0].labels.team "
-                                  "is required")
+    assert not res.ok and len(res.rejected) == 1 and res.spooled == []
+    assert len(receiver.posts()) == 1 and waits == []
+    assert "rejected the alerts (HTTP 400): field alerts[0].labels.team is required" in (
+        res.errors[0])
 
 
 def test_slack_groups_an_alert_storm_into_one_capped_message(receiver):

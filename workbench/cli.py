@@ -42,7 +42,8 @@ def _report_args(p: argparse.ArgumentParser, default_days: int | None) -> None:
                    help="days of context ending on the report day (default: "
                         f"{default_days or 'every day of the demo store'})")
     p.add_argument("--alerts", metavar="URL", default=None,
-                   help="alert sink: a path or file:// URL (default: <out>/alerts.jsonl)")
+                   help="alert sink: a path or file:// URL, alertmanager+http(s)://host:port, "
+                        "http(s):// webhook or slack+https:// (default: <out>/alerts.jsonl)")
     p.add_argument("--no-alerts", action="store_true", help="compute findings, send no alerts")
 
 

@@ -11,6 +11,7 @@
     │   ├── SourceUnavailable   connection refused, DNS, 5xx after retries
     │   └── SourceQueryError    the backend rejected the query (its message kept as it is)
     ├── AlertDeliveryError      an alert sink could not deliver (the alert is spooled, not lost)
+    │   └── AlertRejected       the receiver refused the alerts themselves (400/422): not retried
     └── ReportError             a report notebook failed to execute or render
 
 Lower-layer exceptions (httpx, requests, SDK errors) are translated at the edge and chained with
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "AlertDeliveryError",
+    "AlertRejected",
     "ConfigError",
     "ReportError",
     "SchemaError",
@@ -80,6 +82,18 @@ class SourceQueryError(SourceError):
 
 class AlertDeliveryError(WorkbenchError):
     """An alert sink could not deliver; the alert was spooled for the next run."""
+
+
+class AlertRejected(AlertDeliveryError):
+    """The receiver refused the alerts themselves (HTTP 400/422): retrying cannot help.
+
+    ``status`` is the HTTP status and ``server_message`` the receiver's own words.
+    """
+
+    def __init__(self, message: str, *, status: int, server_message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.server_message = server_message
 
 
 class ReportError(WorkbenchError):

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from workbench.errors import AlertDeliveryError, ConfigError
+from workbench.errors import AlertDeliveryError, AlertRejected, ConfigError
 
 __all__ = ["DEFAULT_RETRY", "MAX_TIMEOUT_S", "AlertRejected", "Poster", "RetryPolicy",
            "check_no_userinfo", "safe_url"]
@@ -41,18 +41,6 @@ MAX_TIMEOUT_S = 10.0
 _RETRIED = frozenset({408, 429})
 _sleep = time.sleep  # one name to patch: tests check the waits without waiting
 _MESSAGE_CHARS = 500
-
-
-class AlertRejected(AlertDeliveryError):
-    """The receiver refused the alerts themselves (HTTP 400/422): retrying cannot help.
-
-    ``status`` is the HTTP status and ``server_message`` the receiver's own words.
-    """
-
-    def __init__(self, message: str, *, status: int, server_message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.server_message = server_message
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Send alerts: dedupe by fingerprint, deliver, spool what could not be delivered.
 
 Nothing is lost: when a sink fails, its alerts are appended to a spool file (JSON lines, each with
-the sink URL it was meant for) and every later :func:`send` first retries the spool. A delivery
+the sink URL it was meant for) and every later :func:`send` first retries the spool. An alert the
+receiver *rejects* (400/422) is not spooled, since it would fail the same way on every run and
+hold its batch back: it is reported in ``rejected`` with the receiver's message. A delivery
 failure is reported in the returned :class:`Delivery`, not raised, so a report still completes
 and says what went wrong.
 """
@@ -17,7 +19,8 @@ from typing import Any
 
 from workbench.alerts.alert import Alert
 from workbench.alerts.sinks import get_sink
-from workbench.errors import AlertDeliveryError, WorkbenchError
+from workbench.errors import AlertDeliveryError, AlertRejected, WorkbenchError
+from workbench.settings import cache_dir
 
 __all__ = ["Delivery", "dedupe", "default_spool", "send"]
 
@@ -30,6 +33,7 @@ class Delivery:
     sent: list[Alert] = field(default_factory=list)
     spooled: list[Alert] = field(default_factory=list)
     redelivered: list[Alert] = field(default_factory=list)
+    rejected: list[Alert] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -42,14 +46,15 @@ class Delivery:
             "sent": [a.to_dict() for a in self.sent],
             "spooled": [a.to_dict() for a in self.spooled],
             "redelivered": [a.to_dict() for a in self.redelivered],
+            "rejected": [a.to_dict() for a in self.rejected],
             "errors": list(self.errors),
         }
 
 
 def default_spool() -> Path:
-    """``$WORKBENCH_ALERT_SPOOL`` or ``~/.cache/workbench/alerts-spool.jsonl``."""
+    """``$WORKBENCH_ALERT_SPOOL`` or ``alerts-spool.jsonl`` in the workbench cache folder."""
     env = os.environ.get("WORKBENCH_ALERT_SPOOL")
-    return Path(env) if env else Path.home() / ".cache" / "workbench" / "alerts-spool.jsonl"
+    return Path(env) if env else cache_dir("alerts-spool.jsonl")
 
 
 def dedupe(alerts: Iterable[Alert]) -> list[Alert]:
@@ -92,13 +97,27 @@ def _write_spool(path: Path, entries: list[tuple[str, Alert]]) -> None:
                                  f"{len(entries)} alert(s) could not be kept") from exc
 
 
-def _try(sink_url: str, alerts: list[Alert]) -> str | None:
-    """Deliver; the error text on failure."""
+def _try(sink_url: str, alerts: list[Alert]) -> tuple[list[Alert], list[Alert], list[str]]:
+    """Deliver ``alerts``: (delivered, rejected, errors); what is in neither must be spooled.
+
+    A rejected batch is retried one alert at a time, so one malformed alert cannot keep the
+    others from their receiver.
+    """
     try:
         get_sink(sink_url).deliver(alerts)
+    except AlertRejected as exc:
+        if len(alerts) == 1:
+            return [], list(alerts), [f"AlertRejected: {exc} (not spooled: it would fail again)"]
+        delivered, rejected, errors = [], [], []
+        for a in alerts:
+            d, r, e = _try(sink_url, [a])
+            delivered += d
+            rejected += r
+            errors += e
+        return delivered, rejected, errors
     except AlertDeliveryError as exc:
-        return f"AlertDeliveryError: {exc}"
-    return None
+        return [], [], [f"AlertDeliveryError: {exc}"]
+    return list(alerts), [], []
 
 
 def send(alerts: Iterable[Alert], sink_url: str, *, spool: str | Path | None = None) -> Delivery:
@@ -117,20 +136,23 @@ def send(alerts: Iterable[Alert], sink_url: str, *, spool: str | Path | None = N
     for s, a in pending:
         by_sink.setdefault(s, []).append(a)
     for s, batch in by_sink.items():
-        if (err := _try(s, batch)) is None:
-            result.redelivered.extend(batch)
-        else:
-            result.errors.append(f"{err} (spooled alerts kept for the next run)")
-            still_spooled.extend((s, a) for a in batch)
+        delivered, rejected, errors = _try(s, batch)
+        result.redelivered += delivered
+        result.rejected += rejected
+        kept = [a for a in batch if a not in delivered and a not in rejected]
+        result.errors += [f"{e} (spooled alerts kept for the next run)" if kept else e
+                          for e in errors]
+        still_spooled.extend((s, a) for a in kept)
 
     batch = dedupe(alerts)
     if batch:
-        if (err := _try(sink_url, batch)) is None:
-            result.sent.extend(batch)
-        else:
-            result.errors.append(err)
-            result.spooled.extend(batch)
-            still_spooled.extend((sink_url, a) for a in batch)
+        delivered, rejected, errors = _try(sink_url, batch)
+        result.sent += delivered
+        result.rejected += rejected
+        result.errors += errors
+        kept = [a for a in batch if a not in delivered and a not in rejected]
+        result.spooled += kept
+        still_spooled.extend((sink_url, a) for a in kept)
     if pending or still_spooled:
         _write_spool(spool_path, still_spooled)
     return result
