@@ -429,3 +429,19 @@ def test_slack_lines_are_clipped_and_errors_hide_the_webhook_path(receiver, tmp_
     res = send([alert("clip")], url, spool=tmp_path / "spool.jsonl")
     assert not res.ok and "HTTP 403" in res.errors[0]
     assert "s3cr3t" not in res.errors[0] and f"127.0.0.1:{receiver.port}" in res.errors[0]
+
+
+def test_daily_report_findings_reach_the_real_alertmanager(am, am_auth, tmp_path):
+    from workbench.reports import daily
+    from workbench.simulate import write_demo
+
+    store = write_demo(tmp_path / "demo", days=7, traces_per_day=500)
+    report = daily.build("2026-11-08", "local", store, days=7, alert_days=7, prometheus=False)
+    expected = {f.fingerprint for f in report.alert_findings()}
+    assert expected  # the demo week holds three incidents
+    res = report.send_alerts(am.sink_url, tmp_path / "out")
+    assert res.ok and {a.fingerprint for a in res.sent} == expected
+    got = am.alerts('runbook=~"cost_spike|timeout_surge|hallucination_spike"')
+    runbooks_seen = {a["labels"]["runbook"] for a in got}
+    assert runbooks_seen == {"cost_spike", "timeout_surge", "hallucination_spike"}
+    assert all(a["status"]["state"] == "active" for a in got)
