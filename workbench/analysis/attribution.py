@@ -36,6 +36,7 @@ toward each of its values.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 from typing import Literal
 
 import numpy as np
@@ -74,15 +75,24 @@ def tool_sets(observations: pd.DataFrame) -> pd.Series:
                      dtype=object, name="tool_name")
 
 
-def _explode(df: pd.DataFrame, dim: str) -> pd.DataFrame:
-    """Rows (index = original row id) with the dimension's value as a plain string."""
+def _explode(df: pd.DataFrame, dim: str) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions and the dimension's value there as a plain string (list-like values give
+    one row per element; missing and empty values give none)."""
     col = df[dim]
-    if col.dtype == object and col.map(lambda v: isinstance(v, (list, tuple, set))).any():
-        col = col.map(lambda v: list(v) if isinstance(v, (list, tuple, set)) else [v])
-        col = col.explode()
-    col = col.dropna()
-    col = col[col.astype(str) != ""]
-    return pd.DataFrame({"value": col.astype(str)}, index=col.index)
+    values = col.to_numpy(dtype=object)
+    rows = np.arange(len(values))
+    if col.dtype == object and any(isinstance(v, (list, tuple, set)) for v in values.tolist()):
+        # one row per element, like Series.explode (an empty set holds no value)
+        items = [v if isinstance(v, (list, tuple, set)) else (v,) for v in values.tolist()]
+        rows = np.repeat(rows, np.fromiter(map(len, items), dtype="int64", count=len(items)))
+        values = np.empty(len(rows), dtype=object)
+        values[:] = list(chain.from_iterable(items))
+    keep = ~pd.isna(values)
+    rows, values = rows[keep], values[keep]
+    if not isinstance(col.dtype, pd.StringDtype) or col.dtype == object:
+        values = pd.Series(values, dtype=object).astype(str).to_numpy(dtype=object)
+    keep = values != ""
+    return rows[keep], values[keep]
 
 
 def _check(frame: pd.DataFrame, name: str, metric: str) -> None:
@@ -128,47 +138,60 @@ def attribute(current: pd.DataFrame, baseline: pd.DataFrame, metric: str,
     if not total_excess > 0:
         return []
 
-    rows: list[dict] = []
-    members: dict[tuple[str, str], pd.Index] = {}
+    cur_arr = cur_y.to_numpy()
+    base_arr = base_y.to_numpy()
+    # every dimension's values as integer keys (offset per dimension), so each side's sums and
+    # counts per value are one groupby, not one per dimension
+    dims, cur_keys, base_keys, members = [], [], [], _Members()
+    offset = 0
     for dim in dimensions:
         if dim not in cur.columns:
             continue
-        c = _explode(cur, dim)
-        if c.empty:
+        rows, values = _explode(cur, dim)
+        if not len(rows):
             continue
-        c["y"] = cur_y.loc[c.index].to_numpy()
-        cg = c.groupby("value", sort=False)["y"].agg(["sum", "count"])
-        if dim in base.columns and not base.empty:
-            b = _explode(base, dim)
-            b["y"] = base_y.loc[b.index].to_numpy()
-            bg = b.groupby("value", sort=False)["y"].agg(["sum", "count"])
-        else:
-            bg = pd.DataFrame({"sum": [], "count": []}, dtype="float64")
-        bg = bg.reindex(cg.index).fillna(0.0)
-        if kind == "mean":
-            rate_b = (bg["sum"] + prior * base_rate) / (bg["count"] + prior)
-            expected = cg["count"] * rate_b
-            inc_rate = cg["sum"] / cg["count"]
-            base_val = rate_b
-            unit_base = rate_b
-        else:
-            expected = bg["sum"] * scale
-            inc_rate = cg["sum"]
-            base_val = expected
-            overall = float(base_y.mean()) if len(base_y) else 0.0
-            unit_base = ((bg["sum"] + prior * overall) / (bg["count"] + prior))
-        excess = cg["sum"] - expected
-        for value in cg.index:
-            rows.append({"dimension": dim, "value": value,
-                         "contribution": float(excess[value]) / total_excess,
-                         "incident": float(inc_rate[value]), "baseline": float(base_val[value]),
-                         "unit_base": float(unit_base[value]),
-                         "support": int(cg.loc[value, "count"])})
-        for value, idx in c.groupby("value", sort=False).groups.items():
-            members[(dim, value)] = pd.Index(idx)
-    if not rows:
+        b_rows, b_values = (_explode(base, dim) if dim in base.columns and not base.empty
+                            else (rows[:0], values[:0]))
+        # first appearance first, like groupby(sort=False): the current values come first
+        codes, uniques = pd.factorize(np.concatenate([values, b_values]))
+        n_cur = int(codes[:len(rows)].max()) + 1
+        uniques = uniques[:n_cur]
+        codes, b_codes = codes[:len(rows)], codes[len(rows):]
+        dims.append((dim, uniques, offset))
+        members.add(dim, rows, codes, uniques)
+        cur_keys.append((rows, codes + offset))
+        seen = b_codes < n_cur
+        base_keys.append((b_rows[seen], b_codes[seen] + offset))
+        offset += n_cur
+    if not dims:
         return []
-    table = pd.DataFrame(rows)
+    c_sum, c_count = _sums(cur_keys, cur_arr, offset)
+    b_sum, b_count = _sums(base_keys, base_arr, offset)
+    parts: list[pd.DataFrame] = []
+    for dim, uniques, lo in dims:
+        sl = slice(lo, lo + len(uniques))
+        cg_sum, cg_count, bg_sum, bg_count = c_sum[sl], c_count[sl], b_sum[sl], b_count[sl]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if kind == "mean":
+                rate_b = (bg_sum + prior * base_rate) / (bg_count + prior)
+                expected = cg_count * rate_b
+                inc_rate = cg_sum / cg_count
+                base_val = rate_b
+                unit_base = rate_b
+            else:
+                expected = bg_sum * scale
+                inc_rate = cg_sum
+                base_val = expected
+                overall = float(base_y.mean()) if len(base_y) else 0.0
+                unit_base = ((bg_sum + prior * overall) / (bg_count + prior))
+        excess = cg_sum - expected
+        parts.append(pd.DataFrame({
+            "dimension": dim, "value": list(uniques), "contribution": excess / total_excess,
+            "incident": inc_rate, "baseline": base_val, "unit_base": unit_base,
+            "support": cg_count}))
+    if not parts:
+        return []
+    table = pd.concat(parts, ignore_index=True)
     table = table[table["contribution"] > 0]
     if table.empty:
         return []
@@ -180,6 +203,34 @@ def attribute(current: pd.DataFrame, baseline: pd.DataFrame, metric: str,
     return [Suspect(dimension=r.dimension, value=str(r.value), contribution=r.contribution,
                     incident=r.incident, baseline=r.baseline)
             for r in order.head(top).itertuples()]
+
+
+def _sums(keys: list[tuple[np.ndarray, np.ndarray]], y: np.ndarray, size: int
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Sum (pandas' compensated group sum) and count of ``y`` per key ``0 .. size-1``."""
+    if not keys:
+        return np.zeros(size), np.zeros(size, dtype="int64")
+    rows = np.concatenate([r for r, _ in keys])
+    k = np.concatenate([c for _, c in keys])
+    sums = pd.Series(y[rows]).groupby(k).sum()
+    out = np.zeros(size)
+    out[sums.index.to_numpy()] = sums.to_numpy()
+    return out, np.bincount(k, minlength=size).astype("int64")
+
+
+class _Members:
+    """(dimension, value) -> the rows holding it, worked out only for the few candidates
+    :func:`_refine` compares (a dimension such as ``user_id`` has hundreds of values)."""
+
+    def __init__(self) -> None:
+        self._dims: dict[str, tuple[np.ndarray, np.ndarray, dict[str, int]]] = {}
+
+    def add(self, dim: str, rows: np.ndarray, codes: np.ndarray, uniques: np.ndarray) -> None:
+        self._dims[dim] = (rows, codes, {v: i for i, v in enumerate(uniques.tolist())})
+
+    def __getitem__(self, key: tuple[str, str]) -> pd.Index:
+        rows, codes, lookup = self._dims[key[0]]
+        return pd.Index(rows[codes == lookup[key[1]]])
 
 
 def _specificity_rank(dim: str) -> int:

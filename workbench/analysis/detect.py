@@ -52,11 +52,19 @@ def detect(runbook: Runbook, traces: pd.DataFrame, observations: pd.DataFrame | 
     except KeyError:
         raise ConfigError(f"no detector for runbook {runbook.name!r} ({runbook.path}); "
                           f"detectors exist for {sorted(DETECTORS)}") from None
-    traces = _frame(traces, "traces")
-    observations = _frame(observations, "observations")
-    scores = _frame(scores, "scores")
+    return _detect(run, runbook, _frame(traces, "traces"), _frame(observations, "observations"),
+                   _frame(scores, "scores"), start, end, {})
+
+
+def _detect(run: Detector, runbook: Runbook, traces: pd.DataFrame, observations: pd.DataFrame,
+            scores: pd.DataFrame, start: Any, end: Any, shared: dict) -> list[Finding]:
+    """One runbook over validated frames; ``shared`` keeps the trace units of each window so
+    runbooks judging the same window and baseline reduce the traces once."""
     window = c.make_window(runbook, start, end)
-    units = c.trace_units(traces, observations, window)
+    key = (window.base_start, window.end)
+    if key not in shared:
+        shared[key] = c.trace_units(traces, observations, window)
+    units = shared[key]
     evaluation = runbook.spec["evaluation"]
     min_z = float(evaluation.get("min_zscore", 4.0))
     scan = max(1, int(c.parse_width(evaluation.get("scan", evaluation["bucket"])) / window.bucket))
@@ -71,7 +79,14 @@ def detect_all(runbooks: Mapping[str, Runbook], traces: pd.DataFrame,
                end: Any) -> list[Finding]:
     """:func:`detect` for every runbook that has a detector; most urgent first."""
     out: list[Finding] = []
-    for name in sorted(runbooks):
-        if name in DETECTORS:
-            out += detect(runbooks[name], traces, observations, scores, start, end)
+    names = [name for name in sorted(runbooks) if name in DETECTORS]
+    if not names:
+        return out
+    traces = _frame(traces, "traces")
+    observations = _frame(observations, "observations")
+    scores = _frame(scores, "scores")
+    shared: dict = {}
+    for name in names:
+        out += _detect(DETECTORS[name], runbooks[name], traces, observations, scores, start, end,
+                       shared)
     return sorted(out, key=lambda f: (-SEVERITIES.index(f.severity), f.start, f.runbook))

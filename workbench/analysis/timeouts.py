@@ -80,20 +80,35 @@ def slowest(observations: pd.DataFrame | None, ctx: c.Context, start, end,
     """Tools and span names ranked by p95 duration in ``[start, end)``, with baseline p95."""
     if observations is None or observations.empty:
         return pd.DataFrame()
-    o = observations[(observations["start_time"] >= ctx.window.base_start)
-                     & (observations["start_time"] < end)
-                     & observations["parent_observation_id"].notna()]
-    key = o["tool_name"].astype("string").fillna(o["name"].astype("string"))
-    kind = np.where(o["tool_name"].notna(), "tool", o["type"].astype(str))
-    frame = pd.DataFrame({"kind": kind, "name": key.to_numpy(), "dur": o["duration_s"].to_numpy(),
-                          "cur": (o["start_time"] >= start).to_numpy()})
-    cur = frame[frame["cur"]].groupby(["kind", "name"])["dur"].agg(
+    spans = _child_spans(observations, ctx, end)
+    frame = spans[(spans["time"] < end).to_numpy()]
+    cur_mask = (frame["time"] >= start).to_numpy()
+    cur = frame[cur_mask].groupby(["kind", "name"])["dur"].agg(
         calls="size", p50_s=lambda s: s.quantile(0.5), p95_s=lambda s: s.quantile(0.95))
-    base = frame[~frame["cur"] & (o["start_time"] < ctx.window.start).to_numpy()]
+    base = frame[~cur_mask & (frame["time"] < ctx.window.start).to_numpy()]
     base = base.groupby(["kind", "name"])["dur"].quantile(0.95).rename("baseline_p95_s")
     out = cur.join(base)
     out["ratio"] = out["p95_s"] / out["baseline_p95_s"]
     return out.sort_values(["ratio", "p95_s"], ascending=False).head(n).reset_index()
+
+
+def _child_spans(observations: pd.DataFrame, ctx: c.Context, end) -> pd.DataFrame:
+    """Child spans from the baseline's start to the window's end (or ``end`` when later):
+    ``kind``, ``name``, ``dur``, ``time``. Reduced once per detector run; every finding's
+    :func:`slowest` slices it."""
+    until = max(ctx.window.end, pd.Timestamp(end))
+    cached = ctx.extra.get("child_spans")
+    if cached is not None and cached[0] is observations and cached[1] >= until:
+        return cached[2]
+    st = observations["start_time"]
+    o = observations[(st >= ctx.window.base_start) & (st < until)
+                     & observations["parent_observation_id"].notna()]
+    key = o["tool_name"].astype("string").fillna(o["name"].astype("string"))
+    kind = np.where(o["tool_name"].notna(), "tool", o["type"].astype(str))
+    frame = pd.DataFrame({"kind": kind, "name": key.to_numpy(), "dur": o["duration_s"].to_numpy(),
+                          "time": o["start_time"].array})
+    ctx.extra["child_spans"] = (observations, until, frame)
+    return frame
 
 
 def _builder(ctx, signal, column, judged, profile, observations):
