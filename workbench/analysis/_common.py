@@ -66,8 +66,9 @@ def trace_units(traces: pd.DataFrame, observations: pd.DataFrame | None,
         # by time, not by trace id: a range test is far cheaper than a string isin, and spans
         # run for at most a request's budget past their trace's start
         st = observations["start_time"]
-        obs = observations[observations["tool_name"].notna() & (st >= window.base_start)
-                           & (st < window.end + pd.Timedelta(hours=1))]
+        keep = (observations["tool_name"].notna() & (st >= window.base_start)
+                & (st < window.end + pd.Timedelta(hours=1))).to_numpy()
+        obs = observations[["trace_id", "tool_name"]][keep]
         tools = tool_sets(obs)
         lookup = tools.to_dict()
         units["tool_name"] = pd.Series([lookup.get(t, ()) for t in

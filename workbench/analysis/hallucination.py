@@ -33,14 +33,24 @@ _SIGNALS = {
 
 def score_units(scores: pd.DataFrame, units: pd.DataFrame, name: str) -> pd.DataFrame:
     """One unit per trace scored ``name`` (mean if scored twice), with the trace's dimensions."""
-    s = scores[scores["name"].astype(str) == name]
+    return _score_units(scores, scores["name"].astype(str), units, _by_trace(units), name)
+
+
+def _by_trace(units: pd.DataFrame) -> pd.DataFrame:
+    return units.assign(_tid=units["trace_id"].astype(str)).set_index("_tid")
+
+
+def _score_units(scores: pd.DataFrame, names: pd.Series, units: pd.DataFrame,
+                 known: pd.DataFrame, name: str) -> pd.DataFrame:
+    """:func:`score_units` with the score names as strings and the units indexed by trace id
+    worked out once for every signal."""
+    s = scores[names == name]
     s = s[s["value"].notna()]
     if s.empty:
         return units.iloc[0:0].assign(score=pd.Series(dtype="float64"))
     per_trace = s.groupby("trace_id", sort=False).agg(score=("value", "mean"),
                                                       ts=("timestamp", "min"))
     per_trace.index = per_trace.index.astype(str)
-    known = units.assign(_tid=units["trace_id"].astype(str)).set_index("_tid")
     joined = per_trace.join(known, how="left")
     orphan = joined["time"].isna()
     if orphan.any():
@@ -55,10 +65,11 @@ def detect_hallucination(ctx: c.Context, scores: pd.DataFrame) -> list[Finding]:
     threshold = float(rb.spec.get("score_threshold", 0.5))
     primary = None
     out: list[Finding] = []
+    names, known = scores["name"].astype(str), _by_trace(ctx.units)
     for signal, (score_name, how, binary) in _SIGNALS.items():
         if signal not in rb.signals:
             continue
-        u = score_units(scores, ctx.units, score_name)
+        u = _score_units(scores, names, ctx.units, known, score_name)
         u = u[(u["time"] >= w.base_start) & (u["time"] < w.end)]
         u = u.assign(value=(u["score"] > threshold).astype("float64")
                      if how == "over_threshold" else u["score"].astype("float64"))

@@ -101,8 +101,10 @@ def _child_spans(observations: pd.DataFrame, ctx: c.Context, end) -> pd.DataFram
     if cached is not None and cached[0] is observations and cached[1] >= until:
         return cached[2]
     st = observations["start_time"]
-    o = observations[(st >= ctx.window.base_start) & (st < until)
-                     & observations["parent_observation_id"].notna()]
+    keep = ((st >= ctx.window.base_start) & (st < until)
+            & observations["parent_observation_id"].notna()).to_numpy()
+    # only the columns used: every string column taken row by row costs
+    o = observations[["tool_name", "name", "type", "duration_s", "start_time"]][keep]
     key = o["tool_name"].astype("string").fillna(o["name"].astype("string"))
     kind = np.where(o["tool_name"].notna(), "tool", o["type"].astype(str))
     frame = pd.DataFrame({"kind": kind, "name": key.to_numpy(), "dur": o["duration_s"].to_numpy(),
@@ -184,9 +186,9 @@ def _tool_p95(ctx: c.Context, observations: pd.DataFrame | None) -> list[Finding
         return []
     spec = ctx.runbook.signal("tool_latency_p95")
     w = ctx.window
-    o = observations[observations["tool_name"].notna()
-                     & (observations["start_time"] >= w.base_start)
-                     & (observations["start_time"] < w.end)]
+    keep = (observations["tool_name"].notna() & (observations["start_time"] >= w.base_start)
+            & (observations["start_time"] < w.end)).to_numpy()
+    o = observations[["start_time", "tool_name", "duration_s", "agent", "trace_id"]][keep]
     if o.empty:
         return []
     calls = pd.DataFrame({"time": o["start_time"], "group": o["tool_name"].astype(str),
