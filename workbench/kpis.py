@@ -77,7 +77,7 @@ def _hallucination(traces: pd.DataFrame, scores: pd.DataFrame, threshold: float,
                                                           ts=("timestamp", "min"))
     # A score belongs to the day its trace started; scores of traces outside the frame fall back
     # to their own timestamp.
-    trace_day = pd.Series(_day(traces["start_time"]).to_numpy(), index=traces["trace_id"])
+    trace_day = pd.Series(_day(traces["start_time"]).array, index=traces["trace_id"])
     trace_day = trace_day[~trace_day.index.duplicated()]
     day = trace_day.reindex(per_trace.index)
     day = day.where(day.notna(), _day(per_trace["ts"])).astype(traces["start_time"].dtype)

@@ -70,7 +70,7 @@ def trace_units(traces: pd.DataFrame, observations: pd.DataFrame | None,
                 & (st < window.end + pd.Timedelta(hours=1))).to_numpy()
         obs = observations[["trace_id", "tool_name"]][keep]
         tools = tool_sets(obs)
-        lookup = tools.to_dict()
+        lookup = dict(zip(tools.index.tolist(), tools.tolist()))
         units["tool_name"] = pd.Series([lookup.get(t, ()) for t in
                                         units["trace_id"].astype(str).tolist()],
                                        index=units.index, dtype=object)
