@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 
 import nbformat
 import pandas as pd
@@ -63,6 +64,17 @@ def test_kernel_runs_on_this_interpreter_whatever_python3_kernelspec_is_register
     import sys
 
     assert ran.cells[-1].outputs[0]["text"].strip() == sys.executable
+
+
+@pytest.mark.notebook
+@pytest.mark.skipif(os.name != "posix", reason="Unix sockets only where the platform has them")
+def test_kernel_talks_over_unix_sockets_not_localhost_tcp(tmp_path, capfd):
+    nb = write_nb(tmp_path / "transport.ipynb",
+                  "import json\nfrom ipykernel.connect import get_connection_info\n"
+                  "print(json.loads(get_connection_info())['transport'])")
+    ran = nbformat.read(run_notebook(nb, {}, tmp_path / "out"), as_version=4)
+    assert ran.cells[-1].outputs[0]["text"].strip() == "ipc"
+    assert "without encryption" not in capfd.readouterr().err
 
 
 @pytest.mark.notebook

@@ -17,6 +17,7 @@ from typing import Any
 import papermill
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
+from traitlets import CaselessStrEnum
 from papermill.exceptions import PapermillExecutionError
 
 from workbench.errors import ConfigError, ReportError
@@ -67,7 +68,13 @@ def _cell_label(exc: PapermillExecutionError) -> str:
 class _ThisPythonKernelManager(AsyncKernelManager):
     """Start the kernel with the interpreter running workbench, whatever ``python3`` kernelspec
     another environment registered in the user's Jupyter folder: a report must run the same
-    workbench, and see the same runbooks, as the command that asked for it."""
+    workbench, and see the same runbooks, as the command that asked for it.
+
+    Where the platform has Unix sockets the kernel talks over them rather than TCP on localhost:
+    only this user can reach them, and the kernel has no reason to warn about plain-text TCP."""
+
+    transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc" if os.name == "posix" else "tcp",
+                                config=True)
 
     @property
     def kernel_spec(self) -> KernelSpec | None:
