@@ -117,36 +117,59 @@ def _freeman_tukey(k: np.ndarray, expected: np.ndarray) -> np.ndarray:
     return np.sqrt(k) + np.sqrt(k + 1.0) - np.sqrt(4.0 * expected + 1.0)
 
 
-def _baseline(g: pd.DataFrame, window: Window, min_volume: int, observed: str,
-              statistic: str, denominator: str) -> tuple[float, float, float, int]:
-    """(baseline value, per-unit standard deviation, dispersion, baseline buckets) of a group.
+def _baselines(stats: pd.DataFrame, codes: np.ndarray, n_groups: int, window: Window,
+               min_volume: int, observed: str, statistic: str, denominator: str) -> np.ndarray:
+    """Per group code: (baseline value, per-unit standard deviation, dispersion, baseline
+    buckets), as a ``(n_groups, 4)`` array.
 
     A poolable value (``mean``) is pooled per baseline day (sum over denominator), then the
     runbook's statistic is taken over the days: a median of hourly rates of a rare event would be
     0, and a median over days still ignores the day an earlier incident fell on. A precomputed
-    value (a quantile) takes the statistic over the buckets.
+    value (a quantile) takes the statistic over the buckets. The per-day sums of every group are
+    one groupby.
     """
-    base = g[(g["bucket"] < window.start) & (g["n"] >= min_volume)]
-    if base.empty:
-        return float("nan"), float("nan"), 1.0, 0
+    out = np.tile([np.nan, np.nan, 1.0, 0.0], (n_groups, 1))
+    ns = _ns(stats["bucket"])
+    keep = (ns < window.start.value) & (stats["n"].to_numpy() >= min_volume) & (codes >= 0)
+    rows = np.flatnonzero(keep)
+    rows = rows[np.argsort(codes[rows], kind="stable")]  # by group, each in stats order
+    if not len(rows):
+        return out
+    code = codes[rows]
+    n = stats["n"].to_numpy()[rows]
+    sums = stats["sum"].to_numpy(dtype="float64")[rows]
+    sumsq = stats["sumsq"].to_numpy(dtype="float64")[rows]
     if observed == "mean":
-        day = (base["bucket"] - window.start) // pd.Timedelta(days=1)
-        per_day = base.groupby(day.to_numpy())[["sum", denominator]].sum()
-        vals = per_day["sum"] / per_day[denominator]
+        day = (ns[rows] - window.start.value) // pd.Timedelta(days=1).value
+        per_day = stats[["sum", denominator]].iloc[rows].groupby([code, day]).sum()
+        vals = (per_day["sum"] / per_day[denominator]).to_numpy()
+        val_code = per_day.index.get_level_values(0).to_numpy()
     else:
-        vals = base[observed]
-    value = float(vals.median() if statistic == "median" else vals.mean())
-    n_b = base["n"].sum()
-    mu = base["sum"].sum() / n_b
-    var = max(base["sumsq"].sum() / n_b - mu * mu, 0.0)
-    return value, float(np.sqrt(var)), _dispersion(base, mu, var), len(base)
+        vals, val_code = stats[observed].to_numpy(dtype="float64")[rows], code
+    for (k, part), (_, at) in zip(_runs_of(code), _runs_of(val_code)):
+        v = pd.Series(vals[at])
+        value = float(v.median() if statistic == "median" else v.mean())
+        n_b = n[part].sum()
+        mu = sums[part].sum() / n_b
+        var = max(sumsq[part].sum() / n_b - mu * mu, 0.0)
+        out[k] = (value, float(np.sqrt(var)),
+                  _dispersion(n[part], sums[part], mu, var), part.stop - part.start)
+    return out
+
+
+def _runs_of(sorted_codes: np.ndarray) -> list[tuple[int, slice]]:
+    """(code, slice) of each run of equal values in a sorted array of group codes."""
+    cuts = np.flatnonzero(np.diff(sorted_codes)) + 1
+    starts = np.concatenate([[0], cuts]).tolist()
+    stops = np.concatenate([cuts, [len(sorted_codes)]]).tolist()
+    return [(int(sorted_codes[a]), slice(a, b)) for a, b in zip(starts, stops)]
 
 
 # median of a chi-square with one degree of freedom
 _CHI2_1_MEDIAN = 0.4549
 
 
-def _dispersion(base: pd.DataFrame, mu: float, var: float) -> float:
+def _dispersion(n: np.ndarray, sums: np.ndarray, mu: float, var: float) -> float:
     """How much more the baseline buckets scatter than independent units would (>= 1).
 
     Real traffic is clustered (a stalled backend slows several requests at once), so counts
@@ -154,10 +177,10 @@ def _dispersion(base: pd.DataFrame, mu: float, var: float) -> float:
     squared standardised bucket residuals over the chi-square median) widens the z-test by the
     same factor; the median keeps an earlier incident in the baseline from inflating it.
     """
-    if len(base) < 3 or not var > 0:
+    if len(n) < 3 or not var > 0:
         return 1.0
-    n = base["n"].to_numpy(dtype="float64")
-    resid2 = (base["sum"].to_numpy(dtype="float64") - n * mu) ** 2 / (n * var)
+    n = n.astype("float64")
+    resid2 = (sums - n * mu) ** 2 / (n * var)
     return max(1.0, float(np.median(resid2)) / _CHI2_1_MEDIAN)
 
 
@@ -206,6 +229,20 @@ def _verdicts(score, obs, base, z, judged, spec, up, min_z) -> list[str | None]:
     return out
 
 
+@dataclass(frozen=True)
+class _Rule:
+    """How :func:`judge` turns a group's buckets into verdicts (its arguments, gathered)."""
+
+    spec: Mapping[str, Any]
+    up: bool
+    compare: str
+    binary: bool
+    pooled: bool
+    min_volume: int
+    min_z: float
+    scan: int
+
+
 def judge(stats: pd.DataFrame, window: Window, spec: Mapping[str, Any], *, min_volume: int,
           min_z: float, statistic: str, binary: bool, observed: str = "mean",
           denominator: str = "n", scan: int = 1) -> pd.DataFrame:
@@ -218,76 +255,114 @@ def judge(stats: pd.DataFrame, window: Window, spec: Mapping[str, Any], *, min_v
     every run of up to ``scan`` consecutive buckets is judged on its pooled value, and a bucket
     takes the most urgent verdict of the runs that contain it (``score``/``z``/``span`` say which).
     A run is judged when its pooled volume reaches ``min_volume``.
+
+    Every group with a bucket in the window gets a row for each of the window's buckets (in
+    order of first appearance in ``stats``); the frame is laid out once, not group by group.
     """
-    up = spec.get("direction", "up") == "up"
-    compare = spec.get("compare", "ratio")
     pooled = observed == "mean"
     if not pooled and scan != 1:
         raise ValueError(f"judge: {observed!r} cannot be pooled over buckets; use scan=1")
+    rule = _Rule(spec=spec, up=spec.get("direction", "up") == "up",
+                 compare=spec.get("compare", "ratio"), binary=binary, pooled=pooled,
+                 min_volume=min_volume, min_z=min_z, scan=scan)
     buckets = window.buckets()
-    out = []
-    for group, g in stats.groupby("group", sort=False):
-        base, unit_sd, phi, n_base = _baseline(g, window, min_volume, observed, statistic,
-                                               denominator)
-        cur = g[g["bucket"] >= window.start].set_index("bucket")
-        if cur.empty:
-            continue
-        full = cur.reindex(buckets)
-        full["group"] = group
-        for col in ("n", "sum", "sumsq") + ((denominator,) if denominator != "n" else ()):
-            full[col] = full[col].fillna(0.0)
-        if pooled:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                full["mean"] = full["sum"] / full[denominator].where(full[denominator] > 0)
-        full["baseline"], full["unit_sd"], full["base_buckets"] = base, unit_sd, n_base
-        full["dispersion"] = phi
-        rank = np.full(len(full), -1)
-        best = {k: np.full(len(full), np.nan) for k in ("score", "z", "span")}
-        sev_out = np.array([None] * len(full), dtype=object)
-        cols = {c: full[c].to_numpy(dtype="float64") for c in ("n", "sum", denominator)}
-        single = np.full(len(full), np.nan)
-        for length in range(1, min(scan, len(full)) + 1):
-            if length > 1:
-                # buckets already firing in shorter runs are left out of longer ones, so strong
-                # hours cannot lend their significance to quiet neighbours
-                done = rank >= 0
-                cols = {c: np.where(done, 0.0, v) for c, v in cols.items()}
-            sums = {c: np.concatenate([[0.0], np.cumsum(v)]) for c, v in cols.items()}
-            ends = np.arange(length, len(full) + 1)
-            n = sums["n"][ends] - sums["n"][ends - length]
-            if pooled:
-                den = sums[denominator][ends] - sums[denominator][ends - length]
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    obs = (sums["sum"][ends] - sums["sum"][ends - length]) / den
-            else:
-                obs = full[observed].to_numpy(dtype="float64")
-            score, z = _scores(obs, base, n, unit_sd, phi, up, compare, binary)
-            ok = (n >= min_volume) & np.isfinite(base) & np.isfinite(obs)
-            if length == 1:
-                full["score"], full["z"], full["judged"] = score, z, ok
-                single = obs
-            sevs = _verdicts(score, obs, np.full(len(obs), base), z, ok, spec, up, min_z)
-            for i, sv in enumerate(sevs):
-                if sv is None:
-                    continue
-                r = SEVERITIES.index(sv)
-                for j in range(ends[i] - length, ends[i]):
-                    if length > 1 and (cols["n"][j] == 0
-                                       or not _shares(single[j], obs[i], base, up)):
-                        continue  # a quiet bucket at the edge of a pooled run is not in it
-                    if r > rank[j] or (r == rank[j] and score[i] > best["score"][j]):
-                        rank[j], sev_out[j] = r, sv
-                        best["score"][j], best["z"][j], best["span"][j] = score[i], z[i], length
-        fired = rank >= 0
-        for k in ("score", "z"):
-            full[k] = np.where(fired, best[k], full[k])
-        full["span"] = np.where(fired, best["span"], 1)
-        full["severity"] = pd.Series(sev_out, index=full.index, dtype=object)
-        out.append(full.rename_axis("bucket").reset_index())
-    if not out:
+    codes, names = pd.factorize(stats["group"])
+    rows, kept = _window_rows(stats, codes, window, len(buckets))
+    if not len(kept):
         cols = list(stats.columns) + ["baseline", "score", "z", "severity", "judged", "span"]
         return pd.DataFrame(columns=cols)
-    return pd.concat(out, ignore_index=True)
+    base = _baselines(stats, codes, len(names), window, min_volume, observed, statistic,
+                      denominator)[kept]
+    out: dict[str, Any] = {"bucket": buckets[np.tile(np.arange(len(buckets)), len(kept))]}
+    zero_filled = {"n", "sum", "sumsq", denominator}
+    for col in stats.columns:
+        if col == "group":
+            out[col] = np.repeat(np.asarray(names, dtype=object)[kept], len(buckets))
+        elif col != "bucket":
+            values = pd.Series(pd.api.extensions.take(stats[col].array, rows, allow_fill=True))
+            out[col] = values.fillna(0.0) if col in zero_filled else values
+    if pooled:
+        den = out[denominator]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["mean"] = out["sum"] / den.where(den > 0)
+    per_bucket = np.repeat(base, len(buckets), axis=0)
+    out["baseline"], out["unit_sd"] = per_bucket[:, 0], per_bucket[:, 1]
+    out["base_buckets"] = per_bucket[:, 3].astype("int64")
+    out["dispersion"] = per_bucket[:, 2]
+    shape = (len(kept), len(buckets))
+    cols = {c: out[c].to_numpy(dtype="float64").reshape(shape) for c in ("n", "sum", denominator)}
+    obs = None if pooled else out[observed].to_numpy(dtype="float64").reshape(shape)
+    verdicts = [_scan({c: v[k] for c, v in cols.items()}, None if obs is None else obs[k],
+                      base[k], rule, denominator) for k in range(len(kept))]
+    for i, name in enumerate(("score", "z", "judged", "span")):
+        out[name] = np.concatenate([v[i] for v in verdicts])
+    out["severity"] = pd.Series(np.concatenate([v[4] for v in verdicts]), dtype=object)
+    return pd.DataFrame(out)
+
+
+def _window_rows(stats: pd.DataFrame, codes: np.ndarray, window: Window, n_buckets: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Which row of ``stats`` fills each (group, window bucket) slot (-1: none), and the group
+    codes that have a bucket in the window (the groups :func:`judge` reports)."""
+    offset = _ns(stats["bucket"]) - window.start.value
+    width = window.bucket.value
+    current = (offset >= 0) & (codes >= 0)
+    kept = np.unique(codes[current])
+    block = np.full(int(codes.max()) + 1 if len(codes) else 0, -1)
+    block[kept] = np.arange(len(kept))
+    pos = offset // width
+    inside = np.flatnonzero(current & (pos < n_buckets) & (offset % width == 0))
+    rows = np.full(len(kept) * n_buckets, -1)
+    rows[block[codes[inside]] * n_buckets + pos[inside]] = inside
+    return rows, kept
+
+
+def _scan(cols: dict[str, np.ndarray], observed: np.ndarray | None, baseline: np.ndarray,
+          rule: _Rule, denominator: str) -> tuple[np.ndarray, ...]:
+    """One group's window buckets judged alone and in pooled runs of up to ``rule.scan``:
+    score, z, judged, span and severity per bucket."""
+    base, unit_sd, phi = baseline[0], baseline[1], baseline[2]
+    size = len(cols["n"])
+    rank = np.full(size, -1)
+    best = {k: np.full(size, np.nan) for k in ("score", "z", "span")}
+    sev_out = np.array([None] * size, dtype=object)
+    single = np.full(size, np.nan)
+    for length in range(1, min(rule.scan, size) + 1):
+        if length > 1:
+            # buckets already firing in shorter runs are left out of longer ones, so strong
+            # hours cannot lend their significance to quiet neighbours
+            done = rank >= 0
+            cols = {c: np.where(done, 0.0, v) for c, v in cols.items()}
+        sums = {c: np.concatenate([[0.0], np.cumsum(v)]) for c, v in cols.items()}
+        ends = np.arange(length, size + 1)
+        n = sums["n"][ends] - sums["n"][ends - length]
+        if rule.pooled:
+            den = sums[denominator][ends] - sums[denominator][ends - length]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                obs = (sums["sum"][ends] - sums["sum"][ends - length]) / den
+        else:
+            obs = observed
+        score, z = _scores(obs, base, n, unit_sd, phi, rule.up, rule.compare, rule.binary)
+        ok = (n >= rule.min_volume) & np.isfinite(base) & np.isfinite(obs)
+        if length == 1:
+            first_score, first_z, judged = score, z, ok
+            single = obs
+        sevs = _verdicts(score, obs, np.full(len(obs), base), z, ok, rule.spec, rule.up,
+                         rule.min_z)
+        for i, sv in enumerate(sevs):
+            if sv is None:
+                continue
+            r = SEVERITIES.index(sv)
+            for j in range(ends[i] - length, ends[i]):
+                if length > 1 and (cols["n"][j] == 0
+                                   or not _shares(single[j], obs[i], base, rule.up)):
+                    continue  # a quiet bucket at the edge of a pooled run is not in it
+                if r > rank[j] or (r == rank[j] and score[i] > best["score"][j]):
+                    rank[j], sev_out[j] = r, sv
+                    best["score"][j], best["z"][j], best["span"][j] = score[i], z[i], length
+    fired = rank >= 0
+    return (np.where(fired, best["score"], first_score), np.where(fired, best["z"], first_z),
+            judged, np.where(fired, best["span"], 1), sev_out)
 
 
 def runs(judged: pd.DataFrame, width: pd.Timedelta) -> list[pd.DataFrame]:
