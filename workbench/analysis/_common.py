@@ -19,6 +19,9 @@ from workbench.sources import to_utc
 # Trace columns carried on every unit so attribution can split by them.
 DIMENSION_COLUMNS = ("agent", "model", "prompt_name", "prompt_version", "release", "user_id",
                      "session_id", "environment")
+# Unit columns held as categoricals: every time slice and attribution of the units then moves
+# integer codes, not a string per row.
+CATEGORY_COLUMNS = DIMENSION_COLUMNS + ("name", "status")
 
 
 @dataclass
@@ -62,6 +65,9 @@ def trace_units(traces: pd.DataFrame, observations: pd.DataFrame | None,
     units["group"] = units["agent"].astype(str)
     if "prompt_version" in units.columns:
         units["prompt_version"] = units["prompt_version"].astype("string")
+    for col in CATEGORY_COLUMNS:
+        if col in units.columns and isinstance(units[col].dtype, pd.StringDtype):
+            units[col] = units[col].astype("category")
     if observations is not None and len(observations) and "tool_name" in observations.columns:
         # by time, not by trace id: a range test is far cheaper than a string isin, and spans
         # run for at most a request's budget past their trace's start
@@ -123,8 +129,11 @@ def attribute_run(ctx: Context, metric: str, start: pd.Timestamp, end: pd.Timest
                   units: pd.DataFrame | None = None, kind: str = "mean") -> list[Suspect]:
     """Suspects for ``metric`` in ``[start, end)`` against the baseline period, all traffic."""
     u = ctx.units if units is None else units
-    cur = u[(u["time"] >= start) & (u["time"] < end)]
-    base = u[u["time"] < ctx.window.start]
+    # only the columns attribution reads: every other column would be copied by each slice
+    cols = [c for c in dict.fromkeys([metric, *ctx.runbook.dimensions]) if c in u.columns]
+    t = u["time"]
+    cur = u.loc[((t >= start) & (t < end)).to_numpy(), cols]
+    base = u.loc[(t < ctx.window.start).to_numpy(), cols]
     share = ctx.runbook.spec["attribution"].get("min_share", 0.8)
     return attribute(cur, base, metric, ctx.runbook.dimensions, kind=kind, min_share=share)
 
@@ -169,7 +178,7 @@ def top_trace_ids(units: pd.DataFrame, start, end, by: str, labels: Mapping[str,
         sel &= units["group"] == labels["agent"]
     if mask is not None:
         sel &= mask
-    top = units.loc[sel].sort_values(by, ascending=False).head(n)
+    top = units.loc[sel, [by, "trace_id"]].sort_values(by, ascending=False).head(n)
     return top["trace_id"].astype(str).tolist()
 
 

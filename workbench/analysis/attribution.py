@@ -95,6 +95,46 @@ def _explode(df: pd.DataFrame, dim: str) -> tuple[np.ndarray, np.ndarray]:
     return rows[keep], values[keep]
 
 
+def _factorized(cur: pd.DataFrame, base: pd.DataFrame, dim: str
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of ``cur`` and ``base`` holding a value of ``dim``, the value's code there and the
+    values (strings) by code, numbered by first appearance: ``cur`` first, like
+    ``groupby(sort=False)``. Categorical columns sharing their categories are numbered by their
+    category codes, without a string per row."""
+    col = cur[dim]
+    b_col = base[dim] if dim in base.columns and not base.empty else None
+    if (isinstance(col.dtype, pd.CategoricalDtype) and b_col is not None
+            and col.dtype == b_col.dtype):
+        labels = _labels(col.cat.categories)
+        rows, keys = _category_rows(col, labels)
+        b_rows, b_keys = _category_rows(b_col, labels)
+    else:
+        labels = None
+        rows, keys = _explode(cur, dim)
+        b_rows, b_keys = _explode(base, dim) if b_col is not None else (rows[:0], keys[:0])
+    codes, uniques = pd.factorize(np.concatenate([keys, b_keys]))
+    if labels is not None:
+        uniques = labels[uniques]
+    return rows, codes[:len(rows)], b_rows, codes[len(rows):], uniques
+
+
+def _labels(categories: pd.Index) -> np.ndarray:
+    """Categories as the strings :func:`_explode` would give."""
+    return pd.Series(categories.to_numpy(dtype=object), dtype=object).astype(str).to_numpy(
+        dtype=object)
+
+
+def _category_rows(col: pd.Series, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions and category codes of a categorical column's values (missing and empty
+    values give none)."""
+    codes = col.cat.codes.to_numpy()
+    keep = codes >= 0
+    empty = np.flatnonzero(labels == "")
+    if len(empty):
+        keep &= ~np.isin(codes, empty)
+    return np.flatnonzero(keep), codes[keep]
+
+
 def _check(frame: pd.DataFrame, name: str, metric: str) -> None:
     if not isinstance(frame, pd.DataFrame):
         raise SchemaError(f"attribute: {name} must be a DataFrame, got {type(frame).__name__}")
@@ -147,16 +187,11 @@ def attribute(current: pd.DataFrame, baseline: pd.DataFrame, metric: str,
     for dim in dimensions:
         if dim not in cur.columns:
             continue
-        rows, values = _explode(cur, dim)
+        rows, codes, b_rows, b_codes, uniques = _factorized(cur, base, dim)
         if not len(rows):
             continue
-        b_rows, b_values = (_explode(base, dim) if dim in base.columns and not base.empty
-                            else (rows[:0], values[:0]))
-        # first appearance first, like groupby(sort=False): the current values come first
-        codes, uniques = pd.factorize(np.concatenate([values, b_values]))
-        n_cur = int(codes[:len(rows)].max()) + 1
+        n_cur = int(codes.max()) + 1
         uniques = uniques[:n_cur]
-        codes, b_codes = codes[:len(rows)], codes[len(rows):]
         dims.append((dim, uniques, offset))
         members.add(dim, rows, codes, uniques)
         cur_keys.append((rows, codes + offset))
@@ -167,31 +202,26 @@ def attribute(current: pd.DataFrame, baseline: pd.DataFrame, metric: str,
         return []
     c_sum, c_count = _sums(cur_keys, cur_arr, offset)
     b_sum, b_count = _sums(base_keys, base_arr, offset)
-    parts: list[pd.DataFrame] = []
-    for dim, uniques, lo in dims:
-        sl = slice(lo, lo + len(uniques))
-        cg_sum, cg_count, bg_sum, bg_count = c_sum[sl], c_count[sl], b_sum[sl], b_count[sl]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if kind == "mean":
-                rate_b = (bg_sum + prior * base_rate) / (bg_count + prior)
-                expected = cg_count * rate_b
-                inc_rate = cg_sum / cg_count
-                base_val = rate_b
-                unit_base = rate_b
-            else:
-                expected = bg_sum * scale
-                inc_rate = cg_sum
-                base_val = expected
-                overall = float(base_y.mean()) if len(base_y) else 0.0
-                unit_base = ((bg_sum + prior * overall) / (bg_count + prior))
-        excess = cg_sum - expected
-        parts.append(pd.DataFrame({
-            "dimension": dim, "value": list(uniques), "contribution": excess / total_excess,
-            "incident": inc_rate, "baseline": base_val, "unit_base": unit_base,
-            "support": cg_count}))
-    if not parts:
-        return []
-    table = pd.concat(parts, ignore_index=True)
+    # every dimension's values side by side: the arithmetic is per value
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind == "mean":
+            rate_b = (b_sum + prior * base_rate) / (b_count + prior)
+            expected = c_count * rate_b
+            inc_rate = c_sum / c_count
+            base_val = unit_base = rate_b
+        else:
+            expected = b_sum * scale
+            inc_rate = c_sum
+            base_val = expected
+            overall = float(base_y.mean()) if len(base_y) else 0.0
+            unit_base = ((b_sum + prior * overall) / (b_count + prior))
+    excess = c_sum - expected
+    names = np.array([dim for dim, _, _ in dims], dtype=object)
+    table = pd.DataFrame({
+        "dimension": np.repeat(names, [len(uniques) for _, uniques, _ in dims]),
+        "value": np.concatenate([np.asarray(uniques, dtype=object) for _, uniques, _ in dims]),
+        "contribution": excess / total_excess, "incident": inc_rate, "baseline": base_val,
+        "unit_base": unit_base, "support": c_count})
     table = table[table["contribution"] > 0]
     if table.empty:
         return []

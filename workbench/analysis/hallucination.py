@@ -65,7 +65,9 @@ def detect_hallucination(ctx: c.Context, scores: pd.DataFrame) -> list[Finding]:
     threshold = float(rb.spec.get("score_threshold", 0.5))
     primary = None
     out: list[Finding] = []
-    names, known = scores["name"].astype(str), _by_trace(ctx.units)
+    # the unit columns the signals read: the join copies every column it carries
+    cols = ["time", "group", "trace_id", *(d for d in rb.dimensions if d in ctx.units.columns)]
+    names, known = scores["name"].astype(str), _by_trace(ctx.units[list(dict.fromkeys(cols))])
     for signal, (score_name, how, binary) in _SIGNALS.items():
         if signal not in rb.signals:
             continue

@@ -140,7 +140,8 @@ def _p95(ctx: c.Context, profile: pd.DataFrame, observations) -> list[Finding]:
     w = ctx.window
     u = ctx.units
     stats = bucket_stats(u, w, "duration")
-    both = pd.concat([u.assign(_g=u["group"]), u.assign(_g=ALL)], ignore_index=True)
+    v = u[["group", "time", "duration"]]
+    both = pd.concat([v.assign(_g=v["group"]), v.assign(_g=ALL)], ignore_index=True)
     q = both.groupby(["_g", w.floor(both["time"]).rename("bucket")])["duration"].quantile(0.95)
     q = q.rename("p95").reset_index().rename(columns={"_g": "group"})
     stats = stats.merge(q, on=["group", "bucket"], how="left")
@@ -170,7 +171,7 @@ def _gate_by_shift(judged: pd.DataFrame, units: pd.DataFrame, value: str, ctx: c
     of the mean log-duration, whose z-test is sharp. Buckets whose shift is under the runbook's
     ``min_zscore`` lose their verdict.
     """
-    logs = units.assign(_log=np.log(units[value].clip(lower=1e-6)))
+    logs = units[["time", "group"]].assign(_log=np.log(units[value].clip(lower=1e-6)))
     shift = judge(bucket_stats(logs, ctx.window, "_log"), ctx.window,
                   {"direction": "up", "compare": "delta", "thresholds": {"warning": 0.0}},
                   min_volume=ctx.min_volume, min_z=ctx.min_z, statistic="mean", binary=False)
