@@ -192,15 +192,17 @@ def _fmt(x: float, unit: str) -> str:
 
 
 def daily_checks(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[Runbook],
-                 day: Any) -> list[Finding]:
+                 day: Any, *, table: pd.DataFrame | None = None) -> list[Finding]:
     """Findings for the daily checks of ``day`` that breach or cannot be judged.
 
     A breach is a ``warning`` (the daily view is coarse; the detectors grade severity). A check
     with no value for the day or no baseline days is an ``insufficient_data`` finding at ``info``,
     never a silent pass. Signal names are ``daily_<kpi>``; the ``day`` label makes each day's
-    breach its own alert (a breach on Tuesday is not Monday's still firing).
+    breach its own alert (a breach on Tuesday is not Monday's still firing). ``table``: the
+    day's :func:`check_table` when the caller already has it.
     """
-    table = check_table(kpis, runbooks, day)
+    if table is None:
+        table = check_table(kpis, runbooks, day)
     out = []
     for row in table.itertuples(index=False):
         if row.status == OK:

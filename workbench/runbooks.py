@@ -38,6 +38,10 @@ def parse_duration(text: str) -> pd.Timedelta:
     return pd.Timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
 
 
+# libyaml's safe loader when PyYAML was built with it: the same objects, parsed in C
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def default_dir() -> Path:
     """``$WORKBENCH_RUNBOOKS`` or the ``runbooks/`` folder beside the package."""
     env = os.environ.get("WORKBENCH_RUNBOOKS")
@@ -150,7 +154,7 @@ def load(name_or_path: str | Path, directory: str | Path | None = None) -> Runbo
         known = sorted(p.stem for p in path.parent.glob("*.yaml")) if path.parent.is_dir() else []
         raise ConfigError(f"runbook file {path} not found; runbooks there: {known}")
     try:
-        spec = yaml.safe_load(path.read_text())
+        spec = yaml.load(path.read_text(), Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     lines = _schema_errors(spec)

@@ -82,8 +82,8 @@ def bucket_stats(units: pd.DataFrame, window: Window, value: str) -> pd.DataFram
     """Per (group, bucket): volume ``n``, ``sum`` and ``sumsq`` of ``value``; groups plus ALL.
 
     ``units`` needs columns ``time``, ``group`` and ``value``. Only ``[base_start, end)`` counts.
-    Counted with ``numpy.bincount`` on integer bucket numbers: this runs over every span of a
-    week, so it avoids pandas' per-group overhead.
+    Counted with one ``numpy.bincount`` on integer (group, bucket) keys: this runs over every
+    span of a week, so it avoids pandas' per-group overhead.
     """
     t = units["time"]
     keep = ((t >= window.base_start) & (t < window.end) & units[value].notna()).to_numpy()
@@ -92,23 +92,26 @@ def bucket_stats(units: pd.DataFrame, window: Window, value: str) -> pd.DataFram
     lo = int((window.base_start - window.start) // window.bucket)
     idx = idx - lo
     nb = int(idx.max()) + 1 if len(idx) else 0
-    codes, groups = pd.factorize(units["group"].astype(str).to_numpy()[keep])
-    parts = []
-    for code, name in [(None, ALL), *enumerate(groups)]:
-        sel = slice(None) if code is None else codes == code
-        b, v = idx[sel], y[sel]
-        n = np.bincount(b, minlength=nb)
-        nz = np.flatnonzero(n)
-        parts.append(pd.DataFrame({
-            "group": name, "bucket_no": nz + lo, "n": n[nz],
-            "sum": np.bincount(b, weights=v, minlength=nb)[nz],
-            "sumsq": np.bincount(b, weights=v * v, minlength=nb)[nz]}))
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        {"group": [], "bucket_no": [], "n": [], "sum": [], "sumsq": []})
-    out.insert(1, "bucket", pd.to_datetime(window.start.value + out["bucket_no"].to_numpy(
-        dtype="int64") * window.bucket.value, utc=True).as_unit("us"))
-    out = out.drop(columns="bucket_no").sort_values(["group", "bucket"], ignore_index=True)
-    out["n"] = out["n"].astype("int64")
+    codes, groups = pd.factorize(units["group"].astype(str)[keep])
+    names = np.array([ALL, *groups], dtype=object)
+    named = codes >= 0
+    # ALL is block 0 and group code k block k + 1: one bincount counts every group at once
+    key = np.concatenate([idx, ((codes + 1) * nb + idx)[named]])
+    w = np.concatenate([y, y[named]])
+    size = len(names) * nb
+    n = np.bincount(key, minlength=size)
+    nz = np.flatnonzero(n)
+    block, bucket_no = np.divmod(nz, nb) if nb else (nz, nz)
+    # rows sorted by group name, then bucket (a stable sort: ALL first on a tie)
+    rank = np.unique(names, return_inverse=True)[1]
+    order = np.lexsort((bucket_no, rank[block]))
+    nz, block, bucket_no = nz[order], block[order], bucket_no[order] + lo
+    out = pd.DataFrame({
+        "group": pd.array(names[block], dtype="str"),
+        "bucket": pd.to_datetime(window.start.value + bucket_no.astype("int64")
+                                 * window.bucket.value, utc=True).as_unit("us"),
+        "n": n[nz].astype("int64"), "sum": np.bincount(key, weights=w, minlength=size)[nz],
+        "sumsq": np.bincount(key, weights=w * w, minlength=size)[nz]})
     out["mean"] = out["sum"] / out["n"]
     return out
 

@@ -80,22 +80,26 @@ def slowest(observations: pd.DataFrame | None, ctx: c.Context, start, end,
     """Tools and span names ranked by p95 duration in ``[start, end)``, with baseline p95."""
     if observations is None or observations.empty:
         return pd.DataFrame()
-    spans = _child_spans(observations, ctx, end)
+    spans, keys = _child_spans(observations, ctx, end)
     frame = spans[(spans["time"] < end).to_numpy()]
     cur_mask = (frame["time"] >= start).to_numpy()
-    cur = frame[cur_mask].groupby(["kind", "name"])["dur"].agg(
+    cur = frame[cur_mask].groupby("key")["dur"].agg(
         calls="size", p50_s=lambda s: s.quantile(0.5), p95_s=lambda s: s.quantile(0.95))
     base = frame[~cur_mask & (frame["time"] < ctx.window.start).to_numpy()]
-    base = base.groupby(["kind", "name"])["dur"].quantile(0.95).rename("baseline_p95_s")
+    base = base.groupby("key")["dur"].quantile(0.95).rename("baseline_p95_s")
     out = cur.join(base)
+    out.index = keys[out.index.to_numpy(dtype="int64")]
     out["ratio"] = out["p95_s"] / out["baseline_p95_s"]
     return out.sort_values(["ratio", "p95_s"], ascending=False).head(n).reset_index()
 
 
-def _child_spans(observations: pd.DataFrame, ctx: c.Context, end) -> pd.DataFrame:
+def _child_spans(observations: pd.DataFrame, ctx: c.Context, end
+                 ) -> tuple[pd.DataFrame, pd.MultiIndex]:
     """Child spans from the baseline's start to the window's end (or ``end`` when later):
-    ``kind``, ``name``, ``dur``, ``time``. Reduced once per detector run; every finding's
-    :func:`slowest` slices it."""
+    ``key``, ``dur``, ``time``, and the (``kind``, ``name``) of each key. Reduced once per
+    detector run; every finding's :func:`slowest` slices it. The key numbers (kind, name) in
+    sorted order, so grouping by it orders groups as grouping by the two strings would, without
+    taking strings row by row."""
     until = max(ctx.window.end, pd.Timestamp(end))
     cached = ctx.extra.get("child_spans")
     if cached is not None and cached[0] is observations and cached[1] >= until:
@@ -107,10 +111,12 @@ def _child_spans(observations: pd.DataFrame, ctx: c.Context, end) -> pd.DataFram
     o = observations[["tool_name", "name", "type", "duration_s", "start_time"]][keep]
     key = o["tool_name"].astype("string").fillna(o["name"].astype("string"))
     kind = np.where(o["tool_name"].notna(), "tool", o["type"].astype(str))
-    frame = pd.DataFrame({"kind": kind, "name": key.to_numpy(), "dur": o["duration_s"].to_numpy(),
+    groups = pd.DataFrame({"kind": kind, "name": key.to_numpy()}).groupby(["kind", "name"])
+    frame = pd.DataFrame({"key": groups.ngroup().to_numpy(), "dur": o["duration_s"].to_numpy(),
                           "time": o["start_time"].array})
-    ctx.extra["child_spans"] = (observations, until, frame)
-    return frame
+    found = (frame, groups.size().index)
+    ctx.extra["child_spans"] = (observations, until, found)
+    return found
 
 
 def _builder(ctx, signal, column, judged, profile, observations):
