@@ -69,7 +69,8 @@ def _day(ts: pd.Series) -> pd.Series:
 def _hallucination(traces: pd.DataFrame, scores: pd.DataFrame, threshold: float,
                    score_name: str) -> pd.DataFrame:
     """Per day: scored traces and the share whose (worst) hallucination score is over threshold."""
-    s = scores[scores["name"].eq(score_name).fillna(False) & scores["value"].notna()]
+    keep = scores["name"].eq(score_name).fillna(False) & scores["value"].notna()
+    s = scores.loc[keep.to_numpy(dtype=bool), ["trace_id", "value", "timestamp"]]
     if s.empty:
         return pd.DataFrame({"scored_traces": pd.Series(dtype="int64"),
                              "hallucination_rate": pd.Series(dtype="float64")})

@@ -79,6 +79,11 @@ def _explode(df: pd.DataFrame, dim: str) -> tuple[np.ndarray, np.ndarray]:
     """Row positions and the dimension's value there as a plain string (list-like values give
     one row per element; missing and empty values give none)."""
     col = df[dim]
+    if col.dtype == object:
+        try:
+            return _explode_distinct(col.to_numpy())
+        except TypeError:  # unhashable values (lists, sets): one row at a time below
+            pass
     values = col.to_numpy(dtype=object)
     rows = np.arange(len(values))
     if col.dtype == object and any(isinstance(v, (list, tuple, set)) for v in values.tolist()):
@@ -133,6 +138,29 @@ def _category_rows(col: pd.Series, labels: np.ndarray) -> tuple[np.ndarray, np.n
     if len(empty):
         keep &= ~np.isin(codes, empty)
     return np.flatnonzero(keep), codes[keep]
+
+
+def _explode_distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_explode` of an object column worked out once per distinct value: a column of
+    tool-set tuples holds a few dozen distinct sets over thousands of rows. Raises TypeError
+    on unhashable values."""
+    codes, uniques = pd.factorize(values)
+    items = [list(v) if isinstance(v, (list, tuple, set)) else [v] for v in uniques.tolist()]
+    elements = np.empty(sum(map(len, items)), dtype=object)
+    elements[:] = list(chain.from_iterable(items))
+    # the same filtering and string conversion as row by row, on each distinct element once
+    keep = ~pd.isna(elements)
+    text = pd.Series(elements, dtype=object).astype(str).to_numpy(dtype=object)
+    keep &= text != ""
+    lengths = np.fromiter(map(len, items), dtype="int64", count=len(items))
+    owner = np.repeat(np.arange(len(items)), lengths)[keep]
+    text = text[keep]
+    per_value = np.bincount(owner, minlength=len(items))
+    start = np.concatenate([[0], np.cumsum(per_value)[:-1]]).astype("int64")
+    count = np.where(codes >= 0, np.append(per_value, 0)[codes], 0)
+    rows = np.repeat(np.arange(len(values)), count)
+    within = np.arange(len(rows)) - np.repeat(np.cumsum(count) - count, count)
+    return rows, text[start[codes[rows]] + within]
 
 
 def _check(frame: pd.DataFrame, name: str, metric: str) -> None:

@@ -44,8 +44,8 @@ def _score_units(scores: pd.DataFrame, names: pd.Series, units: pd.DataFrame,
                  known: pd.DataFrame, name: str) -> pd.DataFrame:
     """:func:`score_units` with the score names as strings and the units indexed by trace id
     worked out once for every signal."""
-    s = scores[names == name]
-    s = s[s["value"].notna()]
+    s = scores.loc[((names == name) & scores["value"].notna()).to_numpy(),
+                   ["trace_id", "value", "timestamp"]]
     if s.empty:
         return units.iloc[0:0].assign(score=pd.Series(dtype="float64"))
     per_trace = s.groupby("trace_id", sort=False).agg(score=("value", "mean"),

@@ -370,12 +370,13 @@ def _scan(cols: dict[str, np.ndarray], observed: np.ndarray | None, baseline: np
 
 def runs(judged: pd.DataFrame, width: pd.Timedelta) -> list[pd.DataFrame]:
     """Split each group's firing buckets into runs of adjacent buckets (one frame per run)."""
-    firing = judged[judged["severity"].notna()].sort_values(["group", "bucket"])
-    out: list[pd.DataFrame] = []
-    for _, g in firing.groupby("group", sort=False):
-        step = g["bucket"].diff().ne(width).cumsum()
-        out.extend(r for _, r in g.groupby(step, sort=False))
-    return out
+    firing = judged[(judged["severity"].notna() & judged["group"].notna()).to_numpy()]
+    firing = firing.sort_values(["group", "bucket"])
+    # a run starts at each new group and wherever a bucket does not follow the one before
+    group = firing["group"].to_numpy(dtype=object)
+    gap = firing["bucket"].diff().ne(width).to_numpy()[1:]
+    cuts = (np.flatnonzero((group[1:] != group[:-1]) | gap) + 1).tolist()
+    return [firing.iloc[a:b] for a, b in zip([0, *cuts], [*cuts, len(firing)]) if b > a]
 
 
 def worst(run: pd.DataFrame) -> pd.Series:
