@@ -13,6 +13,8 @@ scored traces per bucket.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -33,31 +35,62 @@ _SIGNALS = {
 
 def score_units(scores: pd.DataFrame, units: pd.DataFrame, name: str) -> pd.DataFrame:
     """One unit per trace scored ``name`` (mean if scored twice), with the trace's dimensions."""
-    return _score_units(scores, scores["name"].astype(str), units, _by_trace(units), name)
+    return _score_units(scores, _ScoreIndex.of(scores, units), units, name)
 
 
-def _by_trace(units: pd.DataFrame) -> pd.DataFrame:
-    return units.assign(_tid=units["trace_id"].astype(str)).set_index("_tid")
+@dataclass(frozen=True)
+class _ScoreIndex:
+    """The scores' names as strings, their trace ids as integer codes and the units indexed by
+    trace id, with the units row of each code: worked out once for every signal, so a signal's
+    join with the units is a take by position, not a lookup of strings."""
+
+    names: pd.Series
+    trace: np.ndarray
+    ids: pd.Index
+    known: pd.DataFrame
+    unit_row: np.ndarray | None  # None when a trace id repeats in the units: joined by label
+
+    @classmethod
+    def of(cls, scores: pd.DataFrame, units: pd.DataFrame) -> _ScoreIndex:
+        known = units.assign(_tid=units["trace_id"].astype(str)).set_index("_tid")
+        trace, ids = pd.factorize(scores["trace_id"])
+        ids = pd.Index(ids).astype(str)
+        rows = known.index.get_indexer(ids) if known.index.is_unique else None
+        return cls(scores["name"].astype(str), trace, ids, known, rows)
 
 
-def _score_units(scores: pd.DataFrame, names: pd.Series, units: pd.DataFrame,
-                 known: pd.DataFrame, name: str) -> pd.DataFrame:
-    """:func:`score_units` with the score names as strings and the units indexed by trace id
-    worked out once for every signal."""
-    s = scores.loc[((names == name) & scores["value"].notna()).to_numpy(),
-                   ["trace_id", "value", "timestamp"]]
-    if s.empty:
+def _score_units(scores: pd.DataFrame, index: _ScoreIndex, units: pd.DataFrame,
+                 name: str) -> pd.DataFrame:
+    """:func:`score_units` over a :class:`_ScoreIndex` of the scores and units."""
+    keep = ((index.names == name) & scores["value"].notna()).to_numpy()
+    if not keep.any():
         return units.iloc[0:0].assign(score=pd.Series(dtype="float64"))
-    per_trace = s.groupby("trace_id", sort=False).agg(score=("value", "mean"),
-                                                      ts=("timestamp", "min"))
-    per_trace.index = per_trace.index.astype(str)
-    joined = per_trace.join(known, how="left")
+    rows = np.flatnonzero(keep & (index.trace >= 0))  # a score without a trace id is no unit
+    part = pd.DataFrame({"score": scores["value"].to_numpy()[rows],
+                         "ts": scores["timestamp"].array[rows]})
+    per_trace = part.groupby(index.trace[rows], sort=False).agg(score=("score", "mean"),
+                                                                ts=("ts", "min"))
+    codes = per_trace.index.to_numpy()
+    per_trace.index = index.ids[codes]
+    joined = _join_units(per_trace, index, codes)
     orphan = joined["time"].isna()
     if orphan.any():
         joined.loc[orphan, "time"] = joined.loc[orphan, "ts"]
         joined.loc[orphan, "group"] = "unknown"
         joined.loc[orphan, "trace_id"] = joined.index[orphan]
     return joined.drop(columns=["ts"]).reset_index(drop=True)
+
+
+def _join_units(per_trace: pd.DataFrame, index: _ScoreIndex, codes: np.ndarray
+                ) -> pd.DataFrame:
+    """``per_trace.join(index.known, how="left")``, by position when the trace ids are unique."""
+    if index.unit_row is None or not len(per_trace):
+        return per_trace.join(index.known, how="left")
+    at = index.unit_row[codes]
+    known = index.known
+    taken = pd.DataFrame({c: pd.api.extensions.take(known[c].array, at, allow_fill=True)
+                          for c in known.columns}, index=per_trace.index)
+    return pd.concat([per_trace, taken], axis=1)
 
 
 def detect_hallucination(ctx: c.Context, scores: pd.DataFrame) -> list[Finding]:
@@ -67,11 +100,11 @@ def detect_hallucination(ctx: c.Context, scores: pd.DataFrame) -> list[Finding]:
     out: list[Finding] = []
     # the unit columns the signals read: the join copies every column it carries
     cols = ["time", "group", "trace_id", *(d for d in rb.dimensions if d in ctx.units.columns)]
-    names, known = scores["name"].astype(str), _by_trace(ctx.units[list(dict.fromkeys(cols))])
+    index = _ScoreIndex.of(scores, ctx.units[list(dict.fromkeys(cols))])
     for signal, (score_name, how, binary) in _SIGNALS.items():
         if signal not in rb.signals:
             continue
-        u = _score_units(scores, names, ctx.units, known, score_name)
+        u = _score_units(scores, index, ctx.units, score_name)
         u = u[(u["time"] >= w.base_start) & (u["time"] < w.end)]
         u = u.assign(value=(u["score"] > threshold).astype("float64")
                      if how == "over_threshold" else u["score"].astype("float64"))

@@ -109,14 +109,41 @@ def _child_spans(observations: pd.DataFrame, ctx: c.Context, end
             & observations["parent_observation_id"].notna()).to_numpy()
     # only the columns used: every string column taken row by row costs
     o = observations[["tool_name", "name", "type", "duration_s", "start_time"]][keep]
-    key = o["tool_name"].astype("string").fillna(o["name"].astype("string"))
-    kind = np.where(o["tool_name"].notna(), "tool", o["type"].astype(str))
-    groups = pd.DataFrame({"kind": kind, "name": key.to_numpy()}).groupby(["kind", "name"])
-    frame = pd.DataFrame({"key": groups.ngroup().to_numpy(), "dur": o["duration_s"].to_numpy(),
-                          "time": o["start_time"].array})
-    found = (frame, groups.size().index)
+    key, keys = _span_keys(o)
+    named = key >= 0
+    frame = pd.DataFrame({"key": key[named], "dur": o["duration_s"].to_numpy()[named],
+                          "time": o["start_time"].array[named]})
+    found = (frame, keys)
     ctx.extra["child_spans"] = (observations, until, found)
     return found
+
+
+def _span_keys(spans: pd.DataFrame) -> tuple[np.ndarray, pd.MultiIndex]:
+    """Each span's (kind, name) key, numbered in sorted order (-1: kind or name missing), and
+    the keys: a tool call is (``tool``, tool name), any other span (type, span name). Worked
+    out on integer codes, so no string is built per span."""
+    tool = spans["tool_name"]
+    t_code, t_names = pd.factorize(tool)
+    y_code, y_names = pd.factorize(spans["type"])
+    n_code, n_names = pd.factorize(spans["name"])
+    # one integer per (kind, name) pair of codes: tool names first, then type x span name
+    width = max(len(n_names), 1)
+    pair = np.where(tool.notna().to_numpy(), t_code,
+                    np.where((y_code >= 0) & (n_code >= 0),
+                             len(t_names) + y_code * width + n_code, -1))
+    seen = np.unique(pair[pair >= 0])
+    labels = [("tool", str(t_names[i])) if i < len(t_names) else
+              (str(y_names[(i - len(t_names)) // width]),
+               str(n_names[(i - len(t_names)) % width])) for i in seen.tolist()]
+    ordered = sorted(set(labels))
+    rank = {label: k for k, label in enumerate(ordered)}
+    by_pair = np.full(len(t_names) + len(y_names) * width + 1, -1)
+    by_pair[seen] = [rank[label] for label in labels]
+    dtype = "str" if ordered else object  # as grouping the strings gives
+    keys = pd.MultiIndex.from_arrays(
+        [pd.Index([k for k, _ in ordered], dtype=dtype),
+         pd.Index([n for _, n in ordered], dtype=dtype)], names=["kind", "name"])
+    return by_pair[pair], keys
 
 
 def _builder(ctx, signal, column, judged, profile, observations):
