@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -44,6 +45,26 @@ def test_observations_round_trip_equal_to_the_served_frame(double, frames):
     pd.testing.assert_frame_equal(_sorted(got, ["observation_id"]),
                                   _sorted(obs, ["observation_id"]))
     assert got["start_time"].is_monotonic_increasing
+    # rows are ordered by start time, then trace and observation id where start times tie
+    assert got[["start_time", "trace_id", "observation_id"]].duplicated().sum() == 0
+    assert got["start_time"].duplicated().any()  # the sample has children starting with parents
+    pd.testing.assert_frame_equal(
+        got, got.sort_values(["start_time", "trace_id", "observation_id"]).reset_index(drop=True))
+
+
+def test_merged_rows_sorted_by_time_then_keys_whatever_the_ties():
+    from workbench.sources.langfuse._source import _sorted as merged_order
+
+    rng = np.random.default_rng(1)
+    n = 5000
+    df = pd.DataFrame({"t": pd.to_datetime(rng.integers(0, 300, n), unit="s", utc=True),
+                       "a": rng.choice(list("xyz"), n).astype(str),
+                       "b": [f"id{i}" for i in rng.permutation(n)]})
+    want = df.sort_values(["t", "a", "b"], kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(merged_order(df, "t", ["a", "b"]), want)
+    untied = df.drop_duplicates("t")
+    pd.testing.assert_frame_equal(merged_order(untied, "t", ["a", "b"]),
+                                  untied.sort_values("t").reset_index(drop=True))
 
 
 def test_traces_roll_up_equal_and_kpis_match(double, frames):
