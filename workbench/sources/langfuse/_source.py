@@ -39,14 +39,20 @@ def _merge(frames: Sequence[pd.DataFrame], frame: str, keys: list[str],
 
 
 def _sorted(df: pd.DataFrame, order: str, keys: list[str]) -> pd.DataFrame:
-    """Rows by ``order``, then ``keys``: the keys are strings, slow to sort, so they only order
-    the rows whose timestamps tie (a child span starting with its parent)."""
-    df = df.sort_values(order, kind="stable", ignore_index=True)
+    """Rows by ``order``, then ``keys``. The keys are strings, slow to sort, so they only order
+    the rows whose timestamps tie (a child span starting with its parent); rows already in order
+    (cached slices are stored sorted, and read back in slice order) are not moved at all."""
+    if df[order].is_monotonic_increasing:
+        df = df.reset_index(drop=True)
+    else:
+        df = df.sort_values(order, kind="stable", ignore_index=True)
     tied = np.flatnonzero(df[order].duplicated(keep=False).to_numpy())
     if len(tied):
-        perm = np.arange(len(df))
-        perm[tied] = df.iloc[tied].sort_values([order, *keys], kind="stable").index.to_numpy()
-        df = df.take(perm).reset_index(drop=True)
+        within = df.iloc[tied].sort_values([order, *keys], kind="stable").index.to_numpy()
+        if not np.array_equal(within, tied):
+            perm = np.arange(len(df))
+            perm[tied] = within
+            df = df.take(perm).reset_index(drop=True)
     return df
 
 
@@ -146,6 +152,7 @@ class LangfuseSource(TraceSource):
             if reason:
                 stats.add(slices_incomplete=1)
             elif cache is not None and closed and cacheable:
+                df = _sorted(df.drop_duplicates(keys), order, keys)
                 cache.put(*s, df)
             return df, reason
 
