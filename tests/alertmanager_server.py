@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
-import subprocess
 import threading
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -26,8 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
-from prometheus_server import free_port
+from server_process import ServerProcess, free_port, require
 
 __all__ = ["PASSWORD", "USERNAME", "AlertmanagerServer", "Receiver", "Request", "poll",
            "require_alertmanager"]
@@ -40,14 +36,8 @@ _PASSWORD_BCRYPT = "$2b$04$o/s3iYcqbiQE94B.t8IIX.Mfqmagzhxd0ZbByRAV3TKxo4FbTT9ry
 
 def require_alertmanager() -> str:
     """Path of ``prometheus-alertmanager``; skip (locally) or fail (CI) without it."""
-    path = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    if path:
-        return path
-    msg = ("the real Alertmanager is needed: install the Debian package 'prometheus-alertmanager' "
-           "(bash scripts/install.sh --servers)")
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(msg)
-    pytest.skip(msg)
+    found = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    return found or require(["prometheus-alertmanager"], "prometheus-alertmanager")[0]
 
 
 def poll(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1,
@@ -149,17 +139,17 @@ receivers:
 """
 
 
-class AlertmanagerServer:
+class AlertmanagerServer(ServerProcess):
     """``prometheus-alertmanager`` on 127.0.0.1 (``port`` or a free one); a context manager."""
 
+    name = "alertmanager"
+
     def __init__(self, workdir: Path, receiver_url: str, port: int | None = None) -> None:
-        self.workdir = Path(workdir)
+        super().__init__(workdir)
         self.receiver_url = receiver_url
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.sink_url = f"alertmanager+{self.url}"
-        self._proc: subprocess.Popen | None = None
-        self._log: Any = None
 
     def start(self, ready_timeout: float = 30.0) -> AlertmanagerServer:
         binary = require_alertmanager()
@@ -168,26 +158,12 @@ class AlertmanagerServer:
         config.write_text(_config(self.receiver_url))
         web = self.workdir / "web.yml"
         web.write_text(f"basic_auth_users:\n  {USERNAME}: '{_PASSWORD_BCRYPT}'\n")
-        self._log = open(self.workdir / "alertmanager.log", "wb")  # noqa: SIM115 (closed in stop)
-        self._proc = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--web.config.file={web}",
-             f"--storage.path={self.workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
-            stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + ready_timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self.stop()
-                raise RuntimeError(f"alertmanager exited ({self._proc.returncode}): "
-                                   f"{self.log_tail()}")
-            try:
-                if self.get("/-/ready", parse=False) == "OK":
-                    return self
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"alertmanager not ready within {ready_timeout} s: {self.log_tail()}")
+        self._spawn([binary, f"--config.file={config}", f"--web.config.file={web}",
+                     f"--storage.path={self.workdir / 'data'}",
+                     f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
+                    ready=lambda: self.get("/-/ready", parse=False) == "OK",
+                    timeout=ready_timeout)
+        return self
 
     def get(self, path: str, params: list[tuple[str, str]] | None = None, *,
             parse: bool = True) -> Any:
@@ -206,24 +182,4 @@ class AlertmanagerServer:
         params += [(k, str(v).lower()) for k, v in filters.items()]
         return self.get("/api/v2/alerts", params)
 
-    def log_tail(self) -> str:
-        path = self.workdir / "alertmanager.log"
-        return path.read_text(errors="replace")[-2000:] if path.exists() else ""
 
-    def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(timeout=10)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def __enter__(self) -> AlertmanagerServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -6,20 +6,17 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
+from server_process import ServerProcess, free_port, require
 
 __all__ = ["DEMO", "CannedServer", "PrometheusServer", "build_tsdb", "demo_tsdb", "free_port", "serve_demo",
            "require_binaries", "tiny_dataset"]
@@ -29,20 +26,8 @@ _CONFIG = "global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\nscrape_con
 
 def require_binaries() -> tuple[str, str]:
     """Paths of ``prometheus`` and ``promtool``; skip (locally) or fail (CI) without them."""
-    prometheus, promtool = shutil.which("prometheus"), shutil.which("promtool")
-    if prometheus and promtool:
-        return prometheus, promtool
-    msg = ("the real Prometheus is needed: install the Debian package 'prometheus' "
-           "(bash scripts/install.sh --servers)")
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(msg)
-    pytest.skip(msg)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    prometheus, promtool = require(["prometheus", "promtool"], "prometheus")
+    return prometheus, promtool
 
 
 def build_tsdb(openmetrics: str | Path, tsdb_dir: Path, *, block_hours: int = 24) -> Path:
@@ -63,67 +48,33 @@ def build_tsdb(openmetrics: str | Path, tsdb_dir: Path, *, block_hours: int = 24
     return tsdb_dir
 
 
-class PrometheusServer:
+class PrometheusServer(ServerProcess):
     """``prometheus`` over an existing TSDB dir on a free 127.0.0.1 port; a context manager."""
 
+    name = "prometheus"
+
     def __init__(self, tsdb_dir: Path, workdir: Path) -> None:
+        super().__init__(workdir)
         self.tsdb_dir = Path(tsdb_dir)
-        self.workdir = Path(workdir)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._proc: subprocess.Popen | None = None
-        self._log = None
 
     def start(self, ready_timeout: float = 60.0) -> PrometheusServer:
         prometheus, _ = require_binaries()
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "prometheus.yml"
         config.write_text(_CONFIG)
-        self._log = open(self.workdir / "prometheus.log", "wb")  # noqa: SIM115 (closed in stop)
-        self._proc = subprocess.Popen(
-            [prometheus, f"--config.file={config}",
-             f"--storage.tsdb.path={self.tsdb_dir}",
-             "--storage.tsdb.retention.time=100y",  # the demo dates are in the past
-             f"--web.listen-address=127.0.0.1:{self.port}",
-             "--query.lookback-delta=5m"],
-            stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + ready_timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self.stop()
-                raise RuntimeError(f"prometheus exited ({self._proc.returncode}): "
-                                   f"{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"prometheus not ready within {ready_timeout} s: {self.log_tail()}")
+        self._spawn([prometheus, f"--config.file={config}",
+                     f"--storage.tsdb.path={self.tsdb_dir}",
+                     "--storage.tsdb.retention.time=100y",  # the demo dates are in the past
+                     f"--web.listen-address=127.0.0.1:{self.port}",
+                     "--query.lookback-delta=5m"],
+                    ready=self._ready, timeout=ready_timeout, interval=0.2)
+        return self
 
-    def log_tail(self) -> str:
-        path = self.workdir / "prometheus.log"
-        return path.read_text(errors="replace")[-2000:] if path.exists() else ""
-
-    def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(timeout=10)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def __enter__(self) -> PrometheusServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _ready(self) -> bool:
+        with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as r:
+            return r.status == 200
 
 
 def tiny_dataset(start: str = "2026-11-02", hours: int = 6, per_hour: int = 60,
