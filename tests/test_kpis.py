@@ -119,6 +119,18 @@ def test_daily_check_fires_on_ratio_to_median():
     assert kpis.daily_checks(k, [rb], "2026-11-05") == []
 
 
+def test_check_findings_over_several_days_equal_each_days_checks():
+    rb = runbooks.load("cost_spike")
+    k = kpi_frame(cost_usd=[10.0, 12.0, 11.0, 40.0, 16.0, 45.0])
+    days = pd.date_range(D, periods=6, freq="D", tz="UTC")
+    table = pd.concat([kpis.check_table(k, [rb], d) for d in days], ignore_index=True)
+    together = kpis.check_findings(k, table)
+    one_by_one = [f for d in days for f in kpis.daily_checks(k, [rb], d)]
+    assert [(f.status, f.start, f.observed) for f in together] == [
+        (f.status, f.start, f.observed) for f in one_by_one]
+    assert [f.status for f in together] == ["insufficient_data", "firing", "firing"]
+
+
 def test_baseline_uses_only_the_configured_days():
     rb = runbooks.load("cost_spike")
     costs = [100.0] * 3 + [10.0] * 7 + [16.0]

@@ -21,7 +21,7 @@ from workbench.findings import Finding
 from workbench.runbooks import Runbook
 from workbench.sources import to_utc
 
-__all__ = ["KPI_COLUMNS", "KPI_UNITS", "check_table", "daily_checks", "daily_kpis",
+__all__ = ["KPI_COLUMNS", "KPI_UNITS", "check_findings", "check_table", "daily_checks", "daily_kpis",
            "hallucination_threshold"]
 
 KPI_UNITS: Mapping[str, str] = {
@@ -193,17 +193,20 @@ def _fmt(x: float, unit: str) -> str:
 
 
 def daily_checks(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[Runbook],
-                 day: Any, *, table: pd.DataFrame | None = None) -> list[Finding]:
+                 day: Any) -> list[Finding]:
     """Findings for the daily checks of ``day`` that breach or cannot be judged.
 
     A breach is a ``warning`` (the daily view is coarse; the detectors grade severity). A check
     with no value for the day or no baseline days is an ``insufficient_data`` finding at ``info``,
     never a silent pass. Signal names are ``daily_<kpi>``; the ``day`` label makes each day's
-    breach its own alert (a breach on Tuesday is not Monday's still firing). ``table``: the
-    day's :func:`check_table` when the caller already has it.
+    breach its own alert (a breach on Tuesday is not Monday's still firing).
     """
-    if table is None:
-        table = check_table(kpis, runbooks, day)
+    return check_findings(kpis, check_table(kpis, runbooks, day))
+
+
+def check_findings(kpis: pd.DataFrame, table: pd.DataFrame) -> list[Finding]:
+    """:func:`daily_checks` from check tables already made (one day's, or several days'
+    concatenated), in table order; ``kpis`` gives each finding its evidence."""
     out = []
     for row in table.itertuples(index=False):
         if row.status == OK:

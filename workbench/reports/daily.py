@@ -329,10 +329,9 @@ def build(date: Any, source: str | TraceSource = "local", data_dir: str | Path |
     all_days = pd.date_range(pull_start, day, freq="D")
     all_kpis = kpi_mod.daily_kpis(traces, scores, threshold, days=all_days)
     window_days = pd.date_range(window_start, day, freq="D")
-    tables = {d: kpi_mod.check_table(all_kpis, runbooks, d) for d in window_days}
-    checks = pd.concat(tables.values(), ignore_index=True)
-    findings = [f for d, table in tables.items()
-                for f in kpi_mod.daily_checks(all_kpis, runbooks, d, table=table)]
+    checks = pd.concat([kpi_mod.check_table(all_kpis, runbooks, d) for d in window_days],
+                       ignore_index=True)
+    findings = kpi_mod.check_findings(all_kpis, checks)
     notes = []
     # The hourly detectors judge the alert window (the report day by default, like the runbooks'
     # 24h lookback); they need a day of data before what they judge as a baseline.
