@@ -52,6 +52,21 @@ def test_window_across_the_day_boundary_matches_the_dataset(src, dataset):
     _same(src.scores(start, end), _window(dataset.scores, "timestamp", start, end), "score_id")
 
 
+def test_queries_from_threads_and_after_close_match_the_dataset(store, dataset):
+    from concurrent.futures import ThreadPoolExecutor
+
+    src = LocalSource(store)
+    start, end = "2026-11-02T21:30:00Z", "2026-11-03T02:15:00Z"
+    want = _window(dataset.observations, "start_time", start, end)
+    with ThreadPoolExecutor(4) as pool:
+        frames = list(pool.map(lambda _: src.observations(start, end), range(8)))
+    for got in frames:
+        _same(got, want, "observation_id")
+    src.close()
+    src.close()  # twice is harmless
+    _same(src.observations(start, end), want, "observation_id")  # a new database opens
+
+
 def test_window_is_half_open(src, dataset):
     t = dataset.traces["start_time"].iloc[100]
     one_us = pd.Timedelta(microseconds=1)

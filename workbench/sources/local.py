@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -67,10 +68,13 @@ class LocalSource(TraceSource):
     def __init__(self, root: str | Path = "data/demo") -> None:
         self.root = Path(root)
         self._db: duckdb.DuckDBPyConnection | None = None
+        self._db_lock = threading.Lock()
 
     def close(self) -> None:
-        """Release the in-memory DuckDB database the queries run in."""
-        db, self._db = self._db, None
+        """Release the in-memory DuckDB database the queries run in (a later query opens
+        another)."""
+        with self._db_lock:
+            db, self._db = self._db, None
         if db is not None:
             db.close()
 
@@ -208,9 +212,10 @@ class LocalSource(TraceSource):
         """A cursor on the source's in-memory database, opened on first use: opening a database
         costs tens of milliseconds per query, a cursor well under one (and one per query keeps
         queries from different threads apart)."""
-        if self._db is None:
-            self._db = duckdb.connect()
-        con = self._db.cursor()
+        with self._db_lock:
+            if self._db is None:
+                self._db = duckdb.connect()
+            con = self._db.cursor()
         con.execute("SET TimeZone = 'UTC'")
         return con
 
