@@ -64,11 +64,13 @@ _OBSERVATIONS = (
     Column("end_time", _TS, False, "span end, UTC"),
     Column("duration_s", _FLOAT, False, "end_time - start_time in seconds"),
     Column("name", _STR, False, "span / observation name"),
-    Column("type", _STR, False, "agent | generation | tool | retriever | span | event"),
+    Column("type", _STR, False, "span | generation | event | agent | tool | chain | retriever | "
+           "evaluator | embedding | guardrail (Langfuse observation types, lower-case)"),
     Column("level", _STR, False, "DEBUG | DEFAULT | WARNING | ERROR (Langfuse levels)"),
     Column("status_message", _STR, True, "error text when level is ERROR"),
-    Column("error_type", _STR, True, "timeout | tool_error | malformed_json | rate_limit | ..."),
-    Column("agent", _STR, False, "agent (service) that emitted the span"),
+    Column("error_type", _STR, True, "class of an ERROR: timeout | rate_limit | "
+           "malformed_output | the exception type | error"),
+    Column("agent", _STR, False, "agent that served the trace; 'unknown' when unmapped"),
     Column("environment", _STR, False, "deployment environment, e.g. production"),
     Column("release", _STR, True, "application release / version"),
     Column("user_id", _STR, True, "end user or tenant"),
@@ -81,6 +83,7 @@ _OBSERVATIONS = (
     Column("output_tokens", _INT, True, "gen_ai.usage.output_tokens"),
     Column("total_tokens", _INT, True, "input + output tokens"),
     Column("cost_usd", _FLOAT, True, "cost of the observation in USD"),
+    Column("tags", _STR, True, "the trace's tags, comma-separated"),
 )
 
 _TRACES = (
@@ -95,7 +98,8 @@ _TRACES = (
     Column("end_time", _TS, False, "latest end of any observation, UTC"),
     Column("duration_s", _FLOAT, False, "end_time - start_time in seconds"),
     Column("status", _STR, False, "ok | error | timeout"),
-    Column("model", _STR, True, "model of the trace's first generation"),
+    Column("model", _STR, True, "model of the trace's first generation (attribution uses "
+           "every generation's)"),
     Column("prompt_name", _STR, True, "prompt of the trace's first generation"),
     Column("prompt_version", _INT, True, "prompt version of the trace's first generation"),
     Column("input_tokens", _INT, False, "sum over observations"),
@@ -106,6 +110,7 @@ _TRACES = (
     Column("n_generations", _INT, False, "LLM calls (agent iterations)"),
     Column("n_tool_calls", _INT, False, "tool spans"),
     Column("n_errors", _INT, False, "observations at level ERROR"),
+    Column("tags", _STR, True, "the trace's tags, comma-separated"),
 )
 
 _SCORES = (
@@ -247,39 +252,57 @@ def conform(df: pd.DataFrame, frame: str) -> pd.DataFrame:
     return validate(result.reset_index(drop=True), frame)
 
 
+#: Observation types whose tokens and cost are the trace's: the model calls themselves. Agent
+#: and chain spans may carry their children's usage rolled up, so summing them would count twice.
+BILLABLE_TYPES = ("generation", "embedding")
+
+
 def traces_from_observations(obs: pd.DataFrame) -> pd.DataFrame:
     """Roll canonical observations up to one row per trace.
 
-    The root observation (no parent) gives the trace's name, agent and status: a root at level
-    ERROR is a ``timeout`` when its ``error_type`` is ``timeout`` and an ``error`` otherwise. A
-    failed tool call that the agent retried past is counted in ``n_errors`` but leaves the trace ok.
-    Every source rolls up through this one function, so KPIs agree across sources.
+    The root observation (no parent) gives the trace's name, agent and environment. ``status`` is
+    ``timeout`` when any observation failed with a timeout (a tool that timed out is the classic
+    cause), ``error`` when the root is at level ERROR, else ``ok``: a failed tool call the agent
+    retried past is counted in ``n_errors`` but leaves the trace ok. Tokens and cost are summed
+    over model calls (:data:`BILLABLE_TYPES`), or over every observation of a trace that has none
+    typed as such. Every source rolls up through this one function, so KPIs agree across sources.
     """
     validate(obs, "observations")
     if obs.empty:
         return empty("traces")
+    types = obs["type"].astype(str)
+    billable = types.isin(BILLABLE_TYPES).to_numpy()
+    timeout = (obs["level"].eq("ERROR") & obs["error_type"].eq("timeout")).fillna(False)
     flags = pd.DataFrame({
         "trace_id": obs["trace_id"],
-        "n_generations": obs["type"].eq("generation").fillna(False).astype("int64"),
-        "n_tool_calls": obs["type"].eq("tool").fillna(False).astype("int64"),
-        "n_errors": obs["level"].eq("ERROR").fillna(False).astype("int64"),
+        "n_generations": (types == "generation").astype("int64").to_numpy(),
+        "n_tool_calls": (types == "tool").astype("int64").to_numpy(),
+        "n_errors": obs["level"].eq("ERROR").fillna(False).astype("int64").to_numpy(),
+        "n_timeouts": timeout.astype("int64").to_numpy(),
+        "n_billable": billable.astype("int64"),
     })
     g = obs.groupby("trace_id", sort=False, observed=True)
     agg = pd.DataFrame({
         "start_time": g["start_time"].min(),
         "end_time": g["end_time"].max(),
-        "cost_usd": g["cost_usd"].sum(min_count=0),
         "n_observations": g.size(),
     })
-    agg = agg.join(g[["input_tokens", "output_tokens", "total_tokens"]].sum(min_count=0))
+    usage = ["input_tokens", "output_tokens", "total_tokens", "cost_usd"]
+    all_sums = g[usage].sum(min_count=0)
+    bill_sums = obs.loc[billable].groupby("trace_id", sort=False, observed=True)[usage].sum(
+        min_count=0).reindex(all_sums.index)
     agg = agg.join(flags.groupby("trace_id", sort=False).sum())
+    use_billable = (agg["n_billable"] > 0).to_numpy()
+    for col in usage:
+        agg[col] = np.where(use_billable, bill_sums[col].fillna(0).to_numpy(dtype="float64"),
+                            all_sums[col].fillna(0).to_numpy(dtype="float64"))
 
     roots = obs[obs["parent_observation_id"].isna()].drop_duplicates("trace_id")
     roots = roots.set_index("trace_id")[
-        ["name", "agent", "environment", "release", "user_id", "session_id", "level",
-         "error_type"]]
-    gens = obs[obs["type"] == "generation"].sort_values("start_time").drop_duplicates("trace_id")
-    gens = gens.set_index("trace_id")[["model", "prompt_name", "prompt_version"]]
+        ["name", "agent", "environment", "release", "user_id", "session_id", "level", "tags"]]
+    gens = obs[(types == "generation").to_numpy()].sort_values("start_time")
+    gens = gens.drop_duplicates("trace_id").set_index("trace_id")[
+        ["model", "prompt_name", "prompt_version"]]
 
     out = agg.join(roots, how="left").join(gens, how="left")
     # A trace whose root was not pulled (e.g. a filtered drill-down) still rolls up: fall back to
@@ -287,11 +310,11 @@ def traces_from_observations(obs: pd.DataFrame) -> pd.DataFrame:
     missing = out["name"].isna()
     if missing.any():
         first = obs.sort_values("start_time").drop_duplicates("trace_id").set_index("trace_id")
-        for c in ["name", "agent", "environment", "release", "user_id", "session_id"]:
+        for c in ["name", "agent", "environment", "release", "user_id", "session_id", "tags"]:
             out.loc[missing, c] = first.loc[out.index[missing], c]
         out.loc[missing, "level"] = "DEFAULT"
-    is_err = out["level"].eq("ERROR").fillna(False)
-    is_timeout = is_err & out["error_type"].eq("timeout").fillna(False)
+    is_err = out["level"].eq("ERROR").fillna(False).to_numpy()
+    is_timeout = (out["n_timeouts"] > 0).to_numpy()
     out["status"] = np.where(is_timeout, "timeout", np.where(is_err, "error", "ok"))
     out["duration_s"] = (out["end_time"] - out["start_time"]).dt.total_seconds()
     out = out.reset_index()

@@ -175,7 +175,7 @@ def spans_to_observations(spans: Iterable[ReadableSpan]) -> pd.DataFrame:
     ``workbench.status_message``, as an OK status carries none); the agent is the
     resource's ``service.name`` (falling back to ``gen_ai.agent.name``).
     """
-    cols: dict[str, list[Any]] = {c: [] for c in schema.columns("observations")}
+    cols: dict[str, list[Any]] = {c: [] for c in schema.columns("observations") if c != "tags"}
     start_ns: list[int] = []
     end_ns: list[int] = []
     resources: dict[int, Any] = {}

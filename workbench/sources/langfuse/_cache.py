@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from workbench import schema
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def key_digest(parts: dict[str, Any]) -> str:

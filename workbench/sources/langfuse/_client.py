@@ -6,10 +6,13 @@ second and drops ``providedModelName`` into ``model_extra``, so pages are decode
 converted column-wise instead. The SDK's own retry loop is switched off (``max_retries=0``)
 because it sleeps past any budget; this module retries instead:
 
-* every request times out within ``timeout_s`` (at most 10 s, and never past the budget);
+* every request, body included, ends within ``timeout_s`` (at most 10 s) of wall-clock time and
+  never past the pull's deadline (:class:`workbench.deadline.DeadlineTransport`: a server that
+  drips bytes cannot hold a pull);
 * 429, 408/409, 5xx, connection errors, time-outs and cut-off/malformed JSON are retried with
   exponential back-off and jitter, a 429's ``Retry-After`` honoured;
-* a :class:`Budget` bounds the whole pull: when it is spent the caller gets
+* a :class:`Budget` (a :class:`~workbench.deadline.Deadline`, shared by every request of one
+  pull or of one whole report) bounds the pull: when it is spent the caller gets
   :class:`BudgetExhausted` and returns what it has, marked incomplete;
 * 401/403 become one :class:`SourceAuthError` naming the environment variables, never a key.
 """
@@ -31,6 +34,7 @@ import httpx
 import orjson
 from langfuse.api import LangfuseAPI
 
+from workbench.deadline import Deadline, DeadlineTransport
 from workbench.errors import (ConfigError, SourceAuthError, SourceError, SourceQueryError,
                               SourceTimeout, SourceUnavailable)
 
@@ -72,19 +76,20 @@ def resolve_config(base_url: str | None, public_key: str | None,
     return Config(url, str(values[ENV_PUBLIC_KEY]), str(values[ENV_SECRET_KEY]))
 
 
-class Budget:
-    """A deadline shared by every request of one pull."""
+class Budget(Deadline):
+    """The deadline shared by every request of one pull (or of a whole report)."""
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.deadline = time.monotonic() + seconds
-
-    def remaining(self) -> float:
-        return max(0.0, self.deadline - time.monotonic())
+    @classmethod
+    def of(cls, deadline: Deadline | None, seconds: float) -> Budget:
+        """``seconds`` from now, but never past ``deadline`` (the report's, when given)."""
+        budget = cls(seconds)
+        if deadline is not None:
+            budget.at = min(budget.at, deadline.at)
+        return budget
 
     @property
     def spent(self) -> bool:
-        return self.remaining() <= 0.0
+        return self.expired
 
 
 class BudgetExhausted(SourceTimeout):
@@ -167,7 +172,8 @@ class Transport:
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
-        self._httpx = httpx.Client(timeout=timeout_s, limits=limits, follow_redirects=True)
+        self._httpx = httpx.Client(timeout=timeout_s, limits=limits, follow_redirects=True,
+                                   transport=DeadlineTransport(limits=limits))
         # sources are often dropped without close() in notebooks: release sockets on collection
         self._finalizer = weakref.finalize(self, self._httpx.close)
         self.api = LangfuseAPI(base_url=config.base_url, username=config.public_key,
@@ -193,9 +199,10 @@ class Transport:
             wait: float | None = None
             stats.add(requests=1, retries=1 if attempt else 0)
             try:
-                resp = self.api._client_wrapper.httpx_client.request(
-                    path, method="GET", params=params,
-                    request_options={"timeout_in_seconds": timeout, "max_retries": 0})
+                with budget.within(timeout).active():
+                    resp = self.api._client_wrapper.httpx_client.request(
+                        path, method="GET", params=params,
+                        request_options={"timeout_in_seconds": timeout, "max_retries": 0})
             except httpx.TimeoutException as exc:
                 last = SourceTimeout(f"no answer within {timeout:.1f} s", source=SOURCE,
                                      query=path)

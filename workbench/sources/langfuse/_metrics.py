@@ -40,9 +40,11 @@ _DIMENSIONS = {"model": "providedModelName", "providedModelName": "providedModel
                "prompt_version": "promptVersion", "promptVersion": "promptVersion",
                "trace_name": "traceName", "traceName": "traceName", "name": "name",
                "environment": "environment", "type": "type", "level": "level",
-               "release": "release", "version": "version"}
+               "release": "release", "version": "version", "is_root": "isRootObservation",
+               "isRootObservation": "isRootObservation"}
 _OUT = {"providedModelName": "model", "promptName": "prompt_name",
-        "promptVersion": "prompt_version", "traceName": "trace_name"}
+        "promptVersion": "prompt_version", "traceName": "trace_name",
+        "isRootObservation": "is_root"}
 _FILTERS = {"environment", "name", "type", "level", "release", "model", "prompt_name"}
 _FREQ = {"minute": "min", "hour": "h", "day": "D"}
 
@@ -133,6 +135,9 @@ def frame(rows: list[dict[str, Any]], dims: list[str], measures: list[tuple[str,
         if d == "promptVersion":
             cols[_OUT[d]] = pd.array([None if v in (None, "") else int(float(v))
                                       for v in values], dtype="Int64")
+        elif d == "isRootObservation":
+            cols[_OUT[d]] = pd.array([None if v is None else str(v).lower() for v in values],
+                                     dtype="string")
         elif d == "type":
             cols[d] = pd.array([None if v is None else str(v).lower() for v in values],
                                dtype="string")
@@ -155,7 +160,8 @@ _LOCAL_MEASURE = {"count": None, "latency": "latency_ms", "inputTokens": "input_
                   "totalCost": "cost_usd"}
 _LOCAL_DIM = {"providedModelName": "model", "promptName": "prompt_name",
               "promptVersion": "prompt_version", "name": "name", "environment": "environment",
-              "type": "type", "level": "level", "release": "release", "version": "release"}
+              "type": "type", "level": "level", "release": "release", "version": "release",
+              "isRootObservation": "is_root"}
 
 
 def local(obs: pd.DataFrame, measures: list[tuple[str, str]], dims: list[str],
@@ -167,7 +173,9 @@ def local(obs: pd.DataFrame, measures: list[tuple[str, str]], dims: list[str],
         raise ConfigError(f"without the Metrics API v2 only measures {list(_LOCAL_MEASURE)} "
                           f"and dimensions {list(_LOCAL_DIM)} can be aggregated "
                           f"(asked {unsupported + missing})")
-    f = obs.assign(latency_ms=obs["duration_s"] * 1000.0, __one=1.0)
+    f = obs.assign(latency_ms=obs["duration_s"] * 1000.0, __one=1.0,
+                   is_root=obs["parent_observation_id"].isna().map({True: "true",
+                                                                    False: "false"}))
     keys = []
     if granularity:
         naive = f["start_time"].dt.tz_convert("UTC").dt.tz_localize(None)

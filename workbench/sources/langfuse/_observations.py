@@ -1,87 +1,83 @@
 """Observations API v2 (``GET /api/public/v2/observations``): field groups, filters, cursors.
 
-Only the field groups the asked-for canonical columns need are requested (``io`` never: the
-canonical frame holds no prompts or outputs). Plain query parameters carry the usual filters;
-a metadata filter needs the ``filter`` JSON, which overrides every plain parameter, so then all
-filters (time window included) go into the JSON.
+Every field group the conventions read is requested (``io`` never: the canonical frame holds no
+prompts or outputs), ``trace_context`` included: it carries the trace's name, release and tags on
+every observation. Only filters on fields Langfuse stores the way the canonical frame means them
+are sent to the server (environment, observation name, trace id, metadata key/value); everything
+the conventions derive (agent, tool, type, level, error class, user, session, release, model,
+prompt) is filtered after mapping, since a child span need not repeat what its trace says.
+A metadata filter needs the ``filter`` JSON, which overrides every plain parameter, so then all
+pushed filters (time window included) go into the JSON.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 import pandas as pd
 
-from workbench import schema
 from workbench.errors import ConfigError
 
 from ._client import Budget, Stats, Transport
 
 PATH = "api/public/v2/observations"
 
-#: canonical column -> v2 field groups it is read from
-_GROUPS_BY_COLUMN: dict[str, tuple[str, ...]] = {
-    "name": ("basic",), "level": ("basic",), "status_message": ("basic",),
-    "environment": ("basic",), "release": ("basic",), "user_id": ("basic",),
-    "session_id": ("basic",), "error_type": ("metadata",), "agent": ("metadata",),
-    "tool_name": ("metadata",), "model": ("model",), "prompt_name": ("prompt",),
-    "prompt_version": ("prompt",), "input_tokens": ("usage",), "output_tokens": ("usage",),
-    "total_tokens": ("usage",), "cost_usd": ("usage",),
-}
+#: Field groups every pull asks for.
+GROUPS = ("core", "basic", "metadata", "model", "usage", "prompt", "trace_context")
 
-#: filter keyword -> (query parameter, filter JSON column); metadata-backed ones map to a key
-FILTERS = ("environment", "name", "type", "level", "user_id", "session_id", "trace_id",
-           "release", "agent", "error_type", "tool_name", "metadata")
-_PARAM = {"name": ("name", "name"), "type": ("type", "type"), "level": ("level", "level"),
-          "user_id": ("userId", "userId"), "session_id": ("sessionId", "sessionId"),
-          "trace_id": ("traceId", "traceId"), "release": ("version", "version")}
-_METADATA_FILTERS = ("agent", "error_type", "tool_name")
+#: Filters sent to Langfuse: keyword -> (query parameter, filter JSON column).
+_PUSHED = {"name": ("name", "name"), "trace_id": ("traceId", "traceId")}
+#: Filters applied to the mapped frame (canonical column of the same name).
+LOCAL_FILTERS = ("agent", "type", "level", "error_type", "tool_name", "user_id", "session_id",
+                 "release", "model", "prompt_name", "prompt_version")
+FILTERS = ("environment", *_PUSHED, "metadata", *LOCAL_FILTERS)
 
 
-def groups_for(columns: Iterable[str] | None) -> tuple[str, ...]:
-    """The field groups needed for ``columns`` (all canonical columns when None)."""
-    cols = list(columns) if columns is not None else schema.columns("observations")
-    unknown = sorted(set(cols) - set(schema.columns("observations")))
-    if unknown:
-        raise ConfigError(f"unknown observation column(s) {unknown}; "
-                          f"known: {schema.columns('observations')}")
-    groups = {"core"}
-    for c in cols:
-        groups.update(_GROUPS_BY_COLUMN.get(c, ()))
-    order = ("core", "basic", "metadata", "model", "usage", "prompt")
-    return tuple(g for g in order if g in groups)
-
-
-def normalise_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate filter keywords; values as Langfuse expects them (types upper-case)."""
+def normalise_filters(filters: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Validate filter keywords: ``(pushed to Langfuse, applied after mapping)``."""
     unknown = sorted(set(filters) - set(FILTERS))
     if unknown:
         raise ConfigError(f"unknown Langfuse filter(s) {unknown}; supported: {list(FILTERS)}")
-    out: dict[str, Any] = {}
+    pushed: dict[str, Any] = {}
+    local: dict[str, Any] = {}
     for k, v in filters.items():
         if v is None:
             continue
-        if k == "type":
-            v = str(v).upper()
-        elif k == "level":
-            v = str(v).upper()
+        if k in LOCAL_FILTERS:
+            local[k] = v
         elif k == "environment":
-            v = [v] if isinstance(v, str) else list(v)
+            pushed[k] = [v] if isinstance(v, str) else list(v)
         elif k == "metadata":
             if not isinstance(v, Mapping):
                 raise ConfigError("metadata filter must be a mapping of key -> value")
-            v = {str(a): str(b) for a, b in v.items()}
-        out[k] = v
-    return out
+            pushed[k] = {str(a): str(b) for a, b in v.items()}
+        else:
+            pushed[k] = v
+    return pushed, local
+
+
+def apply_local(df: pd.DataFrame, local: Mapping[str, Any]) -> pd.DataFrame:
+    """Rows of canonical observations matching every local filter (values may be lists)."""
+    if not local or df.empty:
+        return df
+    keep = pd.Series(True, index=df.index)
+    for k, v in local.items():
+        values = v if isinstance(v, (list, tuple, set)) else [v]
+        col = df[k]
+        if k in ("type", "level"):
+            want = {str(x).lower() if k == "type" else str(x).upper() for x in values}
+            keep &= col.astype(str).isin(want).to_numpy()
+        elif k == "prompt_version":
+            keep &= col.isin([int(x) for x in values]).fillna(False).to_numpy()
+        else:
+            keep &= col.astype(str).isin({str(x) for x in values}).to_numpy() & col.notna()
+    return df[keep.to_numpy()].reset_index(drop=True)
 
 
 def _metadata_conditions(f: Mapping[str, Any]) -> list[dict[str, Any]]:
     meta = dict(f.get("metadata") or {})
-    for k in _METADATA_FILTERS:
-        if k in f:
-            meta[k] = str(f[k])
     return [{"type": "stringObject", "column": "metadata", "key": k, "operator": "=",
              "value": v} for k, v in sorted(meta.items())]
 
@@ -92,12 +88,12 @@ def _iso(ts: pd.Timestamp) -> str:
 
 def params(lo: pd.Timestamp, hi: pd.Timestamp, groups: tuple[str, ...],
            filters: Mapping[str, Any], limit: int) -> dict[str, Any]:
-    """Query parameters for one slice ``[lo, hi)``."""
+    """Query parameters for one slice ``[lo, hi)`` with the pushed ``filters``."""
     p: dict[str, Any] = {"fields": ",".join(groups), "limit": limit}
     meta = _metadata_conditions(filters)
     if not meta:
         p.update(fromStartTime=_iso(lo), toStartTime=_iso(hi))
-        for k, (param, _) in _PARAM.items():
+        for k, (param, _) in _PUSHED.items():
             if k in filters:
                 p[param] = filters[k]
         if "environment" in filters:
@@ -107,7 +103,7 @@ def params(lo: pd.Timestamp, hi: pd.Timestamp, groups: tuple[str, ...],
         {"type": "datetime", "column": "startTime", "operator": ">=", "value": _iso(lo)},
         {"type": "datetime", "column": "startTime", "operator": "<", "value": _iso(hi)},
     ]
-    for k, (_, column) in _PARAM.items():
+    for k, (_, column) in _PUSHED.items():
         if k in filters:
             conds.append({"type": "string", "column": column, "operator": "=",
                           "value": filters[k]})

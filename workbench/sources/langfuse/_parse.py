@@ -1,16 +1,19 @@
-"""Langfuse JSON items -> canonical frames, column by column (no per-row pydantic objects).
+"""Langfuse JSON items -> raw frames for the conventions layer, and canonical scores.
 
-Mapping conventions (documented because Langfuse has no fixed place for some canonical fields):
+Observations are not mapped here: every field goes into a raw frame
+(:data:`workbench.sources.conventions.RAW_COLUMNS`) and the conventions layer decides what is the
+agent, the tool, the model, a timeout. The record shapes read are the public API's:
 
-* ``model`` <- ``providedModelName`` (v2; ``model`` on v1 items);
-* tokens <- ``usageDetails`` ``input`` / ``output`` / ``total`` (total defaults to input+output);
-* ``cost_usd`` <- ``totalCost``, else ``costDetails.total``; numbers may arrive as strings;
-* ``type`` <- the Langfuse type lower-cased (GENERATION -> generation, TOOL -> tool, ...);
-* ``agent``, ``error_type``, ``tool_name`` <- the observation's metadata keys of the same name;
-  ``agent`` falls back to the trace name, then ``"unknown"``;
-* ``release`` <- ``version``, else the trace's ``release``, else metadata ``release``;
-* ``environment`` <- ``environment`` (Langfuse's own default is ``"default"``);
-* an observation without ``endTime`` (still open) ends at its start (duration 0).
+* v2 observations (field groups ``core``, ``basic``, ``model``, ``usage``, ``prompt``,
+  ``metadata``, ``trace_context``): ``traceName``, ``release`` and ``tags`` come with every
+  observation; ``providedModelName``; ``usageDetails`` (``input``/``output``/``total``, or the
+  OpenAI-style ``prompt_tokens``/``completion_tokens``); ``totalCost`` or ``costDetails.total``;
+  numbers may arrive as strings;
+* metadata as Langfuse stores OTel spans: flat dotted keys (``attributes.gen_ai.tool.name``,
+  ``resourceAttributes.service.name``) or, on older servers and migrated rows, nested objects
+  (``{"attributes": {...}}``) or a JSON string; user metadata keys at the top level;
+* v1 observations (legacy servers): ``model`` instead of ``providedModelName``, and the trace's
+  name, user, session, release and tags joined in from ``/traces``.
 
 Items without an ``id``/``traceId`` or with an unreadable ``startTime`` are malformed: they are
 dropped and counted, never fatal.
@@ -18,7 +21,7 @@ dropped and counted, never fatal.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench import schema
+from workbench.sources import conventions as conv
 
 _STR = pd.StringDtype()
 
@@ -66,20 +70,60 @@ def _meta(m: Any) -> Mapping[str, Any]:
     return {}
 
 
-def _str_or_none(v: Any) -> str | None:
-    return None if v is None or v == "" else str(v)
-
-
 def _times(values: list[Any]) -> pd.Series:
     s = pd.Series(values, dtype=object)
     return pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce").astype(
         pd.DatetimeTZDtype(unit="us", tz="UTC"))
 
 
+#: Langfuse metadata sections that hold OTel span and resource attributes.
+_SECTIONS = {"attributes": "attr:", "resourceAttributes": "res:"}
+_USAGE_KEYS = {"input": ("input", "prompt_tokens", "input_tokens", "promptTokens"),
+               "output": ("output", "completion_tokens", "output_tokens", "completionTokens"),
+               "total": ("total", "total_tokens", "totalTokens")}
+
+
+def metadata_lookup(conventions: conv.Conventions) -> dict[str, str]:
+    """Flat Langfuse metadata key -> raw column, for every key the conventions read."""
+    wanted = conventions.wanted()
+    out = {f"attributes.{k}": f"attr:{k}" for k in wanted["attribute"]}
+    out.update({f"resourceAttributes.{k}": f"res:{k}" for k in wanted["resource"]})
+    out.update({k: f"meta:{k}" for k in wanted["metadata"]})
+    return out
+
+
+def _metadata_columns(rows: Sequence[dict[str, Any]], lookup: Mapping[str, str]
+                      ) -> dict[str, list[Any]]:
+    """The wanted metadata values of every row, one list per raw column (None where absent)."""
+    cols: dict[str, list[Any]] = {}
+    n = len(rows)
+    for i, r in enumerate(rows):
+        m = r.get("metadata")
+        if not m:
+            continue
+        if not isinstance(m, dict):
+            m = _meta(m)
+        for key, value in m.items():
+            if value is None:
+                continue
+            section = _SECTIONS.get(key)
+            if section is not None:
+                nested = value if isinstance(value, dict) else _meta(value)
+                for k2, v2 in nested.items():
+                    col = lookup.get(f"{key}.{k2}")
+                    if col is not None and v2 is not None:
+                        cols.setdefault(col, [None] * n)[i] = v2
+                continue
+            col = lookup.get(key)
+            if col is not None:
+                cols.setdefault(col, [None] * n)[i] = value
+    return cols
+
+
 def _valid_rows(rows: Sequence[Any]) -> tuple[list[dict[str, Any]], pd.Series, int]:
     """Rows with an id, a trace id and a readable start; plus their parsed starts."""
     good = [r for r in rows if isinstance(r, dict) and isinstance(r.get("id"), str)
-            and isinstance(r.get("traceId"), str)]
+            and isinstance(r.get("traceId"), str) and r["id"] and r["traceId"]]
     starts = _times([r.get("startTime") for r in good])
     ok = starts.notna().to_numpy()
     bad = len(rows) - int(ok.sum())
@@ -89,155 +133,140 @@ def _valid_rows(rows: Sequence[Any]) -> tuple[list[dict[str, Any]], pd.Series, i
     return good, starts, bad
 
 
-def observations(rows: Sequence[Any],
+def observations(rows: Sequence[Any], conventions: conv.Conventions | None = None,
                  trace_info: Mapping[str, Mapping[str, Any]] | None = None
                  ) -> tuple[pd.DataFrame, int]:
-    """(canonical observations, number of malformed items dropped) from v2 or v1 items.
+    """(canonical observations, number of malformed items dropped) from v2 or v1 items."""
+    c = conventions or conv.load()
+    raw, bad = raw_observations(rows, c, trace_info)
+    return c.observations(raw), bad
 
-    ``trace_info`` maps trace id -> ``{userId, sessionId, release, name}`` for v1 items, whose
-    observations do not carry the trace's user, session and release. Well-formed v2 pages take
-    a pyarrow fast path (dicts converted in C++ against a fixed struct type); anything that does
-    not fit it (numbers as strings, metadata as a JSON string, bad timestamps) takes the
-    row-tolerant path below, which counts and drops malformed items.
+
+def raw_observations(rows: Sequence[Any], conventions: conv.Conventions,
+                     trace_info: Mapping[str, Mapping[str, Any]] | None = None
+                     ) -> tuple[pd.DataFrame, int]:
+    """(raw frame, number of malformed items dropped) from v2 or v1 observation items.
+
+    Well-formed pages take a pyarrow path (dicts converted in C++ against a fixed struct type);
+    anything that does not fit it (numbers as strings, odd types) takes a row-tolerant path.
+    ``trace_info`` (v1 only) maps trace id -> the trace's ``name``, ``userId``, ``sessionId``,
+    ``release``, ``tags``.
     """
-    if not trace_info and rows:
-        try:
-            return _observations_arrow(rows), 0
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, _NotFast):
-            pass
-    return _observations_rows(rows, trace_info)
-
-
-class _NotFast(Exception):
-    """The page needs the row-tolerant path."""
-
-
-_S, _I, _F = pa.string(), pa.int64(), pa.float64()
-_V2_TYPE = pa.struct([
-    ("id", _S), ("traceId", _S), ("parentObservationId", _S), ("startTime", _S),
-    ("endTime", _S), ("name", _S), ("type", _S), ("level", _S), ("statusMessage", _S),
-    ("version", _S), ("release", _S), ("traceName", _S), ("environment", _S), ("userId", _S),
-    ("sessionId", _S), ("providedModelName", _S), ("model", _S), ("promptName", _S),
-    ("promptVersion", _I), ("totalCost", _F),
-    ("metadata", pa.struct([("agent", _S), ("error_type", _S), ("tool_name", _S),
-                            ("release", _S)])),
-    ("usageDetails", pa.struct([("input", _I), ("output", _I), ("total", _I)])),
-    ("costDetails", pa.struct([("total", _F)])),
-])
-_TS_TYPE = pa.timestamp("us", tz="UTC")
-
-
-def _blank_to_null(a: pa.Array) -> pa.Array:
-    return pc.if_else(pc.equal(a, ""), pa.scalar(None, _S), a)
-
-
-def _fill(a: pa.Array, value: str) -> pa.Array:
-    return pc.fill_null(_blank_to_null(a), value)
-
-
-def _observations_arrow(rows: Sequence[Any]) -> pd.DataFrame:
-    arr = pa.array(rows, type=_V2_TYPE)
-    f = {name: pc.struct_field(arr, name) for name in _V2_TYPE.names}
-    if f["id"].null_count or f["traceId"].null_count or f["startTime"].null_count:
-        raise _NotFast
-    meta, usage = f["metadata"], f["usageDetails"]
-
-    def m(key: str) -> pa.Array:
-        return pc.struct_field(meta, key)
-
-    start = pc.cast(f["startTime"], _TS_TYPE)
-    end = pc.coalesce(pc.cast(f["endTime"], _TS_TYPE), start)
-    inp, out = pc.struct_field(usage, "input"), pc.struct_field(usage, "output")
-    total = pc.coalesce(pc.struct_field(usage, "total"), pc.add(inp, out), inp, out)
-    cost = pc.coalesce(f["totalCost"], pc.struct_field(f["costDetails"], "total"))
-    cols = {
-        "trace_id": f["traceId"], "observation_id": f["id"],
-        "parent_observation_id": f["parentObservationId"], "start_time": start,
-        "end_time": end, "name": pc.fill_null(f["name"], ""),
-        "type": pc.utf8_lower(_fill(f["type"], "span")), "level": _fill(f["level"], "DEFAULT"),
-        "status_message": _blank_to_null(f["statusMessage"]),
-        "error_type": _blank_to_null(m("error_type")),
-        "agent": _fill(pc.coalesce(_blank_to_null(m("agent")), f["traceName"]), "unknown"),
-        "environment": _fill(f["environment"], "default"),
-        "release": pc.coalesce(_blank_to_null(f["version"]), _blank_to_null(f["release"]),
-                               _blank_to_null(m("release"))),
-        "user_id": _blank_to_null(f["userId"]), "session_id": _blank_to_null(f["sessionId"]),
-        "model": pc.coalesce(_blank_to_null(f["providedModelName"]), _blank_to_null(f["model"])),
-        "prompt_name": f["promptName"], "prompt_version": f["promptVersion"],
-        "tool_name": _blank_to_null(m("tool_name")), "input_tokens": inp,
-        "output_tokens": out, "total_tokens": total, "cost_usd": cost,
-    }
-    data: dict[str, Any] = {}
-    for name, col in cols.items():
-        if col.type == _S:
-            data[name] = pd.arrays.ArrowStringArray(col)
-        elif col.type == _I:
-            data[name] = col.to_pandas(types_mapper={_I: pd.Int64Dtype()}.get)
-        elif col.type == _F:
-            data[name] = col.to_numpy(zero_copy_only=False).astype("float64")
-        else:
-            data[name] = col.to_pandas().astype(pd.DatetimeTZDtype(unit="us", tz="UTC"))
-    df = pd.DataFrame(data)
-    df.insert(5, "duration_s", (df["end_time"] - df["start_time"]).dt.total_seconds())
-    return schema.validate(df, "observations")
-
-
-def _observations_rows(rows: Sequence[Any],
-                       trace_info: Mapping[str, Mapping[str, Any]] | None
-                       ) -> tuple[pd.DataFrame, int]:
     good, start, bad = _valid_rows(rows)
     if not good:
-        return schema.empty("observations"), bad
-    ti = trace_info or {}
-    no_trace: Mapping[str, Any] = {}
-    traces = [ti.get(r["traceId"], no_trace) for r in good]
-    meta = [_meta(r.get("metadata")) for r in good]
-    end = _times([r.get("endTime") for r in good])
-    end = end.where(end.notna(), start)
-    usage = [r.get("usageDetails") or {} for r in good]
-    inp = [_int(u.get("input")) for u in usage]
-    out = [_int(u.get("output")) for u in usage]
-    tot = [_int(u["total"]) if u.get("total") is not None
-           else (i + o if i is not None and o is not None else (i if o is None else o))
-           for u, i, o in zip(usage, inp, out)]
+        return conv.raw_frame({}), bad
+    fixed = None
+    if not trace_info:
+        try:
+            fixed = _fixed_arrow(good)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+            fixed = None
+    if fixed is None:
+        fixed = _fixed_rows(good, trace_info or {})
+    fixed["start_time"] = start.to_numpy()
+    meta = _metadata_columns(good, metadata_lookup(conventions))
+    frame = pd.DataFrame(fixed)
+    if meta:
+        frame = pd.concat([frame, pd.DataFrame(meta)], axis=1)
+    return conv.raw_frame({c: frame[c] for c in frame.columns}), bad
+
+
+_S, _I, _F, _B = pa.string(), pa.int64(), pa.float64(), pa.bool_()
+_USAGE_TYPE = pa.struct([(k, _I) for keys in _USAGE_KEYS.values() for k in keys])
+_V2_TYPE = pa.struct([
+    ("id", _S), ("traceId", _S), ("parentObservationId", _S), ("endTime", _S),
+    ("name", _S), ("type", _S), ("level", _S), ("statusMessage", _S), ("version", _S),
+    ("environment", _S), ("userId", _S), ("sessionId", _S), ("isRootObservation", _B),
+    ("providedModelName", _S), ("model", _S), ("promptName", _S), ("promptVersion", _I),
+    ("totalCost", _F), ("traceName", _S), ("release", _S), ("tags", pa.list_(_S)),
+    ("usageDetails", _USAGE_TYPE), ("costDetails", pa.struct([("total", _F)])),
+])
+
+
+def _fixed_arrow(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    arr = pa.array(rows, type=_V2_TYPE)
+    f = {name: pc.struct_field(arr, name) for name in _V2_TYPE.names}
+    usage = f["usageDetails"]
+
+    def pick(names: Iterable[str]) -> pa.Array:
+        return pc.coalesce(*(pc.struct_field(usage, k) for k in names))
+
+    def text(a: pa.Array) -> pd.Series:
+        return pd.Series(pd.arrays.ArrowStringArray(a), dtype=_STR)
+
+    def ints(a: pa.Array) -> pd.Series:
+        return a.to_pandas(types_mapper={_I: pd.Int64Dtype()}.get)
+
+    tags = pc.binary_join(f["tags"], ",")
+    return {
+        "trace_id": text(f["traceId"]), "observation_id": text(f["id"]),
+        "parent_observation_id": text(f["parentObservationId"]),
+        "end_time": _times(f["endTime"].to_pylist()).to_numpy(),
+        "name": text(f["name"]), "native_type": text(f["type"]), "level": text(f["level"]),
+        "status_message": text(f["statusMessage"]), "version": text(f["version"]),
+        "environment": text(f["environment"]), "user_id": text(f["userId"]),
+        "session_id": text(f["sessionId"]),
+        "is_root": f["isRootObservation"].to_pandas().astype(object),
+        "model": text(pc.coalesce(f["providedModelName"], f["model"])),
+        "prompt_name": text(f["promptName"]), "prompt_version": ints(f["promptVersion"]),
+        "trace_name": text(f["traceName"]), "release": text(f["release"]), "tags": text(tags),
+        "input_tokens": ints(pick(_USAGE_KEYS["input"])),
+        "output_tokens": ints(pick(_USAGE_KEYS["output"])),
+        "total_tokens": ints(pick(_USAGE_KEYS["total"])),
+        "cost_usd": pc.coalesce(f["totalCost"], pc.struct_field(f["costDetails"], "total")
+                                ).to_numpy(zero_copy_only=False).astype("float64"),
+    }
+
+
+def _usage(u: Any, which: str) -> Any:
+    if not isinstance(u, dict):
+        return None
+    for k in _USAGE_KEYS[which]:
+        if u.get(k) is not None:
+            return _int(u[k])
+    return None
+
+
+def _tags(v: Any) -> str | None:
+    if isinstance(v, (list, tuple)):
+        return ",".join(str(x) for x in v) or None
+    return None if v in (None, "") else str(v)
+
+
+def _fixed_rows(rows: Sequence[dict[str, Any]], trace_info: Mapping[str, Mapping[str, Any]]
+                ) -> dict[str, Any]:
+    none: Mapping[str, Any] = {}
+    traces = [trace_info.get(r["traceId"], none) for r in rows]
+
+    def col(key: str, fallback: str | None = None) -> list[Any]:
+        return [r.get(key) if r.get(key) not in (None, "") else
+                (t.get(fallback) if fallback else None) for r, t in zip(rows, traces)]
+
+    def text(values: list[Any]) -> list[Any]:
+        return [None if v is None else str(v) for v in values]
+
     cost = [_num(r["totalCost"]) if r.get("totalCost") is not None
-            else _num((r.get("costDetails") or {}).get("total")) for r in good]
-    model = [r.get("providedModelName", r.get("model")) for r in good]
-    release = [r.get("version") or r.get("release") or t.get("release") or m.get("release")
-               for r, t, m in zip(good, traces, meta)]
-    agent = [m.get("agent") or r.get("traceName") or t.get("name") or "unknown"
-             for r, t, m in zip(good, traces, meta)]
-    df = pd.DataFrame({
-        "trace_id": pd.array([r["traceId"] for r in good], dtype=_STR),
-        "observation_id": pd.array([r["id"] for r in good], dtype=_STR),
-        "parent_observation_id": pd.array([r.get("parentObservationId") for r in good],
-                                          dtype=_STR),
-        "start_time": start,
-        "end_time": end,
-        "duration_s": (end - start).dt.total_seconds(),
-        "name": pd.array([r.get("name") or "" for r in good], dtype=_STR),
-        "type": pd.array([str(r.get("type") or "span").lower() for r in good], dtype=_STR),
-        "level": pd.array([r.get("level") or "DEFAULT" for r in good], dtype=_STR),
-        "status_message": pd.array([_str_or_none(r.get("statusMessage")) for r in good],
-                                   dtype=_STR),
-        "error_type": pd.array([_str_or_none(m.get("error_type")) for m in meta], dtype=_STR),
-        "agent": pd.array([str(a) for a in agent], dtype=_STR),
-        "environment": pd.array([r.get("environment") or "default" for r in good], dtype=_STR),
-        "release": pd.array([_str_or_none(x) for x in release], dtype=_STR),
-        "user_id": pd.array([r.get("userId") or t.get("userId") for r, t in zip(good, traces)],
-                            dtype=_STR),
-        "session_id": pd.array([r.get("sessionId") or t.get("sessionId")
-                                for r, t in zip(good, traces)], dtype=_STR),
-        "model": pd.array([_str_or_none(x) for x in model], dtype=_STR),
-        "prompt_name": pd.array([r.get("promptName") for r in good], dtype=_STR),
-        "prompt_version": pd.array([_int(r.get("promptVersion")) for r in good], dtype="Int64"),
-        "tool_name": pd.array([_str_or_none(m.get("tool_name")) for m in meta], dtype=_STR),
-        "input_tokens": pd.array(inp, dtype="Int64"),
-        "output_tokens": pd.array(out, dtype="Int64"),
-        "total_tokens": pd.array(tot, dtype="Int64"),
-        "cost_usd": np.asarray(cost, dtype="float64"),
-    })
-    return schema.validate(df, "observations"), bad
+            else _num((r.get("costDetails") or {}).get("total")
+                      if isinstance(r.get("costDetails"), dict) else None) for r in rows]
+    return {
+        "trace_id": col("traceId"), "observation_id": col("id"),
+        "parent_observation_id": text(col("parentObservationId")),
+        "end_time": _times(col("endTime")).to_numpy(),
+        "name": text(col("name")), "native_type": text(col("type")),
+        "level": text(col("level")), "status_message": text(col("statusMessage")),
+        "version": text(col("version")), "environment": text(col("environment")),
+        "user_id": text(col("userId", "userId")), "session_id": text(col("sessionId", "sessionId")),
+        "is_root": col("isRootObservation"),
+        "model": text([r.get("providedModelName") or r.get("model") for r in rows]),
+        "prompt_name": text(col("promptName")),
+        "prompt_version": [_int(v) for v in col("promptVersion")],
+        "trace_name": text(col("traceName", "name")), "release": text(col("release", "release")),
+        "tags": [_tags(v) for v in col("tags", "tags")],
+        "input_tokens": [_usage(r.get("usageDetails"), "input") for r in rows],
+        "output_tokens": [_usage(r.get("usageDetails"), "output") for r in rows],
+        "total_tokens": [_usage(r.get("usageDetails"), "total") for r in rows],
+        "cost_usd": cost,
+    }
 
 
 def scores(rows: Sequence[Any]) -> tuple[pd.DataFrame, int, int]:
@@ -291,5 +320,6 @@ def scores(rows: Sequence[Any]) -> tuple[pd.DataFrame, int, int]:
 def trace_info(rows: Sequence[Any]) -> dict[str, dict[str, Any]]:
     """v1 ``/traces`` items -> the per-trace fields v1 observations lack."""
     return {r["id"]: {"userId": r.get("userId"), "sessionId": r.get("sessionId"),
-                      "release": r.get("release") or r.get("version"), "name": r.get("name")}
+                      "release": r.get("release") or r.get("version"), "name": r.get("name"),
+                      "tags": r.get("tags")}
             for r in rows if isinstance(r, dict) and isinstance(r.get("id"), str)}

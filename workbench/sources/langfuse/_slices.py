@@ -40,18 +40,22 @@ def plan(start: pd.Timestamp, end: pd.Timestamp, slice_s: float) -> list[Slice]:
 
 def run(slices: Sequence[Slice], work: Callable[[Slice], T], *, concurrency: int,
         progress: bool | None, desc: str) -> list[T]:
-    """``work`` on every slice with at most ``concurrency`` in flight; results in slice order."""
+    """``work`` on every slice with at most ``concurrency`` in flight; results in slice order.
+
+    Slices are started newest first: when a pull's time budget runs out, what is lost is the
+    oldest part of the baseline, not the hours a report or an incident is about.
+    """
     show = progress if progress is not None else len(slices) >= AUTO_PROGRESS_SLICES
     results: dict[int, T] = {}
     with tqdm(total=len(slices), desc=desc, unit="slice", disable=not show, leave=False) as bar:
         if concurrency <= 1 or len(slices) <= 1:
-            for i, s in enumerate(slices):
-                results[i] = work(s)
+            for i in reversed(range(len(slices))):
+                results[i] = work(slices[i])
                 bar.update(1)
         else:
             with ThreadPoolExecutor(max_workers=concurrency,
                                     thread_name_prefix="langfuse-slice") as pool:
-                futures = {pool.submit(work, s): i for i, s in enumerate(slices)}
+                futures = {pool.submit(work, slices[i]): i for i in reversed(range(len(slices)))}
                 for fut in as_completed(futures):
                     results[futures[fut]] = fut.result()
                     bar.update(1)

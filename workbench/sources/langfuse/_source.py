@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 
 from workbench import schema
-from workbench.errors import ConfigError
+from workbench.deadline import Deadline
+from workbench.errors import ConfigError, SourceAuthError, SourceError, SourceQueryError
 from workbench.sources import TraceSource, incomplete_reason, mark_incomplete, to_utc
+from workbench.sources import conventions as conv
 
 from . import _legacy, _metrics, _observations, _parse, _scores, _slices
 from ._cache import SliceCache, project_hash
@@ -63,9 +65,14 @@ class LangfuseSource(TraceSource):
     unless given. A window is pulled as grid-aligned time slices (``slice_s``), ``concurrency``
     at a time, each following its own cursor; closed slices are cached as Parquet under
     ``cache_dir`` so a re-run pulls only what is new. Every request times out within
-    ``timeout_s`` (<= 10 s); a pull stops at ``budget_s`` and returns what it has, marked
-    incomplete (see :func:`workbench.sources.incomplete_reason`). Counters of the last pull are in
-    ``last_stats`` and in the frame's ``attrs["langfuse"]``.
+    ``timeout_s`` (<= 10 s) of wall-clock time; a pull stops at ``budget_s`` (or at
+    ``deadline``, one :class:`~workbench.deadline.Deadline` a report shares between all its pulls)
+    and returns what it has, marked incomplete (see :func:`workbench.sources.incomplete_reason`).
+    Slices are pulled newest first, so a pull cut short loses the oldest baseline hours.
+    What was pulled is reconciled against the counts the Metrics API reports for the same
+    window: a shortfall marks the frame incomplete, never "ok". Records are mapped to canonical
+    columns by ``conventions`` (default: :func:`workbench.sources.conventions.load`). Counters of
+    the last pull are in ``last_stats`` and in the frame's ``attrs["langfuse"]``.
     """
 
     name = "langfuse"
@@ -76,7 +83,9 @@ class LangfuseSource(TraceSource):
                  budget_s: float = 300.0, max_attempts: int = 5, backoff_s: float = 0.5,
                  concurrency: int = 8, slice_s: float = 3600.0, page_limit: int = 1000,
                  settle_s: float = 900.0, trace_lookback_s: float = 3600.0,
-                 progress: bool | None = None,
+                 progress: bool | None = None, deadline: Deadline | None = None,
+                 conventions: conv.Conventions | str | os.PathLike[str] | None = None,
+                 reconcile: bool = True,
                  now: Callable[[], pd.Timestamp] | None = None) -> None:
         config = resolve_config(base_url, public_key, secret_key)
         if not 1 <= page_limit <= 1000:
@@ -93,6 +102,10 @@ class LangfuseSource(TraceSource):
         self.settle_s = settle_s
         self.trace_lookback_s = trace_lookback_s
         self.progress = progress
+        self.deadline = deadline
+        self.reconcile = reconcile
+        self.conventions = conventions if isinstance(conventions, conv.Conventions) \
+            else conv.load(conventions)
         self._now = now or (lambda: pd.Timestamp.now(tz="UTC"))
         self._transport = Transport(config, timeout_s=timeout_s, max_attempts=max_attempts,
                                     backoff_s=backoff_s, pool_size=max(4, 2 * concurrency))
@@ -118,13 +131,17 @@ class LangfuseSource(TraceSource):
             raise ConfigError(f"empty window: start {lo} is not before end {hi}")
         return lo, hi
 
+    def _budget(self) -> Budget:
+        """One pull's budget: ``budget_s``, never past the shared ``deadline``."""
+        return Budget.of(self.deadline, self.budget_s)
+
     def is_legacy(self) -> bool:
         """True when the server lacks the v2/v3 reads (Langfuse v3); probed once per base URL."""
-        return _legacy.detect(self._transport, Budget(self.budget_s), Stats())
+        return _legacy.detect(self._transport, self._budget(), Stats())
 
     def health(self) -> dict[str, Any]:
         """``GET /api/public/health`` (no auth needed): ``{"status", "version"}``."""
-        return self._transport.get("api/public/health", {}, Budget(self.budget_s), Stats())
+        return self._transport.get("api/public/health", {}, self._budget(), Stats())
 
     def _sliced(self, frame: str, lo: pd.Timestamp, hi: pd.Timestamp,
                 fetch: Callable[[pd.Timestamp, pd.Timestamp], Fetched],
@@ -177,35 +194,96 @@ class LangfuseSource(TraceSource):
 
     # ---- observations ----------------------------------------------------------------------------
 
-    def observations(self, start: Any, end: Any, *, columns: Iterable[str] | None = None,
-                     **filters: Any) -> pd.DataFrame:
+    def observations(self, start: Any, end: Any, **filters: Any) -> pd.DataFrame:
         """Canonical observations that started in ``[start, end)``.
 
-        ``columns`` narrows the field groups requested (the frame keeps every canonical column;
-        ones not asked for are null). Filters: ``environment`` (str or list), ``name``, ``type``,
-        ``level``, ``user_id``, ``session_id``, ``trace_id``, ``release``, ``agent``,
-        ``error_type``, ``tool_name`` (the last three are metadata keys) and ``metadata``
-        (a mapping of metadata key -> value).
+        Filters: ``environment`` (str or list), ``name``, ``trace_id`` and ``metadata`` (a
+        mapping of metadata key -> value) are sent to Langfuse; ``agent``, ``type``, ``level``,
+        ``error_type``, ``tool_name``, ``user_id``, ``session_id``, ``release``, ``model``,
+        ``prompt_name``, ``prompt_version`` select from the mapped frame (a value or a list).
         """
         lo, hi = self._window(start, end)
-        f = _observations.normalise_filters(filters)
-        groups = _observations.groups_for(columns)
-        budget, stats = Budget(self.budget_s), Stats()
+        pushed, local = _observations.normalise_filters(filters)
+        budget, stats = self._budget(), Stats()
         legacy = _legacy.detect(self._transport, budget, stats)
-        fetch = self._legacy_observation_fetcher(lo, hi, f, budget, stats) if legacy else \
-            self._v2_observation_fetcher(groups, f, budget, stats)
-        parts = {"api": "v1" if legacy else "v2", "fields": groups, "filters": f}
-        return self._sliced("observations", lo, hi, fetch, parts, stats,
-                            ["trace_id", "observation_id"], "start_time")
+        fetch = self._legacy_observation_fetcher(lo, hi, pushed, budget, stats) if legacy else \
+            self._v2_observation_fetcher(pushed, budget, stats)
+        parts = {"api": "v1" if legacy else "v2", "fields": _observations.GROUPS,
+                 "filters": pushed, "conventions": self.conventions.fingerprint}
+        out = self._sliced("observations", lo, hi, fetch, parts, stats,
+                           ["trace_id", "observation_id"], "start_time")
+        if self.reconcile and not legacy and set(pushed) <= {"environment"}:
+            self._reconcile(out, lo, hi, pushed, budget, stats)
+        if local:
+            reason = incomplete_reason(out)
+            attrs = dict(out.attrs)
+            out = _observations.apply_local(out, local)
+            out.attrs.update(attrs)
+            if reason and not incomplete_reason(out):
+                mark_incomplete(out, reason)
+        return out
 
-    def _v2_observation_fetcher(self, groups: tuple[str, ...], f: dict[str, Any],
-                                budget: Budget, stats: Stats
+    def _reconcile(self, out: pd.DataFrame, lo: pd.Timestamp, hi: pd.Timestamp,
+                   pushed: dict[str, Any], budget: Budget, stats: Stats) -> None:
+        """Compare what was pulled with what the Metrics API counts for the same days.
+
+        Only settled time is compared (data still arriving would look like a shortfall); a
+        server without the Metrics API v2 is noted, not failed.
+        """
+        settled = min(hi, self._now() - pd.Timedelta(seconds=self.settle_s))
+        if settled <= lo:
+            return
+        filters = {"environment": pushed["environment"]} if "environment" in pushed else {}
+        ms = _metrics.parse_measures(["count"])
+        dims = _metrics.parse_dimensions(["is_root"])
+        try:
+            rows, reasons = self._metric_rows(lo, settled, ms, dims, "day", filters, budget,
+                                              stats)
+        except NotFound:
+            out.attrs.setdefault("langfuse", {})["reconciled"] = \
+                "not checked: the server has no Metrics API v2"
+            return
+        except (SourceAuthError, SourceQueryError) as exc:
+            out.attrs.setdefault("langfuse", {})["reconciled"] = f"not checked: {exc}"
+            return
+        if reasons:
+            mark_incomplete(out, "langfuse observations: could not reconcile with the Metrics "
+                                 f"API: {reasons[0]}")
+            return
+        reported = _metrics.frame(rows, dims, ms, timed=True)
+        st = out["start_time"]
+        part = out[(st >= lo) & (st < settled)]
+        pulled_obs = part.groupby(part["start_time"].dt.floor("D")).size()
+        roots = part[part["parent_observation_id"].isna()]
+        pulled_traces = roots.groupby(roots["start_time"].dt.floor("D"))["trace_id"].nunique()
+        rep = reported.assign(day=reported["timestamp"].dt.floor("D"))
+        rep_obs = rep.groupby("day")["count_count"].sum()
+        is_root = rep["is_root"].astype(str).str.lower().isin(["true", "1"])
+        rep_traces = rep[is_root.to_numpy()].groupby("day")["count_count"].sum()
+        table = pd.DataFrame({"reported_observations": rep_obs,
+                              "pulled_observations": pulled_obs,
+                              "reported_traces": rep_traces,
+                              "pulled_traces": pulled_traces}).fillna(0).astype("int64")
+        table.index.name = "day"
+        info = out.attrs.setdefault("langfuse", {})
+        info["reconciled"] = "checked"
+        info["reconciliation"] = table.reset_index().assign(
+            day=lambda d: d["day"].dt.strftime("%Y-%m-%d")).to_dict("records")
+        short = table[table["pulled_observations"] < table["reported_observations"]]
+        if len(short):
+            missing = int((short["reported_observations"] - short["pulled_observations"]).sum())
+            days = ", ".join(f"{d:%Y-%m-%d} ({r.pulled_observations} of "
+                             f"{r.reported_observations})" for d, r in short.iterrows())
+            mark_incomplete(out, f"langfuse observations: {missing} fewer observations pulled "
+                                 f"than Langfuse reports: {days}")
+
+    def _v2_observation_fetcher(self, f: dict[str, Any], budget: Budget, stats: Stats
                                 ) -> Callable[[pd.Timestamp, pd.Timestamp], Fetched]:
         def fetch(lo: pd.Timestamp, hi: pd.Timestamp) -> Fetched:
-            q = _observations.params(lo, hi, groups, f, self.page_limit)
+            q = _observations.params(lo, hi, _observations.GROUPS, f, self.page_limit)
             items, reason = _observations.pull(self._transport, q, budget, stats,
                                                label=f"slice from {_iso(lo)}")
-            df, bad = _parse.observations(items)
+            df, bad = _parse.observations(items, self.conventions)
             self._count_malformed(stats, "observation", bad)
             return df, reason, not bad
         return fetch
@@ -235,9 +313,7 @@ class LangfuseSource(TraceSource):
             items, reason = _legacy.pull_pages(self._transport, _legacy.OBSERVATIONS, q,
                                                budget, stats, label=f"slice from {_iso(s_lo)}")
             info, t_reason = trace_map()
-            df, bad = _parse.observations(items, info)
-            if "session_id" in f:
-                df = df[df["session_id"] == f["session_id"]].reset_index(drop=True)
+            df, bad = _parse.observations(items, self.conventions, info)
             self._count_malformed(stats, "observation", bad)
             return df, reason or t_reason, not bad
         return fetch
@@ -252,7 +328,7 @@ class LangfuseSource(TraceSource):
         """
         lo, hi = self._window(start, end)
         f = _scores.normalise_filters(filters)
-        budget, stats = Budget(self.budget_s), Stats()
+        budget, stats = self._budget(), Stats()
         legacy = _legacy.detect(self._transport, budget, stats)
 
         def fetch(s_lo: pd.Timestamp, s_hi: pd.Timestamp) -> Fetched:
@@ -291,7 +367,7 @@ class LangfuseSource(TraceSource):
         dims = _metrics.parse_dimensions(by)
         _metrics.check_granularity(granularity)
         _metrics.query(lo, hi, ms, dims, granularity, filters)  # validates the filters early
-        budget, stats = Budget(self.budget_s), Stats()
+        budget, stats = self._budget(), Stats()
         if not _legacy.detect(self._transport, budget, stats):
             try:
                 rows, reasons = self._metric_rows(lo, hi, ms, dims, granularity, filters,
@@ -310,8 +386,6 @@ class LangfuseSource(TraceSource):
     def _metric_rows(self, lo: pd.Timestamp, hi: pd.Timestamp, ms: list[tuple[str, str]],
                      dims: list[str], granularity: str | None, filters: dict[str, Any],
                      budget: Budget, stats: Stats) -> tuple[list[dict[str, Any]], list[str]]:
-        from workbench.errors import SourceAuthError, SourceError, SourceQueryError
-
         q = {"query": _metrics.query(lo, hi, ms, dims, granularity, filters)}
         try:
             body = self._transport.get(_metrics.PATH, q, budget, stats, check=lambda b: (

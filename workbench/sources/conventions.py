@@ -1,0 +1,665 @@
+"""The one mapping from the public trace conventions to the canonical frames.
+
+Sources do not map fields themselves. Each turns its records into a *raw* frame
+(:data:`RAW_COLUMNS`: the record's native fields, plus one column per OpenTelemetry attribute,
+resource attribute or Langfuse metadata key the conventions name, as ``attr:<key>``,
+``res:<key>``, ``meta:<key>``) and hands it to :meth:`Conventions.observations`. The rules live in
+``conventions.yaml`` beside this module: Langfuse's native data model (trace name, observation
+types, levels, ``providedModelName``, usage and cost details, prompts), OpenTelemetry GenAI
+(``gen_ai.*``), OpenInference (``openinference.span.kind``, ``llm.*``, ``tool.name``) and
+Langfuse's own OTel attributes (``langfuse.*``). Users add or replace rules in a YAML file of
+their own (``WORKBENCH_CONVENTIONS``).
+
+Trace-level columns (agent, user, session, release, environment, tags) are resolved once per
+trace and given to all its observations, so a child span that does not repeat them still belongs
+to its agent. Errors at level ERROR are classified (``timeout``, ``rate_limit``, ...) from the
+words the failing library used. What could not be mapped stays visible: see :func:`coverage`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from workbench import schema
+from workbench.errors import ConfigError
+
+__all__ = [
+    "ENV_CONVENTIONS",
+    "RAW_COLUMNS",
+    "TYPES",
+    "Conventions",
+    "Coverage",
+    "coverage",
+    "load",
+    "raw_frame",
+]
+
+ENV_CONVENTIONS = "WORKBENCH_CONVENTIONS"
+_DEFAULTS = Path(__file__).with_name("conventions.yaml")
+
+#: Observation types, as Langfuse names them (canonical frames hold them lower-case).
+TYPES = ("SPAN", "GENERATION", "EVENT", "AGENT", "TOOL", "CHAIN", "RETRIEVER", "EVALUATOR",
+         "EMBEDDING", "GUARDRAIL")
+
+_STR, _TS, _INT, _FLOAT, _BOOL = "string", "timestamp", "int", "float", "bool"
+
+#: The native fields a raw frame may carry (any may be missing or null, except the ids and start).
+RAW_COLUMNS: Mapping[str, str] = {
+    "trace_id": _STR, "observation_id": _STR, "parent_observation_id": _STR,
+    "start_time": _TS, "end_time": _TS, "name": _STR,
+    "native_type": _STR,       # Langfuse observation type (None from plain OTel)
+    "level": _STR,             # Langfuse level (None from plain OTel)
+    "status_code": _STR,       # OTel span status: OK | ERROR | UNSET (None from Langfuse)
+    "status_message": _STR,    # Langfuse statusMessage or the OTel status description
+    "exception_type": _STR,    # from the span's first `exception` event
+    "exception_message": _STR,
+    "trace_name": _STR, "user_id": _STR, "session_id": _STR, "release": _STR, "version": _STR,
+    "environment": _STR, "tags": _STR,  # tags joined with ","
+    "model": _STR, "prompt_name": _STR, "prompt_version": _INT,
+    "input_tokens": _INT, "output_tokens": _INT, "total_tokens": _INT, "cost_usd": _FLOAT,
+    "is_root": _BOOL,
+}
+
+_PREFIXES = {"attribute": "attr:", "resource": "res:", "metadata": "meta:"}
+_TRACE_LEVEL = ("agent", "user_id", "session_id", "release", "environment", "tags")
+_OBSERVATION_LEVEL = ("tool_name", "model", "prompt_name", "prompt_version", "input_tokens",
+                      "output_tokens", "total_tokens", "cost_usd", "level", "status_message")
+_NUMERIC = {"prompt_version": "Int64", "input_tokens": "Int64", "output_tokens": "Int64",
+            "total_tokens": "Int64", "cost_usd": "float64"}
+_TEXT = pd.StringDtype()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One place a canonical value may come from (see ``conventions.yaml``).
+
+    ``json_key`` (written ``key#field``) reads one field of a JSON object held by the attribute,
+    as the Langfuse SDKs send usage and cost details.
+    """
+
+    kind: str
+    key: str
+    pattern: re.Pattern[str] | None = None
+    json_key: str | None = None
+
+    @property
+    def column(self) -> str:
+        """The raw column this rule reads."""
+        if self.kind in _PREFIXES:
+            return _PREFIXES[self.kind] + self.key
+        return "name" if self.kind in ("span_name", "observation_type") else self.key
+
+    def values(self, raw: pd.DataFrame) -> pd.Series | None:
+        """This rule's value per row (object dtype, nulls where absent), or None when the raw
+        frame has no such column."""
+        if self.kind == "observation_type" or self.column not in raw.columns:
+            return None
+        values = raw[self.column]
+        if self.kind == "span_name":
+            assert self.pattern is not None
+            values = _extract(values, self.pattern)
+        elif self.json_key is not None:
+            values = values.map(lambda v: _json_field(v, self.json_key), na_action="ignore")
+        return values.astype(object).where(_present(values))
+
+
+@dataclass(frozen=True)
+class ScoreSignal:
+    """Score names that feed one signal, which way is bad, and categorical values on 0..1."""
+
+    name: str
+    names: frozenset[str]
+    bad: str  # "high" | "low"
+    categories: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """Loaded mapping rules; build with :func:`load`."""
+
+    rules: Mapping[str, tuple[Rule, ...]]
+    type_attributes: Mapping[str, Mapping[str, str]]
+    present_means_tool: tuple[str, ...]
+    tool_span_names: tuple[re.Pattern[str], ...]
+    agent_name_prefixes: tuple[str, ...]
+    errors: Mapping[str, re.Pattern[str]]
+    scores: Mapping[str, ScoreSignal]
+    source: str = "defaults"
+    fingerprint: str = ""
+    """A hash of the rules: caches of mapped frames are keyed by it."""
+
+    # -- what sources must extract ---------------------------------------------------------
+    def wanted(self) -> dict[str, set[str]]:
+        """The attribute, resource and metadata keys a source should put in its raw frame."""
+        out: dict[str, set[str]] = {"attribute": set(), "resource": set(), "metadata": set()}
+        for rules in self.rules.values():
+            for r in rules:
+                if r.kind in out:
+                    out[r.kind].add(r.key)
+        out["attribute"].update(self.type_attributes)
+        out["attribute"].update(self.present_means_tool)
+        out["attribute"].add("error.type")
+        return out
+
+    def wanted_columns(self) -> list[str]:
+        """:meth:`wanted` as raw column names (``attr:...``, ``res:...``, ``meta:...``)."""
+        w = self.wanted()
+        return sorted(_PREFIXES[k] + key for k, keys in w.items() for key in keys)
+
+    # -- the mapping -----------------------------------------------------------------------
+    def observations(self, raw: pd.DataFrame) -> pd.DataFrame:
+        """Canonical ``observations`` from a raw frame (see the module docstring)."""
+        raw = _complete(raw)
+        if raw.empty:
+            return schema.empty("observations")
+        n = len(raw)
+        out: dict[str, Any] = {}
+        out["trace_id"] = raw["trace_id"].str.lower()
+        out["observation_id"] = raw["observation_id"]
+        out["parent_observation_id"] = raw["parent_observation_id"].where(
+            raw["parent_observation_id"].fillna("") != "")
+        start = raw["start_time"]
+        end = raw["end_time"].where(raw["end_time"].notna() & (raw["end_time"] >= start), start)
+        out["start_time"], out["end_time"] = start, end
+        out["duration_s"] = (end - start).dt.total_seconds()
+        out["name"] = self._first(raw, "name").fillna("")
+        types = self._types(raw)
+        out["type"] = types.str.lower()
+        level = self._first(raw, "level").str.upper()
+        errored = raw["status_code"].fillna("").str.upper().isin(["ERROR", "STATUS_CODE_ERROR"])
+        level = level.where(level.notna(), pd.Series(np.where(errored, "ERROR", "DEFAULT"),
+                                                      index=raw.index, dtype=_TEXT))
+        out["level"] = level
+        message = self._first(raw, "status_message")
+        exc = _join_text(raw["exception_type"], raw["exception_message"], sep=": ")
+        out["status_message"] = message.where(message.notna(), exc)
+        out["error_type"] = self._error_types(raw, level, out["status_message"])
+        trace = self._trace_level(raw, types)
+        for col in _TRACE_LEVEL:
+            out[col] = trace[col]
+        out["agent"] = out["agent"].fillna("unknown")
+        out["environment"] = out["environment"].fillna("default")
+        is_tool = (types == "TOOL").to_numpy()
+        tool = self._first(raw, "tool_name", rows=is_tool)
+        out["tool_name"] = tool.where(pd.Series(is_tool, index=raw.index))
+        for col in ("model", "prompt_name"):
+            out[col] = self._first(raw, col)
+        for col in ("prompt_version", "input_tokens", "output_tokens", "total_tokens",
+                    "cost_usd"):
+            out[col] = _numeric(self._first(raw, col), _NUMERIC[col])
+        total = out["total_tokens"]
+        both = out["input_tokens"].fillna(0) + out["output_tokens"].fillna(0)
+        has_any = out["input_tokens"].notna() | out["output_tokens"].notna()
+        out["total_tokens"] = total.where(total.notna(), both.where(has_any))
+        df = pd.DataFrame(out, index=raw.index)
+        assert len(df) == n
+        return schema.conform(df.reset_index(drop=True), "observations")
+
+    def _first(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None = None
+               ) -> pd.Series:
+        """The first non-empty value of ``column``'s rules, per row."""
+        result = pd.Series(pd.NA, index=raw.index, dtype=object)
+        for rule in self.rules.get(column, ()):
+            values = rule.values(raw)
+            if values is None:
+                continue
+            if rows is not None:
+                values = values.where(rows)
+            result = result.where(result.notna(), values)
+            if result.notna().all():
+                break
+        if column in _NUMERIC:
+            return result
+        return _to_text(result)
+
+    def _types(self, raw: pd.DataFrame) -> pd.Series:
+        native = raw["native_type"].str.upper()
+        known = native.where(native.isin(TYPES) & (native != "SPAN"))
+        inferred = pd.Series(pd.NA, index=raw.index, dtype=_TEXT)
+        for key, mapping in self.type_attributes.items():
+            col = "attr:" + key
+            if col not in raw.columns:
+                continue
+            lookup = {str(k).lower(): v for k, v in mapping.items()}
+            mapped = raw[col].astype(_TEXT).str.lower().map(lookup).astype(_TEXT)
+            inferred = inferred.where(inferred.notna(), mapped)
+        explicit = raw["attr:langfuse.observation.type"].astype(_TEXT).str.upper() \
+            if "attr:langfuse.observation.type" in raw.columns else None
+        out = known
+        if explicit is not None:
+            out = explicit.where(explicit.isin(TYPES), out)
+        out = out.where(out.notna(), inferred)
+        names = raw["name"].fillna("")
+        tool_like = np.zeros(len(raw), dtype=bool)
+        for key in self.present_means_tool:
+            if "attr:" + key in raw.columns:
+                tool_like |= _present(raw["attr:" + key]).to_numpy(dtype=bool)
+        for pattern in self.tool_span_names:
+            tool_like |= names.str.contains(pattern, regex=True).to_numpy(dtype=bool)
+        out = out.where(out.notna() | ~tool_like, "TOOL")
+        has_model = self._first(raw, "model").notna()
+        out = out.where(out.notna() | ~has_model, "GENERATION")
+        out = out.where(out.notna(), native.where(native.isin(TYPES)))
+        return out.fillna("SPAN").astype(_TEXT)
+
+    def _error_types(self, raw: pd.DataFrame, level: pd.Series, message: pd.Series
+                     ) -> pd.Series:
+        text = _join_text(message, raw["exception_type"], raw["exception_message"],
+                          raw["attr:error.type"] if "attr:error.type" in raw.columns else None,
+                          sep=" | ").fillna("")
+        is_error = level.eq("ERROR").fillna(False).to_numpy()
+        out = pd.Series(pd.NA, index=raw.index, dtype=object)
+        for cls, pattern in self.errors.items():
+            hit = text.str.contains(pattern, regex=True).to_numpy(dtype=bool) & is_error
+            out = out.where(out.notna() | ~hit, cls)
+        fallback = raw["attr:error.type"] if "attr:error.type" in raw.columns else None
+        named = raw["exception_type"]
+        if fallback is not None:
+            named = fallback.where(_present(fallback), named)
+        out = out.where(out.notna() | ~is_error, named.astype(object).where(_present(named)))
+        out = out.where(out.notna() | ~is_error, "error")
+        return out.astype(_TEXT)
+
+    def _trace_level(self, raw: pd.DataFrame, types: pd.Series) -> pd.DataFrame:
+        """Per row, the trace's value of every trace-level column."""
+        is_root = (raw["is_root"].astype(object).eq(True).to_numpy()
+                   | raw["parent_observation_id"].isna().to_numpy())
+        codes, _ = pd.factorize(raw["trace_id"].str.lower())
+        n_traces = int(codes.max()) + 1 if len(codes) else 0
+        # the root first, then the others by start: "first value wins" within a trace
+        start = raw["start_time"].to_numpy(dtype="datetime64[us]").astype("int64")
+        order = np.lexsort((start, ~is_root, codes))
+        out = {}
+        for col in _TRACE_LEVEL:
+            chosen = np.full(n_traces, -1, dtype="int64")  # row holding each trace's value
+            value_of = np.empty(len(raw), dtype=object)
+            for rule in self.rules.get(col, ()):
+                if not (chosen < 0).any():
+                    break
+                if rule.kind == "observation_type":
+                    values = raw["name"].astype(object).where(
+                        (types == rule.key.upper()).to_numpy() & _present(raw["name"]))
+                else:
+                    values = rule.values(raw)
+                    if values is None:
+                        continue
+                have = values.notna().to_numpy()
+                rows = order[have[order]]
+                rows = rows[chosen[codes[rows]] < 0]
+                if not len(rows):
+                    continue
+                trace_codes, first = np.unique(codes[rows], return_index=True)
+                picked = rows[first]
+                chosen[trace_codes] = picked
+                value_of[picked] = values.to_numpy(dtype=object)[picked]
+            at = chosen[codes]
+            per_row = np.where(at >= 0, value_of[np.maximum(at, 0)], None)
+            mapped = _to_text(pd.Series(per_row, index=raw.index, dtype=object))
+            if col == "agent":
+                mapped = _strip_prefixes(mapped, self.agent_name_prefixes)
+            out[col] = mapped
+        return pd.DataFrame(out, index=raw.index)
+
+    # -- scores ----------------------------------------------------------------------------
+    def score_signal(self, name: str) -> str | None:
+        """The signal a score name feeds (``hallucination``, ``groundedness``, ...), if any."""
+        key = _score_key(name)
+        for sig in self.scores.values():
+            if key in sig.names:
+                return sig.name
+        return None
+
+    def score_values(self, scores: pd.DataFrame) -> pd.DataFrame:
+        """Scores that feed a signal: ``trace_id``, ``observation_id``, ``timestamp``,
+        ``signal`` and ``value`` on the signal's 0..1 scale (categorical values mapped through
+        the signal's ``categories``; unmapped categories dropped). Unused names are in
+        ``attrs["unmapped_names"]``."""
+        names = scores["name"].astype(str)
+        distinct = names.unique().tolist()
+        signal_of = {n: self.score_signal(n) for n in distinct}
+        sig = names.map(signal_of)
+        keep = sig.notna().to_numpy()
+        part = scores.loc[keep, ["trace_id", "observation_id", "timestamp", "value",
+                                 "string_value", "data_type"]].copy()
+        part["signal"] = sig[keep].to_numpy()
+        value = part["value"].astype("float64")
+        text = part["string_value"].astype(object)
+        missing = value.isna() & text.notna()
+        if missing.any():
+            mapped = [self.scores[s].categories.get(_score_key(t)) for s, t in
+                      zip(part.loc[missing, "signal"], text[missing])]
+            value = value.copy()
+            value[missing] = pd.array(mapped, dtype="Float64").to_numpy(
+                dtype="float64", na_value=np.nan)
+        part["value"] = value
+        part = part[part["value"].notna()].drop(columns=["string_value", "data_type"])
+        out = part.reset_index(drop=True)
+        out.attrs["unmapped_names"] = sorted(n for n, s in signal_of.items() if s is None)
+        return out
+
+
+# -- coverage ------------------------------------------------------------------------------
+
+@dataclass
+class Coverage:
+    """How much of a pull the conventions could map; ``notes`` say what to do about gaps."""
+
+    traces: int
+    unknown: dict[str, float] = field(default_factory=dict)  # column -> share of traces
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"traces": self.traces, "unknown": dict(self.unknown), "notes": list(self.notes)}
+
+
+def coverage(observations: pd.DataFrame, scores: pd.DataFrame | None = None,
+             conventions: Conventions | None = None) -> Coverage:
+    """Share of traces whose agent, tool, model and prompt could not be mapped, with a note
+    for every gap a reader should act on (never silent when a mapping is wrong)."""
+    obs = observations
+    n = int(obs["trace_id"].nunique()) if len(obs) else 0
+    cov = Coverage(traces=n)
+    if n == 0:
+        return cov
+    by_trace = obs.groupby("trace_id", sort=False, observed=True)
+    agent_unknown = by_trace["agent"].first().astype(str).eq("unknown")
+    types = obs["type"].astype(str)
+    gens = obs[types.isin(["generation", "embedding"]).to_numpy()]
+    tools = obs[types.eq("tool").to_numpy()]
+    traces_with_model = gens.loc[gens["model"].notna(), "trace_id"].nunique()
+    traces_with_prompt = gens.loc[gens["prompt_name"].notna(), "trace_id"].nunique()
+    traces_with_tool = tools.loc[tools["tool_name"].notna(), "trace_id"].nunique()
+    cov.unknown = {
+        "agent": float(agent_unknown.mean()),
+        "model": 1.0 - traces_with_model / n,
+        "prompt": 1.0 - traces_with_prompt / n,
+        "tool": 1.0 - traces_with_tool / n,
+    }
+    if cov.unknown["agent"] > 0:
+        cov.notes.append(f"agent unknown on {cov.unknown['agent']:.0%} of traces: set `agent:` "
+                         f"in the conventions file ({ENV_CONVENTIONS}) to the field that names "
+                         "your agents")
+    if len(gens) == 0:
+        cov.notes.append("no generation (LLM call) found in any trace: cost and model "
+                         "attribution are off; map your LLM spans with `types:` or `model:`")
+    elif cov.unknown["model"] > 0.5:
+        cov.notes.append(f"model unknown on {cov.unknown['model']:.0%} of traces: set `model:` "
+                         "in the conventions file")
+    if len(tools) == 0:
+        cov.notes.append("no tool call found in any trace: tool attribution is off; if your "
+                         "agents call tools, map them with `types:` or `tool_name:`")
+    if traces_with_prompt == 0 and len(gens):
+        cov.notes.append("no prompt name or version on any generation: prompt attribution is "
+                         "off (link prompts to generations, or set `prompt_name:` / "
+                         "`prompt_version:`)")
+    if scores is not None and len(scores):
+        conv = conventions or load()
+        names = sorted(set(scores["name"].astype(str)))
+        used = [s for s in names if conv.score_signal(s) is not None]
+        if not used:
+            cov.notes.append(f"no score name maps to a signal (scores seen: "
+                             f"{', '.join(names[:8])}): add them under `scores:` in the "
+                             "conventions file")
+    return cov
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+def load(path: str | os.PathLike[str] | Mapping[str, Any] | None = None) -> Conventions:
+    """The default conventions, with ``path`` (or ``$WORKBENCH_CONVENTIONS``) layered on top.
+
+    ``path`` may also be a mapping with the same structure as the YAML file.
+    """
+    if path is None:
+        path = os.environ.get(ENV_CONVENTIONS) or None
+    if isinstance(path, Mapping):
+        return _build(_merge(_defaults(), path, "<mapping>"), "<mapping>")
+    if path is None:
+        return _default_conventions()
+    p = Path(path)
+    try:
+        user = yaml.safe_load(p.read_text())
+    except OSError as exc:
+        raise ConfigError(f"conventions file {p} cannot be read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"conventions file {p} is not valid YAML: {exc}") from exc
+    if user is None:
+        user = {}
+    if not isinstance(user, Mapping):
+        raise ConfigError(f"conventions file {p}: expected a mapping at the top level")
+    return _build(_merge(_defaults(), user, str(p)), str(p))
+
+
+@functools.lru_cache(maxsize=1)
+def _defaults() -> dict[str, Any]:
+    return yaml.safe_load(_DEFAULTS.read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=1)
+def _default_conventions() -> Conventions:
+    return _build(_defaults(), "defaults")
+
+
+_RULE_KEYS = set(_TRACE_LEVEL) | set(_OBSERVATION_LEVEL) | {"name"}
+_KINDS = ("field", "attribute", "resource", "metadata", "observation_type", "span_name")
+
+
+def _merge(base: Mapping[str, Any], user: Mapping[str, Any], where: str) -> dict[str, Any]:
+    out = {k: v for k, v in base.items()}
+    known = _RULE_KEYS | {"types", "agent_name_prefixes", "errors", "scores"}
+    for key, value in user.items():
+        if key not in known:
+            raise ConfigError(f"conventions file {where}: unknown key {key!r}; known keys: "
+                              f"{sorted(known)}")
+        if key in _RULE_KEYS:
+            replace = False
+            rules = value
+            if isinstance(value, Mapping):
+                replace = bool(value.get("replace", False))
+                rules = value.get("rules", [])
+            if not isinstance(rules, list):
+                raise ConfigError(f"conventions file {where}: {key} must be a list of rules")
+            out[key] = list(rules) + ([] if replace else list(base.get(key, [])))
+        elif key in ("errors", "scores"):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"conventions file {where}: {key} must be a mapping")
+            merged = dict(base.get(key, {}))
+            merged.update(value)
+            out[key] = merged
+        else:
+            out[key] = value
+    return out
+
+
+def _build(spec: Mapping[str, Any], where: str) -> Conventions:
+    rules: dict[str, tuple[Rule, ...]] = {}
+    for key in _RULE_KEYS:
+        parsed = []
+        for i, entry in enumerate(spec.get(key, []) or []):
+            if not isinstance(entry, Mapping) or len(entry) != 1:
+                raise ConfigError(f"conventions {where}: {key}[{i}] must be one `kind: key` "
+                                  f"pair, kinds: {list(_KINDS)}; got {entry!r}")
+            (kind, value), = entry.items()
+            if kind not in _KINDS:
+                raise ConfigError(f"conventions {where}: {key}[{i}] has unknown kind {kind!r}; "
+                                  f"kinds: {list(_KINDS)}")
+            pattern, json_key = None, None
+            if kind in _PREFIXES and "#" in str(value):
+                value, json_key = str(value).split("#", 1)
+            if kind == "span_name":
+                pattern = _compile(str(value), f"{where}: {key}[{i}]")
+            elif kind == "field" and value not in RAW_COLUMNS:
+                raise ConfigError(f"conventions {where}: {key}[{i}] names unknown field "
+                                  f"{value!r}; fields: {sorted(RAW_COLUMNS)}")
+            parsed.append(Rule(kind, str(value), pattern, json_key))
+        rules[key] = tuple(parsed)
+    types = spec.get("types", {}) or {}
+    type_attributes = {str(k): {str(a): str(b).upper() for a, b in (v or {}).items()}
+                       for k, v in (types.get("attributes", {}) or {}).items()}
+    for key, mapping in type_attributes.items():
+        bad = sorted(set(mapping.values()) - set(TYPES))
+        if bad:
+            raise ConfigError(f"conventions {where}: types.attributes.{key} maps to unknown "
+                              f"type(s) {bad}; types: {list(TYPES)}")
+    present = tuple(str(k) for k in types.get("present_means_tool", []) or [])
+    tool_names = tuple(_compile(p, f"{where}: types.tool_span_names")
+                       for p in types.get("tool_span_names", []) or [])
+    errors = {}
+    for cls, patterns in (spec.get("errors", {}) or {}).items():
+        if not isinstance(patterns, list) or not patterns:
+            raise ConfigError(f"conventions {where}: errors.{cls} must be a list of patterns")
+        errors[str(cls)] = _compile("|".join(f"(?:{p})" for p in patterns),
+                                    f"{where}: errors.{cls}")
+    scores = {}
+    for name, s in (spec.get("scores", {}) or {}).items():
+        if not isinstance(s, Mapping) or s.get("bad") not in ("high", "low"):
+            raise ConfigError(f"conventions {where}: scores.{name} needs `names:` and "
+                              "`bad: high|low`")
+        scores[str(name)] = ScoreSignal(
+            name=str(name), names=frozenset(_score_key(x) for x in s.get("names", []) or []),
+            bad=str(s["bad"]),
+            categories={_score_key(k): float(v) for k, v in (s.get("categories") or {}).items()})
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
+    return Conventions(rules=rules, type_attributes=type_attributes, present_means_tool=present,
+                       tool_span_names=tool_names,
+                       agent_name_prefixes=tuple(spec.get("agent_name_prefixes", []) or []),
+                       errors=errors, scores=scores, source=where, fingerprint=digest[:16])
+
+
+def _compile(pattern: str, where: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, re.IGNORECASE)
+    except re.error as exc:
+        raise ConfigError(f"conventions {where}: bad regular expression {pattern!r}: {exc}") \
+            from exc
+
+
+# -- raw frames ------------------------------------------------------------------------------
+
+def raw_frame(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
+    """A raw frame from column lists: native fields get their kinds, ``attr:``/``res:``/
+    ``meta:`` columns are kept as given (strings, numbers or lists)."""
+    data: dict[str, Any] = {}
+    n = None
+    for name, values in columns.items():
+        n = len(values) if n is None else n
+        if len(values) != n:
+            raise ValueError(f"raw column {name!r} has {len(values)} values, expected {n}")
+        data[name] = values
+    return _complete(pd.DataFrame(data))
+
+
+def _complete(raw: pd.DataFrame) -> pd.DataFrame:
+    """Every native raw column present with its kind; ``attr:`` etc. columns kept."""
+    missing = [c for c in ("trace_id", "observation_id", "start_time") if c not in raw.columns]
+    if missing and len(raw.columns):
+        raise ConfigError(f"raw frame lacks required column(s) {missing}")
+    out = {}
+    n = len(raw)
+    for col, kind in RAW_COLUMNS.items():
+        s = raw[col] if col in raw.columns else pd.Series([None] * n, index=raw.index,
+                                                         dtype=object)
+        if kind == _TS:
+            if not isinstance(s.dtype, pd.DatetimeTZDtype):
+                s = pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce")
+            s = s.dt.tz_convert("UTC").astype(pd.DatetimeTZDtype(unit="us", tz="UTC"))
+        elif kind == _STR:
+            s = _to_text(s)
+        elif kind == _INT:
+            s = _numeric(s, "Int64")
+        elif kind == _FLOAT:
+            s = _numeric(s, "float64")
+        elif kind == _BOOL:
+            s = s.astype(object)
+        out[col] = s
+    frame = pd.DataFrame(out, index=raw.index)
+    extra = [c for c in raw.columns if c not in RAW_COLUMNS]
+    if extra:
+        frame = pd.concat([frame, raw[extra]], axis=1)
+    return frame
+
+
+def _to_text(s: pd.Series) -> pd.Series:
+    """Values as strings (lists joined with ","), every kind of missing value as NA."""
+    if isinstance(s.dtype, pd.StringDtype):
+        return s.astype(_TEXT)
+    missing = s.isna().to_numpy()
+    values = s.to_numpy(dtype=object)
+    text = [None if m else _text_value(v) for v, m in zip(values.tolist(), missing.tolist())]
+    return pd.Series(text, index=s.index, dtype=_TEXT)
+
+
+def _text_value(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return ",".join(str(x) for x in v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _json_field(value: Any, key: str) -> Any:
+    """``value[key]`` of a JSON object given as a mapping or a JSON string (None otherwise)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value.get(key) if isinstance(value, Mapping) else None
+
+
+def _present(s: pd.Series) -> pd.Series:
+    """Non-null and not an empty string."""
+    ok = s.notna()
+    if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
+        ok &= s.astype(str).str.strip().ne("").to_numpy()
+    return ok
+
+
+def _extract(values: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
+    text = values.astype(_TEXT)
+    if "value" in pattern.groupindex:
+        return text.str.extract(pattern, expand=True)["value"].astype(object)
+    return text.str.extract(f"({pattern.pattern})", flags=re.IGNORECASE, expand=True)[0].astype(
+        object)
+
+
+def _numeric(s: pd.Series, dtype: str) -> pd.Series:
+    values = pd.to_numeric(s.astype(object).where(s.notna(), None), errors="coerce")
+    if dtype == "Int64":
+        values = values.where(values.isna() | (values == np.floor(values)))
+        return values.astype("Float64").astype("Int64")
+    return values.astype("float64")
+
+
+def _join_text(*parts: pd.Series | None, sep: str) -> pd.Series:
+    parts_ = [p for p in parts if p is not None]
+    out = pd.Series(pd.NA, index=parts_[0].index, dtype=_TEXT)
+    for p in parts_:
+        p = p.astype(_TEXT).where(_present(p))
+        out = out.where(out.isna() | p.isna(), out + sep + p)
+        out = out.where(out.notna(), p)
+    return out
+
+
+def _strip_prefixes(values: pd.Series, prefixes: Iterable[str]) -> pd.Series:
+    for p in prefixes:
+        values = values.str.replace(f"^{re.escape(p)}", "", regex=True)
+    return values
+
+
+def _score_key(name: Any) -> str:
+    return re.sub(r"[\s\-./]+", "_", str(name).strip().lower())
