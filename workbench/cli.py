@@ -83,8 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     runbook.add_argument("--source", default="local", help="trace source (default: local)")
     runbook.add_argument("--data", default="data/demo",
                          help="data folder of the local source (default: data/demo)")
-    runbook.add_argument("--baseline-days", type=_positive, default=7,
-                         help="days before the window that form the baseline (default: 7)")
+    runbook.add_argument("--agent", default=None,
+                         help="investigate one agent (default: all traffic)")
     runbook.add_argument("--out", default="out", help="output folder (default: out)")
     return parser
 
@@ -120,7 +120,7 @@ def _runbook(args: argparse.Namespace) -> int:
     data = args.data if args.source == "local" else None
     check_sources(args.source, data)
     html = run_runbook(args.name, args.start, args.end, args.source, data, args.out,
-                       baseline_days=args.baseline_days)
+                       agent=args.agent)
     print(html)
     return EXIT_OK
 

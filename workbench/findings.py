@@ -1,9 +1,11 @@
 """The typed record that analysis produces and reports, plots and alerts consume.
 
 A :class:`Finding` is one incident signal judged against its baseline: what was seen, where and
-when, how bad (a severity from the runbook), which dimension values explain it, and the evidence
-and trace ids needed to drill down. "Too little data to judge" is a finding of its own
-(``status="insufficient_data"``), never a silent all-clear.
+when, how sure (the p-value, the shortest window over which the change is significant), how bad
+(a severity from the runbook), which dimension values explain it, and the evidence and trace ids
+needed to drill down. "Too little data to judge" is a finding of its own
+(``status="insufficient_data"``), never a silent all-clear; a finding made on data a source
+delivered only in part is ``confirmed=False`` and raises no incident alert.
 """
 
 from __future__ import annotations
@@ -25,7 +27,11 @@ Status = Literal["firing", "insufficient_data"]
 
 @dataclass(frozen=True)
 class Suspect:
-    """A dimension value that explains part of the change between incident and baseline."""
+    """A dimension value that explains part of the change between incident and baseline.
+
+    ``within`` narrows it: the model ``gpt-4o`` within agent ``support-bot``, prompt version
+    ``8`` within prompt ``answer``.
+    """
 
     dimension: str
     value: str
@@ -33,6 +39,20 @@ class Suspect:
     """Share of the observed excess explained by this value (0..1, may exceed 1 or go negative)."""
     incident: float = float("nan")
     baseline: float = float("nan")
+    within: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def label(self) -> str:
+        """``model=gpt-4o in agent=support-bot``: how a reader sees it."""
+        text = f"{self.dimension}={self.value}"
+        if self.within:
+            text += " in " + ", ".join(f"{k}={v}" for k, v in self.within.items())
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dimension": self.dimension, "value": self.value, "within": dict(self.within),
+                "contribution": _num(self.contribution), "incident": _num(self.incident),
+                "baseline": _num(self.baseline)}
 
 
 @dataclass
@@ -51,6 +71,12 @@ class Finding:
     suspects: list[Suspect] = field(default_factory=list)
     trace_ids: list[str] = field(default_factory=list)
     evidence: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    p_value: float = float("nan")
+    """How likely the change is under the baseline (one-sided)."""
+    shortest: pd.Timedelta | None = None
+    """The shortest window inside ``[start, end)`` over which the change is significant."""
+    confirmed: bool = True
+    """False when a source delivered only part of the data: shown, never alerted on."""
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -85,11 +111,13 @@ class Finding:
             "unit": self.unit,
             "summary": self.summary,
             "labels": dict(self.labels),
-            "suspects": [{"dimension": s.dimension, "value": s.value,
-                          "contribution": _num(s.contribution), "incident": _num(s.incident),
-                          "baseline": _num(s.baseline)} for s in self.suspects],
+            "suspects": [s.to_dict() for s in self.suspects],
             "trace_ids": list(self.trace_ids[:20]),
             "fingerprint": self.fingerprint,
+            "p_value": _num(self.p_value) if not self.p_value == 0 else 0.0,
+            "shortest_hours": (None if self.shortest is None
+                               else self.shortest / pd.Timedelta(hours=1)),
+            "confirmed": self.confirmed,
         }
 
 

@@ -80,20 +80,16 @@ def daily_kpi_figure(kpis: pd.DataFrame, findings: Iterable[Finding] = ()) -> go
     return fig
 
 
-def hourly_figure(traces: pd.DataFrame, scores: pd.DataFrame, score_threshold: float,
-                  findings: Iterable[Finding] = (), score_name: str = "hallucination"
-                  ) -> go.Figure:
-    """Hourly cost, p95 latency and hallucination rate over the window; flagged days shaded."""
-    hour = traces["start_time"].dt.floor("h")
-    g = traces.assign(hour=hour).groupby("hour")
-    cost = g["cost_usd"].sum()
-    p95 = g["duration_s"].quantile(0.95)
-    s = scores[scores["name"].eq(score_name).fillna(False) & scores["value"].notna()]
-    h = (s["value"] > score_threshold).astype("float64").groupby(
-        s["timestamp"].dt.floor("h")).mean()
+def hourly_figure(units: pd.DataFrame, findings: Iterable[Finding] = ()) -> go.Figure:
+    """Hourly cost, p95 latency and hallucination rate of the per-trace signals (the numbers
+    the detectors judge) over the window; flagged days shaded."""
+    g = units.groupby(units["time"].dt.floor("h"))
+    cost = g["cost"].sum()
+    p95 = g["duration"].quantile(0.95)
+    h = g["hallucinated"].mean()
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         subplot_titles=["Cost per hour (USD)", "p95 latency per hour (s)",
-                                        "Hallucination rate per hour"])
+                                        "Hallucination rate per hour (scored traces)"])
     for row, series, name in ((1, cost, "cost"), (2, p95, "p95 latency"),
                               (3, h, "hallucination rate")):
         fig.add_trace(go.Scatter(x=series.index, y=series.to_numpy(), mode="lines", name=name,

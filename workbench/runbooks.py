@@ -114,8 +114,9 @@ class Runbook:
         return parse_duration(self.spec["evaluation"]["lookback"])
 
     @property
-    def min_volume(self) -> int:
-        return int(self.spec["evaluation"]["min_volume"])
+    def min_units(self) -> int:
+        """Units a window must hold to be judged."""
+        return int(self.spec["evaluation"].get("min_units", 5))
 
     @property
     def baseline_window(self) -> pd.Timedelta:

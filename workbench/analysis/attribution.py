@@ -31,6 +31,12 @@ The other values follow by contribution, so the containing agent is still report
 
 Dimension columns may hold list-like values (the set of tools a trace called); such a row counts
 toward each of its values.
+
+Narrower than any one column: a dimension written ``"agent/model"`` takes every (agent, model)
+pair of a row, so "this model, in this agent" competes with "this model" and "this agent" and
+wins exactly when the rest of both is normal. Prompt versions are ``"<prompt>|<version>"``: a
+version number means nothing without its prompt. Both come back as a :class:`Suspect` of the last
+component, ``within`` the others (``model=gpt-4o`` within ``agent=support-bot``).
 """
 
 from __future__ import annotations
@@ -51,8 +57,8 @@ __all__ = ["SPECIFICITY", "attribute", "tool_sets"]
 #: smallest unit of an agent's work and where outside faults enter; a prompt version, a model and
 #: a prompt are per generation; a release, an agent and an environment contain all of those. Users
 #: and sessions come late: they are who was affected more often than what broke.
-SPECIFICITY = ("tool_name", "prompt_version", "model", "prompt_name", "release", "agent",
-               "user_id", "session_id", "environment")
+SPECIFICITY = ("culprit_tool", "tool_name", "prompt_version", "model", "primary_model",
+               "prompt_name", "release", "agent", "user_id", "session_id", "environment")
 
 # Two row sets count as nested when this share of the smaller one lies in the larger.
 _CONTAINMENT = 0.95
@@ -192,6 +198,12 @@ def attribute(current: pd.DataFrame, baseline: pd.DataFrame, metric: str,
         return []
     cur = current.reset_index(drop=True)
     base = baseline.reset_index(drop=True)
+    composites = [d for d in dimensions if "/" in d]
+    if composites:
+        cur = cur.assign(**{d: c for d in composites
+                            if (c := _composite(cur, d)) is not None})
+        base = base.assign(**{d: c for d in composites
+                              if d in cur.columns and (c := _composite(base, d)) is not None})
     cur_y = cur[metric].astype("float64").fillna(0.0)
     base_y = base[metric].astype("float64").fillna(0.0)
     if kind == "mean":
@@ -258,9 +270,12 @@ def attribute(current: pd.DataFrame, baseline: pd.DataFrame, metric: str,
                               ascending=[False, True, True], kind="stable")
     table = table.reset_index(drop=True)
     order = _refine(table, members, cur_y, min_share)
-    return [Suspect(dimension=r.dimension, value=str(r.value), contribution=r.contribution,
-                    incident=r.incident, baseline=r.baseline)
-            for r in order.head(top).itertuples()]
+    out = []
+    for r in order.head(top).itertuples():
+        dim, value, within = _decode(r.dimension, str(r.value))
+        out.append(Suspect(dimension=dim, value=value, contribution=r.contribution,
+                           incident=r.incident, baseline=r.baseline, within=within))
+    return out
 
 
 def _sums(keys: list[tuple[np.ndarray, np.ndarray]], y: np.ndarray, size: int
@@ -291,8 +306,53 @@ class _Members:
         return pd.Index(rows[codes == lookup[key[1]]])
 
 
-def _specificity_rank(dim: str) -> int:
+def _specificity_rank(dim: str) -> float:
+    """Lower is finer. A composite is finer than its last part, which is finer than the rest."""
+    if "/" in dim:
+        return _specificity_rank(dim.rsplit("/", 1)[1]) - 0.5
     return SPECIFICITY.index(dim) if dim in SPECIFICITY else len(SPECIFICITY)
+
+
+_SEP = "\x1f"  # joins the parts of a composite value
+
+
+def _composite(df: pd.DataFrame, dim: str) -> pd.Series | None:
+    """Per row, the tuple of every combination of the parts' values (None when a part is
+    missing from ``df``)."""
+    parts = dim.split("/")
+    if any(p not in df.columns for p in parts):
+        return None
+    cols = []
+    for p in parts:
+        values = df[p].to_numpy(dtype=object)
+        cols.append([v if isinstance(v, (list, tuple, set)) else
+                     (() if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA
+                      else (v,)) for v in values.tolist()])
+    out = []
+    for row in zip(*cols):
+        combos: list[str] = [""]
+        for vals in row:
+            combos = [f"{c}{_SEP}{v}" if c else str(v) for c in combos for v in vals] \
+                if vals else []
+        out.append(tuple(sorted(set(combos))))
+    return pd.Series(out, index=df.index, dtype=object)
+
+
+def _decode(dimension: str, value: str) -> tuple[str, str, dict[str, str]]:
+    """(dimension, value, within) of a raw attribution value for a :class:`Suspect`."""
+    if "/" in dimension:
+        parts = dimension.split("/")
+        values = value.split(_SEP)
+        within = dict(zip(parts[:-1], values[:-1]))
+        last_dim, last_value = parts[-1], values[-1]
+        inner_dim, inner_value, inner_within = _decode(last_dim, last_value)
+        return inner_dim, inner_value, {**within, **inner_within}
+    if dimension == "culprit_tool":  # the tool that failed or was slow: a tool, to a reader
+        return "tool_name", value, {}
+    if dimension == "prompt_version" and "|" in value:
+        name, version = value.rsplit("|", 1)
+        return dimension, version, {"prompt_name": name}
+    return dimension, value, {}
 
 
 def _prefer(b, a, members: dict, y: pd.Series) -> bool:

@@ -1,9 +1,15 @@
 """Entry points: run one runbook's detectors, or all of them, over canonical frames.
 
-``[start, end)`` is the window judged; the frames must also hold the trailing baseline before
-``start`` (the runbook's ``baseline.trailing``). With less history the detectors judge with what
-there is and say so in every finding's summary; with none, or with too little volume in the window,
-they return a single ``insufficient_data`` finding for the runbook, never a silent all-clear.
+``[start, end)`` is the window judged; the frames must also hold the baseline: the runbook's
+``baseline.trailing`` whole days before the day ``start`` falls in (:mod:`.judge`). Every signal
+is scanned for all traffic and for each agent (:meth:`.judge.Judge.scan`); a change found in one
+agent is reported for that agent, and for all traffic only when no agent explains it. Each
+finding carries its window, p-value, the shortest window over which it is significant, ranked
+suspects (:func:`.attribution.attribute`) and the evidence a notebook shows.
+
+"Too little data" is said, never silent: with no baseline, no traffic in the window, or so few
+units that not even a page-level change could be told apart, the runbook gets an
+``insufficient_data`` finding naming why.
 """
 
 from __future__ import annotations
@@ -11,26 +17,273 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from workbench import schema
-from workbench.analysis import _common as c
-from workbench.analysis.cost import detect_cost
-from workbench.analysis.hallucination import detect_hallucination
-from workbench.analysis.timeouts import detect_timeouts
+from workbench.analysis import signals as sig_mod
+from workbench.analysis.attribution import attribute
+from workbench.analysis.judge import ALL, SIGNALS, Interval, Judge
 from workbench.errors import ConfigError
-from workbench.findings import SEVERITIES, Finding
-from workbench.runbooks import Runbook
+from workbench.findings import SEVERITIES, Finding, Suspect
+from workbench.runbooks import Runbook, parse_duration
+from workbench.sources import to_utc
 
-__all__ = ["DETECTORS", "detect", "detect_all"]
+__all__ = ["DETECTORS", "PRIMARY", "Context", "baseline_period", "detect", "detect_all",
+           "units_for"]
 
-Detector = Callable[[c.Context, pd.DataFrame, pd.DataFrame], list[Finding]]
+#: runbook -> the signal that decides whether the runbook can judge a window at all, and the
+#: one attribution explains in a notebook
+PRIMARY: Mapping[str, tuple[str, ...]] = {
+    "cost_spike": ("cost_per_request",),
+    "timeout_surge": ("timeout_rate",),
+    "hallucination_spike": ("hallucination_rate", "groundedness"),
+}
 
-#: runbook name -> detector(context, observations, scores)
-DETECTORS: dict[str, Detector] = {
-    "cost_spike": lambda ctx, obs, scores: detect_cost(ctx),
-    "timeout_surge": lambda ctx, obs, scores: detect_timeouts(ctx, obs),
-    "hallucination_spike": lambda ctx, obs, scores: detect_hallucination(ctx, scores),
+
+class Context:
+    """One runbook's detection run: the judge, the frames, and what every finding shares."""
+
+    def __init__(self, runbook: Runbook, judge: Judge, observations: pd.DataFrame,
+                 confirmed: bool = True) -> None:
+        self.runbook = runbook
+        self.judge = judge
+        self.units = judge.units
+        self.observations = observations
+        self.confirmed = confirmed
+        self.notes: list[str] = list(getattr(judge.units.attrs.get("budgets"), "notes", []))
+
+    @property
+    def dimensions(self) -> list[str]:
+        return self.runbook.dimensions
+
+    def window_mask(self, start: pd.Timestamp, end: pd.Timestamp, group: str) -> np.ndarray:
+        t = self.units["time"]
+        m = ((t >= start) & (t < end)).to_numpy()
+        if group != ALL:
+            m = m & (self.judge.agents == group)
+        return m
+
+    def baseline_mask(self, group: str) -> np.ndarray:
+        m = self.judge.in_base.copy()
+        if group != ALL:
+            m = m & (self.judge.agents == group)
+        return m
+
+    def suspects(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
+                 top: int = 10) -> list[Suspect]:
+        """Which dimension values explain ``signal``'s excess in ``[start, end)``."""
+        p = self.judge.prepared(signal)
+        metric = "__bad"
+        units = self.units.assign(**{metric: _bad_values(p)})
+        cur = units[self.window_mask(start, end, group) & p.mask]
+        base = units[self.baseline_mask(group) & p.mask & p.expectation.used]
+        share = float(self.runbook.spec["attribution"].get("min_share", 0.8))
+        dims = [d for d in self.dimensions if all(x in units.columns for x in d.split("/"))]
+        return attribute(cur, base, metric, dims, kind="mean", min_share=share, top=top)
+
+    def worst(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
+              n: int = 20) -> list[str]:
+        """Trace ids of the window's worst units for ``signal`` (bad ones first)."""
+        p = self.judge.prepared(signal)
+        m = self.window_mask(start, end, group) & p.mask
+        by = p.spec.worst_by or p.spec.column
+        frame = pd.DataFrame({"trace_id": self.units["trace_id"].to_numpy()[m],
+                              "bad": _bad_values(p)[m],
+                              "by": self.units[by].to_numpy(dtype="float64")[m]
+                              if by in self.units.columns else _bad_values(p)[m]})
+        if p.spec.kind == "rate":
+            frame = frame[frame["bad"] > 0]
+        return frame.sort_values(["bad", "by"], ascending=False)["trace_id"].head(n).tolist()
+
+    def series(self, signal: str, group: str) -> pd.DataFrame:
+        """Per bucket of the window: units, observed and expected value, ratio, p-value."""
+        j = self.judge
+        rows = []
+        t = j.start
+        while t < j.end:
+            iv = j.interval(signal, t, min(t + j.bucket, j.end), group)
+            rows.append({"bucket": t, "units": iv.units, "observed": iv.observed,
+                         "expected": iv.expected, "ratio": iv.ratio, "p_value": iv.p_value,
+                         "severity": iv.severity if iv.significant else None})
+            t += j.bucket
+        return pd.DataFrame(rows)
+
+
+def _bad_values(p: Any) -> np.ndarray:
+    """The per-unit value attribution explains: the excess in the bad direction."""
+    if p.spec.log:
+        return p.shown  # cost: dollars, not logs
+    return p.y
+
+
+def baseline_period(runbook: Runbook, start: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``[first, last)`` of the baseline days of a window starting at ``start``."""
+    end = to_utc(start).floor("D")
+    return end - parse_duration(runbook.spec["baseline"]["trailing"]), end
+
+
+def units_for(runbooks: Mapping[str, Runbook], traces: pd.DataFrame,
+              observations: pd.DataFrame | None, scores: pd.DataFrame | None,
+              start: Any) -> pd.DataFrame:
+    """The per-trace signals of the frames, with budgets derived from the baseline days before
+    ``start`` (see :func:`workbench.analysis.signals.trace_signals`)."""
+    periods = [baseline_period(rb, start) for rb in runbooks.values()] or \
+        [(to_utc(start).floor("D") - pd.Timedelta(days=7), to_utc(start).floor("D"))]
+    base = (min(p[0] for p in periods), max(p[1] for p in periods))
+    budgets = sig_mod.agent_budgets(traces, runbooks, base)
+    return sig_mod.trace_signals(traces, observations, scores, runbooks, budgets=budgets)
+
+
+def _fmt(value: float, unit: str) -> str:
+    if not np.isfinite(value):
+        return "n/a"
+    if unit == "ratio":
+        return f"{value:.1%}"
+    if unit == "USD":
+        return f"${value:.4f}"
+    if unit == "s":
+        return f"{value:.2f} s"
+    return f"{value:.3g}"
+
+
+def _when(a: pd.Timestamp, b: pd.Timestamp) -> str:
+    same_day = a.floor("D") == (b - pd.Timedelta(microseconds=1)).floor("D")
+    return (f"{a:%Y-%m-%d %H:%M}–{b:%H:%M} UTC" if same_day
+            else f"{a:%Y-%m-%d %H:%M} – {b:%Y-%m-%d %H:%M} UTC")
+
+
+def _hours(td: pd.Timedelta) -> str:
+    h = td / pd.Timedelta(hours=1)
+    return f"{h:g} h" if h >= 1 else f"{td / pd.Timedelta(minutes=1):g} min"
+
+
+def _p(p: float) -> str:
+    return "p<1e-12" if p < 1e-12 else f"p={p:.1g}"
+
+
+def suspects_text(suspects: list[Suspect], k: int = 2) -> str:
+    if not suspects:
+        return ""
+    return "; suspects: " + ", ".join(f"{s.label} ({s.contribution:.0%})" for s in suspects[:k])
+
+
+def signal_finding(ctx: Context, signal: str, iv: Interval,
+                   evidence: Callable[[Context, str, Interval], dict[str, pd.DataFrame]]
+                   | None = None) -> Finding:
+    """The finding of one scanned interval (summary, suspects, worst traces, evidence)."""
+    spec = ctx.runbook.signal(signal)
+    unit = spec.get("unit", "")
+    suspects = ctx.suspects(signal, iv.start, iv.end, iv.group)
+    shortest = ctx.judge.shortest(signal, iv)
+    who = "" if iv.group == ALL else f" in {iv.group}"
+    name = signal.replace("_", " ").capitalize()
+    summary = (f"{name}{who} {_fmt(iv.observed, unit)} against {_fmt(iv.expected, unit)} "
+               f"expected for the same traffic ({_ratio(iv)}) over {_when(iv.start, iv.end)}, "
+               f"{iv.units} {'scored ' if SIGNALS[signal].scored else ''}traces; significant "
+               f"within {_hours(shortest)} ({_p(iv.p_value)}){suspects_text(suspects)}")
+    ev = {"series": ctx.series(signal, iv.group)}
+    if evidence is not None:
+        ev.update(evidence(ctx, signal, iv))
+    return Finding(runbook=ctx.runbook.name, signal=signal, severity=iv.severity,
+                   start=iv.start, end=iv.end, observed=iv.observed, baseline=iv.expected,
+                   summary=summary, unit=unit,
+                   labels={} if iv.group == ALL else {"agent": iv.group}, suspects=suspects,
+                   trace_ids=ctx.worst(signal, iv.start, iv.end, iv.group), evidence=ev,
+                   p_value=iv.p_value, shortest=shortest, confirmed=ctx.confirmed)
+
+
+def _ratio(iv: Interval) -> str:
+    r = iv.ratio
+    return "new" if r == float("inf") else f"{r:.2f}x"
+
+
+def scan_signal(ctx: Context, signal: str) -> list[Interval]:
+    """Scanned intervals of ``signal`` for every agent, then all traffic where no agent's
+    interval overlaps."""
+    j = ctx.judge
+    per_agent = [iv for g in j.groups() if g != ALL for iv in j.scan(signal, g)]
+    overall = [iv for iv in j.scan(signal, ALL)
+               if not any(iv.start < a.end and a.start < iv.end for a in per_agent)]
+    return per_agent + overall
+
+
+def insufficient(ctx: Context) -> Finding | None:
+    """An ``insufficient_data`` finding when the runbook cannot judge the window at all."""
+    j = ctx.judge
+    rb = ctx.runbook
+    primary = [s for s in PRIMARY.get(rb.name, ()) if s in rb.signals and s in SIGNALS]
+    if not primary:
+        primary = [s for s in j.signals()][:1]
+    if not primary:
+        return None
+    why = None
+    scored = SIGNALS[primary[0]].scored
+    what = "scored traces" if scored else "traces"
+    usable = [s for s in primary if j.baseline_units(s) >= j.min_units]
+    if not usable:
+        why = (f"no baseline: {j.baseline_units(primary[0])} {what} in "
+               f"{j.baseline_start:%Y-%m-%d} – {j.baseline_end:%Y-%m-%d}")
+    else:
+        s = usable[0]
+        n = j.window_units(s)
+        if n == 0:
+            why = f"no {what} in the window"
+        else:
+            spec = rb.signal(s)
+            page = spec.get("thresholds", {}).get("page")
+            detectable = j.detectable(s)
+            if spec.get("compare", "ratio") == "ratio" and page is not None \
+                    and detectable > float(page):
+                why = (f"{n} {what} in the window can only tell apart a {s} change of "
+                       f"{'no size' if not np.isfinite(detectable) else f'{detectable:.1f}x'}"
+                       f" or more (page threshold {page:g}x)")
+    if why is None:
+        return None
+    summary = f"{rb.title}: insufficient data to judge ({why})"
+    if ctx.notes:
+        summary += "; " + "; ".join(ctx.notes)
+    return Finding(runbook=rb.name, signal="data_volume", severity="info", start=j.start,
+                   end=j.end, observed=float(j.window_units()),
+                   baseline=float(j.baseline_units()), summary=summary,
+                   status="insufficient_data", unit="traces", confirmed=ctx.confirmed)
+
+
+def _generic(ctx: Context) -> list[Finding]:
+    from workbench.analysis import cost, hallucination, timeouts
+
+    evidence = {"cost_spike": cost.evidence, "timeout_surge": timeouts.evidence,
+                "hallucination_spike": hallucination.evidence}.get(ctx.runbook.name)
+    out = []
+    for signal in ctx.judge.signals():
+        if signal in ("tool_latency_p95",):
+            continue
+        for iv in scan_signal(ctx, signal):
+            out.append(signal_finding(ctx, signal, iv, evidence))
+    return out
+
+
+def _run(ctx: Context) -> list[Finding]:
+    from workbench.analysis import cost, timeouts
+
+    out: list[Finding] = []
+    gap = insufficient(ctx)
+    if gap is not None:
+        out.append(gap)
+    if ctx.judge.window_units() == 0 or ctx.judge.baseline_units() == 0:
+        return out
+    out += _generic(ctx)
+    if ctx.runbook.name == "cost_spike":
+        out += cost.page_bursts(ctx)
+    if ctx.runbook.name == "timeout_surge":
+        out += timeouts.burn_findings(ctx)
+        out += timeouts.tool_latency(ctx)
+    return out
+
+
+#: runbook name -> what runs it (the generic scan plus the runbook's own extras)
+DETECTORS: dict[str, Callable[[Context], list[Finding]]] = {
+    "cost_spike": _run, "timeout_surge": _run, "hallucination_spike": _run,
 }
 
 
@@ -40,53 +293,46 @@ def _frame(df: Any, name: str) -> pd.DataFrame:
     return schema.validate(df, name)
 
 
+def _order(f: Finding) -> tuple:
+    return (-SEVERITIES.index(f.severity), f.start, f.runbook, f.signal)
+
+
 def detect(runbook: Runbook, traces: pd.DataFrame, observations: pd.DataFrame | None,
-           scores: pd.DataFrame | None, start: Any, end: Any) -> list[Finding]:
+           scores: pd.DataFrame | None, start: Any, end: Any, *,
+           units: pd.DataFrame | None = None, confirmed: bool = True) -> list[Finding]:
     """Findings of ``runbook`` in ``[start, end)``, most urgent first.
 
-    Frames are the canonical ``traces``, ``observations`` (tool spans: attribution by tool, the
-    slowest spans) and ``scores``; ``observations`` and ``scores`` may be ``None``.
+    Frames are the canonical ``traces``, ``observations`` and ``scores`` (``observations`` and
+    ``scores`` may be None); ``units`` (from :func:`units_for`) saves recomputing the signals
+    when several runbooks judge the same frames. ``confirmed=False`` marks every finding as
+    made on incomplete data.
     """
-    try:
-        run = DETECTORS[runbook.name]
-    except KeyError:
+    if runbook.name not in DETECTORS:
         raise ConfigError(f"no detector for runbook {runbook.name!r} ({runbook.path}); "
-                          f"detectors exist for {sorted(DETECTORS)}") from None
-    return _detect(run, runbook, _frame(traces, "traces"), _frame(observations, "observations"),
-                   _frame(scores, "scores"), start, end, {})
-
-
-def _detect(run: Detector, runbook: Runbook, traces: pd.DataFrame, observations: pd.DataFrame,
-            scores: pd.DataFrame, start: Any, end: Any, shared: dict) -> list[Finding]:
-    """One runbook over validated frames; ``shared`` keeps the trace units of each window so
-    runbooks judging the same window and baseline reduce the traces once."""
-    window = c.make_window(runbook, start, end)
-    key = (window.base_start, window.end)
-    if key not in shared:
-        shared[key] = c.trace_units(traces, observations, window)
-    units = shared[key]
-    evaluation = runbook.spec["evaluation"]
-    min_z = float(evaluation.get("min_zscore", 4.0))
-    scan = max(1, int(c.parse_width(evaluation.get("scan", evaluation["bucket"])) / window.bucket))
-    ctx = c.Context(runbook=runbook, window=window, units=units, min_z=min_z, scan=scan,
-                    note=c.coverage_note(units, window))
-    found = run(ctx, observations, scores)
-    return sorted(found, key=lambda f: (-SEVERITIES.index(f.severity), f.start, f.signal))
+                          f"detectors exist for {sorted(DETECTORS)}")
+    return detect_all({runbook.name: runbook}, traces, observations, scores, start, end,
+                      units=units, confirmed=confirmed)
 
 
 def detect_all(runbooks: Mapping[str, Runbook], traces: pd.DataFrame,
                observations: pd.DataFrame | None, scores: pd.DataFrame | None, start: Any,
-               end: Any) -> list[Finding]:
+               end: Any, *, units: pd.DataFrame | None = None,
+               confirmed: bool = True) -> list[Finding]:
     """:func:`detect` for every runbook that has a detector; most urgent first."""
-    out: list[Finding] = []
     names = [name for name in sorted(runbooks) if name in DETECTORS]
     if not names:
-        return out
+        return []
+    t0, t1 = to_utc(start), to_utc(end)
+    if not t1 > t0:
+        raise ConfigError(f"window end {t1} is not after its start {t0}")
     traces = _frame(traces, "traces")
     observations = _frame(observations, "observations")
     scores = _frame(scores, "scores")
-    shared: dict = {}
+    if units is None:
+        units = units_for(runbooks, traces, observations, scores, t0)
+    out: list[Finding] = []
     for name in names:
-        out += _detect(DETECTORS[name], runbooks[name], traces, observations, scores, start, end,
-                       shared)
-    return sorted(out, key=lambda f: (-SEVERITIES.index(f.severity), f.start, f.runbook))
+        judge = Judge(runbooks[name], units, t0, t1)
+        ctx = Context(runbooks[name], judge, observations, confirmed)
+        out += DETECTORS[name](ctx)
+    return sorted(out, key=_order)

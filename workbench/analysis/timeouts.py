@@ -1,333 +1,224 @@
-"""Timeout surge detectors: timeouts against the latency budget, near-timeouts, p95, SLO burn.
+"""Timeout surge extras: SLO burn per agent, slow tools, and what a timeout finding shows.
 
-A trace is a timeout when its status says so or it ran for the whole budget (``budget.seconds``);
-a near-timeout when it used at least ``budget.warning_fraction`` of it (timeouts included), which
-rises first and gives warning. The SLO (``slo.objective`` of requests within the budget) is judged
-with the runbook's multi-window, multi-burn-rate rules: a rule fires at an instant when the error
-budget burns at least ``burn_rate`` times too fast over both its long and its short window.
+Timeouts, near-timeouts and the p95 latency are judged by the generic scan (:mod:`.judge`),
+each trace against its own agent's budget (:func:`workbench.analysis.signals.agent_budgets`:
+the runbook's default, ``budget.per_agent``, or a budget derived for an agent that routinely runs
+past the default). The runbook's own parts:
+
+- :func:`burn_findings`: the SLO (``slo.objective`` of requests within budget) per agent, with
+  multi-window, multi-burn-rate rules: a rule fires when the error budget burns at least
+  ``burn_rate`` times too fast over both its long and its short window, and the long window
+  holds enough traces and timeouts to mean it (one timeout among three requests at 4 a.m. is not
+  a burn).
+- :func:`tool_latency`: each tool's calls against the tool's own baseline p95, per tool.
+- :func:`evidence`: the latency profile and the slowest spans of a finding's window.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
-from workbench.analysis import _common as c
-from workbench.analysis.series import ALL, bucket_stats, judge
+from workbench.analysis.judge import ALL, Interval, Judge
 from workbench.findings import SEVERITIES, Finding
+from workbench.runbooks import parse_duration
 
-__all__ = ["burn_rates", "detect_timeouts", "latency_profile", "slowest"]
+if TYPE_CHECKING:
+    from workbench.analysis.detect import Context
 
+__all__ = ["burn_findings", "burn_rates", "evidence", "latency_profile", "slowest",
+           "tool_latency"]
 
-def _units(ctx: c.Context) -> pd.DataFrame:
-    budget = ctx.runbook.spec.get("budget", {"seconds": 8.0, "warning_fraction": 0.75})
-    u = ctx.units
-    dur = u["duration_s"].astype("float64")
-    timeout = u["status"].astype(str).eq("timeout").to_numpy() | (dur >= budget["seconds"])
-    near = timeout | (dur >= budget["seconds"] * budget["warning_fraction"])
-    ctx.units = u.assign(duration=dur, timeout=timeout.astype("float64"),
-                         near=near.astype("float64"))
-    ctx.units.attrs["budget_s"] = float(budget["seconds"])
-    ctx.extra["budget"] = budget
-    return ctx.units
+# an SLO burn needs at least this many traces in its long window, and this many timeouts
+_BURN_MIN_TRACES = 20
+_BURN_MIN_BAD = 3
 
 
-def detect_timeouts(ctx: c.Context, observations: pd.DataFrame | None) -> list[Finding]:
-    u = _units(ctx)
-    rb, w = ctx.runbook, ctx.window
-    timeout_stats = bucket_stats(u, w, "timeout")
-    verdict = c.volume_verdict(ctx, timeout_stats[timeout_stats["group"] == ALL], "traces")
-    if verdict is not None:
-        return [verdict]
-    profile = latency_profile(u, w)
-    out: list[Finding] = []
-    for signal, column in (("timeout_rate", "timeout"), ("near_timeout_share", "near")):
-        stats = timeout_stats if column == "timeout" else bucket_stats(u, w, column)
-        judged = judge(stats, w, rb.signal(signal), min_volume=ctx.min_volume, min_z=ctx.min_z,
-                       statistic=ctx.statistic, binary=True, scan=ctx.scan)
-        out += c.findings_from_runs(judged, w.bucket, _builder(ctx, signal, column, judged,
-                                                               profile, observations))
-    out += _p95(ctx, profile, observations)
-    if "tool_latency_p95" in rb.signals:
-        out += _tool_p95(ctx, observations)
-    out += _burn(ctx, profile, observations)
-    return out
-
-
-def latency_profile(units: pd.DataFrame, window) -> pd.DataFrame:
-    """Latency distribution per bucket (all traffic): count, p50/p95/p99, timeout and near shares.
-
-    Covers baseline and window, so a plot shows the change against what came before.
-    """
-    u = units[(units["time"] >= window.base_start) & (units["time"] < window.end)]
-    b = window.floor(u["time"]).rename("bucket")
+def latency_profile(ctx: Context, group: str = ALL) -> pd.DataFrame:
+    """Per bucket of the window: traces, p50/p95/p99 duration, timeout and near shares."""
+    j = ctx.judge
+    u = ctx.units[ctx.window_mask(j.start, j.end, group)]
+    b = u["time"].dt.floor(j.bucket).rename("bucket")
     g = u.groupby(b)["duration"]
     prof = pd.DataFrame({"traces": g.size(), "p50_s": g.quantile(0.50),
                          "p95_s": g.quantile(0.95), "p99_s": g.quantile(0.99)})
     prof["timeout_share"] = u.groupby(b)["timeout"].mean()
-    prof["near_timeout_share"] = u.groupby(b)["near"].mean()
-    # the distribution itself: share of traces per latency band, in quarters of the budget
-    budget = float(units.attrs.get("budget_s", 8.0))
-    edges = [0.0, 0.25 * budget, 0.5 * budget, 0.75 * budget, budget, np.inf]
-    band = pd.cut(u["duration"], edges, right=False,
-                  labels=[f"share_{lo:g}_{hi:g}s" for lo, hi in zip(edges[:-1], edges[1:])])
-    shares = pd.crosstab(b, band, normalize="index")
-    return prof.join(shares).reset_index()
+    prof["near_timeout_share"] = u.groupby(b)["near_timeout"].mean()
+    return prof.reset_index()
 
 
-def slowest(observations: pd.DataFrame | None, ctx: c.Context, start, end,
-            n: int = 10) -> pd.DataFrame:
-    """Tools and span names ranked by p95 duration in ``[start, end)``, with baseline p95."""
-    if observations is None or observations.empty:
-        return pd.DataFrame()
-    spans, keys = _child_spans(observations, ctx, end)
-    frame = spans[(spans["time"] < end).to_numpy()]
-    cur_mask = (frame["time"] >= start).to_numpy()
-    cur = frame[cur_mask].groupby("key")["dur"].agg(
+def slowest(ctx: Context, start: pd.Timestamp, end: pd.Timestamp, n: int = 10) -> pd.DataFrame:
+    """Tools and span names ranked by their p95 duration in ``[start, end)`` against their
+    baseline p95."""
+    obs = ctx.observations
+    if obs is None or obs.empty:
+        return pd.DataFrame(columns=["kind", "name", "calls", "p50_s", "p95_s",
+                                     "baseline_p95_s", "ratio"])
+    j = ctx.judge
+    st = obs["start_time"]
+    child = obs["parent_observation_id"].notna()
+    keep = (((st >= start) & (st < end)) | ((st >= j.baseline_start) & (st < j.baseline_end)))
+    o = obs[(keep & child).to_numpy()]
+    is_tool = o["tool_name"].notna().to_numpy()
+    kind = np.where(is_tool, "tool", o["type"].astype(str).to_numpy())
+    name = np.where(is_tool, o["tool_name"].astype(str).to_numpy(dtype=object),
+                    o["name"].astype(str).to_numpy(dtype=object))
+    frame = pd.DataFrame({"kind": kind, "name": name, "dur": o["duration_s"].to_numpy(),
+                          "cur": ((o["start_time"] >= start) & (o["start_time"] < end))
+                          .to_numpy()})
+    cur = frame[frame["cur"]].groupby(["kind", "name"])["dur"].agg(
         calls="size", p50_s=lambda s: s.quantile(0.5), p95_s=lambda s: s.quantile(0.95))
-    base = frame[~cur_mask & (frame["time"] < ctx.window.start).to_numpy()]
-    base = base.groupby("key")["dur"].quantile(0.95).rename("baseline_p95_s")
-    out = cur.join(base)
-    out.index = keys[out.index.to_numpy(dtype="int64")]
+    base = frame[~frame["cur"]].groupby(["kind", "name"])["dur"].quantile(0.95)
+    out = cur.join(base.rename("baseline_p95_s"))
     out["ratio"] = out["p95_s"] / out["baseline_p95_s"]
     return out.sort_values(["ratio", "p95_s"], ascending=False).head(n).reset_index()
 
 
-def _child_spans(observations: pd.DataFrame, ctx: c.Context, end
-                 ) -> tuple[pd.DataFrame, pd.MultiIndex]:
-    """Child spans from the baseline's start to the window's end (or ``end`` when later):
-    ``key``, ``dur``, ``time``, and the (``kind``, ``name``) of each key. Reduced once per
-    detector run; every finding's :func:`slowest` slices it. The key numbers (kind, name) in
-    sorted order, so grouping by it orders groups as grouping by the two strings would, without
-    taking strings row by row."""
-    until = max(ctx.window.end, pd.Timestamp(end))
-    cached = ctx.extra.get("child_spans")
-    if cached is not None and cached[0] is observations and cached[1] >= until:
-        return cached[2]
-    st = observations["start_time"]
-    keep = ((st >= ctx.window.base_start) & (st < until)
-            & observations["parent_observation_id"].notna()).to_numpy()
-    # only the columns used: every string column taken row by row costs
-    o = observations[["tool_name", "name", "type", "duration_s", "start_time"]][keep]
-    key, keys = _span_keys(o)
-    named = key >= 0
-    frame = pd.DataFrame({"key": key[named], "dur": o["duration_s"].to_numpy()[named],
-                          "time": o["start_time"].array[named]})
-    found = (frame, keys)
-    ctx.extra["child_spans"] = (observations, until, found)
-    return found
+def evidence(ctx: Context, signal: str, iv: Interval) -> dict[str, pd.DataFrame]:
+    return {"latency": latency_profile(ctx, iv.group),
+            "slowest": slowest(ctx, iv.start, iv.end)}
 
 
-def _span_keys(spans: pd.DataFrame) -> tuple[np.ndarray, pd.MultiIndex]:
-    """Each span's (kind, name) key, numbered in sorted order (-1: kind or name missing), and
-    the keys: a tool call is (``tool``, tool name), any other span (type, span name). Worked
-    out on integer codes, so no string is built per span."""
-    tool = spans["tool_name"]
-    t_code, t_names = pd.factorize(tool)
-    y_code, y_names = pd.factorize(spans["type"])
-    n_code, n_names = pd.factorize(spans["name"])
-    # one integer per (kind, name) pair of codes: tool names first, then type x span name
-    width = max(len(n_names), 1)
-    pair = np.where(tool.notna().to_numpy(), t_code,
-                    np.where((y_code >= 0) & (n_code >= 0),
-                             len(t_names) + y_code * width + n_code, -1))
-    seen = np.unique(pair[pair >= 0])
-    labels = [("tool", str(t_names[i])) if i < len(t_names) else
-              (str(y_names[(i - len(t_names)) // width]),
-               str(n_names[(i - len(t_names)) % width])) for i in seen.tolist()]
-    ordered = sorted(set(labels))
-    rank = {label: k for k, label in enumerate(ordered)}
-    by_pair = np.full(len(t_names) + len(y_names) * width + 1, -1)
-    by_pair[seen] = [rank[label] for label in labels]
-    dtype = "str" if ordered else object  # as grouping the strings gives
-    keys = pd.MultiIndex.from_arrays(
-        [pd.Index([k for k, _ in ordered], dtype=dtype),
-         pd.Index([n for _, n in ordered], dtype=dtype)], names=["kind", "name"])
-    return by_pair[pair], keys
+def burn_rates(units: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, objective: float,
+               rules: list[dict], step: pd.Timedelta) -> pd.DataFrame:
+    """Burn rate of each rule's long and short window at every ``step`` of ``[start, end)``,
+    with the long window's traces and timeouts: ``at``, ``burn_<w>``, ``n_<w>``, ``bad_<w>``.
 
-
-def _builder(ctx, signal, column, judged, profile, observations):
-    spec = ctx.runbook.signal(signal)
-    label = {"timeout": "Timeout rate", "near": "Near-timeout share"}[column]
-
-    def build(run, top, start, end, labels):
-        suspects = c.attribute_run(ctx, column, start, end)
-        who = f" in {labels['agent']}" if labels else ""
-        summary = (f"{label}{who} {top['mean']:.1%} (baseline {top['baseline']:.1%}, "
-                   f"{top['n']:.0f} traces in the worst hour){c.suspects_text(suspects)}")
-        if ctx.note:
-            summary += f"; {ctx.note}"
-        return Finding(
-            runbook=ctx.runbook.name, signal=signal, severity=top["severity"], start=start,
-            end=end, observed=float(top["mean"]), baseline=float(top["baseline"]),
-            summary=summary, unit=spec["unit"], labels=labels, suspects=suspects,
-            trace_ids=c.top_trace_ids(ctx.units, start, end, "duration", labels),
-            evidence={"series": c.evidence_series(judged, labels, ctx.window),
-                      "latency": profile, "slowest": slowest(observations, ctx, start, end)})
-    return build
-
-
-def _p95(ctx: c.Context, profile: pd.DataFrame, observations) -> list[Finding]:
-    """p95 latency per bucket and agent against its baseline p95 (ratio thresholds)."""
-    spec = ctx.runbook.signal("latency_p95")
-    w = ctx.window
-    u = ctx.units
-    stats = bucket_stats(u, w, "duration")
-    v = u[["group", "time", "duration"]]
-    both = pd.concat([v.assign(_g=v["group"]), v.assign(_g=ALL)], ignore_index=True)
-    q = both.groupby(["_g", w.floor(both["time"]).rename("bucket")])["duration"].quantile(0.95)
-    q = q.rename("p95").reset_index().rename(columns={"_g": "group"})
-    stats = stats.merge(q, on=["group", "bucket"], how="left")
-    judged = judge(stats, w, spec, min_volume=ctx.min_volume, min_z=-np.inf,
-                   statistic=ctx.statistic, binary=False, observed="p95")
-    judged = _gate_by_shift(judged, u, "duration", ctx)
-
-    def build(run, top, start, end, labels):
-        suspects = c.attribute_run(ctx, "duration", start, end)
-        return Finding(
-            runbook=ctx.runbook.name, signal="latency_p95", severity=top["severity"],
-            start=start, end=end, observed=float(top["p95"]), baseline=float(top["baseline"]),
-            summary=(f"p95 latency {top['p95']:.2f} s, {c.fmt_ratio(top['score'])} baseline "
-                     f"({top['baseline']:.2f} s){c.suspects_text(suspects)}"),
-            unit=spec["unit"], labels=labels, suspects=suspects,
-            trace_ids=c.top_trace_ids(ctx.units, start, end, "duration", labels),
-            evidence={"series": c.evidence_series(judged, labels, w, observed="p95"),
-                      "latency": profile, "slowest": slowest(observations, ctx, start, end)})
-    return c.findings_from_runs(judged, w.bucket, build)
-
-
-def _gate_by_shift(judged: pd.DataFrame, units: pd.DataFrame, value: str, ctx: c.Context
-                   ) -> pd.DataFrame:
-    """Keep a quantile verdict only where the log-duration mean moved significantly too.
-
-    A p95 over a hundred calls is noisy; latencies are roughly lognormal, so a slowdown is a shift
-    of the mean log-duration, whose z-test is sharp. Buckets whose shift is under the runbook's
-    ``min_zscore`` lose their verdict.
-    """
-    logs = units[["time", "group"]].assign(_log=np.log(units[value].clip(lower=1e-6)))
-    shift = judge(bucket_stats(logs, ctx.window, "_log"), ctx.window,
-                  {"direction": "up", "compare": "delta", "thresholds": {"warning": 0.0}},
-                  min_volume=ctx.min_volume, min_z=ctx.min_z, statistic="mean", binary=False)
-    ok = shift.loc[shift["severity"].notna(), ["group", "bucket"]].assign(_ok=True)
-    out = judged.merge(ok, on=["group", "bucket"], how="left")
-    out["severity"] = out["severity"].where(out["_ok"].eq(True).to_numpy(), None)
-    return out.drop(columns="_ok")
-
-
-def _tool_p95(ctx: c.Context, observations: pd.DataFrame | None) -> list[Finding]:
-    """p95 duration of each tool's calls per bucket against the tool's own baseline."""
-    if observations is None or observations.empty:
-        return []
-    spec = ctx.runbook.signal("tool_latency_p95")
-    w = ctx.window
-    keep = (observations["tool_name"].notna() & (observations["start_time"] >= w.base_start)
-            & (observations["start_time"] < w.end)).to_numpy()
-    o = observations[["start_time", "tool_name", "duration_s", "agent", "trace_id"]][keep]
-    if o.empty:
-        return []
-    calls = pd.DataFrame({"time": o["start_time"], "group": o["tool_name"].astype(str),
-                          "duration": o["duration_s"].astype("float64"),
-                          "tool_name": o["tool_name"].astype(str),
-                          "agent": o["agent"].astype(str), "trace_id": o["trace_id"]})
-    stats = bucket_stats(calls, w, "duration")
-    q = calls.groupby(["group", w.floor(calls["time"]).rename("bucket")])["duration"]
-    stats = stats.merge(q.quantile(0.95).rename("p95").reset_index(), on=["group", "bucket"],
-                        how="left")
-    stats = stats[stats["group"] != ALL]
-    judged = judge(stats, w, spec, min_volume=ctx.min_volume, min_z=-np.inf,
-                   statistic=ctx.statistic, binary=False, observed="p95")
-    judged = _gate_by_shift(judged, calls[calls["group"] != ALL], "duration", ctx)
-
-    def build(run, top, start, end, labels):
-        tool = labels.pop("agent")
-        labels = {"tool_name": tool}
-        suspects = c.attribute_run(ctx, "duration", start, end, units=calls)
-        ids = calls[(calls["time"] >= start) & (calls["time"] < end)
-                    & (calls["group"] == tool)].sort_values("duration", ascending=False)
-        return Finding(
-            runbook=ctx.runbook.name, signal="tool_latency_p95", severity=top["severity"],
-            start=start, end=end, observed=float(top["p95"]), baseline=float(top["baseline"]),
-            summary=(f"Tool {tool} p95 {top['p95']:.2f} s, {c.fmt_ratio(top['score'])} its "
-                     f"baseline ({top['baseline']:.2f} s){c.suspects_text(suspects)}"),
-            unit=spec["unit"], labels=labels, suspects=suspects,
-            trace_ids=list(dict.fromkeys(ids["trace_id"].astype(str)))[:20],
-            evidence={"series": c.evidence_series(judged, {"agent": tool}, w, observed="p95"),
-                      "slowest": slowest(observations, ctx, start, end)})
-    return c.findings_from_runs(judged, w.bucket, build)
-
-
-def burn_rates(units: pd.DataFrame, window, objective: float, rules, min_volume: int,
-               step: pd.Timedelta) -> pd.DataFrame:
-    """Burn rate of each rule's long and short window at every ``step`` in the judged window.
-
-    burn rate = bad share over the window / (1 - objective). A rule fires at an instant when
-    both its windows burn at least ``burn_rate`` and the long window holds ``min_volume`` traces.
+    burn rate = share of traces out of budget over the window / (1 - objective).
     """
     budget = 1.0 - objective
-    longest = max(c.parse_width(r["long"]) for r in rules)
-    u = units[(units["time"] >= window.start - longest) & (units["time"] < window.end)]
-    origin = window.start - longest
-    grid = pd.date_range(origin, window.end, freq=step, inclusive="left")
-    idx = ((u["time"] - origin) // step).to_numpy()
+    longest = max(parse_duration(r["long"]) for r in rules)
+    origin = start - longest
+    u = units[(units["time"] >= origin) & (units["time"] < end)]
+    grid = pd.date_range(origin, end, freq=step, inclusive="left")
+    idx = ((u["time"] - origin) // step).to_numpy().astype("int64")
     bad = np.bincount(idx, weights=u["timeout"].to_numpy(), minlength=len(grid))
     tot = np.bincount(idx, minlength=len(grid)).astype("float64")
     cbad, ctot = np.concatenate([[0], np.cumsum(bad)]), np.concatenate([[0], np.cumsum(tot)])
     ends = np.arange(1, len(grid) + 1)
     out = pd.DataFrame({"at": grid + step})
-    firing = pd.Series([None] * len(grid), dtype=object)
-    for r in rules:
-        sev_rank = SEVERITIES.index(r["severity"])
-        rates = {}
-        for which in ("long", "short"):
-            k = int(c.parse_width(r[which]) / step)
-            lo = np.maximum(ends - k, 0)
-            n = ctot[ends] - ctot[lo]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rates[which] = np.where(n > 0, (cbad[ends] - cbad[lo]) / n / budget, 0.0)
-            if which == "long":
-                long_n = n
-        name = f"{r['long']}/{r['short']}"
-        out[f"burn_{r['long']}"] = rates["long"]
-        out[f"burn_{r['short']}"] = rates["short"]
-        fire = ((rates["long"] >= r["burn_rate"]) & (rates["short"] >= r["burn_rate"])
-                & (long_n >= min_volume))
-        for i in np.flatnonzero(fire):
-            cur = firing.iloc[i]
-            if cur is None or SEVERITIES.index(cur.split(":")[0]) < sev_rank:
-                firing.iloc[i] = f"{r['severity']}:{name}"
-    out["rule"] = firing.to_numpy()
-    return out[out["at"] > window.start].reset_index(drop=True)
+    for w in sorted({r["long"] for r in rules} | {r["short"] for r in rules}):
+        k = int(parse_duration(w) / step)
+        lo = np.maximum(ends - k, 0)
+        n = ctot[ends] - ctot[lo]
+        b = cbad[ends] - cbad[lo]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[f"burn_{w}"] = np.where(n > 0, b / n / budget, 0.0)
+        out[f"n_{w}"], out[f"bad_{w}"] = n, b
+    return out[out["at"] > start].reset_index(drop=True)
 
 
-def _burn(ctx: c.Context, profile: pd.DataFrame, observations) -> list[Finding]:
+def burn_findings(ctx: Context) -> list[Finding]:
+    """SLO burn findings, per agent (every agent has its own budget)."""
     slo = ctx.runbook.spec.get("slo")
     if not slo:
         return []
-    rules = slo["burn_rate_windows"]
-    step = min(c.parse_width(r["short"]) for r in rules)
-    table = burn_rates(ctx.units, ctx.window, slo["objective"], rules, ctx.min_volume, step)
-    hot = table[table["rule"].notna()]
-    if hot.empty:
-        return []
-    # one finding per run of firing instants; severity the most urgent rule seen in it
-    run_id = hot["at"].diff().ne(step).cumsum()
+    rules = list(slo["burn_rate_windows"])
+    step = min(parse_duration(r["short"]) for r in rules)
+    j = ctx.judge
     out = []
-    for _, run in hot.groupby(run_id.to_numpy()):
-        start, end = run["at"].min() - step, run["at"].max()
-        sev = max((r.split(":")[0] for r in run["rule"]), key=SEVERITIES.index)
-        rule = next(r for r in run["rule"] if r.startswith(sev + ":")).split(":")[1]
-        long_col = f"burn_{rule.split('/')[0]}"
-        peak = float(run[long_col].max())
-        threshold = next(r["burn_rate"] for r in rules if f"{r['long']}/{r['short']}" == rule)
-        suspects = c.attribute_run(ctx, "timeout", start, end)
-        out.append(Finding(
-            runbook=ctx.runbook.name, signal="slo_burn_rate", severity=sev, start=start,
-            end=end, observed=peak, baseline=float(threshold),
-            summary=(f"Error budget of the {slo['objective']:.0%} within "
-                     f"{ctx.extra['budget']['seconds']:g} s SLO burning {peak:.1f}x too fast "
-                     f"over {rule.split('/')[0]} (rule {rule}, threshold {threshold:g}x)"
-                     f"{c.suspects_text(suspects)}"),
-            unit="burn rate", suspects=suspects,
-            trace_ids=c.top_trace_ids(ctx.units, start, end, "duration", {}),
-            evidence={"burn_rates": table, "latency": profile}))
+    for group in j.groups():
+        if group == ALL:
+            continue
+        units = ctx.units[(j.agents == group)]
+        table = burn_rates(units, j.start, j.end, float(slo["objective"]), rules, step)
+        fire = pd.Series([None] * len(table), dtype=object)
+        for r in rules:
+            ok = ((table[f"burn_{r['long']}"] >= r["burn_rate"])
+                  & (table[f"burn_{r['short']}"] >= r["burn_rate"])
+                  & (table[f"n_{r['long']}"] >= _BURN_MIN_TRACES)
+                  & (table[f"bad_{r['long']}"] >= _BURN_MIN_BAD)).to_numpy()
+            for i in np.flatnonzero(ok):
+                cur = fire.iloc[i]
+                if cur is None or SEVERITIES.index(cur[0]) < SEVERITIES.index(r["severity"]):
+                    fire.iloc[i] = (r["severity"], r)
+        hot = table[fire.notna().to_numpy()]
+        if hot.empty:
+            continue
+        # instants less than a bucket apart are one burn, not several
+        run_id = hot["at"].diff().gt(j.bucket).cumsum()
+        for _, run in hot.groupby(run_id.to_numpy()):
+            rows = fire.loc[run.index]
+            sev, rule = max(rows, key=lambda x: SEVERITIES.index(x[0]))
+            a, b = run["at"].min() - step, run["at"].max()
+            peak = float(run[f"burn_{rule['long']}"].max())
+            suspects = ctx.suspects("timeout_rate", a, b, group)
+            from workbench.analysis.detect import suspects_text
+
+            budget_s = float(units["budget_s"].iloc[0]) if len(units) else float("nan")
+            out.append(Finding(
+                runbook=ctx.runbook.name, signal="slo_burn_rate", severity=sev, start=a, end=b,
+                observed=peak, baseline=float(rule["burn_rate"]),
+                summary=(f"{group}: error budget of the {slo['objective']:.0%} within "
+                         f"{budget_s:g} s SLO burning {peak:.1f}x too fast over "
+                         f"{rule['long']} (rule {rule['long']}/{rule['short']}, threshold "
+                         f"{rule['burn_rate']:g}x){suspects_text(suspects)}"),
+                unit="burn rate", labels={"agent": group}, suspects=suspects,
+                trace_ids=ctx.worst("timeout_rate", a, b, group), confirmed=ctx.confirmed,
+                evidence={"burn_rates": table, "latency": latency_profile(ctx, group)}))
+    return out
+
+
+def tool_units(ctx: Context) -> pd.DataFrame:
+    """Tool calls of the baseline and the window as units: time, tool, agent, duration."""
+    obs = ctx.observations
+    j = ctx.judge
+    if obs is None or obs.empty:
+        return pd.DataFrame(columns=["time", "tool_name", "agent", "duration", "trace_id"])
+    st = obs["start_time"]
+    keep = (obs["tool_name"].notna() & (st >= j.baseline_start) & (st < j.end)).to_numpy()
+    o = obs[keep]
+    return pd.DataFrame({"time": o["start_time"].to_numpy(),
+                         "tool_name": o["tool_name"].astype(str).to_numpy(),
+                         "agent": o["agent"].astype(str).to_numpy(),
+                         "duration": o["duration_s"].astype("float64").to_numpy(),
+                         "trace_id": o["trace_id"].astype(str).to_numpy()}).assign(
+        time=lambda d: pd.to_datetime(d["time"], utc=True))
+
+
+def tool_latency(ctx: Context) -> list[Finding]:
+    """Each tool's share of calls over its own baseline p95, per tool."""
+    if "tool_latency_p95" not in ctx.runbook.signals:
+        return []
+    units = tool_units(ctx)
+    if units.empty:
+        return []
+    j = ctx.judge
+    tj = Judge(ctx.runbook, units, j.start, j.end, group_by="tool_name",
+               segments=["tool_name"])
+    spec = ctx.runbook.signal("tool_latency_p95")
+    out = []
+    from workbench.analysis.attribution import attribute
+    from workbench.analysis.detect import _hours, _p, _when, suspects_text
+
+    for tool in tj.groups():
+        if tool == ALL:
+            continue
+        for iv in tj.scan("tool_latency_p95", tool):
+            p = tj.prepared("tool_latency_p95")
+            t = units["time"]
+            cur = units[((t >= iv.start) & (t < iv.end)).to_numpy() & (tj.agents == tool)]
+            base = units[tj.in_base & p.expectation.used & (tj.agents == tool)]
+            cur = cur.assign(slow=p.y[cur.index.to_numpy()])
+            base = base.assign(slow=p.y[base.index.to_numpy()])
+            suspects = attribute(cur, base, "slow", ["tool_name", "agent/tool_name"],
+                                 min_share=float(ctx.runbook.spec["attribution"].get(
+                                     "min_share", 0.8)))
+            limit = tj.slow_thresholds().get(tool, float("nan"))
+            p95 = float(cur["duration"].quantile(0.95)) if len(cur) else float("nan")
+            shortest = tj.shortest("tool_latency_p95", iv)
+            ids = cur.sort_values("duration", ascending=False)["trace_id"]
+            out.append(Finding(
+                runbook=ctx.runbook.name, signal="tool_latency_p95", severity=iv.severity,
+                start=iv.start, end=iv.end, observed=p95, baseline=limit,
+                summary=(f"Tool {tool}: {iv.observed:.0%} of {iv.units} calls over its baseline "
+                         f"p95 ({limit:.2f} s) against {iv.expected:.0%} expected, p95 "
+                         f"{p95:.2f} s over {_when(iv.start, iv.end)}; significant within "
+                         f"{_hours(shortest)} ({_p(iv.p_value)}){suspects_text(suspects)}"),
+                unit=spec.get("unit", "s"), labels={"tool_name": tool}, suspects=suspects,
+                trace_ids=list(dict.fromkeys(ids.tolist()))[:20], p_value=iv.p_value,
+                shortest=shortest, confirmed=ctx.confirmed,
+                evidence={"slowest": slowest(ctx, iv.start, iv.end)}))
     return out

@@ -25,6 +25,9 @@ from workbench import kpis as kpi_mod
 from workbench import runbooks as runbook_mod
 from workbench import schema
 from workbench.alerts import Alert, Delivery, send
+from workbench.analysis.detect import units_for
+from workbench.analysis.signals import score_flags
+from workbench.deadline import Deadline
 from workbench.errors import ConfigError, SchemaError, SourceError, WorkbenchError
 from workbench.findings import SEVERITIES, Finding
 from workbench.metrics_overview import DEFAULT_STEP, ENV_URL, MetricsSection, metrics_section
@@ -32,6 +35,7 @@ from workbench.reports import html as report_html
 from workbench.reports.summary import redact_url, safe_parameters, write_summary
 from workbench.sources import (SOURCES, TraceSource, incomplete_reason, open_trace_source,
                                to_utc)
+from workbench.sources.conventions import Coverage, coverage
 
 __all__ = ["DailyReport", "SourceStatus", "build", "check_sources", "open_source",
            "report_stem"]
@@ -140,13 +144,15 @@ def _pull(src: TraceSource, status: SourceStatus, start: pd.Timestamp, end: pd.T
 
 
 def _detect(runbooks: dict, traces: pd.DataFrame, obs: pd.DataFrame, scores: pd.DataFrame,
-            start: pd.Timestamp, end: pd.Timestamp) -> tuple[list[Finding], str | None]:
+            start: pd.Timestamp, end: pd.Timestamp, units: pd.DataFrame, complete: bool
+            ) -> tuple[list[Finding], str | None]:
     """The hourly runbook detectors over ``[start, end)``; a note when they failed on purpose
     (a WorkbenchError), so the daily checks still reach the reader."""
     from workbench.analysis import detect_all
 
     try:
-        return list(detect_all(runbooks, traces, obs, scores, start, end)), None
+        return list(detect_all(runbooks, traces, obs, scores, start, end, units=units,
+                               confirmed=complete)), None
     except WorkbenchError as exc:
         return [], f"hourly detectors failed: {type(exc).__name__}: {exc}"
 
@@ -164,13 +170,14 @@ class DailyReport:
     alert_days: int
     source: SourceStatus
     runbooks: dict[str, runbook_mod.Runbook]
-    score_threshold: float
     traces: pd.DataFrame
     observations: pd.DataFrame
     scores: pd.DataFrame
+    units: pd.DataFrame
     all_kpis: pd.DataFrame
     checks: pd.DataFrame
     findings: list[Finding]
+    coverage: Coverage = field(default_factory=lambda: Coverage(traces=0))
     notes: list[str] = field(default_factory=list)
     metrics: MetricsSection = field(default_factory=MetricsSection)
 
@@ -187,9 +194,20 @@ class DailyReport:
         return self.date - pd.Timedelta(days=self.alert_days - 1)
 
     @property
+    def score_threshold(self) -> float:
+        """Above this a hallucination score marks a trace hallucinated."""
+        return score_flags(self.runbooks)
+
+    @property
+    def no_data(self) -> bool:
+        """The report day had no traces (or a tenth of its usual volume)."""
+        return any(f.signal == "no_data" for f in self.findings)
+
+    @property
     def degraded(self) -> bool:
-        """The trace source or Prometheus failed: the report is incomplete."""
-        return self.source.degraded or self.metrics.degraded
+        """The trace source or Prometheus failed, or the day has no data: the report cannot
+        vouch for what it shows."""
+        return self.source.degraded or self.metrics.degraded or self.no_data
 
     def degraded_sources(self) -> list[dict[str, str | None]]:
         """``[{"name", "reason"}]`` of every source that failed."""
@@ -227,9 +245,13 @@ class DailyReport:
         return [self._source_finding(d["name"], d["reason"]) for d in self.degraded_sources()]
 
     def alert_findings(self) -> list[Finding]:
-        """Firing findings at warning or worse that touch the alert window, and degradation."""
+        """Firing findings at warning or worse that touch the alert window, and degradation.
+
+        A finding made on incomplete data is not alerted: missing rows must never page anyone
+        for an incident; the degraded-report alert says the data was incomplete instead.
+        """
         floor = SEVERITIES.index(ALERT_MIN_SEVERITY)
-        out = [f for f in self.findings if f.status == "firing"
+        out = [f for f in self.findings if f.status == "firing" and f.confirmed
                and SEVERITIES.index(f.severity) >= floor and f.end > self.alert_start]
         return out + self.degraded_findings()
 
@@ -282,6 +304,9 @@ class DailyReport:
             "source": self.source.to_dict(),
             "degraded": self.degraded,
             "degraded_sources": self.degraded_sources(),
+            "no_data": self.no_data,
+            "coverage": self.coverage.to_dict(),
+            "reconciliation": self.traces.attrs.get("langfuse", {}).get("reconciliation"),
             "kpis": self.kpis,
             "checks": day_checks,
             "findings": [f.to_dict() for f in self.findings],
@@ -296,12 +321,35 @@ class DailyReport:
         return write_summary(path, self.summary(parameters, delivery))
 
 
+def _no_data(units: pd.DataFrame, day: pd.Timestamp, kpis: pd.DataFrame) -> Finding | None:
+    """A finding when the report day has no traces (or a tenth of its usual volume) while the
+    days before it had them: silence from a source is never an all-clear."""
+    before = kpis.loc[(kpis.index < day) & (kpis.index >= day - pd.Timedelta(days=7)), "traces"]
+    usual = float(before[before > 0].median()) if (before > 0).any() else 0.0
+    seen = int(kpis.at[day, "traces"]) if day in kpis.index else 0
+    if usual < 20 or seen >= 0.1 * usual:
+        return None
+    severity = "critical" if seen == 0 else "warning"
+    what = "no traces" if seen == 0 else f"only {seen:,} traces"
+    return Finding(runbook="daily_report", signal="no_data", severity=severity, start=day,
+                   end=day + pd.Timedelta(days=1), observed=float(seen), baseline=usual,
+                   unit="traces",
+                   summary=(f"{what} on {day:%Y-%m-%d} where the days before had a median of "
+                            f"{usual:,.0f}: the source, the instrumentation or the traffic "
+                            "stopped; nothing can be judged on this day"),
+                   labels={"day": f"{day:%Y-%m-%d}"})
+
+
 def build(date: Any, source: str | TraceSource = "local", data_dir: str | Path | None = None,
           *, days: int = 7, alert_days: int = 1, runbooks_dir: str | Path | None = None,
-          prometheus: Any = None, metrics_step: Any = DEFAULT_STEP) -> DailyReport:
+          prometheus: Any = None, metrics_step: Any = DEFAULT_STEP,
+          deadline: Deadline | None = None) -> DailyReport:
     """Pull ``days`` days ending on ``date`` (plus the checks' baseline days before them),
-    compute KPIs, run the daily checks on every day of the window and the detectors over it.
+    compute the per-trace signals once, and from them the KPIs, the daily checks of every day of
+    the window and the detectors over the alert window.
 
+    ``deadline`` bounds every pull of the report together (one budget, not one per frame);
+    slices are pulled newest first, so a pull cut short loses the oldest baseline hours.
     ``prometheus``: None adds the Prometheus section when ``PROMETHEUS_URL`` is set; False
     leaves it out; a ``PrometheusSource`` is used as given.
     """
@@ -310,6 +358,8 @@ def build(date: Any, source: str | TraceSource = "local", data_dir: str | Path |
         raise ConfigError(f"days ({days}) and alert_days ({alert_days}) must be at least 1")
     runbooks = runbook_mod.load_all(runbooks_dir)
     src = open_source(source, data_dir)
+    if deadline is not None and hasattr(src, "deadline"):
+        src.deadline = deadline
     status = SourceStatus(name=source if isinstance(source, str) else src.name)
     window_start = day - pd.Timedelta(days=int(days) - 1)
     end = day + pd.Timedelta(days=1)
@@ -325,14 +375,8 @@ def build(date: Any, source: str | TraceSource = "local", data_dir: str | Path |
         if src is not source:  # opened here by name: release its connections
             _close(src)
 
-    threshold = kpi_mod.hallucination_threshold(runbooks)
-    all_days = pd.date_range(pull_start, day, freq="D")
-    all_kpis = kpi_mod.daily_kpis(traces, scores, threshold, days=all_days)
-    window_days = pd.date_range(window_start, day, freq="D")
-    checks = pd.concat([kpi_mod.check_table(all_kpis, runbooks, d) for d in window_days],
-                       ignore_index=True)
-    findings = kpi_mod.check_findings(all_kpis, checks)
     notes = []
+    complete = not status.degraded
     # The hourly detectors judge the alert window (the report day by default, like the runbooks'
     # 24h lookback); they need a day of data before what they judge as a baseline.
     detect_start = day - pd.Timedelta(days=int(alert_days) - 1)
@@ -342,14 +386,31 @@ def build(date: Any, source: str | TraceSource = "local", data_dir: str | Path |
             detect_start = first_day + pd.Timedelta(days=1)
             notes.append(f"hourly detectors judged from {detect_start:%Y-%m-%d}: the day before "
                          "is their first baseline")
+    units = units_for(runbooks, traces, obs, scores, min(detect_start, end))
+    notes += list(units.attrs["budgets"].notes)
+    cov = coverage(obs, scores)
+    notes += cov.notes
+    if unmapped := units.attrs.get("unmapped_scores"):
+        notes.append(f"score names not used by any signal: {', '.join(unmapped[:8])}")
+    all_days = pd.date_range(pull_start, day, freq="D")
+    all_kpis = kpi_mod.daily_kpis(units, days=all_days)
+    window_days = pd.date_range(window_start, day, freq="D")
+    checks = pd.concat([kpi_mod.check_table(all_kpis, runbooks, d, units)
+                        for d in window_days], ignore_index=True)
+    findings = kpi_mod.check_findings(all_kpis, checks, runbooks, units, obs, complete)
+    if (gap := _no_data(units, day, all_kpis)) is not None:
+        findings.append(gap)
     if len(traces) and detect_start < end:
-        detected, note = _detect(runbooks, traces, obs, scores, detect_start, end)
+        detected, note = _detect(runbooks, traces, obs, scores, detect_start, end, units,
+                                 complete)
         findings += detected
         if note:
             notes.append(note)
+    if not complete:
+        notes.append("findings on incomplete data are unconfirmed: shown, not alerted")
     findings.sort(key=_order)
     metrics = metrics_section(runbooks, window_start, end, prometheus, step=metrics_step)
     return DailyReport(date=day, days=int(days), alert_days=int(alert_days), source=status,
-                       runbooks=runbooks, score_threshold=threshold, traces=traces,
-                       observations=obs, scores=scores, all_kpis=all_kpis, checks=checks,
-                       findings=findings, notes=notes, metrics=metrics)
+                       runbooks=runbooks, traces=traces, observations=obs, scores=scores,
+                       units=units, all_kpis=all_kpis, checks=checks, findings=findings,
+                       coverage=cov, notes=notes, metrics=metrics)

@@ -50,16 +50,27 @@ def header(rep: DailyReport) -> str:
         f"<p>Window: {rep.window_start:%Y-%m-%d} to {rep.date:%Y-%m-%d} ({rep.days} days). "
         f"Source: <b>{_e(rep.source.name)}</b>, {len(rep.window(rep.traces)):,} traces.</p>",
     ]
-    if rep.degraded:
+    if rep.source.degraded:
         lines.append(f"<div class='wb-degraded'><b>DEGRADED REPORT.</b> Source "
                      f"<b>{_e(rep.source.name)}</b> failed: {_e(rep.source.reason)}. "
-                     "Numbers below are incomplete; do not read missing incidents as an "
-                     "all-clear.</div>")
+                     "Numbers below are incomplete and findings on them unconfirmed; do not "
+                     "read missing incidents as an all-clear.</div>")
+    elif rep.no_data:
+        gap = next(f for f in rep.findings if f.signal == "no_data")
+        lines.append(f"<div class='wb-degraded'><b>NO DATA.</b> {_e(gap.summary)}.</div>")
+    elif rep.degraded:
+        lines.append(f"<div class='wb-degraded'><b>DEGRADED REPORT.</b> "
+                     f"{_e('; '.join(str(d['name']) + ': ' + str(d['reason']) for d in rep.degraded_sources()))}"
+                     "</div>")
     else:
         verdict = (f"{len(today)} finding(s) on the report day, {len(firing)} in the window."
                    if firing else "No check or detector fired in the window.")
         lines.append(f"<div class='wb-ok'>Source ok. {_e(verdict)}</div>")
     lines += [f"<p><i>{_e(n)}</i></p>" for n in rep.notes]
+    if rep.coverage.traces:
+        unknown = ", ".join(f"{k} {v:.0%}" for k, v in rep.coverage.unknown.items())
+        lines.append(f"<p>Mapping coverage over {rep.coverage.traces:,} traces, share unknown: "
+                     f"{_e(unknown)}.</p>")
     return "\n".join(lines)
 
 
@@ -96,7 +107,8 @@ def kpi_table(kpis: pd.DataFrame, found: Iterable[Finding] = ()) -> str:
 
 def _findings_frame(found: list[Finding]) -> pd.DataFrame:
     return pd.DataFrame({
-        "severity": [_SEVERITY_MARK[f.severity] for f in found],
+        "severity": [_SEVERITY_MARK[f.severity] + ("" if f.confirmed else " (unconfirmed)")
+                     for f in found],
         "when (UTC)": [f"{f.start:%Y-%m-%d %H:%M} – {f.end:%H:%M}" if f.end - f.start <
                        pd.Timedelta(days=1) else f"{f.start:%Y-%m-%d}" for f in found],
         "runbook": [f.runbook for f in found],
@@ -104,7 +116,7 @@ def _findings_frame(found: list[Finding]) -> pd.DataFrame:
         "observed": [_num(f.observed, ".4g") + (f" {f.unit}" if f.unit else "") for f in found],
         "baseline": [_num(f.baseline, ".4g") for f in found],
         "ratio": ["inf" if np.isinf(f.ratio) else _num(f.ratio, ".2f") for f in found],
-        "suspects": ["; ".join(f"{s.dimension}={s.value} ({s.contribution:.0%})"
+        "suspects": ["; ".join(f"{s.label} ({s.contribution:.0%})"
                                for s in f.suspects[:3]) for f in found],
         "summary": [f.summary for f in found],
     })

@@ -31,8 +31,9 @@ def notebook_path(runbook: runbook_mod.Runbook) -> Path:
 
 def run_runbook(name: str, start: Any, end: Any, source: str = "local",
                 data_dir: str | Path | None = "data/demo", out_dir: str | Path = "out", *,
-                baseline_days: int = 7, runbooks_dir: str | Path | None = None) -> Path:
-    """Execute runbook ``name``'s notebook over ``[start, end)``; return the HTML report's path.
+                agent: str | None = None, runbooks_dir: str | Path | None = None) -> Path:
+    """Execute runbook ``name``'s notebook over ``[start, end)`` (all traffic, or one
+    ``agent``); return the HTML report's path.
 
     The executed notebook sits beside the HTML as ``<name>-<start>.ipynb``; a failing run keeps
     ``<name>-<start>-err.ipynb`` and raises :class:`~workbench.errors.ReportError`.
@@ -43,15 +44,13 @@ def run_runbook(name: str, start: Any, end: Any, source: str = "local",
         raise ConfigError(f"unknown source {source!r}; known sources: {sorted(SOURCES)}")
     if source == "local" and (data_dir is None or not Path(data_dir).is_dir()):
         raise ConfigError(f"data directory {data_dir} not found (source 'local' reads it)")
-    if int(baseline_days) < 1:
-        raise ConfigError(f"baseline_days must be at least 1, got {baseline_days}")
     nb = notebook_path(rb)
     if not nb.is_file():
         raise ConfigError(f"runbook {name!r} names notebook {rb.notebook}, not found at {nb}")
     out = Path(out_dir).resolve()
     params = {"start": t0.isoformat(), "end": t1.isoformat(), "source": source,
               "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else "",
-              "baseline_days": int(baseline_days), "interactive": False}
+              "agent": agent or "", "interactive": False}
     stem = f"{rb.name}-{t0:%Y%m%dT%H%M}"
     executed = run_notebook(nb, params, out, output_name=f"{stem}.ipynb", cwd=out)
     return render_html(executed, out / f"{stem}.html",

@@ -625,7 +625,7 @@ def _present(s: pd.Series) -> pd.Series:
     """Non-null and not an empty string."""
     ok = s.notna()
     if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
-        ok &= s.astype(str).str.strip().ne("").to_numpy()
+        ok = ok & s.astype(str).str.strip().ne("").to_numpy()
     return ok
 
 

@@ -1,0 +1,147 @@
+"""What the baseline expects of every unit, segment by segment.
+
+A unit's expectation is the baseline mean of the finest *segment* it belongs to (its agent, its
+agent and model, ...), shrunk toward the segment above it when the baseline saw the segment only a
+few times (``prior`` pseudo-units), and, with ``seasonality="hour_of_day"``, toward the same hour
+of the day. Summing expectations over any group of units gives what that group should have shown
+*for the traffic it actually had*: when the evening brings three times the share of an expensive
+agent, the expected spend per request of all traffic rises with it, so a change in traffic mix is
+never mistaken for a cost spike.
+
+Robustness: baseline hours that were themselves anomalous (an earlier incident inside the
+trailing week) are found against a first estimate and left out of the second, so one bad
+afternoon does not raise the bar for a week. :func:`overdispersion` then measures how much more
+than independent units the remaining baseline hours scatter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from workbench.analysis import stats
+
+__all__ = ["Expectation", "expect"]
+
+#: baseline pseudo-units pulling a thin segment toward the one above it
+PRIOR = 20.0
+#: a baseline hour whose excess is this improbable is an earlier incident, left out
+_ANOMALOUS_P = 1e-4
+_HOUR = "__hour_of_day"
+
+
+@dataclass
+class Expectation:
+    """Per unit (row of the units frame): expected value, its variance, and the baseline rows
+    that were used (anomalous hours dropped)."""
+
+    expected: np.ndarray
+    variance: np.ndarray
+    used: np.ndarray  # bool per unit: a baseline unit that informed the expectations
+    dropped_hours: int = 0
+
+
+def _levels(segments: Sequence[str], seasonality: str) -> list[list[str]]:
+    levels: list[list[str]] = [[]]
+    for s in segments:
+        levels.append(levels[-1] + [s])
+    if seasonality == "hour_of_day":
+        levels.append(levels[-1] + [_HOUR])
+    return levels
+
+
+def _codes(units: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """One integer per distinct combination of ``cols`` (0 for the top level)."""
+    if not cols:
+        return np.zeros(len(units), dtype="int64")
+    keys = [units[c].astype("string").fillna("\x00").to_numpy(dtype=object) for c in cols]
+    frame = pd.DataFrame({str(i): k for i, k in enumerate(keys)})
+    return frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
+
+
+def _fit(y: np.ndarray, w: np.ndarray, kind: str, level_codes: list[np.ndarray],
+         base: np.ndarray, prior: float) -> tuple[np.ndarray, np.ndarray]:
+    """Shrunk per-unit mean and variance from the ``base`` rows, level by level."""
+    n_all = len(y)
+    yb, wb = y[base], w[base]
+    tot_w = wb.sum()
+    mean = np.full(n_all, yb.sum() / tot_w if tot_w > 0 else 0.0)
+    if kind == "mean":
+        dev = yb / np.where(wb > 0, wb, 1.0) - mean[base]
+        var0 = float(np.average(dev ** 2, weights=wb)) if tot_w > 0 else 0.0
+        var = np.full(n_all, var0)
+    else:
+        var = np.zeros(n_all)
+    for codes in level_codes[1:]:
+        size = int(codes.max()) + 1 if len(codes) else 0
+        cb = codes[base]
+        s_y = np.bincount(cb, weights=yb, minlength=size)
+        s_w = np.bincount(cb, weights=wb, minlength=size)
+        parent_by_code = np.zeros(size)
+        parent_by_code[codes] = mean  # each code's parent mean (the same for all its rows)
+        shrunk = (s_y + prior * parent_by_code) / (s_w + prior)
+        if kind == "mean":
+            parent_var = np.zeros(size)
+            parent_var[codes] = var
+            resid = yb - shrunk[cb] * wb
+            s_r2 = np.bincount(cb, weights=resid ** 2 / np.where(wb > 0, wb, 1.0),
+                               minlength=size)
+            var_code = (s_r2 + prior * parent_var) / (s_w + prior)
+            var = var_code[codes]
+        mean = shrunk[codes]
+    if kind == "rate":
+        p = np.clip(mean, 0.0, 1.0)
+        var = p * (1.0 - p)
+    elif kind == "count":
+        var = np.maximum(mean, 0.0)
+    else:
+        # a variance floor: a segment whose baseline never varied must not make every
+        # cent significant
+        var = np.maximum(var, (0.05 * np.abs(mean)) ** 2 + 1e-12)
+    return mean, var
+
+
+def expect(units: pd.DataFrame, y: np.ndarray, kind: str, base: np.ndarray,
+           segments: Sequence[str] = (), seasonality: str = "none",
+           weight: np.ndarray | None = None, bucket: pd.Timedelta = pd.Timedelta(hours=1),
+           prior: float = PRIOR, robust: bool = True) -> Expectation:
+    """Expectations for every row of ``units`` from its ``base`` rows (a bool mask).
+
+    ``y`` is the per-unit value (for rates 0/1); ``weight`` makes the expectation a share of it
+    (``expected = share * weight``, e.g. wasted tokens as a share of tokens). ``kind`` is one of
+    :data:`workbench.analysis.stats.KINDS`.
+    """
+    y = np.asarray(y, dtype="float64")
+    w = np.ones(len(y)) if weight is None else np.asarray(weight, dtype="float64")
+    base = np.asarray(base, dtype=bool) & np.isfinite(y)
+    frame = units
+    if seasonality == "hour_of_day":
+        frame = units.assign(**{_HOUR: units["time"].dt.hour.astype("string")})
+    level_codes = [_codes(frame, cols) for cols in _levels(segments, seasonality)]
+    mean, var = _fit(np.nan_to_num(y), w, kind, level_codes, base, prior)
+    dropped = 0
+    if robust and base.sum() > 0:
+        # hours of the baseline that were incidents themselves: leave them out, fit again
+        hour = (units["time"].to_numpy(dtype="datetime64[ns]").astype("int64")
+                // bucket.value)
+        hb = hour[base]
+        keys, inv = np.unique(hb, return_inverse=True)
+        o = np.bincount(inv, weights=np.nan_to_num(y[base]))
+        e = np.bincount(inv, weights=mean[base] * w[base])
+        v = np.bincount(inv, weights=var[base] * (w[base] if kind != "mean" else w[base] ** 2))
+        n = np.bincount(inv, weights=w[base])
+        p = stats.p_upper(kind, o, e, n=n, variance=v)
+        p_low = stats.p_upper(kind, -o, -e, n=n, variance=v) if kind == "mean" else \
+            np.ones(len(o))
+        bad = keys[(p < _ANOMALOUS_P) | (p_low < _ANOMALOUS_P)]
+        if len(bad):
+            dropped = len(bad)
+            base = base & ~np.isin(hour, bad)
+            mean, var = _fit(np.nan_to_num(y), w, kind, level_codes, base, prior)
+    # a weighted rate counts events among ``w`` trials (binomial: p(1-p) w); a weighted mean is
+    # one draw of a share that scales with the whole unit (variance grows with w squared)
+    scale = w if kind != "mean" else w * w
+    return Expectation(expected=mean * w, variance=var * scale, used=base, dropped_hours=dropped)

@@ -1,0 +1,451 @@
+"""Judge a runbook's signals over a window: one engine for detectors, checks and notebooks.
+
+:class:`Judge` holds one runbook, the units (:func:`workbench.analysis.signals.trace_signals`),
+the judged window ``[start, end)`` and its baseline: the ``baseline.trailing`` whole UTC days
+before the day the window starts in. Anchoring the baseline to the day means the daily report, a
+scheduled check and a notebook opened on a finding's hours all compare with the same days, and
+so give the same numbers for the same hours.
+
+For every signal it computes, per unit, what the baseline expects (:mod:`.baseline`: by
+segment, mix-adjusted), then:
+
+- :meth:`Judge.interval` judges any sub-window ``[a, b)`` for all traffic or one agent: observed
+  and expected values, their ratio, the p-value (:mod:`.stats`), the severity the runbook's
+  thresholds give. Every number shown about a window comes from here.
+- :meth:`Judge.scan` looks for changes: every run of consecutive buckets up to
+  ``evaluation.scan`` long is judged, and where some are significant (p <= ``evaluation.alpha``,
+  enough units and events, the runbook's thresholds crossed) the run with the highest likelihood
+  ratio is the finding's window: the hours the change fills, neither the one noisy hour nor the
+  whole day. A sparse night is pooled with its neighbours instead of being "insufficient".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from workbench.analysis import stats
+from workbench.analysis.baseline import Expectation, expect
+from workbench.findings import SEVERITIES
+from workbench.runbooks import Runbook, parse_duration
+from workbench.sources import to_utc
+
+__all__ = ["ALL", "SIGNALS", "Interval", "Judge", "SignalSpec", "severity_for"]
+
+ALL = "__all__"
+
+
+@dataclass(frozen=True)
+class SignalSpec:
+    """How a runbook signal is computed from the units.
+
+    ``column`` is the per-unit value in the signal's bad direction for rates (a timeout, an
+    invalid tool call); ``value`` the column shown (a validity is shown as such, tested as its
+    shortfall). ``log``: test a mean on the log scale (cost: heavy-tailed), show the arithmetic
+    mean. ``scored``: units are the traces that have ``column`` (sampled evaluations).
+    """
+
+    column: str
+    kind: str
+    scored: bool = False
+    log: bool = False
+    weight: str | None = None
+    invert_display: bool = False  # show 1 - share (a validity for an invalid share)
+    attribute: str | None = None  # the unit column attribution explains (default: column)
+    worst_by: str | None = None  # unit column ranking the worst traces (default: column)
+
+
+#: The signals the engine knows; a runbook's thresholds say when each fires.
+SIGNALS: Mapping[str, SignalSpec] = {
+    "cost_per_request": SignalSpec("cost", "mean", log=True, worst_by="cost"),
+    "runaway_loop": SignalSpec("runaway", "rate", worst_by="tokens"),
+    "token_waste_ratio": SignalSpec("waste", "mean", weight="tokens", worst_by="waste"),
+    "timeout_rate": SignalSpec("timeout", "rate", worst_by="duration"),
+    "near_timeout_share": SignalSpec("near_timeout", "rate", worst_by="duration"),
+    "latency_p95": SignalSpec("slow", "rate", worst_by="duration"),
+    "tool_latency_p95": SignalSpec("slow", "rate", worst_by="duration"),
+    "hallucination_rate": SignalSpec("hallucinated", "rate", scored=True,
+                                     worst_by="hallucination"),
+    "groundedness": SignalSpec("groundedness", "mean", scored=True, worst_by="ungrounded"),
+    "tool_call_validity": SignalSpec("invalid_tool_calls", "rate", scored=True,
+                                     weight="scored_tool_calls", invert_display=True,
+                                     worst_by="invalid_tool_calls"),
+    "unexpected_refusal_rate": SignalSpec("refused", "rate", scored=True, worst_by="refused"),
+}
+
+
+def severity_for(value: float, thresholds: Mapping[str, float]) -> str | None:
+    """The most urgent severity whose threshold ``value`` reaches (None below all)."""
+    best = None
+    if value is None or not np.isfinite(value) and value != np.inf:
+        return None
+    for sev in SEVERITIES:
+        t = thresholds.get(sev)
+        if t is not None and value >= t:
+            best = sev
+    return best
+
+
+@dataclass
+class Interval:
+    """One judged window: what was seen, what the baseline expected, and the verdict."""
+
+    signal: str
+    group: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    units: int
+    observed: float  # the signal's value in the window (a share, a mean)
+    expected: float  # the baseline's value for the same traffic
+    events: float  # rates and counts: events seen; means: sum of values
+    p_value: float
+    score: float  # what the thresholds are written in (ratio, value or change)
+    severity: str | None
+    significant: bool
+    llr: float = 0.0
+
+    @property
+    def ratio(self) -> float:
+        if self.expected == 0:
+            return float("inf") if self.observed > 0 else float("nan")
+        return self.observed / self.expected
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"signal": self.signal, "group": self.group, "start": self.start,
+                "end": self.end, "units": self.units, "observed": self.observed,
+                "expected": self.expected, "ratio": self.ratio, "p_value": self.p_value,
+                "severity": self.severity, "significant": self.significant}
+
+
+@dataclass
+class _Prepared:
+    """A signal's per-unit arrays over the units frame."""
+
+    spec: SignalSpec
+    mask: np.ndarray  # units of this signal (scored ones for sampled signals)
+    y: np.ndarray  # tested value, bad direction up
+    e: np.ndarray  # its expectation
+    v: np.ndarray  # its variance
+    shown: np.ndarray  # displayed value (arithmetic, signal's own direction)
+    shown_e: np.ndarray  # its expectation
+    weight: np.ndarray  # denominator of the displayed value (1, or tokens)
+    expectation: Expectation
+    phi: dict[str, float] = field(default_factory=dict)
+
+
+class Judge:
+    """One runbook over one window of units; see the module docstring."""
+
+    def __init__(self, runbook: Runbook, units: pd.DataFrame, start: Any, end: Any, *,
+                 group_by: str = "agent", segments: Sequence[str] | None = None) -> None:
+        self.runbook = runbook
+        self.start, self.end = to_utc(start), to_utc(end)
+        if not self.end > self.start:
+            raise ValueError(f"window end {self.end} is not after start {self.start}")
+        ev = runbook.spec["evaluation"]
+        self.bucket = parse_duration(ev["bucket"])
+        self.scan_len = max(1, int(parse_duration(ev.get("scan", ev["bucket"])) / self.bucket))
+        self.alpha = float(ev.get("alpha", 1e-5))
+        self.min_units = int(ev.get("min_units", 5))
+        self.min_events = float(ev.get("min_events", 3))
+        base = runbook.spec["baseline"]
+        self.trailing = parse_duration(base["trailing"])
+        self.group_by = group_by
+        self.segments = list(segments if segments is not None
+                             else base.get("segments", ["agent"]))
+        self.seasonality = str(base.get("seasonality", "none"))
+        self.baseline_end = self.start.floor("D")
+        self.baseline_start = self.baseline_end - self.trailing
+        self.units = units
+        t = units["time"]
+        self._time_ns = t.to_numpy(dtype="datetime64[ns]").astype("int64") if len(units) \
+            else np.zeros(0, dtype="int64")
+        self.in_base = ((t >= self.baseline_start) & (t < self.baseline_end)).to_numpy()
+        self.in_window = ((t >= self.start) & (t < self.end)).to_numpy()
+        self.agents = units[group_by].astype(str).to_numpy(dtype=object)
+        self._prepared: dict[str, _Prepared] = {}
+        self._slow_thresholds: dict[str, float] = {}
+
+    # -- preparation -------------------------------------------------------------------------
+    def signals(self) -> list[str]:
+        """The runbook's signals the engine computes, in runbook order."""
+        return [s for s in self.runbook.signals if s in SIGNALS]
+
+    def prepared(self, signal: str) -> _Prepared:
+        if signal not in self._prepared:
+            self._prepared[signal] = self._prepare(signal)
+        return self._prepared[signal]
+
+    def _column(self, spec: SignalSpec) -> np.ndarray:
+        u = self.units
+        if spec.column == "slow":  # over the agent's own baseline p95
+            dur = u["duration"].to_numpy(dtype="float64")
+            base = pd.Series(dur[self.in_base]).groupby(self.agents[self.in_base]).quantile(0.95)
+            overall = float(np.quantile(dur[self.in_base], 0.95)) if self.in_base.any() \
+                else np.inf
+            self._slow_thresholds = {str(k): float(v) for k, v in base.items()}
+            limit = pd.Series(self.agents).map(self._slow_thresholds).fillna(overall)
+            return (dur > limit.to_numpy()).astype("float64")
+        return u[spec.column].to_numpy(dtype="float64")
+
+    def _prepare(self, signal: str) -> _Prepared:
+        spec = SIGNALS[signal]
+        sig = self.runbook.signal(signal)
+        raw = self._column(spec)
+        mask = np.isfinite(raw) if spec.scored else np.ones(len(raw), dtype=bool)
+        up = sig.get("direction", "up") == "up" or spec.kind == "rate"
+        weight = (self.units[spec.weight].to_numpy(dtype="float64") if spec.weight
+                  else np.ones(len(raw)))
+        shown = np.nan_to_num(raw)
+        if spec.log:
+            scale = float(np.median(shown[self.in_base & mask])) if (self.in_base & mask).any() \
+                else 1.0
+            y = np.log(shown + 0.1 * max(scale, 1e-9))
+        else:
+            y = shown if up else -shown
+        base = self.in_base & mask
+        kind = spec.kind
+        exp = expect(self.units, np.where(mask, y, np.nan), kind, base,
+                     segments=self.segments, seasonality=self.seasonality,
+                     weight=weight if spec.weight else None, bucket=self.bucket)
+        if spec.log:
+            shown_exp = expect(self.units, np.where(mask, shown, np.nan), "mean",
+                               exp.used, segments=self.segments, seasonality=self.seasonality,
+                               bucket=self.bucket, robust=False).expected
+        elif up:
+            shown_exp = exp.expected
+        else:
+            shown_exp = -exp.expected
+        p = _Prepared(spec=spec, mask=mask, y=np.nan_to_num(y), e=exp.expected, v=exp.variance,
+                      shown=shown, shown_e=shown_exp, weight=weight, expectation=exp)
+        p.phi = self._dispersion(p)
+        return p
+
+    def _group_mask(self, group: str) -> np.ndarray:
+        if group == ALL:
+            return np.ones(len(self.units), dtype=bool)
+        return self.agents == group
+
+    def _dispersion(self, p: _Prepared) -> dict[str, float]:
+        """Overdispersion per group from its baseline hours."""
+        out = {}
+        used = p.expectation.used
+        hours = self._time_ns // self.bucket.value
+        for group in [ALL, *sorted(set(self.agents[self.in_window].tolist()))]:
+            m = used & self._group_mask(group)
+            if m.sum() < 3:
+                out[group] = 1.0
+                continue
+            keys, inv = np.unique(hours[m], return_inverse=True)
+            o = np.bincount(inv, weights=p.y[m])
+            e = np.bincount(inv, weights=p.e[m])
+            v = np.bincount(inv, weights=p.v[m])
+            if p.spec.kind == "rate":
+                n = np.bincount(inv, weights=p.weight[m])
+                pp = np.clip(e / np.maximum(n, 1e-12), 0, 1)
+                v = n * pp * (1 - pp)
+            out[group] = stats.overdispersion(o, e, v)
+        return out
+
+    # -- judging ------------------------------------------------------------------------------
+    def groups(self) -> list[str]:
+        """All traffic, then every agent with units in the window."""
+        return [ALL, *sorted(set(self.agents[self.in_window].tolist()))]
+
+    def interval(self, signal: str, start: Any, end: Any, group: str = ALL) -> Interval:
+        """The verdict on ``signal`` over ``[start, end)`` (all traffic, or one agent)."""
+        a, b = to_utc(start), to_utc(end)
+        p = self.prepared(signal)
+        t = self.units["time"]
+        m = p.mask & self._group_mask(group) & ((t >= a) & (t < b)).to_numpy()
+        sums = _sums(p, m)
+        return self._verdict(signal, group, a, b, *sums, phi=p.phi.get(group, 1.0))
+
+    def _verdict(self, signal: str, group: str, a: pd.Timestamp, b: pd.Timestamp, n: float,
+                 o: float, e: float, v: float, so: float, se: float, w: float,
+                 phi: float) -> Interval:
+        p = self.prepared(signal)
+        sig = self.runbook.signal(signal)
+        kind = p.spec.kind
+        pv = float(stats.p_upper(kind, o, e, n=w if kind != "mean" else n,
+                                 variance=v if kind == "mean" else None, phi=phi))
+        observed = so / w if w > 0 else float("nan")
+        expected = se / w if w > 0 else float("nan")
+        if p.spec.invert_display:
+            observed, expected = 1.0 - observed, 1.0 - expected
+        score = _score(sig, observed, expected)
+        sev = severity_for(score, sig.get("thresholds", {})) if np.isfinite(observed) else None
+        if sev is not None and not _gates(sig, observed, expected, p.spec):
+            sev = None
+        events = o if kind != "mean" else so
+        enough = n >= self.min_units and (kind == "mean" or o >= self.min_events)
+        significant = bool(pv <= self.alpha and enough)
+        llr = float(stats.llr(kind, o, e, n=w, variance=v if kind == "mean" else None,
+                              phi=phi))
+        return Interval(signal=signal, group=group, start=a, end=b, units=int(n),
+                        observed=float(observed), expected=float(expected),
+                        events=float(events), p_value=pv, score=float(score),
+                        severity=sev, significant=significant, llr=llr)
+
+    def scan(self, signal: str, group: str = ALL, max_findings: int = 3) -> list[Interval]:
+        """The windows where ``signal`` changed, most likely first (see the module docstring).
+
+        Each returned interval is significant and crosses a threshold; the intervals do not
+        overlap. ``Interval.llr`` ranks them; the shortest significant window inside each is in
+        :meth:`shortest`.
+        """
+        p = self.prepared(signal)
+        n_b = int(np.ceil((self.end - self.start) / self.bucket))
+        if n_b <= 0:
+            return []
+        m = p.mask & self._group_mask(group) & self.in_window
+        idx = ((self._time_ns[m] - self.start.value) // self.bucket.value).astype("int64")
+        per = [np.bincount(idx, weights=w, minlength=n_b)[:n_b] for w in
+               (np.ones(m.sum()), p.y[m], p.e[m], p.v[m], p.shown[m], p.shown_e[m],
+                p.weight[m])]
+        cum = [np.concatenate([[0.0], np.cumsum(x)]) for x in per]
+        ii, jj = _pairs(n_b, self.scan_len)
+        n, o, e, v, so, se, w = (c[jj] - c[ii] for c in cum)
+        phi = p.phi.get(group, 1.0)
+        kind = p.spec.kind
+        pv = stats.p_upper(kind, o, e, n=w if kind != "mean" else n,
+                           variance=v if kind == "mean" else None, phi=phi)
+        enough = (n >= self.min_units) & ((o >= self.min_events) if kind != "mean" else True)
+        cand = np.flatnonzero((pv <= self.alpha) & enough)
+        if not len(cand):
+            return []
+        llr = stats.llr(kind, o, e, n=w, variance=v if kind == "mean" else None, phi=phi)
+        found: list[Interval] = []
+        taken = np.zeros(n_b, dtype=bool)
+        # best first; among equals, the shorter window
+        order = cand[np.lexsort((jj[cand] - ii[cand], -llr[cand]))]
+        for k in order:
+            if taken[ii[k]:jj[k]].any():
+                continue
+            a = self.start + ii[k] * self.bucket
+            b = min(self.start + jj[k] * self.bucket, self.end)
+            # the verdict through the one path every window is judged by: a notebook opened
+            # on these hours shows exactly these numbers
+            verdict = self.interval(signal, a, b, group)
+            verdict.llr = float(llr[k])
+            if verdict.severity is None or not verdict.significant:
+                continue
+            found.append(verdict)
+            taken[ii[k]:jj[k]] = True
+            if len(found) >= max_findings:
+                break
+        return found
+
+    def shortest(self, signal: str, interval: Interval) -> pd.Timedelta:
+        """The shortest significant window inside ``interval`` (its own length at most)."""
+        p = self.prepared(signal)
+        best = interval.end - interval.start
+        t = self.units["time"]
+        m0 = p.mask & self._group_mask(interval.group)
+        steps = int(round(best / self.bucket))
+        for length in range(1, steps):
+            for k in range(0, steps - length + 1):
+                a = interval.start + k * self.bucket
+                b = a + length * self.bucket
+                m = m0 & ((t >= a) & (t < b)).to_numpy()
+                n, o, e, v, so, se, w = _sums(p, m)
+                pv = stats.p_upper(p.spec.kind, o, e, n=w if p.spec.kind != "mean" else n,
+                                   variance=v if p.spec.kind == "mean" else None,
+                                   phi=p.phi.get(interval.group, 1.0))
+                ok = n >= self.min_units and (p.spec.kind == "mean" or o >= self.min_events)
+                if pv <= self.alpha and ok:
+                    return length * self.bucket
+        return best
+
+    def detectable(self, signal: str, group: str = ALL) -> float:
+        """The smallest change (as a ratio to baseline) the whole window could show as
+        significant: ``inf`` when it cannot tell any apart."""
+        p = self.prepared(signal)
+        m = p.mask & self._group_mask(group) & self.in_window
+        n, o, e, v, *_ = _sums(p, m)
+        if p.spec.kind == "mean":
+            if not n:
+                return float("inf")
+            # the mean's standard error against the expected level
+            se = np.sqrt(max(v, 0.0) * p.phi.get(group, 1.0))
+            z = float(special.ndtri(1 - self.alpha))
+            return float(1.0 + z * se / abs(e)) if e else float("inf")
+        return stats.detectable_ratio(p.spec.kind, e, n=n, phi=p.phi.get(group, 1.0),
+                                      alpha=self.alpha)
+
+    def baseline_units(self, signal: str | None = None) -> int:
+        """Units of the baseline period (of ``signal``'s units, e.g. scored traces)."""
+        if signal is None:
+            return int(self.in_base.sum())
+        return int((self.in_base & self.prepared(signal).mask).sum())
+
+    def window_units(self, signal: str | None = None, group: str = ALL) -> int:
+        m = self.in_window & self._group_mask(group)
+        if signal is not None:
+            m = m & self.prepared(signal).mask
+        return int(m.sum())
+
+    def slow_thresholds(self) -> dict[str, float]:
+        """Per group, the baseline p95 duration the latency signals count units over."""
+        for name in ("latency_p95", "tool_latency_p95"):
+            if name in self.runbook.signals:
+                self.prepared(name)
+                break
+        return dict(self._slow_thresholds)
+
+
+def _sums(p: _Prepared, m: np.ndarray) -> tuple[float, ...]:
+    """(units, tested sum, its expectation, its variance, shown numerator, its expectation,
+    shown denominator) over the units in ``m``."""
+    return (float(m.sum()), float(p.y[m].sum()), float(p.e[m].sum()), float(p.v[m].sum()),
+            float(p.shown[m].sum()), float(p.shown_e[m].sum()), float(p.weight[m].sum()))
+
+
+def _pairs(n_b: int, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    ii, jj = [], []
+    for length in range(1, min(max_len, n_b) + 1):
+        starts = np.arange(0, n_b - length + 1)
+        ii.append(starts)
+        jj.append(starts + length)
+    return np.concatenate(ii), np.concatenate(jj)
+
+
+def _score(sig: Mapping[str, Any], observed: float, expected: float) -> float:
+    """What a signal's thresholds are written in: ratio, absolute value, or change."""
+    compare = sig.get("compare", "ratio")
+    up = sig.get("direction", "up") == "up"
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if compare == "ratio":
+            if up:
+                return float(observed / expected) if expected > 0 else \
+                    (float("inf") if observed > 0 else float("nan"))
+            return float(expected / observed) if observed > 0 else float("inf")
+        if compare == "absolute":
+            return float(observed if up else -observed)
+        return float(observed - expected if up else expected - observed)
+
+
+def _gates(sig: Mapping[str, Any], observed: float, expected: float, spec: SignalSpec) -> bool:
+    """The runbook's extra conditions: a minimum value, a minimum ratio to baseline."""
+    up = sig.get("direction", "up") == "up"
+    min_value = sig.get("min_value")
+    if min_value is not None and (observed < min_value if up else observed > min_value):
+        return False
+    min_ratio = sig.get("min_ratio_to_baseline")
+    if min_ratio is not None and expected > 0:
+        ratio = observed / expected if up else expected / max(observed, 1e-12)
+        if ratio < min_ratio:
+            return False
+    return True
+
+
+def judges(runbooks: Mapping[str, Runbook] | Sequence[Runbook], units: pd.DataFrame,
+           start: Any, end: Any) -> dict[str, Judge]:
+    """A :class:`Judge` per runbook over the same units and window."""
+    rbs = runbooks.values() if isinstance(runbooks, Mapping) else runbooks
+    return {rb.name: Judge(rb, units, start, end) for rb in rbs}

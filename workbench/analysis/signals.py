@@ -1,0 +1,284 @@
+"""Per-trace signal columns, computed once: what every detector, KPI and notebook reads.
+
+:func:`trace_signals` turns the canonical frames and the runbooks' settings into one row per
+trace (a *unit*) with every quantity a runbook judges: whether it timed out (and why we say so),
+came near its budget, failed, what it cost, how many tokens and model calls it took, whether it
+ran away, its evaluation scores, and the dimensions attribution splits by. The daily report, the
+runbook notebooks and their renderings all read these columns, so one window gives one number
+everywhere.
+
+Dimensions that a trace can hold several values of are tuples: ``model`` (every generation's
+model), ``prompt_version`` (every generation's ``"<prompt name>|<version>"``, so a new prompt
+version used in a trace's second generation counts), ``tool_name`` (the tools it called) and
+``culprit_tool`` (the tools whose calls failed, else its slowest tool: the span that made the
+trace slow or broke it, which is what a timeout or a retry loop is about).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench import schema
+from workbench.errors import SchemaError
+from workbench.sources import conventions as conv
+
+__all__ = ["SCORE_SIGNALS", "Budgets", "agent_budgets", "score_flags", "trace_signals"]
+
+#: Score signals and the per-trace column of their worst value.
+SCORE_SIGNALS = ("hallucination", "groundedness", "refusal", "tool_call_valid")
+
+_DEFAULT_BUDGET = {"seconds": schema.TIMEOUT_BUDGET_S, "warning_fraction": 0.75}
+# an agent with more than this share of its baseline traces past the default budget runs slow
+# by design: it is judged against its own baseline, not the shared budget
+_SLOW_BY_DESIGN_SHARE = 0.2
+
+
+@dataclass
+class Budgets:
+    """Latency budget per agent: the runbook's default, per-agent settings, and budgets derived
+    for agents that routinely run past the default (said in ``notes``)."""
+
+    default_s: float = schema.TIMEOUT_BUDGET_S
+    warning_fraction: float = 0.75
+    per_agent: dict[str, float] = field(default_factory=dict)
+    derived: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def of(self, agent: str) -> float:
+        return self.per_agent.get(agent, self.derived.get(agent, self.default_s))
+
+    def for_agents(self, agents: pd.Series) -> np.ndarray:
+        names = agents.astype(str)
+        lookup = {a: self.of(a) for a in names.unique().tolist()}
+        return names.map(lookup).to_numpy(dtype="float64")
+
+
+def _budget_spec(runbooks: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    rb = (runbooks or {}).get("timeout_surge")
+    spec = rb.spec.get("budget", {}) if rb is not None else {}
+    return {**_DEFAULT_BUDGET, **spec}
+
+
+def agent_budgets(traces: pd.DataFrame, runbooks: Mapping[str, Any] | None,
+                  baseline: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> Budgets:
+    """Budgets for the agents in ``traces``, derived from the ``baseline`` period.
+
+    An agent without a budget of its own (``budget.per_agent``) whose baseline traces run past
+    the default budget more than a fifth of the time gets its baseline p99 (whole seconds) as
+    its budget, and a note telling the reader to set one: otherwise its normal traffic would be
+    a permanent timeout surge.
+    """
+    spec = _budget_spec(runbooks)
+    b = Budgets(default_s=float(spec["seconds"]),
+                warning_fraction=float(spec["warning_fraction"]),
+                per_agent={str(k): float(v) for k, v in (spec.get("per_agent") or {}).items()})
+    if traces.empty:
+        return b
+    t = traces
+    if baseline is not None:
+        st = t["start_time"]
+        t = t[((st >= baseline[0]) & (st < baseline[1])).to_numpy()]
+    if t.empty:
+        return b
+    dur = t["duration_s"].astype("float64")
+    reported = t["status"].astype(str).eq("timeout")
+    for agent, d in dur.groupby(t["agent"].astype(str), sort=True):
+        if agent in b.per_agent or len(d) < 20:
+            continue
+        over = float(((d >= b.default_s) & ~reported.loc[d.index]).mean())
+        if over > _SLOW_BY_DESIGN_SHARE:
+            derived = float(math.ceil(d.quantile(0.99)))
+            b.derived[agent] = derived
+            b.notes.append(
+                f"agent {agent} runs past the {b.default_s:g} s budget in {over:.0%} of its "
+                f"baseline traces: judged against its own p99, {derived:g} s (set "
+                f"budget.per_agent.{agent} in the timeout_surge runbook)")
+    return b
+
+
+def score_flags(runbooks: Mapping[str, Any] | None) -> float:
+    """The threshold above which a hallucination score marks a trace hallucinated."""
+    rb = (runbooks or {}).get("hallucination_spike")
+    return float(rb.spec.get("score_threshold", 0.5)) if rb is not None else 0.5
+
+
+def trace_signals(traces: pd.DataFrame, observations: pd.DataFrame | None,
+                  scores: pd.DataFrame | None, runbooks: Mapping[str, Any] | None = None, *,
+                  budgets: Budgets | None = None,
+                  conventions: conv.Conventions | None = None) -> pd.DataFrame:
+    """One row per trace of ``traces`` with every signal column (module docstring).
+
+    ``budgets`` default to :func:`agent_budgets` over all of ``traces``; pass the ones derived
+    from the baseline period to judge a window (the detectors do).
+    """
+    need = {"trace_id", "start_time", "agent", "duration_s", "status"}
+    missing = need - set(traces.columns)
+    if missing:
+        raise SchemaError(f"traces frame lacks column(s) {sorted(missing)}")
+    obs = observations if observations is not None else schema.empty("observations")
+    budgets = budgets or agent_budgets(traces, runbooks)
+    cost_rb = (runbooks or {}).get("cost_spike")
+    bounds = (cost_rb.spec.get("signals", {}).get("runaway_loop", {}).get("bounds", {})
+              if cost_rb is not None else {"max_generations": 25, "max_total_tokens": 100_000})
+    t = traces.reset_index(drop=True)
+    u = pd.DataFrame({"trace_id": t["trace_id"].astype(str).to_numpy(),
+                      "time": t["start_time"].to_numpy()})
+    u["time"] = u["time"].dt.tz_localize("UTC") if u["time"].dt.tz is None else u["time"]
+    for col in ("agent", "environment", "release", "user_id", "session_id", "name", "status",
+                "tags"):
+        u[col] = t[col].astype("string").to_numpy() if col in t.columns else pd.NA
+    dur = t["duration_s"].astype("float64").to_numpy()
+    u["duration"] = dur
+    u["budget_s"] = budgets.for_agents(t["agent"])
+    reported = t["status"].astype(str).eq("timeout").to_numpy()
+    over = dur >= u["budget_s"].to_numpy()
+    u["timeout"] = (reported | over).astype("float64")
+    u["timeout_reason"] = np.where(reported, "reported", np.where(over, "duration", ""))
+    u["near_timeout"] = (u["timeout"].to_numpy() > 0) | (
+        dur >= u["budget_s"].to_numpy() * budgets.warning_fraction)
+    u["near_timeout"] = u["near_timeout"].astype("float64")
+    u["error"] = t["status"].astype(str).eq("error").to_numpy().astype("float64")
+    tokens = t["total_tokens"].astype("float64").fillna(0.0).to_numpy()
+    gens = t["n_generations"].astype("float64").fillna(0.0).to_numpy()
+    u["cost"] = t["cost_usd"].astype("float64").fillna(0.0).to_numpy()
+    u["tokens"] = tokens
+    u["input_tokens"] = t["input_tokens"].astype("float64").fillna(0.0).to_numpy()
+    u["output_tokens"] = t["output_tokens"].astype("float64").fillna(0.0).to_numpy()
+    u["generations"] = gens
+    u["tool_calls"] = t["n_tool_calls"].astype("float64").fillna(0.0).to_numpy()
+    u["errors"] = t["n_errors"].astype("float64").fillna(0.0).to_numpy()
+    runaway = np.zeros(len(t), dtype=bool)
+    if "max_generations" in bounds:
+        runaway |= gens > float(bounds["max_generations"])
+    if "max_total_tokens" in bounds:
+        runaway |= tokens > float(bounds["max_total_tokens"])
+    u["runaway"] = runaway.astype("float64")
+    u["waste"] = np.where(u["errors"].to_numpy() > 0, tokens, 0.0)
+    _add_generation_dims(u, obs)
+    _add_tool_dims(u, obs)
+    _add_scores(u, scores, runbooks, conventions)
+    u.attrs["budgets"] = budgets
+    return u
+
+
+def _tuples_by_trace(trace_ids: pd.Series, values: pd.Series, units: pd.Series) -> list[tuple]:
+    """Per unit trace id, the sorted distinct ``values`` of its rows (``()`` when none)."""
+    keep = values.notna().to_numpy()
+    if not keep.any():
+        return [()] * len(units)
+    pairs = pd.DataFrame({"t": trace_ids[keep].astype(str).to_numpy(),
+                          "v": values[keep].astype(str).to_numpy()}).drop_duplicates()
+    pairs = pairs.sort_values(["t", "v"])
+    ids = pairs["t"].to_numpy()
+    vals = pairs["v"].tolist()
+    cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+    starts = np.concatenate([[0], cuts]).tolist()
+    stops = np.concatenate([cuts, [len(ids)]]).tolist()
+    lookup = {ids[a]: tuple(vals[a:b]) for a, b in zip(starts, stops)}
+    return [lookup.get(x, ()) for x in units.tolist()]
+
+
+def _add_generation_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
+    types = obs["type"].astype(str)
+    gens = obs[types.isin(schema.BILLABLE_TYPES).to_numpy()]
+    u["model"] = pd.Series(_tuples_by_trace(gens["trace_id"], gens["model"], u["trace_id"]),
+                           dtype=object)
+    version = gens["prompt_version"].astype("Int64").astype("string")
+    prompt = (gens["prompt_name"].astype("string") + "|" + version).where(
+        gens["prompt_name"].notna() & version.notna())
+    u["prompt_version"] = pd.Series(_tuples_by_trace(gens["trace_id"], prompt, u["trace_id"]),
+                                    dtype=object)
+    u["prompt_name"] = pd.Series(_tuples_by_trace(gens["trace_id"], gens["prompt_name"],
+                                                  u["trace_id"]), dtype=object)
+    # the model that took most of a trace's tokens: its segment for cost baselines
+    g = gens[gens["model"].notna().to_numpy()]
+    if len(g):
+        w = g["total_tokens"].astype("float64").fillna(0.0) + 1e-9
+        top = (pd.DataFrame({"t": g["trace_id"].astype(str).to_numpy(),
+                             "m": g["model"].astype(str).to_numpy(), "w": w.to_numpy()})
+               .groupby(["t", "m"], sort=False)["w"].sum().reset_index()
+               .sort_values(["t", "w", "m"], ascending=[True, False, True])
+               .drop_duplicates("t").set_index("t")["m"])
+        u["primary_model"] = u["trace_id"].map(top).astype("string")
+    else:
+        u["primary_model"] = pd.Series(pd.NA, index=u.index, dtype="string")
+
+
+def _add_tool_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
+    tools = obs[obs["type"].astype(str).eq("tool").to_numpy() & obs["tool_name"].notna()]
+    u["tool_name"] = pd.Series(_tuples_by_trace(tools["trace_id"], tools["tool_name"],
+                                                u["trace_id"]), dtype=object)
+    if tools.empty:
+        u["culprit_tool"] = pd.Series([()] * len(u), dtype=object)
+        return
+    t = pd.DataFrame({"t": tools["trace_id"].astype(str).to_numpy(),
+                      "tool": tools["tool_name"].astype(str).to_numpy(),
+                      "dur": tools["duration_s"].astype("float64").to_numpy(),
+                      "failed": tools["level"].eq("ERROR").fillna(False).to_numpy()})
+    per = t.groupby(["t", "tool"], sort=False).agg(dur=("dur", "sum"), failed=("failed", "any"))
+    per = per.reset_index()
+    slowest = per.sort_values(["t", "dur", "tool"], ascending=[True, False, True]) \
+        .drop_duplicates("t")
+    failed = per[per["failed"]]
+    culprits = pd.concat([failed[["t", "tool"]], slowest[["t", "tool"]]]).drop_duplicates()
+    # a trace with failed tool calls is about them, not about its slowest healthy tool
+    has_failed = set(failed["t"])
+    culprits = culprits[~culprits["t"].isin(has_failed) | culprits.set_index(["t", "tool"])
+                        .index.isin(failed.set_index(["t", "tool"]).index)]
+    u["culprit_tool"] = pd.Series(_tuples_by_trace(culprits["t"], culprits["tool"],
+                                                   u["trace_id"]), dtype=object)
+
+
+def _add_scores(u: pd.DataFrame, scores: pd.DataFrame | None,
+                runbooks: Mapping[str, Any] | None,
+                conventions: conv.Conventions | None) -> None:
+    for name in SCORE_SIGNALS:
+        u[name] = np.nan
+    for flag in ("hallucinated", "refused", "ungrounded", "invalid_tool_calls",
+                 "scored_tool_calls"):
+        u[flag] = np.nan
+    u.attrs["unmapped_scores"] = []
+    if scores is None or scores.empty:
+        return
+    c = conventions or conv.load()
+    values = c.score_values(scores)
+    u.attrs["unmapped_scores"] = values.attrs.get("unmapped_names", [])
+    if values.empty:
+        return
+    row_of = pd.Series(np.arange(len(u)), index=u["trace_id"].to_numpy())
+    row_of = row_of[~row_of.index.duplicated()]
+    threshold = score_flags(runbooks)
+    calls = values[values["signal"] == "tool_call_valid"]
+    if len(calls):
+        # validity is judged per call: a trace that calls more tools is not more suspect
+        per = calls.assign(bad=(calls["value"] < 0.5).astype("float64")).groupby(
+            calls["trace_id"].astype(str))["bad"].agg(["sum", "count"])
+        rows = row_of.reindex(per.index)
+        ok = rows.notna().to_numpy()
+        at = rows[ok].astype("int64").to_numpy()
+        for col, src in (("invalid_tool_calls", "sum"), ("scored_tool_calls", "count")):
+            arr = u[col].to_numpy().copy()
+            arr[at] = per[src].to_numpy(dtype="float64")[ok]
+            u[col] = arr
+    for name in SCORE_SIGNALS:
+        part = values[values["signal"] == name]
+        if part.empty:
+            continue
+        worst = "max" if c.scores[name].bad == "high" else "min"
+        per = part.groupby(part["trace_id"].astype(str))["value"].agg(worst)
+        rows = row_of.reindex(per.index)
+        ok = rows.notna().to_numpy()
+        col = u[name].to_numpy().copy()
+        col[rows[ok].astype("int64").to_numpy()] = per.to_numpy()[ok]
+        u[name] = col
+    for flag, source, bad in (("hallucinated", "hallucination", lambda v: v > threshold),
+                              ("refused", "refusal", lambda v: v >= 0.5),
+                              ("ungrounded", "groundedness", lambda v: v < 0.5)):
+        v = u[source].to_numpy()
+        u[flag] = np.where(np.isnan(v), np.nan, bad(np.nan_to_num(v)).astype("float64"))

@@ -1,0 +1,127 @@
+"""The tests behind every verdict: exact tails for counts, a normal tail for means, and the
+likelihood ratio that picks the window a change fills.
+
+Each judged quantity is a sum over units (traces, scored traces, tool calls) of a value whose
+baseline gives every unit an expectation: ``observed`` (O), ``expected`` (E) and, for means, the
+variance of O under the baseline (V). Three kinds:
+
+- ``rate``: a 0/1 event per unit (a timeout, a hallucinated answer). O is binomial around E;
+  the tail is exact (the regularised incomplete beta function), so 3 events where 0.4 were
+  expected are judged as the rare thing they are, and 1 of 2 traces at 4 a.m. is not.
+- ``count``: events that are not per-unit shares (runaway traces): Poisson, exact tail.
+- ``mean``: a continuous value (cost per request, a score): O - E against sqrt(V), with a
+  Student-t tail on ``n - 1`` degrees of freedom: a handful of bimodal judge scores is far from
+  normal, and the t tail keeps ten scored traces from looking like a certainty.
+
+Real traffic is clustered (a stalled backend slows several requests at once): ``phi`` >= 1, the
+overdispersion measured on the baseline, scales the counts down (quasi-likelihood), widening every
+test by the same factor. All functions take numpy arrays and are vectorised.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+__all__ = ["KINDS", "detectable_ratio", "llr", "overdispersion", "p_upper"]
+
+KINDS = ("rate", "count", "mean")
+
+# median of a chi-square with one degree of freedom
+_CHI2_1_MEDIAN = 0.4549364231195724
+_MAX_PHI = 10.0
+
+
+def p_upper(kind: str, observed, expected, n=None, variance=None, phi=1.0) -> np.ndarray:
+    """One-sided p-value of seeing at least ``observed`` where the baseline expects
+    ``expected`` (1 where nothing was expected and nothing seen)."""
+    o = np.asarray(observed, dtype="float64")
+    e = np.asarray(expected, dtype="float64")
+    phi = np.maximum(np.asarray(phi, dtype="float64"), 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind == "mean":
+            v = np.asarray(variance, dtype="float64") * phi
+            z = np.where(v > 0, (o - e) / np.sqrt(v), np.where(o > e, np.inf, 0.0))
+            if n is None:
+                return special.ndtr(-z)
+            df = np.maximum(np.asarray(n, dtype="float64") - 1.0, 1.0)
+            return special.stdtr(df, -z)
+        k, mu = o / phi, e / phi
+        if kind == "count":
+            # P(X >= k) for X ~ Poisson(mu) is the regularised lower incomplete gamma P(k, mu)
+            out = np.where(k > 0, special.gammainc(np.maximum(k, 1e-12), mu), 1.0)
+            return np.where(mu > 0, out, np.where(k > 0, 0.0, 1.0))
+        if kind != "rate":
+            raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
+        nn = np.asarray(n, dtype="float64") / phi
+        p = np.clip(np.where(nn > 0, mu / nn, 0.0), 0.0, 1.0)
+        # P(X >= k) for X ~ Binomial(n, p) is I_p(k, n - k + 1), continuous in k and n
+        inside = (k > 0) & (k <= nn) & (p > 0) & (p < 1)
+        out = np.where(inside, special.betainc(np.maximum(k, 1e-12),
+                                               np.maximum(nn - k + 1, 1e-12), p), 0.0)
+        out = np.where(k <= 0, 1.0, out)
+        out = np.where((p >= 1) & (k > 0), 1.0, out)
+        return np.where((p <= 0) & (k > 0), 0.0, out)
+
+
+def llr(kind: str, observed, expected, n=None, variance=None, phi=1.0) -> np.ndarray:
+    """Log-likelihood ratio of "the window's own level" against the baseline, 0 unless the
+    change is in the bad direction. Ranks candidate windows: the window a change fills
+    maximises it."""
+    o = np.asarray(observed, dtype="float64")
+    e = np.asarray(expected, dtype="float64")
+    phi = np.maximum(np.asarray(phi, dtype="float64"), 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind == "mean":
+            v = np.asarray(variance, dtype="float64") * phi
+            out = np.where((v > 0) & (o > e), (o - e) ** 2 / (2.0 * v), 0.0)
+        elif kind == "count":
+            out = np.where((o > e) & (e > 0), o * np.log(o / e) - (o - e), 0.0) / phi
+        else:
+            nn = np.asarray(n, dtype="float64")
+            p0 = np.clip(e / np.maximum(nn, 1e-12), 1e-12, 1 - 1e-12)
+            p1 = np.clip(o / np.maximum(nn, 1e-12), 1e-12, 1 - 1e-12)
+            ll = o * np.log(p1 / p0) + (nn - o) * np.log((1 - p1) / (1 - p0))
+            out = np.where((o > e) & (nn > 0), ll, 0.0) / phi
+    return np.nan_to_num(out, nan=0.0, posinf=1e300)
+
+
+def detectable_ratio(kind: str, expected: float, n: float | None = None,
+                     variance: float | None = None, phi: float = 1.0, alpha: float = 1e-5,
+                     cap: float = 1e3) -> float:
+    """The smallest multiple of ``expected`` that would be significant at ``alpha``: what a
+    window of this size can tell apart at all (``inf`` when not even ``cap`` times would)."""
+    if not expected > 0:
+        return float("inf")
+    lo, hi = 1.0, cap
+    if p_upper(kind, hi * expected, expected, n, variance, phi) > alpha:
+        return float("inf")
+    for _ in range(60):
+        mid = (lo * hi) ** 0.5
+        o = mid * expected
+        if kind == "rate" and n is not None:
+            o = min(o, float(n))
+        if p_upper(kind, o, expected, n, variance, phi) <= alpha:
+            hi = mid
+        else:
+            lo = mid
+        if hi / lo < 1.001:
+            break
+    return float(hi)
+
+
+def overdispersion(observed, expected, variance) -> float:
+    """How much more baseline buckets scatter than independent units would (>= 1, <= 10).
+
+    The robust Pearson estimate: the median of the squared standardised bucket residuals over
+    the chi-square median. The median keeps an earlier incident in the baseline from inflating
+    it; fewer than three usable buckets give 1.
+    """
+    o = np.asarray(observed, dtype="float64")
+    e = np.asarray(expected, dtype="float64")
+    v = np.asarray(variance, dtype="float64")
+    ok = (v > 0) & np.isfinite(v) & (e > 0)
+    if ok.sum() < 3:
+        return 1.0
+    resid2 = (o[ok] - e[ok]) ** 2 / v[ok]
+    return float(np.clip(np.median(resid2) / _CHI2_1_MEDIAN, 1.0, _MAX_PHI))
