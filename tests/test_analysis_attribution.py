@@ -3,8 +3,7 @@
 import pandas as pd
 import pytest
 
-from workbench import schema
-from workbench.analysis import attribute, tool_sets
+from workbench.analysis import attribute
 from workbench.errors import SchemaError
 
 
@@ -115,14 +114,45 @@ def test_bad_input_is_named():
         attribute(pd.DataFrame({"c": [1]}), pd.DataFrame({"c": [1]}), "c", [], kind="max")
 
 
-def test_tool_sets_per_trace():
-    obs = pd.DataFrame({
-        "trace_id": ["t1", "t1", "t1", "t2", "t3"],
-        "observation_id": ["o1", "o2", "o3", "o4", "o5"],
-        "tool_name": [None, "search", "fetch", "search", None]})
-    obs = schema.conform(obs.assign(
-        start_time="2026-11-02T00:00:00Z", end_time="2026-11-02T00:00:01Z", duration_s=1.0,
-        name="x", type="tool", level="DEFAULT", agent="a", environment="production"),
-        "observations")
-    got = tool_sets(obs)
-    assert got.to_dict() == {"t1": ("fetch", "search"), "t2": ("search",)}
+def test_a_model_broken_in_one_agent_is_named_within_that_agent():
+    base = frame([(500, 25, {"agent": "support", "model": ("gpt-4o",)}),
+                  (500, 25, {"agent": "support", "model": ("mini",)}),
+                  (500, 25, {"agent": "research", "model": ("gpt-4o",)})])
+    cur = frame([(50, 30, {"agent": "support", "model": ("gpt-4o",)}),
+                 (50, 3, {"agent": "support", "model": ("mini",)}),
+                 (50, 2, {"agent": "research", "model": ("gpt-4o",)})])
+    got = attribute(cur, base, "y", ["agent/model", "model", "agent"])
+    top = got[0]
+    assert (top.dimension, top.value, top.within) == ("model", "gpt-4o", {"agent": "support"})
+    assert top.label == "model=gpt-4o in agent=support"
+    # the same model in the other agent is normal: the model alone is not the answer
+    assert [(s.dimension, s.value, s.within) for s in got].index(("model", "gpt-4o", {})) > 0
+
+
+def test_a_model_broken_everywhere_is_named_without_an_agent():
+    base = frame([(500, 25, {"agent": "support", "model": "gpt-4o"}),
+                  (500, 25, {"agent": "research", "model": "gpt-4o"}),
+                  (500, 25, {"agent": "research", "model": "mini"})])
+    cur = frame([(50, 30, {"agent": "support", "model": "gpt-4o"}),
+                 (50, 30, {"agent": "research", "model": "gpt-4o"}),
+                 (50, 2, {"agent": "research", "model": "mini"})])
+    got = attribute(cur, base, "y", ["agent/model", "model", "agent"])
+    assert (got[0].dimension, got[0].value, got[0].within) == ("model", "gpt-4o", {})
+
+
+def test_a_prompt_version_is_named_within_its_prompt_even_in_a_second_generation():
+    # traces run two prompts; version 9 of "answer" ships and is bad, "route" is unchanged
+    base = frame([(1000, 50, {"prompt_version": ("answer|8", "route|3")})])
+    cur = frame([(60, 3, {"prompt_version": ("answer|8", "route|3")}),
+                 (60, 24, {"prompt_version": ("answer|9", "route|3")})])
+    got = attribute(cur, base, "y", ["prompt_version"])
+    assert (got[0].dimension, got[0].value, got[0].within) == \
+        ("prompt_version", "9", {"prompt_name": "answer"})
+    assert got[0].contribution > 0.9
+
+
+def test_the_tool_a_trace_failed_on_is_reported_as_a_tool():
+    base = frame([(500, 5, {"culprit_tool": ("search",)}), (500, 5, {"culprit_tool": ("sql",)})])
+    cur = frame([(50, 30, {"culprit_tool": ("search",)}), (50, 1, {"culprit_tool": ("sql",)})])
+    got = attribute(cur, base, "y", ["culprit_tool"])
+    assert (got[0].dimension, got[0].value) == ("tool_name", "search")

@@ -84,7 +84,8 @@ def test_cost_findings_carry_labels_offenders_and_evidence(labelled, books):
     gens = traces.loc[runaway.trace_ids, "n_generations"]
     assert len(runaway.trace_ids) > 0 and (gens > 25).all()
     series = per_req.evidence["series"]
-    assert len(series) == 24 and {"spend_baseline_usd", "traffic_ratio"} <= set(series.columns)
+    assert len(series) == 24 and {"observed", "expected", "ratio", "p_value"} <= \
+        set(series.columns)
     per_task = per_req.evidence["per_task"]
     assert per_task.loc["incident", "iterations_per_task"] > per_task.loc["baseline",
                                                                           "iterations_per_task"]
@@ -105,7 +106,7 @@ def test_timeout_findings_carry_latency_and_slowest_tools(labelled, books):
     durations = labelled.traces.set_index("trace_id").loc[rate[0].trace_ids[:5], "duration_s"]
     assert (durations >= 7.9).all()
     # the baseline before this day is 5 days, not the runbook's 7: the summary says so
-    assert "baseline covers only 120 h of the 168 h" in rate[0].summary
+    assert "baseline covers only 5 of the 7 days" in rate[0].summary
 
 
 @pytest.mark.parametrize("day", [6, 7])
@@ -127,13 +128,21 @@ def _thin(ds, day, keep):
     return keep_t, keep_o, keep_s
 
 
-def test_low_volume_gives_one_insufficient_data_finding_per_runbook(quiet, books):
-    traces, obs, scores = _thin(quiet, 7, keep=40)
+def test_low_volume_is_judged_where_it_can_be_and_said_where_not(quiet, books):
+    traces, obs, scores = _thin(quiet, 7, keep=40)  # 75 traces that day, 3,000 before
     found = detect_all(books, traces, obs, scores, *day_window(7))
-    assert sorted(f.runbook for f in found) == sorted(books)
+    # cost per request of 75 traces is judged (and quiet); rare timeouts and sampled
+    # hallucinations are not: not even a page-level change could be told apart
+    assert sorted(f.runbook for f in found) == ["hallucination_spike", "timeout_surge"]
     for f in found:
         assert f.status == "insufficient_data" and f.severity == "info"
-        assert "insufficient data" in f.summary and f.observed < f.baseline * 24
+        assert "insufficient data" in f.summary and "can only tell apart" in f.summary
+    # nothing at all: one finding per runbook, naming it
+    t0, t1 = day_window(7)
+    none = detect_all(books, traces[traces["start_time"] < t0], obs, scores, t0, t1)
+    assert sorted(f.runbook for f in none) == sorted(books)
+    assert all("no traces in the window" in f.summary or "no scored" in f.summary
+               for f in none)
 
 
 def test_no_history_gives_insufficient_data_not_an_all_clear(quiet, books):
@@ -144,20 +153,24 @@ def test_no_history_gives_insufficient_data_not_an_all_clear(quiet, books):
 
 
 def _scale_traffic(ds, start, end, copies, cost_factor=1.0):
-    """Copies of every trace in ``[start, end)`` (new ids), costs multiplied by ``cost_factor``."""
-    t = ds.traces
+    """Copies of every trace in ``[start, end)`` with their observations (new ids), costs
+    multiplied by ``cost_factor``: ``(traces, observations)``."""
+    t, o = ds.traces, ds.observations
     sel = t[(t["start_time"] >= start) & (t["start_time"] < end)]
+    sel_o = o[o["trace_id"].isin(set(sel["trace_id"]))]
     extra = [sel.assign(trace_id=sel["trace_id"] + f"-{i}") for i in range(1, copies)]
+    extra_o = [sel_o.assign(trace_id=sel_o["trace_id"] + f"-{i}") for i in range(1, copies)]
     out = pd.concat([t[~t.index.isin(sel.index)], sel, *extra], ignore_index=True)
+    out_o = pd.concat([o, *extra_o], ignore_index=True)
     inside = (out["start_time"] >= start) & (out["start_time"] < end)
     out.loc[inside, "cost_usd"] = out.loc[inside, "cost_usd"] * cost_factor
-    return schema.conform(out, "traces")
+    return schema.conform(out, "traces"), schema.conform(out_o, "observations")
 
 
 def test_traffic_growth_is_not_a_cost_spike(quiet, books):
     lo, hi = day_window(7)
-    traces = _scale_traffic(quiet, lo + 12 * H, lo + 15 * H, copies=10)
-    found = detect(books["cost_spike"], traces, quiet.observations, quiet.scores, lo, hi)
+    traces, obs = _scale_traffic(quiet, lo + 12 * H, lo + 15 * H, copies=10)
+    found = detect(books["cost_spike"], traces, obs, quiet.scores, lo, hi)
     assert firing(found) == []
     growth = [f for f in found if f.signal == "cost_per_hour"]
     assert len(growth) == 1 and growth[0].severity == "info"
@@ -167,8 +180,8 @@ def test_traffic_growth_is_not_a_cost_spike(quiet, books):
 
 def test_spend_up_on_modest_traffic_is_a_per_request_anomaly(quiet, books):
     lo, hi = day_window(7)
-    traces = _scale_traffic(quiet, lo + 12 * H, lo + 15 * H, copies=2, cost_factor=6.0)
-    found = detect(books["cost_spike"], traces, quiet.observations, quiet.scores, lo, hi)
+    traces, obs = _scale_traffic(quiet, lo + 12 * H, lo + 15 * H, copies=2, cost_factor=6.0)
+    found = detect(books["cost_spike"], traces, obs, quiet.scores, lo, hi)
     per_req = [f for f in firing(found) if f.signal == "cost_per_request"]
     assert per_req and per_req[0].ratio == pytest.approx(6.0, rel=0.15)
     assert per_req[0].severity == "page"
@@ -177,13 +190,13 @@ def test_spend_up_on_modest_traffic_is_a_per_request_anomaly(quiet, books):
     assert sorted(f.labels["agent"] for f in per_req) == ["planner-agent", "rag-agent",
                                                           "tool-agent"]
     series = per_req[0].evidence["series"].set_index("bucket")
-    assert series.loc[lo + 13 * H, "per_request_ratio"] == pytest.approx(6.0, rel=0.15)
+    assert series.loc[lo + 13 * H, "ratio"] == pytest.approx(6.0, rel=0.15)
     assert any(f.signal == "page_burst" and f.severity == "page" for f in found)
 
 
 def test_bad_input_is_named(quiet, books):
     lo, hi = day_window(7)
-    with pytest.raises(ValueError, match="not after start"):
+    with pytest.raises(ValueError, match="not after its start"):
         detect(books["cost_spike"], quiet.traces, None, None, hi, lo)
     with pytest.raises(SchemaError, match="cost_usd"):
         detect(books["cost_spike"], quiet.traces.drop(columns="cost_usd"), None, None, lo, hi)
@@ -210,7 +223,7 @@ def test_hallucination_findings_point_at_the_worst_scored_traces(labelled, books
     halluc = s[s["name"] == "hallucination"].set_index("trace_id")["value"]
     assert (halluc.loc[rate[0].trace_ids] > 0.5).all()
     compare = rate[0].evidence["scores"]
-    rag = compare[compare["group"] == "rag-agent"].set_index("period")["mean"]
+    rag = compare[compare["agent"] == "rag-agent"].set_index("period")["mean"]
     assert rag["incident"] > rag["baseline"]
 
 
@@ -223,14 +236,17 @@ def test_an_hour_of_failures_burns_the_slo_error_budget(quiet, books):
     found = detect(books["timeout_surge"], schema.conform(t, "traces"), quiet.observations,
                    quiet.scores, lo, hi)
     burn = [f for f in found if f.signal == "slo_burn_rate"]
-    assert len(burn) == 1 and burn[0].severity == "page"  # 1h and 5m windows both past 14.4x
-    assert lo + 14 * H <= burn[0].start < lo + 14 * H + pd.Timedelta(minutes=15)
-    assert burn[0].observed > 14.4 and burn[0].baseline == 14.4
+    # every agent has its own budget and burns it: one page each (1h and 5m windows past 14.4x)
+    assert sorted(f.labels["agent"] for f in burn) == ["planner-agent", "rag-agent",
+                                                       "tool-agent"]
+    for f in burn:
+        assert f.severity == "page" and f.observed > 14.4 and f.baseline == 14.4
+        assert lo + 14 * H <= f.start < lo + 14 * H + pd.Timedelta(minutes=15)
     rate = [f for f in found if f.signal == "timeout_rate"]
     # every agent timed out for that hour: one finding each, the all-traffic one folded in
     assert sorted(f.labels["agent"] for f in rate) == ["planner-agent", "rag-agent",
                                                        "tool-agent"]
     assert {(f.start, f.end, f.severity) for f in rate} == {(lo + 14 * H, lo + 15 * H, "page")}
     latency = rate[0].evidence["latency"].set_index("bucket")
-    assert latency.loc[lo + 14 * H, "share_8_infs"] == 1.0
-    assert latency.loc[lo + 13 * H, "share_8_infs"] < 0.05
+    assert latency.loc[lo + 14 * H, "timeout_share"] == 1.0
+    assert latency.loc[lo + 13 * H, "timeout_share"] < 0.05

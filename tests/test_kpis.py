@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from workbench import kpis, runbooks, schema
+from workbench.analysis import trace_signals
 from workbench.errors import ConfigError
 
 D = pd.Timestamp("2026-11-01", tz="UTC")
@@ -32,6 +33,10 @@ def make_scores(pairs, traces):
     return schema.conform(pd.DataFrame(recs), "scores") if recs else schema.empty("scores")
 
 
+def units_of(traces, scores, books=None):
+    return trace_signals(traces, None, scores, books or runbooks.load_all())
+
+
 @pytest.fixture
 def week():
     rows = [
@@ -48,7 +53,7 @@ def week():
 
 def test_daily_kpis_numbers(week):
     t, s = week
-    k = kpis.daily_kpis(t, s, runbook_score_threshold=0.5)
+    k = kpis.daily_kpis(units_of(t, s))
     assert list(k.columns) == kpis.KPI_COLUMNS
     assert list(k.index) == [D + pd.Timedelta(days=i) for i in range(4)]
     assert str(k.index.dtype) == "datetime64[us, UTC]"
@@ -73,25 +78,26 @@ def test_daily_kpis_numbers(week):
     assert k.iloc[3]["timeout_rate"] == 1.0
 
 
-def test_threshold_defaults_to_the_runbook(week):
+def test_threshold_comes_from_the_runbook(week):
     t, s = week
-    assert kpis.hallucination_threshold() == runbooks.load(
-        "hallucination_spike").spec["score_threshold"]
-    low = kpis.daily_kpis(t, s, runbook_score_threshold=0.0)
-    assert low.iloc[0]["hallucination_rate"] == 1.0
-    default = kpis.daily_kpis(t, s)
+    books = runbooks.load_all()
+    rb = books["hallucination_spike"]
+    low = runbooks.Runbook(name=rb.name, path=rb.path, spec={**rb.spec, "score_threshold": 0.0})
+    k = kpis.daily_kpis(units_of(t, s, {**books, "hallucination_spike": low}))
+    assert k.iloc[0]["hallucination_rate"] == 1.0
+    default = kpis.daily_kpis(units_of(t, s))
     assert default.iloc[0]["hallucination_rate"] == pytest.approx(1 / 3)
 
 
 def test_days_fix_the_rows(week):
     t, s = week
     days = pd.date_range("2026-10-31", periods=6, freq="D", tz="UTC")
-    k = kpis.daily_kpis(t, s, 0.5, days=days)
+    k = kpis.daily_kpis(units_of(t, s), days=days)
     assert len(k) == 6 and k.iloc[0]["traces"] == 0 and k.iloc[1]["traces"] == 4
 
 
 def test_empty_frames_give_an_empty_table():
-    k = kpis.daily_kpis(schema.empty("traces"), schema.empty("scores"), 0.5)
+    k = kpis.daily_kpis(units_of(schema.empty("traces"), schema.empty("scores")))
     assert k.empty and list(k.columns) == kpis.KPI_COLUMNS
 
 
@@ -180,9 +186,51 @@ def test_unknown_kpi_is_a_config_error(tmp_path):
         kpis.daily_checks(kpi_frame(cost_usd=[1.0]), [bad], "2026-11-01")
 
 
-def test_scores_of_traces_outside_the_frame_count_on_their_own_day(week):
+def test_a_score_counts_with_its_trace_and_not_without_it(week):
     t, s = week
-    k = kpis.daily_kpis(schema.empty("traces"), s, 0.5)
-    assert k["traces"].sum() == 0
-    # without traces every score falls on its own timestamp's day: same days here
-    assert k["scored_traces"].tolist() == [3, 1, 0, 1]
+    k = kpis.daily_kpis(units_of(t.iloc[1:], s))  # trace 0, scored twice, left out
+    assert k.iloc[0]["scored_traces"] == 2
+    assert kpis.daily_kpis(units_of(schema.empty("traces"), s))["scored_traces"].sum() == 0
+
+
+def _day_traffic(days, per_day, status_of):
+    """``per_day`` traces a day for ``days`` days from D, status from ``status_of(day, i)``."""
+    rows = [(d, (i * 24) // per_day, 2.0, status_of(d, i), 0.01, 100, 20)
+            for d in range(days) for i in range(per_day)]
+    return make_traces(rows)
+
+
+def test_a_breach_needs_the_day_to_be_significant_not_only_over_the_ratio():
+    books = runbooks.load_all()
+    rb = books["timeout_surge"]  # limit 3x the median or over 2 %
+    # 1,000 traces a day, 0.3 % time out; the judged day: 3.3 % (11x), or 5 of 150 (3.3 %)
+    busy = _day_traffic(9, 1000, lambda d, i: "timeout" if i % 300 == 7 or (
+        d == 8 and i % 30 == 1) else "ok")
+    u = units_of(busy, None)
+    k = kpis.daily_kpis(u)
+    day = D + pd.Timedelta(days=8)
+    row = kpis.check_table(k, [rb], day, u).iloc[0]
+    assert row["status"] == "breach" and row["p_value"] < 1e-5
+    assert row["observed"] == pytest.approx(k.loc[day, "timeout_rate"])  # one number
+    found = kpis.daily_checks(k, books and {rb.name: rb}, day, u)
+    assert found[0].status == "firing" and "p=" in found[0].summary
+    quiet = _day_traffic(9, 150, lambda d, i: "timeout" if (d == 8 and i % 30 == 1) or (
+        d < 8 and i == 75 and d % 3 == 0) else "ok")
+    uq = units_of(quiet, None)
+    kq = kpis.daily_kpis(uq)
+    rq = kpis.check_table(kq, [rb], day, uq).iloc[0]
+    assert rq["ratio"] > 3 and rq["p_value"] > 1e-5 and rq["status"] == "ok"
+
+
+def test_spend_up_with_traffic_is_growth_not_a_breach():
+    books = runbooks.load_all()
+    rb = books["cost_spike"]
+    t = make_traces([(d, (i * 24) // n, 2.0, "ok", 0.01 * (1 + (i % 5) / 10), 100, 20)
+                     for d in range(9) for n in [300 if d < 8 else 900] for i in range(n)])
+    u = units_of(t, None)
+    k = kpis.daily_kpis(u)
+    day = D + pd.Timedelta(days=8)
+    row = kpis.check_table(k, [rb], day, u).iloc[0]
+    assert row["ratio"] == pytest.approx(3.0, rel=0.01) and row["status"] == "growth"
+    f = kpis.check_findings(k, kpis.check_table(k, [rb], day, u))[0]
+    assert f.severity == "info" and "traffic growth" in f.summary

@@ -15,7 +15,7 @@ def test_every_shipped_runbook_validates_and_names_its_notebook():
     assert {"cost_spike", "timeout_surge", "hallucination_spike"} <= set(loaded)
     for rb in loaded.values():
         assert rb.notebook.endswith(".ipynb")
-        assert rb.min_volume > 0
+        assert rb.min_units > 0
         assert rb.signals
         assert rb.prometheus, f"{rb.name} has no PromQL"
 
@@ -27,6 +27,7 @@ def test_domain_thresholds_live_in_the_files():
     assert cost.signal("cost_per_hour")["direction"] == "up"
     timeout = runbooks.load("timeout_surge", SHIPPED)
     assert timeout.spec["budget"] == {"seconds": 8.0, "warning_fraction": 0.75}
+    assert runbooks.load("hallucination_spike", SHIPPED).spec["score_threshold"] == 0.5
     assert timeout.baseline_window == pd.Timedelta(days=7)
     assert timeout.bucket == pd.Timedelta(hours=1)
 
@@ -43,14 +44,14 @@ def _write(tmp_path, name, mutate):
 def test_error_names_file_key_and_problem(tmp_path):
     def break_it(spec):
         spec["signals"]["cost_per_hour"]["direction"] = "sideways"
-        del spec["evaluation"]["min_volume"]
+        del spec["evaluation"]["lookback"]
     path = _write(tmp_path, "cost_spike", break_it)
     with pytest.raises(ConfigError) as err:
         runbooks.load(path)
     msg = str(err.value)
     assert str(path) in msg
     assert "signals.cost_per_hour.direction: 'sideways' is not one of ['up', 'down']" in msg
-    assert "evaluation: 'min_volume' is a required property" in msg
+    assert "evaluation: 'lookback' is a required property" in msg
 
 
 def test_unknown_key_and_bad_duration_rejected(tmp_path):
@@ -101,7 +102,9 @@ def test_clean_verdict_is_remembered_by_content_not_by_name(tmp_path, monkeypatc
 
 def test_detector_keys_are_in_the_files():
     for rb in runbooks.load_all(SHIPPED).values():
-        assert rb.spec["evaluation"]["min_zscore"] > 0
+        assert 0 < rb.spec["evaluation"]["alpha"] <= 1e-3
+        assert rb.spec["evaluation"]["min_events"] >= 1
+        assert rb.spec["baseline"]["segments"][0] == "agent"
         assert runbooks.parse_duration(rb.spec["evaluation"]["scan"]) >= rb.bucket
         assert 0 < rb.spec["attribution"]["min_share"] <= 1
         for name, sig in rb.signals.items():
@@ -110,3 +113,6 @@ def test_detector_keys_are_in_the_files():
     assert cost.signal("runaway_loop")["bounds"] == {"max_generations": 25,
                                                      "max_total_tokens": 100000}
     assert cost.signal("page_burst")["requires"] == {"cost_per_request_ratio": 2.0}
+    # attribution names a model within its agent, and a tool a trace failed or was slow on
+    assert "agent/model" in cost.dimensions and "culprit_tool" in cost.dimensions
+    assert "prompt_version" in runbooks.load("hallucination_spike", SHIPPED).dimensions

@@ -27,7 +27,7 @@ from workbench.runbooks import Runbook
 from workbench.sources import to_utc
 
 __all__ = ["KPI_COLUMNS", "KPI_UNITS", "OK", "BREACH", "GROWTH", "INSUFFICIENT",
-           "check_findings", "check_table", "daily_kpis"]
+           "check_findings", "check_table", "daily_checks", "daily_kpis"]
 
 KPI_UNITS: Mapping[str, str] = {
     "traces": "traces",
@@ -152,6 +152,13 @@ def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[R
                      "signal": signal, "observed": observed, "expected": expected,
                      "p_value": p_value, "status": status})
     return pd.DataFrame(rows, columns=_CHECK_COLUMNS)
+
+
+def daily_checks(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[Runbook],
+                 day: Any, units: pd.DataFrame | None = None) -> list[Finding]:
+    """The findings of ``day``'s checks (:func:`check_table` then :func:`check_findings`)."""
+    books = runbooks if isinstance(runbooks, Mapping) else {rb.name: rb for rb in runbooks}
+    return check_findings(kpis, check_table(kpis, books, day, units), books, units)
 
 
 def _fmt(x: float, unit: str) -> str:

@@ -54,7 +54,9 @@ def _levels(segments: Sequence[str], seasonality: str) -> list[list[str]]:
 
 
 def _codes(units: pd.DataFrame, cols: list[str]) -> np.ndarray:
-    """One integer per distinct combination of ``cols`` (0 for the top level)."""
+    """One integer per distinct combination of ``cols`` (0 for the top level). A missing value
+    is a segment of its own: a trace without a model is one that failed before calling one, and
+    costs what such traces cost."""
     if not cols:
         return np.zeros(len(units), dtype="int64")
     keys = [units[c].astype("string").fillna("\x00").to_numpy(dtype=object) for c in cols]
@@ -68,30 +70,40 @@ def _fit(y: np.ndarray, w: np.ndarray, kind: str, level_codes: list[np.ndarray],
     n_all = len(y)
     yb, wb = y[base], w[base]
     tot_w = wb.sum()
-    mean = np.full(n_all, yb.sum() / tot_w if tot_w > 0 else 0.0)
+    if kind == "mean":
+        top = yb.sum() / tot_w if tot_w > 0 else 0.0
+    else:
+        # half an event in one more unit: a week without a single timeout does not make the
+        # next one infinitely surprising (Jeffreys' rule for a rate seen zero times)
+        top = (yb.sum() + 0.5) / (tot_w + 1.0)
+    mean = np.full(n_all, top)
     if kind == "mean":
         dev = yb / np.where(wb > 0, wb, 1.0) - mean[base]
         var0 = float(np.average(dev ** 2, weights=wb)) if tot_w > 0 else 0.0
         var = np.full(n_all, var0)
     else:
         var = np.zeros(n_all)
-    for codes in level_codes[1:]:
+    for level in level_codes[1:]:
+        known = level >= 0
+        codes = np.where(known, level, 0)
         size = int(codes.max()) + 1 if len(codes) else 0
-        cb = codes[base]
-        s_y = np.bincount(cb, weights=yb, minlength=size)
-        s_w = np.bincount(cb, weights=wb, minlength=size)
+        kb = known[base]
+        cb, ybk, wbk = codes[base][kb], yb[kb], wb[kb]
+        s_y = np.bincount(cb, weights=ybk, minlength=size)
+        s_w = np.bincount(cb, weights=wbk, minlength=size)
         parent_by_code = np.zeros(size)
-        parent_by_code[codes] = mean  # each code's parent mean (the same for all its rows)
-        shrunk = (s_y + prior * parent_by_code) / (s_w + prior)
+        parent_by_code[codes[known]] = mean[known]  # the same for all rows of a code
         if kind == "mean":
+            shrunk = (s_y + prior * parent_by_code) / (s_w + prior)
             parent_var = np.zeros(size)
-            parent_var[codes] = var
-            resid = yb - shrunk[cb] * wb
-            s_r2 = np.bincount(cb, weights=resid ** 2 / np.where(wb > 0, wb, 1.0),
+            parent_var[codes[known]] = var[known]
+            resid = ybk - shrunk[cb] * wbk
+            s_r2 = np.bincount(cb, weights=resid ** 2 / np.where(wbk > 0, wbk, 1.0),
                                minlength=size)
-            var_code = (s_r2 + prior * parent_var) / (s_w + prior)
-            var = var_code[codes]
-        mean = shrunk[codes]
+            var = np.where(known, ((s_r2 + prior * parent_var) / (s_w + prior))[codes], var)
+        else:  # the same half event, so a quiet segment keeps a rate above zero
+            shrunk = (s_y + prior * parent_by_code + 0.5) / (s_w + prior + 1.0)
+        mean = np.where(known, shrunk[codes], mean)
     if kind == "rate":
         p = np.clip(mean, 0.0, 1.0)
         var = p * (1.0 - p)

@@ -52,6 +52,11 @@ class Context:
         self.observations = observations
         self.confirmed = confirmed
         self.notes: list[str] = list(getattr(judge.units.attrs.get("budgets"), "notes", []))
+        covered = judge.baseline_coverage()
+        if pd.Timedelta(0) < covered < judge.trailing:
+            self.notes.append(f"baseline covers only {covered.days} of the "
+                              f"{judge.trailing.days} days before the window; judged with what "
+                              "there is")
 
     @property
     def dimensions(self) -> list[str]:
@@ -182,6 +187,8 @@ def signal_finding(ctx: Context, signal: str, iv: Interval,
                f"expected for the same traffic ({_ratio(iv)}) over {_when(iv.start, iv.end)}, "
                f"{iv.units} {'scored ' if SIGNALS[signal].scored else ''}traces; significant "
                f"within {_hours(shortest)} ({_p(iv.p_value)}){suspects_text(suspects)}")
+    if ctx.notes:
+        summary += "; " + "; ".join(ctx.notes)
     ev = {"series": ctx.series(signal, iv.group)}
     if evidence is not None:
         ev.update(evidence(ctx, signal, iv))
@@ -275,6 +282,7 @@ def _run(ctx: Context) -> list[Finding]:
     out += _generic(ctx)
     if ctx.runbook.name == "cost_spike":
         out += cost.page_bursts(ctx)
+        out += cost.growth(ctx)
     if ctx.runbook.name == "timeout_surge":
         out += timeouts.burn_findings(ctx)
         out += timeouts.tool_latency(ctx)

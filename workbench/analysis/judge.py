@@ -173,8 +173,11 @@ class Judge:
 
     # -- preparation -------------------------------------------------------------------------
     def signals(self) -> list[str]:
-        """The runbook's signals the engine computes, in runbook order."""
-        return [s for s in self.runbook.signals if s in SIGNALS]
+        """The runbook's signals the engine computes over these units, in runbook order
+        (a tool's latency is judged over tool calls, not traces)."""
+        per_call = {"tool_latency_p95"}
+        return [s for s in self.runbook.signals if s in SIGNALS
+                and (s in per_call) == (self.group_by == "tool_name")]
 
     def prepared(self, signal: str) -> _Prepared:
         if signal not in self._prepared:
@@ -369,14 +372,24 @@ class Judge:
         m = p.mask & self._group_mask(group) & self.in_window
         n, o, e, v, *_ = _sums(p, m)
         if p.spec.kind == "mean":
-            if not n:
+            if n < 2:
                 return float("inf")
-            # the mean's standard error against the expected level
-            se = np.sqrt(max(v, 0.0) * p.phi.get(group, 1.0))
-            z = float(special.ndtri(1 - self.alpha))
-            return float(1.0 + z * se / abs(e)) if e else float("inf")
+            # the smallest shift of the mean the t test would call significant, as a ratio
+            t = float(special.stdtrit(n - 1.0, 1 - self.alpha))
+            shift = t * np.sqrt(max(v, 0.0) * p.phi.get(group, 1.0)) / n
+            if p.spec.log:
+                return float(np.exp(shift))
+            level = abs(e) / n
+            return float(1.0 + shift / level) if level > 0 else float("inf")
         return stats.detectable_ratio(p.spec.kind, e, n=n, phi=p.phi.get(group, 1.0),
                                       alpha=self.alpha)
+
+    def baseline_coverage(self) -> pd.Timedelta:
+        """How much of the baseline period holds data (from its first unit to its end)."""
+        if not self.in_base.any():
+            return pd.Timedelta(0)
+        first = self.units["time"][self.in_base].min().floor("D")
+        return self.baseline_end - max(first, self.baseline_start)
 
     def baseline_units(self, signal: str | None = None) -> int:
         """Units of the baseline period (of ``signal``'s units, e.g. scored traces)."""

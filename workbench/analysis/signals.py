@@ -10,7 +10,7 @@ everywhere.
 Dimensions that a trace can hold several values of are tuples: ``model`` (every generation's
 model), ``prompt_version`` (every generation's ``"<prompt name>|<version>"``, so a new prompt
 version used in a trace's second generation counts), ``tool_name`` (the tools it called) and
-``culprit_tool`` (the tools whose calls failed, else its slowest tool: the span that made the
+``culprit_tool`` (the tools whose calls failed, and its slowest tool: the spans that made the
 trace slow or broke it, which is what a timeout or a retry loop is about).
 """
 
@@ -128,8 +128,7 @@ def trace_signals(traces: pd.DataFrame, observations: pd.DataFrame | None,
               if cost_rb is not None else {"max_generations": 25, "max_total_tokens": 100_000})
     t = traces.reset_index(drop=True)
     u = pd.DataFrame({"trace_id": t["trace_id"].astype(str).to_numpy(),
-                      "time": t["start_time"].to_numpy()})
-    u["time"] = u["time"].dt.tz_localize("UTC") if u["time"].dt.tz is None else u["time"]
+                      "time": t["start_time"].dt.tz_convert("UTC")})
     for col in ("agent", "environment", "release", "user_id", "session_id", "name", "status",
                 "tags"):
         u[col] = t[col].astype("string").to_numpy() if col in t.columns else pd.NA
@@ -226,11 +225,9 @@ def _add_tool_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
     slowest = per.sort_values(["t", "dur", "tool"], ascending=[True, False, True]) \
         .drop_duplicates("t")
     failed = per[per["failed"]]
+    # the tools whose calls failed, and the one the trace spent longest in: a transient error
+    # retried past does not hide the call that hung
     culprits = pd.concat([failed[["t", "tool"]], slowest[["t", "tool"]]]).drop_duplicates()
-    # a trace with failed tool calls is about them, not about its slowest healthy tool
-    has_failed = set(failed["t"])
-    culprits = culprits[~culprits["t"].isin(has_failed) | culprits.set_index(["t", "tool"])
-                        .index.isin(failed.set_index(["t", "tool"]).index)]
     u["culprit_tool"] = pd.Series(_tuples_by_trace(culprits["t"], culprits["tool"],
                                                    u["trace_id"]), dtype=object)
 

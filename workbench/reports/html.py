@@ -59,9 +59,8 @@ def header(rep: DailyReport) -> str:
         gap = next(f for f in rep.findings if f.signal == "no_data")
         lines.append(f"<div class='wb-degraded'><b>NO DATA.</b> {_e(gap.summary)}.</div>")
     elif rep.degraded:
-        lines.append(f"<div class='wb-degraded'><b>DEGRADED REPORT.</b> "
-                     f"{_e('; '.join(str(d['name']) + ': ' + str(d['reason']) for d in rep.degraded_sources()))}"
-                     "</div>")
+        why = "; ".join(f"{d['name']}: {d['reason']}" for d in rep.degraded_sources())
+        lines.append(f"<div class='wb-degraded'><b>DEGRADED REPORT.</b> {_e(why)}</div>")
     else:
         verdict = (f"{len(today)} finding(s) on the report day, {len(firing)} in the window."
                    if firing else "No check or detector fired in the window.")

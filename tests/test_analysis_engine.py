@@ -1,0 +1,201 @@
+"""The judging engine on hand-made units: exact tails, segment baselines, pooled sparse hours,
+traffic mix, slow-by-design agents, seasonality and earlier incidents in the baseline."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench import runbooks, schema
+from workbench.analysis import Judge, agent_budgets, stats, trace_signals
+
+DAY0 = pd.Timestamp("2026-11-02", tz="UTC")
+H = pd.Timedelta(hours=1)
+D = pd.Timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def books():
+    return runbooks.load_all()
+
+
+def binom_tail(k: int, n: int, p: float) -> float:
+    return sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k, n + 1))
+
+
+def poisson_tail(k: int, mu: float) -> float:
+    return 1.0 - sum(math.exp(-mu) * mu ** i / math.factorial(i) for i in range(k))
+
+
+@pytest.mark.parametrize("k,n,p", [(3, 50, 0.01), (10, 100, 0.05), (1, 2, 0.01), (7, 7, 0.5)])
+def test_rate_tails_are_exact_binomial(k, n, p):
+    assert stats.p_upper("rate", k, n * p, n=n) == pytest.approx(binom_tail(k, n, p), rel=1e-9)
+
+
+@pytest.mark.parametrize("k,mu", [(5, 1.0), (1, 0.1), (20, 10.0)])
+def test_count_tails_are_exact_poisson(k, mu):
+    assert stats.p_upper("count", k, mu) == pytest.approx(poisson_tail(k, mu), rel=1e-9)
+
+
+def test_overdispersion_widens_and_nothing_expected_nothing_seen_is_no_evidence():
+    assert stats.p_upper("rate", 10, 2.0, n=100, phi=3.0) > stats.p_upper("rate", 10, 2.0, n=100)
+    assert stats.p_upper("rate", 0, 0.0, n=10) == 1.0
+    assert stats.p_upper("count", 2, 0.0) == 0.0  # events where none are possible: certain
+    # a handful of scores is judged with a t tail: far less sure than a normal one
+    assert stats.p_upper("mean", 5.0, 0.0, n=4, variance=1.0) > \
+        stats.p_upper("mean", 5.0, 0.0, variance=1.0) * 100
+    assert stats.overdispersion([1, 2], [1, 2], [1, 2]) == 1.0  # too few buckets to tell
+
+
+def test_detectable_ratio_is_the_first_significant_multiple():
+    r = stats.detectable_ratio("rate", 12.5, n=250, alpha=1e-5)
+    assert stats.p_upper("rate", r * 12.5, 12.5, n=250) <= 1e-5
+    assert stats.p_upper("rate", r * 12.5 * 0.97, 12.5, n=250) > 1e-5
+    assert stats.detectable_ratio("count", 0.0) == float("inf")
+
+
+# -- units by hand ---------------------------------------------------------------------------
+
+def units(rows: list[dict]) -> pd.DataFrame:
+    """Traces from row dicts (time, agent, duration, cost, status, ...) through the real
+    signals layer."""
+    t = pd.DataFrame(rows)
+    n = len(t)
+    t = t.assign(trace_id=[f"{i:032x}" for i in range(n)],
+                 name=t.get("agent", "a"), environment="production",
+                 end_time=t["start_time"] + pd.to_timedelta(t["duration_s"], unit="s"),
+                 input_tokens=100, output_tokens=20, total_tokens=120,
+                 n_observations=2, n_generations=1, n_tool_calls=0,
+                 n_errors=(t["status"] != "ok").astype(int))
+    traces = schema.conform(t, "traces")
+    return trace_signals(traces, None, None, runbooks.load_all(),
+                         budgets=agent_budgets(traces, runbooks.load_all()))
+
+
+def traffic(days: int, per_hour, agent: str = "a", duration=2.0, cost=0.01,
+            status=lambda t, i: "ok", seed: int = 0) -> list[dict]:
+    """``per_hour(hour_of_day)`` traces each hour for ``days`` days from DAY0 - 7 d."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    start = DAY0 - 7 * D
+    for h in range(days * 24):
+        t0 = start + h * H
+        for i in range(per_hour(t0.hour) if callable(per_hour) else per_hour):
+            t = t0 + pd.Timedelta(seconds=float(rng.uniform(0, 3599)))
+            dur = duration(t, rng) if callable(duration) else duration
+            c = cost(t, rng) if callable(cost) else cost * float(rng.lognormal(0, 0.3))
+            rows.append({"start_time": t, "agent": agent, "duration_s": dur, "cost_usd": c,
+                         "status": status(t, i)})
+    return rows
+
+
+def night(hour: int) -> int:
+    """Deep night troughs: 2 traces an hour at night, 30 by day."""
+    return 2 if hour < 7 or hour >= 22 else 30
+
+
+def test_a_change_spread_over_sparse_night_hours_is_found_by_pooling(books):
+    # timeouts: 1 % normally; from 00:00 to 06:00 on the judged day every other trace
+    def status(t, i):
+        if DAY0 <= t < DAY0 + 6 * H:
+            return "timeout" if i % 2 == 0 else "ok"
+        return "timeout" if (t.value // 1000) % 100 == 0 else "ok"  # about 1 %
+    u = units(traffic(8, night, status=status))
+    j = Judge(books["timeout_surge"], u, DAY0, DAY0 + D)
+    # no single night hour of two traces is significant on its own
+    assert not any(j.interval("timeout_rate", DAY0 + k * H, DAY0 + (k + 1) * H).significant
+                   for k in range(6))
+    found = j.scan("timeout_rate")
+    assert len(found) == 1
+    assert (found[0].start, found[0].end) == (DAY0, DAY0 + 6 * H)
+    assert found[0].units == 12 and found[0].events == 6
+    assert j.shortest("timeout_rate", found[0]) > H
+
+
+def test_a_shift_in_traffic_mix_is_not_a_cost_spike(books):
+    # an expensive agent's share of traffic triples in the evening, every day, judged day too
+    cheap = traffic(8, 20, agent="cheap", cost=0.002, seed=1)
+    pricey = traffic(8, lambda h: 30 if h >= 18 else 10, agent="pricey", cost=0.05, seed=2)
+    u = units(cheap + pricey)
+    rb = books["cost_spike"]
+    j = Judge(rb, u, DAY0, DAY0 + D)
+    evening = j.interval("cost_per_request", DAY0 + 18 * H, DAY0 + 24 * H)
+    naive = u[(u["time"] >= DAY0) & (u["time"] < DAY0 + 18 * H)]["cost"].mean()
+    assert evening.observed > 1.6 * naive  # all traffic does cost more per request at night...
+    assert evening.ratio == pytest.approx(1.0, abs=0.15)  # ...as expected for that mix
+    assert j.scan("cost_per_request") == []
+
+
+def test_an_agent_slow_by_design_is_judged_against_its_own_budget(books):
+    slow = traffic(8, 10, agent="research", duration=lambda t, r: float(r.uniform(9, 20)))
+    fast = traffic(8, 30, agent="chat", duration=lambda t, r: float(r.uniform(0.5, 3)))
+    traces_units = units(slow + fast)
+    budgets = traces_units.attrs["budgets"]
+    assert budgets.of("chat") == 8.0 and budgets.of("research") == 20.0
+    assert any("research runs past the 8 s budget" in n for n in budgets.notes)
+    j = Judge(books["timeout_surge"], traces_units, DAY0, DAY0 + D)
+    assert j.interval("timeout_rate", DAY0, DAY0 + D, "research").observed < 0.05
+    assert all(j.scan(s, g) == [] for s in j.signals() for g in j.groups())
+
+
+def test_budgets_set_per_agent_in_the_runbook_win(books):
+    rb = books["timeout_surge"]
+    spec = {**rb.spec, "budget": {**rb.spec["budget"], "per_agent": {"research": 30}}}
+    custom = runbooks.Runbook(name=rb.name, path=rb.path, spec=spec)
+    rows = traffic(2, 5, agent="research", duration=25.0)
+    t = pd.DataFrame(rows).assign(trace_id=lambda d: [f"{i:032x}" for i in range(len(d))])
+    b = agent_budgets(schema.conform(t.assign(
+        name="x", environment="p", end_time=t["start_time"], input_tokens=0, output_tokens=0,
+        total_tokens=0, n_observations=1, n_generations=0, n_tool_calls=0, n_errors=0),
+        "traces"), {"timeout_surge": custom})
+    assert b.of("research") == 30.0 and b.derived == {}
+
+
+def test_cost_per_request_is_expected_per_hour_of_day_when_seasonal(books):
+    # every night, requests are 3x dearer (long batch conversations): not a spike at night
+    cost = lambda t, r: (0.03 if t.hour < 6 else 0.01) * float(r.lognormal(0, 0.3))  # noqa: E731
+    u = units(traffic(8, 20, cost=cost))
+    j = Judge(books["cost_spike"], u, DAY0, DAY0 + D)
+    night_iv = j.interval("cost_per_request", DAY0, DAY0 + 6 * H)
+    assert night_iv.ratio == pytest.approx(1.0, abs=0.2)
+    assert j.scan("cost_per_request") == []
+
+
+def test_an_earlier_incident_in_the_baseline_does_not_raise_the_bar(books):
+    # a strong three-hour cost incident two days before; a 2x one on the judged day
+    def cost(t, r):
+        base = 0.01 * float(r.lognormal(0, 0.3))
+        if DAY0 - 2 * D + 10 * H <= t < DAY0 - 2 * D + 13 * H:
+            return base * 40
+        if DAY0 + 10 * H <= t < DAY0 + 14 * H:
+            return base * 2.5
+        return base
+    u = units(traffic(8, 30, cost=cost))
+    j = Judge(books["cost_spike"], u, DAY0, DAY0 + D)
+    assert j.prepared("cost_per_request").expectation.dropped_hours >= 3
+    found = j.scan("cost_per_request")
+    assert found and (found[0].start, found[0].end) == (DAY0 + 10 * H, DAY0 + 14 * H)
+    assert found[0].ratio == pytest.approx(2.5, rel=0.2)
+
+
+def test_the_baseline_is_the_whole_days_before_the_judged_day(books):
+    u = units(traffic(8, 5))
+    j = Judge(books["cost_spike"], u, DAY0 + 9 * H, DAY0 + 12 * H)
+    assert (j.baseline_start, j.baseline_end) == (DAY0 - 7 * D, DAY0)
+    # the same hours judged from a day-long window give the same verdict
+    whole = Judge(books["cost_spike"], u, DAY0, DAY0 + D)
+    a = j.interval("cost_per_request", DAY0 + 9 * H, DAY0 + 12 * H)
+    b = whole.interval("cost_per_request", DAY0 + 9 * H, DAY0 + 12 * H)
+    assert (a.observed, a.expected, a.p_value) == (b.observed, b.expected, b.p_value)
+
+
+def test_what_a_window_can_tell_apart_grows_with_its_volume(books):
+    def status(t, i):
+        return "timeout" if (t.value // 1000) % 50 == 0 else "ok"  # about 2 %
+    small = Judge(books["timeout_surge"], units(traffic(8, 3, status=status)), DAY0, DAY0 + D)
+    big = Judge(books["timeout_surge"], units(traffic(8, 60, status=status)), DAY0, DAY0 + D)
+    assert 1.0 < big.detectable("timeout_rate") < small.detectable("timeout_rate")
+    assert big.detectable("timeout_rate") < 3.0  # 1,440 traces, 2 %: a 2.5x change shows
