@@ -214,12 +214,13 @@ def test_a_breach_needs_the_day_to_be_significant_not_only_over_the_ratio():
     assert row["observed"] == pytest.approx(k.loc[day, "timeout_rate"])  # one number
     found = kpis.daily_checks(k, books and {rb.name: rb}, day, u)
     assert found[0].status == "firing" and "p=" in found[0].summary
+    # 150 a day, 2 % time out; the judged day 5 (3.3 %): over the 2 % limit, but chance
     quiet = _day_traffic(9, 150, lambda d, i: "timeout" if (d == 8 and i % 30 == 1) or (
-        d < 8 and i == 75 and d % 3 == 0) else "ok")
+        d < 8 and i % 50 == 7) else "ok")
     uq = units_of(quiet, None)
     kq = kpis.daily_kpis(uq)
     rq = kpis.check_table(kq, [rb], day, uq).iloc[0]
-    assert rq["ratio"] > 3 and rq["p_value"] > 1e-5 and rq["status"] == "ok"
+    assert rq["value"] > 0.02 and rq["p_value"] > 1e-3 and rq["status"] == "ok"
 
 
 def test_spend_up_with_traffic_is_growth_not_a_breach():

@@ -59,7 +59,7 @@ def test_runbook_names_a_stored_notebook_with_parameters_and_no_outputs(name):
     params = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1
     names = set(re.findall(r"^(\w+) =", params[0].source, re.MULTILINE))
-    assert {"start", "end", "source", "data_dir", "baseline_days", "interactive"} <= names
+    assert {"start", "end", "source", "data_dir", "agent", "interactive"} <= names
     assert not {n for n in names if re.search("secret|key|token|password", n)}
 
 
@@ -76,8 +76,8 @@ def test_trace_explorer_is_stored_without_outputs():
 def test_report_shows_the_injected_cause_first_and_every_section(reports, labels, name):
     html = reports(name).read_text()
     lab = labels[name]
-    assert re.findall(r"data-top-suspect=[\"']([^\"']*)[\"']", html) == [
-        f"{lab.cause_dimension}={lab.cause_value}"]
+    top = re.findall(r"data-top-suspect=[\"']([^\"']*)[\"']", html)
+    assert len(top) == 1 and top[0].startswith(f"{lab.cause_dimension}={lab.cause_value}")
     for heading in ("Summary", "Signals over time", "Attribution", "Drill-down",
                     "Investigation steps", "Mitigations", "Rollback"):
         assert f">{heading}<" in html, heading
@@ -124,7 +124,6 @@ def test_trace_explorer_executes_with_filters(store, labels, tmp_path):
     (dict(end="2026-11-06T08:00Z"), "is not after its start"),
     (dict(source="tempo"), "unknown source 'tempo'"),
     (dict(data_dir="no/such/store"), "data directory no/such/store not found"),
-    (dict(baseline_days=0), "baseline_days must be at least 1"),
 ])
 def test_run_runbook_refuses_bad_input_before_starting_a_kernel(store, tmp_path, kwargs,
                                                                 message):

@@ -49,6 +49,9 @@ KPI_COLUMNS = list(KPI_UNITS)
 #: Status of one daily check.
 OK, BREACH, GROWTH, INSUFFICIENT = "ok", "breach", "growth", "insufficient_data"
 
+#: significance of a whole-day check unless a runbook's ``daily.alpha`` says otherwise
+DAILY_ALPHA = 1e-3
+
 #: runbook -> the signal whose whole-day verdict confirms its daily KPI
 _CONFIRMED_BY = {"cost_spike": "cost_per_request", "timeout_surge": "timeout_rate",
                  "hallucination_spike": "hallucination_rate"}
@@ -106,7 +109,7 @@ def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[R
                 day: Any, units: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every runbook's daily check on ``day``: the KPI against its median, the primary signal's
     whole-day verdict (observed, expected for the day's traffic, p-value), and the status."""
-    from workbench.analysis import Judge
+    from workbench.analysis import SIGNALS, Judge
 
     day = to_utc(day).floor("D")
     rows = []
@@ -128,10 +131,21 @@ def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[R
         signal = _CONFIRMED_BY.get(rb.name)
         observed = expected = p_value = float("nan")
         if units is not None and signal in rb.signals and not np.isnan(value):
-            iv = Judge(rb, units, day, day + pd.Timedelta(days=1)).interval(
-                signal, day, day + pd.Timedelta(days=1))
+            judge = Judge(rb, units, day, day + pd.Timedelta(days=1))
+            iv = judge.interval(signal, day, day + pd.Timedelta(days=1))
             observed, expected, p_value = iv.observed, iv.expected, iv.p_value
-            significant = iv.significant and iv.severity is not None
+            judge_min = rb.spec["evaluation"]
+            significant = (iv.p_value <= float(spec.get("alpha", DAILY_ALPHA))
+                           and iv.units >= int(judge_min.get("min_units", 5))
+                           and (SIGNALS[signal].kind == "mean"
+                                or iv.events >= float(judge_min.get("min_events", 3))))
+            if not significant:
+                # a few hours of change can drown in a whole day: the day also counts when
+                # the hourly scan finds its change, for any agent
+                hours = [h for g in judge.groups() for h in judge.scan(signal, g, 1)]
+                if hours:
+                    significant = True
+                    p_value = min(h.p_value for h in hours)
         else:
             significant = units is None  # no units: the KPI alone decides
         if np.isnan(value) or np.isnan(baseline):

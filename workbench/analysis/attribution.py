@@ -65,8 +65,6 @@ _CONTAINMENT = 0.95
 # The rest of a container is "normal" when its excess per row is under this share of the
 # nested value's excess per row.
 _REST_SHARE = 0.25
-# ... or when its events are this likely at the base rate
-_CHANCE = 0.01
 
 
 def tool_sets(observations: pd.DataFrame) -> pd.Series:
@@ -374,25 +372,13 @@ def _prefer(b, a, members: dict, y: pd.Series) -> bool:
 
 def _rest_is_normal(outer: pd.Index, inner: pd.Index, base_rate: float, y: pd.Series) -> bool:
     """The rows of ``outer`` outside ``inner`` carry little excess per row compared with
-    ``inner`` (under a quarter of it), or, for events, no more than chance allows at the base
-    rate: ``inner`` alone explains ``outer``'s excess. (Nine rows with one event are not
-    evidence against a cause that explains the other twenty-eight.)"""
+    ``inner`` (under a quarter of it): ``inner`` alone explains ``outer``'s excess."""
     rest = outer.difference(inner)
     if len(rest) == 0:
         return True
     e_inner = float(y.loc[inner].mean()) - base_rate
-    if not e_inner > 0:
-        return False
-    rest_y = y.loc[rest]
-    e_rest = float(rest_y.mean()) - base_rate
-    if e_rest <= _REST_SHARE * e_inner:
-        return True
-    if rest_y.isin([0.0, 1.0]).all() and 0 < base_rate < 1:
-        from scipy.special import betainc
-
-        k, n = float(rest_y.sum()), float(len(rest_y))
-        return bool(betainc(k, n - k + 1, base_rate) >= _CHANCE) if k > 0 else True
-    return False
+    e_rest = float(y.loc[rest].mean()) - base_rate
+    return e_inner > 0 and e_rest <= _REST_SHARE * e_inner
 
 
 def _refine(table: pd.DataFrame, members: dict[tuple[str, str], pd.Index], y: pd.Series,
