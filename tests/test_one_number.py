@@ -1,0 +1,66 @@
+"""One number per fact: the daily report, its summary JSON, the runbook notebook opened on a
+finding's hours and that notebook's rendering all show the same figures, because they read one
+computation (the per-trace signals and :meth:`workbench.analysis.Judge.interval`)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from workbench.investigate import investigate
+from workbench.reports import daily_report
+from workbench.reports.runbook import run_runbook
+from workbench.sources.local import LocalSource
+
+pytestmark = pytest.mark.notebook
+
+CHECKED = {"cost_spike": "cost_per_request", "timeout_surge": "timeout_rate",
+           "hallucination_spike": "hallucination_rate"}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    from workbench.simulate import write_demo
+
+    return write_demo(tmp_path_factory.mktemp("one") / "demo", days=7, traces_per_day=1500)
+
+
+@pytest.fixture(scope="module")
+def labels(store):
+    return {r.runbook: r for r in LocalSource(store).labels().itertuples()}
+
+
+def fmt(x: float) -> str:
+    """How both HTML tables print a number (4 significant digits)."""
+    return f"{x:.4g}"
+
+
+@pytest.mark.parametrize("name", sorted(CHECKED))
+def test_report_summary_notebook_and_rendering_agree(store, labels, tmp_path, name):
+    signal = CHECKED[name]
+    day = labels[name].start.floor("D")
+    result = daily_report(day, "local", store, tmp_path / "daily", days=1, alert_days=1)
+    summary = json.loads(result.summary_path.read_text())
+    found = [f for f in summary["findings"] if f["signal"] == signal and f["status"] == "firing"]
+    assert found, f"no {signal} finding on {day:%Y-%m-%d}"
+    f = found[0]
+    start, end = pd.Timestamp(f["start"]), pd.Timestamp(f["end"])
+    agent = f["labels"].get("agent")
+
+    # the notebook's facade, opened on the finding's hours for the finding's agent
+    inv = investigate(name, "local", start, end, data_dir=store, agent=agent)
+    row = inv.signal_table().set_index("signal").loc[signal]
+    assert (row["observed"], row["expected"], row["p_value"]) == (
+        f["observed"], f["baseline"], f["p_value"])
+
+    # the daily report's HTML and the runbook notebook's rendering print the same figures
+    report_html = result.html.read_text()
+    assert fmt(f["observed"]) in report_html and fmt(f["baseline"]) in report_html
+    rendered = run_runbook(name, start, end, "local", store, tmp_path / "rb",
+                           agent=agent).read_text()
+    table = re.search(rf"<td>{signal}</td>(.*?)</tr>", rendered, re.DOTALL).group(1)
+    cells = re.findall(r"<td>([^<]*)</td>", table)
+    assert fmt(f["observed"]) in cells and fmt(f["baseline"]) in cells
