@@ -198,7 +198,7 @@ def attribute(current: pd.DataFrame, baseline: pd.DataFrame, metric: str,
         return []
     cur = current.reset_index(drop=True)
     base = baseline.reset_index(drop=True)
-    composites = [d for d in dimensions if "/" in d]
+    composites = [d for d in dimensions if "/" in d and d not in cur.columns]
     if composites:
         cur = cur.assign(**{d: c for d in composites
                             if (c := _composite(cur, d)) is not None})
@@ -318,24 +318,34 @@ _SEP = "\x1f"  # joins the parts of a composite value
 
 def _composite(df: pd.DataFrame, dim: str) -> pd.Series | None:
     """Per row, the tuple of every combination of the parts' values (None when a part is
-    missing from ``df``)."""
+    missing from ``df``). Worked out on the distinct combinations of the parts' values, which
+    are few (a few agents times a few models) however many rows there are."""
     parts = dim.split("/")
     if any(p not in df.columns for p in parts):
         return None
-    cols = []
-    for p in parts:
-        values = df[p].to_numpy(dtype=object)
-        cols.append([v if isinstance(v, (list, tuple, set)) else
-                     (() if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA
-                      else (v,)) for v in values.tolist()])
-    out = []
-    for row in zip(*cols):
-        combos: list[str] = [""]
-        for vals in row:
-            combos = [f"{c}{_SEP}{v}" if c else str(v) for c in combos for v in vals] \
-                if vals else []
-        out.append(tuple(sorted(set(combos))))
-    return pd.Series(out, index=df.index, dtype=object)
+    keys = pd.DataFrame({str(i): df[p].map(_as_key) for i, p in enumerate(parts)})
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys))
+    combos = []
+    for key in uniques:
+        values: list[str] = [""]
+        for part in key:
+            values = [f"{v}{_SEP}{x}" if v else str(x) for v in values for x in part] \
+                if part else []
+        combos.append(tuple(sorted(set(values))))
+    table = np.empty(len(combos) + 1, dtype=object)
+    table[:-1] = combos
+    table[-1] = ()
+    return pd.Series(table[np.where(codes >= 0, codes, len(combos))], index=df.index,
+                     dtype=object)
+
+
+def _as_key(v: object) -> tuple:
+    """A cell as a hashable tuple of its values (missing: no value)."""
+    if isinstance(v, (list, tuple, set)):
+        return tuple(v)
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return ()
+    return (v,)
 
 
 def _decode(dimension: str, value: str) -> tuple[str, str, dict[str, str]]:

@@ -16,6 +16,7 @@ than independent units the remaining baseline hours scatter.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -56,12 +57,33 @@ def _levels(segments: Sequence[str], seasonality: str) -> list[list[str]]:
 def _codes(units: pd.DataFrame, cols: list[str]) -> np.ndarray:
     """One integer per distinct combination of ``cols`` (0 for the top level). A missing value
     is a segment of its own: a trace without a model is one that failed before calling one, and
-    costs what such traces cost."""
+    costs what such traces cost. Remembered per units frame: every signal of every runbook
+    segments the same units the same way."""
     if not cols:
         return np.zeros(len(units), dtype="int64")
-    keys = [units[c].astype("string").fillna("\x00").to_numpy(dtype=object) for c in cols]
-    frame = pd.DataFrame({str(i): k for i, k in enumerate(keys)})
-    return frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
+    memo = _memo(units)
+    key = tuple(cols)
+    if key not in memo:
+        codes = np.zeros(len(units), dtype="int64")
+        for c in cols:
+            k, u = pd.factorize(units[c].astype("string").fillna("\x00"), use_na_sentinel=False)
+            codes = pd.factorize(codes * (len(u) + 1) + k)[0]  # renumbered: never overflows
+        memo[key] = codes
+    return memo[key]
+
+
+_MEMO: dict[int, dict[tuple, np.ndarray]] = {}
+
+
+def _memo(units: pd.DataFrame) -> dict[tuple, np.ndarray]:
+    """A cache tied to one units frame's lifetime (and to its length, in case it grew)."""
+    key = id(units)
+    entry = _MEMO.get(key)
+    if entry is None or entry.get(("__len__",)) != len(units):
+        entry = {("__len__",): len(units)}
+        _MEMO[key] = entry
+        weakref.finalize(units, _MEMO.pop, key, None)
+    return entry
 
 
 def _fit(y: np.ndarray, w: np.ndarray, kind: str, level_codes: list[np.ndarray],

@@ -22,7 +22,7 @@ import pandas as pd
 
 from workbench import schema
 from workbench.analysis import signals as sig_mod
-from workbench.analysis.attribution import attribute
+from workbench.analysis.attribution import _composite, attribute
 from workbench.analysis.judge import ALL, SIGNALS, Interval, Judge
 from workbench.errors import ConfigError
 from workbench.findings import SEVERITIES, Finding, Suspect
@@ -80,6 +80,11 @@ class Context:
         """Which dimension values explain ``signal``'s excess in ``[start, end)``."""
         p = self.judge.prepared(signal)
         metric = "__bad"
+        for dim in self.dimensions:  # composites once per units frame, not once per finding
+            if "/" in dim and dim not in self.units.columns:
+                value = _composite(self.units, dim)
+                if value is not None:
+                    self.units[dim] = value
         units = self.units.assign(**{metric: _bad_values(p)})
         cur = units[self.window_mask(start, end, group) & p.mask]
         base = units[self.baseline_mask(group) & p.mask & p.expectation.used]
