@@ -38,7 +38,7 @@ from typing import Any
 from workbench.errors import ConfigError
 
 __all__ = ["BUILTIN_RULES", "ENV_FILE", "ENV_PATTERNS", "Redactor", "Rule", "load_patterns",
-           "marker", "redactor"]
+           "marker", "redactor", "tally"]
 
 ENV_PATTERNS = "WORKBENCH_REDACT_PATTERNS"
 ENV_FILE = "WORKBENCH_REDACT_FILE"
@@ -301,3 +301,16 @@ def redactor(enabled: bool = True, environ: Mapping[str, str] | None = None) -> 
     if not enabled:
         return Redactor((), enabled=False)
     return Redactor((*BUILTIN_RULES, *load_patterns(environ)))
+
+
+def tally(enabled: bool, parts: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """One count over the parts of a report (``{"summary": stats, "report": stats}``, each
+    :meth:`Redactor.stats`-shaped): ``{"enabled", "count", "by_kind", "parts"}``."""
+    by_kind: Counter[str] = Counter()
+    for part in parts.values():
+        by_kind.update(part.get("by_kind", {}))
+    return {"enabled": enabled, "count": sum(by_kind.values()),
+            "by_kind": dict(sorted(by_kind.items())),
+            "parts": {name: {"count": sum(p.get("by_kind", {}).values()),
+                             "by_kind": dict(sorted(p.get("by_kind", {}).items()))}
+                      for name, p in parts.items()}}
