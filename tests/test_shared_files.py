@@ -54,8 +54,12 @@ def widget_state():
         "text": model("TextModel", value=EMAIL, description="start (UTC)"),
         "pick": model("DropdownModel", _options_labels=["(any)", SCRIPT], index=1,
                       description="agent"),
-        "out": model("OutputModel", outputs=[{"output_type": "display_data", "metadata": {},
-                                              "data": {PLOTLY: figure_json([EMAIL, "b"])}}]),
+        "out": model("OutputModel", outputs=[
+            {"output_type": "display_data", "metadata": {},
+             "data": {PLOTLY: figure_json([EMAIL, "b"])}},
+            {"output_type": "display_data", "metadata": {},
+             "data": {"text/html": pio.to_html(go.Figure(), include_plotlyjs=True,
+                                               full_html=False) + "<p>$3 a call</p>"}}]),
     }}
 
 
@@ -111,7 +115,10 @@ def test_report_and_notebook_beside_it_are_redacted_small_and_offline(executed):
     assert "10 value(s) redacted (email 6, openai_key 3, phone 1)" in html
     # plotly.js once in the HTML, none in the notebook; every figure drawn from it
     assert html.count("plotly.js v") == 1 and "plotly.js v" not in kept
-    assert html.count("Plotly.newPlot(") == 3
+    assert html.count("Plotly.newPlot(") == 4
+    state = nbformat.read(executed, as_version=4).metadata["widgets"]
+    kept_out = state["application/vnd.jupyter.widget-state+json"]["state"]["out"]["state"]
+    assert '<span class="wb-tex">$</span>3 a call' in kept_out["outputs"][1]["data"]["text/html"]
     assert executed.stat().st_size < before / 10 and executed.stat().st_size < 100_000
     assert external_loads(html) == [] and redactions_shown(html) == "10"
     assert "unpkg" not in outside_plotlyjs(html)
@@ -145,9 +152,9 @@ def test_external_loads_finds_every_kind_of_fetch_and_script_url():
             "<div style=\"background: url(https://img.example/b.png)\"></div>"
             "<a href='javascript:alert(1)'>x</a><a href='https://docs.example/'>docs</a>"
             "<img src='data:image/png;base64,AAAA'><script>var u = '<img src=\"https://x\">'"
-            "</script>")
+            "</script><meta http-equiv='refresh' content='0; url=https://x.example/'>")
     found = external_loads(page)
-    assert len(found) == 7, found
+    assert len(found) == 8, found
     assert not any("docs.example" in f or "data:image" in f for f in found)
 
 
@@ -187,7 +194,7 @@ def test_rendered_file_opens_offline_in_chromium_with_every_figure_drawn(execute
     path = render_report(executed).html
     with chromium() as browser:
         log, drawn, pwned = open_offline(browser, path, "synthetic-report.png")
-    assert drawn == [True, True, True]
+    assert drawn == [True, True, True, True]
     assert log.remote == [] and log.dialogs == [] and pwned is None
     assert log.errors == []
 

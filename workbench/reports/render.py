@@ -86,6 +86,9 @@ class _LoadFinder(HTMLParser):
                 self.found.append(f"<{tag} {name}={value[:80]!r}>")
             elif name == "style" and _CSS_REMOTE.search(value):
                 self.found.append(f"<{tag} style={value[:80]!r}>")
+        refresh = dict(attrs).get("http-equiv", "") or ""
+        if tag == "meta" and refresh.lower() == "refresh":
+            self.found.append(f"<meta http-equiv=refresh content={dict(attrs).get('content')!r}>")
         self._in_style = tag == "style"
 
     def handle_endtag(self, tag: str) -> None:
@@ -154,6 +157,14 @@ def clean_notebook(nb: nbformat.NotebookNode, red: Redactor) -> nbformat.Noteboo
             _clean_output(out, red)
     widgets = nb.metadata.get("widgets")
     if isinstance(widgets, dict):
+        # Output widgets hold outputs like cells do: cleaned the same way (plotly.js dropped
+        # before anything is redacted), then the rest of the state, which they pass unchanged.
+        models = widgets.get(WIDGET_STATE, {}).get("state", {})
+        for model in models.values() if isinstance(models, dict) else []:
+            if isinstance(model, dict) and model.get("model_name") == "OutputModel":
+                for out in (model.get("state") or {}).get("outputs") or []:
+                    if isinstance(out, dict):
+                        _clean_output(out, red)
         nb.metadata["widgets"] = red.data(widgets)
     for key in ("papermill", "title"):
         if key in nb.metadata:
