@@ -21,6 +21,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync", "--no-first-run",
         "--disable-default-apps", "--disable-extensions", "--mute-audio"]
 ARTIFACTS_ENV = "WORKBENCH_TEST_ARTIFACTS"
+# Read once, at import: each test starts with the WORKBENCH_* variables cleared (conftest).
+_ARTIFACTS = os.environ.get(ARTIFACTS_ENV)
 
 
 def _missing(msg: str) -> None:
@@ -45,8 +47,7 @@ def require_chromium() -> str:
 def artifacts_dir(create: bool = True) -> Path:
     """Where screenshots are kept: ``$WORKBENCH_TEST_ARTIFACTS/browser`` or
     ``test-artifacts/browser`` in the checkout."""
-    root = os.environ.get(ARTIFACTS_ENV) or str(Path(__file__).resolve().parents[1]
-                                                / "test-artifacts")
+    root = _ARTIFACTS or str(Path(__file__).resolve().parents[1] / "test-artifacts")
     path = Path(root) / "browser"
     if create:
         path.mkdir(parents=True, exist_ok=True)
