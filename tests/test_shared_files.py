@@ -325,3 +325,25 @@ def test_hostile_reports_open_offline_in_chromium_and_run_nothing(hostile_runboo
             assert figures >= 2 and drawn == [True] * figures, shot
             assert log.remote == [] and log.dialogs == [] and pwned is None, shot
             assert log.errors == [], shot
+
+
+def test_bad_redaction_patterns_stop_a_report_before_any_kernel_starts(monkeypatch, tmp_path,
+                                                                        capsys):
+    from workbench.cli import main
+    from workbench.simulate import write_demo
+
+    store = write_demo(tmp_path / "demo", days=2, traces_per_day=50)
+    monkeypatch.setenv("WORKBENCH_REDACT_PATTERNS", "ok\n[unclosed")
+    out = tmp_path / "out"
+    code = main(["runbook", "cost_spike", "--start", "2026-11-03T09:00Z", "--end",
+                 "2026-11-03T12:00Z", "--data", str(store), "--out", str(out)])
+    assert code == 2
+    assert "WORKBENCH_REDACT_PATTERNS line 2" in capsys.readouterr().err
+    code = main(["report", "daily", "--date", "2026-11-03", "--data", str(store), "--out",
+                 str(out)])
+    assert code == 2 and not out.exists()
+    # Turning redaction off does not read the patterns, so they cannot stop the run.
+    monkeypatch.setenv("WORKBENCH_REDACT_FILE", str(tmp_path / "missing.yaml"))
+    from workbench.redact import redactor
+
+    assert redactor(False).enabled is False
