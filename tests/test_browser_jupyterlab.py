@@ -12,6 +12,7 @@ import nbformat
 import pytest
 
 from browser import artifacts_dir, chromium, require_chromium
+from workbench import runbooks
 from jupyterlab_server import JupyterLab
 from workbench.reports.runner import notebooks_dir
 from workbench.sources.local import LocalSource
@@ -138,6 +139,9 @@ def test_runbook_notebook_runs_renders_and_follows_a_new_window(page, lab, label
     page.wait_for_timeout(1500)  # MathJax typesets asynchronously
     assert re.search(r"\(\$0\.\d+ vs \$0\.\d+\)", summary.inner_text())
     assert page.locator(".jp-OutputArea mjx-container").count() == 0
+    steps = runbooks.load("cost_spike").spec["investigation"]
+    labels_shown = page.locator(".widget-checkbox").all_inner_texts()
+    assert [t.strip() for t in labels_shown[:len(steps)]] == steps  # labels as written
     shot(summary, "lab-runbook-summary.png")
     shot(output_of(page, 4), "lab-runbook-attribution.png")
 

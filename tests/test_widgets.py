@@ -212,7 +212,14 @@ def test_checklist_ticks_survive_a_rerun_and_follow_the_steps_text(cost):
     rerun.boxes[0].value = False
     assert widgets.Checklist("c", steps).ticked == [steps[2]]
     edited = widgets.Checklist("c", [*steps[1:], "Page the owner of <search_api>"])
-    assert edited.ticked == [steps[2]] and edited.boxes[-1].description.endswith("<search_api>")
+    assert edited.ticked == [steps[2]] and edited.steps[-1].endswith("<search_api>")
+
+
+def test_checklist_labels_are_escaped_math_safe_html():
+    box = widgets.Checklist("c", ["Cap spend at $0.10 <b>per</b> call"]).boxes[0]
+    assert box.description_allow_html is True
+    assert box.description == ('Cap spend at <span class="wb-tex">$</span>0.10 '
+                               '&lt;b&gt;per&lt;/b&gt; call')
 
 
 def test_forget_drops_state_and_closes_widgets(cost):

@@ -29,7 +29,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from workbench.errors import ConfigError
-from workbench.safehtml import mathsafe
+from workbench.safehtml import escape, mathsafe
 from workbench.sources import to_utc
 
 __all__ = ["AttributionExplorer", "Checklist", "RunbookBoard", "TraceBrowser", "TracePicker",
@@ -272,24 +272,29 @@ class AttributionExplorer:
 
 
 class Checklist:
-    """One checkbox per step; ticks are remembered per step text across re-runs."""
+    """One checkbox per step; ticks are remembered per step text across re-runs.
+
+    A step's label is given as escaped, math-safe HTML: JupyterLab typesets widget labels with
+    MathJax, and a step quoting "$0.10 per call" must read as written."""
 
     def __init__(self, key: str, steps: Sequence[str]) -> None:
         self.key = key
+        self.steps = [str(s) for s in steps]
         ticked = remembered(key, "ticked", frozenset(), lambda v: isinstance(v, frozenset))
-        self.boxes = [w.Checkbox(value=s in ticked, description=s, indent=False,
-                                 layout=w.Layout(width="auto")) for s in steps]
+        self.boxes = [w.Checkbox(value=s in ticked, description=escape(s),
+                                 description_allow_html=True, indent=False,
+                                 layout=w.Layout(width="auto")) for s in self.steps]
         for box in self.boxes:
             box.observe(self._changed, names="value")
         self.widget = w.VBox(self.boxes)
         _adopt(key, self.widget)
 
     def _changed(self, _: dict[str, Any]) -> None:
-        _remember(self.key, "ticked", frozenset(b.description for b in self.boxes if b.value))
+        _remember(self.key, "ticked", frozenset(self.ticked))
 
     @property
     def ticked(self) -> list[str]:
-        return [b.description for b in self.boxes if b.value]
+        return [s for s, b in zip(self.steps, self.boxes) if b.value]
 
 
 # -- boards: a notebook's sections, redrawn together -------------------------------------------

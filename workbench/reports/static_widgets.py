@@ -26,9 +26,16 @@ _STYLE = ("<style>.wb-w-row{display:flex;flex-wrap:wrap;gap:6px;align-items:cent
           ".wb-w-label{margin-right:4px;color:#555}</style>")
 
 
+def _description(state: Mapping[str, Any]) -> str:
+    """A widget's label as HTML: given as HTML by the kernel (``description_allow_html``,
+    escaped there and redacted here) or as text, escaped now."""
+    desc = str(state.get("description") or "")
+    return desc if state.get("description_allow_html") else escape(desc)
+
+
 def _label(state: Mapping[str, Any]) -> str:
-    desc = state.get("description") or ""
-    return f"<span class='wb-w-label'>{escape(desc)}</span>" if desc else ""
+    desc = _description(state)
+    return f"<span class='wb-w-label'>{desc}</span>" if desc else ""
 
 
 def _options(state: Mapping[str, Any]) -> tuple[list[str], int | None]:
@@ -78,10 +85,10 @@ class _Drawer:
             return (f"<label class='wb-w-row'>{_label(state)}<input type='text' disabled "
                     f"value=\"{html.escape(str(value), quote=True)}\"></label>")
         if name == "ButtonModel":
-            return f"<button disabled>{escape(state.get('description', ''))}</button>"
+            return f"<button disabled>{_description(state)}</button>"
         if name in ("CheckboxModel", "ToggleButtonModel"):
             mark = "&#9745;" if state.get("value") else "&#9744;"
-            return f"<div>{mark} {escape(state.get('description', ''))}</div>"
+            return f"<div>{mark} {_description(state)}</div>"
         if name in ("DropdownModel", "SelectModel", "RadioButtonsModel", "ToggleButtonsModel"):
             labels, index = _options(state)
             if name == "DropdownModel":
