@@ -121,7 +121,7 @@ def _display(widget: w.Widget) -> None:
 
 
 def _error(exc: Exception) -> str:
-    return f"<p style='color:#d62728'>{html.escape(str(exc))}</p>"
+    return f"<p style='color:#d62728'>{escape(str(exc))}</p>"
 
 
 # -- controls -------------------------------------------------------------------------------------
