@@ -181,7 +181,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
 )
 
 
-# -- configured patterns ----------------------------------------------------------------------------
+# -- configured patterns ------------------------------------------------------------------------
 
 def _compile(kind: str, pattern: Any, where: str) -> Rule:
     if not isinstance(pattern, str) or not pattern:
@@ -241,7 +241,7 @@ def load_patterns(environ: Mapping[str, str] | None = None) -> list[Rule]:
     return rules
 
 
-# -- the redactor -----------------------------------------------------------------------------------
+# -- the redactor -------------------------------------------------------------------------------
 
 class Redactor:
     """Replaces sensitive values in text and JSON-like data, counting what it replaced by kind.

@@ -1,4 +1,4 @@
-"""HTML text that shows as written wherever it is displayed: escaped, and safe from math typesetting.
+"""HTML text that shows as written wherever it is displayed: escaped, and never typeset as math.
 
 JupyterLab typesets output HTML with MathJax, which reads ``$...$``, ``\\(...\\)`` and ``\\[...\\]``
 as math: "($0.1757 vs $0.0136)" turns into italic formulae. MathJax only matches delimiters within

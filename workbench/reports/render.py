@@ -217,7 +217,8 @@ def _footer(stats: Mapping[str, Any]) -> str:
     if not stats["enabled"]:
         return ("<footer class='wb-redaction' data-redactions='off' style='background:#fdecea;"
                 "border-left:6px solid #d62728;padding:8px 12px;margin:16px'><b>Redaction was "
-                "turned off</b>: this file may hold secrets and personal data from traces.</footer>")
+                "turned off</b>: this file may hold secrets and personal data from traces."
+                "</footer>")
     kinds = ", ".join(f"{escape(k)} {n}" for k, n in stats["by_kind"].items())
     said = (f"{stats['count']} value(s) redacted ({kinds})" if stats["count"] else
             "nothing needed redacting")
