@@ -62,6 +62,9 @@ class Rule:
     pattern: re.Pattern[str]
     group: int = 0
     check: Callable[[str], bool] | None = None
+    #: Literal strings one of which any match contains (lower case: looked for in the lowered
+    #: text): a text holding none of them is not scanned, which keeps redaction fast.
+    hints: tuple[str, ...] = ()
 
 
 # -- checks ---------------------------------------------------------------------------------------
@@ -139,45 +142,56 @@ _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 
 
 def _rule(kind: str, pattern: str, group: int = 0, check: Callable[[str], bool] | None = None,
-          flags: int = 0) -> Rule:
-    return Rule(kind, re.compile(pattern, flags), group, check)
+          hints: tuple[str, ...] = ()) -> Rule:
+    return Rule(kind, re.compile(pattern), group, check, hints)
 
 
 #: Specific kinds first: a Langfuse or Anthropic key is named as such, not as an OpenAI key, and a
 #: JWT inside ``Bearer ...`` is counted once, as a JWT.
 BUILTIN_RULES: tuple[Rule, ...] = (
     _rule("private_key", r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY-----(?:[\s\S]{0,20000}?"
-          r"-----END[A-Z0-9 ]{0,40}PRIVATE KEY-----|(?:[A-Za-z0-9+/=\s]|\\[nr])*)"),
-    _rule("jwt", _L + r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*" + _R),
-    _rule("anthropic_key", _L + r"sk-ant-[A-Za-z0-9_-]{20,}" + _R),
-    _rule("langfuse_key", _L + r"[sp]k-lf-[0-9A-Fa-f-]{8,}" + _R),
+          r"-----END[A-Z0-9 ]{0,40}PRIVATE KEY-----|(?:[A-Za-z0-9+/=\s]|\\[nr])*)",
+          hints=("private key",)),
+    _rule("jwt", _L + r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*" + _R,
+          hints=("eyj",)),
+    _rule("anthropic_key", _L + r"sk-ant-[A-Za-z0-9_-]{20,}" + _R, hints=("sk-ant-",)),
+    _rule("langfuse_key", _L + r"[sp]k-lf-[0-9A-Fa-f-]{8,}" + _R, hints=("k-lf-",)),
     _rule("openai_key", _L + r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}" + _R, 0,
-          _random_key),
-    _rule("stripe_key", _L + r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}" + _R),
-    _rule("aws_access_key", r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])"),
+          _random_key, hints=("sk-",)),
+    _rule("stripe_key", _L + r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}" + _R,
+          hints=("k_live_", "k_test_")),
+    _rule("aws_access_key", r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])",
+          hints=("akia", "asia", "abia", "acca")),
     _rule("aws_secret_key", r"(?i:aws_?secret(?:_?access)?_?key|secret_?access_?key)" + _QUOTE
-          + r"\s*[:=]\s*" + _QUOTE + r"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])", 1),
+          + r"\s*[:=]\s*" + _QUOTE + r"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])", 1,
+          hints=("secret",)),
     _rule("github_token", _L + r"(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})"
-          + _R),
-    _rule("google_api_key", _L + r"AIza[0-9A-Za-z_-]{35}" + _R),
-    _rule("slack_token", _L + r"xox[abposre]-[A-Za-z0-9-]{10,}" + _R),
-    _rule("slack_webhook", r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_-]+"),
-    _rule("url_password", r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@<>\"']+:([^\s/@<>\"']+)@", 1),
-    _rule("bearer_token", r"(?i:\bbearer)\s+([A-Za-z0-9._~+/-]{12,}=*)", 1),
+          + _R, hints=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
+    _rule("google_api_key", _L + r"AIza[0-9A-Za-z_-]{35}" + _R, hints=("aiza",)),
+    _rule("slack_token", _L + r"xox[abposre]-[A-Za-z0-9-]{10,}" + _R, hints=("xox",)),
+    _rule("slack_webhook", r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_-]+",
+          hints=("hooks.slack.com",)),
+    _rule("url_password", r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@<>\"']+:([^\s/@<>\"']+)@", 1,
+          hints=("://",)),
+    _rule("bearer_token", r"(?i:\bbearer)\s+([A-Za-z0-9._~+/-]{12,}=*)", 1,
+          hints=("bearer",)),
     _rule("basic_credentials", r"(?i:\bauthorization)" + _QUOTE + r"\s*[:=]\s*" + _QUOTE
-          + r"(?i:basic)\s+([A-Za-z0-9+/]{8,}=*)", 1),
+          + r"(?i:basic)\s+([A-Za-z0-9+/]{8,}=*)", 1, hints=("authorization",)),
     _rule("credential", r"(?i:\b(?:pass(?:word|wd)?|secret|client_?secret|api[_-]?key|"
           r"access[_-]?token|auth[_-]?token|private[_-]?key))" + _QUOTE + r"\s*[:=]\s*" + _QUOTE
-          + r"(?!\[redacted:)([^\s\"'<>&,;]{6,})", 1),
+          + r"(?!\[redacted:)([^\s\"'<>&,;]{6,})", 1,
+          hints=("pass", "secret", "api", "token", "private")),
     _rule("email", r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@"
-          r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9-])"),
+          r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9-])",
+          hints=("@",)),
     _rule("card_number", r"(?<![\w.,-])(?<!\d[.,])\d(?:[ -]?\d){12,18}(?!\w|[.,]\d)", 0, _card),
     _rule("phone", r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}(?!\w|[.,]\d)", 0,
-          _intl_phone),
+          _intl_phone, hints=("+",)),
     _rule("phone", r"(?<![\w.+-])(?:\(\d{3}\)\s?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-]|[.,]\d)"),
     _rule("ip_address", rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\w|\.\d)", 0, _public_ip),
     _rule("ip_address", r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|"
-          r"(?<=:)\d{1,3}(?:\.\d{1,3}){3})?(?:%[A-Za-z0-9_.]+)?(?![\w:])", 0, _ipv6),
+          r"(?<=:)\d{1,3}(?:\.\d{1,3}){3})?(?:%[A-Za-z0-9_.]+)?(?![\w:])", 0, _ipv6,
+          hints=(":",)),
 )
 
 
@@ -259,8 +273,13 @@ class Redactor:
         """``text`` with every sensitive value replaced by its :func:`marker`."""
         if not self.enabled or not text:
             return text
+        lower = text.lower()
         for rule in self.rules:
-            text = rule.pattern.sub(lambda m, r=rule: self._replace(r, m), text)
+            if rule.hints and not any(h in lower for h in rule.hints):
+                continue
+            new = rule.pattern.sub(lambda m, r=rule: self._replace(r, m), text)
+            if new != text:
+                text, lower = new, new.lower()
         return text
 
     def _replace(self, rule: Rule, m: re.Match[str]) -> str:
