@@ -15,3 +15,21 @@ def _clean_source_env(monkeypatch, tmp_path_factory):
         if key.startswith(_SOURCE_ENV_PREFIXES):
             monkeypatch.delenv(key)
     monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+def pytest_sessionstart(session):
+    import time
+
+    session.config._workbench_started = time.time()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Name the folder of this run's screenshots, so CI keeps them as artifacts."""
+    from browser import artifacts_dir
+
+    folder = artifacts_dir(create=False)
+    started = getattr(config, "_workbench_started", 0)
+    shots = [p for p in folder.glob("*.png") if p.stat().st_mtime >= started] \
+        if folder.is_dir() else []
+    if shots:
+        terminalreporter.write_line(f"browser screenshots ({len(shots)}): {folder}")

@@ -10,7 +10,7 @@ import pytest
 from workbench import runbooks
 from workbench.findings import Finding
 from workbench.reports import daily_report
-from workbench.reports.render import external_scripts
+from workbench.reports.render import external_loads
 from workbench.reports.runner import notebooks_dir
 from workbench.sources.local import LocalSource
 
@@ -68,9 +68,29 @@ def test_html_has_no_code_and_loads_nothing_from_the_network(run):
     assert "daily.build(" not in html and "plots.show(" not in html
     assert '<div class="jp-CodeMirrorEditor' not in html and '<div class="highlight' not in html
     assert '<div class="jp-InputPrompt' not in html and '<div class="jp-OutputPrompt' not in html
-    assert external_scripts(html) == []
+    assert external_loads(html) == []
     assert html.count("plotly.js v") == 1 and html.count("Plotly.newPlot(") == 2
     assert "Daily report" in html and "Alerts sent" in html
+    assert len(html.encode()) <= 6 * 1024 * 1024
+
+
+def test_executed_notebook_beside_the_report_holds_no_plotlyjs(run):
+    result, _ = run
+    kept = result.notebook.read_text()
+    assert "plotly.js v" not in kept and result.notebook.stat().st_size < 1024 * 1024
+    figures = [o for c in nbformat.read(result.notebook, as_version=4).cells
+               if c.cell_type == "code" for o in c.outputs
+               if "application/vnd.plotly.v1+json" in o.get("data", {})]
+    assert len(figures) == 2 and all("text/html" not in o["data"] for o in figures)
+
+
+def test_summary_says_redaction_was_on_and_what_it_counted(run):
+    red = run[0].summary["redaction"]
+    assert red["enabled"] is True and set(red["parts"]) == {"summary", "report"}
+    assert red["count"] == sum(p["count"] for p in red["parts"].values())
+    # The simulated traces hold no secrets: trace ids, timestamps, costs and versions are left.
+    assert red["count"] == 0, red
+    assert run[0].summary["parameters"]["redact"] is True
 
 
 def test_kpi_table_has_a_row_per_day_and_flags_the_incident_days(run, labels):

@@ -124,7 +124,9 @@ def test_summary_json_is_strict_and_redacted(tmp_path):
     data = {"t": pd.Timestamp("2026-11-06", tz="UTC"), "nan": float("nan"), "inf": math.inf,
             "na": pd.NA, "frame": pd.DataFrame({"a": [1.0, float("nan")]})}
     path = write_summary(tmp_path / "s.json", data)
-    assert json.loads(path.read_text()) == {"t": "2026-11-06T00:00:00+00:00", "nan": None,
+    written = json.loads(path.read_text())
+    assert written.pop("redaction")["count"] == 0
+    assert written == {"t": "2026-11-06T00:00:00+00:00", "nan": None,
                                             "inf": None, "na": None,
                                             "frame": [{"index": 0, "a": 1.0},
                                                       {"index": 1, "a": None}]}

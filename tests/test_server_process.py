@@ -38,3 +38,15 @@ class _Exits(ServerProcess):
 def test_a_server_that_exits_is_reported_with_its_log(tmp_path):
     with pytest.raises(RuntimeError, match=r"exits exited \(3\): bad config"):
         _Exits(tmp_path).start()
+
+
+def test_missing_chromium_fails_under_ci_and_skips_outside(monkeypatch, tmp_path):
+    import browser
+
+    monkeypatch.setattr(browser, "CHROMIUM", str(tmp_path / "chromium"))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="Debian package 'chromium'"):
+        browser.require_chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="scripts/install.sh --servers"):
+        browser.require_chromium()

@@ -1,11 +1,48 @@
-"""Widget controls without a frontend: remembered state, redraw callbacks, validated values."""
+"""Widget controls without a frontend, over real investigations of a small simulated store:
+remembered state, redraw callbacks, validated values, wording."""
+
+import re
+from dataclasses import replace
 
 import pandas as pd
-import plotly.graph_objects as go
 import pytest
 
 from workbench import widgets
 from workbench.errors import ConfigError
+from workbench.investigate import explore, investigate
+from workbench.safehtml import mathsafe
+from workbench.sources.local import LocalSource
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    from workbench.simulate import write_demo
+
+    return write_demo(tmp_path_factory.mktemp("widgets") / "demo", days=8, traces_per_day=400)
+
+
+@pytest.fixture(scope="module")
+def labels(store):
+    return {r.runbook: r for r in LocalSource(store).labels().itertuples()}
+
+
+@pytest.fixture(scope="module")
+def cost(store, labels):
+    lab = labels["cost_spike"]
+    return investigate("cost_spike", "local", lab.start, lab.end, data_dir=store)
+
+
+@pytest.fixture(scope="module")
+def cost_quiet(store, labels):
+    """The cost runbook over the timeout incident's window: other suspects, other traces."""
+    lab = labels["timeout_surge"]
+    return investigate("cost_spike", "local", lab.start, lab.end, data_dir=store)
+
+
+@pytest.fixture(scope="module")
+def timeouts(store, labels):
+    lab = labels["timeout_surge"]
+    return investigate("timeout_surge", "local", lab.start, lab.end, data_dir=store)
 
 
 @pytest.fixture(autouse=True)
@@ -15,24 +52,15 @@ def _fresh_registry():
     widgets.forget()
 
 
-class FakeInvestigation:
-    """What AttributionExplorer reads: dimensions and per-dimension suspects."""
-
-    def __init__(self, dimensions, tag="a"):
-        self.dimensions = list(dimensions)
-        self.tag = tag
-        self.calls = []
-
-    def suspects_html(self, dimension):
-        self.calls.append(dimension)
-        return f"<p>{self.tag}:{dimension}</p>"
-
-    def suspects_figure(self, dimension):
-        return go.Figure(layout={"title": {"text": f"{self.tag}:{dimension}"}})
-
-
 def html_of(output):
     return [o["data"]["text/html"] for o in output.outputs if "text/html" in o["data"]]
+
+
+def figure_bars(output):
+    """The bar labels (y) of the first figure in ``output``."""
+    fig = next(o["data"]["application/vnd.plotly.v1+json"] for o in output.outputs
+               if "application/vnd.plotly.v1+json" in o["data"])
+    return list(fig["data"][0]["y"])
 
 
 def figure_titles(output):
@@ -104,80 +132,193 @@ def test_window_picker_reports_a_failing_reload_instead_of_raising():
     assert "no traces in &lt;that&gt; window" in picker.message.value
 
 
-def test_attribution_explorer_redraws_on_a_new_dimension_and_remembers_it():
-    inv = FakeInvestigation(["agent", "tool_name"])
-    ex = widgets.AttributionExplorer("dim", inv)
-    assert html_of(ex.output) == ["<p>a:None</p>"] and figure_titles(ex.output) == ["a:None"]
+def test_attribution_explorer_redraws_on_a_new_dimension_and_remembers_it(cost, cost_quiet,
+                                                                          labels):
+    ex = widgets.AttributionExplorer("dim", cost)
+    assert html_of(ex.output) == [mathsafe(cost.suspects_html())]
+    assert figure_titles(ex.output) == ["Share of the excess cost_per_request explained"]
     ex.dropdown.value = "tool_name"
-    assert html_of(ex.output) == ["<p>a:tool_name</p>"]
-    assert figure_titles(ex.output) == ["a:tool_name"]
-    rerun = widgets.AttributionExplorer("dim", FakeInvestigation(["agent", "tool_name"], "b"))
-    assert rerun.dimension == "tool_name" and html_of(rerun.output) == ["<p>b:tool_name</p>"]
+    table = cost.suspects("tool_name")
+    assert set(table["dimension"]) == {"tool_name"}
+    assert html_of(ex.output) == [mathsafe(cost.suspects_html("tool_name"))]
+    bars = figure_bars(ex.output)
+    assert bars[0] == f"tool_name = {labels['cost_spike'].cause_value}"
+    assert len(bars) == len(table)
+    rerun = widgets.AttributionExplorer("dim", cost_quiet)
+    assert rerun.dimension == "tool_name"
+    assert html_of(rerun.output) == [mathsafe(cost_quiet.suspects_html("tool_name"))]
+    assert html_of(rerun.output) != html_of(ex.output)
     assert widgets.state("dim") == {"dimension": "tool_name"}
 
 
-def test_attribution_explorer_drops_a_dimension_the_runbook_no_longer_has():
-    ex = widgets.AttributionExplorer("dim", FakeInvestigation(["agent", "tool_name"]))
-    ex.dropdown.value = "tool_name"
-    rerun = widgets.AttributionExplorer("dim", FakeInvestigation(["agent"]))
+def test_attribution_explorer_drops_a_dimension_the_runbook_no_longer_has(cost, timeouts):
+    ex = widgets.AttributionExplorer("dim", cost)
+    ex.dropdown.value = "user_id"  # cost_spike attributes to users, timeout_surge does not
+    rerun = widgets.AttributionExplorer("dim", timeouts)
     assert rerun.dimension is None and rerun.dropdown.value == rerun.ALL
+    assert "user_id" not in rerun.dropdown.options
     with pytest.raises(Exception, match="Invalid selection"):
-        rerun.dropdown.value = "tool_name"
+        rerun.dropdown.value = "user_id"
 
 
-def test_attribution_explorer_follows_a_new_investigation():
-    ex = widgets.AttributionExplorer("dim", FakeInvestigation(["agent"]))
+def test_attribution_explorer_follows_a_new_investigation(cost, cost_quiet):
+    ex = widgets.AttributionExplorer("dim", cost)
     ex.dropdown.value = "agent"
-    ex.set_investigation(FakeInvestigation(["agent"], "later"))
-    assert html_of(ex.output) == ["<p>later:agent</p>"]
+    ex.set_investigation(cost_quiet)
+    assert html_of(ex.output) == [mathsafe(cost_quiet.suspects_html("agent"))]
 
 
-def waterfall(trace_id):
-    if trace_id == "gone":
-        raise ConfigError("trace 'gone' is not in the window")
-    return go.Figure(layout={"title": {"text": f"trace {trace_id}"}})
+def test_trace_picker_redraws_the_waterfall_of_the_picked_trace(cost):
+    ids = cost.worst_traces(3)["trace_id"].tolist()
+    picker = widgets.TracePicker("t", ids, cost.waterfall)
+    assert picker.value == ids[0] and figure_titles(picker.output) == [f"Trace {ids[0]}"]
+    picker.select.value = ids[2]
+    assert figure_titles(picker.output) == [f"Trace {ids[2]}"]
+    spans = cost.view.spans(ids[2])
+    assert len(figure_bars(picker.output)) == len(spans)
+    rerun = widgets.TracePicker("t", ids, cost.waterfall)
+    assert rerun.value == ids[2] and figure_titles(rerun.output) == [f"Trace {ids[2]}"]
 
 
-def test_trace_picker_redraws_the_waterfall_of_the_picked_trace():
-    picker = widgets.TracePicker("t", ["t1", "t2", "t3"], waterfall)
-    assert picker.value == "t1" and figure_titles(picker.output) == ["trace t1"]
-    picker.select.value = "t3"
-    assert figure_titles(picker.output) == ["trace t3"]
-    rerun = widgets.TracePicker("t", ["t1", "t2", "t3"], waterfall)
-    assert rerun.value == "t3" and figure_titles(rerun.output) == ["trace t3"]
-
-
-def test_trace_picker_keeps_the_pick_when_still_offered_and_falls_back_otherwise():
-    picker = widgets.TracePicker("t", ["t1", "t2"], waterfall)
-    picker.select.value = "t2"
-    picker.set_traces(["t0", "t2"])
-    assert picker.value == "t2" and figure_titles(picker.output) == ["trace t2"]
-    picker.set_traces(["t7", "t8"])
-    assert picker.value == "t7" and figure_titles(picker.output) == ["trace t7"]
+def test_trace_picker_keeps_the_pick_when_still_offered_and_falls_back_otherwise(cost,
+                                                                                 cost_quiet):
+    ids = cost.worst_traces(3)["trace_id"].tolist()
+    other = cost_quiet.worst_traces(2)["trace_id"].tolist()
+    picker = widgets.TracePicker("t", ids[:2], cost.waterfall)
+    picker.select.value = ids[1]
+    picker.set_traces([ids[2], ids[1]])
+    assert picker.value == ids[1] and figure_titles(picker.output) == [f"Trace {ids[1]}"]
+    picker._draw = cost_quiet.waterfall
+    picker.set_traces(other)
+    assert picker.value == other[0] and figure_titles(picker.output) == [f"Trace {other[0]}"]
     picker.set_traces([])
     assert picker.value is None and "No trace" in html_of(picker.output)[0]
 
 
-def test_trace_picker_shows_a_drawing_error_in_place():
-    picker = widgets.TracePicker("t", ["gone"], waterfall)
+def test_trace_picker_shows_a_drawing_error_in_place(cost):
+    picker = widgets.TracePicker("t", ["0" * 32], cost.waterfall)
     assert "is not in the window" in html_of(picker.output)[0]
 
 
-def test_checklist_ticks_survive_a_rerun_and_follow_the_steps_text():
-    steps = ["Split spend", "List runaway traces", "Rank <suspects>"]
+def test_checklist_ticks_survive_a_rerun_and_follow_the_steps_text(cost):
+    steps = cost.steps("investigation")
+    assert len(steps) >= 3
     first = widgets.Checklist("c", steps)
     first.boxes[2].value = True
     first.boxes[0].value = True
-    assert first.ticked == ["Split spend", "Rank <suspects>"]
+    assert first.ticked == [steps[0], steps[2]]
     rerun = widgets.Checklist("c", steps)
-    assert rerun.ticked == ["Split spend", "Rank <suspects>"]
+    assert rerun.ticked == [steps[0], steps[2]]
     rerun.boxes[0].value = False
-    assert widgets.Checklist("c", steps).ticked == ["Rank <suspects>"]
+    assert widgets.Checklist("c", steps).ticked == [steps[2]]
+    edited = widgets.Checklist("c", [*steps[1:], "Page the owner of <search_api>"])
+    assert edited.ticked == [steps[2]] and edited.steps[-1].endswith("<search_api>")
 
 
-def test_forget_drops_state_and_closes_widgets():
-    picker = widgets.TracePicker("t", ["t1", "t2"], waterfall)
-    picker.select.value = "t2"
+def test_checklist_labels_are_escaped_math_safe_html():
+    box = widgets.Checklist("c", ["Cap spend at $0.10 <b>per</b> call"]).boxes[0]
+    assert box.description_allow_html is True
+    assert box.description == ('Cap spend at <span class="wb-tex">$</span>0.10 '
+                               '&lt;b&gt;per&lt;/b&gt; call')
+
+
+def test_forget_drops_state_and_closes_widgets(cost):
+    ids = cost.worst_traces(2)["trace_id"].tolist()
+    picker = widgets.TracePicker("t", ids, cost.waterfall)
+    picker.select.value = ids[1]
     widgets.forget("t")
     assert picker.widget.comm is None and widgets.state("t") == {}
-    assert widgets.TracePicker("t", ["t1", "t2"], waterfall).value == "t1"
+    assert widgets.TracePicker("t", ids, cost.waterfall).value == ids[0]
+
+
+@pytest.mark.parametrize("n, rows, line", [
+    (0, 50, "<p>No trace matches these filters in this window.</p>"),
+    (1, 50, "<p>1 trace matches.</p>"),
+    (7, 50, "<p>7 traces match; all 7 are listed, slowest first.</p>"),
+    (1234, 50, "<p>1,234 traces match; the 50 slowest are listed, slowest first.</p>"),
+])
+def test_the_match_line_reads_right_for_every_count(n, rows, line):
+    assert widgets.matches(n, rows) == line
+
+
+def test_trace_browser_filters_label_any_and_redraw_table_and_scatter(store, labels):
+    lab = labels["timeout_surge"]
+
+    def load(s, e):
+        return explore("local", s, e, data_dir=store)
+
+    browser = widgets.TraceBrowser("tx", load(lab.start, lab.end), load, rows=20)
+    status = browser.dropdowns["status"]
+    assert status.options[0] == (widgets.ANY_LABEL, widgets.ANY) and status.value == widgets.ANY
+    assert status.label == "(any)"
+    assert all(label for label, _ in status.options)  # no blank choice
+    total = len(browser.view.traces)
+    head = html_of(browser.table_out)[0]
+    assert head.startswith(f"<p>{total:,} traces match; the 20 slowest are listed")
+    assert head.split("<tbody>")[1].count("<tr>") == 20
+    status.value = "timeout"
+    timeouts = browser.view.table(status="timeout")
+    assert 0 < len(timeouts) < total
+    head = html_of(browser.table_out)[0]
+    assert re.match(rf"<p>{len(timeouts):,} traces? match", head)
+    assert "<td>ok</td>" not in head and "<td>timeout</td>" in head
+    scatter = browser.scatter_out.outputs[0]["data"]["application/vnd.plotly.v1+json"]
+    assert [t["name"] for t in scatter["data"]] == ["timeout"]
+    assert list(browser.traces.select.options) == timeouts["trace_id"].head(20).tolist()
+    assert widgets.state("tx")["status"] == "timeout"
+
+
+def test_trace_browser_says_when_nothing_matches(store, labels):
+    lab = labels["timeout_surge"]
+    view = explore("local", lab.start, lab.end, data_dir=store)
+    t = view.traces
+    agent = next(a for a in view.options("agent")
+                 if not ((t["agent"] == a) & (t["status"] == "timeout")).any())
+    browser = widgets.TraceBrowser("tx", view, lambda s, e: view, status="timeout",
+                                   agent=agent)
+    assert html_of(browser.table_out) == [widgets.matches(0, 50)]
+    assert browser.traces.value is None and "No trace" in html_of(browser.traces.output)[0]
+
+
+def test_trace_browser_applies_a_new_window_and_keeps_filters_that_still_apply(store, labels):
+    timeout, cost = labels["timeout_surge"], labels["cost_spike"]
+    loaded = []
+
+    def load(s, e):
+        loaded.append((s, e))
+        return explore("local", s, e, data_dir=store)
+
+    browser = widgets.TraceBrowser("tx", load(timeout.start, timeout.end), load)
+    browser.dropdowns["status"].value = "ok"
+    before = html_of(browser.table_out)[0]
+    browser.picker.start_box.value = f"{cost.start:%Y-%m-%dT%H:%MZ}"
+    browser.picker.end_box.value = f"{cost.end:%Y-%m-%dT%H:%MZ}"
+    assert browser.picker.apply()
+    assert loaded[-1] == (cost.start, cost.end) and browser.view.start == cost.start
+    assert browser.filters["status"] == "ok"
+    after = html_of(browser.table_out)[0]
+    n = len(browser.view.table(status="ok"))
+    assert after != before and after.startswith(f"<p>{n:,} traces match")
+
+
+SPEND = "tool-agent spends more per request ($0.1757 vs $0.0136), \\(x\\) too"
+
+
+def test_runbook_board_shows_dollar_amounts_as_written_not_as_math(cost):
+    noted = replace(cost, notes=[SPEND])
+    board = widgets.RunbookBoard("rb", noted, lambda s, e: noted)
+    summary = "".join(html_of(board.summary_out))
+    assert summary.count('<span class="wb-tex">$</span>') == 2
+    assert summary.count('<span class="wb-tex">\\</span>') == 2
+    text_runs = re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", "\n", summary,
+                       flags=re.S)
+    assert "$" not in text_runs.replace("\n$\n", "")  # every $ stands alone in its element
+
+
+def test_static_sections_are_math_safe_too(cost, capsys, monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
+    noted = replace(cost, notes=[SPEND])
+    widgets.RunbookBoard("rb", noted, lambda s, e: noted, live=False).summary()
+    html = "".join(o.data for o in shown if hasattr(o, "data"))
+    assert html.count('<span class="wb-tex">$</span>') == 2

@@ -45,6 +45,13 @@ def _report_args(p: argparse.ArgumentParser, default_days: int | None) -> None:
                    help="alert sink: a path or file:// URL, alertmanager+http(s)://host:port, "
                         "http(s):// webhook or slack+https:// (default: <out>/alerts.jsonl)")
     p.add_argument("--no-alerts", action="store_true", help="compute findings, send no alerts")
+    _redact_arg(p)
+
+
+def _redact_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-redact", action="store_true",
+                   help="keep secrets and personal data (API keys, e-mails, phone numbers, ...) "
+                        "in the HTML, summary and notebook: redaction is on by default")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     runbook.add_argument("--agent", default=None,
                          help="investigate one agent (default: all traffic)")
     runbook.add_argument("--out", default="out", help="output folder (default: out)")
+    _redact_arg(runbook)
     return parser
 
 
@@ -99,7 +107,8 @@ def _demo(args: argparse.Namespace):
     # Nothing in the demo has been reported before, so every incident in its window is news:
     # alert on the whole window, not only on its last day.
     return daily_report(last, "local", root, args.out, days=days, alert_days=days,
-                        alerts_url=args.alerts, send_alerts=not args.no_alerts)
+                        alerts_url=args.alerts, send_alerts=not args.no_alerts,
+                        redact=not args.no_redact)
 
 
 def _daily(args: argparse.Namespace):
@@ -110,7 +119,7 @@ def _daily(args: argparse.Namespace):
     check_sources(args.source, data)  # bad configuration is exit 2, before a kernel starts
     return daily_report(args.date, args.source, data, args.out, days=args.days,
                         alert_days=args.alert_days, alerts_url=args.alerts,
-                        send_alerts=not args.no_alerts)
+                        send_alerts=not args.no_alerts, redact=not args.no_redact)
 
 
 def _runbook(args: argparse.Namespace) -> int:
@@ -120,7 +129,7 @@ def _runbook(args: argparse.Namespace) -> int:
     data = args.data if args.source == "local" else None
     check_sources(args.source, data)
     html = run_runbook(args.name, args.start, args.end, args.source, data, args.out,
-                       agent=args.agent)
+                       agent=args.agent, redact=not args.no_redact)
     print(html)
     return EXIT_OK
 

@@ -1,9 +1,9 @@
-"""Plotly figures for the daily report, and :func:`show` that embeds plotly.js once per kernel.
+"""Plotly figures for the daily report, and :func:`show` that displays them in a notebook.
 
 Figures mark the days a check or detector flagged, so an incident day stands out at a glance.
-:func:`show` emits both plotly's own mime type (interactive in JupyterLab) and self-contained
-HTML: the first figure carries plotly.js inline, later ones reuse it, so an exported report opens
-offline and holds the library exactly once.
+:func:`show` emits plotly's own mime type only (interactive in JupyterLab): the executed notebook
+holds each figure's data and no copy of plotly.js; the rendered report puts plotly.js in once
+(:func:`plotlyjs_html`) and draws each figure with :func:`to_html`, so it opens offline.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from plotly.subplots import make_subplots
 
 from workbench.findings import Finding
 
-__all__ = ["DAILY_PANELS", "daily_kpi_figure", "defer_plotlyjs", "flagged_days", "hourly_figure",
-           "send_plotlyjs", "show", "to_html"]
+__all__ = ["DAILY_PANELS", "daily_kpi_figure", "flagged_days", "hourly_figure", "plotlyjs_html",
+           "show", "to_html"]
 
 #: KPI column -> panel title, in display order.
 DAILY_PANELS: Mapping[str, str] = {
@@ -35,11 +35,6 @@ DAILY_PANELS: Mapping[str, str] = {
 }
 _RATES = {"timeout_rate", "error_rate", "hallucination_rate"}
 _NORMAL, _FLAGGED, _SHADE = "#8da0cb", "#d62728", "rgba(214, 39, 40, 0.10)"
-
-_plotlyjs_sent = False
-_plotlyjs_deferred = False
-_plotlyjs_slot = False
-_PLOTLYJS_ID = "workbench-plotlyjs"
 
 
 def flagged_days(findings: Iterable[Finding]) -> dict[pd.Timestamp, list[str]]:
@@ -103,52 +98,27 @@ def hourly_figure(units: pd.DataFrame, findings: Iterable[Finding] = ()) -> go.F
     return fig
 
 
-def to_html(fig: go.Figure, *, include_plotlyjs: bool) -> str:
-    """A ``<div>`` for ``fig``; plotly.js inline when asked, never fetched from a CDN."""
-    return pio.to_html(fig, include_plotlyjs=include_plotlyjs, full_html=False,
+def to_html(fig: go.Figure | Mapping[str, Any], *, include_plotlyjs: bool = False) -> str:
+    """A ``<div>`` drawing ``fig`` (a figure or its plotly JSON) with the page's plotly.js;
+    plotly.js inline only when asked, never fetched from a CDN."""
+    return pio.to_html(fig, include_plotlyjs=include_plotlyjs, full_html=False, validate=False,
                        config={"displaylogo": False, "responsive": True})
 
 
-def show(fig: go.Figure) -> None:
-    """Display ``fig`` in a notebook; the kernel's first figure carries plotly.js (or, after
-    :func:`defer_plotlyjs`, an empty slot for it before the figure)."""
-    from IPython.display import display
-
-    global _plotlyjs_sent, _plotlyjs_slot
-    inline = not _plotlyjs_sent and not _plotlyjs_deferred
-    if not _plotlyjs_sent and _plotlyjs_deferred and not _plotlyjs_slot:
-        display({"text/html": ""}, raw=True, display_id=_PLOTLYJS_ID)
-        _plotlyjs_slot = True
-    bundle: dict[str, Any] = {
-        "application/vnd.plotly.v1+json": json.loads(pio.to_json(fig, validate=False)),
-        "text/html": to_html(fig, include_plotlyjs=inline),
-    }
-    _plotlyjs_sent = _plotlyjs_sent or inline
-    display(bundle, raw=True)
-
-
-def defer_plotlyjs() -> None:
-    """Hold plotly.js back until :func:`send_plotlyjs`, which fills a slot shown before the
-    first figure: the exported notebook is the same, but papermill, which saves the notebook
-    after every cell, no longer rewrites 5 MB of library for each cell after the first chart."""
-    global _plotlyjs_deferred
-    _plotlyjs_deferred = True
-
-
-def send_plotlyjs() -> None:
-    """Put plotly.js into the slot :func:`show` left for it (a no-op when nothing waits)."""
-    from IPython.display import update_display
-
-    global _plotlyjs_sent, _plotlyjs_deferred
-    if _plotlyjs_slot and not _plotlyjs_sent:
-        update_display({"text/html": _plotlyjs_html()}, raw=True, display_id=_PLOTLYJS_ID)
-        _plotlyjs_sent = True
-    _plotlyjs_deferred = False
-
-
-def _plotlyjs_html() -> str:
-    """plotly.js inline, as ``to_html(..., include_plotlyjs=True)`` writes it before a figure."""
+def plotlyjs_html() -> str:
+    """plotly.js as one inline ``<script>``: what a rendered file carries, once, in its head."""
     from plotly.offline import get_plotlyjs
 
     return ("<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>\n<script>"
             + get_plotlyjs() + "</script>")
+
+
+def show(fig: go.Figure) -> None:
+    """Display ``fig`` in a notebook as plotly's own mime type only: JupyterLab draws it with its
+    plotly extension; a rendered report draws it with the one plotly.js in its head (see
+    :mod:`workbench.reports.render`). The notebook holds the figure's data, never the library."""
+    from IPython.display import display
+
+    title = fig.layout.title.text or ""
+    display({"application/vnd.plotly.v1+json": json.loads(pio.to_json(fig, validate=False)),
+             "text/plain": f"<figure: {title}>"}, raw=True)

@@ -12,7 +12,8 @@ Two rules shape this module:
   render there.
 
 Content is drawn into ``Output`` widgets by setting their ``outputs`` (mime bundles), so redraws
-are plain data and work the same with or without a frontend.
+are plain data and work the same with or without a frontend. HTML goes out :func:`mathsafe`, so
+JupyterLab shows dollar amounts as written, not typeset as math.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from workbench.errors import ConfigError
+from workbench.safehtml import escape, mathsafe
 from workbench.sources import to_utc
 
 __all__ = ["AttributionExplorer", "Checklist", "RunbookBoard", "TraceBrowser", "TracePicker",
@@ -36,6 +38,7 @@ __all__ = ["AttributionExplorer", "Checklist", "RunbookBoard", "TraceBrowser", "
 Item = str | go.Figure  # HTML text or a plotly figure
 MAX_WINDOW = pd.Timedelta(days=31)
 ANY = ""  # the "no filter" choice of a filter dropdown
+ANY_LABEL = "(any)"  # what that choice reads as
 
 _REGISTRY: dict[str, dict[str, Any]] = {}
 _WIDGETS: dict[str, list[w.Widget]] = {}
@@ -92,7 +95,7 @@ def _bundle(item: Item) -> dict[str, Any]:
         data = {"application/vnd.plotly.v1+json": json.loads(pio.to_json(item, validate=False)),
                 "text/plain": f"<figure: {html.escape(item.layout.title.text or '')}>"}
     else:
-        data = {"text/html": str(item), "text/plain": "(table)"}
+        data = {"text/html": mathsafe(str(item)), "text/plain": "(table)"}
     return {"output_type": "display_data", "data": data, "metadata": {}}
 
 
@@ -108,7 +111,7 @@ def show_static(items: Iterable[Item]) -> None:
     from workbench.plots import show
 
     for item in items:
-        show(item) if isinstance(item, go.Figure) else display(HTML(item))
+        show(item) if isinstance(item, go.Figure) else display(HTML(mathsafe(item)))
 
 
 def _display(widget: w.Widget) -> None:
@@ -118,7 +121,7 @@ def _display(widget: w.Widget) -> None:
 
 
 def _error(exc: Exception) -> str:
-    return f"<p style='color:#d62728'>{html.escape(str(exc))}</p>"
+    return f"<p style='color:#d62728'>{escape(str(exc))}</p>"
 
 
 # -- controls -------------------------------------------------------------------------------------
@@ -269,24 +272,29 @@ class AttributionExplorer:
 
 
 class Checklist:
-    """One checkbox per step; ticks are remembered per step text across re-runs."""
+    """One checkbox per step; ticks are remembered per step text across re-runs.
+
+    A step's label is given as escaped, math-safe HTML: JupyterLab typesets widget labels with
+    MathJax, and a step quoting "$0.10 per call" must read as written."""
 
     def __init__(self, key: str, steps: Sequence[str]) -> None:
         self.key = key
+        self.steps = [str(s) for s in steps]
         ticked = remembered(key, "ticked", frozenset(), lambda v: isinstance(v, frozenset))
-        self.boxes = [w.Checkbox(value=s in ticked, description=s, indent=False,
-                                 layout=w.Layout(width="auto")) for s in steps]
+        self.boxes = [w.Checkbox(value=s in ticked, description=escape(s),
+                                 description_allow_html=True, indent=False,
+                                 layout=w.Layout(width="auto")) for s in self.steps]
         for box in self.boxes:
             box.observe(self._changed, names="value")
         self.widget = w.VBox(self.boxes)
         _adopt(key, self.widget)
 
     def _changed(self, _: dict[str, Any]) -> None:
-        _remember(self.key, "ticked", frozenset(b.description for b in self.boxes if b.value))
+        _remember(self.key, "ticked", frozenset(self.ticked))
 
     @property
     def ticked(self) -> list[str]:
-        return [b.description for b in self.boxes if b.value]
+        return [s for s, b in zip(self.steps, self.boxes) if b.value]
 
 
 # -- boards: a notebook's sections, redrawn together -------------------------------------------
@@ -359,7 +367,7 @@ class RunbookBoard:
 
     def drilldown(self) -> None:
         if self.live:
-            _display(w.VBox([w.HTML(self.investigation.worst_traces_html()),
+            _display(w.VBox([w.HTML(mathsafe(self.investigation.worst_traces_html())),
                              self.traces.widget]))
         else:
             show_static(self.drilldown_items())
@@ -369,6 +377,21 @@ class RunbookBoard:
             _display(self.checklists[section].widget)
         else:
             show_static([self.investigation.checklist_html(section)])
+
+
+def _choices(values: Sequence[str]) -> list[tuple[str, str]]:
+    """A filter dropdown's (label, value) pairs: "(any)" first, then each value as itself."""
+    return [(ANY_LABEL, ANY), *((v, v) for v in values)]
+
+
+def matches(n: int, rows: int) -> str:
+    """The line above the trace table: how many traces match and how many are listed."""
+    if n == 0:
+        return "<p>No trace matches these filters in this window.</p>"
+    if n == 1:
+        return "<p>1 trace matches.</p>"
+    listed = f"all {n:,} are listed" if n <= rows else f"the {rows:,} slowest are listed"
+    return f"<p>{n:,} traces match; {listed}, slowest first.</p>"
 
 
 class TraceBrowser:
@@ -398,7 +421,8 @@ class TraceBrowser:
         self.picker = WindowPicker(f"{key}/window", view.start, view.end, on_apply=self._apply)
         self.dropdowns = {}
         for name, value in self._filters.items():
-            dd = w.Dropdown(options=[ANY, *view.options(name)], value=value, description=name)
+            dd = w.Dropdown(options=_choices(view.options(name)), value=value,
+                            description=name)
             dd.observe(lambda ch, n=name: self._filtered(n, ch["new"]), names="value")
             self.dropdowns[name] = dd
         self.table_out, self.scatter_out = w.Output(), w.Output()
@@ -429,7 +453,7 @@ class TraceBrowser:
         for name, dd in self.dropdowns.items():
             keep = dd.value if dd.value in self.view.options(name) else ANY
             dd.unobserve_all("value")
-            dd.options = [ANY, *self.view.options(name)]
+            dd.options = _choices(self.view.options(name))
             dd.value = keep
             self._filters[name] = keep
             dd.observe(lambda ch, n=name: self._filtered(n, ch["new"]), names="value")
@@ -441,9 +465,7 @@ class TraceBrowser:
         from workbench.investigate import html_table
 
         t = self.table()
-        head = (f"<p>{len(t):,} traces match; the {min(len(t), self.rows)} slowest are "
-                "listed.</p>")
-        return [head + html_table(t.head(self.rows))]
+        return [matches(len(t), self.rows) + (html_table(t.head(self.rows)) if len(t) else "")]
 
     def scatter_items(self) -> list[Item]:
         return [self.view.scatter(**self.filters)]

@@ -1,7 +1,9 @@
 """Reports: notebooks executed with papermill, rendered to offline HTML, summarised in JSON.
 
 - :mod:`~workbench.reports.execute`: :func:`run_notebook` (failures keep ``*-err.ipynb``).
-- :mod:`~workbench.reports.render`: :func:`render_html` (no code, no CDN scripts).
+- :mod:`~workbench.reports.render`: :func:`render_html` (no code, nothing fetched, plotly.js
+  once, redacted) and :func:`~workbench.reports.render.render_report`, which also makes the
+  executed notebook beside the HTML fit to share.
 - :mod:`~workbench.reports.summary`: the summary JSON written beside each report.
 - :mod:`~workbench.reports.daily`: the daily report's content (KPIs, checks, findings, alerts).
 - :mod:`~workbench.reports.runner`: :func:`daily_report`, all of the above for one day.

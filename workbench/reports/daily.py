@@ -316,9 +316,9 @@ class DailyReport:
         }
 
     def write_summary(self, out_dir: str | Path, parameters: dict[str, Any],
-                      delivery: Delivery | None) -> Path:
+                      delivery: Delivery | None, *, redact: bool = True) -> Path:
         path = Path(out_dir) / f"{report_stem(self.date)}.summary.json"
-        return write_summary(path, self.summary(parameters, delivery))
+        return write_summary(path, self.summary(parameters, delivery), redact=redact)
 
 
 def _no_data(units: pd.DataFrame, day: pd.Timestamp, kpis: pd.DataFrame) -> Finding | None:

@@ -1,12 +1,13 @@
 """HTML fragments of the daily report: header, KPI table, findings, alerts.
 
 Every value that can come from trace data (agent names, summaries, error text) is escaped:
-tables go through ``DataFrame.to_html(escape=True)`` and free text through :func:`html.escape`.
+tables go through ``DataFrame.to_html(escape=True)`` and free text through
+:func:`workbench.safehtml.escape`; both are :func:`~workbench.safehtml.mathsafe`, so JupyterLab
+shows "$0.1757" as written, not as math.
 """
 
 from __future__ import annotations
 
-import html as _html
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ import pandas as pd
 from workbench.alerts import Delivery
 from workbench.findings import Finding
 from workbench.plots import flagged_days
+from workbench.safehtml import escape, mathsafe
 
 if TYPE_CHECKING:
     from workbench.reports.daily import DailyReport
@@ -33,12 +35,12 @@ _STYLE = """<style>
 _SEVERITY_MARK = {"page": "PAGE", "critical": "CRITICAL", "warning": "WARNING", "info": "info"}
 
 
-def _e(text: object) -> str:
-    return _html.escape(str(text))
+_e = escape
 
 
 def _table(df: pd.DataFrame) -> str:
-    return df.to_html(escape=True, index=False, classes="wb-table", border=0, na_rep="–")
+    return mathsafe(df.to_html(escape=True, index=False, classes="wb-table", border=0,
+                               na_rep="–"))
 
 
 def header(rep: DailyReport) -> str:

@@ -2,7 +2,8 @@
 
 The notebook is the one the runbook YAML names (``notebook:``). It runs with ``interactive =
 False``, so every section prints static tables and figures that the HTML keeps. Inputs are
-checked before a kernel starts, so bad input fails in a second with a message naming it.
+checked before a kernel starts, so bad input fails in a second with a message naming it. The HTML
+and the executed notebook beside it are redacted unless ``redact=False``.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from workbench import runbooks as runbook_mod
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, ReportError
+from workbench.redact import redactor
 from workbench.reports.execute import run_notebook
-from workbench.reports.render import render_html
+from workbench.reports.render import clean_file, render_report
 from workbench.reports.runner import notebooks_dir
 from workbench.sources import SOURCES, to_window
 
@@ -31,12 +33,14 @@ def notebook_path(runbook: runbook_mod.Runbook) -> Path:
 
 def run_runbook(name: str, start: Any, end: Any, source: str = "local",
                 data_dir: str | Path | None = "data/demo", out_dir: str | Path = "out", *,
-                agent: str | None = None, runbooks_dir: str | Path | None = None) -> Path:
+                agent: str | None = None, runbooks_dir: str | Path | None = None,
+                redact: bool = True) -> Path:
     """Execute runbook ``name``'s notebook over ``[start, end)`` (all traffic, or one
     ``agent``); return the HTML report's path.
 
     The executed notebook sits beside the HTML as ``<name>-<start>.ipynb``; a failing run keeps
-    ``<name>-<start>-err.ipynb`` and raises :class:`~workbench.errors.ReportError`.
+    ``<name>-<start>-err.ipynb`` (redacted too) and raises
+    :class:`~workbench.errors.ReportError`.
     """
     rb = runbook_mod.load(name, runbooks_dir)
     t0, t1 = to_window(start, end)
@@ -44,6 +48,7 @@ def run_runbook(name: str, start: Any, end: Any, source: str = "local",
         raise ConfigError(f"unknown source {source!r}; known sources: {sorted(SOURCES)}")
     if source == "local" and (data_dir is None or not Path(data_dir).is_dir()):
         raise ConfigError(f"data directory {data_dir} not found (source 'local' reads it)")
+    redactor(redact)  # bad configured patterns fail here, before a kernel starts
     nb = notebook_path(rb)
     if not nb.is_file():
         raise ConfigError(f"runbook {name!r} names notebook {rb.notebook}, not found at {nb}")
@@ -52,6 +57,10 @@ def run_runbook(name: str, start: Any, end: Any, source: str = "local",
               "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else "",
               "agent": agent or "", "interactive": False}
     stem = f"{rb.name}-{t0:%Y%m%dT%H%M}"
-    executed = run_notebook(nb, params, out, output_name=f"{stem}.ipynb", cwd=out)
-    return render_html(executed, out / f"{stem}.html",
-                       title=f"{rb.title} {t0:%Y-%m-%d %H:%M} – {t1:%H:%M} UTC")
+    try:
+        executed = run_notebook(nb, params, out, output_name=f"{stem}.ipynb", cwd=out)
+    except ReportError:
+        clean_file(out / f"{stem}-err.ipynb", redact=redact)
+        raise
+    return render_report(executed, out / f"{stem}.html", redact=redact,
+                         title=f"{rb.title} {t0:%Y-%m-%d %H:%M} – {t1:%H:%M} UTC").html

@@ -2,7 +2,9 @@
 
 It is what schedulers, dashboards and tests read instead of scraping HTML: KPIs, findings (as
 :meth:`Finding.to_dict`), alerts sent or spooled, the source's status and the parameters, with
-anything secret-looking removed. JSON has no NaN: missing numbers are ``null``.
+anything secret-looking removed and every string redacted (:mod:`workbench.redact`) unless
+redaction was turned off; ``redaction`` says whether it was on and counts what it replaced, in the
+summary and in the rendered report. JSON has no NaN: missing numbers are ``null``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.errors import ReportError
+from workbench.redact import redactor, tally
 
 __all__ = ["jsonable", "read_summary", "redact_url", "safe_parameters", "write_summary"]
 
@@ -68,10 +71,22 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
-def write_summary(path: str | Path, data: Mapping[str, Any]) -> Path:
-    """Write ``data`` as JSON atomically (a reader never sees half a summary)."""
+def write_summary(path: str | Path, data: Mapping[str, Any], *, redact: bool = True) -> Path:
+    """Write ``data`` as JSON atomically (a reader never sees half a summary), every string
+    redacted unless ``redact`` is False. ``data["redaction"]["parts"]`` (from an earlier write,
+    or the rendered report's count) is kept and added to: a summary re-written after its report
+    was rendered still counts what the first write replaced."""
     target = Path(path)
-    text = json.dumps(jsonable(data), indent=2, sort_keys=False, allow_nan=False)
+    previous = data.get("redaction") if isinstance(data.get("redaction"), Mapping) else {}
+    parts = {k: dict(v) for k, v in (previous.get("parts") or {}).items()}
+    red = redactor(redact)
+    body = red.data(jsonable({k: v for k, v in data.items() if k != "redaction"}))
+    mine = dict(parts.get("summary", {}).get("by_kind", {}))
+    for kind, n in red.counts.items():
+        mine[kind] = mine.get(kind, 0) + n
+    parts["summary"] = {"by_kind": mine}
+    body["redaction"] = tally(redact, parts)
+    text = json.dumps(body, indent=2, sort_keys=False, allow_nan=False)
     tmp = target.with_name(target.name + ".tmp")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
