@@ -137,7 +137,7 @@ def test_runbook_notebook_runs_renders_and_follows_a_new_window(page, lab, label
     assert len(plots) == 3 and all(p["drawn"] for p in plots)  # signals, suspects, waterfall
     # Dollar amounts read as written: nothing in the outputs is typeset as math.
     page.wait_for_timeout(1500)  # MathJax typesets asynchronously
-    assert re.search(r"\(\$0\.\d+ vs \$0\.\d+\)", summary.inner_text())
+    assert re.search(r"\$0\.\d+ against \$0\.\d+ expected", summary.inner_text())
     assert page.locator(".jp-OutputArea mjx-container").count() == 0
     steps = runbooks.load("cost_spike").spec["investigation"]
     labels_shown = page.locator(".widget-checkbox").all_inner_texts()
