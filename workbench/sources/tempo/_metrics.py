@@ -22,13 +22,19 @@ from workbench.errors import ConfigError
 ROOT = "nestedSetParent < 0"
 
 #: Token attributes that can be summed server-side, per convention: (input, output, model
-#: attributes in the conventions' precedence). A span carrying two conventions' counts would be
-#: summed twice: compare with a raw pull when in doubt.
+#: attributes in the conventions' precedence, the filter selecting LLM calls). Only LLM calls
+#: count (agent spans may carry their children's usage). A span carrying two conventions' counts
+#: would be summed twice: compare with a raw pull when in doubt.
+_GENAI_MODELS = ("span.gen_ai.response.model", "span.gen_ai.request.model")
+_GENAI_LLM = ('span.gen_ai.operation.name =~ '
+              '"chat|text_completion|generate_content|completion|generate|embeddings"')
 TOKEN_FAMILIES = (
-    ("span.gen_ai.usage.input_tokens", "span.gen_ai.usage.output_tokens",
-     ("span.gen_ai.response.model", "span.gen_ai.request.model")),
-    ("span.llm.token_count.prompt", "span.llm.token_count.completion",
-     ("span.llm.model_name",)),
+    ("span.gen_ai.usage.input_tokens", "span.gen_ai.usage.output_tokens", _GENAI_MODELS,
+     _GENAI_LLM),
+    ("span.gen_ai.usage.prompt_tokens", "span.gen_ai.usage.completion_tokens", _GENAI_MODELS,
+     _GENAI_LLM),  # the deprecated GenAI keys
+    ("span.llm.token_count.prompt", "span.llm.token_count.completion", ("span.llm.model_name",),
+     'span.openinference.span.kind =~ "LLM|EMBEDDING"'),
 )
 
 #: Friendly grouping names -> TraceQL attributes.

@@ -628,7 +628,8 @@ class TempoSource(TraceSource):
         cols = ["timestamp", "metric", *[c for c in out.columns
                                          if c not in ("timestamp", "metric", "value")], "value"]
         out = out[cols].sort_values(cols[:-1], ignore_index=True)
-        out["metric"] = out["metric"].astype("string")
+        for c in cols[1:-1]:  # the measure and the groupings, as text
+            out[c] = out[c].astype("string")
         for r in reasons[:1]:
             mark_incomplete(out, r)
         out.attrs["tempo"] = {**stats.as_dict(), "unpriced_tokens_by_model": unpriced}
@@ -648,11 +649,8 @@ class TempoSource(TraceSource):
         """Input and output tokens of LLM calls per interval, model and ``dims``."""
         rows = []
         reasons: list[str] = []
-        llm = {"span.gen_ai.usage.input_tokens": 'span.gen_ai.operation.name =~ '
-               '"chat|text_completion|generate_content|completion|generate|embeddings"',
-               "span.llm.token_count.prompt": 'span.openinference.span.kind =~ "LLM|EMBEDDING"'}
-        for tin, tout, models in _metrics.TOKEN_FAMILIES:
-            sel = _metrics.and_filter(q, llm[tin])
+        for tin, tout, models, llm in _metrics.TOKEN_FAMILIES:
+            sel = _metrics.and_filter(q, llm)
             for col, attr in (("input_tokens", tin), ("output_tokens", tout)):
                 df = self._range(_metrics.query(sel, f"sum_over_time({attr})",
                                                 [*models, *attrs]), first, last, step_s,
@@ -677,8 +675,8 @@ class TempoSource(TraceSource):
                                                                    "output_tokens": "float64"}), \
                 reasons
         long = pd.concat(rows, ignore_index=True)
-        wide = long.pivot_table(index=["timestamp", "model", *dims], columns="column",
-                                values="value", aggfunc="sum", dropna=False).reset_index()
+        wide = long.groupby(["timestamp", "model", *dims, "column"], dropna=False,
+                            sort=True)["value"].sum().unstack("column").reset_index()
         for c in ("input_tokens", "output_tokens"):
             if c not in wide.columns:
                 wide[c] = 0.0
