@@ -127,6 +127,8 @@ class Decoded:
     scores: pd.DataFrame
     problems: Problems
     spans: int
+    body_problems: list[int] = field(default_factory=list)
+    """Problems found in each body, in the order given (a trace-by-id body is one trace)."""
 
 
 def normalise_trace_id(text: str) -> str:
@@ -414,7 +416,9 @@ def decode(bodies: Iterable[Any], conventions: conv.Conventions | None = None) -
     links: list[tuple[str, str, str, str]] = []
     scores: list[dict[str, Any]] = []
     seen: set[tuple[bytes, bytes]] = set()
+    body_problems: list[int] = []
     for body in bodies:
+        before = problems.total
         for index, rs in enumerate(resource_spans(body)):
             r, rows = _batch_rows(rs, index, problems)
             for row in rows:
@@ -459,6 +463,7 @@ def decode(bodies: Iterable[Any], conventions: conv.Conventions | None = None) -
                 for link in sp.links:
                     links.append((tid, sid, bytes(link.trace_id).hex(), bytes(link.span_id).hex()))
                 scores.extend(_scores(sp, a, tid, sid, row.parent, r, problems, where))
+        body_problems.append(problems.total - before)
     frame: dict[str, Any] = dict(cols)
     frame["start_time"] = pd.to_datetime(np.asarray(start_ns, dtype="int64"), unit="ns",
                                          utc=True)
@@ -469,7 +474,7 @@ def decode(bodies: Iterable[Any], conventions: conv.Conventions | None = None) -
     link_frame = pd.DataFrame(links, columns=["trace_id", "observation_id", "linked_trace_id",
                                               "linked_observation_id"], dtype="string")
     return Decoded(raw=raw, links=link_frame, scores=_score_frame(scores), problems=problems,
-                   spans=len(raw))
+                   spans=len(raw), body_problems=body_problems)
 
 
 def raw_from_otlp(body: Any, conventions: conv.Conventions | None = None) -> pd.DataFrame:

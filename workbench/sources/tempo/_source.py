@@ -327,27 +327,36 @@ class TempoSource(TraceSource):
             stats.add(slices_cached=len(covered))
             slices = [s for s in slices if s not in covered]
         results = self._search_and_fetch(slices, q, budget, stats)
-        problems = otlp.Problems()
-        filled = prices_mod.Filled()
+        # one decode and one mapping for the whole pull (their cost is mostly per call), then
+        # split by slice: a trace belongs to the slice its search hit came from
+        bodies = [(s, tid, b) for s in slices for tid, b in results[s].bodies]
+        d = otlp.decode([b for _, _, b in bodies], self.conventions)
+        obs_all, filled = self._map(d.raw)
+        scores_all = self._scores_with_environment(d.scores, obs_all)
+        problems = d.problems
+        stats.add(spans=len(obs_all))
+        slice_of: dict[str, int] = {}
+        bad_slices: set[Slice] = set()
+        index = {s: i for i, s in enumerate(slices)}
+        for (s, tid, _), n_bad in zip(bodies, d.body_problems):
+            slice_of[tid] = index[s]
+            if n_bad:
+                bad_slices.add(s)
+        obs_slice = obs_all["trace_id"].map(slice_of).to_numpy()
+        sc_slice = scores_all["trace_id"].map(slice_of).to_numpy()
         reasons: list[str] = []
-        for s in slices:
+        for i, s in enumerate(slices):
             r = results[s]
-            d = otlp.decode(r.bodies, self.conventions)
-            obs, f = self._map(d.raw)
-            filled.filled += f.filled
-            for m, n in f.unpriced.items():
-                filled.unpriced[m] = filled.unpriced.get(m, 0) + n
-            sc = self._scores_with_environment(d.scores, obs)
-            problems.merge(d.problems)
-            stats.add(spans=len(obs))
+            obs = obs_all[obs_slice == i]
+            sc = scores_all[sc_slice == i]
             if r.reasons:
                 stats.add(slices_incomplete=1)
                 reasons.append(f"{_iso(s[0])}..{_iso(s[1])}: {r.reasons[0]}"
                                + (f" (+{len(r.reasons) - 1} more)" if len(r.reasons) > 1 else ""))
-            elif cache is not None and s[1] <= closed_before and d.problems.total == 0:
+            elif cache is not None and s[1] <= closed_before and s not in bad_slices:
                 cache.put(*s, {"observations": obs, "scores": sc})
-            frames["observations"].append(obs)
-            frames["scores"].append(sc)
+        frames["observations"].append(obs_all)
+        frames["scores"].append(scores_all)
         out = _merge(frames["observations"], "observations", ["trace_id", "observation_id"],
                      "start_time")
         scores = _merge(frames["scores"], "scores", ["score_id"], "timestamp")
@@ -412,28 +421,28 @@ class TempoSource(TraceSource):
         show = self.progress if self.progress is not None else len(jobs) >= 2000
         lost: dict[Slice, dict[str, int]] = {}
 
-        def fetch(job: tuple[Slice, _search.Hit]) -> tuple[Slice, Any, str | None]:
+        def fetch(job: tuple[Slice, _search.Hit]) -> tuple[Slice, str, Any, str | None]:
             s, h = job
             try:
                 body, problem = self._fetch(h.trace_id, budget, stats)
             except BudgetExhausted:
-                return s, None, "not_fetched"
+                return s, h.trace_id, None, "not_fetched"
             except (SourceAuthError, BadRequest):
                 raise
             except SourceError as exc:
                 log.warning("tempo: trace %s: %s", h.trace_id, exc)
-                return s, None, f"failed: {exc}"
-            return s, body, problem
+                return s, h.trace_id, None, f"failed: {exc}"
+            return s, h.trace_id, body, problem
 
         with ThreadPoolExecutor(max_workers=self.concurrency,
                                 thread_name_prefix="tempo-fetch") as pool, \
                 tqdm(total=len(jobs), desc="tempo traces", unit="trace", disable=not show,
                      leave=False) as bar:
-            for s, body, problem in pool.map(fetch, jobs):
+            for s, tid, body, problem in pool.map(fetch, jobs):
                 bar.update(1)
                 r = results[s]
                 if body is not None:
-                    r.bodies.append(body)
+                    r.bodies.append((tid, body))
                     stats.add(traces_fetched=1)
                 kind = None if problem is None else problem.split(":", 1)[0]
                 if kind is not None:
