@@ -10,6 +10,7 @@ change nothing. A trace whose attributes hold script markup must reach the HTML 
 from __future__ import annotations
 
 import html.parser
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -99,6 +100,20 @@ def test_tempo_kpis_and_findings_equal_the_local_stores(live, local, week):
     # the cost and timeout incidents come through spans alone (hallucination needs judge
     # scores, which these spans do not carry)
     assert {"cost_spike", "timeout_surge"} <= fired
+
+
+def test_a_runbook_renders_through_tempo(week, tmp_path):
+    spans, labels = week
+    inc = labels[labels["runbook"] == "cost_spike"].iloc[0]
+    with TempoDouble(spans) as d:
+        code, stdout, stderr, _ = run_cli(
+            ["runbook", "cost_spike", "--start", inc["start"].isoformat(), "--end",
+             inc["end"].isoformat(), "--source", "tempo", "--baseline-days", "2",
+             "--out", str(tmp_path)], d.env())
+        assert d.requests_to("/api/v2/traces/")
+    assert code == EXIT_OK, stderr
+    page = Path(stdout.splitlines()[-1]).read_text()
+    assert "tool-agent" in page
 
 
 # -- script markup in span attributes -----------------------------------------------------------

@@ -290,3 +290,23 @@ def test_bad_arguments_are_named(double, kwargs, message):
         double.source(**kwargs)
     with double.source() as src, pytest.raises(ConfigError, match="empty window"):
         src.observations(WINDOW[1], WINDOW[0])
+
+
+def test_cli_without_tempo_url_is_bad_input(capsys):
+    from workbench.cli import EXIT_BAD_INPUT, main
+
+    assert main(["report", "daily", "--date", "2026-11-02", "--source", "tempo"]) == \
+        EXIT_BAD_INPUT
+    assert "set TEMPO_URL" in capsys.readouterr().err
+
+
+def test_a_dead_tempo_degrades_the_report_and_says_why(monkeypatch):
+    from prometheus_server import free_port
+    from workbench.reports import daily
+
+    port = free_port()
+    monkeypatch.setenv("TEMPO_URL", f"http://127.0.0.1:{port}")
+    rep = daily.build("2026-11-02", "tempo", None, days=1, alert_days=1, prometheus=False)
+    status = rep.source.to_dict()
+    assert status["status"] == "degraded"
+    assert "unreachable: SourceUnavailable" in status["reason"] and str(port) in status["reason"]
