@@ -109,6 +109,8 @@ def test_bad_metrics_requests(double):
             src.metrics("{ } | frobnicate()", *DAY)
         with pytest.raises(ConfigError, match="step"):
             src.metrics("{ } | rate()", *DAY, step="fast")
+        with pytest.raises(ConfigError, match="longer than the server's TraceQL metrics range"):
+            src.metrics("{ } | rate()", *DAY, step=86400)
 
 
 def test_unpriced_models_are_named_not_zero():

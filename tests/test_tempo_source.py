@@ -237,6 +237,17 @@ def test_one_pull_serves_observations_traces_and_scores(double):
     assert sc["name"].tolist() == ["groundedness"] and sc["value"].tolist() == [0.25]
 
 
+def test_a_later_call_pulls_again(double, monkeypatch, spans):
+    from workbench.sources.tempo import _source
+
+    with double.source(now=lambda: LATER) as src:
+        src.observations(*WINDOW)
+        n = len(double.requests)
+        monkeypatch.setattr(_source, "MEMO_S", 0.0)
+        assert len(src.observations(*WINDOW)) == len(spans)
+        assert len(double.requests) > n
+
+
 def test_filters_push_traceql_down_and_select_locally(double):
     with double.source(now=lambda: LATER) as src:
         rag = src.observations(*WINDOW, q='{ resource.service.name = "research-svc" }')

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ log = logging.getLogger("workbench.sources.tempo")
 
 Slice = tuple[pd.Timestamp, pd.Timestamp]
 HOUR = 3600.0
+MEMO_S = 120.0  # how long one pull answers repeated calls for the same window
 #: Local filters of :meth:`TempoSource.observations`: canonical columns, a value or a list.
 LOCAL_FILTERS = ("agent", "type", "level", "error_type", "tool_name", "user_id", "session_id",
                  "release", "model", "prompt_name", "prompt_version", "environment", "name",
@@ -307,7 +309,10 @@ class TempoSource(TraceSource):
     def _pull(self, lo: pd.Timestamp, hi: pd.Timestamp, q: str) -> _Pull:
         key = (lo, hi, q)
         with self._lock:
-            if self._memo is not None and self._memo[0] == key:
+            # observations, traces and scores of one window come from one pull; a later call
+            # (a notebook re-run) pulls again, so newly arrived spans are not missed
+            if self._memo is not None and self._memo[0][:3] == key and \
+                    time.monotonic() - self._memo[0][3] < MEMO_S:
                 p = self._memo[1]
                 return _Pull(p.observations.copy(), p.scores.copy(), p.info)
         budget, stats = self._budget(), Stats()
@@ -383,7 +388,7 @@ class TempoSource(TraceSource):
         pull = _Pull(out, scores, info)
         if not incomplete_reason(out):
             with self._lock:
-                self._memo = (key, pull)
+                self._memo = ((*key, time.monotonic()), pull)
         return _Pull(out.copy(), scores.copy(), info)
 
     def _search_and_fetch(self, slices: list[Slice], q: str, budget: Budget,
@@ -538,6 +543,9 @@ class TempoSource(TraceSource):
                                                 stats, check=_metrics.is_body)
             except BadRequest as exc:
                 learnt = _search.range_limit(exc.server_message)
+                if learnt is not None and learnt < step_s:
+                    raise ConfigError(f"step {step_s:.0f} s is longer than the server's TraceQL "
+                                      f"metrics range limit of {learnt:.0f} s") from exc
                 if learnt is not None and learnt < span:
                     self.max_metrics_s = learnt
                     return self._range(q, start, end, step_s, budget, stats, metric)
