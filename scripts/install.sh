@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! python3 -c "import workbench, pytest, papermill, langfuse, playwright" 2>/dev/null \
+if ! python3 -c "import workbench, pytest, papermill, langfuse, playwright, opentelemetry.proto, opentelemetry.exporter.otlp.proto.common" 2>/dev/null \
    || [ pyproject.toml -nt "$(python3 -c 'import workbench,os;print(os.path.dirname(workbench.__file__))' 2>/dev/null || echo /nonexistent)" ]; then
   python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
 fi

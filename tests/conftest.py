@@ -4,7 +4,7 @@ with a cache folder of its own, so no test reads what another one (or a real run
 
 import pytest
 
-_SOURCE_ENV_PREFIXES = ("LANGFUSE_", "PROMETHEUS_", "ALERTMANAGER_", "WORKBENCH_")
+_SOURCE_ENV_PREFIXES = ("LANGFUSE_", "TEMPO_", "PROMETHEUS_", "ALERTMANAGER_", "WORKBENCH_")
 
 
 @pytest.fixture(autouse=True)

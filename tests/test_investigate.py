@@ -166,7 +166,7 @@ def test_checklists_come_from_the_runbook_and_are_escaped(cases):
     (dict(start="soon"), "window bounds must be timestamps"),
     (dict(agent="ghost"), "agent 'ghost' has no traces"),
     (dict(data_dir="no/such/store"), "data directory no/such/store not found"),
-    (dict(source="tempo"), "unknown source 'tempo'"),
+    (dict(source="jaeger"), "unknown source 'jaeger'"),
     (dict(source="prometheus"), "not a trace source"),
 ])
 def test_bad_input_is_refused_with_a_clear_message(store, kwargs, message, monkeypatch):

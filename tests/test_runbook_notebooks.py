@@ -124,7 +124,7 @@ def test_trace_explorer_executes_with_filters(store, labels, tmp_path):
 @pytest.mark.parametrize("kwargs, message", [
     (dict(name="nope"), "runbook file .* not found"),
     (dict(end="2026-11-06T08:00Z"), "is not after its start"),
-    (dict(source="tempo"), "unknown source 'tempo'"),
+    (dict(source="jaeger"), "unknown source 'jaeger'"),
     (dict(data_dir="no/such/store"), "data directory no/such/store not found"),
 ])
 def test_run_runbook_refuses_bad_input_before_starting_a_kernel(store, tmp_path, kwargs,

@@ -6,9 +6,10 @@ execute or render; 3 the report was written but is degraded (a source failed: th
 Prometheus). The HTML path is always stdout's last line when a report was written.
 
 Credentials are never arguments: ``--source langfuse`` reads ``LANGFUSE_PUBLIC_KEY``,
-``LANGFUSE_SECRET_KEY`` and ``LANGFUSE_BASE_URL``; ``PROMETHEUS_URL`` (with its optional
-``PROMETHEUS_*`` settings) adds the report's Prometheus section. The notebook's kernel inherits
-them.
+``LANGFUSE_SECRET_KEY`` and ``LANGFUSE_BASE_URL``; ``--source tempo`` reads ``TEMPO_URL`` (with
+``TEMPO_USERNAME``/``TEMPO_PASSWORD`` or ``TEMPO_TOKEN``, ``TEMPO_HEADERS``, ``TEMPO_ORG_ID``);
+``PROMETHEUS_URL`` (with its optional ``PROMETHEUS_*`` settings) adds the report's Prometheus
+section. The notebook's kernel inherits them.
 """
 
 from __future__ import annotations
@@ -74,8 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     daily = kinds.add_parser("daily", help="the daily report for one UTC day")
     daily.add_argument("--date", required=True, help="report day, YYYY-MM-DD (UTC)")
     daily.add_argument("--source", default="local",
-                       help="trace source: local (reads --data) or langfuse (reads "
-                            "LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY, LANGFUSE_BASE_URL) "
+                       help="trace source: local (reads --data), langfuse (reads "
+                            "LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY, LANGFUSE_BASE_URL) or "
+                            "tempo (reads TEMPO_URL and the optional TEMPO_* settings) "
                             "(default: local)")
     daily.add_argument("--data", default="data/demo",
                        help="data folder of the local source (default: data/demo)")
@@ -87,7 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     runbook.add_argument("name", help="runbook name, e.g. cost_spike (a file in runbooks/)")
     runbook.add_argument("--start", required=True, help="window start, ISO-8601 (UTC if naive)")
     runbook.add_argument("--end", required=True, help="window end, ISO-8601 (UTC if naive)")
-    runbook.add_argument("--source", default="local", help="trace source (default: local)")
+    runbook.add_argument("--source", default="local",
+                         help="trace source: local, langfuse or tempo (default: local)")
     runbook.add_argument("--data", default="data/demo",
                          help="data folder of the local source (default: data/demo)")
     runbook.add_argument("--agent", default=None,

@@ -2,5 +2,6 @@
 
 from .canonical_sample import sample_frames, simulated
 from .langfuse_double import LangfuseDouble, RequestRecord
+from .tempo_double import TempoDouble
 
-__all__ = ["LangfuseDouble", "RequestRecord", "sample_frames", "simulated"]
+__all__ = ["LangfuseDouble", "RequestRecord", "TempoDouble", "sample_frames", "simulated"]

@@ -5,7 +5,8 @@ shows comes from the :class:`DailyReport` returned here, so the same numbers rea
 summary JSON and the alerts. A source that fails does not stop the report: it is *degraded*,
 says which source failed and why, and raises a degraded-report alert.
 
-Sources: the trace source by name (``local`` reads a folder; ``langfuse`` reads
+Sources: the trace source by name (``local`` reads a folder; ``tempo`` reads ``TEMPO_URL`` and
+its optional ``TEMPO_*`` settings; ``langfuse`` reads
 ``LANGFUSE_PUBLIC_KEY``/``LANGFUSE_SECRET_KEY``/``LANGFUSE_BASE_URL``: credentials never travel
 as parameters), and Prometheus whenever ``PROMETHEUS_URL`` is set (the "Metrics (Prometheus)"
 section, see :func:`workbench.metrics_overview.metrics_section`).
@@ -65,7 +66,7 @@ def open_source(name: str | TraceSource, data_dir: str | Path | None = None) -> 
             raise ConfigError(f"source {name!r} is not a trace source (it serves metrics); "
                               f"Prometheus joins the report through {ENV_URL}")
     # A report has no one watching a progress bar.
-    extra = {"progress": False} if name == "langfuse" else {}
+    extra = {"progress": False} if name in ("langfuse", "tempo") else {}
     return open_trace_source(name, data_dir, **extra)
 
 

@@ -1,6 +1,6 @@
 """Data sources behind one small protocol, registered by name and imported on first use.
 
-Trace sources (``local``, ``langfuse``) return the canonical ``observations``, ``traces`` and
+Trace sources (``local``, ``langfuse``, ``tempo``) return the canonical ``observations``, ``traces`` and
 ``scores`` frames for a time window ``[start, end)``; the metrics source (``prometheus``) returns
 the tidy ``metrics`` frame. A pull that could not finish (budget spent, pages lost) still returns
 what it got, marked with :func:`mark_incomplete` so a report can say it is degraded.
@@ -33,6 +33,7 @@ __all__ = [
 SOURCES: dict[str, tuple[str, str]] = {
     "local": ("workbench.sources.local", "LocalSource"),
     "langfuse": ("workbench.sources.langfuse", "LangfuseSource"),
+    "tempo": ("workbench.sources.tempo", "TempoSource"),
     "prometheus": ("workbench.sources.prometheus", "PrometheusSource"),
 }
 
@@ -76,10 +77,10 @@ def open_trace_source(source: str | TraceSource, data_dir: str | Path | None = N
             raise ConfigError(f"data directory {data_dir} not found (looked in {Path.cwd()} and "
                               f"{root.parent}); create the demo with `workbench demo`")
         kwargs["root"] = str(root)
-    elif source == "langfuse":
+    elif source in ("langfuse", "tempo"):
         from workbench.settings import cache_dir
 
-        kwargs.setdefault("cache_dir", str(cache_dir("langfuse")))
+        kwargs.setdefault("cache_dir", str(cache_dir(source)))
     return get_source(source, **kwargs)
 
 

@@ -1,0 +1,325 @@
+"""Traces in the public span conventions, recorded by the OpenTelemetry SDK itself and encoded by
+its OTLP exporter's own encoder (``encode_spans`` -> protobuf -> JSON).
+
+Each builder records one or two agent requests the way the named instrumentation writes them
+(attribute keys, span names and kinds, status, exception events): OpenTelemetry GenAI, OpenInference,
+Langfuse's OTel attributes, and the OpenAI Agents SDK as its OpenInference and Logfire
+instrumentations export it. Tests compare what a source reads back with
+``conventions.observations(raw_from_spans(the same spans))``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pandas as pd
+from google.protobuf import json_format
+from opentelemetry import trace as trace_api
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+
+T0 = pd.Timestamp("2026-11-02T10:00:00Z")
+
+
+class _Ids(RandomIdGenerator):
+    """Deterministic ids; every third trace id starts with a zero nibble, every fifth is a
+    64-bit id (upper half zero), the shapes Tempo's search strips."""
+
+    def __init__(self, seed: int) -> None:
+        import random
+
+        self._r = random.Random(seed)
+        self._n = 0
+
+    def generate_span_id(self) -> int:
+        return self._r.getrandbits(64) or 1
+
+    def generate_trace_id(self) -> int:
+        self._n += 1
+        tid = self._r.getrandbits(128) or 1
+        if self._n % 5 == 0:
+            return tid & ((1 << 64) - 1) or 1
+        if self._n % 3 == 0:
+            return tid & ((1 << 124) - 1) or 1
+        return tid
+
+
+class Recorder:
+    """Tracer providers per resource over one in-memory exporter."""
+
+    def __init__(self, seed: int = 1) -> None:
+        self.exporter = InMemorySpanExporter()
+        self._ids = _Ids(seed)
+        self._providers: list[TracerProvider] = []
+
+    def tracer(self, resource: dict[str, Any], scope: str = "app",
+               version: str | None = None) -> trace_api.Tracer:
+        provider = TracerProvider(resource=Resource(resource), id_generator=self._ids,
+                                  shutdown_on_exit=False)
+        provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        self._providers.append(provider)
+        return provider.get_tracer(scope, version)
+
+    @property
+    def spans(self) -> list[ReadableSpan]:
+        return list(self.exporter.get_finished_spans())
+
+
+def ns(seconds: float, base: pd.Timestamp = T0) -> int:
+    return base.value + int(round(seconds * 1e6)) * 1000
+
+
+def _child(tracer, name, parent, start, end, attrs=None, kind=SpanKind.INTERNAL, status=None,
+           exception=None, events=(), links=()):
+    ctx = trace_api.set_span_in_context(parent) if parent is not None else None
+    span = tracer.start_span(name, context=ctx, kind=kind, attributes=attrs or {},
+                             start_time=start, links=list(links))
+    for ev_name, ev_attrs, ev_t in events:
+        span.add_event(ev_name, ev_attrs, timestamp=ev_t)
+    if exception is not None:
+        span.record_exception(exception, timestamp=end)
+        span.set_status(Status(StatusCode.ERROR, f"{type(exception).__name__}: {exception}"))
+    if status is not None:
+        span.set_status(status)
+    return span
+
+
+# -- OpenTelemetry GenAI ------------------------------------------------------------------------
+
+def genai(rec: Recorder, base: pd.Timestamp = T0) -> None:
+    """An agent answering with a chat call, a tool that times out (exception event), a second
+    chat call in the deprecated keys (``gen_ai.system``, ``prompt_tokens``), an evaluation result
+    event, and usage rolled up on the agent span (which must not be counted twice)."""
+    t = rec.tracer({"service.name": "support-svc", "service.version": "2.1.0",
+                    "deployment.environment.name": "production"}, "opentelemetry.instrumentation.genai")
+    root = _child(t, "invoke_agent support-bot", None, ns(0, base), None,
+                  {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "support-bot",
+                   "gen_ai.provider.name": "openai", "gen_ai.conversation.id": "conv-17",
+                   "user.id": "user-4", "gen_ai.usage.input_tokens": 2000,
+                   "gen_ai.usage.output_tokens": 420})
+    chat = _child(t, "chat gpt-4o", root, ns(0.1, base), None,
+                  {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+                   "gen_ai.response.model": "gpt-4o-2024-08-06", "gen_ai.provider.name": "openai",
+                   "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 300,
+                   "gen_ai.response.finish_reasons": ("tool_calls",),
+                   "gen_ai.request.temperature": 0.2}, kind=SpanKind.CLIENT,
+                  events=[("gen_ai.evaluation.result",
+                           {"gen_ai.evaluation.name": "groundedness",
+                            "gen_ai.evaluation.score.value": 0.25,
+                            "gen_ai.evaluation.score.label": "not_grounded",
+                            "gen_ai.evaluation.explanation": "the answer cites no document"},
+                           ns(1.9, base))])
+    chat.end(ns(1.4, base))
+    tool = _child(t, "execute_tool get_weather", root, ns(1.5, base), None,
+                  {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather",
+                   "gen_ai.tool.call.id": "call_1", "gen_ai.tool.type": "function"},
+                  exception=TimeoutError("weather API timed out after 5 s"))
+    tool.end(ns(6.5, base))
+    old = _child(t, "chat claude-sonnet-4-5", root, ns(6.6, base), None,
+                 {"gen_ai.operation.name": "chat", "gen_ai.system": "anthropic",
+                  "gen_ai.request.model": "claude-sonnet-4-5-20250929",
+                  "gen_ai.usage.prompt_tokens": 800, "gen_ai.usage.completion_tokens": 120},
+                 kind=SpanKind.CLIENT)
+    old.end(ns(8.0, base))
+    root.end(ns(8.1, base))
+    # a second request of the same agent, quiet, in another environment
+    t2 = rec.tracer({"service.name": "support-svc", "service.version": "2.2.0",
+                     "deployment.environment.name": "staging"})
+    r2 = _child(t2, "invoke_agent support-bot", None, ns(30, base), None,
+                {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "support-bot"})
+    c2 = _child(t2, "chat gpt-4o-mini", r2, ns(30.1, base), None,
+                {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini",
+                 "gen_ai.usage.input_tokens": 300, "gen_ai.usage.output_tokens": 40},
+                kind=SpanKind.CLIENT)
+    c2.end(ns(31.0, base))
+    e2 = _child(t2, "embeddings text-embedding-3-small", r2, ns(31.1, base), None,
+                {"gen_ai.operation.name": "embeddings",
+                 "gen_ai.request.model": "text-embedding-3-small",
+                 "gen_ai.usage.input_tokens": 64}, kind=SpanKind.CLIENT)
+    e2.end(ns(31.2, base))
+    r2.end(ns(31.3, base))
+
+
+# -- OpenInference ------------------------------------------------------------------------------
+
+def openinference(rec: Recorder, base: pd.Timestamp = T0) -> None:
+    """A research agent: AGENT with its children's tokens rolled up, an LLM call that reports
+    its own cost (the price table must not replace it), a retriever, a tool and a reranker."""
+    t = rec.tracer({"service.name": "research-svc", "deployment.environment.name": "production"},
+                   "openinference.instrumentation.langchain")
+    root = _child(t, "research-agent", None, ns(60, base), None,
+                  {"openinference.span.kind": "AGENT", "agent.name": "research-agent",
+                   "session.id": "sess-9", "user.id": "user-2", "tag.tags": ("beta", "eu"),
+                   "input.value": "what changed?", "llm.token_count.total": 999})
+    ret = _child(t, "retrieve", root, ns(60.1, base), None,
+                 {"openinference.span.kind": "RETRIEVER", "input.value": "what changed?"})
+    ret.end(ns(60.4, base))
+    llm = _child(t, "ChatOpenAI", root, ns(60.5, base), None,
+                 {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o-mini",
+                  "llm.provider": "openai", "llm.system": "openai",
+                  "llm.token_count.prompt": 900, "llm.token_count.completion": 80,
+                  "llm.token_count.total": 980, "llm.cost.total": 0.00042,
+                  "llm.invocation_parameters": json.dumps({"temperature": 0}),
+                  "output.value": "the release notes say ..."}, kind=SpanKind.CLIENT)
+    llm.end(ns(62.0, base))
+    tool = _child(t, "search", root, ns(62.1, base), None,
+                  {"openinference.span.kind": "TOOL", "tool.name": "search",
+                   "input.value": json.dumps({"q": "release"})},
+                  status=Status(StatusCode.ERROR, "HTTP 429 Too Many Requests"))
+    tool.end(ns(62.3, base))
+    rr = _child(t, "rerank", root, ns(62.4, base), None, {"openinference.span.kind": "RERANKER"})
+    rr.end(ns(62.5, base))
+    root.end(ns(62.6, base))
+
+
+# -- Langfuse OTel attributes -----------------------------------------------------------------
+
+def langfuse_otel(rec: Recorder, base: pd.Timestamp = T0) -> None:
+    """As the Langfuse SDKs write it over OTel: types, trace name, user and session, usage and
+    cost details as JSON strings, level and status message, prompt name and version."""
+    t = rec.tracer({"service.name": "checkout", "telemetry.sdk.language": "python",
+                    "langfuse.release": "rel-7"}, "langfuse-sdk", "3.9.0")
+    root = _child(t, "handle-checkout", None, ns(120, base), None,
+                  {"langfuse.observation.type": "span", "langfuse.trace.name": "checkout-bot",
+                   "langfuse.user.id": "u-77", "langfuse.session.id": "s-77",
+                   "langfuse.trace.tags": ("vip",), "langfuse.environment": "production"})
+    gen = _child(t, "draft-reply", root, ns(120.1, base), None,
+                 {"langfuse.observation.type": "generation",
+                  "langfuse.observation.model.name": "gpt-4.1",
+                  "langfuse.observation.usage_details": json.dumps(
+                      {"input": 500, "output": 50, "total": 550}),
+                  "langfuse.observation.cost_details": json.dumps({"total": 0.0014}),
+                  "langfuse.observation.prompt.name": "reply", "langfuse.observation.prompt.version": 3,
+                  "langfuse.observation.level": "WARNING",
+                  "langfuse.observation.status_message": "slow model"})
+    gen.end(ns(121.5, base))
+    gen2 = _child(t, "summarise", root, ns(121.6, base), None,
+                  {"langfuse.observation.type": "generation",
+                   "langfuse.observation.model.name": "gpt-4.1-mini",
+                   "langfuse.observation.usage_details": json.dumps({"input": 200, "output": 20})})
+    gen2.end(ns(122.0, base))
+    tool = _child(t, "charge-card", root, ns(122.1, base), None,
+                  {"langfuse.observation.type": "tool",
+                   "langfuse.observation.level": "ERROR",
+                   "langfuse.observation.status_message": "Rate limit reached for payments"})
+    tool.end(ns(122.4, base))
+    root.end(ns(122.5, base))
+
+
+# -- OpenAI Agents SDK --------------------------------------------------------------------------
+
+def agents_openinference(rec: Recorder, base: pd.Timestamp = T0) -> None:
+    """The OpenAI Agents SDK's trace through OpenInference's instrumentation: the workflow as a
+    root AGENT span, agent, response (LLM), function (TOOL), handoff (TOOL) and guardrail spans."""
+    t = rec.tracer({"service.name": "agents-app"}, "openinference.instrumentation.openai_agents")
+    root = _child(t, "Agent workflow", None, ns(180, base), None,
+                  {"openinference.span.kind": "AGENT"})
+    agent = _child(t, "Triage", root, ns(180.01, base), None,
+                   {"openinference.span.kind": "AGENT", "agent.name": "Triage",
+                    "graph.node.id": "Triage"})
+    resp = _child(t, "response", agent, ns(180.02, base), None,
+                  {"openinference.span.kind": "LLM", "llm.system": "openai",
+                   "llm.provider": "openai", "llm.model_name": "gpt-4o",
+                   "llm.token_count.prompt": 640, "llm.token_count.completion": 55,
+                   "llm.token_count.total": 695,
+                   "llm.token_count.prompt_details.cache_read": 128}, kind=SpanKind.CLIENT)
+    resp.end(ns(181.0, base))
+    fn = _child(t, "get_weather", agent, ns(181.1, base), None,
+                {"openinference.span.kind": "TOOL", "tool.name": "get_weather",
+                 "input.value": json.dumps({"city": "Oslo"}), "output.value": "4C"})
+    fn.end(ns(181.3, base))
+    hand = _child(t, "handoff to Billing", agent, ns(181.4, base), None,
+                  {"openinference.span.kind": "TOOL"})
+    hand.end(ns(181.41, base))
+    guard = _child(t, "pii_check", agent, ns(181.5, base), None,
+                   {"openinference.span.kind": "GUARDRAIL"},
+                   status=Status(StatusCode.ERROR,
+                                 "Guardrail tripwire triggered: {'guardrail': 'pii_check'}"))
+    guard.end(ns(181.6, base))
+    agent.end(ns(181.7, base))
+    root.end(ns(181.8, base))
+
+
+def agents_logfire(rec: Recorder, base: pd.Timestamp = T0) -> None:
+    """The same SDK through Logfire's instrumentation: span names are message templates, the
+    rendered text is in ``logfire.msg``, response spans carry GenAI usage keys."""
+    t = rec.tracer({"service.name": "agents-logfire"}, "logfire.openai_agents")
+    root = _child(t, "OpenAI Agents trace: {name}", None, ns(240, base), None,
+                  {"logfire.msg": "OpenAI Agents trace: Agent workflow", "name": "Agent workflow"})
+    agent = _child(t, "Agent run: {name!r}", root, ns(240.01, base), None,
+                   {"logfire.msg": "Agent run: 'Triage'", "name": "Triage",
+                    "handoffs": ("Billing",), "tools": ("get_weather",), "gen_ai.system": "openai"})
+    resp = _child(t, "Responses API with {gen_ai.request.model!r}", agent, ns(240.02, base), None,
+                  {"logfire.msg": "Responses API with 'gpt-4o'", "gen_ai.system": "openai",
+                   "gen_ai.request.model": "gpt-4o", "gen_ai.response.model": "gpt-4o-2024-08-06",
+                   "gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 410,
+                   "gen_ai.usage.output_tokens": 33, "response_id": "resp_1"})
+    resp.end(ns(241.0, base))
+    fn = _child(t, "Function: {name}", agent, ns(241.1, base), None,
+                {"logfire.msg": "Function: get_weather", "name": "get_weather",
+                 "input": json.dumps({"city": "Oslo"}), "output": "4C"},
+                exception=TimeoutError("Tool 'get_weather' timed out after 5 seconds."))
+    fn.end(ns(246.1, base))
+    hand = _child(t, "Handoff: {from_agent} → {to_agent}", agent, ns(246.2, base), None,
+                  {"logfire.msg": "Handoff: Triage → Billing", "from_agent": "Triage",
+                   "to_agent": "Billing"})
+    hand.end(ns(246.21, base))
+    guard = _child(t, "Guardrail {name!r} {triggered=}", agent, ns(246.3, base), None,
+                   {"logfire.msg": "Guardrail 'pii_check' triggered=False", "name": "pii_check",
+                    "triggered": False})
+    guard.end(ns(246.4, base))
+    agent.end(ns(246.5, base))
+    root.end(ns(246.6, base), )
+
+
+BUILDERS: dict[str, Callable[[Recorder, pd.Timestamp], None]] = {
+    "genai": genai, "openinference": openinference, "langfuse_otel": langfuse_otel,
+    "agents_openinference": agents_openinference, "agents_logfire": agents_logfire,
+}
+
+
+def record(*names: str, seed: int = 1, base: pd.Timestamp = T0) -> list[ReadableSpan]:
+    """Spans of the named conventions (all when none are named)."""
+    rec = Recorder(seed)
+    for name in names or tuple(BUILDERS):
+        BUILDERS[name](rec, base)
+    return rec.spans
+
+
+def linked(rec: Recorder, base: pd.Timestamp = T0) -> None:
+    """A batch job span linked to two request spans (links of another trace)."""
+    t = rec.tracer({"service.name": "batcher"})
+    a = _child(t, "request a", None, ns(300, base), None)
+    a.end(ns(300.1, base))
+    b = _child(t, "request b", None, ns(300.2, base), None)
+    b.end(ns(300.3, base))
+    job = _child(t, "batch", None, ns(301, base), None, links=[
+        Link(a.get_span_context(), {"why": "batched"}), Link(b.get_span_context())])
+    job.end(ns(302, base))
+
+
+# -- encoding -----------------------------------------------------------------------------------
+
+def otlp_dict(spans: Sequence[ReadableSpan], ids: str = "base64") -> dict[str, Any]:
+    """The OTLP exporter's protobuf of ``spans`` as JSON: ids base64 (protobuf's mapping, as
+    Tempo's trace-by-id writes them) or hex (the OTLP/HTTP JSON rule)."""
+    body = json_format.MessageToDict(encode_spans(list(spans)))
+    if ids == "hex":
+        for rs in body.get("resourceSpans", []):
+            for ss in rs.get("scopeSpans", []):
+                for sp in ss.get("spans", []):
+                    for key in ("traceId", "spanId", "parentSpanId"):
+                        if key in sp:
+                            sp[key] = base64.b64decode(sp[key]).hex().upper()
+                    for link in sp.get("links", []):
+                        for key in ("traceId", "spanId"):
+                            link[key] = base64.b64decode(link[key]).hex()
+    return body

@@ -1,0 +1,115 @@
+"""Each public span convention, recorded by the OpenTelemetry SDK, encoded by its OTLP exporter's
+encoder, served by the Tempo double and read back by ``TempoSource``: the values each
+instrumentation wrote reach the canonical columns, and child spans never roll up into parents."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tests.doubles import TempoDouble
+from tests.otel_fixtures import record
+from workbench import schema
+
+WINDOW = ("2026-11-02T09:00:00Z", "2026-11-02T12:00:00Z")
+LATER = pd.Timestamp("2026-12-01", tz="UTC")
+
+
+def pull(name):
+    with TempoDouble(record(name)) as d, d.source(now=lambda: LATER) as src:
+        obs = src.observations(*WINDOW)
+        return obs, src.traces(*WINDOW), src.scores(*WINDOW)
+
+
+def row(obs, name):
+    hits = obs[obs["name"] == name]
+    assert len(hits) == 1, (name, obs["name"].tolist())
+    return hits.iloc[0]
+
+
+def test_opentelemetry_genai():
+    obs, traces, scores = pull("genai")
+    chat = row(obs, "chat gpt-4o")
+    assert (chat["type"], chat["model"], chat["input_tokens"], chat["output_tokens"]) == \
+        ("generation", "gpt-4o-2024-08-06", 1200, 300)  # the response model wins
+    assert chat["cost_usd"] == pytest.approx(1200 * 2.5e-6 + 300 * 10e-6)  # priced
+    old = row(obs, "chat claude-sonnet-4-5")  # deprecated gen_ai.system / prompt_tokens
+    assert (old["input_tokens"], old["output_tokens"]) == (800, 120)
+    assert old["cost_usd"] == pytest.approx(800 * 3e-6 + 120 * 15e-6)
+    tool = row(obs, "get_weather")  # named after gen_ai.tool.name
+    assert (tool["type"], tool["tool_name"], tool["level"], tool["error_type"]) == \
+        ("tool", "get_weather", "ERROR", "timeout")
+    emb = row(obs, "embeddings text-embedding-3-small")
+    assert emb["type"] == "embedding" and emb["cost_usd"] == pytest.approx(64 * 0.02e-6)
+    first = obs[obs["environment"] == "production"]
+    assert set(first["agent"]) == {"support-bot"} and set(first["release"]) == {"2.1.0"}
+    assert set(first["session_id"]) == {"conv-17"} and set(first["user_id"]) == {"user-4"}
+    # the invoke_agent span carries its children's usage (2000 / 420): counted once
+    t = traces.set_index("environment").loc["production"]
+    assert (t["input_tokens"], t["output_tokens"]) == (2000, 420)
+    assert t["cost_usd"] == pytest.approx(chat["cost_usd"] + old["cost_usd"])
+    assert (t["n_generations"], t["n_tool_calls"], t["status"]) == (2, 1, "timeout")
+    assert scores["name"].tolist() == ["groundedness"]
+    schema.validate(scores, "scores")
+
+
+def test_openinference():
+    obs, traces, _ = pull("openinference")
+    llm = row(obs, "ChatOpenAI")
+    assert (llm["type"], llm["model"], llm["input_tokens"], llm["output_tokens"],
+            llm["total_tokens"]) == ("generation", "gpt-4o-mini", 900, 80, 980)
+    assert llm["cost_usd"] == 0.00042  # its own llm.cost.total, not the price table's
+    agent = row(obs, "research-agent")
+    assert agent["type"] == "agent" and agent["total_tokens"] == 999 and pd.isna(
+        agent["cost_usd"])
+    tool = row(obs, "search")
+    assert (tool["type"], tool["tool_name"], tool["error_type"]) == ("tool", "search",
+                                                                    "rate_limit")
+    assert row(obs, "retrieve")["type"] == "retriever"
+    assert row(obs, "rerank")["type"] == "retriever"
+    assert set(obs["session_id"]) == {"sess-9"} and set(obs["tags"]) == {"beta,eu"}
+    t = traces.iloc[0]
+    assert (t["agent"], t["total_tokens"], t["cost_usd"]) == ("research-agent", 980, 0.00042)
+
+
+def test_langfuse_otel_attributes():
+    obs, traces, _ = pull("langfuse_otel")
+    gen = row(obs, "draft-reply")
+    assert (gen["type"], gen["model"], gen["input_tokens"], gen["output_tokens"],
+            gen["total_tokens"], gen["cost_usd"]) == ("generation", "gpt-4.1", 500, 50, 550,
+                                                      0.0014)
+    assert (gen["level"], gen["status_message"]) == ("WARNING", "slow model")
+    assert (gen["prompt_name"], gen["prompt_version"]) == ("reply", 3)
+    mini = row(obs, "summarise")
+    assert mini["cost_usd"] == pytest.approx(200 * 0.4e-6 + 20 * 1.6e-6)
+    tool = row(obs, "charge-card")
+    assert (tool["type"], tool["level"], tool["error_type"]) == ("tool", "ERROR", "rate_limit")
+    assert set(obs["agent"]) == {"checkout-bot"} and set(obs["user_id"]) == {"u-77"}
+    assert set(obs["session_id"]) == {"s-77"} and set(obs["release"]) == {"rel-7"}
+    assert set(obs["environment"]) == {"production"} and set(obs["tags"]) == {"vip"}
+    assert traces.iloc[0]["name"] == "handle-checkout"
+
+
+def test_openai_agents_sdk_through_openinference():
+    obs, traces, _ = pull("agents_openinference")
+    assert dict(zip(obs["name"], obs["type"])) == {
+        "Agent workflow": "agent", "Triage": "agent", "response": "generation",
+        "get_weather": "tool", "handoff to Billing": "tool", "pii_check": "guardrail"}
+    resp = row(obs, "response")
+    assert (resp["model"], resp["input_tokens"], resp["output_tokens"]) == ("gpt-4o", 640, 55)
+    guard = row(obs, "pii_check")
+    assert guard["level"] == "ERROR" and guard["status_message"].startswith(
+        "Guardrail tripwire triggered")
+    assert traces.iloc[0]["n_tool_calls"] == 2
+
+
+def test_openai_agents_sdk_through_logfire():
+    obs, traces, _ = pull("agents_logfire")
+    resp = row(obs, "Responses API with 'gpt-4o'")  # logfire.msg is the display name
+    assert (resp["type"], resp["model"], resp["input_tokens"]) == \
+        ("generation", "gpt-4o-2024-08-06", 410)
+    fn = row(obs, "Function: get_weather")
+    assert (fn["type"], fn["tool_name"], fn["error_type"]) == ("tool", "get_weather", "timeout")
+    assert set(obs["agent"]) == {"agents-logfire"}
+    t = traces.iloc[0]
+    assert (t["n_generations"], t["n_tool_calls"], t["status"]) == (1, 1, "timeout")
