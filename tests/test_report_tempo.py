@@ -108,7 +108,7 @@ def test_a_runbook_renders_through_tempo(week, tmp_path):
     with TempoDouble(spans) as d:
         code, stdout, stderr, _ = run_cli(
             ["runbook", "cost_spike", "--start", inc["start"].isoformat(), "--end",
-             inc["end"].isoformat(), "--source", "tempo", "--baseline-days", "2",
+             inc["end"].isoformat(), "--source", "tempo",
              "--out", str(tmp_path)], d.env())
         assert d.requests_to("/api/v2/traces/")
     assert code == EXIT_OK, stderr
