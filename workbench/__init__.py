@@ -4,9 +4,13 @@ Package map::
 
     workbench.schema        canonical frames (observations, traces, scores, metrics) + validate
     workbench.simulate      deterministic synthetic agent traffic with labelled incidents
-    workbench.sources       one module per source: local, langfuse, prometheus (registry by name)
+    workbench.sources       one module per source: local, langfuse, tempo, prometheus (registry
+                            by name); sources.conventions maps the public trace conventions
+                            (Langfuse, OTel GenAI, OpenInference) to the canonical columns
     workbench.runbooks      runbook YAML files, validated against their JSON schema
-    workbench.analysis      detectors, baselines and attribution -> Finding
+    workbench.analysis      per-trace signals, baselines, the judging engine, detectors and
+                            attribution -> Finding
+    workbench.deadline      one wall-clock deadline per run, enforced on every HTTP request
     workbench.findings      the Finding record
     workbench.kpis          the daily KPI table and the runbooks' daily threshold checks
     workbench.investigate   what a runbook notebook shows: signals, suspects, worst traces
@@ -29,7 +33,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "alerts", "analysis", "cli", "errors", "findings", "investigate", "kpis", "metrics_overview",
+    "alerts", "analysis", "cli", "deadline", "errors", "findings", "investigate", "kpis",
+    "metrics_overview",
     "plots", "reports", "runbook_plots", "runbooks", "schema", "simulate", "sources", "widgets",
 }
 
