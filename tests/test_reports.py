@@ -267,3 +267,43 @@ def test_bad_inputs_are_config_errors(week, tmp_path):
         daily.build("2026-11-08", "local", tmp_path / "missing")
     with pytest.raises(ConfigError, match="at least 1"):
         daily.build("2026-11-08", FrameSource(week), days=0)
+
+
+class SilentAfter(FrameSource):
+    """Traces stop at ``cut``: the source answers, with nothing in it."""
+
+    def __init__(self, ds, cut, keep=0):
+        super().__init__(ds)
+        self.cut, self.keep = to_utc(cut), keep
+
+    def observations(self, start, end, **filters):
+        out = super().observations(start, end)
+        late = out["start_time"] >= self.cut
+        ids = out.loc[late, "trace_id"].drop_duplicates().iloc[:self.keep]
+        return out[~late | out["trace_id"].isin(set(ids))]
+
+
+def test_a_day_without_data_is_a_finding_not_a_green_banner(week):
+    rep = daily.build("2026-11-08", SilentAfter(week, "2026-11-08"), days=3)
+    gap = [f for f in rep.findings if f.signal == "no_data"]
+    assert len(gap) == 1 and gap[0].severity == "critical" and gap[0].observed == 0
+    assert gap[0].baseline > 400  # the days before had ~500 traces each
+    assert rep.no_data and rep.degraded
+    assert gap[0] in rep.alert_findings()
+    head = rep.header_html()
+    assert "NO DATA" in head and "Source ok" not in head
+    # a tenth of the usual volume is a warning; the usual volume is no finding at all
+    thin = daily.build("2026-11-08", SilentAfter(week, "2026-11-08", keep=20), days=3)
+    assert [f.severity for f in thin.findings if f.signal == "no_data"] == ["warning"]
+    assert not [f for f in daily.build("2026-11-08", FrameSource(week), days=3).findings
+                if f.signal == "no_data"]
+
+
+def test_findings_on_partial_data_are_shown_unconfirmed_and_never_alerted(week):
+    rep = daily.build("2026-11-06", FrameSource(week, partial="3 of 24 slices lost"), days=2)
+    incident = [f for f in rep.findings if f.runbook == "cost_spike" and f.status == "firing"]
+    assert incident and all(not f.confirmed for f in incident)
+    alerted = rep.alert_findings()
+    assert [f.signal for f in alerted] == ["source_degraded"]
+    assert "(unconfirmed)" in rep.findings_html()
+    assert any("unconfirmed" in n for n in rep.notes)

@@ -36,7 +36,7 @@ class Suspect:
     dimension: str
     value: str
     contribution: float
-    """Share of the observed excess explained by this value (0..1, may exceed 1 or go negative)."""
+    """Share of the observed excess explained by this value (0..1)."""
     incident: float = float("nan")
     baseline: float = float("nan")
     within: dict[str, str] = field(default_factory=dict, compare=False)

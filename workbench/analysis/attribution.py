@@ -8,7 +8,9 @@ against what they would have cost (or scored) at ``v``'s own baseline rate::
     expected_v = n_v,cur * rate_v,base            (kind="mean": per-unit rates, cost per request)
     expected_v = total_v,base * scale             (kind="sum": totals, e.g. spend per hour)
     excess_v   = observed_v,cur - expected_v
-    contribution_v = excess_v / total excess      (total excess = observed - expected, all rows)
+    contribution_v = excess_v / total excess      (total excess = observed - expected, all rows;
+                                                   capped at 1: a value explains all of it, not
+                                                   more, when others ran below their baseline)
 
 So a value with a normal rate explains nothing however large it is, and a value whose rate jumped
 explains its share of the excess. Per-value baseline rates are shrunk toward the overall baseline
@@ -273,7 +275,9 @@ def attribute(current: pd.DataFrame, baseline: pd.DataFrame, metric: str,
     out = []
     for r in order.head(top).itertuples():
         dim, value, within = _decode(r.dimension, str(r.value))
-        out.append(Suspect(dimension=dim, value=value, contribution=r.contribution,
+        # a value can carry more than the total excess when others ran below their baseline:
+        # it still explains all of it, not more
+        out.append(Suspect(dimension=dim, value=value, contribution=min(1.0, r.contribution),
                            incident=r.incident, baseline=r.baseline, within=within))
     return out
 
