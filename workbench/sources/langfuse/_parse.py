@@ -260,13 +260,27 @@ def _fixed_rows(rows: Sequence[dict[str, Any]], trace_info: Mapping[str, Mapping
         "model": text([r.get("providedModelName") or r.get("model") for r in rows]),
         "prompt_name": text(col("promptName")),
         "prompt_version": [_int(v) for v in col("promptVersion")],
-        "trace_name": text(col("traceName", "name")), "release": text(col("release", "release")),
+        "trace_name": text(_v1_trace_names(rows, col("traceName", "name"))),
+        "release": text(col("release", "release")),
         "tags": [_tags(v) for v in col("tags", "tags")],
         "input_tokens": [_usage(r.get("usageDetails"), "input") for r in rows],
         "output_tokens": [_usage(r.get("usageDetails"), "output") for r in rows],
         "total_tokens": [_usage(r.get("usageDetails"), "total") for r in rows],
         "cost_usd": cost,
     }
+
+
+def _v1_trace_names(rows: Sequence[dict[str, Any]], names: list[Any]) -> list[Any]:
+    """A v1 trace's name, unless it is only its root observation's name.
+
+    Langfuse names a trace after its root span unless ``langfuse.trace.name`` was set; the v2
+    API's ``traceName`` is that attribute alone. A name that merely repeats the root's (an
+    ``invoke_agent ...``, ``LangGraph`` or ``POST /v1/chat`` span) says nothing the observations
+    do not, and taken as the trace name it would hide the agent the conventions find in them.
+    """
+    root_name = {r["traceId"]: r.get("name") for r in rows if not r.get("parentObservationId")}
+    return [None if n is not None and root_name.get(r["traceId"], object()) == n else n
+            for r, n in zip(rows, names)]
 
 
 def scores(rows: Sequence[Any]) -> tuple[pd.DataFrame, int, int]:
