@@ -1,6 +1,6 @@
 """In-process contract doubles of the backends workbench talks to (reached through real clients)."""
 
-from .canonical_sample import sample_frames, simulated
-from .langfuse_double import LangfuseDouble, RequestRecord
+from .langfuse_double import LangfuseDouble, RequestRecord, double_from_dataset
+from .sample import Sample, sample
 
-__all__ = ["LangfuseDouble", "RequestRecord", "sample_frames", "simulated"]
+__all__ = ["LangfuseDouble", "RequestRecord", "Sample", "double_from_dataset", "sample"]

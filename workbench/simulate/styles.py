@@ -33,6 +33,7 @@ No attribute outside these conventions is written.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from collections.abc import Mapping
@@ -108,6 +109,23 @@ def _traceback(f: Failure, where: str) -> str:
     return ("Traceback (most recent call last):\n"
             f"  File \"/app/agent/{where}.py\", line 42, in {where}\n"
             f"    result = await self._call(inputs)\n{last}\n")
+
+
+@functools.lru_cache(maxsize=None)
+def _tool_schemas_of(names: tuple[str, ...]) -> dict[str, str]:
+    return {f"llm.tools.{i}.tool.json_schema": json.dumps({
+        "type": "function", "function": {
+            "name": name, "description": f"Call {name.replace('_', ' ')} and return its JSON "
+                                         "answer; use it whenever the user asks for something "
+                                         "it can look up.",
+            "parameters": {"type": "object", "properties": {
+                "query": {"type": "string", "description": "what to look up"}},
+                "required": ["query"]}}}) for i, name in enumerate(names)}
+
+
+def _tool_schemas(agent: AgentSpec) -> dict[str, str]:
+    """The tools an LLM span offers the model, as OpenInference writes them (``llm.tools``)."""
+    return _tool_schemas_of(tuple(agent.tools))
 
 
 def _span_id(span: Any) -> str:
@@ -195,6 +213,11 @@ class SpanRecorder:
                 assert c.model is not None
                 attrs["langfuse.observation.type"] = "generation"
                 attrs["langfuse.observation.model.name"] = c.model
+                if c.prompt_name is not None:
+                    attrs["langfuse.observation.prompt.name"] = c.prompt_name
+                    attrs["langfuse.observation.prompt.version"] = c.prompt_version
+            if c.kind == "generation" and c.failure is None:  # usage comes with the response
+                assert c.model is not None
                 attrs["langfuse.observation.usage_details"] = json.dumps(
                     {"input": c.input_tokens, "output": c.output_tokens})
                 m = MODELS[c.model]
@@ -202,12 +225,9 @@ class SpanRecorder:
                 cout = (c.output_tokens or 0) * m.output_per_m / 1e6
                 attrs["langfuse.observation.cost_details"] = json.dumps(
                     {"input": cin, "output": cout, "total": cin + cout})
-                if c.prompt_name is not None:
-                    attrs["langfuse.observation.prompt.name"] = c.prompt_name
-                    attrs["langfuse.observation.prompt.version"] = c.prompt_version
             elif c.kind == "tool":
                 attrs["langfuse.observation.type"] = "tool"
-            else:
+            elif c.kind == "retrieval":
                 attrs["langfuse.observation.type"] = "retriever"
             if c.failure is not None:
                 attrs["langfuse.observation.level"] = "ERROR"
@@ -345,6 +365,7 @@ class SpanRecorder:
                               "llm.provider": m.provider, "llm.system": m.provider,
                               "llm.invocation_parameters": json.dumps(
                                   {"model": c.model, "temperature": 0.0})})
+                attrs.update(_tool_schemas(agent))
                 if c.failure is None:
                     cin = (c.input_tokens or 0) * m.input_per_m / 1e6
                     cout = (c.output_tokens or 0) * m.output_per_m / 1e6
