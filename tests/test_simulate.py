@@ -156,7 +156,9 @@ def test_langfuse_sdk_spans(small):
         assert a["user.id"].startswith("user-") and a["session.id"].startswith("sess-")
         assert a["langfuse.observation.type"] in {"agent", "retriever", "generation"}
         traces.setdefault(s.context.trace_id, set()).add(a["user.id"])
-        if a["langfuse.observation.type"] == "generation":
+        if a["langfuse.observation.type"] == "generation" and s.status.status_code.name == "ERROR":
+            assert "langfuse.observation.usage_details" not in a  # no response, no usage
+        elif a["langfuse.observation.type"] == "generation":
             usage = json.loads(a["langfuse.observation.usage_details"])
             cost = json.loads(a["langfuse.observation.cost_details"])
             assert set(usage) == {"input", "output"} and cost["total"] == pytest.approx(
