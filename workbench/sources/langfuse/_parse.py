@@ -92,6 +92,14 @@ def metadata_lookup(conventions: conv.Conventions) -> dict[str, str]:
     return out
 
 
+def _put(cols: dict[str, list[Any]], col: str, n: int, i: int, value: Any) -> None:
+    """``cols[col][i] = value``, the column made on first use (not a fresh list per value)."""
+    values = cols.get(col)
+    if values is None:
+        values = cols[col] = [None] * n
+    values[i] = value
+
+
 def _metadata_columns(rows: Sequence[dict[str, Any]], lookup: Mapping[str, str]
                       ) -> dict[str, list[Any]]:
     """The wanted metadata values of every row, one list per raw column (None where absent)."""
@@ -112,11 +120,11 @@ def _metadata_columns(rows: Sequence[dict[str, Any]], lookup: Mapping[str, str]
                 for k2, v2 in nested.items():
                     col = lookup.get(f"{key}.{k2}")
                     if col is not None and v2 is not None:
-                        cols.setdefault(col, [None] * n)[i] = v2
+                        _put(cols, col, n, i, v2)
                 continue
             col = lookup.get(key)
             if col is not None:
-                cols.setdefault(col, [None] * n)[i] = value
+                _put(cols, col, n, i, value)
     return cols
 
 
