@@ -247,3 +247,29 @@ def test_langfuse_prices_the_calls_whose_spans_carry_no_cost():
         assert row["cost_usd"] == pytest.approx(
             (row["input_tokens"] * m.input_per_m + row["output_tokens"] * m.output_per_m) / 1e6)
     assert got.drop(columns="cost_usd").equals(want.drop(columns="cost_usd"))
+
+
+def test_a_trace_crossing_a_slice_edge_keeps_its_agent_user_and_release(smp):
+    """Slices are mapped one by one; a trace's children in the next slice still belong to it."""
+    import copy
+
+    from tests.doubles.langfuse_ingest import iso
+
+    records = copy.deepcopy(smp.records)
+    trace = next(r["core"]["traceId"] for r in records
+                 if r["core"]["parentObservationId"] is None
+                 and r["basic"]["name"] == "LangGraph")
+    mine = [r for r in records if r["core"]["traceId"] == trace]
+    t0 = min(pd.Timestamp(r["core"]["startTime"]) for r in mine)
+    shift = pd.Timestamp("2026-11-02T04:59:59.900Z") - t0  # the root just before 05:00
+    for r in mine:
+        for key in ("startTime", "endTime"):
+            r["core"][key] = iso((pd.Timestamp(r["core"][key]) + shift).value)
+    with LangfuseDouble(records, smp.scores) as d, d.source(slice_s=3600) as src:
+        got = src.observations(*DAY)
+    part = got[got["trace_id"] == trace]
+    assert part["start_time"].min() < pd.Timestamp("2026-11-02T05:00:00Z") < \
+        part["start_time"].max()
+    want = smp.observations[smp.observations["trace_id"] == trace]
+    for col in ("agent", "user_id", "session_id", "release", "environment", "tags"):
+        assert set(part[col]) == set(want[col]) and part[col].nunique() == 1, col

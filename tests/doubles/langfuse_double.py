@@ -137,6 +137,7 @@ class LangfuseDouble:
             self._keys = [keys[i] for i in order]
             self._starts = [k[0] for k in self._keys]
             self._groups = [records[i] for i in order]
+            self._json: list[dict[Any, orjson.Fragment]] = [{} for _ in order]
             self._skeys = [skeys[i] for i in sorder]
             self._scores = [score_recs[i] for i in sorder]
             self._traces = sorted(traces, key=lambda t: t["timestamp"], reverse=True)
@@ -284,6 +285,7 @@ class LangfuseDouble:
         expand = bool(expand_keys) or "io" in wanted
         with self._lock:
             keys, starts, groups, hidden = self._keys, self._starts, self._groups, self._hidden
+            cache = self._json
         i_lo = bisect.bisect_left(starts, lo) if lo is not None else 0
         i_hi = bisect.bisect_left(starts, hi) if hi is not None else len(starts)
         if "cursor" in q:
@@ -309,9 +311,19 @@ class LangfuseDouble:
                 top = keys[i_hi] if i_hi < len(keys) else (keys[-1][0] + 1, "", "")
                 meta["cursor"] = lq.encode_obs_cursor(ingest.iso(top[0] * 1000), top[1],
                                                       top[2])
-        data = [shapes.project_v2(groups[j], wanted, expand) for j in page
-                if groups[j]["core"]["id"] not in hidden]
+        shown = [j for j in page if groups[j]["core"]["id"] not in hidden]
+        if fault is not None and fault.kind == "malformed_items":
+            data: list[Any] = [shapes.project_v2(groups[j], wanted, expand) for j in shown]
+        else:
+            data = [_row(groups[j], cache[j], wanted, expand) for j in shown]
         return {"data": data, "meta": meta}
+
+    def prepare(self, fields: str, expand: bool = False) -> None:
+        """Serialise every row for ``fields`` now, so timing a pull measures the client."""
+        wanted = tuple(g for g in shapes.FIELD_GROUPS if g in fields.split(","))
+        wanted = wanted if "core" in wanted else ("core", *wanted)
+        for g, cache in zip(self._groups, self._json):
+            _row(g, cache, wanted, expand)
 
     def scores_v3(self, q: dict[str, list[str]]) -> dict[str, Any]:
         limit = _int_param(q, "limit", 50)
@@ -404,6 +416,17 @@ class LangfuseDouble:
                  and all(recs[i][c] == q[p][0] for c, p in (("name", "name"),
                          ("environment", "environment"), ("trace_id", "traceId")) if p in q)]
         return self._legacy_page(items, q)
+
+
+def _row(groups: dict[str, Any], cache: dict[Any, orjson.Fragment], wanted: tuple[str, ...],
+         expand: bool) -> orjson.Fragment:
+    """A record's v2 row as JSON, made once per field selection (records never change)."""
+    key = (wanted, expand)
+    row = cache.get(key)
+    if row is None:
+        row = cache[key] = orjson.Fragment(orjson.dumps(shapes.project_v2(groups, wanted,
+                                                                          expand)))
+    return row
 
 
 def double_from_dataset(dataset: Any, *, prices: Any = ingest.DEFAULT_PRICES,
