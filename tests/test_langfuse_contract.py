@@ -216,3 +216,17 @@ def test_legacy_mode_answers_404_on_v2_and_v3(smp):
             with pytest.raises(NotFoundError) as err:
                 call()
             assert err.value.body["error"] == "LangfuseNotFoundError"
+
+
+def test_v2_metrics_group_and_filter_on_is_root_observation(sdk, smp):
+    obs = smp.observations
+    q = {"view": "observations", "dimensions": [{"field": "isRootObservation"}],
+         "metrics": [{"measure": "count", "aggregation": "count"}], **WINDOW}
+    data = sdk.metrics.metrics(query=json.dumps(q)).data
+    counts = {r["isRootObservation"]: int(r["count_count"]) for r in data}
+    assert counts == {True: obs["trace_id"].nunique(),
+                      False: int(obs["parent_observation_id"].notna().sum())}
+    roots = {**q, "dimensions": [], "filters": [{"column": "isRootObservation", "operator": "=",
+                                                 "value": True, "type": "boolean"}]}
+    assert sdk.metrics.metrics(query=json.dumps(roots)).data == [
+        {"count_count": str(obs["trace_id"].nunique())}]
