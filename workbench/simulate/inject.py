@@ -105,9 +105,20 @@ def _timeout(r: random.Random, plans: list[TracePlan], inc: Incident, profile: P
         n_agent = sum(1 for p in plans if agent is None or p.agent.name == agent)
         share = base.get(agent or "", max(base.values(), default=0.01)) or 0.005
         n_hang = round((inc.magnitude - 1.0) * share * n_agent)
-    for p, calls in r.sample(candidates, min(n_hang, len(candidates))):
+    for p, calls in _spread(r, candidates, n_hang):
         _hang_until_timeout(r, p, r.choice(calls), retry=profile.name == "demo")
     return changed
+
+
+def _spread(r: random.Random, items: list, n: int) -> list:
+    """``n`` of ``items`` (in time order) at even steps from a random offset: a surge that
+    holds through its whole window rather than clumping by chance."""
+    n = min(n, len(items))
+    if n <= 0:
+        return []
+    step = len(items) / n
+    offset = r.random() * step
+    return [items[int(offset + k * step)] for k in range(n)]
 
 
 # ---- cost: the demo's runaway loop ------------------------------------------------------------------
