@@ -223,6 +223,8 @@ def test_openinference_and_openai_agents_spans(small, realistic):
                                                         + a["llm.cost.completion"])
         if a["openinference.span.kind"] == "TOOL":
             assert s.name == a["tool.name"]
+        if a["openinference.span.kind"] == "AGENT":
+            assert a["agent.name"] == s.name == "tool-agent"
     agents = _by_style(realistic.spans)["openinference.instrumentation.openai_agents"]
     roots = [s for s in agents if s.parent is None]
     assert {s.name for s in roots} == {"shop-assistant"}

@@ -352,7 +352,8 @@ class SpanRecorder:
         self._set_trace_id(plan, root)
         node = tracer.start_span(agent.name, context=trace_api.set_span_in_context(root),
                                  kind=SpanKind.INTERNAL, start_time=_ns(t0, 0.003),
-                                 attributes={**context, "openinference.span.kind": "AGENT"})
+                                 attributes={**context, "openinference.span.kind": "AGENT",
+                                             "agent.name": agent.name})
         ctx = trace_api.set_span_in_context(node)
         for c in plan.calls:
             start, end = _ns(t0, c.start), _ns(t0, c.end)
@@ -418,7 +419,8 @@ class SpanRecorder:
         node = tracer.start_span(agent.name, context=trace_api.set_span_in_context(root),
                                  kind=SpanKind.INTERNAL, start_time=_ns(t0, 0.002),
                                  attributes={**context, "openinference.span.kind": "AGENT",
-                                             "llm.system": "openai"})
+                                             "llm.system": "openai", "agent.name": agent.name,
+                                             "graph.node.id": agent.name})
         ctx = trace_api.set_span_in_context(node)
         for c in plan.calls:
             start, end = _ns(t0, c.start), _ns(t0, c.end)
