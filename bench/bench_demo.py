@@ -1,5 +1,6 @@
 """Wall time of generating and writing the default demo, against the raw OpenTelemetry span
-creation it cannot avoid (the named baseline), all measured in this one process.
+creation it cannot avoid (the named baseline), all measured in this one process; plus the
+realistic profile's default 28 days for reference.
 
     python bench/bench_demo.py
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from workbench.simulate import default_incidents, ensure_demo, generate, write_demo
 from workbench.simulate.generator import DEFAULT_START, _day0, plan_requests
-from workbench.simulate.otel import SpanRecorder
+from workbench.simulate.styles import SpanRecorder
 
 SEED, DAYS, PER_DAY = 7, 7, 5000
 
@@ -47,6 +48,8 @@ def main() -> None:
         fresh = Path(tmp) / "fresh"
         _, t_ensure_fresh = _timed(lambda: ensure_demo(fresh))
 
+    real, t_real = _timed(lambda: generate(profile="realistic"))
+    n_real = len(real.observations) + len(real.traces) + len(real.scores)
     print(f"default demo: {DAYS} days x {PER_DAY} traces/day, {n_obs:,} observations "
           f"({n_spans:,} spans), {rows:,} rows in all frames")
     print(f"{'step':<38}{'seconds':>9}{'rows/s':>12}{'x baseline':>12}")
@@ -57,6 +60,7 @@ def main() -> None:
         ("generate + write", t_gen + t_write, rows),
         ("ensure_demo, store present", t_ensure_present, None),
         ("ensure_demo, store missing", t_ensure_fresh, rows),
+        ("generate(profile='realistic'), 28 days", t_real, n_real),
     ]
     for name, secs, n in table:
         rate = f"{n / secs:,.0f}" if n else "-"

@@ -16,19 +16,19 @@ from langfuse.api.commons.errors.unauthorized_error import UnauthorizedError
 from langfuse.api.commons.types.score import Score
 from langfuse.api.core.pydantic_utilities import parse_obj_as
 
-from tests.doubles import LangfuseDouble, sample_frames
+from tests.doubles import LangfuseDouble, sample
 
 WINDOW = {"fromTimestamp": "2026-11-02T00:00:00Z", "toTimestamp": "2026-11-03T00:00:00Z"}
 
 
 @pytest.fixture(scope="module")
-def frames():
-    return sample_frames(n_traces=40)
+def smp():
+    return sample(n_traces=40)
 
 
 @pytest.fixture(scope="module")
-def double(frames):
-    with LangfuseDouble(*frames) as d:
+def double(smp):
+    with LangfuseDouble(*smp.frames) as d:
         yield d
 
 
@@ -51,17 +51,18 @@ def test_health_needs_no_auth_and_parses(double):
         assert anon.health.health().status == "OK"
 
 
-def test_v2_observations_all_groups_parse_and_model_name_lands_in_extra(sdk, frames):
-    obs, _ = frames
+def test_v2_observations_all_groups_parse_and_model_name_lands_in_extra(sdk, smp):
+    obs = smp.observations
     groups = "core,basic,time,io,metadata,model,usage,prompt,metrics,trace_context"
     page = sdk.observations.get_many(fields=groups, limit=1000)
     assert len(page.data) == len(obs)
     assert page.meta.cursor is None  # limit+1 fetch: nothing more
     gens = [o for o in page.data if o.type == "GENERATION"]
     assert gens and all(o.model is None for o in gens)  # the SDK field is `model` ...
-    assert {o.model_extra["providedModelName"] for o in gens} == set(
-        obs.loc[obs["type"] == "generation", "model"])  # ... the server sends providedModelName
-    assert all(isinstance(o.input_price, str) for o in gens)  # prices are decimal strings
+    assert {o.model_extra["providedModelName"] for o in gens} - {None} == set(
+        obs.loc[obs["type"] == "generation", "model"].dropna())  # ... it is providedModelName
+    priced = [o for o in gens if o.model_extra["providedModelName"]]
+    assert priced and all(isinstance(o.input_price, str) for o in priced)  # decimal strings
     starts = [o.start_time for o in page.data]
     assert starts == sorted(starts, reverse=True)  # newest first
 
@@ -79,8 +80,8 @@ def test_v2_unrequested_groups_are_absent_not_null_and_unknown_groups_dropped(do
     assert "usageDetails" not in default["data"][0]
 
 
-def test_v2_cursor_is_base64_json_and_walks_every_row_once(sdk, frames):
-    obs, _ = frames
+def test_v2_cursor_is_base64_json_and_walks_every_row_once(sdk, smp):
+    obs = smp.observations
     seen, cursor, pages = [], None, 0
     while True:
         page = sdk.observations.get_many(fields="core", limit=7, cursor=cursor)
@@ -118,18 +119,20 @@ def test_v2_bad_requests_answer_400_like_the_server(sdk):
         sdk.observations.get_many(parse_io_as_json=True)
 
 
-def test_v2_filter_json_overrides_plain_params(sdk, frames):
-    obs, _ = frames
-    flt = json.dumps([{"type": "stringObject", "column": "metadata", "key": "tool_name",
-                       "operator": "=", "value": "search"}])
+def test_v2_filter_json_overrides_plain_params(sdk, smp):
+    obs = smp.observations
+    flt = json.dumps([{"type": "stringObject", "column": "metadata",
+                       "key": "attributes.gen_ai.tool.name", "operator": "=",
+                       "value": "run_sql"}])
     page = sdk.observations.get_many(fields="core,metadata", limit=1000, filter=flt,
                                      type="GENERATION")  # `type` ignored: filter wins
-    assert len(page.data) == int((obs["tool_name"] == "search").sum())
+    assert len(page.data) == int((obs["tool_name"] == "run_sql").sum()) > 0
     assert {o.type for o in page.data} == {"TOOL"}
+    assert {o.metadata["attributes.gen_ai.tool.name"] for o in page.data} == {"run_sql"}
 
 
-def test_v3_scores_parse_with_subject_and_cursor(sdk, frames):
-    _, scores = frames
+def test_v3_scores_parse_with_subject_and_cursor(sdk, smp):
+    scores = smp.scores
     ids, cursor = [], None
     while True:
         page = sdk.scores.get_many(fields="subject", limit=100, cursor=cursor,
@@ -149,8 +152,8 @@ def test_v3_scores_parse_with_subject_and_cursor(sdk, frames):
         sdk.scores.get_many(fields="nope")
 
 
-def test_v2_metrics_columns_and_string_numbers(sdk, frames):
-    obs, _ = frames
+def test_v2_metrics_columns_and_string_numbers(sdk, smp):
+    obs = smp.observations
     q = {"view": "observations", "dimensions": [{"field": "providedModelName"}],
          "metrics": [{"measure": "count", "aggregation": "count"},
                      {"measure": "totalCost", "aggregation": "sum"}],
@@ -159,16 +162,23 @@ def test_v2_metrics_columns_and_string_numbers(sdk, frames):
     assert {"providedModelName", "time_dimension", "count_count", "sum_totalCost"} == set(data[0])
     assert all(isinstance(r["count_count"], str) for r in data)
     assert sum(int(r["count_count"]) for r in data) == len(obs)
-    gens = obs[obs["type"] == "generation"]
     by_model = {r["providedModelName"]: r["sum_totalCost"] for r in data}
-    for model, cost in gens.groupby("model")["cost_usd"].sum().items():
+    stored: dict[str, float] = {}
+    for rec in smp.records:  # Langfuse prices the spans that carry no cost itself
+        model, cost = rec["model"]["providedModelName"], rec["usage"]["totalCost"]
+        if model is not None:
+            stored[model] = stored.get(model, 0.0) + (cost or 0.0)
+    assert stored and by_model.keys() - {None} == stored.keys()
+    for model, cost in stored.items():
         assert by_model[model] == pytest.approx(cost)
+    priced_here = obs.groupby("model")["cost_usd"].sum()  # the spans' own costs are kept
+    assert by_model["gpt-4.1"] == pytest.approx(priced_here["gpt-4.1"])
     with pytest.raises(SdkBadRequest):  # high-cardinality grouping
         sdk.metrics.metrics(query=json.dumps({**q, "dimensions": [{"field": "traceId"}]}))
 
 
-def test_legacy_page_endpoints_have_meta_and_deprecation(double, frames):
-    obs, scores = frames
+def test_legacy_page_endpoints_have_meta_and_deprecation(double, smp):
+    obs, scores = smp.observations, smp.scores
     auth = (double.public_key, double.secret_key)
     for path, n in (("traces", obs["trace_id"].nunique()), ("observations", len(obs)),
                     ("v2/scores", len(scores))):
@@ -197,8 +207,8 @@ def test_auth_failures_answer_401_with_message(double):
     assert r.status_code == 401 and r.json() == {"message": "No authorization header"}
 
 
-def test_legacy_mode_answers_404_on_v2_and_v3(frames):
-    with LangfuseDouble(*frames, legacy=True) as d, \
+def test_legacy_mode_answers_404_on_v2_and_v3(smp):
+    with LangfuseDouble(*smp.frames, legacy=True) as d, \
             sdk_client(d.base_url, d.public_key, d.secret_key) as sdk:
         for call in (lambda: sdk.observations.get_many(),
                      lambda: sdk.scores.get_many(),
@@ -206,3 +216,17 @@ def test_legacy_mode_answers_404_on_v2_and_v3(frames):
             with pytest.raises(NotFoundError) as err:
                 call()
             assert err.value.body["error"] == "LangfuseNotFoundError"
+
+
+def test_v2_metrics_group_and_filter_on_is_root_observation(sdk, smp):
+    obs = smp.observations
+    q = {"view": "observations", "dimensions": [{"field": "isRootObservation"}],
+         "metrics": [{"measure": "count", "aggregation": "count"}], **WINDOW}
+    data = sdk.metrics.metrics(query=json.dumps(q)).data
+    counts = {r["isRootObservation"]: int(r["count_count"]) for r in data}
+    assert counts == {True: obs["trace_id"].nunique(),
+                      False: int(obs["parent_observation_id"].notna().sum())}
+    roots = {**q, "dimensions": [], "filters": [{"column": "isRootObservation", "operator": "=",
+                                                 "value": True, "type": "boolean"}]}
+    assert sdk.metrics.metrics(query=json.dumps(roots)).data == [
+        {"count_count": str(obs["trace_id"].nunique())}]

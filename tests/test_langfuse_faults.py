@@ -7,7 +7,7 @@ import logging
 import pandas as pd
 import pytest
 
-from tests.doubles import LangfuseDouble, sample_frames
+from tests.doubles import LangfuseDouble, sample
 from workbench.errors import SourceAuthError, SourceError
 from workbench.sources import incomplete_reason
 from workbench.sources.langfuse import _legacy
@@ -24,13 +24,19 @@ def _clean():
 
 
 @pytest.fixture(scope="module")
-def frames():
-    return sample_frames(n_traces=30)
+def smp():
+    return sample(n_traces=30)
+
+
+@pytest.fixture(scope="module")
+def frames(smp):
+    """(canonical observations, scores) the double's records stand for."""
+    return smp.observations, smp.scores
 
 
 @pytest.fixture()
-def double(frames):
-    with LangfuseDouble(*frames) as d:
+def double(smp):
+    with LangfuseDouble(*smp.frames) as d:
         yield d
 
 
@@ -112,9 +118,9 @@ def test_budget_exhaustion_keeps_what_was_pulled(double, frames):
     assert set(got["observation_id"]) < set(frames[0]["observation_id"])
 
 
-def test_auth_error_is_one_clear_error_without_the_secret(frames, caplog):
+def test_auth_error_is_one_clear_error_without_the_secret(smp, caplog):
     secret = "sk-lf-super-secret-value"
-    with LangfuseDouble(*frames) as d, caplog.at_level(logging.DEBUG):
+    with LangfuseDouble(*smp.frames) as d, caplog.at_level(logging.DEBUG):
         from workbench.sources.langfuse import LangfuseSource
 
         with LangfuseSource(d.base_url, d.public_key, secret, progress=False) as src:
@@ -140,8 +146,51 @@ def test_unreachable_server_gives_an_empty_frame_marked_incomplete():
     assert "sk-lf-x" not in incomplete_reason(got)
 
 
-def test_latency_switch_and_parallel_slices_still_exact(frames):
-    with LangfuseDouble(*frames, latency_s=0.02) as d:
+def test_latency_switch_and_parallel_slices_still_exact(smp, frames):
+    with LangfuseDouble(*smp.frames, latency_s=0.02) as d:
         got = _complete(d, frames, slice_s=3600, concurrency=4, page_limit=1000)
         assert all(r.finished - r.started >= 0.02 for r in d.requests_to(OBS))
     assert got.attrs["stats"]["slices_total"] == 24
+
+
+@pytest.mark.parametrize("keep", [0, 7])
+def test_a_short_page_with_a_cursor_is_followed(double, frames, keep):
+    double.short_page(1, keep=keep, path=OBS, after=1)  # the first page of the day
+    got = _complete(double, frames)
+    assert incomplete_reason(got) is None
+    pages = [r for r in double.requests_to(OBS) if r.param("fromStartTime")]
+    assert len(pages) == -(-len(frames[0]) // FAST["page_limit"]) + 1  # one page more
+    assert got["observation_id"].is_unique
+
+
+def test_short_pages_everywhere_still_give_every_row(double, frames):
+    double.short_page(1000, keep=3, path=OBS)
+    got = _complete(double, frames)
+    assert incomplete_reason(got) is None
+
+
+def test_rows_silently_missing_from_pages_mark_the_frame_incomplete(double, frames):
+    double.drop_rows(0.1, seed=3)
+    lost = double.dropped
+    assert lost
+    with double.source(**FAST) as src:
+        got = src.observations(*DAY)
+    assert len(got) == len(frames[0]) - len(lost)
+    assert not set(got["observation_id"]) & lost
+    reason = incomplete_reason(got)
+    assert reason and f"{len(lost)} fewer observations pulled than Langfuse reports" in reason
+    table = got.attrs["langfuse"]["reconciliation"]
+    assert table == [{"day": "2026-11-02", "reported_observations": len(frames[0]),
+                      "pulled_observations": len(frames[0]) - len(lost),
+                      "reported_traces": frames[0]["trace_id"].nunique(),
+                      "pulled_traces": int(got.loc[got["parent_observation_id"].isna(),
+                                                   "trace_id"].nunique())}]
+
+
+def test_a_429_storm_gives_a_frame_marked_incomplete_never_ok(double, frames):
+    double.rate_limit(1000, retry_after=1, path=OBS, after=2)
+    with double.source(**FAST, budget_s=2.5) as src:
+        got = src.observations(*DAY)
+        traces = src.traces(*DAY)
+    assert len(got) < len(frames[0])
+    assert "budget" in incomplete_reason(got) and incomplete_reason(traces)

@@ -1,6 +1,7 @@
 """The local store: window queries, filters, partition pruning and errors, against the dataset
 that was written to it."""
 
+import json
 import shutil
 
 import pandas as pd
@@ -82,7 +83,7 @@ def test_window_is_half_open(src, dataset):
     {"agent": "rag-agent"},
     {"agent": ["tool-agent", "planner-agent"], "type": "tool"},
     {"environment": "staging"},
-    {"model": "gpt-4o", "name": "chat gpt-4o"},
+    {"model": "gpt-4o", "name": "ChatOpenAI"},
     {"level": "ERROR"},
     {"type": ("generation",), "prompt_version": 7},
 ])
@@ -112,13 +113,13 @@ def test_user_session_and_trace_id_filters(src, dataset):
 
 def test_score_filters_on_the_scored_trace(src, dataset):
     start, end = "2026-11-02T00:00Z", "2026-11-04T00:00Z"
-    got = src.scores(start, end, agent="rag-agent", name="hallucination")
+    got = src.scores(start, end, agent="rag-agent", name="Hallucination")
     rag = dataset.traces.loc[dataset.traces["agent"] == "rag-agent", "trace_id"]
     want = dataset.scores[dataset.scores["trace_id"].isin(rag)
-                          & dataset.scores["name"].eq("hallucination")]
+                          & dataset.scores["name"].eq("Hallucination")]
     assert len(got) > 100
     _same(got, want.reset_index(drop=True), "score_id")
-    v8 = src.scores(start, end, prompt_version="8", name="hallucination")
+    v8 = src.scores(start, end, prompt_version="8", name="Hallucination")
     assert 0 < len(v8) < len(got)
 
 
@@ -136,8 +137,17 @@ def test_empty_windows_give_empty_canonical_frames(src):
             schema.validate(got, frame)
 
 
-def test_labels_round_trip(src, dataset):
+def test_labels_round_trip(src, dataset, tmp_path):
     pd.testing.assert_frame_equal(src.labels(), dataset.labels)
+    assert set(src.labels()["cause_within"]) == {"agent=planner-agent", "agent=tool-agent",
+                                                 "prompt_name=rag-answer"}
+    # a store written before labels had a cause_within reads with an empty one
+    shutil.copytree(src.root, tmp_path / "old")
+    old = json.loads((tmp_path / "old" / "labels.json").read_text())
+    for rec in old:
+        del rec["cause_within"]
+    (tmp_path / "old" / "labels.json").write_text(json.dumps(old))
+    assert LocalSource(tmp_path / "old").labels()["cause_within"].eq("").all()
 
 
 @pytest.mark.parametrize("call, filters, message", [

@@ -67,9 +67,10 @@ def test_cost_per_request_of_tool_agent_spikes_in_the_cost_incident(source, inci
     assert (cpr["metric"] == "cost_per_request").all()
     inside, baseline = _window_vs_baseline(cpr, "tool-agent", incidents.loc["cost_spike"])
     assert inside > 4 * baseline
-    for other in ("rag-agent", "planner-agent"):
-        o_in, o_base = _window_vs_baseline(cpr, other, incidents.loc["cost_spike"])
-        assert o_in < 1.5 * o_base
+    o_in, o_base = _window_vs_baseline(cpr, "rag-agent", incidents.loc["cost_spike"])
+    assert o_in < 1.5 * o_base
+    # planner-agent's spans (OTel GenAI semconv) carry no cost: no cost series at all
+    assert "planner-agent" not in set(cpr["agent_id"])
     cost = out["cost_per_hour"]
     assert {"agent_id", "model"} <= set(cost.columns) and (cost["value"] >= 0).all()
 
@@ -84,7 +85,7 @@ def test_timeout_rate_of_planner_agent_surges_in_its_window(source, incidents):
     p95_in, p95_base = _window_vs_baseline(out["latency_p95"], "planner-agent", window)
     assert p95_in > p95_base
     assert set(out["ttft_p95"]["model"].dropna()) == {"gpt-4o", "gpt-4o-mini",
-                                                      "claude-sonnet-4.5"}
+                                                      "claude-sonnet-4-5"}
 
 
 def test_hallucination_rate_rises_in_its_window(source, incidents):

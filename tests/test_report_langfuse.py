@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from prometheus_server import free_port
-from tests.doubles import LangfuseDouble
+from tests.doubles import double_from_dataset
 from workbench.cli import EXIT_BAD_INPUT, EXIT_DEGRADED, EXIT_OK, main
 from workbench.errors import ConfigError
 from workbench.reports import daily
@@ -33,7 +33,7 @@ KPI_FLOATS = ["error_rate", "timeout_rate", "latency_p50_s", "latency_p95_s", "l
 def dataset():
     from workbench.simulate import generate
 
-    return generate(seed=7, days=7, traces_per_day=500)
+    return generate(seed=7, days=7, traces_per_day=500, keep_spans=True)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,9 @@ def local(store, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def double(dataset):
-    with LangfuseDouble(dataset.observations, dataset.scores, secret_key=SECRET) as d:
+    # the simulated spans as Langfuse stores them; a model table that prices nothing keeps the
+    # costs exactly those the spans carry, as in the local store
+    with double_from_dataset(dataset, prices=(), secret_key=SECRET) as d:
         yield d
 
 

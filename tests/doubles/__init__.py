@@ -1,7 +1,8 @@
 """In-process contract doubles of the backends workbench talks to (reached through real clients)."""
 
-from .canonical_sample import sample_frames, simulated
-from .langfuse_double import LangfuseDouble, RequestRecord
+from .langfuse_double import LangfuseDouble, RequestRecord, double_from_dataset
+from .sample import Sample, sample
 from .tempo_double import TempoDouble
 
-__all__ = ["LangfuseDouble", "RequestRecord", "TempoDouble", "sample_frames", "simulated"]
+__all__ = ["LangfuseDouble", "RequestRecord", "Sample", "TempoDouble", "double_from_dataset",
+           "sample"]

@@ -1,6 +1,10 @@
-"""An in-process Langfuse public API, built to the published contract, for tests and benchmarks.
+"""An in-process Langfuse public API double, built to the published contract, for tests and
+benchmarks.
 
-It serves canonical frames (observations + scores) in Langfuse's shapes:
+It stores Langfuse-native records: observations as Langfuse's OTel ingestion makes them from
+OpenTelemetry spans (:mod:`langfuse_ingest`; build one with :meth:`LangfuseDouble.from_spans` or,
+from a simulated dataset, :func:`double_from_dataset`), and scores as the judges wrote them.
+It serves them in Langfuse's shapes:
 
 * ``GET /api/public/health`` (no auth);
 * ``GET /api/public/v2/observations``: newest first, base64 JSON cursor
@@ -13,8 +17,11 @@ It serves canonical frames (observations + scores) in Langfuse's shapes:
   ``_deprecation``; with ``legacy=True`` the v2/v3 reads answer 404 like a Langfuse v3 server.
 
 Switches (each a queued fault for the next matching requests): :meth:`rate_limit`,
-:meth:`server_error`, :meth:`slow`, :meth:`truncate`, :meth:`malformed_page`,
-:meth:`malformed_items`; plus ``latency_s`` per request. Every request lands in ``requests``.
+:meth:`server_error`, :meth:`slow`, :meth:`truncate` (a cut-off body), :meth:`malformed_page`,
+:meth:`malformed_items`, :meth:`short_page` (a page that comes back short or empty yet carries
+a cursor, as Langfuse documents); one standing fault, :meth:`drop_rows` (rows silently missing
+from the pages while the Metrics API still counts them); plus ``latency_s`` per request. Every
+request lands in ``requests``.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 import pandas as pd
 
+from . import langfuse_ingest as ingest
 from . import langfuse_query as lq
 from . import langfuse_shapes as shapes
 
@@ -72,9 +80,13 @@ class _Fault:
 
 
 class LangfuseDouble:
-    """The server; use as a context manager or call :meth:`start` / :meth:`stop`."""
+    """The server; use as a context manager or call :meth:`start` / :meth:`stop`.
 
-    def __init__(self, observations: pd.DataFrame, scores: pd.DataFrame | None = None, *,
+    ``records``: Langfuse-native observation records (:func:`langfuse_ingest.ingest`);
+    ``scores``: a canonical scores frame (the judges' rows).
+    """
+
+    def __init__(self, records: list[dict[str, Any]], scores: pd.DataFrame | None = None, *,
                  public_key: str = "pk-lf-double-0001", secret_key: str = "sk-lf-double-secret",
                  legacy: bool = False, latency_s: float = 0.0,
                  metrics_numbers_as_strings: bool = False) -> None:
@@ -85,22 +97,31 @@ class LangfuseDouble:
         self.metrics_numbers_as_strings = metrics_numbers_as_strings
         self.requests: list[RequestRecord] = []
         self._faults: list[_Fault] = []
+        self._hidden: frozenset[str] = frozenset()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self.set_data(observations, scores)
+        self.set_data(records, scores)
+
+    @classmethod
+    def from_spans(cls, spans: Any, scores: pd.DataFrame | None = None, *,
+                   prices: Any = ingest.DEFAULT_PRICES, **kwargs: Any) -> LangfuseDouble:
+        """A double holding what Langfuse makes of these OpenTelemetry spans; ``prices``: the
+        project's model table (Langfuse computes the cost of spans that carry none from it)."""
+        return cls(ingest.ingest(spans, prices), scores, **kwargs)
 
     # ---- data ------------------------------------------------------------------------------------
 
-    def set_data(self, observations: pd.DataFrame, scores: pd.DataFrame | None = None) -> None:
+    def set_data(self, records: list[dict[str, Any]], scores: pd.DataFrame | None = None) -> None:
         """Replace what the server holds (e.g. to add newer observations between two pulls)."""
         from workbench import schema
 
-        obs = schema.conform(observations, "observations")
+        if isinstance(records, pd.DataFrame):
+            raise TypeError("the double serves Langfuse-native records, not canonical frames: "
+                            "build it with LangfuseDouble.from_spans or double_from_dataset")
         sc = schema.conform(scores if scores is not None else schema.empty("scores"), "scores")
-        groups = shapes.observation_groups(obs)
         keys = [(lq.us(pd.Timestamp(g["core"]["startTime"])), g["core"]["traceId"] or "",
-                 g["core"]["id"]) for g in groups]
+                 g["core"]["id"]) for g in records]
         order = sorted(range(len(keys)), key=keys.__getitem__)
         score_recs = shapes.score_records(sc)
         skeys = [(lq.us(r["timestamp"]), r["score_id"]) for r in score_recs]
@@ -108,16 +129,19 @@ class LangfuseDouble:
         by_trace: dict[str, list[str]] = {}
         for r in score_recs:
             by_trace.setdefault(r["trace_id"], []).append(r["score_id"])
-        traces = shapes.legacy_traces(obs, by_trace)
+        traces = shapes.legacy_traces(records, by_trace)
+        metrics = pd.DataFrame([ingest.metrics_row(g) for g in records]) if records else \
+            pd.DataFrame(columns=["start_time"])
         with self._lock:
-            self.observations, self.scores = obs, sc
+            self.records, self.scores = list(records), sc
             self._keys = [keys[i] for i in order]
             self._starts = [k[0] for k in self._keys]
-            self._groups = [groups[i] for i in order]
+            self._groups = [records[i] for i in order]
+            self._json: list[dict[Any, orjson.Fragment]] = [{} for _ in order]
             self._skeys = [skeys[i] for i in sorder]
             self._scores = [score_recs[i] for i in sorder]
             self._traces = sorted(traces, key=lambda t: t["timestamp"], reverse=True)
-            self._metrics_obs = lq.metrics_frame(obs)
+            self._metrics_obs = metrics
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -192,9 +216,31 @@ class LangfuseDouble:
         """Break one item per page: no ``id`` and an unparseable ``startTime``/``timestamp``."""
         self._add("malformed_items", times, path, after)
 
+    def short_page(self, times: int = 1, *, keep: int = 0, path: str | None = None,
+                   after: int = 0) -> None:
+        """Answer with only the first ``keep`` rows of the page (0: none) yet with a cursor
+        after the last row sent: the rest comes on the next page, for a client that follows it."""
+        self._add("short_page", times, path, after, keep=keep)
+
+    def drop_rows(self, share: float = 0.1, *, seed: int = 0) -> None:
+        """From now on, leave ``share`` of the observations out of every v2 page (the cursor
+        walks past them) while the Metrics API still counts them: a silent truncation."""
+        import random
+
+        ids = sorted(g["core"]["id"] for g in self._groups)
+        r = random.Random(seed)
+        with self._lock:
+            self._hidden = frozenset(i for i in ids if r.random() < share)
+
+    @property
+    def dropped(self) -> frozenset[str]:
+        """Ids of the observations :meth:`drop_rows` leaves out."""
+        return self._hidden
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+            self._hidden = frozenset()
 
     def requests_to(self, path: str) -> list[RequestRecord]:
         with self._lock:
@@ -217,7 +263,8 @@ class LangfuseDouble:
 
     # ---- endpoints -------------------------------------------------------------------------------
 
-    def observations_v2(self, q: dict[str, list[str]]) -> dict[str, Any]:
+    def observations_v2(self, q: dict[str, list[str]],
+                        fault: _Fault | None = None) -> dict[str, Any]:
         if q.get("parseIoAsJson", ["false"])[0] == "true":
             raise lq.BadRequest("parseIoAsJson is no longer supported. Input/output fields are "
                                 "always returned as raw strings.")
@@ -225,17 +272,20 @@ class LangfuseDouble:
         if not 0 <= limit <= 1000:
             raise lq.BadRequest("Invalid request data", error=[
                 {"path": ["limit"], "message": "Number must be less than or equal to 1000"}])
-        requested = q.get("fields", ["core,basic"])[0].split(",")
-        wanted = tuple(g for g in shapes.FIELD_GROUPS if g in {s.strip() for s in requested})
+        requested = {s.strip() for s in q.get("fields", ["core,basic"])[0].split(",")}
+        wanted = tuple(g for g in shapes.FIELD_GROUPS if g in requested)
         wanted = wanted if "core" in wanted else ("core", *wanted)
         if "filter" in q:
             conds, use_params = lq.parse_filter(q["filter"][0]), False
         else:
             conds, use_params = lq.params_to_conditions(q), True
         lo, hi, rest = lq.time_bounds(conds, q, use_params)
-        expand = set(q.get("expandMetadata", [""])[0].split(","))
+        expand_keys = [k for k in q.get("expandMetadata", [""])[0].split(",") if k]
+        # the server reads metadata in full once any key is named or io is asked for too
+        expand = bool(expand_keys) or "io" in wanted
         with self._lock:
-            keys, starts, groups = self._keys, self._starts, self._groups
+            keys, starts, groups, hidden = self._keys, self._starts, self._groups, self._hidden
+            cache = self._json
         i_lo = bisect.bisect_left(starts, lo) if lo is not None else 0
         i_hi = bisect.bisect_left(starts, hi) if hi is not None else len(starts)
         if "cursor" in q:
@@ -247,12 +297,33 @@ class LangfuseDouble:
                 hits.append(i)
             i -= 1
         page = hits[:limit]
-        data = [_truncate_metadata(shapes.project_v2(groups[j], wanted), expand) for j in page]
         meta: dict[str, Any] = {}
         if len(hits) > limit and page:
             last = groups[page[-1]]["core"]
             meta["cursor"] = lq.encode_obs_cursor(last["startTime"], last["traceId"], last["id"])
+        if fault is not None and fault.kind == "short_page" and page:
+            page = page[:fault.options["keep"]]
+            if page:
+                last = groups[page[-1]]["core"]
+                meta["cursor"] = lq.encode_obs_cursor(last["startTime"], last["traceId"],
+                                                      last["id"])
+            else:  # nothing sent: the cursor stands where this page would have begun
+                top = keys[i_hi] if i_hi < len(keys) else (keys[-1][0] + 1, "", "")
+                meta["cursor"] = lq.encode_obs_cursor(ingest.iso(top[0] * 1000), top[1],
+                                                      top[2])
+        shown = [j for j in page if groups[j]["core"]["id"] not in hidden]
+        if fault is not None and fault.kind == "malformed_items":
+            data: list[Any] = [shapes.project_v2(groups[j], wanted, expand) for j in shown]
+        else:
+            data = [_row(groups[j], cache[j], wanted, expand) for j in shown]
         return {"data": data, "meta": meta}
+
+    def prepare(self, fields: str, expand: bool = False) -> None:
+        """Serialise every row for ``fields`` now, so timing a pull measures the client."""
+        wanted = tuple(g for g in shapes.FIELD_GROUPS if g in fields.split(","))
+        wanted = wanted if "core" in wanted else ("core", *wanted)
+        for g, cache in zip(self._groups, self._json):
+            _row(g, cache, wanted, expand)
 
     def scores_v3(self, q: dict[str, list[str]]) -> dict[str, Any]:
         limit = _int_param(q, "limit", 50)
@@ -347,20 +418,37 @@ class LangfuseDouble:
         return self._legacy_page(items, q)
 
 
+def _row(groups: dict[str, Any], cache: dict[Any, orjson.Fragment], wanted: tuple[str, ...],
+         expand: bool) -> orjson.Fragment:
+    """A record's v2 row as JSON, made once per field selection (records never change)."""
+    key = (wanted, expand)
+    row = cache.get(key)
+    if row is None:
+        row = cache[key] = orjson.Fragment(orjson.dumps(shapes.project_v2(groups, wanted,
+                                                                          expand)))
+    return row
+
+
+def double_from_dataset(dataset: Any, *, prices: Any = ingest.DEFAULT_PRICES,
+                        **kwargs: Any) -> LangfuseDouble:
+    """A double holding a simulated dataset as Langfuse would: its spans through the OTel
+    ingestion, its judges' scores. The spans are regenerated from the dataset's arguments when
+    the dataset was generated without ``keep_spans``."""
+    spans = dataset.spans
+    if spans is None:
+        from workbench.simulate import generate_spans
+
+        args = dict(dataset.arguments)
+        spans = generate_spans(**args)
+    return LangfuseDouble.from_spans(spans, dataset.scores, prices=prices, **kwargs)
+
+
 def _int_param(q: dict[str, list[str]], name: str, default: int) -> int:
     try:
         return int(q[name][0]) if name in q else default
     except ValueError:
         raise lq.BadRequest("Invalid request data", error=[
             {"path": [name], "message": "Expected number"}]) from None
-
-
-def _truncate_metadata(row: dict[str, Any], expand: set[str]) -> dict[str, Any]:
-    meta = row.get("metadata")
-    if isinstance(meta, dict) and any(len(str(v)) > 200 for v in meta.values()):
-        row["metadata"] = {k: v if k in expand or len(str(v)) <= 200 else str(v)[:200]
-                           for k, v in meta.items()}
-    return row
 
 
 _V2_ROUTES = {"/api/public/v2/observations": "observations_v2",
@@ -419,7 +507,10 @@ class _Handler(BaseHTTPRequestHandler):
         if d.legacy and rec.path in _V2_ROUTES:
             return _json(404, {"message": _V4_ONLY, "error": "LangfuseNotFoundError"})
         try:
-            payload = getattr(d, method)(rec.params)
+            if method == "observations_v2":
+                payload = d.observations_v2(rec.params, fault)
+            else:
+                payload = getattr(d, method)(rec.params)
         except lq.BadRequest as exc:
             return _json(exc.status, exc.body)
         if fault and fault.kind == "malformed_items" and payload["data"]:

@@ -188,10 +188,10 @@ def time_bounds(conds: list[dict[str, Any]], q: dict[str, list[str]],
 
 _DIMENSIONS = {
     "environment": "environment", "type": "type_upper", "name": "name", "level": "level",
-    "version": "release", "release": "release", "traceRelease": "release",
-    "traceVersion": "release", "traceName": "trace_name", "providedModelName": "model",
+    "version": "version", "release": "release", "traceRelease": "release",
+    "traceVersion": "version", "traceName": "trace_name", "providedModelName": "model",
     "promptName": "prompt_name", "promptVersion": "prompt_version",
-    "startTimeMonth": "start_month",
+    "startTimeMonth": "start_month", "isRootObservation": "is_root",
 }
 _HIGH_CARDINALITY = {"id", "traceId", "userId", "sessionId", "parentObservationId",
                      "observationId"}
@@ -203,22 +203,6 @@ _SCORE_DIMENSIONS = {"environment": "environment", "name": "name", "source": "so
                      "dataType": "data_type"}
 _AGGS = {"sum", "avg", "count", "max", "min", "p50", "p75", "p90", "p95", "p99"}
 _FREQ = {"minute": "min", "hour": "h", "day": "D"}
-
-
-def metrics_frame(obs: pd.DataFrame) -> pd.DataFrame:
-    """The observation columns the metrics view groups and measures on."""
-    roots = obs[obs["parent_observation_id"].isna()].drop_duplicates("trace_id")
-    names = dict(zip(roots["trace_id"], roots["name"]))
-    f = obs.copy()
-    f["type_upper"] = f["type"].str.upper()
-    f["trace_name"] = f["trace_id"].map(names)
-    f["start_month"] = f["start_time"].dt.strftime("%Y-%m")
-    f["one"] = 1
-    f["latency_ms"] = f["duration_s"] * 1000.0
-    f["input_cost"] = np.nan
-    f["output_cost"] = np.nan
-    f["ttft_ms"] = np.nan
-    return f
 
 
 def _bucket(ts: pd.Series, gran: str, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.Series:
@@ -263,6 +247,8 @@ def run_metrics(query_raw: str, obs_m: pd.DataFrame, scores: pd.DataFrame,
     view = q.get("view")
     if view == "observations":
         frame, dims_map, ts_col = obs_m, _DIMENSIONS, "start_time"
+        if len(frame):
+            frame = frame.assign(start_month=frame["start_time"].dt.strftime("%Y-%m"))
     elif view in ("scores-numeric", "scores-boolean", "scores-categorical"):
         frame, dims_map, ts_col = scores.assign(one=1), _SCORE_DIMENSIONS, "timestamp"
     else:

@@ -1,9 +1,10 @@
-"""Canonical frames turned into the JSON shapes the Langfuse public API serves.
+"""Langfuse-native records (see :mod:`langfuse_ingest`) in the JSON shapes the public API serves.
 
 The double stores every observation once, pre-split into the v2 field groups, so a request only
-picks the groups it asked for. Timestamps come out as Langfuse writes them (ISO 8601, ``Z``,
-milliseconds; microseconds only when the canonical value carries them, so round trips are exact).
-Model prices are decimal strings, as the v2 spec says.
+picks the groups it asked for. Metadata leaves are stored as strings and read back as the API
+reads them (cut to 200 characters unless expanded, then parsed as JSON where they parse). Model
+prices are decimal strings, as the v2 spec says. Scores come from canonical score frames: the
+judges' output rows map one to one.
 """
 
 from __future__ import annotations
@@ -13,26 +14,18 @@ from typing import Any
 
 import pandas as pd
 
-PROJECT_ID = "cl-project-double-0001"
+from .langfuse_ingest import PROJECT_ID, iso as iso_ns, read_metadata_value
 
-#: v2 field groups -> the keys each adds (the ``core`` group is always sent).
+#: v2 field groups (the ``core`` group is always sent).
 FIELD_GROUPS = ("core", "basic", "time", "io", "metadata", "model", "usage", "prompt", "metrics",
                 "trace_context")
-
-# An invented price list: the double enriches ``model`` rows with it (prices as strings).
-_PRICES = {"input": "0.0000025", "output": "0.00001", "total": None}
 
 
 def iso(ts: pd.Timestamp | None) -> str | None:
     """ISO 8601 in UTC with a ``Z``; milliseconds unless the value has finer precision."""
     if ts is None or ts is pd.NaT or (isinstance(ts, float) and math.isnan(ts)):
         return None
-    ts = pd.Timestamp(ts).tz_convert("UTC")
-    frac = ts.microsecond
-    base = ts.strftime("%Y-%m-%dT%H:%M:%S")
-    if frac % 1000 == 0:
-        return f"{base}.{frac // 1000:03d}Z"
-    return f"{base}.{frac:06d}Z"
+    return iso_ns(int(pd.Timestamp(ts).value))
 
 
 def _val(v: Any) -> Any:
@@ -54,61 +47,39 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def observation_groups(obs: pd.DataFrame) -> list[dict[str, dict[str, Any]]]:
-    """One dict per observation: v2 field group -> that group's keys and values."""
-    starts = [iso(t) for t in obs["start_time"]]
-    ends = [iso(t) for t in obs["end_time"]]
-    roots = obs[obs["parent_observation_id"].isna()].drop_duplicates("trace_id")
-    trace_names = dict(zip(roots["trace_id"], roots["name"]))
-    trace_release = dict(zip(roots["trace_id"], roots["release"]))
-    out = []
-    for i, r in enumerate(_records(obs)):
-        meta = {k: str(r[k]) for k in ("agent", "error_type", "tool_name") if r.get(k) is not None}
-        usage = {k: r[f"{k}_tokens"] for k in ("input", "output", "total")
-                 if r.get(f"{k}_tokens") is not None}
-        cost = r.get("cost_usd")
-        model = r.get("model")
-        out.append({
-            "core": {
-                "id": r["observation_id"], "traceId": r["trace_id"], "startTime": starts[i],
-                "endTime": ends[i], "projectId": PROJECT_ID,
-                "parentObservationId": r["parent_observation_id"], "type": r["type"].upper(),
-            },
-            "basic": {
-                "name": r["name"], "level": r["level"], "statusMessage": r.get("status_message"),
-                "version": r.get("release"), "environment": r["environment"],
-                "bookmarked": False, "public": False, "userId": r.get("user_id"),
-                "sessionId": r.get("session_id"),
-                "isRootObservation": r["parent_observation_id"] is None,
-            },
-            "time": {"completionStartTime": None, "createdAt": starts[i], "updatedAt": ends[i]},
-            "io": {"input": f"input of {r['name']}", "output": f"output of {r['name']}"},
-            "metadata": {"metadata": meta},
-            "model": {"providedModelName": model,
-                      "internalModelId": f"model-{model}" if model else None,
-                      "modelParameters": {"temperature": 0} if model else None},
-            "usage": {"usageDetails": usage,
-                      "costDetails": {"total": cost} if cost is not None else {},
-                      "totalCost": cost, "usagePricingTierName": None},
-            "prompt": {"promptId": f"prompt-{r['prompt_name']}" if r.get("prompt_name") else None,
-                       "promptName": r.get("prompt_name"),
-                       "promptVersion": r.get("prompt_version")},
-            "metrics": {"latency": r["duration_s"], "timeToFirstToken": None},
-            "trace_context": {"tags": [], "release": trace_release.get(r["trace_id"]),
-                              "traceName": trace_names.get(r["trace_id"])},
-            "_enrich": {"modelId": f"model-{model}" if model else None,
-                        "inputPrice": _PRICES["input"] if model else None,
-                        "outputPrice": _PRICES["output"] if model else None,
-                        "totalPrice": _PRICES["total"]},
-        })
+def read_metadata(stored: dict[str, str], expand: bool) -> dict[str, Any]:
+    """A record's metadata as ``GET /v2/observations`` returns it: flat dotted keys."""
+    return {k: read_metadata_value(v, expand) for k, v in stored.items()}
+
+
+def legacy_metadata(stored: dict[str, str]) -> dict[str, Any]:
+    """Metadata of the legacy (v1) observations table: top-level sections, each one object of
+    string values, user keys beside them."""
+    out: dict[str, Any] = {}
+    for key, value in stored.items():
+        if key.startswith("attributes."):
+            out.setdefault("attributes", {})[key[len("attributes."):]] = value
+        elif key.startswith("resourceAttributes."):
+            out.setdefault("resourceAttributes", {})[key[len("resourceAttributes."):]] = value
+        elif key.startswith("scope.attributes."):
+            scope = out.setdefault("scope", {})
+            scope.setdefault("attributes", {})[key[len("scope.attributes."):]] = value
+        elif key in ("scope.name", "scope.version"):
+            out.setdefault("scope", {})[key[len("scope."):]] = value
+        else:
+            out[key] = read_metadata_value(value, True)
     return out
 
 
-def project_v2(groups: dict[str, dict[str, Any]], wanted: tuple[str, ...]) -> dict[str, Any]:
-    """The v2 row for the requested groups: other groups' keys are absent, not null."""
+def project_v2(groups: dict[str, dict[str, Any]], wanted: tuple[str, ...],
+               expand: bool = False) -> dict[str, Any]:
+    """The v2 row for the requested groups: other groups' keys are absent, not null.
+    ``expand``: metadata untruncated (``expandMetadata`` given, or ``io`` asked for too)."""
     row = dict(groups["core"])
     for g in wanted:
-        if g != "core":
+        if g == "metadata":
+            row["metadata"] = read_metadata(groups["metadata"]["metadata"], expand)
+        elif g != "core":
             row.update(groups[g])
     if "model" in wanted:
         row.update(groups["_enrich"])
@@ -128,7 +99,7 @@ def legacy_observation(groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "startTime": c["startTime"], "endTime": c["endTime"],
         "completionStartTime": t["completionStartTime"], "model": m["providedModelName"],
         "modelParameters": m["modelParameters"], "input": None, "version": b["version"],
-        "metadata": groups["metadata"]["metadata"], "output": None,
+        "metadata": legacy_metadata(groups["metadata"]["metadata"]), "output": None,
         "usage": {"input": ud.get("input", 0), "output": ud.get("output", 0),
                   "total": ud.get("total", 0), "unit": "TOKENS" if ud else None},
         "level": b["level"], "statusMessage": b["statusMessage"],
@@ -136,33 +107,38 @@ def legacy_observation(groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "usageDetails": ud, "costDetails": u["costDetails"], "environment": b["environment"],
         "promptName": p["promptName"], "promptVersion": p["promptVersion"],
         "modelId": groups["_enrich"]["modelId"],
-        "inputPrice": float(groups["_enrich"]["inputPrice"]) if m["providedModelName"] else None,
-        "outputPrice": float(groups["_enrich"]["outputPrice"]) if m["providedModelName"] else None,
+        "inputPrice": _float(groups["_enrich"]["inputPrice"]),
+        "outputPrice": _float(groups["_enrich"]["outputPrice"]),
         "totalPrice": None, "calculatedInputCost": None, "calculatedOutputCost": None,
         "calculatedTotalCost": cost, "latency": mt["latency"], "timeToFirstToken": None,
     }
 
 
-def legacy_traces(obs: pd.DataFrame, score_ids: dict[str, list[str]]) -> list[dict[str, Any]]:
+def _float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def legacy_traces(records: list[dict[str, Any]], score_ids: dict[str, list[str]]
+                  ) -> list[dict[str, Any]]:
     """The v1 ``TraceWithDetails`` shape (``GET /api/public/traces``), one per trace."""
-    roots = obs[obs["parent_observation_id"].isna()].drop_duplicates("trace_id")
-    g = obs.groupby("trace_id", sort=False)
-    obs_ids = g["observation_id"].agg(list).to_dict()
-    ends = g["end_time"].max().to_dict()
-    costs = g["cost_usd"].sum(min_count=1).to_dict()
+    by_trace: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_trace.setdefault(r["core"]["traceId"], []).append(r)
     out = []
-    for r in _records(roots):
-        tid = r["trace_id"]
-        cost = _val(costs.get(tid))
+    for tid, recs in by_trace.items():
+        t = recs[0]["_trace"]
+        start = pd.Timestamp(t["timestamp"])
+        end = max(pd.Timestamp(r["core"]["endTime"]) for r in recs)
+        costs = [r["usage"]["totalCost"] for r in recs if r["usage"]["totalCost"] is not None]
         out.append({
-            "id": tid, "timestamp": iso(r["start_time"]), "name": r["name"],
-            "input": None, "output": None, "sessionId": r.get("session_id"),
-            "release": r.get("release"), "version": r.get("release"),
-            "userId": r.get("user_id"), "metadata": {"agent": r["agent"]}, "tags": [],
-            "public": False, "environment": r["environment"],
+            "id": tid, "timestamp": t["timestamp"], "name": t["name"], "input": None,
+            "output": None, "sessionId": t["sessionId"], "release": t["release"],
+            "version": t["version"], "userId": t["userId"], "metadata": {},
+            "tags": list(t["tags"]), "public": False, "environment": t["environment"],
             "htmlPath": f"/project/{PROJECT_ID}/traces/{tid}",
-            "latency": (ends[tid] - r["start_time"]).total_seconds(),
-            "totalCost": cost, "observations": obs_ids.get(tid, []),
+            "latency": (end - start).total_seconds(),
+            "totalCost": sum(costs) if costs else None,
+            "observations": [r["core"]["id"] for r in recs],
             "scores": score_ids.get(tid, []),
         })
     return out

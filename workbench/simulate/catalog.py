@@ -1,47 +1,39 @@
-"""The simulated world: agents, models with their list prices, tools, prompts and releases.
+"""The simulated world: models with their list prices, tools, agents and their instrumentation.
 
-Kept apart from the generator so the numbers a demo rests on (prices, latencies, base rates) can be
-read in one place and quoted in reports.
+Kept apart from the generator so the numbers a dataset rests on (prices, latencies, base rates,
+traffic shares) can be read in one place and quoted in reports. Prices are the list prices in
+USD per 1M tokens that Langfuse's default model table holds for these models.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
-__all__ = [
-    "AGENTS",
-    "AGENT_MIX",
-    "BASE_ERROR_RATE",
-    "BASE_HALLUCINATION_RATE",
-    "BASE_REFUSAL_RATE",
-    "ENVIRONMENTS",
-    "MODELS",
-    "N_USERS",
-    "PROMPTS",
-    "RELEASES",
-    "TOOLS",
-    "Model",
-    "Tool",
-    "cost_usd",
-]
+__all__ = ["MODELS", "STYLES", "AgentSpec", "Model", "Tool", "cost_usd"]
 
 
 @dataclass(frozen=True)
 class Model:
-    """An LLM with its list price (USD per 1M tokens) and decode speed."""
+    """An LLM with its provider, list price (USD per 1M tokens) and decode speed."""
 
     name: str
+    provider: str  # gen_ai.provider.name / llm.provider: openai | anthropic
     input_per_m: float
     output_per_m: float
     s_per_output_token: float
     ttft_s: float  # median time to first token
 
 
-MODELS: dict[str, Model] = {
-    "gpt-4o": Model("gpt-4o", 2.50, 10.00, 0.0085, 0.40),
-    "gpt-4o-mini": Model("gpt-4o-mini", 0.15, 0.60, 0.0065, 0.32),
-    "claude-sonnet-4.5": Model("claude-sonnet-4.5", 3.00, 15.00, 0.0100, 0.45),
-}
+MODELS: dict[str, Model] = {m.name: m for m in (
+    Model("gpt-4o", "openai", 2.50, 10.00, 0.0085, 0.40),
+    Model("gpt-4o-mini", "openai", 0.15, 0.60, 0.0065, 0.32),
+    Model("gpt-4.1", "openai", 2.00, 8.00, 0.0080, 0.45),
+    Model("gpt-4.1-mini", "openai", 0.40, 1.60, 0.0060, 0.30),
+    Model("gpt-4.1-nano", "openai", 0.10, 0.40, 0.0040, 0.22),
+    Model("claude-sonnet-4-5", "anthropic", 3.00, 15.00, 0.0100, 0.45),
+    Model("claude-haiku-4-5", "anthropic", 1.00, 5.00, 0.0055, 0.30),
+)}
 
 
 def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float:
@@ -52,42 +44,44 @@ def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float:
 
 @dataclass(frozen=True)
 class Tool:
-    """A tool an agent can call; latency is lognormal around ``median_s``."""
+    """A tool an agent calls: latency lognormal around ``median_s``; the client library whose
+    words a time-out of it is reported in, the host it talks to, and its read time-out."""
 
     name: str
     median_s: float
     sigma: float
+    library: str = "httpx"  # httpx | requests | asyncio | grpc | agents
+    host: str = "api.internal"
+    timeout_s: int = 10
 
 
-TOOLS: dict[str, Tool] = {
-    "search_api": Tool("search_api", 0.35, 0.45),
-    "sql_query": Tool("sql_query", 0.22, 0.40),
-    "web_fetch": Tool("web_fetch", 0.45, 0.50),
-}
+#: Instrumentation styles: how an agent's spans are written (see ``workbench.simulate.styles``).
+STYLES = ("langfuse", "genai", "openinference", "openai_agents")
 
-AGENTS = ("rag-agent", "tool-agent", "planner-agent")
-#: Share of requests each agent serves.
-AGENT_MIX = (0.45, 0.30, 0.25)
 
-#: One release per agent (OpenTelemetry ``service.version``).
-RELEASES = {"rag-agent": "2.4.1", "tool-agent": "1.9.0", "planner-agent": "0.7.3"}
+@dataclass(frozen=True)
+class AgentSpec:
+    """One agent: its instrumentation, deployment and the shape of its requests.
 
-#: (environment, share of traffic)
-ENVIRONMENTS = (("production", 0.93), ("staging", 0.07))
+    ``plan`` draws one healthy request's span plan. ``budget_s``: the serving layer cancels a
+    request still running after this many seconds (None: no cut). ``evening_boost``: how many
+    times more of the traffic it takes in the evening than in the day (1: flat).
+    """
 
-#: Prompt templates and the version live outside incidents.
-PROMPTS = {
-    "rag-answer": 7,
-    "tool-router": 3,
-    "planner-plan": 5,
-    "planner-answer": 2,
-}
+    name: str
+    style: str
+    share: float
+    release: str
+    service: str
+    tools: Mapping[str, Tool]
+    plan: Callable[..., list]
+    budget_s: float | None = 8.0
+    evening_boost: float = 1.0
+    http_root: bool = False
+    judged: bool = False  # answers are evaluated by the LLM judges
+    prompts: Mapping[str, int] = field(default_factory=dict)  # prompt name -> live version
+    models: tuple[str, ...] = ()  # the models its plan calls
 
-N_USERS = 300
-
-#: Share of requests that fail outright (root ERROR, not a timeout).
-BASE_ERROR_RATE = 0.010
-#: Share of evaluated answers that an LLM judge marks hallucinated, per agent.
-BASE_HALLUCINATION_RATE = {"rag-agent": 0.05, "planner-agent": 0.04}
-#: Share of evaluated answers that are unexpected refusals.
-BASE_REFUSAL_RATE = 0.015
+    def __post_init__(self) -> None:
+        if self.style not in STYLES:
+            raise ValueError(f"agent {self.name}: unknown style {self.style!r}; known: {STYLES}")

@@ -24,8 +24,11 @@ happen: an observation or trace at its ``end_time``, a score at its ``timestamp`
 - ``api_timeout_total`` ``{agent_id}``: traces cut at the budget (0 from the start for every
   agent, so its rate is 0, not absent).
 - ``llm_guardrail_decisions_total`` ``{agent_id, decision=allow|block}``: one per trace; ``block``
-  when the trace's ``refusal`` score is above 0.5, else ``allow``.
-- ``llm_hallucination_score`` (histogram) ``{agent_id}``: the ``hallucination`` scores.
+  when the trace's refusal score is above 0.5, else ``allow``.
+- ``llm_hallucination_score`` (histogram) ``{agent_id}``: the hallucination scores.
+
+Scores are read by signal (``refusal``, ``hallucination``) through the conventions layer, which
+knows the names evaluators write (``Hallucination``, ``Topic Adherence Refusal``, ...).
 
 A label without a value (e.g. a root span without a model) is left out of the series, as
 Prometheus does with empty labels.
@@ -44,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import schema
+from workbench.sources import conventions as conv
 
 __all__ = ["DURATION_BUCKETS", "SCORE_BUCKETS", "TTFT_BUCKETS", "to_openmetrics", "ttft_seconds"]
 
@@ -276,13 +280,16 @@ def _render(obs: pd.DataFrame, traces: pd.DataFrame, scores: pd.DataFrame, grid:
                         ignore_index=True), ["agent_id"])
 
     trace_agent = traces.set_index("trace_id")["agent"]
-    refusal = scores[scores["name"] == "refusal"].groupby("trace_id")["value"].max()
+    # score names are the evaluators' own: the conventions say which feed which signal
+    signals = conv.load().score_values(scores) if len(scores) else pd.DataFrame(
+        columns=["trace_id", "timestamp", "signal", "value"])
+    refusal = signals[signals["signal"] == "refusal"].groupby("trace_id")["value"].max()
     blocked = traces["trace_id"].map(refusal).gt(REFUSAL_THRESHOLD).fillna(False)
     w.counter("llm_guardrail_decisions", "Guardrail decision on each agent request.",
               _events(traces, "end_time", 1.0, agent_id=traces["agent"],
                       decision=np.where(blocked.to_numpy(dtype=bool), "block", "allow")),
               ["agent_id", "decision"])
-    hall = scores[(scores["name"] == "hallucination") & scores["value"].notna()]
+    hall = signals[(signals["signal"] == "hallucination") & signals["value"].notna()]
     hall = hall[hall["trace_id"].isin(trace_agent.index)]
     w.histogram("llm_hallucination_score", "LLM-as-judge hallucination score of responses.",
                 _events(hall, "timestamp", hall["value"],

@@ -1,72 +1,108 @@
-"""Lay a planned trace out in time, fail some requests, and cut every trace at the budget.
+"""Fail some requests, stall a few calls, lay a plan out in time and cut it at the budget.
 
-A request that runs past ``schema.TIMEOUT_BUDGET_S`` is cut there, as the serving layer would: the
-root ends at exactly 8 s at level ERROR with ``error_type`` ``timeout``, the span in flight is
-cancelled at the same instant (also ``timeout``), and spans that would have started later never run.
+Failures are library exceptions (:mod:`workbench.simulate.errors`). Whether a failed call ends
+the request depends on how the agent is written: a Langfuse-instrumented or plain OpenTelemetry
+service lets most exceptions propagate; LangGraph-style and OpenAI Agents SDK agents hand a tool's
+error back to the model and carry on. An agent with a budget is served under
+``asyncio.wait_for``: a request still running at the budget is cancelled there (the call in
+flight gets ``CancelledError``, the request ``TimeoutError`` with an empty message).
 """
 
 from __future__ import annotations
 
-import math
 import random
 
-from workbench.schema import TIMEOUT_BUDGET_S
-from workbench.simulate.plan import TracePlan
+from workbench.simulate import errors
+from workbench.simulate.plan import CallPlan, TracePlan, lognorm
+from workbench.simulate.profiles import Profile
 
-__all__ = ["STALL_RATE", "fail_request", "finalize", "stall"]
+__all__ = ["fail_request", "finalize", "stall", "time_out_tool", "tool_errors_propagate"]
 
-#: Share of requests where one call stalls for seconds (provider hiccup): the baseline timeouts.
-STALL_RATE = 0.0035
-
-_ERRORS_BY_TYPE = {
-    "generation": (("rate_limit", "provider returned HTTP 429: rate limit exceeded"),
-                   ("content_filter", "response blocked by the provider's content filter")),
-    "tool": (("tool_error", "tool failed with HTTP 500 after retries"),),
-    "retriever": (("retrieval_error", "vector store query failed: connection reset"),),
-}
+_RETRIEVAL_FAILURE = errors.Failure("httpx", "ConnectError", "[Errno 111] Connection refused",
+                                    "server_error")
 
 
-def stall(r: random.Random, plan: TracePlan) -> None:
-    """One call of the request hangs for several seconds."""
-    span = plan.spans[r.randrange(len(plan.spans))]
-    span.dur += r.lognormvariate(math.log(6.0), 0.35)
+def tool_errors_propagate(r: random.Random, style: str) -> bool:
+    """Does a failing tool end the request, in an agent of this instrumentation style?"""
+    if style in ("openinference", "openai_agents"):
+        return False
+    if style == "langfuse":
+        return r.random() < 0.6
+    return True
+
+
+def _end_after(plan: TracePlan, i: int) -> None:
+    call = plan.calls[i]
+    call.propagates = True
+    del plan.calls[i + 1:]
+    plan.failure = call.failure
 
 
 def fail_request(r: random.Random, plan: TracePlan) -> None:
-    """A call fails for good: the request stops there and its root is an ERROR."""
-    i = r.randrange(len(plan.spans))
-    span = plan.spans[i]
-    error_type, message = r.choice(_ERRORS_BY_TYPE[span.type])
-    span.dur *= 0.4
-    span.level, span.error_type, span.message = "ERROR", error_type, message
-    if span.output_tokens is not None:
-        span.output_tokens = 0
-    del plan.spans[i + 1:]
-    plan.level, plan.error_type = "ERROR", error_type
-    plan.message = f"request failed: {message}"
+    """A call fails for good; the request ends there unless the agent hands the error back."""
+    i = r.randrange(len(plan.calls))
+    call = plan.calls[i]
+    if call.kind == "generation":
+        from workbench.simulate.catalog import MODELS
 
-
-def finalize(r: random.Random, plan: TracePlan, budget_s: float = TIMEOUT_BUDGET_S) -> None:
-    """Give every span its start/end (seconds from the root's start) and apply the budget."""
-    t = r.lognormvariate(math.log(0.015), 0.4)
-    for span in plan.spans:
-        t += span.gap
-        span.start = t
-        t += span.dur
-        span.end = t
-    plan.end = t + r.lognormvariate(math.log(0.01), 0.4)
-    if plan.end <= budget_s:
+        call.failure = errors.llm_failure(r, MODELS[call.model or "gpt-4o"].provider,
+                                          call.model or "")
+        call.dur *= 0.4 if call.failure.kind != "timeout" else 1.0
+        if call.failure.kind == "timeout":
+            call.dur = max(call.dur, lognorm(r, 6.0, 0.2))
+        call.output_tokens = 0
+        _end_after(plan, i)
         return
-    kept = [s for s in plan.spans if s.start < budget_s]
+    if call.kind == "retrieval":
+        call.failure = _RETRIEVAL_FAILURE
+        call.dur *= 0.2
+        _end_after(plan, i)
+        return
+    assert call.tool is not None
+    call.failure = errors.tool_failure(r, call.tool.name, call.tool.host)
+    call.dur *= 0.4
+    if tool_errors_propagate(r, plan.agent.style):
+        _end_after(plan, i)
+
+
+def time_out_tool(r: random.Random, plan: TracePlan, call: CallPlan) -> None:
+    """``call`` hangs until its client's read time-out and fails in that client's words."""
+    assert call.tool is not None
+    tool = call.tool
+    target = tool.name if tool.library == "agents" else tool.host
+    call.failure = errors.timeout(tool.library, target, tool.timeout_s)
+    call.dur = tool.timeout_s * (1.0 + 0.01 * r.random())
+    if tool_errors_propagate(r, plan.agent.style):
+        _end_after(plan, plan.calls.index(call))
+
+
+def stall(r: random.Random, plan: TracePlan) -> None:
+    """One call of the request hangs for several seconds (a provider hiccup)."""
+    call = plan.calls[r.randrange(len(plan.calls))]
+    call.dur += lognorm(r, 6.0, 0.35)
+
+
+def finalize(r: random.Random, plan: TracePlan) -> None:
+    """Give every call its start/end (seconds from the request's start); apply the budget."""
+    t = lognorm(r, 0.015, 0.4)
+    for call in plan.calls:
+        t += call.gap
+        call.start = t
+        t += call.dur
+        call.end = t
+    plan.end = t + lognorm(r, 0.01, 0.4)
+    budget = plan.agent.budget_s
+    if budget is None or plan.end <= budget:
+        return
+    kept = [c for c in plan.calls if c.start < budget]
     last = kept[-1]
-    if last.end > budget_s:
+    if last.end > budget:
         if last.output_tokens:
-            done = (budget_s - last.start) / (last.end - last.start)
+            done = (budget - last.start) / (last.end - last.start)
             last.output_tokens = int(last.output_tokens * done)
-        last.end = budget_s
-        last.level, last.error_type = "ERROR", "timeout"
-        last.message = f"cancelled at the {budget_s:g} s request budget"
-    plan.spans = kept
-    plan.end = budget_s
-    plan.level, plan.error_type = "ERROR", "timeout"
-    plan.message = f"request exceeded the {budget_s:g} s budget"
+        last.end = budget
+        last.failure, last.propagates = errors.CANCELLED, True
+    plan.calls = kept
+    plan.end = budget
+    plan.cut = True
+    plan.failure = errors.timeout("asyncio")

@@ -265,7 +265,11 @@ class Conventions:
             hit = text.str.contains(pattern, regex=True).to_numpy(dtype=bool) & is_error
             out = out.where(out.notna() | ~hit, cls)
         fallback = raw["attr:error.type"] if "attr:error.type" in raw.columns else None
-        named = raw["exception_type"]
+        # The exception class the status message names comes before the `exception` event's:
+        # Langfuse keeps the message but drops the events, and one span must get the same
+        # error type whichever way it was read.
+        named = _named_exception(message)
+        named = named.where(named.notna(), raw["exception_type"])
         if fallback is not None:
             named = fallback.where(_present(fallback), named)
         out = out.where(out.notna() | ~is_error, named.astype(object).where(_present(named)))
@@ -652,6 +656,30 @@ def _join_text(*parts: pd.Series | None, sep: str) -> pd.Series:
         p = p.astype(_TEXT).where(_present(p))
         out = out.where(out.isna() | p.isna(), out + sep + p)
         out = out.where(out.notna(), p)
+    return out
+
+
+_EXCEPTION_NAME = r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*(?:Error|Exception|Timeout|Failure|Fault)"
+_FIRST_LINE_EXCEPTION = re.compile(rf"^({_EXCEPTION_NAME})(?::|$)")
+_TRACEBACK_LINE_EXCEPTION = re.compile(rf"^({_EXCEPTION_NAME})(?::|$)", re.MULTILINE)
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+def _named_exception(message: pd.Series) -> pd.Series:
+    """The exception class a status message names: ``"ReadTimeout: timed out"`` (the OTel SDK's
+    ``"{type}: {message}"``) or the last unindented exception line of a Python traceback
+    (LangChain run errors)."""
+    out = pd.Series(None, index=message.index, dtype=object)
+    values = message.to_numpy(dtype=object, na_value=None)
+    for i, text in enumerate(values.tolist()):
+        if not text:
+            continue
+        if text.startswith(_TRACEBACK):
+            found = _TRACEBACK_LINE_EXCEPTION.findall(text)
+            if found:
+                out.iat[i] = found[-1]
+        elif m := _FIRST_LINE_EXCEPTION.match(text):
+            out.iat[i] = m.group(1)
     return out
 
 

@@ -24,8 +24,8 @@ from workbench.sources import TraceSource, to_utc
 
 __all__ = ["LABEL_COLUMNS", "LocalSource"]
 
-LABEL_COLUMNS = ["runbook", "start", "end", "cause_dimension", "cause_value", "magnitude",
-                 "description"]
+LABEL_COLUMNS = ["runbook", "start", "end", "cause_dimension", "cause_value", "cause_within",
+                 "magnitude", "description"]
 
 _TIME_COLUMN = {"observations": "start_time", "traces": "start_time", "scores": "timestamp"}
 _TIEBREAK = {"observations": "observation_id", "traces": "trace_id", "scores": "score_id"}
@@ -110,7 +110,8 @@ class LocalSource(TraceSource):
     @staticmethod
     def _labels_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         df = pd.DataFrame(records, columns=LABEL_COLUMNS)
-        for c in ("runbook", "cause_dimension", "cause_value", "description"):
+        df["cause_within"] = df["cause_within"].astype(object).fillna("")  # older stores lack it
+        for c in ("runbook", "cause_dimension", "cause_value", "cause_within", "description"):
             df[c] = df[c].astype("string")
         for c in ("start", "end"):
             df[c] = pd.to_datetime(df[c], utc=True, format="ISO8601").astype("datetime64[us, UTC]")

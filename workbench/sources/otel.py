@@ -29,49 +29,59 @@ def raw_from_spans(spans: Iterable[Any], conventions: conv.Conventions | None = 
     """The raw frame of finished OpenTelemetry SDK spans (``ReadableSpan``), any producer."""
     c = conventions or conv.load()
     wanted = c.wanted()
-    attr_keys = sorted(wanted["attribute"])
+    attr_col = {k: f"attr:{k}" for k in wanted["attribute"]}
     res_keys = sorted(wanted["resource"])
-    cols: dict[str, list[Any]] = {k: [] for k in (
+    spans = list(spans)
+    n = len(spans)
+    cols: dict[str, list[Any]] = {k: [None] * n for k in (
         "trace_id", "observation_id", "parent_observation_id", "name", "status_code",
         "status_message", "exception_type", "exception_message")}
-    attrs: dict[str, list[Any]] = {f"attr:{k}": [] for k in attr_keys}
-    res: dict[str, list[Any]] = {f"res:{k}": [] for k in res_keys}
-    start_ns: list[int] = []
-    end_ns: list[int] = []
-    resources: dict[int, dict[str, Any]] = {}
-    for sp in spans:
-        # BoundedAttributes.copy() is a plain dict: far cheaper to read than the locked mapping
+    attrs: dict[str, list[Any]] = {}
+    res: dict[str, list[Any]] = {}
+    start_ns = [0] * n
+    end_ns = [0] * n
+    resources: dict[int, list[tuple[str, Any]]] = {}
+    for i, sp in enumerate(spans):
+        # BoundedAttributes.copy() is a plain dict: far cheaper to read than the locked mapping.
+        # A span holds a handful of attributes and the conventions name dozens: walk the span's.
         a = sp.attributes.copy() if sp.attributes else {}
         r = resources.get(id(sp.resource))
         if r is None:
-            r = resources[id(sp.resource)] = (dict(sp.resource.attributes)
-                                              if sp.resource is not None else {})
-        cols["trace_id"].append(_hex(sp.context.trace_id, 32))
-        cols["observation_id"].append(_hex(sp.context.span_id, 16))
-        cols["parent_observation_id"].append(_hex(sp.parent.span_id, 16) if sp.parent else None)
-        cols["name"].append(sp.name)
-        start_ns.append(sp.start_time)
-        end_ns.append(sp.end_time if sp.end_time is not None else sp.start_time)
-        code = sp.status.status_code.name if sp.status is not None else "UNSET"
-        cols["status_code"].append(code)
-        cols["status_message"].append(sp.status.description if sp.status is not None else None)
-        exc_type = exc_msg = None
+            ra = dict(sp.resource.attributes) if sp.resource is not None else {}
+            r = resources[id(sp.resource)] = [(k, ra[k]) for k in res_keys if k in ra]
+        ctx = sp.context
+        cols["trace_id"][i] = _hex(ctx.trace_id, 32)
+        cols["observation_id"][i] = _hex(ctx.span_id, 16)
+        cols["parent_observation_id"][i] = _hex(sp.parent.span_id, 16) if sp.parent else None
+        cols["name"][i] = sp.name
+        start_ns[i] = sp.start_time
+        end_ns[i] = sp.end_time if sp.end_time is not None else sp.start_time
+        status = sp.status
+        cols["status_code"][i] = status.status_code.name if status is not None else "UNSET"
+        cols["status_message"][i] = status.description if status is not None else None
         for ev in sp.events or ():
             if ev.name == "exception":
                 ea = ev.attributes or {}
-                exc_type, exc_msg = ea.get("exception.type"), ea.get("exception.message")
+                cols["exception_type"][i] = ea.get("exception.type")
+                cols["exception_message"][i] = ea.get("exception.message")
                 break
-        cols["exception_type"].append(exc_type)
-        cols["exception_message"].append(exc_msg)
-        for k in attr_keys:
-            attrs[f"attr:{k}"].append(a.get(k))
-        for k in res_keys:
-            res[f"res:{k}"].append(r.get(k))
+        for k, v in a.items():
+            col = attr_col.get(k)
+            if col is not None and v is not None:
+                values = attrs.get(col)
+                if values is None:
+                    values = attrs[col] = [None] * n
+                values[i] = v
+        for k, v in r:
+            values = res.get(f"res:{k}")
+            if values is None:
+                values = res[f"res:{k}"] = [None] * n
+            values[i] = v
     s = np.asarray(start_ns, dtype="int64")
     e = np.asarray(end_ns, dtype="int64")
     frame: dict[str, Any] = dict(cols)
     frame["start_time"] = pd.to_datetime(s, unit="ns", utc=True)
     frame["end_time"] = pd.to_datetime(e, unit="ns", utc=True)
-    frame.update({k: v for k, v in attrs.items() if any(x is not None for x in v)})
-    frame.update({k: v for k, v in res.items() if any(x is not None for x in v)})
+    frame.update(sorted(attrs.items()))
+    frame.update(sorted(res.items()))
     return conv.raw_frame(frame)

@@ -92,6 +92,14 @@ def metadata_lookup(conventions: conv.Conventions) -> dict[str, str]:
     return out
 
 
+def _put(cols: dict[str, list[Any]], col: str, n: int, i: int, value: Any) -> None:
+    """``cols[col][i] = value``, the column made on first use (not a fresh list per value)."""
+    values = cols.get(col)
+    if values is None:
+        values = cols[col] = [None] * n
+    values[i] = value
+
+
 def _metadata_columns(rows: Sequence[dict[str, Any]], lookup: Mapping[str, str]
                       ) -> dict[str, list[Any]]:
     """The wanted metadata values of every row, one list per raw column (None where absent)."""
@@ -112,11 +120,11 @@ def _metadata_columns(rows: Sequence[dict[str, Any]], lookup: Mapping[str, str]
                 for k2, v2 in nested.items():
                     col = lookup.get(f"{key}.{k2}")
                     if col is not None and v2 is not None:
-                        cols.setdefault(col, [None] * n)[i] = v2
+                        _put(cols, col, n, i, v2)
                 continue
             col = lookup.get(key)
             if col is not None:
-                cols.setdefault(col, [None] * n)[i] = value
+                _put(cols, col, n, i, value)
     return cols
 
 
@@ -260,13 +268,27 @@ def _fixed_rows(rows: Sequence[dict[str, Any]], trace_info: Mapping[str, Mapping
         "model": text([r.get("providedModelName") or r.get("model") for r in rows]),
         "prompt_name": text(col("promptName")),
         "prompt_version": [_int(v) for v in col("promptVersion")],
-        "trace_name": text(col("traceName", "name")), "release": text(col("release", "release")),
+        "trace_name": text(_v1_trace_names(rows, col("traceName", "name"))),
+        "release": text(col("release", "release")),
         "tags": [_tags(v) for v in col("tags", "tags")],
         "input_tokens": [_usage(r.get("usageDetails"), "input") for r in rows],
         "output_tokens": [_usage(r.get("usageDetails"), "output") for r in rows],
         "total_tokens": [_usage(r.get("usageDetails"), "total") for r in rows],
         "cost_usd": cost,
     }
+
+
+def _v1_trace_names(rows: Sequence[dict[str, Any]], names: list[Any]) -> list[Any]:
+    """A v1 trace's name, unless it is only its root observation's name.
+
+    Langfuse names a trace after its root span unless ``langfuse.trace.name`` was set; the v2
+    API's ``traceName`` is that attribute alone. A name that merely repeats the root's (an
+    ``invoke_agent ...``, ``LangGraph`` or ``POST /v1/chat`` span) says nothing the observations
+    do not, and taken as the trace name it would hide the agent the conventions find in them.
+    """
+    root_name = {r["traceId"]: r.get("name") for r in rows if not r.get("parentObservationId")}
+    return [None if n is not None and root_name.get(r["traceId"], object()) == n else n
+            for r, n in zip(rows, names)]
 
 
 def scores(rows: Sequence[Any]) -> tuple[pd.DataFrame, int, int]:

@@ -58,6 +58,30 @@ def _sorted(df: pd.DataFrame, order: str, keys: list[str]) -> pd.DataFrame:
     return df
 
 
+_TRACE_COLUMNS = ("agent", "user_id", "session_id", "release", "environment", "tags")
+
+
+def _trace_level_from_roots(df: pd.DataFrame) -> pd.DataFrame:
+    """Trace-level columns from the trace's root wherever the root was pulled.
+
+    Each time slice is mapped on its own, so the children of a trace that crosses a slice edge
+    were mapped without their root (their agent would fall back to, say, the service name).
+    """
+    if df.empty:
+        return df
+    roots = df[df["parent_observation_id"].isna()].drop_duplicates("trace_id")
+    if roots.empty:
+        return df
+    roots = roots.set_index("trace_id")
+    has_root = df["trace_id"].isin(roots.index).to_numpy()
+    out = df.copy()
+    for col in _TRACE_COLUMNS:
+        mapped = df["trace_id"].map(roots[col]).astype(df[col].dtype)
+        out[col] = mapped.where(has_root, df[col])
+    out.attrs.update(df.attrs)
+    return out
+
+
 class LangfuseSource(TraceSource):
     """Observations, scores and pushed-down aggregates from Langfuse's public API.
 
@@ -212,6 +236,7 @@ class LangfuseSource(TraceSource):
                  "filters": pushed, "conventions": self.conventions.fingerprint}
         out = self._sliced("observations", lo, hi, fetch, parts, stats,
                            ["trace_id", "observation_id"], "start_time")
+        out = _trace_level_from_roots(out)
         if self.reconcile and not legacy and set(pushed) <= {"environment"}:
             self._reconcile(out, lo, hi, pushed, budget, stats)
         if local:

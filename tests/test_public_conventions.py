@@ -1,0 +1,215 @@
+"""Each public convention mapped to the canonical columns, from records shaped as their producers
+write them: OTel SDK spans in four instrumentation styles, and the Langfuse v2 records the
+double serves for the same spans. Both paths must give the same agent, tool, model, prompt and
+timeout classification."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tests.doubles import LangfuseDouble
+from tests.doubles.langfuse_ingest import ingest
+from workbench.simulate import errors
+from workbench.simulate.plan import CallPlan, TracePlan
+from workbench.simulate.profiles import REALISTIC
+from workbench.simulate.styles import SpanRecorder
+from workbench.sources import conventions as conv
+from workbench.sources.otel import raw_from_spans
+
+DAY = ("2026-11-02T00:00:00Z", "2026-11-03T00:00:00Z")
+T0 = int(pd.Timestamp("2026-11-02T10:00:00Z").value // 1000)
+
+
+def _request(agent: str, calls: list[CallPlan], at_s: int, failure=None, cut=False
+             ) -> TracePlan:
+    spec = REALISTIC.agent(agent)
+    t = 0.01
+    for c in calls:
+        c.start, c.end = t, t + c.dur
+        t = c.end + 0.01
+    plan = TracePlan(spec, "production", "user-7", "sess-7", T0 + at_s * 1_000_000, calls,
+                     tags=("web",), failure=failure, cut=cut)
+    plan.end = t
+    return plan
+
+
+def _gen(name, model, prompt=None, version=None, failure=None):
+    return CallPlan("generation", name, 0.8, 0.0, model=model, input_tokens=1200,
+                    output_tokens=80, prompt_name=prompt, prompt_version=version,
+                    failure=failure)
+
+
+def _tool(agent, name, failure=None, propagates=False):
+    return CallPlan("tool", name, 0.4, 0.0, tool=REALISTIC.agent(agent).tools[name],
+                    failure=failure, propagates=propagates)
+
+
+def _plans() -> dict[str, TracePlan]:
+    kb = REALISTIC.agent("support-agent").tools["search_kb"]
+    read = errors.timeout("httpx")
+    deadline = errors.timeout("grpc", "/warehouse.Query/Run")
+    agents_timeout = errors.timeout("agents", "search_products", 10)
+    fetch = errors.timeout("asyncio")
+    return {
+        # Langfuse SDK: the tool times out in httpx and the request fails with it
+        "langfuse": _request("support-agent", [
+            _gen("route", "gpt-4.1-nano", "support-router", 3),
+            CallPlan("tool", "search_kb", 8.0, 0.0, tool=kb, failure=read, propagates=True)],
+            0, failure=read),
+        # GenAI semconv under an HTTP server span: a gRPC deadline in run_sql, request fails
+        "genai": _request("billing-agent", [
+            _gen("chat", "claude-haiku-4-5"),
+            _tool("billing-agent", "run_sql", deadline, True)], 60, failure=deadline),
+        # OpenInference / LangGraph: fetch_page times out in asyncio, the model carries on
+        "openinference": _request("research-agent", [
+            _gen("plan", "gpt-4.1"), _tool("research-agent", "fetch_page", fetch),
+            _gen("synthesize", "gpt-4.1")], 120),
+        # OpenAI Agents SDK: the tool's own time-out, handed back to the model
+        "openai_agents": _request("shop-assistant", [
+            _gen("response", "gpt-4o-mini"),
+            _tool("shop-assistant", "search_products", agents_timeout),
+            _gen("response", "gpt-4o-mini")], 180),
+    }
+
+
+@pytest.fixture(scope="module")
+def spans():
+    recorder = SpanRecorder(seed=1)
+    plans = _plans()
+    for p in plans.values():
+        recorder.record(p)
+    return recorder.spans
+
+
+@pytest.fixture(scope="module")
+def via_otel(spans):
+    return conv.load().observations(raw_from_spans(spans))
+
+
+@pytest.fixture(scope="module")
+def via_langfuse(spans):
+    with LangfuseDouble.from_spans(spans, prices=()) as d, d.source() as src:
+        return src.observations(*DAY)
+
+
+EXPECTED = {  # agent -> (tools, models, (prompt, version) pairs, timed-out tool)
+    "support-agent": ({"search_kb"}, {"gpt-4.1-nano"}, {("support-router", 3)}, "search_kb"),
+    "billing-agent": ({"run_sql"}, {"claude-haiku-4-5"}, set(), "run_sql"),
+    "research-agent": ({"fetch_page"}, {"gpt-4.1"}, set(), "fetch_page"),
+    "shop-assistant": ({"search_products"}, {"gpt-4o-mini"}, set(), "search_products"),
+}
+
+
+@pytest.mark.parametrize("path", ["via_otel", "via_langfuse"])
+def test_each_style_maps_agent_tool_model_prompt_and_timeout(path, request):
+    obs = request.getfixturevalue(path)
+    assert set(obs["agent"]) == set(EXPECTED)
+    for agent, (tools, models, prompts, timed_out) in EXPECTED.items():
+        part = obs[obs["agent"] == agent]
+        assert part["trace_id"].nunique() == 1, agent
+        assert set(part.loc[part["type"] == "tool", "tool_name"]) == tools, agent
+        gens = part[part["type"] == "generation"]
+        assert set(gens["model"]) == models, agent
+        assert set(zip(gens["prompt_name"].dropna(), gens["prompt_version"].dropna())) == \
+            prompts, agent
+        tool = part[part["tool_name"] == timed_out].iloc[0]
+        assert (tool["level"], tool["error_type"]) == ("ERROR", "timeout"), agent
+        assert part["user_id"].eq("user-7").all() and part["session_id"].eq("sess-7").all()
+        assert part["environment"].eq("production").all()
+    assert set(obs.loc[obs["agent"] == "support-agent", "release"]) == {"3.12.0"}
+    assert set(obs.loc[obs["agent"] == "billing-agent", "release"]) == {"1.4.2"}
+    # requests that failed with the time-out are timeouts as a whole
+    roots = obs[obs["parent_observation_id"].isna()].set_index("agent")
+    assert roots.loc["support-agent", "error_type"] == "timeout"
+    assert roots.loc["billing-agent", "error_type"] == "timeout"
+    assert roots.loc["shop-assistant", "level"] == "DEFAULT"  # the processor ends traces OK
+    assert set(obs["type"]) == {"agent", "generation", "tool", "span", "chain"}
+
+
+def test_status_messages_keep_the_library_words(via_otel, via_langfuse):
+    for obs in (via_otel, via_langfuse):
+        msg = obs.set_index("tool_name")["status_message"]
+        assert msg["search_kb"] == "timed out"  # @observe: str(exc)
+        assert msg["run_sql"].startswith("_InactiveRpcError: <_InactiveRpcError of RPC")
+        assert "StatusCode.DEADLINE_EXCEEDED" in msg["run_sql"]
+        assert msg["fetch_page"].startswith("Traceback (most recent call last):")
+        assert msg["fetch_page"].rstrip().endswith("\nTimeoutError")
+        assert msg["search_products"] == ("Error running tool: {'tool_name': 'search_products', "
+                                          "'error': \"Tool 'search_products' timed out after 10 "
+                                          "seconds.\"}")
+
+
+def test_both_paths_give_the_same_frame(via_otel, via_langfuse):
+    key = ["observation_id"]
+    pd.testing.assert_frame_equal(via_langfuse.sort_values(key).reset_index(drop=True),
+                                  via_otel.sort_values(key).reset_index(drop=True))
+
+
+def test_langfuse_records_as_ingestion_makes_them(spans):
+    records = {r["core"]["id"]: r for r in ingest(spans)}
+    by_name = {}
+    for r in records.values():
+        by_name.setdefault(r["basic"]["name"], []).append(r)
+    root = by_name["handle_request"][0]
+    assert root["core"]["type"] == "AGENT" and root["basic"]["isRootObservation"]
+    assert root["trace_context"]["traceName"] == "support-agent"  # langfuse.trace.name
+    assert "attributes.langfuse.trace.name" not in root["metadata"]["metadata"]  # langfuse-sdk
+    assert root["metadata"]["metadata"]["scope.name"] == "langfuse-sdk"
+    http = by_name["POST /v1/chat"][0]
+    assert http["core"]["type"] == "SPAN" and http["trace_context"]["traceName"] is None
+    assert http["basic"]["statusMessage"].startswith("_InactiveRpcError: ")
+    chat = by_name["chat claude-haiku-4-5"][0]
+    assert chat["core"]["type"] == "GENERATION"
+    assert chat["usage"]["usageDetails"] == {"input": 1200, "output": 80, "total": 1280}
+    assert chat["usage"]["costDetails"] == {"input": pytest.approx(1200e-6),
+                                            "output": pytest.approx(400e-6),
+                                            "total": pytest.approx(1600e-6)}  # list price
+    assert chat["metadata"]["metadata"]["attributes.gen_ai.usage.input_tokens"] == "1200"
+    tool = by_name["run_sql"][0]  # name from gen_ai.tool.name, not the span name
+    assert tool["core"]["type"] == "TOOL" and tool["basic"]["level"] == "ERROR"
+    response = by_name["response"][0]
+    assert response["core"]["type"] == "GENERATION"
+    assert response["usage"]["usageDetails"]["input_cached_tokens"] == 0
+    graph = by_name["LangGraph"][0]
+    assert graph["core"]["type"] == "CHAIN" and graph["trace_context"]["tags"] == ["web"]
+    gens = [r for r in records.values() if r["core"]["type"] == "GENERATION"]
+    assert {r["prompt"]["promptName"] for r in gens} == {"support-router", None}
+
+
+def test_metadata_leaves_cut_at_200_characters_unless_expanded(spans):
+    with LangfuseDouble.from_spans(spans) as d:
+        import httpx
+
+        auth = (d.public_key, d.secret_key)
+        url = f"{d.base_url}/api/public/v2/observations"
+        cut = httpx.get(url, params={"fields": "core,metadata", "limit": 100}, auth=auth).json()
+        full = httpx.get(url, params={"fields": "core,metadata", "limit": 100,
+                                      "expandMetadata": "attributes.metadata"},
+                         auth=auth).json()
+    long_cut = [v for row in cut["data"] for v in row["metadata"].values()
+                if isinstance(v, str) and len(v) == 200]
+    assert long_cut  # e.g. the OpenInference invocation parameters and messages
+    full_len = max(len(str(v)) for row in full["data"] for v in row["metadata"].values())
+    assert full_len > 200
+    for row in cut["data"]:
+        assert "." in next(iter(row["metadata"]))  # flat dotted keys, never nested objects
+        assert not any(isinstance(v, dict) and "gen_ai.tool.name" in v
+                       for v in row["metadata"].values())
+
+
+def test_error_type_from_the_status_message_when_events_are_gone():
+    raw = conv.raw_frame({
+        "trace_id": ["t"] * 4, "observation_id": ["a", "b", "c", "d"],
+        "parent_observation_id": [None, "a", "a", "a"],
+        "start_time": ["2026-11-02T10:00:00Z"] * 4, "name": ["r", "x", "y", "z"],
+        "level": ["ERROR"] * 4,
+        "status_message": ["HTTPStatusError: Server error '502 Bad Gateway'",
+                           "Traceback (most recent call last):\n  File \"a.py\"\n    x()\n"
+                           "httpx.HTTPStatusError: Server error\nFor more information: u\n",
+                           "Error code: 500 - {'error': 1}", None],
+        "exception_type": [None, None, None, "grpc.RpcError"],
+    })
+    got = conv.load().observations(raw).set_index("observation_id")["error_type"]
+    assert got.to_dict() == {"a": "HTTPStatusError", "b": "httpx.HTTPStatusError",
+                             "c": "error", "d": "grpc.RpcError"}
