@@ -208,12 +208,14 @@ def test_bad_arguments_are_named(double):
 @pytest.mark.parametrize("profile", ["demo", "realistic"])
 def test_simulated_traffic_pulled_from_langfuse_equals_the_local_store(profile):
     """The key consistency check: the same spans read two ways, through Langfuse's ingestion
-    and the v2 API, and straight from the OTel SDK, give the same canonical frames."""
+    and the v2 API, and straight from the OTel SDK, give the same canonical frames (calls
+    without a cost of their own priced by Langfuse's model table on one side and by
+    workbench's list prices on the other: the same prices)."""
     from workbench.simulate import generate
 
     ds = generate(seed=2, days=1, traces_per_day=300 if profile == "demo" else 1200,
                   profile=profile, keep_spans=True)
-    with double_from_dataset(ds, prices=()) as d, d.source() as src:
+    with double_from_dataset(ds) as d, d.source() as src:
         got_obs = src.observations(*DAY)
         got_traces = src.traces(*DAY)
         got_scores = src.scores(*DAY)

@@ -32,6 +32,7 @@ from workbench.simulate.styles import SpanRecorder
 from workbench.simulate.timeline import fail_request, finalize, stall, time_out_tool
 from workbench.simulate.traffic import draw_traffic
 from workbench.sources import conventions as conv
+from workbench.sources import prices
 from workbench.sources.otel import raw_from_spans
 
 __all__ = ["DEFAULT_START", "Dataset", "generate", "generate_spans", "plan_requests"]
@@ -162,6 +163,9 @@ def generate(seed: int = 7, days: int | None = None, traces_per_day: int | None 
     plans, rng = plan_requests(seed, days, per_day, day0, chosen, p)
     recorder = _record(seed, plans)
     obs = conv.load().observations(raw_from_spans(recorder.spans))
+    # LLM calls whose spans report tokens but no cost (OTel GenAI has no cost attribute) are
+    # priced from the list prices, as Langfuse prices them on ingestion and the Tempo source does
+    obs, _ = prices.load().fill_costs(obs)
     obs = obs.sort_values(["start_time", "trace_id"], kind="stable").reset_index(drop=True)
     traces = schema.traces_from_observations(obs)
     traces = traces.sort_values(["start_time", "trace_id"], kind="stable").reset_index(drop=True)
