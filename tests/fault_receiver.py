@@ -1,10 +1,10 @@
 """A webhook receiver that does not dedupe, with scripted faults, and a sender run as a child
 process (so it can be killed mid-delivery). Shared by the fault tests and ``bench/bench_faults``.
 
-The receiver *commits* a POST -- counts each alert in it, by fingerprint -- only when it wrote
-its whole 200 answer to a client that was still connected: a client that gave up (deadline,
-kill) before the answer reached it did not get an acknowledgement, so the sender rightly sends
-again and the receiver must not count the abandoned attempt. That is the contract under which
+The receiver *commits* a POST -- counts each alert in it, by fingerprint -- when it sends the
+last byte of its 200 answer to a client that is still connected: a client that gave up
+(deadline, kill) before the answer reached it did not get an acknowledgement, so the sender
+rightly sends again and the receiver must not count the abandoned attempt. That is the contract under which
 "at most once" is measurable; the one window it cannot close (a sender killed after the answer
 arrived and before it recorded it) is counted by the tests and the benchmark, not hidden.
 
@@ -109,19 +109,21 @@ class FaultReceiver:
                 time.sleep(0.05)
         try:
             if fault == "drip":
-                for i in range(len(data)):
+                for i in range(len(data) - 1):
                     if client_gone(sock):
                         return
                     sock.sendall(data[i:i + 1])
                     time.sleep(self.drip_s)
-            else:
-                if client_gone(sock):
-                    return
-                sock.sendall(data)
+                data = data[-1:]
+            # The last byte goes only to a client still waiting; once it is out, the answer is
+            # the client's and the delivery counts (a well-behaved client hangs up right away).
+            if client_gone(sock):
+                return
+            if status == 200:
+                self._commit(prints)
+            sock.sendall(data)
         except OSError:
             return
-        if status == 200 and not client_gone(sock):
-            self._commit(prints)
 
     def duplicates(self) -> dict[str, int]:
         with self._lock:

@@ -34,6 +34,7 @@ from workbench.alerts.spool import (
     _parse,
     default_spool,
     entry_key,
+    sink_dedupes,
 )
 from workbench.deadline import Deadline, active_deadline
 from workbench.errors import AlertDeliveryError, AlertRejected
@@ -193,9 +194,13 @@ def send(alerts: Iterable[Alert], sink_url: str, *, spool: str | Path | Spool | 
         ledger = store.ledger()
         for k in mine:
             rec = ledger.get(k)
-            if k not in outcome and rec and _parse(rec["at"]) >= written_at:
+            if k in outcome or not rec:
+                continue
+            if _parse(rec["at"]) >= written_at:
                 outcome[k] = {"delivered": "delivered", "rejected": "rejected",
                               "dropped": "dropped"}.get(rec.get("outcome"), "")
+            elif rec.get("outcome") == "delivered" and not sink_dedupes(key):
+                outcome[k] = "skipped"  # delivered before this run; another merge said so
                 if outcome[k] == "rejected":
                     result.rejected.append(mine[k])
                 elif outcome[k] == "dropped":
