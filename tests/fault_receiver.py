@@ -12,6 +12,7 @@ Faults, one per request, taken from ``script`` in order (then ``default``):
 
 - ``ok``: answer 200 at once;
 - ``500``: answer 500 (retried by the sender);
+- ``400``: answer 400 with a message (the alerts are rejected: not retried);
 - ``reset``: close the connection without an answer;
 - ``stall``: hold the request ``stall_s`` seconds, then answer if the client is still there;
 - ``drip``: answer 200 one byte every ``drip_s`` seconds (status line and headers included).
@@ -97,10 +98,11 @@ class FaultReceiver:
         if fault == "reset":
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             return
-        status = 500 if fault == "500" else 200
+        status = {"500": 500, "400": 400}.get(fault, 200)
+        text = "ok" if status == 200 else "label team is required"
         data = (f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
-                "Content-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
-                ).encode()
+                f"Content-Type: text/plain\r\nContent-Length: {len(text)}\r\n"
+                f"Connection: close\r\n\r\n{text}").encode()
         if fault == "stall":
             end = time.monotonic() + self.stall_s
             while time.monotonic() < end:

@@ -71,7 +71,8 @@ class Sink(ABC):
 
 
 class FileSink(Sink):
-    """Appends one JSON object per alert to a file; the file and its folder are created."""
+    """Appends one JSON object per alert to a file; the file and its folder are created (mode
+    0640 and 0750: alerts are for the team, not for every user of the machine)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -82,9 +83,10 @@ class FileSink(Sink):
             return
         text = "".join(json.dumps(a.to_dict(), sort_keys=True) + "\n" for a in alerts)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
             # One write per batch: a reader never sees half a batch from this process.
-            with open(self.path, "a", encoding="utf-8") as fh:
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
                 fh.write(text)
                 fh.flush()
                 os.fsync(fh.fileno())

@@ -7,10 +7,12 @@ anything secret-looking removed. JSON has no NaN: missing numbers are ``null``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -69,15 +71,24 @@ def jsonable(obj: Any) -> Any:
 
 
 def write_summary(path: str | Path, data: Mapping[str, Any]) -> Path:
-    """Write ``data`` as JSON atomically (a reader never sees half a summary)."""
+    """Write ``data`` as JSON atomically (a reader never sees half a summary; two writers never
+    share a temporary file), mode 0640."""
     target = Path(path)
     text = json.dumps(jsonable(data), indent=2, sort_keys=False, allow_nan=False)
-    tmp = target.with_name(target.name + ".tmp")
+    tmp = None
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text + "\n", encoding="utf-8")
+        target.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o640)
         os.replace(tmp, target)
     except OSError as exc:
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise ReportError(f"cannot write summary {target}: {exc.strerror}") from exc
     return target
 

@@ -27,7 +27,7 @@ from prometheus_api_client import PrometheusApiClientException, PrometheusConnec
 from urllib3.util.retry import Retry
 
 from workbench import schema
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, SourceError, SourceQueryError
 from workbench.sources._prom_config import PrometheusSettings
 from workbench.sources._prom_errors import translate
 from workbench.sources._prom_frames import result_to_frame
@@ -174,6 +174,23 @@ class PrometheusSource:
             end_time=datetime.fromtimestamp(chunk.end, tz=timezone.utc),
             step=str(chunk.step), params=self._params())
 
+    def parse_problems(self, exprs: Mapping[str, str]) -> dict[str, str] | None:
+        """``{name: parser message}`` for the expressions the server's PromQL parser rejects;
+        None when the server gives no verdict (unreachable, refused, timed out).
+
+        Each is evaluated at Unix time 1, where no data exists, so it costs the server a parse
+        and nothing more.
+        """
+        found: dict[str, str] = {}
+        for name, expr in exprs.items():
+            try:
+                self.query(expr, at=1)
+            except SourceQueryError as exc:
+                found[name] = _parser_message(str(exc))
+            except (SourceError, ConfigError):
+                return None
+        return found
+
     def runbook_queries(self, runbook: Any, start: Any, end: Any,
                         step: Any = None) -> dict[str, pd.DataFrame]:
         """Run a runbook's ``prometheus:`` section over ``[start, end]``: ``{name: frame}``.
@@ -187,6 +204,19 @@ class PrometheusSource:
         rb = runbooks.load(runbook) if isinstance(runbook, str) else runbook
         return {name: self.query_range(expr, start, end, step=step, name=name)
                 for name, expr in rb.prometheus.items()}
+
+
+def _parser_message(text: str) -> str:
+    """The parser's own words out of a rejected query's message (the JSON ``error`` field)."""
+    import json
+
+    start = text.find("{")
+    if start >= 0:
+        try:
+            return str(json.loads(text[start:]).get("error") or text)
+        except (ValueError, AttributeError):
+            pass
+    return text
 
 
 def _check_promql(promql: Any) -> str:
