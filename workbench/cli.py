@@ -58,6 +58,28 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _duration(text: str):
+    """``15m``, ``3h``, ``1d`` (the runbooks' duration syntax) as a timedelta."""
+    import re
+
+    m = re.match(r"^(\d+)(s|m|h|d|w)$", text.strip())
+    if not m or int(m.group(1)) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 15m, 3h or 1d")
+    import datetime as dt
+
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    return dt.timedelta(**{unit[m.group(2)]: int(m.group(1))})
+
+
+def _heartbeat_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--heartbeat", type=_duration, default=None, metavar="EVERY",
+                   help="post the WorkbenchWatchdog alert to the Alertmanager sink, due again "
+                        "after EVERY plus --heartbeat-grace (a dead-man's switch for schedules)")
+    p.add_argument("--heartbeat-grace", type=_duration, default=None, metavar="GRACE",
+                   help="slack after the next expected run (default: the budget plus 5m)")
+    p.add_argument("--job", default=None, help="the heartbeat's job label (default: command)")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit code 2 (not the usage)."""
 
@@ -77,6 +99,7 @@ def _report_args(p: argparse.ArgumentParser, default_days: int | None) -> None:
     p.add_argument("--budget", type=_seconds, default=None, metavar="SECONDS",
                    help="wall-clock budget of the whole run, every network wait included "
                         "(default: 1200 s, below common scheduler time-outs)")
+    _heartbeat_args(p)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -120,6 +143,56 @@ def _parser() -> argparse.ArgumentParser:
     runbook.add_argument("--baseline-days", type=_positive, default=7,
                          help="days before the window that form the baseline (default: 7)")
     runbook.add_argument("--out", default="out", help="output folder (default: out)")
+    check = sub.add_parser("check", help="detectors over the recent window, alerts sent, no "
+                                         "notebook: for a schedule every few minutes")
+    check.add_argument("--since", type=_duration, default=None, required=True,
+                       help="window to judge, ending now: e.g. 3h")
+    check.add_argument("--at", default=None,
+                       help="judge the window ending here instead of now (ISO-8601, UTC if "
+                            "naive): replays of past data, the demo")
+    check.add_argument("--source", default="local", help="trace source (default: local)")
+    check.add_argument("--data", default="data/demo",
+                       help="data folder of the local source (default: data/demo)")
+    check.add_argument("--alerts", metavar="URL", default=None,
+                       help="alert sink (default: $WORKBENCH_ALERTS_URL, else "
+                            "<cache>/check-alerts.jsonl)")
+    check.add_argument("--no-alerts", action="store_true", help="detect, send nothing")
+    check.add_argument("--budget", type=_seconds, default=None, metavar="SECONDS",
+                       help="wall-clock budget of the whole check (default: 240 s)")
+    _heartbeat_args(check)
+
+    sched = sub.add_parser("schedule", help="install, list or remove cron entries (and print "
+                                            "the equivalent systemd timer units)")
+    actions = sched.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    install = actions.add_parser("install", help="add or replace a scheduled job")
+    install.add_argument("what", choices=["check", "daily"],
+                         help="check: detectors every --every; daily: the report --at HH:MM")
+    install.add_argument("--name", default=None, help="entry name (default: the kind)")
+    install.add_argument("--every", type=_duration, default=None,
+                         help="cadence of a check, e.g. 5m, 15m, 1h")
+    install.add_argument("--at", default=None, help="time of day of a daily report, HH:MM "
+                                                    "(in the cron daemon's time zone)")
+    install.add_argument("--since", type=_duration, default=None,
+                         help="window a check judges (default: 3h)")
+    install.add_argument("--source", default="local")
+    install.add_argument("--data", default="data/demo")
+    install.add_argument("--out", default="out", help="report folder (daily)")
+    install.add_argument("--days", type=_day_count, default=7, help="report days (daily)")
+    install.add_argument("--alerts", metavar="URL", default=None,
+                         help="alert sink; one with a secret in its URL goes in --env-file "
+                              "as WORKBENCH_ALERTS_URL, never in the crontab")
+    install.add_argument("--env-file", default=None,
+                         help="file of VAR=value lines (mode 0600) sourced before each run")
+    install.add_argument("--workdir", default=None, help="folder runs start in (default: .)")
+    install.add_argument("--no-heartbeat", action="store_true",
+                         help="no watchdog alert even with an Alertmanager sink")
+    install.add_argument("--crontab", default=None, metavar="FILE",
+                         help="write this crontab file instead of the user's crontab")
+    listing = actions.add_parser("list", help="the workbench entries in the crontab")
+    listing.add_argument("--crontab", default=None, metavar="FILE")
+    rm = actions.add_parser("remove", help="remove a workbench entry")
+    rm.add_argument("name")
+    rm.add_argument("--crontab", default=None, metavar="FILE")
     return parser
 
 
@@ -133,9 +206,10 @@ def _check_alerting(args: argparse.Namespace, out: str) -> None:
     """The alert sink (and the credentials it reads) before any kernel starts."""
     from workbench.reports.inputs import check_sink
 
-    if not args.no_alerts:
-        check_sink(args.alerts or os.environ.get("WORKBENCH_ALERTS_URL")
-                   or str(Path(out) / "alerts.jsonl"))
+    sink = None if args.no_alerts else _sink_of(args, str(Path(out) / "alerts.jsonl"))
+    if sink is not None:
+        check_sink(sink)
+    _check_heartbeat(args, sink)
 
 
 def _check_runbooks() -> None:
@@ -210,6 +284,148 @@ def _report_exit(result) -> int:
     return EXIT_DEGRADED if result.degraded else EXIT_OK
 
 
+#: Default budget of one check: below a 5-minute schedule.
+CHECK_BUDGET_S = 240.0
+
+
+def _sink_of(args: argparse.Namespace, default: str) -> str:
+    return args.alerts or os.environ.get("WORKBENCH_ALERTS_URL") or default
+
+
+def _check_heartbeat(args: argparse.Namespace, sink: str | None) -> None:
+    if args.heartbeat is None:
+        return
+    if sink is None or not sink.startswith(("alertmanager+http://", "alertmanager+https://")):
+        raise ConfigError("--heartbeat needs an Alertmanager sink (--alerts alertmanager+http(s)"
+                          "://...): only Alertmanager lets the watchdog expire when runs stop")
+
+
+def _heartbeat(args: argparse.Namespace, sink: str, job: str, budget_s: float) -> str | None:
+    """Post the watchdog; a warning line when it could not be posted."""
+    import datetime as dt
+
+    from workbench.alerts.heartbeat import send_heartbeat
+    from workbench.deadline import Deadline
+
+    grace = args.heartbeat_grace or dt.timedelta(seconds=budget_s, minutes=5)
+    try:
+        send_heartbeat(sink, args.job or job, args.heartbeat, grace,
+                       deadline=Deadline.after(30))
+    except WorkbenchError as exc:
+        return _one_line(exc)
+    return None
+
+
+def _check(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from workbench.alerts.check import run_check
+    from workbench.deadline import Deadline
+    from workbench.reports.daily import check_sources
+    from workbench.reports.inputs import check_sink
+    from workbench.settings import cache_dir
+    from workbench.sources import to_utc
+
+    since = pd.Timedelta(args.since)
+    if not pd.Timedelta(minutes=5) <= since <= pd.Timedelta(days=7):
+        raise ConfigError(f"--since {args.since} must be between 5m and 7d")
+    at = None
+    if args.at is not None:
+        try:
+            at = to_utc(args.at)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ConfigError(f"--at {args.at!r} is not a time: {exc}") from exc
+        if pd.isna(at) or at > pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1):
+            raise ConfigError(f"--at {args.at!r} is not a time up to now")
+    data = args.data if args.source == "local" else None
+    check_sources(args.source, data)
+    sink = None if args.no_alerts else _sink_of(args, str(cache_dir("check-alerts.jsonl")))
+    if sink is not None:
+        check_sink(sink)
+    _check_heartbeat(args, sink)
+    _check_runbooks()
+    budget = args.budget or CHECK_BUDGET_S
+    result = run_check(since, at=at, source=args.source, data_dir=data, sink=sink,
+                       deadline=Deadline.after(budget))
+    for f in result.firing:
+        print(f"[{f.severity}] {f.runbook}.{f.signal} {f.start:%Y-%m-%d %H:%M}-{f.end:%H:%M}: "
+              f"{_one_line(f.summary)}")
+    d = result.delivery
+    sent = f"alerts sent: {len(d.sent)}, spooled: {len(d.spooled)}" if d else "alerts off"
+    print(f"check {result.start:%Y-%m-%d %H:%M}-{result.end:%H:%M} UTC: {result.traces} traces, "
+          f"{len(result.firing)} firing; {sent}")
+    for problem in result.problems + (d.problems() if d else []) + (d.errors if d else []):
+        print(f"workbench: warning: {_one_line(problem)}", file=sys.stderr)
+    degraded = result.degraded
+    if args.heartbeat is not None and sink is not None:
+        if (warning := _heartbeat(args, sink, "check", budget)) is not None:
+            print(f"workbench: warning: {warning}", file=sys.stderr)
+            degraded = True
+    return EXIT_DEGRADED if degraded else EXIT_OK
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from workbench import schedule
+
+    if args.action == "list":
+        for name, line in schedule.entries(args.crontab).items():
+            print(f"{name}: {line}")
+        return EXIT_OK
+    if args.action == "remove":
+        if not schedule.remove(args.name, args.crontab):
+            raise ConfigError(f"no workbench entry named {args.name!r} in the crontab")
+        print(f"removed {args.name}")
+        return EXIT_OK
+    name = args.name or args.what
+    source = ["--source", args.source] + (["--data", str(Path(args.data).resolve())]
+                                          if args.source == "local" else [])
+    alerts = ["--alerts", args.alerts] if args.alerts else []
+    am = (args.alerts or "").startswith(("alertmanager+http://", "alertmanager+https://"))
+    if args.what == "check":
+        if args.every is None or args.at is not None:
+            raise ConfigError("schedule install check needs --every (e.g. 15m), not --at")
+        budget = min(CHECK_BUDGET_S, args.every.total_seconds() * 0.8)
+        since = args.since or dt.timedelta(hours=3)
+        argv = ["check", "--since", _fmt(since), *source, *alerts, "--budget", f"{budget:g}"]
+        spec = schedule.Schedule(name=name, argv=tuple(argv), every=args.every,
+                                 budget_s=budget)
+    else:
+        if args.at is None or args.every is not None:
+            raise ConfigError("schedule install daily needs --at HH:MM, not --every")
+        from workbench.reports.runner import DEFAULT_BUDGET_S
+
+        budget = DEFAULT_BUDGET_S
+        argv = ["report", "daily", "--date", "yesterday", *source, "--out",
+                str(Path(args.out).resolve()), "--days", str(args.days), *alerts]
+        spec = schedule.Schedule(name=name, argv=tuple(argv), at=args.at, budget_s=budget)
+    if am and not args.no_heartbeat:
+        spec = schedule.Schedule(name=spec.name, every=spec.every, at=spec.at,
+                                 budget_s=spec.budget_s,
+                                 argv=(*spec.argv, "--heartbeat", _fmt(spec.interval),
+                                       "--job", name))
+    schedule.cron_for(spec.every, spec.at)  # a cadence cron cannot express is bad input
+    line = schedule.install(spec, crontab=args.crontab, env_file=args.env_file,
+                            workdir=args.workdir)
+    print(f"installed {name}: {line}")
+    print("\n# The same job as systemd units (save them under /etc/systemd/system/, then "
+          f"`systemctl enable --now workbench-{name}.timer`):")
+    for file, text in schedule.systemd_units(spec, env_file=args.env_file,
+                                             workdir=args.workdir).items():
+        print(f"\n# --- {file} ---\n{text}", end="")
+    return EXIT_OK
+
+
+def _fmt(delta) -> str:
+    """A timedelta in the CLI's duration syntax (``90m`` -> ``90m``, ``1 day`` -> ``1d``)."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -220,6 +436,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "runbook":
             return _runbook(args)
+        if args.command == "check":
+            return _check(args)
+        if args.command == "schedule":
+            return _schedule(args)
         result = _demo(args) if args.command == "demo" else _daily(args)
     except ConfigError as exc:
         print(f"workbench: error: {_one_line(exc)}", file=sys.stderr)
@@ -230,7 +450,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkbenchError as exc:
         print(f"workbench: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
-    return _report_exit(result)
+    code = _report_exit(result)
+    if args.heartbeat is not None:
+        sink = _sink_of(args, str(Path(args.out) / "alerts.jsonl"))
+        job = "daily-report" if args.command == "report" else "demo"
+        if (warning := _heartbeat(args, sink, job, _budget(args))) is not None:
+            print(f"workbench: warning: {warning}", file=sys.stderr)
+            code = EXIT_DEGRADED
+    return code
 
 
 def _one_line(exc: object) -> str:
