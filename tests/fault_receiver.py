@@ -140,23 +140,39 @@ class FaultReceiver:
         self._httpd.server_close()
 
 
-def _sender_main(argv: list[str]) -> int:
-    """``python fault_receiver.py SPOOL SINK PREFIX N [DEADLINE_S]``: send N alerts named
-    ``PREFIX-i`` to SINK through SPOOL, then print the Delivery as JSON."""
+def make_alert(case: str) -> Any:
+    """The alert a fault-test sender sends for ``case`` (its fingerprint depends on it alone)."""
     import pandas as pd
 
-    from workbench.alerts import Alert, send
-    from workbench.deadline import Deadline
+    from workbench.alerts import Alert
     from workbench.findings import Finding
 
-    spool, sink, prefix, n = argv[0], argv[1], argv[2], int(argv[3])
-    budget = float(argv[4]) if len(argv) > 4 else 30.0
     t0 = pd.Timestamp("2026-11-06", tz="UTC")
-    alerts = [Alert.from_finding(Finding(
+    return Alert.from_finding(Finding(
         runbook="cost_spike", signal="daily_cost_usd", severity="warning", start=t0,
         end=t0 + pd.Timedelta(hours=1), observed=3.0, baseline=1.0, summary="cost tripled",
-        labels={"case": f"{prefix}-{i}"})) for i in range(n)]
-    res = send(alerts, sink, spool=spool, deadline=Deadline.after(budget))
+        labels={"case": case}))
+
+
+def _sender_main(argv: list[str]) -> int:
+    """``python fault_receiver.py SPOOL SINK PREFIX N [DEADLINE_S]``: send N alerts named
+    ``PREFIX-i`` to SINK through SPOOL, then print the Delivery as JSON. With N = 0, PREFIX is
+    the cases themselves, separated by ``|``. SIGTERM interrupts the send the way a report's
+    kernel is interrupted (KeyboardInterrupt), so its bookkeeping runs."""
+    import signal
+
+    from workbench.alerts import send
+    from workbench.deadline import Deadline
+
+    def interrupted(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupted)
+    spool, sink, spec, n = argv[0], argv[1], argv[2], int(argv[3])
+    budget = float(argv[4]) if len(argv) > 4 else 30.0
+    cases = [f"{spec}-{i}" for i in range(n)] if n else [c for c in spec.split("|") if c]
+    res = send([make_alert(c) for c in cases], sink, spool=spool,
+               deadline=Deadline.after(budget))
     out: dict[str, Any] = {k: [a["fingerprint"] for a in v] if isinstance(v, list) and v
                            and isinstance(v[0], dict) and "fingerprint" in v[0] else v
                            for k, v in res.to_dict().items()}
