@@ -287,3 +287,23 @@ def test_no_file_a_run_leaves_is_world_readable_or_holds_the_sink_secret(store, 
             if p.is_file():
                 text = p.read_text(errors="replace")
                 assert "s3cr3tpath" not in text and "t0k3n" not in text, p
+
+
+@pytest.mark.notebook
+def test_every_notebook_run_keeps_its_sockets_out_of_its_folders(tmp_path):
+    """Runbook renders and library calls too: no socket in the out folder or the kernel's cwd."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from workbench.reports import run_notebook
+
+    nb = tmp_path / "n.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                                       new_code_cell("import os; print(sorted(os.listdir()))")],
+                                metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                         "display_name": "Python 3"}}), nb)
+    out = tmp_path / "out"
+    before = set(Path(tempfile.gettempdir()).glob(f"workbench-run-{os.getpid()}-*"))
+    run_notebook(nb, {"x": 2}, out, cwd=out)
+    assert not list(out.glob("kernel-ipc-*"))
+    assert set(Path(tempfile.gettempdir()).glob(f"workbench-run-{os.getpid()}-*")) == before

@@ -19,6 +19,7 @@ import os
 import re
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -104,11 +105,9 @@ class _ThisPythonKernelManager(AsyncKernelManager):
         return self._kernel_spec
 
 
-def _kernel_manager(runtime_dir: Path | None) -> type[_ThisPythonKernelManager]:
+def _kernel_manager(runtime_dir: Path) -> type[_ThisPythonKernelManager]:
     """A kernel manager class whose kernels keep connection file and sockets in
     ``runtime_dir``, and which remembers the managers it made (to stop their kernels)."""
-    if runtime_dir is None:
-        return _ThisPythonKernelManager
     folder = str(runtime_dir)
 
     class _RunKernelManager(_ThisPythonKernelManager):
@@ -231,12 +230,23 @@ def run_notebook(path: str | Path, params: Mapping[str, Any], out_dir: str | Pat
     except OSError as exc:
         raise ReportError(f"output folder {out} cannot be created: {exc.strerror}") from exc
     target = out / (output_name or src.name)
-    km_class = _kernel_manager(Path(runtime_dir) if runtime_dir else None)
-    engine = {} if kernel_name else {"kernel_manager_class": km_class}
+    with contextlib.ExitStack() as stack:
+        if runtime_dir is None:  # never the kernel's cwd: a private folder for this call
+            runtime_dir = stack.enter_context(tempfile.TemporaryDirectory(
+                prefix=f"workbench-run-{os.getpid()}-"))
+        km_class = _kernel_manager(Path(runtime_dir))
+        engine = {} if kernel_name else {"kernel_manager_class": km_class}
 
-    def run() -> None:
-        _execute(src, target, params, kernel_name, cwd, start_timeout, engine)
+        def run() -> None:
+            _execute(src, target, params, kernel_name, cwd, start_timeout, engine)
 
+        _run_and_report(run, km_class, deadline, grace_s, src, target)
+    return target
+
+
+def _run_and_report(run: Any, km_class: type, deadline: Deadline | None, grace_s: float,
+                    src: Path, target: Path) -> None:
+    """Run, turning papermill's failures into :class:`ReportError` naming the cell."""
     try:
         if deadline is None:
             run()
@@ -253,4 +263,3 @@ def run_notebook(path: str | Path, params: Mapping[str, Any], out_dir: str | Pat
         # Kernel could not start, notebook unreadable, ... : papermill's own failures.
         raise ReportError(f"{src.name} could not be executed: {type(exc).__name__}: {exc}"
                           ) from exc
-    return target
