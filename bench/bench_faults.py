@@ -33,11 +33,14 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--baseline-runs", type=int, default=30,
                         help="fault-free runs for the time-per-run baseline")
+    parser.add_argument("--budget", type=float, default=2.0,
+                        help="each run's deadline in seconds (stalls and drips outlast it)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-faults-") as tmp:
         base = run_campaign(Path(tmp) / "baseline", runs=args.baseline_runs, seed=args.seed,
-                            kinds=("ok",), weights=(1,))
-        faulted = run_campaign(Path(tmp) / "faults", runs=args.runs, seed=args.seed)
+                            kinds=("ok",), weights=(1,), budget_s=args.budget)
+        faulted = run_campaign(Path(tmp) / "faults", runs=args.runs, seed=args.seed,
+                               budget_s=args.budget)
     s = faulted.summary()
     per_base = base.seconds / max(base.runs, 1)
     per_run = faulted.seconds / max(faulted.runs, 1)
@@ -48,6 +51,11 @@ def main() -> int:
           f"(receiver does not dedupe)")
     print(f"  baseline (fault-free, {base.runs} runs): {per_base:.2f} s/run; "
           f"faulted: {per_run:.2f} s/run; ratio {per_run / per_base:.2f}x")
+    stalled = faulted.send_times.get("stall", []) + faulted.send_times.get("drip", [])
+    print(f"  send() under a stall or slow drip: longest {max(stalled, default=0):.2f} s with a "
+          f"{args.budget:g} s deadline (fault-free longest "
+          f"{max(base.send_times.get('ok', [0])):.2f} s); whole runs, process start included, "
+          f"longest by kind {s['max_run_s']}")
     print(json.dumps({"faulted": s, "baseline": base.summary()}))
     ok = s["lost"] == 0 and s["duplicates"] == 0 and s["generated"] == s["delivered"] \
         and not faulted.unexpected and base.summary()["lost"] == 0

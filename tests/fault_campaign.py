@@ -49,6 +49,10 @@ class Campaign:
     reruns: int = 0
     seconds: float = 0.0
     exit_codes: Counter = field(default_factory=Counter)
+    #: wall-clock seconds of each run (start to exit), by kind
+    times: dict[str, list[float]] = field(default_factory=dict)
+    #: seconds each finished run spent in send() (deadline to result), by kind
+    send_times: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def lost(self) -> set[str]:
@@ -68,7 +72,10 @@ class Campaign:
                 "generated": len(self.generated), "delivered": len(self.delivered),
                 "lost": len(self.lost), "duplicates": sum(n - 1 for n in self.delivered.values()),
                 "exit_codes": dict(sorted(self.exit_codes.items())),
-                "seconds": round(self.seconds, 1)}
+                "seconds": round(self.seconds, 1),
+                "max_run_s": {k: round(max(v), 2) for k, v in sorted(self.times.items())},
+                "max_send_s": {k: round(max(v), 2) for k, v in sorted(self.send_times.items())
+                               if v}}
 
 
 def _fingerprints(slot: int, shared: int, per_run: int) -> list[str]:
@@ -83,11 +90,13 @@ def _start(spool: Path, url: str, cases: list[str], budget_s: float) -> subproce
                             stderr=subprocess.PIPE, text=True)
 
 
-def _finish(proc: subprocess.Popen, campaign: Campaign, timeout: float = 120.0) -> None:
+def _finish(proc: subprocess.Popen, campaign: Campaign, kind: str = "recovery",
+            timeout: float = 120.0) -> None:
     out, _ = proc.communicate(timeout=timeout)
     campaign.exit_codes[proc.returncode] += 1
     if proc.returncode == 0 and out.strip():
-        json.loads(out.strip().splitlines()[-1])  # the run reported its Delivery
+        report = json.loads(out.strip().splitlines()[-1])  # the run's Delivery
+        campaign.send_times.setdefault(kind, []).append(report["send_seconds"])
 
 
 def run_campaign(workdir: Path, runs: int, seed: int, *, per_run: int = 4, shared: int = 1,
@@ -124,6 +133,7 @@ def run_campaign(workdir: Path, runs: int, seed: int, *, per_run: int = 4, share
             else:  # pair
                 recv.default = rng.choice(["ok", "ok", "500", "stall"])
             campaign.generated |= {make_alert(c).fingerprint for c in cases}
+            t0 = time.monotonic()
             proc = _start(spool, recv.url, cases, budget_s)
             campaign.runs += 1
             if kind == "pair":
@@ -134,8 +144,8 @@ def run_campaign(workdir: Path, runs: int, seed: int, *, per_run: int = 4, share
                 campaign.generated |= {make_alert(c).fingerprint for c in more}
                 second = _start(spool, recv.url, more, budget_s)
                 campaign.runs += 1
-                _finish(proc, campaign)
-                _finish(second, campaign)
+                _finish(proc, campaign, kind)
+                _finish(second, campaign, kind)
             elif kind in ("sigkill", "sigterm"):
                 sig = signal.SIGKILL if kind == "sigkill" else signal.SIGTERM
                 if rng.random() < 0.7:
@@ -148,7 +158,8 @@ def run_campaign(workdir: Path, runs: int, seed: int, *, per_run: int = 4, share
                 campaign.killed += 1
                 pending_slots.append(slot)  # the schedule runs that slot again
             else:
-                _finish(proc, campaign)
+                _finish(proc, campaign, kind)
+            campaign.times.setdefault(kind, []).append(time.monotonic() - t0)
         # The receiver is back; the killed slots' next runs and one last run drain the spool.
         recv.default, recv.script = "ok", []
         for slot in pending_slots:

@@ -171,11 +171,13 @@ def _sender_main(argv: list[str]) -> int:
     spool, sink, spec, n = argv[0], argv[1], argv[2], int(argv[3])
     budget = float(argv[4]) if len(argv) > 4 else 30.0
     cases = [f"{spec}-{i}" for i in range(n)] if n else [c for c in spec.split("|") if c]
-    res = send([make_alert(c) for c in cases], sink, spool=spool,
-               deadline=Deadline.after(budget))
+    alerts = [make_alert(c) for c in cases]
+    started = time.monotonic()
+    res = send(alerts, sink, spool=spool, deadline=Deadline.after(budget))
     out: dict[str, Any] = {k: [a["fingerprint"] for a in v] if isinstance(v, list) and v
                            and isinstance(v[0], dict) and "fingerprint" in v[0] else v
                            for k, v in res.to_dict().items()}
+    out["send_seconds"] = time.monotonic() - started
     print(json.dumps(out))
     return 0
 

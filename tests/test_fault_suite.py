@@ -20,3 +20,6 @@ def test_a_faulted_campaign_delivers_every_alert_exactly_once(tmp_path, seed, ca
     assert summary["generated"] == summary["delivered"]
     assert campaign.lost == set() and campaign.unexpected == set()
     assert campaign.duplicates == {}
+    # Stalled and dripping receivers held no send() past its 2 s deadline (plus slack).
+    held = campaign.send_times.get("stall", []) + campaign.send_times.get("drip", [])
+    assert held and max(held) < 2.0 + 1.0
