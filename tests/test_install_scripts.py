@@ -42,11 +42,13 @@ def test_outside_any_env_a_project_venv_is_made_and_used(tmp_path):
 
 
 def test_an_active_virtualenv_is_used_as_it_is(tmp_path):
-    venv_bin = Path(sys.executable).parent
-    assert sys.prefix != sys.base_prefix, "the suite runs in a virtualenv"
-    py, _ = pick(tmp_path, PATH=f"{venv_bin}:/usr/bin:/bin", VIRTUAL_ENV=sys.prefix)
-    assert Path(py).parent == venv_bin
-    assert not (tmp_path / ".venv").exists()
+    env_dir = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True,
+                   timeout=120)
+    py, python3 = pick(tmp_path / "project", PATH=f"{env_dir / 'bin'}:/usr/bin:/bin",
+                       VIRTUAL_ENV=str(env_dir))
+    assert Path(py).parent == env_dir / "bin" and Path(python3).parent == env_dir / "bin"
+    assert not (tmp_path / "project" / ".venv").exists()
 
 
 @pytest.mark.skipif(not (SYSTEM_PYTHON.exists() and list(
