@@ -61,7 +61,8 @@ def test_a_quiet_window_fires_nothing_and_a_rerun_sends_nothing_twice(demo, labe
                      str(demo), "--alerts", str(sink)]) == EXIT_OK
     prints = [a["fingerprint"] + a["startsAt"] for a in sent(sink)]
     assert prints and len(prints) == len(set(prints))  # the second check sent nothing again
-    assert "alerts sent: 0" in capsys.readouterr().out.splitlines()[-1]
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert "alerts sent: 0" in last and f"already sent by an earlier run: {len(prints)}" in last
 
 
 def test_no_data_in_the_window_is_degraded_not_an_all_clear(demo, tmp_path, capsys):

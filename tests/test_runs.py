@@ -307,3 +307,18 @@ def test_every_notebook_run_keeps_its_sockets_out_of_its_folders(tmp_path):
     run_notebook(nb, {"x": 2}, out, cwd=out)
     assert not list(out.glob("kernel-ipc-*"))
     assert set(Path(tempfile.gettempdir()).glob(f"workbench-run-{os.getpid()}-*")) == before
+
+
+@pytest.mark.notebook
+def test_rerunning_a_day_sends_nothing_twice_to_the_file_sink(store, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(daily_args(store, out)) == EXIT_OK
+    first = (out / "alerts.jsonl").read_text()
+    assert first and "already sent" not in capsys.readouterr().out
+    assert main(daily_args(store, out)) == EXIT_OK
+    assert (out / "alerts.jsonl").read_text() == first  # not appended again
+    n = len(first.splitlines())
+    assert f"alerts sent: 0, already sent by an earlier run: {n}" in capsys.readouterr().out
+    s = json.loads((out / f"{STEM}.summary.json").read_text())
+    assert len(s["alerts"]["skipped"]) == n and not s["alerts"]["degraded"]
+    assert "already delivered by an earlier run" in (out / f"{STEM}.html").read_text()

@@ -267,9 +267,10 @@ def _report_exit(result) -> int:
     s = result.summary
     firing = [f for f in s.get("findings", []) if f.get("status") == "firing"]
     alerts = s.get("alerts", {})
-    counts = ", ".join(f"{k}: {len(alerts.get(k) or [])}" for k in
-                       ("sent", "spooled", "rejected", "dropped") if k == "sent"
-                       or alerts.get(k))
+    counts = ", ".join(f"{label}: {len(alerts.get(k) or [])}" for k, label in
+                       (("sent", "sent"), ("skipped", "already sent by an earlier run"),
+                        ("spooled", "spooled"), ("rejected", "rejected"),
+                        ("dropped", "dropped")) if k == "sent" or alerts.get(k))
     print(f"findings: {len(firing)} firing; alerts {counts}; summary: {result.summary_path}")
     for err in alerts.get("errors", []):
         print(f"workbench: warning: {_one_line(err)}", file=sys.stderr)
@@ -351,7 +352,9 @@ def _check(args: argparse.Namespace) -> int:
         print(f"[{f.severity}] {f.runbook}.{f.signal} {f.start:%Y-%m-%d %H:%M}-{f.end:%H:%M}: "
               f"{_one_line(f.summary)}")
     d = result.delivery
-    sent = f"alerts sent: {len(d.sent)}, spooled: {len(d.spooled)}" if d else "alerts off"
+    sent = (f"alerts sent: {len(d.sent)}, spooled: {len(d.spooled)}"
+            + (f", already sent by an earlier run: {len(d.skipped)}" if d.skipped else "")
+            if d else "alerts off")
     print(f"check {result.start:%Y-%m-%d %H:%M}-{result.end:%H:%M} UTC: {result.traces} traces, "
           f"{len(result.firing)} firing; {sent}")
     for problem in result.problems + (d.problems() if d else []) + (d.errors if d else []):
