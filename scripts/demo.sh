@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-exec workbench demo "$@"
+source scripts/_python.sh
+exec "$PY" -m workbench.cli demo "$@"

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs what workbench needs on a fresh Debian/Ubuntu machine: the Python package with its
-# test extras, and (with --servers) the real Prometheus and Alertmanager used by the tests and
-# Debian's Chromium, which the browser tests drive through Playwright.
+# test extras (into the active virtualenv/conda env, else into ./.venv, created on first use),
+# and (with --servers) the real Prometheus and Alertmanager used by the tests and Debian's
+# Chromium, which the browser tests drive through Playwright.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/_python.sh
 
-if ! python3 -c "import workbench, pytest, papermill, langfuse, playwright, opentelemetry.proto, opentelemetry.exporter.otlp.proto.common" 2>/dev/null \
-   || [ pyproject.toml -nt "$(python3 -c 'import workbench,os;print(os.path.dirname(workbench.__file__))' 2>/dev/null || echo /nonexistent)" ]; then
-  python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# Reinstall when pyproject.toml changed since the last install into this environment.
+stamp="$("$PY" -c 'import sys; print(sys.prefix)')/.workbench-install-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -e "$stamp" ] || ! "$PY" -c "import workbench, pytest, papermill, langfuse, crontab, playwright, opentelemetry.proto" 2>/dev/null; then
+  "$PY" -m pip install --quiet --disable-pip-version-check -e '.[test]'
+  touch "$stamp" 2>/dev/null || true
 fi
 
 if [ "${1:-}" = "--servers" ]; then

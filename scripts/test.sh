@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh --servers
-exec python3 -m pytest -q -p no:cacheprovider "$@"
+source scripts/_python.sh
+exec "$PY" -m pytest -q -p no:cacheprovider "$@"

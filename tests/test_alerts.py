@@ -120,8 +120,12 @@ def test_unwritable_spool_raises(tmp_path):
              spool=blocker / "spool.jsonl")
 
 
-def test_corrupt_spool_is_named(tmp_path):
+def test_corrupt_spool_is_named_moved_aside_and_does_not_block_delivery(tmp_path):
     spool = tmp_path / "spool.jsonl"
     spool.write_text("{not json\n")
-    with pytest.raises(AlertDeliveryError, match="line 1"):
-        send([], str(tmp_path / "a.jsonl"), spool=spool)
+    a = Alert.from_finding(finding())
+    res = send([a], str(tmp_path / "a.jsonl"), spool=spool)
+    assert res.sent == [a]
+    assert len(res.errors) == 1 and "line 1 is unreadable" in res.errors[0]
+    (aside,) = tmp_path.glob("spool.jsonl.corrupt-*")
+    assert aside.read_text() == "{not json\n" and aside.name in res.errors[0]

@@ -3,6 +3,8 @@
 import contextlib
 import io
 import json
+import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -82,11 +84,15 @@ def test_failing_source_gives_a_degraded_report_and_spools_undeliverable_alerts(
     assert [a["labels"]["alertname"] for a in s["alerts"]["spooled"]] == [
         "DailyReportSourceDegraded"]
     assert s["alerts"]["errors"][0].startswith("AlertDeliveryError: file sink")
-    spool = [json.loads(x) for x in (tmp_path / "out" / "alerts-spool.jsonl").read_text()
-             .splitlines()]
+    assert not (tmp_path / "out" / "alerts-spool.jsonl").exists()  # spooled in the cache
+    spool_file = Path(os.environ["WORKBENCH_CACHE_DIR"]) / "alerts" / "spool.jsonl"
+    spool = [json.loads(x) for x in spool_file.read_text().splitlines()]
     assert [r["alert"]["labels"]["source"] for r in spool] == ["local"]
+    assert stat.S_IMODE(spool_file.stat().st_mode) == 0o600
     html = (tmp_path / "out" / "daily-report-2026-11-03.html").read_text()
     assert "DEGRADED REPORT" in html and "unreadable Parquet file" in html
+    assert "ALERTS NOT ALL DELIVERED" in html and "spooled for retry" in html
+    assert "No alerts to send." not in html
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -108,9 +114,9 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, message):
 
 
 def test_bad_numbers_are_rejected_by_the_parser(capsys):
-    with pytest.raises(SystemExit) as info:
-        main(["report", "daily", "--date", "2026-11-06", "--days", "0"])
-    assert info.value.code == 2 and "must be at least 1" in capsys.readouterr().err
+    assert main(["report", "daily", "--date", "2026-11-06", "--days", "0"]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "must be at least 1" in err and err.count("\n") == 1
 
 
 def test_console_script_is_installed():

@@ -78,8 +78,8 @@ def _schema_errors(spec: Any) -> list[str]:
     errors = sorted(_validator().iter_errors(spec), key=lambda e: list(e.absolute_path))
     if not errors:
         try:
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.touch()
+            marker.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            marker.touch(mode=0o600)
         except OSError:
             pass  # a read-only home only costs the next run the validation again
     return [f"{_key_path(e)}: {e.message}" for e in errors]

@@ -5,13 +5,16 @@
 - :mod:`~workbench.alerts.alertmanager`: ``alertmanager+http(s)://`` (API v2); firing vs
   :func:`resolved` alerts.
 - :mod:`~workbench.alerts.webhook`: ``http(s)://`` generic JSON webhook, ``slack+https://`` Slack.
-- :mod:`~workbench.alerts.delivery`: :func:`send`, with a spool so a failed delivery is retried
-  on the next run instead of lost.
+- :mod:`~workbench.alerts.delivery`: :func:`send`: alerts persisted before the first attempt,
+  delivered, then settled; a failed delivery is retried on the next run instead of lost.
+- :mod:`~workbench.alerts.spool`: the :class:`Spool` (write-ahead inbox, pending entries, the
+  sent-ledger that keeps re-runs from sending twice, locks, expiry and size cap).
 """
 
 from workbench.alerts.alert import Alert, alertname
 from workbench.alerts.delivery import Delivery, dedupe, default_spool, send
-from workbench.alerts.sinks import SINKS, FileSink, Sink, get_sink, register_sink
+from workbench.alerts.spool import Spool
+from workbench.alerts.sinks import SINKS, FileSink, Sink, get_sink, register_sink, sink_key
 
 #: Loaded on first use, so ``import workbench.alerts`` does not import an HTTP client.
 _LAZY = {"AlertmanagerSink": "alertmanager", "resolved": "alertmanager",
@@ -25,6 +28,7 @@ __all__ = [
     "FileSink",
     "Sink",
     "SlackSink",
+    "Spool",
     "WebhookSink",
     "alertname",
     "dedupe",
@@ -33,6 +37,7 @@ __all__ = [
     "register_sink",
     "resolved",
     "send",
+    "sink_key",
 ]
 
 

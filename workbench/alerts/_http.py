@@ -2,10 +2,14 @@
 
 Shared by the Alertmanager and webhook sinks. The rules:
 
-- every request has a time-out of at most :data:`MAX_TIMEOUT_S` (10 s);
+- every request has a time-out of at most :data:`MAX_TIMEOUT_S` (10 s), and no request, retry
+  or back-off runs past the wall-clock deadline: the active
+  :class:`~workbench.deadline.Deadline` (a run's), shortened to the policy's ``budget_s``. The
+  bound holds for the whole request (:class:`~workbench.deadline.DeadlineTransport`), so a
+  receiver that answers one byte at a time cannot hold a run;
 - connection errors, time-outs, 408, 429 and 5xx are retried with exponential back-off and
   jitter; a ``Retry-After`` header is honoured (up to ``max_retry_after_s``, beyond which the
-  alerts are left for the spool rather than holding the run); the whole delivery has a budget;
+  alerts are left for the spool rather than holding the run);
 - 400 and 422 mean the receiver rejected the alerts: not retried, raised as
   :class:`AlertRejected` carrying the server's own message;
 - other failures raise :class:`~workbench.errors.AlertDeliveryError`, so
@@ -29,6 +33,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from workbench.deadline import Deadline, DeadlineExceeded, DeadlineTransport, active_deadline
 from workbench.errors import AlertDeliveryError, AlertRejected, ConfigError
 
 __all__ = ["DEFAULT_RETRY", "MAX_TIMEOUT_S", "AlertRejected", "Poster", "RetryPolicy",
@@ -136,15 +141,26 @@ class Poster:
         body = json.dumps(payload, separators=(",", ":")).encode()
         where = safe_url(url)
         policy = self.policy
-        deadline = time.monotonic() + policy.budget_s
+        run = active_deadline() or Deadline(None)
+        deadline = run.within(policy.budget_s)
+        ends = (f"the {policy.budget_s:.0f} s delivery budget ran out" if deadline.at < run.at
+                else "the run's deadline passed")
         problem = ""
         cause: Exception | None = None
-        with httpx.Client(timeout=policy.timeout_s, follow_redirects=False) as client:
+        attempt = 0
+        with httpx.Client(transport=DeadlineTransport(), timeout=policy.timeout_s,
+                          follow_redirects=False) as client, deadline.active():
             for attempt in range(policy.attempts):
                 wait: float | None = None
-                timeout = min(policy.timeout_s, max(deadline - time.monotonic(), 0.05))
+                if deadline.expired:
+                    problem += f"; {ends}"
+                    break
+                timeout = deadline.timeout(policy.timeout_s)
                 try:
                     resp = client.post(url, content=body, headers=self._headers, timeout=timeout)
+                except DeadlineExceeded as exc:
+                    problem, cause = f"{ends} mid-request", exc
+                    break
                 except httpx.TimeoutException as exc:
                     problem, cause = f"no answer within {timeout:.1f} s ({type(exc).__name__})", exc
                 except httpx.TransportError as exc:
@@ -175,8 +191,8 @@ class Poster:
                 if attempt + 1 >= policy.attempts:
                     break
                 delay = wait if wait is not None else policy.backoff(attempt)
-                if time.monotonic() + delay >= deadline:
-                    problem += f"; the {policy.budget_s:.0f} s delivery budget ran out"
+                if delay >= deadline.remaining():
+                    problem += f"; {ends}"
                     break
                 _sleep(delay)
         raise AlertDeliveryError(f"{self.what} {where} failed after {attempt + 1} attempt(s): "

@@ -166,6 +166,7 @@ class AlertmanagerSink(Sink):
         if firing_for <= dt.timedelta(0):
             raise ConfigError(f"firing_for must be positive, got {firing_for}")
         self.batch_size = batch_size
+        self.chunk = batch_size
         self.firing_for = firing_for
         self.clock = clock
         self._poster = Poster("alertmanager", policy or _http.DEFAULT_RETRY,

@@ -9,24 +9,61 @@ library is never imported.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlparse, urlsplit
 
 from workbench.alerts.alert import Alert
 from workbench.errors import AlertDeliveryError, ConfigError
 
-__all__ = ["SINKS", "FileSink", "Sink", "get_sink", "register_sink"]
+__all__ = ["SINKS", "FileSink", "Sink", "get_sink", "register_sink", "sink_key"]
+
+
+def sink_key(url: str) -> str:
+    """The name the spool and ledger keep for the sink at ``url``: never a secret.
+
+    A file sink is its absolute path; an Alertmanager sink its URL (credentials are refused in
+    it and come from the environment); a webhook or Slack URL, whose path or query often *is*
+    the credential, becomes ``scheme://host:port/#sha256:<digest of the whole URL>``. The URL
+    itself is read again at send time (``--alerts`` or ``WORKBENCH_ALERTS_URL``); entries
+    for a sink the current run does not use wait for a run that does.
+    """
+    url = str(url).strip()
+    if "://" not in url or url.startswith("file://"):
+        return str(_path_of(url).absolute())
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    base = f"{parts.scheme}://{parts.hostname or ''}{port}"
+    secretless = not (parts.username or parts.password or parts.query or parts.fragment)
+    if url.startswith("alertmanager+") and secretless:
+        return base + parts.path.rstrip("/")  # the path is a route prefix, not a credential
+    if secretless and not parts.path.strip("/"):
+        return base
+    return f"{base}/#sha256:{hashlib.sha256(url.encode()).hexdigest()[:16]}"
 
 
 class Sink(ABC):
-    """Somewhere alerts go. ``deliver`` sends all or raises :class:`AlertDeliveryError`."""
+    """Somewhere alerts go. ``deliver`` sends all or raises :class:`AlertDeliveryError`.
+
+    ``chunk`` is how many alerts one :meth:`deliver` call should carry (None: all at once), so
+    :func:`~workbench.alerts.send` can record each delivered chunk before posting the next.
+    """
 
     url: str = ""
+    chunk: int | None = None
+
+    @property
+    def key(self) -> str:
+        """The sink's name in the spool and ledger (:func:`sink_key`)."""
+        return sink_key(self.url)
 
     @abstractmethod
     def deliver(self, alerts: Sequence[Alert]) -> None:
@@ -34,7 +71,8 @@ class Sink(ABC):
 
 
 class FileSink(Sink):
-    """Appends one JSON object per alert to a file; the file and its folder are created."""
+    """Appends one JSON object per alert to a file; the file and its folder are created (mode
+    0640 and 0750: alerts are for the team, not for every user of the machine)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -45,9 +83,10 @@ class FileSink(Sink):
             return
         text = "".join(json.dumps(a.to_dict(), sort_keys=True) + "\n" for a in alerts)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
             # One write per batch: a reader never sees half a batch from this process.
-            with open(self.path, "a", encoding="utf-8") as fh:
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
                 fh.write(text)
                 fh.flush()
                 os.fsync(fh.fileno())

@@ -109,6 +109,7 @@ class WebhookSink(Sink):
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
+        self.chunk = batch_size
         self.firing_for = firing_for
         self.clock = clock
         self._poster = Poster("webhook", policy or _http.DEFAULT_RETRY,
@@ -142,6 +143,7 @@ class SlackSink(WebhookSink):
             raise ConfigError(f"max_lines must be >= 1, got {max_lines}")
         super().__init__(url, policy=policy, clock=clock)
         self.max_lines = max_lines
+        self.chunk = None  # an alert storm is one message
 
     def _auth_headers(self) -> dict[str, str]:
         return {}  # a Slack webhook's URL is its credential

@@ -28,7 +28,7 @@ from workbench import schema
 from workbench.alerts import Alert, Delivery, send
 from workbench.analysis.detect import units_for
 from workbench.analysis.signals import score_flags
-from workbench.deadline import Deadline
+from workbench.deadline import Deadline, active_deadline
 from workbench.errors import ConfigError, SchemaError, SourceError, WorkbenchError
 from workbench.findings import SEVERITIES, Finding
 from workbench.metrics_overview import DEFAULT_STEP, ENV_URL, MetricsSection, metrics_section
@@ -181,6 +181,8 @@ class DailyReport:
     coverage: Coverage = field(default_factory=lambda: Coverage(traces=0))
     notes: list[str] = field(default_factory=list)
     metrics: MetricsSection = field(default_factory=MetricsSection)
+    #: The run's wall-clock deadline; alert delivery waits within it too.
+    deadline: Deadline | None = None
 
     @property
     def window_start(self) -> pd.Timestamp:
@@ -257,12 +259,12 @@ class DailyReport:
         return out + self.degraded_findings()
 
     def send_alerts(self, url: str | None, out_dir: str | Path) -> Delivery:
-        """Send the alert findings to ``url`` (default ``<out_dir>/alerts.jsonl``); spool failures
-        in ``<out_dir>/alerts-spool.jsonl`` for the next run."""
+        """Send the alert findings to ``url`` (default ``<out_dir>/alerts.jsonl``) within the
+        run's deadline; the spool in the cache folder keeps what could not be delivered."""
         sink = url or os.environ.get("WORKBENCH_ALERTS_URL") or str(Path(out_dir) /
                                                                     "alerts.jsonl")
         alerts = [Alert.from_finding(f, notebook=self._notebook(f)) for f in self.alert_findings()]
-        return send(alerts, sink, spool=Path(out_dir) / "alerts-spool.jsonl")
+        return send(alerts, sink, deadline=self.deadline)
 
     def _notebook(self, f: Finding) -> str | None:
         rb = self.runbooks.get(f.runbook)
@@ -345,6 +347,26 @@ def build(date: Any, source: str | TraceSource = "local", data_dir: str | Path |
           *, days: int = 7, alert_days: int = 1, runbooks_dir: str | Path | None = None,
           prometheus: Any = None, metrics_step: Any = DEFAULT_STEP,
           deadline: Deadline | None = None) -> DailyReport:
+    """:func:`_build` under one wall-clock ``deadline`` for every network wait of the report.
+
+    ``deadline``: the run's :class:`~workbench.deadline.Deadline`; None takes the one the
+    report command handed to this kernel (``WORKBENCH_DEADLINE_AT``), else no bound. It is
+    active (:meth:`Deadline.active`) while sources pull, so any httpx client built on
+    :class:`~workbench.deadline.DeadlineTransport` obeys it (work handed to threads needs
+    :func:`~workbench.deadline.in_context`), and it bounds the alert delivery after.
+    """
+    deadline = deadline or Deadline.from_env() or Deadline(None)
+    with deadline.active():
+        report = _build(date, source, data_dir, days=days, alert_days=alert_days,
+                        runbooks_dir=runbooks_dir, prometheus=prometheus,
+                        metrics_step=metrics_step)
+    report.deadline = deadline
+    return report
+
+
+def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path | None = None,
+           *, days: int = 7, alert_days: int = 1, runbooks_dir: str | Path | None = None,
+           prometheus: Any = None, metrics_step: Any = DEFAULT_STEP) -> DailyReport:
     """Pull ``days`` days ending on ``date`` (plus the checks' baseline days before them),
     compute the per-trace signals once, and from them the KPIs, the daily checks of every day of
     the window and the detectors over the alert window.
@@ -359,8 +381,8 @@ def build(date: Any, source: str | TraceSource = "local", data_dir: str | Path |
         raise ConfigError(f"days ({days}) and alert_days ({alert_days}) must be at least 1")
     runbooks = runbook_mod.load_all(runbooks_dir)
     src = open_source(source, data_dir)
-    if deadline is not None and hasattr(src, "deadline"):
-        src.deadline = deadline
+    if hasattr(src, "deadline"):  # every pull of the report under the one deadline
+        src.deadline = active_deadline()
     status = SourceStatus(name=source if isinstance(source, str) else src.name)
     window_start = day - pd.Timedelta(days=int(days) - 1)
     end = day + pd.Timedelta(days=1)

@@ -3,13 +3,24 @@
 Parameters are the papermill ``parameters`` cell's values and end up written into the executed
 notebook, so anything that looks like a secret is refused here: secrets reach the kernel through
 environment variables only.
+
+Each execution keeps its kernel's connection file and Unix sockets in a private folder of its own
+(``runtime_dir``), so two runs never pick the same socket names. With a ``deadline`` (or in the
+main thread) papermill runs in a worker thread while the calling thread watches the clock and
+SIGTERM: when either ends the run, the kernel is interrupted first (the executing cell gets
+``KeyboardInterrupt``, so an alert delivery in progress records what it did), then killed after
+``grace_s``, and :class:`RunInterrupted` or :class:`~workbench.errors.ReportError` is raised.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import sys
+import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,9 +31,18 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import CaselessStrEnum
 from papermill.exceptions import PapermillExecutionError
 
+from workbench.deadline import Deadline
 from workbench.errors import ConfigError, ReportError
 
-__all__ = ["check_parameters", "run_notebook"]
+__all__ = ["RunInterrupted", "check_parameters", "run_notebook"]
+
+
+class RunInterrupted(ReportError):
+    """A signal (SIGTERM from a scheduler, SIGINT) stopped the run; ``signum`` says which."""
+
+    def __init__(self, message: str, *, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
 
 _SECRET_NAME = re.compile(r"(secret|password|passwd|token|api_?key|private_?key|credential)",
                           re.IGNORECASE)
@@ -85,12 +105,117 @@ class _ThisPythonKernelManager(AsyncKernelManager):
         return self._kernel_spec
 
 
+def _kernel_manager(runtime_dir: Path) -> type[_ThisPythonKernelManager]:
+    """A kernel manager class whose kernels keep connection file and sockets in
+    ``runtime_dir``, and which remembers the managers it made (to stop their kernels)."""
+    folder = str(runtime_dir)
+
+    class _RunKernelManager(_ThisPythonKernelManager):
+        made: list[AsyncKernelManager] = []
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.connection_file = os.path.join(folder, "kernel.json")
+            if self.transport == "ipc":
+                self.ip = os.path.join(folder, "kernel-ipc")
+            type(self).made.append(self)
+
+    return _RunKernelManager
+
+
+def _kernel_pids(km_class: type) -> list[int]:
+    pids = []
+    for km in getattr(km_class, "made", []):
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            pids.append(process.pid)
+    return pids
+
+
+def _signal_kernels(km_class: type, signum: int) -> None:
+    """Send ``signum`` to every live kernel's process group (kernels run in their own)."""
+    for pid in _kernel_pids(km_class):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signum)
+
+
+def _execute(src: Path, target: Path, params: Mapping[str, Any], kernel_name: str | None,
+             cwd: str | Path | None, start_timeout: int, engine: dict[str, Any]) -> None:
+    papermill.execute_notebook(str(src), str(target), parameters=dict(params),
+                               kernel_name=kernel_name, progress_bar=False,
+                               cwd=str(cwd) if cwd else None, start_timeout=start_timeout,
+                               **engine)
+
+
+def _close_thread_loop() -> None:
+    """Close the event loop papermill's client made for this worker thread (it leaves it open)."""
+    import asyncio
+
+    with contextlib.suppress(RuntimeError):
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+        if not loop.is_running():
+            loop.close()
+        asyncio.set_event_loop(None)
+
+
+def _watched(run: Any, km_class: type, deadline: Deadline, grace_s: float, what: str) -> None:
+    """Call ``run()`` in a worker thread; stop its kernel on SIGTERM/SIGINT or the deadline."""
+    failure: list[BaseException] = []
+    stop: list[int] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            run()
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+            failure.append(exc)
+        finally:
+            _close_thread_loop()
+            done.set()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.append(signum)
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, on_signal)
+    worker = threading.Thread(target=work, name="workbench-notebook", daemon=True)
+    try:
+        worker.start()
+        while not done.wait(timeout=0.2) and not stop and not deadline.expired:
+            pass
+        if not done.is_set():
+            # Interrupt first: the executing cell gets KeyboardInterrupt and its finally blocks
+            # (the alert spool's bookkeeping) run; then the kernel is killed.
+            _signal_kernels(km_class, signal.SIGINT)
+            if not done.wait(grace_s):
+                _signal_kernels(km_class, signal.SIGKILL)
+                done.wait(grace_s)
+            if stop:
+                name = signal.Signals(stop[0]).name
+                raise RunInterrupted(f"{what} stopped by {name}: kernel interrupted and shut "
+                                     "down, nothing published; alerts already persisted stay "
+                                     "spooled for the next run", signum=stop[0])
+            raise ReportError(f"{what} ran past its {deadline.seconds or 0:.0f} s budget: "
+                              "kernel interrupted and shut down, nothing published")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if failure:
+        raise failure[0]
+
+
 def run_notebook(path: str | Path, params: Mapping[str, Any], out_dir: str | Path, *,
                  output_name: str | None = None, kernel_name: str | None = None,
-                 cwd: str | Path | None = None, start_timeout: int = 60) -> Path:
+                 cwd: str | Path | None = None, start_timeout: int = 60,
+                 runtime_dir: str | Path | None = None, deadline: Deadline | None = None,
+                 grace_s: float = 10.0) -> Path:
     """Execute ``path`` with ``params`` into ``out_dir``; return the executed notebook's path.
 
     The kernel runs on this interpreter unless ``kernel_name`` names a kernelspec to use instead.
+    ``runtime_dir`` (a private folder) holds the kernel's connection file and sockets;
+    ``deadline`` bounds the whole execution (see the module docstring).
 
     On failure the executed notebook is kept as ``<name>-err.ipynb`` (tracebacks and all) and
     :class:`ReportError` names the failing cell and the exception.
@@ -105,12 +230,28 @@ def run_notebook(path: str | Path, params: Mapping[str, Any], out_dir: str | Pat
     except OSError as exc:
         raise ReportError(f"output folder {out} cannot be created: {exc.strerror}") from exc
     target = out / (output_name or src.name)
-    engine = {} if kernel_name else {"kernel_manager_class": _ThisPythonKernelManager}
+    with contextlib.ExitStack() as stack:
+        if runtime_dir is None:  # never the kernel's cwd: a private folder for this call
+            runtime_dir = stack.enter_context(tempfile.TemporaryDirectory(
+                prefix=f"workbench-run-{os.getpid()}-"))
+        km_class = _kernel_manager(Path(runtime_dir))
+        engine = {} if kernel_name else {"kernel_manager_class": km_class}
+
+        def run() -> None:
+            _execute(src, target, params, kernel_name, cwd, start_timeout, engine)
+
+        _run_and_report(run, km_class, deadline, grace_s, src, target)
+    return target
+
+
+def _run_and_report(run: Any, km_class: type, deadline: Deadline | None, grace_s: float,
+                    src: Path, target: Path) -> None:
+    """Run, turning papermill's failures into :class:`ReportError` naming the cell."""
     try:
-        papermill.execute_notebook(str(src), str(target), parameters=dict(params),
-                                   kernel_name=kernel_name, progress_bar=False,
-                                   cwd=str(cwd) if cwd else None, start_timeout=start_timeout,
-                                   **engine)
+        if deadline is None:
+            run()
+        else:
+            _watched(run, km_class, deadline, grace_s, src.name)
     except PapermillExecutionError as exc:
         err = target.with_name(f"{target.stem}-err.ipynb")
         if target.exists():
@@ -122,4 +263,3 @@ def run_notebook(path: str | Path, params: Mapping[str, Any], out_dir: str | Pat
         # Kernel could not start, notebook unreadable, ... : papermill's own failures.
         raise ReportError(f"{src.name} could not be executed: {type(exc).__name__}: {exc}"
                           ) from exc
-    return target

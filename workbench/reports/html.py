@@ -142,14 +142,22 @@ def findings(rep: DailyReport) -> str:
 
 
 def delivery(result: Delivery | None) -> str:
+    """What happened to the run's alerts: problems first (rejected, spooled, dropped), then one
+    row per alert with its fate. "No alerts to send." only when there were none at all."""
     if result is None:
         return "<p>Alerts were not sent (send_alerts is off).</p>"
     from workbench.reports.summary import redact_url
 
     parts = [_STYLE, f"<p>Sink: <code>{_e(redact_url(result.sink))}</code></p>"]
-    rows = [(a, "sent") for a in result.sent] + [(a, "spooled for retry") for a in
-                                                 result.spooled] + \
-        [(a, "redelivered from spool") for a in result.redelivered]
+    if result.degraded:
+        parts.append("<div class='wb-degraded'><b>ALERTS NOT ALL DELIVERED.</b> "
+                     + _e("; ".join(result.problems())) + ".</div>")
+    rows = [(a, "sent") for a in result.sent] + \
+        [(a, "REJECTED by the receiver") for a in result.rejected] + \
+        [(a, "spooled for retry (not delivered yet)") for a in result.spooled] + \
+        [(a, f"DROPPED from the spool: {why}") for a, why in result.dropped] + \
+        [(a, "redelivered from spool") for a in result.redelivered] + \
+        [(a, "already delivered by an earlier run") for a in result.skipped]
     if rows:
         parts.append(_table(pd.DataFrame({
             "alertname": [a.name for a, _ in rows],
@@ -158,7 +166,7 @@ def delivery(result: Delivery | None) -> str:
             "fingerprint": [a.fingerprint for a, _ in rows],
             "delivery": [s for _, s in rows],
         })))
-    else:
+    elif not result.errors:
         parts.append("<p>No alerts to send.</p>")
     parts += [f"<div class='wb-degraded'>{_e(err)}</div>" for err in result.errors]
     return "\n".join(parts)

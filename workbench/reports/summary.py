@@ -9,10 +9,12 @@ summary and in the rendered report. JSON has no NaN: missing numbers are ``null`
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -72,10 +74,11 @@ def jsonable(obj: Any) -> Any:
 
 
 def write_summary(path: str | Path, data: Mapping[str, Any], *, redact: bool = True) -> Path:
-    """Write ``data`` as JSON atomically (a reader never sees half a summary), every string
-    redacted unless ``redact`` is False. ``data["redaction"]["parts"]`` (from an earlier write,
-    or the rendered report's count) is kept and added to: a summary re-written after its report
-    was rendered still counts what the first write replaced."""
+    """Write ``data`` as JSON atomically (a reader never sees half a summary; two writers never
+    share a temporary file), mode 0640, every string redacted unless ``redact`` is False.
+    ``data["redaction"]["parts"]`` (from an earlier write, or the rendered report's count) is
+    kept and added to: a summary re-written after its report was rendered still counts what the
+    first write replaced."""
     target = Path(path)
     previous = data.get("redaction") if isinstance(data.get("redaction"), Mapping) else {}
     parts = {k: dict(v) for k, v in (previous.get("parts") or {}).items()}
@@ -87,12 +90,20 @@ def write_summary(path: str | Path, data: Mapping[str, Any], *, redact: bool = T
     parts["summary"] = {"by_kind": mine}
     body["redaction"] = tally(redact, parts)
     text = json.dumps(body, indent=2, sort_keys=False, allow_nan=False)
-    tmp = target.with_name(target.name + ".tmp")
+    tmp = None
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text + "\n", encoding="utf-8")
+        target.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o640)
         os.replace(tmp, target)
     except OSError as exc:
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise ReportError(f"cannot write summary {target}: {exc.strerror}") from exc
     return target
 

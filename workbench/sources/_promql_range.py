@@ -6,8 +6,8 @@ rejects a request when ``(end - start) // step > 11000`` (integer division of du
 hold at most 11,001 points of the *same* step grid; both ends are inclusive, so the next chunk
 starts one step after the previous one ends and no sample is lost or fetched twice.
 
-Times are whole seconds here because ``PrometheusConnect.custom_query_range`` rounds ``start`` and
-``end`` to whole seconds before sending them: a grid off whole seconds would shift silently.
+Times are whole seconds here: every chunk is sent as whole seconds, so the grid is exact and the
+same however the window is cut.
 """
 
 from __future__ import annotations

@@ -1,36 +1,40 @@
 """The Prometheus metrics source: PromQL in, the canonical tidy ``metrics`` frame out.
 
-Built on ``prometheus-api-client`` (``PrometheusConnect``) and configured from the environment
-(``PROMETHEUS_URL``, optional ``PROMETHEUS_USERNAME``/``PROMETHEUS_PASSWORD``, ``PROMETHEUS_TOKEN``,
-``PROMETHEUS_HEADERS`` as ``k=v,k2=v2`` or JSON; see :mod:`workbench.sources._prom_config`).
+Speaks Prometheus's HTTP API over httpx (:mod:`workbench.sources._prom_http`) and is configured
+from the environment (``PROMETHEUS_URL``, optional ``PROMETHEUS_USERNAME``/``PROMETHEUS_PASSWORD``,
+``PROMETHEUS_TOKEN``, ``PROMETHEUS_HEADERS`` as ``k=v,k2=v2`` or JSON; see
+:mod:`workbench.sources._prom_config`).
 
 Aggregation is pushed down to PromQL; what comes back is small and tidy: one row per sample with
 ``timestamp``, ``metric`` (the alias given as ``name``, else ``__name__``), ``value`` (float64, NaN
 and Inf kept) and one string column per label. A long range is split on its step grid into chunks
 of at most 11,001 points (Prometheus's limit) fetched concurrently, without gaps or duplicates.
 
-Every request has a timeout of at most 10 s (also sent to the server as its evaluation timeout);
-connection failures and 429/502/503/504 are retried with a short backoff (``Retry-After`` honoured,
-capped), read timeouts are not, so a slow server costs at most ``timeout`` per attempt.
+Every request has a timeout of at most 10 s (also sent to the server as its evaluation timeout)
+and never outlives the active :class:`~workbench.deadline.Deadline` (a report's): the bound holds
+for the whole request, so a server dripping its answer cannot hold a run. Connection failures and
+429/502/503/504 are retried with a short backoff (``Retry-After`` honoured, capped), read timeouts
+are not, so a slow server costs at most ``timeout`` per attempt. The threads fetching the chunks
+of a long range see the caller's deadline.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from typing import Any
 
+import httpx
 import pandas as pd
-import requests
-from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
-from urllib3.util.retry import Retry
 
 from workbench import schema
+from workbench.deadline import in_context
 from workbench.errors import ConfigError
 from workbench.sources._prom_config import PrometheusSettings
 from workbench.sources._prom_errors import translate
 from workbench.sources._prom_frames import result_to_frame
+from workbench.sources._prom_http import MAX_RETRY_AFTER_S, PromClient, PromHTTPError
 from workbench.sources._promql_range import (
     MAX_POINTS,
     Chunk,
@@ -40,23 +44,13 @@ from workbench.sources._promql_range import (
     to_epoch_s,
 )
 
-__all__ = ["MAX_TIMEOUT_S", "PrometheusSource"]
+__all__ = ["MAX_RETRY_AFTER_S", "MAX_TIMEOUT_S", "PrometheusSource"]
 
 #: The ceiling on one request's timeout (the project's failure rules).
 MAX_TIMEOUT_S = 10.0
-#: A server's ``Retry-After`` is honoured up to this many seconds.
-MAX_RETRY_AFTER_S = 5.0
 
-_CAUGHT = (PrometheusApiClientException, requests.exceptions.RequestException, KeyError,
-           TypeError)
-
-
-class _CappedRetry(Retry):
-    """urllib3 ``Retry`` that honours ``Retry-After`` but never sleeps longer than the cap."""
-
-    def get_retry_after(self, response: Any) -> float | None:
-        after = super().get_retry_after(response)
-        return None if after is None else min(after, MAX_RETRY_AFTER_S)
+_CAUGHT = (PromHTTPError, httpx.HTTPError, httpx.InvalidURL, ValueError, KeyError, TypeError,
+           AttributeError)
 
 
 class PrometheusSource:
@@ -86,13 +80,8 @@ class PrometheusSource:
         self.timeout = float(timeout)
         self.max_workers = max_workers
         self.max_points = max_points
-        retry = _CappedRetry(total=retries, connect=retries, read=0, status=retries, other=0,
-                             backoff_factor=0.25, status_forcelist=(429, 502, 503, 504),
-                             raise_on_status=False, respect_retry_after_header=True)
-        self._client = PrometheusConnect(
-            url=self._settings.url, headers=dict(self._settings.headers) or None,
-            auth=self._settings.auth, retry=retry, timeout=self.timeout,
-            disable_ssl=not verify_tls)
+        self._client = PromClient(self._settings, timeout=self.timeout, retries=retries,
+                                  verify_tls=verify_tls)
 
     @property
     def host(self) -> str:
@@ -117,9 +106,10 @@ class PrometheusSource:
         # The server stops evaluating when the client would stop waiting anyway.
         return {"timeout": f"{self.timeout:g}s"}
 
-    def _call(self, promql: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, promql: str, path: str, params: dict[str, str]) -> Any:
         try:
-            return fn(*args, **kwargs)
+            data = self._client.get(path, {"query": promql, **params})
+            return data["result"]
         except _CAUGHT as exc:
             raise translate(exc, self.host, promql, self.timeout) from exc
 
@@ -133,7 +123,7 @@ class PrometheusSource:
         params = self._params()
         if at is not None:
             params["time"] = f"{to_epoch_s(at):.3f}"
-        result = self._call(promql, self._client.custom_query, promql, params=params)
+        result = self._call(promql, "/api/v1/query", params)
         return result_to_frame(result, promql, name)
 
     def query_range(self, promql: str, start: Any, end: Any, step: Any = None,
@@ -158,7 +148,7 @@ class PrometheusSource:
             workers = min(self.max_workers, len(chunks))
             with ThreadPoolExecutor(max_workers=workers,
                                     thread_name_prefix="prometheus-range") as pool:
-                futures = [pool.submit(self._fetch, promql, c) for c in chunks]
+                futures = [pool.submit(in_context(self._fetch), promql, c) for c in chunks]
                 try:
                     results = [f.result() for f in futures]
                 except BaseException:
@@ -168,11 +158,33 @@ class PrometheusSource:
         return result_to_frame(_merge_series(results), promql, name)
 
     def _fetch(self, promql: str, chunk: Chunk) -> list[dict]:
-        return self._call(
-            promql, self._client.custom_query_range, promql,
-            start_time=datetime.fromtimestamp(chunk.start, tz=timezone.utc),
-            end_time=datetime.fromtimestamp(chunk.end, tz=timezone.utc),
-            step=str(chunk.step), params=self._params())
+        return self._call(promql, "/api/v1/query_range",
+                          {"start": str(chunk.start), "end": str(chunk.end),
+                           "step": str(chunk.step), **self._params()})
+
+    def parse_problems(self, exprs: Mapping[str, str]) -> dict[str, str] | None:
+        """``{name: parser message}`` for the expressions the server's PromQL parser rejects;
+        None when the server gives no verdict (unreachable, refused, timed out).
+
+        Each is evaluated at Unix time 1, where no data exists, so it costs the server a parse
+        and nothing more; only a ``bad_data`` answer (the parser's) counts as a rejection.
+        """
+        found: dict[str, str] = {}
+        for name, expr in exprs.items():
+            try:
+                self._client.get("/api/v1/query", {"query": expr, "time": "1",
+                                                   **self._params()})
+            except PromHTTPError as exc:
+                try:
+                    envelope = json.loads(exc.body)
+                except ValueError:
+                    return None
+                if exc.status != 400 or envelope.get("errorType") != "bad_data":
+                    return None
+                found[name] = str(envelope.get("error") or exc.body)
+            except _CAUGHT:
+                return None
+        return found
 
     def runbook_queries(self, runbook: Any, start: Any, end: Any,
                         step: Any = None) -> dict[str, pd.DataFrame]:

@@ -1,0 +1,110 @@
+"""``workbench check``: the injected incidents of the demo alerted in seconds, quiet windows
+quiet, missing data never an all-clear, re-runs never sending twice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench.cli import EXIT_BAD_INPUT, EXIT_DEGRADED, EXIT_OK, main
+from workbench.sources.local import LocalSource
+
+RUNBOOK_SIGNAL = {"timeout_surge": "timeout_rate", "cost_spike": "cost_per_request",
+                  "hallucination_spike": "hallucination_rate"}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo store at its default size (hourly buckets need their volume)."""
+    from workbench.reports.demo import ensure_demo_data
+
+    return ensure_demo_data(tmp_path_factory.mktemp("check") / "demo")
+
+
+@pytest.fixture(scope="module")
+def labels(demo):
+    return LocalSource(demo).labels()
+
+
+def sent(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_each_injected_incident_is_alerted_by_a_check_over_its_window(demo, labels, tmp_path,
+                                                                      capsys):
+    sink = tmp_path / "alerts.jsonl"
+    for row in labels.itertuples():
+        code = main(["check", "--since", "3h", "--at", row.end.isoformat(), "--data", str(demo),
+                     "--alerts", str(sink)])
+        out = capsys.readouterr().out
+        assert code == EXIT_OK, out
+        assert f"] {row.runbook}.{RUNBOOK_SIGNAL[row.runbook]} " in out
+    alerted = {(a["labels"]["runbook"], a["labels"]["signal"]) for a in sent(sink)}
+    for runbook, signal in RUNBOOK_SIGNAL.items():
+        assert (runbook, signal) in alerted
+    assert all(a["labels"]["severity"] in ("warning", "critical", "page") for a in sent(sink))
+
+
+def test_a_quiet_window_fires_nothing_and_a_rerun_sends_nothing_twice(demo, labels, tmp_path,
+                                                                      capsys):
+    sink = tmp_path / "alerts.jsonl"
+    quiet = labels["start"].min() - pd.Timedelta(hours=12)
+    assert main(["check", "--since", "3h", "--at", quiet.isoformat(), "--data", str(demo),
+                 "--alerts", str(sink)]) == EXIT_OK
+    assert " 0 firing" in capsys.readouterr().out and sent(sink) == []
+    cost = labels.set_index("runbook").loc["cost_spike"]
+    for _ in range(2):
+        assert main(["check", "--since", "3h", "--at", cost["end"].isoformat(), "--data",
+                     str(demo), "--alerts", str(sink)]) == EXIT_OK
+    prints = [a["fingerprint"] + a["startsAt"] for a in sent(sink)]
+    assert prints and len(prints) == len(set(prints))  # the second check sent nothing again
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert "alerts sent: 0" in last and f"already sent by an earlier run: {len(prints)}" in last
+
+
+def test_no_data_in_the_window_is_degraded_not_an_all_clear(demo, tmp_path, capsys):
+    code = main(["check", "--since", "3h", "--at", "2026-10-01T12:00", "--data", str(demo),
+                 "--alerts", str(tmp_path / "a.jsonl")])
+    captured = capsys.readouterr()
+    assert code == EXIT_DEGRADED and " 0 traces" in captured.out
+    assert "no traces between 2026-10-01 09:00 and 12:00 UTC" in captured.err
+
+
+def test_a_failing_source_is_degraded_and_alerts_about_itself(tmp_path, capsys):
+    from workbench.simulate.writer import write_demo
+
+    store = write_demo(tmp_path / "store", days=2, traces_per_day=60)
+    for part in (store / "observations").glob("day=*/part-0.parquet"):
+        part.write_bytes(b"not parquet")
+    sink = tmp_path / "alerts.jsonl"
+    code = main(["check", "--since", "3h", "--at", "2026-11-03T12:00", "--data", str(store),
+                 "--alerts", str(sink)])
+    assert code == EXIT_DEGRADED
+    assert "unreadable Parquet file" in capsys.readouterr().err
+    (alert,) = sent(sink)
+    assert alert["labels"]["alertname"] == "WorkbenchCheckSourceDegraded"
+    assert alert["labels"]["severity"] == "critical"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--since", "1m"], "between 5m and 7d"),
+    (["--since", "soon"], "not a duration"),
+    (["--at", "yesterday-ish"], "--at 'yesterday-ish' is not a time"),
+    (["--at", "2999-01-01"], "not a time up to now"),
+    (["--alerts", "foo://x"], "no alert sink for foo://"),
+    (["--heartbeat", "15m"], "--heartbeat needs an Alertmanager sink"),
+])
+def test_bad_check_input_exits_2_with_one_line(demo, tmp_path, capsys, argv, message):
+    args = ["check", "--since", "3h", "--data", str(demo), "--alerts",
+            str(tmp_path / "a.jsonl")]
+    for flag, value in zip(argv[::2], argv[1::2]):
+        if flag in args:
+            args[args.index(flag) + 1] = value
+        else:
+            args += [flag, value]
+    assert main(args) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

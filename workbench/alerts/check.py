@@ -1,0 +1,124 @@
+"""``workbench check``: the runbook detectors over the last few hours, alerts sent, no notebook.
+
+The daily report is the human view, once a day; this is the pager's view, every few minutes from
+a schedule: pull the recent window (plus the baseline the detectors compare it with), run
+:func:`workbench.analysis.detect_all`, send the firing findings at warning or worse through the
+spool (so a re-run never sends twice and an outage loses nothing), all within one deadline.
+
+Missing or partial data is never an all-clear: a source that fails or returns no traces for the
+window makes the check *degraded* (exit 3) and, when it failed, raises an alert of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from workbench.alerts.alert import Alert
+from workbench.alerts.delivery import Delivery, send
+from workbench.deadline import Deadline
+from workbench.errors import SchemaError, SourceError, WorkbenchError
+from workbench.findings import SEVERITIES, Finding
+
+__all__ = ["ALERT_MIN_SEVERITY", "CheckResult", "run_check"]
+
+#: Findings at or above this severity raise alerts.
+ALERT_MIN_SEVERITY = "warning"
+
+
+@dataclass
+class CheckResult:
+    """What one check saw and did."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    traces: int
+    findings: list[Finding]
+    delivery: Delivery | None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def firing(self) -> list[Finding]:
+        return [f for f in self.findings if f.status == "firing"]
+
+    @property
+    def degraded(self) -> bool:
+        """The source failed or had nothing for the window, or alerts did not all arrive."""
+        return bool(self.problems) or bool(self.delivery and self.delivery.degraded)
+
+
+def _to_alertable(findings: list[Finding]) -> list[Finding]:
+    floor = SEVERITIES.index(ALERT_MIN_SEVERITY)
+    return [f for f in findings if f.status == "firing" and SEVERITIES.index(f.severity) >= floor]
+
+
+def _source_finding(name: str, why: str, start: pd.Timestamp, end: pd.Timestamp) -> Finding:
+    return Finding(runbook="workbench_check", signal="source_degraded", severity="critical",
+                   start=start, end=end, observed=float("nan"), baseline=float("nan"),
+                   summary=f"check of {start:%Y-%m-%d %H:%M}-{end:%H:%M} UTC is degraded: "
+                           f"source {name!r}: {why}", labels={"source": name})
+
+
+def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
+              data_dir: str | Path | None = None, sink: str | None = None,
+              runbooks_dir: str | Path | None = None,
+              deadline: Deadline | None = None) -> CheckResult:
+    """Detect over ``[at - since, at)`` (``at`` default now, UTC) and send the alerts to ``sink``
+    (None: send nothing). Every network wait is bounded by ``deadline``."""
+    from workbench import runbooks as runbook_mod
+    from workbench import schema
+    from workbench.analysis import detect_all
+    from workbench.reports.daily import open_source
+    from workbench.sources import TraceSource, incomplete_reason, to_utc
+
+    deadline = deadline or Deadline(None)
+    end = to_utc(at).floor("min") if at is not None else pd.Timestamp.now(tz="UTC").floor("min")
+    start = end - since
+    runbooks = runbook_mod.load_all(runbooks_dir)
+    history = max((rb.baseline_window for rb in runbooks.values()), default=pd.Timedelta(0))
+    pull_start = start - history
+    problems: list[str] = []
+    failure: str | None = None
+    obs, traces, scores = (schema.empty("observations"), schema.empty("traces"),
+                           schema.empty("scores"))
+    name = source if isinstance(source, str) else getattr(source, "name", "source")
+    with deadline.active():
+        src = open_source(source, data_dir)
+        try:
+            obs = src.observations(pull_start, end)
+            traces = (schema.traces_from_observations(obs)
+                      if type(src).traces is TraceSource.traces else src.traces(pull_start, end))
+            scores = src.scores(pull_start, end)
+        except (SourceError, SchemaError) as exc:
+            failure = f"{type(exc).__name__}: {exc}"
+            problems.append(failure)
+        finally:
+            close = getattr(src, "close", None)
+            if callable(close):
+                close()
+    for label, frame in (("observations", obs), ("traces", traces), ("scores", scores)):
+        if reason := incomplete_reason(frame):
+            problems.append(f"{label} incomplete: {reason}")
+    recent = int(((traces["start_time"] >= start) & (traces["start_time"] < end)).sum()) \
+        if len(traces) else 0
+    findings: list[Finding] = []
+    if not problems and recent == 0:
+        problems.append(f"no traces between {start:%Y-%m-%d %H:%M} and {end:%H:%M} UTC: "
+                        "nothing to judge (is the source the right one?)")
+    if recent:
+        try:
+            findings = list(detect_all(runbooks, traces, obs, scores, start, end))
+        except WorkbenchError as exc:
+            problems.append(f"detectors failed: {type(exc).__name__}: {exc}")
+    alertable = _to_alertable(findings)
+    if failure:
+        alertable.append(_source_finding(name, failure, start, end))
+    delivery = None
+    if sink is not None:
+        alerts = [Alert.from_finding(f) for f in alertable]
+        delivery = send(alerts, sink, deadline=deadline)
+    return CheckResult(start=start, end=end, traces=recent, findings=findings,
+                       delivery=delivery, problems=problems)
