@@ -14,7 +14,6 @@ from workbench.simulate import (
     default_incidents,
     ensure_demo,
     generate,
-    generate_spans,
     write_demo,
 )
 from workbench.simulate.traffic import agent_mix
@@ -67,7 +66,7 @@ def _by_style(spans):
     return out
 
 
-# ---- determinism and schema -----------------------------------------------------------------------
+# ---- determinism and schema ----------------------------------------------------------------------
 
 def test_same_seed_gives_identical_frames(small):
     again = generate(seed=3, **SMALL)
@@ -109,7 +108,7 @@ def test_no_private_attribute_anywhere(small, realistic):
             assert not [k for k in keys if k.startswith("workbench")], s.name
 
 
-# ---- each instrumentation style, as its producer writes it -----------------------------------------
+# ---- each instrumentation style, as its producer writes it ---------------------------------------
 
 def test_demo_agents_map_from_three_styles(small):
     obs = small.observations
@@ -261,7 +260,7 @@ def test_timeouts_arrive_in_the_words_of_the_library(realistic, small):
     assert len(timeouts) > 20 and timeouts["error_type"].eq("timeout").all()
 
 
-# ---- the demo's story -----------------------------------------------------------------------------
+# ---- the demo's story ----------------------------------------------------------------------------
 
 def test_budget_cut_at_eight_seconds(labelled):
     obs, traces = labelled.observations, labelled.traces
@@ -400,7 +399,7 @@ def test_default_incidents_are_on_separate_days():
                                               "prompt_name=answer"]
 
 
-# ---- the realistic profile ------------------------------------------------------------------------
+# ---- the realistic profile -----------------------------------------------------------------------
 
 def test_realistic_volume_night_troughs_and_weekends(realistic):
     t = realistic.traces
@@ -529,7 +528,7 @@ def test_realistic_rejects_incidents_it_cannot_inject():
             generate(days=4, traces_per_day=50, profile="realistic", incidents=[inc])
 
 
-# ---- validation -----------------------------------------------------------------------------------
+# ---- validation ----------------------------------------------------------------------------------
 
 _INCIDENT = {"runbook": "cost_spike", "start": "2026-11-02T10:00Z", "end": "2026-11-02T12:00Z",
              "cause_dimension": "tool_name", "cause_value": "search_api", "magnitude": 5.0}
@@ -566,7 +565,7 @@ def test_generate_rejects_bad_arguments(kwargs, message):
         generate(**{"days": 1, "traces_per_day": 10, **kwargs})
 
 
-# ---- writing the store ----------------------------------------------------------------------------
+# ---- writing the store ---------------------------------------------------------------------------
 
 def test_write_demo_layout_and_ensure_demo(tmp_path, small):
     root = write_demo(tmp_path / "demo", dataset=small)

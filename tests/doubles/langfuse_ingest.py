@@ -116,7 +116,7 @@ def _json_string(v: Any) -> str:
     return json.dumps(v, separators=(",", ":"))
 
 
-# ---- observation type ------------------------------------------------------------------------------
+# ---- observation type ----------------------------------------------------------------------------
 
 def observation_type(a: Mapping[str, Any], scope: str, scope_version: str | None,
                      resource: Mapping[str, Any], name: str) -> str:
@@ -333,7 +333,8 @@ def session_id(a: Mapping[str, Any]) -> str | None:
 
 
 def tags(a: Mapping[str, Any]) -> list[str]:
-    for key in ("langfuse.trace.tags", "langfuse.tags", "langfuse.observation.metadata.langfuse_tags",
+    for key in ("langfuse.trace.tags", "langfuse.tags",
+                "langfuse.observation.metadata.langfuse_tags",
                 "langfuse.trace.metadata.langfuse_tags", "ai.telemetry.metadata.tags", "tag.tags"):
         v = a.get(key)
         if not _present(v):
@@ -401,7 +402,7 @@ def read_metadata_value(stored: str, expand: bool) -> Any:
         return value
 
 
-# ---- spans -> records -------------------------------------------------------------------------------
+# ---- spans -> records ----------------------------------------------------------------------------
 
 def _matched_price(model: str | None, prices: Iterable[ModelPrice]) -> ModelPrice | None:
     if not model:
@@ -550,7 +551,8 @@ def metrics_row(rec: Mapping[str, Any]) -> dict[str, Any]:
         "prompt_version": rec["prompt"]["promptVersion"],
         "is_root": bool(b["isRootObservation"]), "one": 1,
         "latency_ms": rec["metrics"]["latency"] * 1000.0,
-        "input_tokens": usage.get("input", math.nan), "output_tokens": usage.get("output", math.nan),
+        "input_tokens": usage.get("input", math.nan),
+        "output_tokens": usage.get("output", math.nan),
         "total_tokens": usage.get("total", math.nan),
         "cost_usd": u["totalCost"] if u["totalCost"] is not None else math.nan,
         "input_cost": cost.get("input", math.nan), "output_cost": cost.get("output", math.nan),

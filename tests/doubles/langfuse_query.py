@@ -184,7 +184,7 @@ def time_bounds(conds: list[dict[str, Any]], q: dict[str, list[str]],
     return lo, hi, rest
 
 
-# ---- v2 metrics -----------------------------------------------------------------------------------
+# ---- v2 metrics ----------------------------------------------------------------------------------
 
 _DIMENSIONS = {
     "environment": "environment", "type": "type_upper", "name": "name", "level": "level",

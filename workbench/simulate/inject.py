@@ -50,7 +50,7 @@ def _in_window(plans: Sequence[TracePlan], inc: Incident) -> list[TracePlan]:
     return [p for p in plans if lo <= p.start_us < hi]
 
 
-# ---- hallucination: a prompt version ships --------------------------------------------------------
+# ---- hallucination: a prompt version ships -------------------------------------------------------
 
 def _hallucination(r: random.Random, plans: list[TracePlan], inc: Incident, profile: Profile,
                    base: dict[str, float]) -> list[TracePlan]:
@@ -68,7 +68,7 @@ def _hallucination(r: random.Random, plans: list[TracePlan], inc: Incident, prof
     return []  # timing unchanged: nothing to lay out again
 
 
-# ---- timeouts: one tool hangs -----------------------------------------------------------------------
+# ---- timeouts: one tool hangs --------------------------------------------------------------------
 
 def _hang_until_timeout(r: random.Random, p: TracePlan, call: CallPlan, retry: bool) -> None:
     """``call`` hangs until its client's time-out; with ``retry`` the agent fetches again."""
@@ -121,7 +121,7 @@ def _spread(r: random.Random, items: list, n: int) -> list:
     return [items[int(offset + k * step)] for k in range(n)]
 
 
-# ---- cost: the demo's runaway loop ------------------------------------------------------------------
+# ---- cost: the demo's runaway loop ---------------------------------------------------------------
 
 def _malformed(r: random.Random, tool: CallPlan) -> CallPlan:
     assert tool.tool is not None
@@ -172,7 +172,7 @@ def _cost_demo(r: random.Random, plans: list[TracePlan], inc: Incident) -> list[
     return changed
 
 
-# ---- cost: a model's calls get dearer ---------------------------------------------------------------
+# ---- cost: a model's calls get dearer ------------------------------------------------------------
 
 def _cost(r: random.Random, plans: list[TracePlan], inc: Incident, profile: Profile,
           base: dict[str, float]) -> list[TracePlan]:

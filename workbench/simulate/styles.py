@@ -50,7 +50,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from workbench.simulate import errors
 from workbench.simulate.catalog import MODELS, AgentSpec
 from workbench.simulate.errors import Failure
-from workbench.simulate.plan import CallPlan, TracePlan
+from workbench.simulate.plan import TracePlan
 
 __all__ = ["LANGFUSE_SDK_VERSION", "SeededIdGenerator", "SpanRecorder", "ToolObservation"]
 

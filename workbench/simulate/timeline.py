@@ -14,7 +14,6 @@ import random
 
 from workbench.simulate import errors
 from workbench.simulate.plan import CallPlan, TracePlan, lognorm
-from workbench.simulate.profiles import Profile
 
 __all__ = ["fail_request", "finalize", "stall", "time_out_tool", "tool_errors_propagate"]
 
