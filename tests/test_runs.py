@@ -26,7 +26,7 @@ STEM = "daily-report-2026-11-03"
 def store(tmp_path_factory):
     from workbench.simulate.writer import write_demo
 
-    return write_demo(tmp_path_factory.mktemp("store") / "demo", days=3, traces_per_day=60)
+    return write_demo(tmp_path_factory.mktemp("store") / "demo", days=3, traces_per_day=200)
 
 
 def cli(*argv: str, env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
@@ -94,8 +94,8 @@ def _runbooks_copy(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda t: t.replace("min_volume: 50", "min_volume: lots"),
-     "cost_spike.yaml: invalid runbook: evaluation.min_volume: 'lots' is not of type 'integer'"),
+    (lambda t: t.replace("min_units: 5 ", "min_units: lots "),
+     "cost_spike.yaml: invalid runbook: evaluation.min_units: 'lots' is not of type 'integer'"),
     (lambda t: t.replace("evaluation:", "evaluation: [", 1), "cost_spike.yaml: not valid YAML"),
     (lambda t: t.replace("increase(llm_cost_usd_total[1h])", "increase(llm_cost_usd_total[1x])"),
      "cost_spike.yaml: prometheus.cost_per_hour: not valid PromQL"),

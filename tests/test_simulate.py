@@ -18,6 +18,7 @@ from workbench.simulate import (
 )
 from workbench.simulate.traffic import agent_mix
 from workbench.sources import conventions as conv
+from workbench.sources import prices
 from workbench.sources.otel import raw_from_spans
 
 SMALL = {"days": 2, "traces_per_day": 400}
@@ -90,8 +91,9 @@ def test_frames_follow_the_canonical_schema_and_come_from_the_spans(small):
     assert str(small.labels["start"].dtype) == "datetime64[us, UTC]"
     assert len(small.traces) == 2 * 400
     assert small.observations.groupby("trace_id").size().min() >= 2
-    # the observations are exactly what the conventions make of the spans
-    mapped = conv.load().observations(raw_from_spans(small.spans))
+    # the observations are exactly what the conventions make of the spans, LLM calls without a
+    # cost of their own priced from the list prices
+    mapped, _ = prices.load().fill_costs(conv.load().observations(raw_from_spans(small.spans)))
     pd.testing.assert_frame_equal(
         small.observations.sort_values("observation_id").reset_index(drop=True),
         mapped.sort_values("observation_id").reset_index(drop=True))
@@ -128,10 +130,15 @@ def test_demo_agents_map_from_three_styles(small):
     rag = gens[gens["agent"] == "rag-agent"]
     assert set(rag["prompt_name"]) == {"rag-answer"} and set(rag["prompt_version"]) <= {7, 8}
     assert gens["model"].notna().all() and gens["input_tokens"].gt(0).all()
-    # cost only where the producer writes it: Langfuse cost details, OpenInference llm.cost.*
-    priced = gens.loc[gens["agent"] != "planner-agent", "cost_usd"]
+    # cost where the producer writes it (Langfuse cost details, OpenInference llm.cost.*), and
+    # from the list prices where it cannot (OTel GenAI has no cost attribute)
+    priced = gens["cost_usd"]
     assert priced.notna().mean() > 0.98 and priced.dropna().gt(0).all()  # none on failed calls
-    assert gens.loc[gens["agent"] == "planner-agent", "cost_usd"].isna().all()
+    spans = {format(s.context.span_id, "016x"): s for s in small.spans}
+    planner = gens[gens["agent"] == "planner-agent"]
+    assert not any(k.startswith(("gen_ai.usage.cost", "llm.cost"))
+                   for oid in planner["observation_id"].head(50)
+                   for k in spans[oid].attributes)
     traces = small.traces
     assert set(traces["environment"]) == {"production", "staging"}
     assert traces["environment"].eq("production").mean() > 0.85
