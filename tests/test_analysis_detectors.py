@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from workbench import runbooks, schema, simulate
-from workbench.analysis import detect, detect_all
+from workbench.analysis import detect, detect_all, trace_signals
 from workbench.errors import ConfigError, SchemaError
 from workbench.findings import SEVERITIES
 
@@ -219,9 +219,9 @@ def test_hallucination_findings_point_at_the_worst_scored_traces(labelled, books
     rate = [f for f in firing(found) if f.signal == "hallucination_rate"]
     assert rate and rate[0].labels == {"agent": "rag-agent"}
     assert rate[0].observed > 3 * rate[0].baseline
-    s = labelled.scores
-    halluc = s[s["name"] == "hallucination"].set_index("trace_id")["value"]
-    assert (halluc.loc[rate[0].trace_ids] > 0.5).all()
+    units = trace_signals(labelled.traces, labelled.observations, labelled.scores, books)
+    worst = units.set_index("trace_id").loc[rate[0].trace_ids]
+    assert (worst["hallucination"] > 0.5).all() and (worst["hallucinated"] == 1).all()
     compare = rate[0].evidence["scores"]
     rag = compare[compare["agent"] == "rag-agent"].set_index("period")["mean"]
     assert rag["incident"] > rag["baseline"]

@@ -52,7 +52,7 @@ def test_signal_table_judges_the_window_against_what_its_traffic_should_cost(cas
     assert table.loc["cost_per_request", "expected"] == pytest.approx(
         base["cost_usd"].mean(), rel=0.35)
     assert table.loc["cost_per_request", "units"] == len(window)
-    assert table.loc["cost_per_request", "p_value"] < 1e-9
+    assert table.loc["cost_per_request", "p_value"] < 1e-6
     assert table.loc["cost_per_request", "severity"] == "page"  # ~10x, page at 5x
     assert inv.severity == "page"
     assert inv.summary()["observed"] == pytest.approx(window["cost_usd"].mean())
@@ -88,8 +88,9 @@ def test_signal_series_shows_each_hour_against_what_it_should_have_been(cases, l
 def test_suspects_for_one_dimension(cases):
     table = cases["cost_spike"].suspects("agent")
     assert set(table["dimension"]) == {"agent"}
-    assert table["value"].iloc[0] == "tool-agent" and list(table["rank"]) == [1, 2, 3]
-    assert table["contribution"].iloc[0] > 0.9 > table["contribution"].iloc[1]
+    assert table["value"].iloc[0] == "tool-agent" and list(table["rank"])[:1] == [1]
+    assert table["contribution"].iloc[0] > 0.9
+    assert (table["contribution"].iloc[1:] < 0.1).all()
     with pytest.raises(ConfigError, match="not one of runbook 'cost_spike'"):
         cases["cost_spike"].suspects("colour")
 

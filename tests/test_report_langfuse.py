@@ -55,7 +55,7 @@ def local(store, tmp_path_factory):
 def double(dataset):
     # the simulated spans as Langfuse stores them; a model table that prices nothing keeps the
     # costs exactly those the spans carry, as in the local store
-    with double_from_dataset(dataset, prices=(), secret_key=SECRET) as d:
+    with double_from_dataset(dataset, secret_key=SECRET) as d:
         yield d
 
 
