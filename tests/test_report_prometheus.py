@@ -148,10 +148,9 @@ def test_cost_per_request_peak_is_the_cost_incident_seen_by_the_traces(run, labe
     cpr = trace_hourly(store, "tool-agent", lambda g: g["cost_usd"].sum() / g.size())
     assert top["peak_value"] == pytest.approx(cpr[peak], rel=0.5)
     assert cpr[peak] > critical * cpr.median()
-    # planner-agent's spans (OTel GenAI semconv) carry no cost: it exports no cost series
-    assert not [r for r in s["metrics"]["series"] if r["query"] == "cost_per_request"
-                and r["labels"].get("agent_id") == "planner-agent"]
-    assert series(s, "cost_per_request", "rag-agent")["ratio"] < top["ratio"] / 4
+    # the other agents' cost per request (planner-agent's priced from the list prices) is flat
+    for agent in ("rag-agent", "planner-agent"):
+        assert series(s, "cost_per_request", agent)["ratio"] < top["ratio"] / 4
 
 
 @pytest.mark.prometheus
@@ -170,8 +169,9 @@ def test_timeout_rate_peak_is_the_timeout_surge_seen_by_the_traces(run, labels, 
     share = trace_hourly(store, "planner-agent",
                          lambda g: g["status"].agg(lambda x: (x == "timeout").mean()))
     assert top["peak_value"] == pytest.approx(share[peak], rel=0.5)
+    # the other agents' worst five minutes: a timeout among a handful of requests, at most
     for agent in ("rag-agent", "tool-agent"):
-        assert series(s, "timeout_rate", agent)["peak_value"] < top["peak_value"] / 3
+        assert series(s, "timeout_rate", agent)["peak_value"] < top["peak_value"] / 2
     # a median of 0 has no finite ratio: JSON says null, the number stays in "median"
     assert top["median"] == 0 and top["ratio"] is None
 
