@@ -38,6 +38,7 @@ from workbench.errors import ConfigError
 __all__ = [
     "ENV_CONVENTIONS",
     "RAW_COLUMNS",
+    "as_text",
     "TYPES",
     "Conventions",
     "Coverage",
@@ -593,6 +594,24 @@ def _complete(raw: pd.DataFrame) -> pd.DataFrame:
     if extra:
         frame = pd.concat([frame, raw[extra]], axis=1)
     return frame
+
+
+def as_text(raw: pd.DataFrame) -> pd.DataFrame:
+    """``raw`` with every ``attr:``/``res:``/``meta:`` column as text, so raw frames of
+    different pages concatenate and store (Parquet wants one type a column). Objects become
+    JSON, lists are joined with ","; the rules read numbers and JSON back from text."""
+    extra = [c for c in raw.columns if c.startswith(tuple(_PREFIXES.values()))]
+    if not extra:
+        return raw
+    out = raw.copy()
+    for c in extra:
+        values = out[c].to_numpy(dtype=object)
+        missing = pd.isna(out[c]).to_numpy()
+        text = [None if m else (json.dumps(v, sort_keys=True, default=str)
+                                if isinstance(v, Mapping) else _text_value(v))
+                for v, m in zip(values.tolist(), missing.tolist())]
+        out[c] = pd.array(text, dtype=_TEXT)
+    return out
 
 
 def _to_text(s: pd.Series) -> pd.Series:

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from workbench import schema
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 def key_digest(parts: dict[str, Any]) -> str:
@@ -46,6 +46,15 @@ class SliceCache:
         if not manifest.exists():
             manifest.write_text(json.dumps(parts, sort_keys=True, default=str, indent=1))
 
+    def _conform(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Canonical frames back to their schema; raw frames (``...-raw``: what the conventions
+        map) back to the raw columns."""
+        if self.frame.endswith("-raw"):
+            from workbench.sources import conventions
+
+            return conventions.raw_frame(df)
+        return schema.conform(df, self.frame)
+
     def _path(self, lo: pd.Timestamp, hi: pd.Timestamp) -> Path:
         return self.dir / f"{lo.value // 1000}_{hi.value // 1000}.parquet"
 
@@ -54,7 +63,7 @@ class SliceCache:
         if not path.exists():
             return None
         try:
-            return schema.conform(pd.read_parquet(path), self.frame)
+            return self._conform(pd.read_parquet(path))
         except Exception:  # a torn or foreign file is a miss, not a failure
             return None
 
@@ -66,7 +75,7 @@ class SliceCache:
             return None, set()
         try:
             table = pq.read_table([str(p) for _, p in hits])
-            return schema.conform(table.to_pandas(), self.frame), {s for s, _ in hits}
+            return self._conform(table.to_pandas()), {s for s, _ in hits}
         except Exception:  # a torn or foreign file: fall back to slice by slice
             frames, covered = [], set()
             for s, _ in hits:

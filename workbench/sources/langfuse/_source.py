@@ -32,12 +32,14 @@ def _iso(ts: pd.Timestamp) -> str:
 
 def _merge(frames: Sequence[pd.DataFrame], frame: str, keys: list[str],
            order: str) -> pd.DataFrame:
+    """Slices into one frame, in order, duplicates dropped: canonical frames conformed to
+    their schema, raw frames (``frame`` ending in ``-raw``) completed to the raw columns."""
     parts = [f for f in frames if len(f)]
     if not parts:
-        return schema.empty(frame)
+        return conv.raw_frame({}) if frame.endswith("-raw") else schema.empty(frame)
     df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     df = _sorted(df.drop_duplicates(keys), order, keys)
-    return schema.conform(df, frame)
+    return conv.raw_frame(df) if frame.endswith("-raw") else schema.conform(df, frame)
 
 
 def _sorted(df: pd.DataFrame, order: str, keys: list[str]) -> pd.DataFrame:
@@ -56,30 +58,6 @@ def _sorted(df: pd.DataFrame, order: str, keys: list[str]) -> pd.DataFrame:
             perm[tied] = within
             df = df.take(perm).reset_index(drop=True)
     return df
-
-
-_TRACE_COLUMNS = ("agent", "user_id", "session_id", "release", "environment", "tags")
-
-
-def _trace_level_from_roots(df: pd.DataFrame) -> pd.DataFrame:
-    """Trace-level columns from the trace's root wherever the root was pulled.
-
-    Each time slice is mapped on its own, so the children of a trace that crosses a slice edge
-    were mapped without their root (their agent would fall back to, say, the service name).
-    """
-    if df.empty:
-        return df
-    roots = df[df["parent_observation_id"].isna()].drop_duplicates("trace_id")
-    if roots.empty:
-        return df
-    roots = roots.set_index("trace_id")
-    has_root = df["trace_id"].isin(roots.index).to_numpy()
-    out = df.copy()
-    for col in _TRACE_COLUMNS:
-        mapped = df["trace_id"].map(roots[col]).astype(df[col].dtype)
-        out[col] = mapped.where(has_root, df[col])
-    out.attrs.update(df.attrs)
-    return out
 
 
 class LangfuseSource(TraceSource):
@@ -198,14 +176,16 @@ class LangfuseSource(TraceSource):
             return df, reason
 
         results = _slices.run(slices, work, concurrency=self.concurrency,
-                              progress=self.progress, desc=f"langfuse {frame}")
+                              progress=self.progress, desc=f"langfuse {frame.removesuffix('-raw')}")
         out = _merge(cached + [r[0] for r in results], frame, keys, order)
         reasons = [r[1] for r in results if r[1]]
         if reasons:
-            mark_incomplete(out, f"langfuse {frame}: {len(reasons)} of {stats.slices_total} time "
-                                 f"slice(s) incomplete, first: {reasons[0]}")
+            mark_incomplete(out, f"langfuse {frame.removesuffix('-raw')}: {len(reasons)} of "
+                                 f"{stats.slices_total} time slice(s) incomplete, first: "
+                                 f"{reasons[0]}")
+        name = frame.removesuffix("-raw")
         if stats.malformed_items:
-            mark_incomplete(out, f"langfuse {frame}: {stats.malformed_items} malformed item(s) "
+            mark_incomplete(out, f"langfuse {name}: {stats.malformed_items} malformed item(s) "
                                  "skipped")
         self.last_stats = stats.as_dict()
         out.attrs["langfuse"] = dict(self.last_stats)
@@ -234,9 +214,12 @@ class LangfuseSource(TraceSource):
             self._v2_observation_fetcher(pushed, budget, stats)
         parts = {"api": "v1" if legacy else "v2", "fields": _observations.GROUPS,
                  "filters": pushed, "conventions": self.conventions.fingerprint}
-        out = self._sliced("observations", lo, hi, fetch, parts, stats,
+        # slices are pulled (and cached) raw and mapped once, together: a trace crossing a slice
+        # edge is mapped whole, and the mapping's fixed cost is paid once per pull
+        raw = self._sliced("observations-raw", lo, hi, fetch, parts, stats,
                            ["trace_id", "observation_id"], "start_time")
-        out = _trace_level_from_roots(out)
+        out = self.conventions.observations(raw)
+        out.attrs.update(raw.attrs)
         if self.reconcile and not legacy and set(pushed) <= {"environment"}:
             self._reconcile(out, lo, hi, pushed, budget, stats)
         if local:
@@ -308,9 +291,9 @@ class LangfuseSource(TraceSource):
             q = _observations.params(lo, hi, _observations.GROUPS, f, self.page_limit)
             items, reason = _observations.pull(self._transport, q, budget, stats,
                                                label=f"slice from {_iso(lo)}")
-            df, bad = _parse.observations(items, self.conventions)
+            df, bad = _parse.raw_observations(items, self.conventions)
             self._count_malformed(stats, "observation", bad)
-            return df, reason, not bad
+            return conv.as_text(df), reason, not bad
         return fetch
 
     def _legacy_observation_fetcher(self, lo: pd.Timestamp, hi: pd.Timestamp,
@@ -338,9 +321,9 @@ class LangfuseSource(TraceSource):
             items, reason = _legacy.pull_pages(self._transport, _legacy.OBSERVATIONS, q,
                                                budget, stats, label=f"slice from {_iso(s_lo)}")
             info, t_reason = trace_map()
-            df, bad = _parse.observations(items, self.conventions, info)
+            df, bad = _parse.raw_observations(items, self.conventions, info)
             self._count_malformed(stats, "observation", bad)
-            return df, reason or t_reason, not bad
+            return conv.as_text(df), reason or t_reason, not bad
         return fetch
 
     # ---- scores ----------------------------------------------------------------------------------
