@@ -22,7 +22,7 @@ import pandas as pd
 
 from workbench import schema
 from workbench.analysis import signals as sig_mod
-from workbench.analysis.attribution import _composite, attribute
+from workbench.analysis.attribution import _composite, _decode, attribute
 from workbench.analysis.judge import ALL, SIGNALS, Interval, Judge
 from workbench.errors import ConfigError
 from workbench.findings import SEVERITIES, Finding, Suspect
@@ -261,6 +261,82 @@ def insufficient(ctx: Context) -> Finding | None:
                    status="insufficient_data", unit="traces", confirmed=ctx.confirmed)
 
 
+#: version-like dimensions whose new values are judged on their own traffic (canary analysis)
+RELEASE_DIMENSIONS = ("prompt_version", "model", "release")
+#: signals judged on a new version's traffic, per runbook
+CANARY_SIGNALS: Mapping[str, tuple[str, ...]] = {
+    "cost_spike": ("cost_per_request",),
+    "timeout_surge": ("timeout_rate",),
+    "hallucination_spike": ("hallucination_rate", "groundedness"),
+}
+
+
+def _values(col: pd.Series) -> list[tuple[int, str]]:
+    """(row, value) of a column whose cells are values or tuples of values."""
+    out = []
+    for i, v in enumerate(col.to_numpy(dtype=object).tolist()):
+        for x in (v if isinstance(v, (list, tuple, set)) else (v,)):
+            if x is not None and x is not pd.NA and x == x and str(x) != "":
+                out.append((i, str(x)))
+    return out
+
+
+def canary_findings(ctx: Context, covered: list[Finding]) -> list[Finding]:
+    """Findings on new versions: a prompt version, model or release that the baseline never
+    saw is judged once, on its own traffic in the window, at ``evaluation.canary_alpha``
+    (default 0.01): one test per new version, where the scan makes hundreds, so a release that
+    doubles a sampled rate is seen on the day it ships. Not where a scan finding of the same
+    signal already covers it."""
+    j = ctx.judge
+    alpha = float(ctx.runbook.spec["evaluation"].get("canary_alpha", 0.01))
+    dims = [d for d in RELEASE_DIMENSIONS if d in ctx.units.columns]
+    out: list[Finding] = []
+    for dim in dims:
+        pairs = _values(ctx.units[dim])
+        if not pairs:
+            continue
+        rows = np.fromiter((r for r, _ in pairs), dtype="int64", count=len(pairs))
+        vals = np.asarray([v for _, v in pairs], dtype=object)
+        seen = set(vals[j.in_base[rows]].tolist())
+        fresh = sorted(set(vals[j.in_window[rows]].tolist()) - seen)
+        for value in fresh:
+            mask = np.zeros(len(ctx.units), dtype=bool)
+            mask[rows[vals == value]] = True
+            times = ctx.units["time"][mask & j.in_window]
+            start, end = times.min().floor(j.bucket), min(times.max().floor(j.bucket)
+                                                          + j.bucket, j.end)
+            for signal in CANARY_SIGNALS.get(ctx.runbook.name, ()):
+                if signal not in j.signals():
+                    continue
+                if any(f.signal == signal and f.start < end and start < f.end
+                       for f in covered):
+                    continue
+                iv = j.rows(signal, mask, start, end)
+                kind = SIGNALS[signal].kind
+                enough = iv.units >= j.min_units and (kind == "mean" or
+                                                      iv.events >= j.min_events)
+                if not (iv.p_value <= alpha and enough and iv.severity):
+                    continue
+                dim_, shown, within = _decode(dim, value)
+                label = f"{dim_}={shown}" + "".join(f" in {k}={v}" for k, v in within.items())
+                spec = ctx.runbook.signal(signal)
+                unit = spec.get("unit", "")
+                suspects = ctx.suspects(signal, start, end, ALL)
+                out.append(Finding(
+                    runbook=ctx.runbook.name, signal=signal, severity=iv.severity,
+                    start=start, end=end, observed=iv.observed, baseline=iv.expected,
+                    summary=(f"New {label} (not in the baseline): "
+                             f"{signal.replace('_', ' ')} {_fmt(iv.observed, unit)} against "
+                             f"{_fmt(iv.expected, unit)} expected for its traffic "
+                             f"({_ratio(iv)}) over {_when(start, end)}, {iv.units} "
+                             f"{'scored ' if SIGNALS[signal].scored else ''}traces "
+                             f"({_p(iv.p_value)}){suspects_text(suspects)}"),
+                    unit=unit, labels={dim_: shown, **within}, suspects=suspects,
+                    trace_ids=ctx.worst(signal, start, end, ALL), p_value=iv.p_value,
+                    confirmed=ctx.confirmed, evidence={"series": ctx.series(signal, ALL)}))
+    return out
+
+
 def _generic(ctx: Context) -> list[Finding]:
     from workbench.analysis import cost, hallucination, timeouts
 
@@ -285,6 +361,7 @@ def _run(ctx: Context) -> list[Finding]:
     if ctx.judge.window_units() == 0 or ctx.judge.baseline_units() == 0:
         return out
     out += _generic(ctx)
+    out += canary_findings(ctx, out)
     if ctx.runbook.name == "cost_spike":
         out += cost.page_bursts(ctx)
         out += cost.growth(ctx)

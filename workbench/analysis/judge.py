@@ -269,6 +269,17 @@ class Judge:
         sums = _sums(p, m)
         return self._verdict(signal, group, a, b, *sums, phi=p.phi.get(group, 1.0))
 
+    def rows(self, signal: str, rows: np.ndarray, start: Any, end: Any,
+             group: str = ALL) -> Interval:
+        """The verdict on ``signal`` over the units selected by ``rows`` (a bool mask) within
+        ``[start, end)``: a slice of traffic rather than all of it (a new prompt version's
+        traces). Same arithmetic as :meth:`interval`."""
+        a, b = to_utc(start), to_utc(end)
+        p = self.prepared(signal)
+        t = self.units["time"]
+        m = p.mask & self._group_mask(group) & ((t >= a) & (t < b)).to_numpy() & rows
+        return self._verdict(signal, group, a, b, *_sums(p, m), phi=p.phi.get(group, 1.0))
+
     def _verdict(self, signal: str, group: str, a: pd.Timestamp, b: pd.Timestamp, n: float,
                  o: float, e: float, v: float, so: float, se: float, w: float,
                  phi: float) -> Interval:

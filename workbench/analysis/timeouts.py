@@ -9,7 +9,8 @@ past the default). The runbook's own parts:
   multi-window, multi-burn-rate rules: a rule fires when the error budget burns at least
   ``burn_rate`` times too fast over both its long and its short window, and the long window
   holds enough traces and timeouts to mean it (one timeout among three requests at 4 a.m. is not
-  a burn).
+  a burn). An agent whose normal traffic already misses the objective would burn every day: it
+  gets no burn-rate alerts (the report says so) and is judged against its own baseline.
 - :func:`tool_latency`: each tool's calls against the tool's own baseline p95, per tool.
 - :func:`evidence`: the latency profile and the slowest spans of a finding's window.
 """
@@ -119,10 +120,19 @@ def burn_findings(ctx: Context) -> list[Finding]:
     step = min(parse_duration(r["short"]) for r in rules)
     j = ctx.judge
     out = []
+    allowed = 1.0 - float(slo["objective"])
     for group in j.groups():
         if group == ALL:
             continue
         units = ctx.units[(j.agents == group)]
+        base = ctx.units["timeout"].to_numpy()[j.in_base & (j.agents == group)]
+        if len(base) >= _BURN_MIN_TRACES and base.mean() >= allowed:
+            # the agent misses the objective in its normal traffic: its budget would burn every
+            # day. Its timeouts are judged against its own baseline instead; say so once.
+            ctx.notes.append(f"{group} misses the {slo['objective']:.0%} SLO in its baseline "
+                             f"({base.mean():.1%} of traces out of budget): burn-rate alerts "
+                             "are off for it, its timeouts are judged against its baseline")
+            continue
         table = burn_rates(units, j.start, j.end, float(slo["objective"]), rules, step)
         fire = pd.Series([None] * len(table), dtype=object)
         for r in rules:
