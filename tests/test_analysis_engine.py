@@ -199,3 +199,78 @@ def test_what_a_window_can_tell_apart_grows_with_its_volume(books):
     big = Judge(books["timeout_surge"], units(traffic(8, 60, status=status)), DAY0, DAY0 + D)
     assert 1.0 < big.detectable("timeout_rate") < small.detectable("timeout_rate")
     assert big.detectable("timeout_rate") < 3.0  # 1,440 traces, 2 %: a 2.5x change shows
+
+
+# -- new versions and unattainable SLOs ---------------------------------------------------------
+
+def _judged_traffic(days, per_hour, version_of, hallucinated, seed=3):
+    """Traces of agent ``support`` with one generation each (prompt ``answer`` at
+    ``version_of(t)``), every one scored; ``hallucinated(t, version, rng)`` says which."""
+    rng = np.random.default_rng(seed)
+    t_rows, o_rows, s_rows = [], [], []
+    start = DAY0 - 7 * D
+    for h in range(days * 24):
+        t0 = start + h * H
+        for i in range(per_hour):
+            t = t0 + pd.Timedelta(seconds=float(rng.uniform(0, 3500)))
+            tid, oid = f"{len(t_rows):032x}", f"{len(t_rows):016x}"
+            v = version_of(t)
+            t_rows.append({"trace_id": tid, "start_time": t, "agent": "support"})
+            o_rows.append({"trace_id": tid, "observation_id": oid, "start_time": t,
+                           "end_time": t + pd.Timedelta(seconds=2), "duration_s": 2.0,
+                           "name": "answer", "type": "generation", "level": "DEFAULT",
+                           "agent": "support", "environment": "production", "model": "m",
+                           "prompt_name": "answer", "prompt_version": v, "input_tokens": 10,
+                           "output_tokens": 5, "total_tokens": 15, "cost_usd": 0.001})
+            bad = hallucinated(t, v, rng)
+            s_rows.append({"score_id": f"s{tid}", "trace_id": tid,
+                           "timestamp": t + pd.Timedelta(minutes=2), "name": "Hallucination",
+                           "value": 0.9 if bad else 0.1, "data_type": "NUMERIC",
+                           "source": "EVAL"})
+    obs = schema.conform(pd.DataFrame(o_rows), "observations")
+    return (schema.traces_from_observations(obs), obs,
+            schema.conform(pd.DataFrame(s_rows), "scores"))
+
+
+def test_a_new_prompt_version_is_judged_on_its_own_traffic(books):
+    from workbench.analysis import detect
+
+    # 6 % hallucinate; version 9 ships at 09:00 on the judged day and nearly triples it: over
+    # its ~100 scored traces that is not significant for the hourly scan, but it is for the
+    # one test a new version gets
+    def bad(t, v, rng):
+        return rng.random() < (0.17 if v == 9 else 0.06)
+    t, o, s = _judged_traffic(8, 12, lambda t: 9 if DAY0 + 9 * H <= t < DAY0 + 17 * H else 8,
+                              bad)
+    found = [f for f in detect(books["hallucination_spike"], t, o, s, DAY0, DAY0 + D)
+             if f.status == "firing"]
+    new = [f for f in found if f.labels.get("prompt_version") == "9"]
+    assert new, [f.summary for f in found]
+    f = new[0]
+    assert f.labels == {"prompt_version": "9", "prompt_name": "answer"}
+    assert (f.start, f.end) == (DAY0 + 9 * H, DAY0 + 17 * H)
+    assert 1e-5 < f.p_value <= 0.01 and f.observed > 1.5 * f.baseline
+    assert "New prompt_version=9 in prompt_name=answer" in f.summary
+    # a new version as good as the old one raises nothing
+    t, o, s = _judged_traffic(8, 12, lambda t: 9 if t >= DAY0 + 9 * H else 8,
+                              lambda t, v, rng: rng.random() < 0.06)
+    assert not [f for f in detect(books["hallucination_spike"], t, o, s, DAY0, DAY0 + D)
+                if f.status == "firing"]
+
+
+def test_an_agent_missing_its_slo_in_its_baseline_gets_no_burn_alerts(books):
+    from workbench.analysis import detect
+
+    # 3 % of an agent's requests always time out: a 99 % SLO would burn every day
+    rows = traffic(8, 20, status=lambda t, i: "timeout" if (t.value // 1000) % 33 == 0
+                   else "ok")
+    t = pd.DataFrame(rows)
+    n = len(t)
+    traces = schema.conform(t.assign(
+        trace_id=[f"{i:032x}" for i in range(n)], name="a", environment="production",
+        end_time=t["start_time"] + pd.to_timedelta(t["duration_s"], unit="s"),
+        input_tokens=1, output_tokens=1, total_tokens=2, n_observations=1, n_generations=1,
+        n_tool_calls=0, n_errors=(t["status"] != "ok").astype(int)), "traces")
+    found = detect(books["timeout_surge"], traces, None, None, DAY0, DAY0 + D)
+    assert not [f for f in found if f.signal == "slo_burn_rate"]
+    assert not [f for f in found if f.status == "firing"]
