@@ -1,10 +1,12 @@
 """The daily report and the trace explorer through ``--source tempo``.
 
-The Tempo double serves the simulator's week as OTLP encoded from real SDK spans. The local side
-of the comparison is a store written from the same spans mapped the same way in-process
-(``conventions.observations(raw_from_spans(spans))`` and the price table), so the comparison
-checks the transport: search, fetch, OTLP decoding, slicing and caching must lose nothing and
-change nothing. A trace whose attributes hold script markup must reach the HTML escaped.
+The Tempo double serves the simulator's week as OTLP encoded from real SDK spans, its judges'
+results as OpenTelemetry evaluation events on the spans they judged. The local side of the
+comparison is a store written from the same spans mapped the same way in-process
+(``conventions.observations(raw_from_spans(spans))`` and the price table), with the scores those
+events carry, so the comparison checks the transport: search, fetch, OTLP decoding, slicing and
+caching must lose nothing and change nothing. A trace whose attributes hold script markup must
+reach the HTML escaped.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ STEM = f"daily-report-{DAY}"
 
 @pytest.fixture(scope="module")
 def week():
-    from workbench.simulate import generate, generate_spans
+    from workbench.simulate import generate
 
-    spans = generate_spans(seed=7, days=7, traces_per_day=400)
-    labels = generate(seed=7, days=7, traces_per_day=400).labels
-    return spans, labels
+    from tests.doubles.evaluations import with_evaluations
+
+    ds = generate(seed=7, days=7, traces_per_day=400, keep_spans=True)
+    return with_evaluations(ds.spans, ds.scores), ds.labels
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +55,7 @@ def store(week, tmp_path_factory):
     obs, _ = prices.load().fill_costs(conv.load().observations(raw_from_spans(spans)))
     obs = obs.sort_values(["start_time", "trace_id"], kind="stable").reset_index(drop=True)
     traces = schema.traces_from_observations(obs)
-    scores = decode([otlp_dict(spans)]).scores  # what spans carry: no judge scores here
+    scores = decode([otlp_dict(spans)]).scores  # the judges' results the spans carry
     ds = Dataset(observations=obs, traces=traces, scores=scores, labels=labels)
     return write_demo(tmp_path_factory.mktemp("store") / "demo", dataset=ds)
 
@@ -97,9 +100,8 @@ def test_tempo_kpis_and_findings_equal_the_local_stores(live, local, week):
     assert got["traces"].sum() == len({s.context.trace_id for s in week[0]})
     assert firing(live["summary"]) == firing(local) and firing(local)
     fired = {f["runbook"] for f in live["summary"]["findings"] if f["status"] == "firing"}
-    # the cost and timeout incidents come through spans alone (hallucination needs judge
-    # scores, which these spans do not carry)
-    assert {"cost_spike", "timeout_surge"} <= fired
+    # every demo incident, the hallucination spike through the judges' evaluation events
+    assert {"cost_spike", "timeout_surge", "hallucination_spike"} <= fired
 
 
 def test_a_runbook_renders_through_tempo(week, tmp_path):
