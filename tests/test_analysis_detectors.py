@@ -250,3 +250,36 @@ def test_an_hour_of_failures_burns_the_slo_error_budget(quiet, books):
     latency = rate[0].evidence["latency"].set_index("bucket")
     assert latency.loc[lo + 14 * H, "timeout_share"] == 1.0
     assert latency.loc[lo + 13 * H, "timeout_share"] < 0.05
+
+
+def test_a_few_timeouts_in_a_quiet_hour_are_chance_not_a_burn(quiet, books):
+    lo, hi = day_window(7)
+    t = quiet.traces.copy()
+    agent = t["agent"] == "rag-agent"
+    hour = agent & (t["start_time"] >= lo + 3 * H) & (t["start_time"] < lo + 4 * H)
+    # thin the hour to 25 requests, three of them cut: 12 % of the hour out of budget is a
+    # 12x burn by arithmetic, but a 99 % SLO shows three of 25 by chance once in ~500 hours
+    drop = t.index[hour][25:]
+    t = t.drop(drop)
+    cut = t.index[(t["agent"] == "rag-agent") & (t["start_time"] >= lo + 3 * H)
+                  & (t["start_time"] < lo + 4 * H)]
+    assert len(cut) == 25
+    t.loc[cut[:3], "status"], t.loc[cut[:3], "duration_s"] = "timeout", 8.0
+    t.loc[cut[3:], "status"] = "ok"
+    found = detect(books["timeout_surge"], schema.conform(t, "traces"), quiet.observations,
+                   quiet.scores, lo, hi)
+    assert not [f for f in found if f.signal == "slo_burn_rate"
+                and f.labels == {"agent": "rag-agent"} and f.start < lo + 5 * H]
+    # a third of a busy hour cut is a burn, and an improbable one
+    t2 = t.copy()
+    busy = t2.index[(t2["agent"] == "rag-agent") & (t2["start_time"] >= lo + 14 * H)
+                    & (t2["start_time"] < lo + 15 * H)]
+    assert len(busy) >= 30
+    cut = busy[::3]
+    t2.loc[cut, "status"], t2.loc[cut, "duration_s"] = "timeout", 8.0
+    found = detect(books["timeout_surge"], schema.conform(t2, "traces"), quiet.observations,
+                   quiet.scores, lo, hi)
+    burn = [f for f in found
+            if f.signal == "slo_burn_rate" and f.labels == {"agent": "rag-agent"}]
+    assert burn and burn[0].severity == "page" and burn[0].p_value <= 1e-5
+    assert lo + 14 * H <= burn[0].start < lo + 15 * H

@@ -274,3 +274,39 @@ def test_an_agent_missing_its_slo_in_its_baseline_gets_no_burn_alerts(books):
     found = detect(books["timeout_surge"], traces, None, None, DAY0, DAY0 + D)
     assert not [f for f in found if f.signal == "slo_burn_rate"]
     assert not [f for f in found if f.status == "firing"]
+
+
+def test_a_new_version_that_alone_carries_the_excess_is_named_first(books):
+    from workbench.analysis import detect
+
+    # version 9 ships 09:00-17:00 and hallucinates a third of the time; the hours around it run
+    # somewhat high on version 8 too, so the scanned window is wider than the release and the
+    # model every trace uses explains more of that window than the version does
+    def bad(t, v, rng):
+        around = DAY0 + 5 * H <= t < DAY0 + 9 * H or DAY0 + 17 * H <= t < DAY0 + 21 * H
+        return rng.random() < (0.35 if v == 9 else 0.14 if around else 0.06)
+
+    t, o, s = _judged_traffic(8, 12, lambda t: 9 if DAY0 + 9 * H <= t < DAY0 + 17 * H else 8,
+                              bad, seed=5)
+    found = [f for f in detect(books["hallucination_spike"], t, o, s, DAY0, DAY0 + D)
+             if f.status == "firing" and f.signal == "hallucination_rate"]
+    assert found, "no finding"
+    f = found[0]
+    assert f.start < DAY0 + 9 * H or f.end > DAY0 + 17 * H  # wider than the release
+    top = f.suspects[0]
+    assert (top.dimension, top.value, top.within) == ("prompt_version", "9",
+                                                      {"prompt_name": "answer"})
+    assert 0 < top.contribution < 1 and top.incident > 4 * top.baseline
+    assert ("model", "m") in {(x.dimension, x.value) for x in f.suspects[1:]}
+
+    # when the rest of the traffic is as bad over the same hours, the version is not singled
+    # out: something both versions go through broke
+    def both(t, v, rng):
+        return rng.random() < (0.35 if DAY0 + 9 * H <= t < DAY0 + 17 * H else 0.06)
+
+    t, o, s = _judged_traffic(8, 12, lambda t: 9 if DAY0 + 9 * H <= t < DAY0 + 17 * H
+                              and int(t.value) % 2 else 8, both, seed=5)
+    found = [f for f in detect(books["hallucination_spike"], t, o, s, DAY0, DAY0 + D)
+             if f.status == "firing" and f.signal == "hallucination_rate"]
+    assert found and found[0].suspects
+    assert found[0].suspects[0].dimension != "prompt_version"

@@ -15,6 +15,7 @@ units that not even a page-level change could be told apart, the runbook gets an
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,7 @@ class Context:
         self.observations = observations
         self.confirmed = confirmed
         self.notes: list[str] = list(getattr(judge.units.attrs.get("budgets"), "notes", []))
+        self._fresh: list[tuple[str, str, np.ndarray]] | None = None
         covered = judge.baseline_coverage()
         if pd.Timedelta(0) < covered < judge.trailing:
             self.notes.append(f"baseline covers only {covered.days} of the "
@@ -75,9 +77,37 @@ class Context:
             m = m & (self.judge.agents == group)
         return m
 
+    def fresh_versions(self) -> list[tuple[str, str, np.ndarray]]:
+        """``(dimension, value, rows)`` of every prompt version, model and release seen in the
+        window but never in the baseline (the changes that shipped)."""
+        if self._fresh is not None:
+            return self._fresh
+        j = self.judge
+        out = []
+        for dim in (d for d in RELEASE_DIMENSIONS if d in self.units.columns):
+            pairs = _values(self.units[dim])
+            if not pairs:
+                continue
+            rows = np.fromiter((r for r, _ in pairs), dtype="int64", count=len(pairs))
+            vals = np.asarray([v for _, v in pairs], dtype=object)
+            seen = set(vals[j.in_base[rows]].tolist())
+            for value in sorted(set(vals[j.in_window[rows]].tolist()) - seen):
+                mask = np.zeros(len(self.units), dtype=bool)
+                mask[rows[vals == value]] = True
+                out.append((dim, value, mask))
+        self._fresh = out
+        return out
+
     def suspects(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
                  top: int = 10) -> list[Suspect]:
-        """Which dimension values explain ``signal``'s excess in ``[start, end)``."""
+        """Which dimension values explain ``signal``'s excess in ``[start, end)``: the
+        attribution's ranking, with a new version that alone explains the change first
+        (:func:`_new_version_first`)."""
+        ranked = self._attribute(signal, start, end, group, top)
+        return _new_version_first(self, signal, start, end, group, ranked)[:top]
+
+    def _attribute(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
+                   top: int) -> list[Suspect]:
         p = self.judge.prepared(signal)
         metric = "__bad"
         for dim in self.dimensions:  # composites once per units frame, not once per finding
@@ -90,7 +120,15 @@ class Context:
         base = units[self.baseline_mask(group) & p.mask & p.expectation.used]
         share = float(self.runbook.spec["attribution"].get("min_share", 0.8))
         dims = [d for d in self.dimensions if all(x in units.columns for x in d.split("/"))]
-        return attribute(cur, base, metric, dims, kind="mean", min_share=share, top=top)
+        found = attribute(cur, base, metric, dims, kind="mean", min_share=share, top=top)
+        # attribution works in the bad direction; suspects show the signal as the finding does
+        if p.spec.invert_display:
+            return [replace(x, incident=1.0 - x.incident, baseline=1.0 - x.baseline)
+                    for x in found]
+        if not p.spec.log and self.runbook.signal(signal).get("direction", "up") == "down" \
+                and p.spec.kind != "rate":
+            return [replace(x, incident=-x.incident, baseline=-x.baseline) for x in found]
+        return found
 
     def worst(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
               n: int = 20) -> list[str]:
@@ -281,59 +319,104 @@ def _values(col: pd.Series) -> list[tuple[int, str]]:
     return out
 
 
+def _enough(j: Judge, signal: str, iv: Interval) -> bool:
+    return iv.units >= j.min_units and (SIGNALS[signal].kind == "mean"
+                                        or iv.events >= j.min_events)
+
+
+def _active(ctx: Context, mask: np.ndarray, start: pd.Timestamp, end: pd.Timestamp
+            ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The whole buckets of ``[start, end)`` in which the rows of ``mask`` ran."""
+    j = ctx.judge
+    times = ctx.units["time"][mask & ctx.window_mask(start, end, ALL)]
+    if times.empty:
+        return None
+    return (max(times.min().floor(j.bucket), start),
+            min(times.max().floor(j.bucket) + j.bucket, end))
+
+
+def _new_version_first(ctx: Context, signal: str, start: pd.Timestamp, end: pd.Timestamp,
+                       group: str, suspects: list[Suspect]) -> list[Suspect]:
+    """Put first a version new since the baseline that is worse on its own traffic (at
+    ``evaluation.canary_alpha``) while the rest of the same traffic, over the hours it ran, is
+    not: a change that shipped and alone carries the excess is the cause, even when the scanned
+    window is wider than its hours and a coarser value (the model every trace of the agent
+    uses) explains more of that window. Where the rest is as bad, the version is not singled
+    out (a broken tool slows the new version's traffic too)."""
+    j = ctx.judge
+    if signal not in j.signals():
+        return suspects
+    alpha = float(ctx.runbook.spec["evaluation"].get("canary_alpha", 0.01))
+    best: tuple[float, str, str, Interval] | None = None
+    for dim, value, mask in ctx.fresh_versions():
+        span = _active(ctx, mask & ctx.window_mask(start, end, group), start, end)
+        if span is None:
+            continue
+        mine = j.rows(signal, mask, *span, group)
+        if not (mine.p_value <= alpha and _enough(j, signal, mine) and mine.severity):
+            continue
+        rest = j.rows(signal, ~mask, *span, group)
+        if rest.p_value <= alpha and _enough(j, signal, rest):
+            continue
+        if best is None or mine.p_value < best[0]:
+            best = (mine.p_value, dim, value, mine)
+    if best is None:
+        return suspects
+    _, dim, value, mine = best
+    shown_dim, shown, within = _decode(dim, value)
+    keep = [s for s in suspects if (s.dimension, s.value, s.within) == (shown_dim, shown, within)]
+    if keep:
+        first = keep[0]
+    else:
+        whole = j.interval(signal, start, end, group)
+        total = (whole.observed - whole.expected) * whole.units
+        part = (mine.observed - mine.expected) * mine.units
+        share = float(np.clip(part / total, 0.0, 1.0)) if total else 1.0
+        first = Suspect(dimension=shown_dim, value=shown, contribution=share,
+                        incident=mine.observed, baseline=mine.expected, within=within)
+    return [first, *[s for s in suspects if s is not first and not (
+        (s.dimension, s.value, s.within) == (shown_dim, shown, within))]]
+
+
 def canary_findings(ctx: Context, covered: list[Finding]) -> list[Finding]:
     """Findings on new versions: a prompt version, model or release that the baseline never
     saw is judged once, on its own traffic in the window, at ``evaluation.canary_alpha``
     (default 0.01): one test per new version, where the scan makes hundreds, so a release that
     doubles a sampled rate is seen on the day it ships. Not where a scan finding of the same
-    signal already covers it."""
+    signal already covers it (that finding names the version first when it is the cause)."""
     j = ctx.judge
     alpha = float(ctx.runbook.spec["evaluation"].get("canary_alpha", 0.01))
-    dims = [d for d in RELEASE_DIMENSIONS if d in ctx.units.columns]
     out: list[Finding] = []
-    for dim in dims:
-        pairs = _values(ctx.units[dim])
-        if not pairs:
+    for dim, value, mask in ctx.fresh_versions():
+        span = _active(ctx, mask, j.start, j.end)
+        if span is None:
             continue
-        rows = np.fromiter((r for r, _ in pairs), dtype="int64", count=len(pairs))
-        vals = np.asarray([v for _, v in pairs], dtype=object)
-        seen = set(vals[j.in_base[rows]].tolist())
-        fresh = sorted(set(vals[j.in_window[rows]].tolist()) - seen)
-        for value in fresh:
-            mask = np.zeros(len(ctx.units), dtype=bool)
-            mask[rows[vals == value]] = True
-            times = ctx.units["time"][mask & j.in_window]
-            start, end = times.min().floor(j.bucket), min(times.max().floor(j.bucket)
-                                                          + j.bucket, j.end)
-            for signal in CANARY_SIGNALS.get(ctx.runbook.name, ()):
-                if signal not in j.signals():
-                    continue
-                if any(f.signal == signal and f.start < end and start < f.end
-                       for f in covered):
-                    continue
-                iv = j.rows(signal, mask, start, end)
-                kind = SIGNALS[signal].kind
-                enough = iv.units >= j.min_units and (kind == "mean" or
-                                                      iv.events >= j.min_events)
-                if not (iv.p_value <= alpha and enough and iv.severity):
-                    continue
-                dim_, shown, within = _decode(dim, value)
-                label = f"{dim_}={shown}" + "".join(f" in {k}={v}" for k, v in within.items())
-                spec = ctx.runbook.signal(signal)
-                unit = spec.get("unit", "")
-                suspects = ctx.suspects(signal, start, end, ALL)
-                out.append(Finding(
-                    runbook=ctx.runbook.name, signal=signal, severity=iv.severity,
-                    start=start, end=end, observed=iv.observed, baseline=iv.expected,
-                    summary=(f"New {label} (not in the baseline): "
-                             f"{signal.replace('_', ' ')} {_fmt(iv.observed, unit)} against "
-                             f"{_fmt(iv.expected, unit)} expected for its traffic "
-                             f"({_ratio(iv)}) over {_when(start, end)}, {iv.units} "
-                             f"{'scored ' if SIGNALS[signal].scored else ''}traces "
-                             f"({_p(iv.p_value)}){suspects_text(suspects)}"),
-                    unit=unit, labels={dim_: shown, **within}, suspects=suspects,
-                    trace_ids=ctx.worst(signal, start, end, ALL), p_value=iv.p_value,
-                    confirmed=ctx.confirmed, evidence={"series": ctx.series(signal, ALL)}))
+        start, end = span
+        for signal in CANARY_SIGNALS.get(ctx.runbook.name, ()):
+            if signal not in j.signals():
+                continue
+            if any(f.signal == signal and f.start < end and start < f.end for f in covered):
+                continue
+            iv = j.rows(signal, mask, start, end)
+            if not (iv.p_value <= alpha and _enough(j, signal, iv) and iv.severity):
+                continue
+            dim_, shown, within = _decode(dim, value)
+            label = f"{dim_}={shown}" + "".join(f" in {k}={v}" for k, v in within.items())
+            spec = ctx.runbook.signal(signal)
+            unit = spec.get("unit", "")
+            suspects = ctx.suspects(signal, start, end, ALL)
+            out.append(Finding(
+                runbook=ctx.runbook.name, signal=signal, severity=iv.severity,
+                start=start, end=end, observed=iv.observed, baseline=iv.expected,
+                summary=(f"New {label} (not in the baseline): "
+                         f"{signal.replace('_', ' ')} {_fmt(iv.observed, unit)} against "
+                         f"{_fmt(iv.expected, unit)} expected for its traffic "
+                         f"({_ratio(iv)}) over {_when(start, end)}, {iv.units} "
+                         f"{'scored ' if SIGNALS[signal].scored else ''}traces "
+                         f"({_p(iv.p_value)}){suspects_text(suspects)}"),
+                unit=unit, labels={dim_: shown, **within}, suspects=suspects,
+                trace_ids=ctx.worst(signal, start, end, ALL), p_value=iv.p_value,
+                confirmed=ctx.confirmed, evidence={"series": ctx.series(signal, ALL)}))
     return out
 
 

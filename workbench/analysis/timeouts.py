@@ -8,8 +8,10 @@ past the default). The runbook's own parts:
 - :func:`burn_findings`: the SLO (``slo.objective`` of requests within budget) per agent, with
   multi-window, multi-burn-rate rules: a rule fires when the error budget burns at least
   ``burn_rate`` times too fast over both its long and its short window, and the long window
-  holds enough traces and timeouts to mean it (one timeout among three requests at 4 a.m. is not
-  a burn). An agent whose normal traffic already misses the objective would burn every day: it
+  holds enough traces and timeouts to mean it: at least 20 traces and 3 timeouts, and more
+  timeouts than an agent meeting its SLO would show by chance (binomial tail against the
+  allowed share at ``evaluation.alpha``; two timeouts among thirty requests at 4 a.m. are not a
+  burn). An agent whose normal traffic already misses the objective would burn every day: it
   gets no burn-rate alerts (the report says so) and is judged against its own baseline.
 - :func:`tool_latency`: each tool's calls against the tool's own baseline p95, per tool.
 - :func:`evidence`: the latency profile and the slowest spans of a finding's window.
@@ -23,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.analysis.judge import ALL, Interval, Judge
+from workbench.analysis.stats import p_upper
 from workbench.findings import SEVERITIES, Finding
 from workbench.runbooks import parse_duration
 
@@ -136,10 +139,12 @@ def burn_findings(ctx: Context) -> list[Finding]:
         table = burn_rates(units, j.start, j.end, float(slo["objective"]), rules, step)
         fire = pd.Series([None] * len(table), dtype=object)
         for r in rules:
+            n, bad = table[f"n_{r['long']}"], table[f"bad_{r['long']}"]
+            table[f"p_{r['long']}"] = p_upper("rate", bad, n * allowed, n=n)
             ok = ((table[f"burn_{r['long']}"] >= r["burn_rate"])
                   & (table[f"burn_{r['short']}"] >= r["burn_rate"])
-                  & (table[f"n_{r['long']}"] >= _BURN_MIN_TRACES)
-                  & (table[f"bad_{r['long']}"] >= _BURN_MIN_BAD)).to_numpy()
+                  & (n >= _BURN_MIN_TRACES) & (bad >= _BURN_MIN_BAD)
+                  & (table[f"p_{r['long']}"] <= j.alpha)).to_numpy()
             for i in np.flatnonzero(ok):
                 cur = fire.iloc[i]
                 if cur is None or SEVERITIES.index(cur[0]) < SEVERITIES.index(r["severity"]):
@@ -154,13 +159,14 @@ def burn_findings(ctx: Context) -> list[Finding]:
             sev, rule = max(rows, key=lambda x: SEVERITIES.index(x[0]))
             a, b = run["at"].min() - step, run["at"].max()
             peak = float(run[f"burn_{rule['long']}"].max())
+            p_value = float(run[f"p_{rule['long']}"].min())
             suspects = ctx.suspects("timeout_rate", a, b, group)
             from workbench.analysis.detect import suspects_text
 
             budget_s = float(units["budget_s"].iloc[0]) if len(units) else float("nan")
             out.append(Finding(
                 runbook=ctx.runbook.name, signal="slo_burn_rate", severity=sev, start=a, end=b,
-                observed=peak, baseline=float(rule["burn_rate"]),
+                observed=peak, baseline=float(rule["burn_rate"]), p_value=p_value,
                 summary=(f"{group}: error budget of the {slo['objective']:.0%} within "
                          f"{budget_s:g} s SLO burning {peak:.1f}x too fast over "
                          f"{rule['long']} (rule {rule['long']}/{rule['short']}, threshold "
