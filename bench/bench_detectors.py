@@ -157,7 +157,7 @@ def report(profile: str, tally: Tally, seeds: list[int]) -> None:
     print(f"  at >= 2x: recall {at2['detected'].mean():.3f}  top-1 {at2['top1'].mean():.3f}  "
           f"top-1 within {at2['top1_within'].mean():.3f}  delay <= 1 h "
           f"{(at2['delay_h'] <= 1).mean():.2f}, <= 2 h {(at2['delay_h'] <= 2).mean():.2f}")
-    print(f"  false alerts per runbook per 30 quiet days: " + ", ".join(
+    print("  false alerts per runbook per 30 quiet days: " + ", ".join(
         f"{rb} {len(tally.false.get(rb, [])) * scale:.2f}" for rb in sorted(runbooks.load_all())))
 
 

@@ -1,7 +1,6 @@
 """The Prometheus source without a server: range planning, settings, result frames, and the
 translation of every upstream error. The real server is exercised in test_prometheus_server.py."""
 
-import json
 
 import numpy as np
 import pandas as pd

@@ -21,10 +21,8 @@ often hold tokens, and credentials come from the environment and are never echoe
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
-import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +33,8 @@ import httpx
 
 from workbench.deadline import Deadline, DeadlineExceeded, DeadlineTransport, active_deadline
 from workbench.errors import AlertDeliveryError, AlertRejected, ConfigError
+from workbench.http_retry import backoff as jittered_backoff
+from workbench.http_retry import retry_after
 
 __all__ = ["DEFAULT_RETRY", "MAX_TIMEOUT_S", "AlertRejected", "Poster", "RetryPolicy",
            "check_no_userinfo", "safe_url"]
@@ -70,7 +70,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Delay after failed attempt number ``attempt`` (0-based), with +-20% jitter."""
-        return min(self.max_backoff_s, self.backoff_s * 2 ** attempt) * (0.8 + 0.4 * random.random())
+        return jittered_backoff(attempt, self.backoff_s, self.max_backoff_s)
 
 
 #: The policy sinks use unless given one.
@@ -89,19 +89,6 @@ def check_no_userinfo(url: str, hint: str) -> None:
     if "@" in urlsplit(url).netloc:
         raise ConfigError(f"alert sink URL {safe_url(url)} carries credentials; they are not "
                           f"accepted in URLs: {hint}")
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); None without one."""
-    value = (headers.get("retry-after") or "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    parsed = email.utils.parsedate_tz(value)
-    if parsed is None:
-        return None
-    return max(0.0, email.utils.mktime_tz(parsed) - time.time())
 
 
 def server_message(resp: httpx.Response) -> str:
@@ -182,7 +169,7 @@ class Poster:
                         raise AlertDeliveryError(f"{self.what} {where} answered HTTP {status}: "
                                                  f"{server_message(resp)}")
                     problem = f"HTTP {status}: {server_message(resp)}".rstrip(": ")
-                    wait = _retry_after(resp.headers)
+                    wait = retry_after(resp.headers)
                     if wait is not None and wait > policy.max_retry_after_s:
                         raise AlertDeliveryError(
                             f"{self.what} {where} {problem}; it asks to retry after {wait:.0f} s, "

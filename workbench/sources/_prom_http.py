@@ -13,7 +13,6 @@ only doubles the wait.
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import httpx
 
 from workbench.deadline import Deadline, DeadlineTransport, active_deadline
+from workbench.http_retry import retry_after
 from workbench.sources._prom_config import PrometheusSettings
 
 __all__ = ["MAX_RETRY_AFTER_S", "PromClient", "PromHTTPError"]
@@ -39,14 +39,6 @@ class PromHTTPError(Exception):
         super().__init__(f"HTTP {status}: {body[:200]}")
         self.status = status
         self.body = body
-
-
-def _retry_after(resp: httpx.Response) -> float | None:
-    value = (resp.headers.get("retry-after") or "").strip()
-    if value.isdigit():
-        return float(value)
-    parsed = email.utils.parsedate_tz(value) if value else None
-    return None if parsed is None else max(0.0, email.utils.mktime_tz(parsed) - time.time())
 
 
 class PromClient:
@@ -86,7 +78,7 @@ class PromClient:
                 failure = PromHTTPError(resp.status_code, resp.text)
                 if resp.status_code not in _RETRIED_STATUS:
                     raise failure
-                after = _retry_after(resp)
+                after = retry_after(resp.headers)
                 wait = min(after, MAX_RETRY_AFTER_S) if after is not None \
                     else _BACKOFF_S * 2 ** attempt
             if attempt >= self.retries or wait >= deadline.remaining():

@@ -19,12 +19,8 @@ because it sleeps past any budget; this module retries instead:
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import os
-import random
-import threading
-import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,9 +30,13 @@ import httpx
 import orjson
 from langfuse.api import LangfuseAPI
 
-from workbench.deadline import Deadline, DeadlineTransport
-from workbench.errors import (ConfigError, SourceAuthError, SourceError, SourceQueryError,
-                              SourceTimeout, SourceUnavailable)
+__all__ = ["Budget", "BudgetExhausted", "Config", "Malformed", "NotFound", "Stats", "Transport",
+           "resolve_config"]
+
+from workbench.deadline import DeadlineTransport
+from workbench.errors import ConfigError, SourceAuthError, SourceError, SourceQueryError
+from workbench.sources._pull import (MAX_REQUEST_TIMEOUT_S, Budget, BudgetExhausted, Counters,
+                                     Malformed, RetryPolicy, get_with_retries)
 
 log = logging.getLogger("workbench.sources.langfuse")
 
@@ -44,7 +44,6 @@ ENV_PUBLIC_KEY = "LANGFUSE_PUBLIC_KEY"
 ENV_SECRET_KEY = "LANGFUSE_SECRET_KEY"
 ENV_BASE_URL = "LANGFUSE_BASE_URL"
 ENV_VARS = (ENV_PUBLIC_KEY, ENV_SECRET_KEY, ENV_BASE_URL)
-MAX_REQUEST_TIMEOUT_S = 10.0
 SOURCE = "langfuse"
 
 
@@ -76,69 +75,18 @@ def resolve_config(base_url: str | None, public_key: str | None,
     return Config(url, str(values[ENV_PUBLIC_KEY]), str(values[ENV_SECRET_KEY]))
 
 
-class Budget(Deadline):
-    """The deadline shared by every request of one pull (or of a whole report)."""
-
-    @classmethod
-    def of(cls, deadline: Deadline | None, seconds: float) -> Budget:
-        """``seconds`` from now, but never past ``deadline`` (the report's, when given)."""
-        budget = cls(seconds)
-        if deadline is not None:
-            budget.at = min(budget.at, deadline.at)
-        return budget
-
-    @property
-    def spent(self) -> bool:
-        return self.expired
-
-
-class BudgetExhausted(SourceTimeout):
-    """The pull's total time budget ran out; callers return partial data, marked incomplete."""
-
-
 class NotFound(SourceQueryError):
     """404: on Langfuse v3 servers the v2/v3 read endpoints answer this (see the legacy path)."""
 
 
-class Malformed(Exception):
-    """A 200 whose body is not the JSON shape the endpoint promises (retried, then reported)."""
-
-
 @dataclass
-class Stats:
+class Stats(Counters):
     """Counters of one pull, attached to the returned frame as ``attrs["langfuse"]``."""
 
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    bytes: int = 0
-    malformed_pages: int = 0
     malformed_items: int = 0
     slices_total: int = 0
     slices_cached: int = 0
     slices_incomplete: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, **counts: int) -> None:
-        with self._lock:
-            for k, v in counts.items():
-                setattr(self, k, getattr(self, k) + v)
-
-    def as_dict(self) -> dict[str, int]:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    parsed = email.utils.parsedate_tz(value)
-    if parsed is None:
-        return None
-    return max(0.0, email.utils.mktime_tz(parsed) - time.time())
 
 
 def _message(resp: httpx.Response) -> str:
@@ -168,9 +116,8 @@ class Transport:
                               f"got {timeout_s}")
         self.base_url = config.base_url
         self.timeout_s = timeout_s
-        self.max_attempts = max(1, max_attempts)
-        self.backoff_s = backoff_s
-        self.max_backoff_s = max_backoff_s
+        self.policy = RetryPolicy(timeout_s=timeout_s, max_attempts=max(1, max_attempts),
+                                  backoff_s=backoff_s, max_backoff_s=max_backoff_s)
         limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
         self._httpx = httpx.Client(timeout=timeout_s, limits=limits, follow_redirects=True,
                                    transport=DeadlineTransport(limits=limits))
@@ -183,72 +130,32 @@ class Transport:
     def close(self) -> None:
         self._finalizer()
 
-    def _backoff(self, attempt: int) -> float:
-        delay = min(self.max_backoff_s, self.backoff_s * 2 ** attempt)
-        return delay * (0.8 + 0.4 * random.random())
-
     def get(self, path: str, params: dict[str, Any], budget: Budget, stats: Stats,
             check: Callable[[Any], bool] | None = None) -> Any:
-        """Decoded JSON of ``GET path``; raises a :class:`SourceError` subclass on failure."""
-        last: SourceError | None = None
-        for attempt in range(self.max_attempts):
-            if budget.spent:
-                raise BudgetExhausted("time budget of the pull was spent", source=SOURCE,
-                                      query=path) from last
-            timeout = min(self.timeout_s, max(budget.remaining(), 0.05))
-            wait: float | None = None
-            stats.add(requests=1, retries=1 if attempt else 0)
-            try:
-                with budget.within(timeout).active():
-                    resp = self.api._client_wrapper.httpx_client.request(
-                        path, method="GET", params=params,
-                        request_options={"timeout_in_seconds": timeout, "max_retries": 0})
-            except httpx.TimeoutException as exc:
-                last = SourceTimeout(f"no answer within {timeout:.1f} s", source=SOURCE,
-                                     query=path)
-                last.__cause__ = exc
-            except httpx.TransportError as exc:
-                last = SourceUnavailable(f"cannot reach {self.base_url}: {type(exc).__name__}",
-                                         source=SOURCE, query=path)
-                last.__cause__ = exc
-            else:
-                stats.add(bytes=len(resp.content))
-                status = resp.status_code
-                if 200 <= status < 300:
-                    try:
-                        body = orjson.loads(resp.content)
-                        if check is not None and not check(body):
-                            raise Malformed(path)
-                        return body
-                    except (orjson.JSONDecodeError, Malformed) as exc:
-                        stats.add(malformed_pages=1)
-                        log.warning("langfuse: malformed JSON page from %s (attempt %d)", path,
-                                    attempt + 1)
-                        last = SourceUnavailable("malformed or truncated JSON page",
-                                                 source=SOURCE, query=path)
-                        last.__cause__ = exc
-                elif status in (401, 403):
-                    raise SourceAuthError(
-                        f"HTTP {status} from {self.base_url}: {_message(resp)}. Check "
-                        f"{ENV_PUBLIC_KEY}, {ENV_SECRET_KEY} and {ENV_BASE_URL}",
-                        source=SOURCE, query=path)
-                elif status == 404:
-                    raise NotFound(f"HTTP 404: {_message(resp)}", source=SOURCE, query=path)
-                elif status == 429 or status in (408, 409) or status >= 500:
-                    if status == 429:
-                        stats.add(rate_limited=1)
-                        wait = _retry_after(resp.headers)
-                    last = SourceUnavailable(f"HTTP {status} after {attempt + 1} attempt(s)",
-                                             source=SOURCE, query=path)
-                else:
-                    raise SourceQueryError(f"HTTP {status}: {_message(resp)}", source=SOURCE,
-                                           query=path)
-            if attempt + 1 >= self.max_attempts:
-                break
-            delay = wait if wait is not None else self._backoff(attempt)
-            if delay >= budget.remaining():
-                raise BudgetExhausted(f"retry after {delay:.1f} s would exceed the time budget",
-                                      source=SOURCE, query=path) from last
-            time.sleep(delay)
-        assert last is not None
-        raise last
+        """Decoded JSON of ``GET path``; raises a :class:`SourceError` subclass on failure.
+        A body that is not JSON, or fails ``check``, is retried like a server error."""
+        def send(timeout: float) -> httpx.Response:
+            return self.api._client_wrapper.httpx_client.request(
+                path, method="GET", params=params,
+                request_options={"timeout_in_seconds": timeout, "max_retries": 0})
+
+        def parse(content: bytes) -> Any:
+            body = orjson.loads(content)
+            if check is not None and not check(body):
+                raise Malformed(path)
+            return body
+
+        return get_with_retries(send, source=SOURCE, query=path, base_url=self.base_url,
+                                budget=budget, stats=stats, policy=self.policy,
+                                refuse=self._refuse, parse=parse)
+
+    def _refuse(self, resp: httpx.Response, query: str) -> SourceError:
+        status = resp.status_code
+        if status in (401, 403):
+            return SourceAuthError(
+                f"HTTP {status} from {self.base_url}: {_message(resp)}. Check "
+                f"{ENV_PUBLIC_KEY}, {ENV_SECRET_KEY} and {ENV_BASE_URL}", source=SOURCE,
+                query=query)
+        if status == 404:
+            return NotFound(f"HTTP 404: {_message(resp)}", source=SOURCE, query=query)
+        return SourceQueryError(f"HTTP {status}: {_message(resp)}", source=SOURCE, query=query)
