@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 
 from workbench.deadline import Deadline
 from workbench.errors import SourceError, SourceTimeout, SourceUnavailable
 from workbench.http_retry import backoff, retry_after
 
 __all__ = ["MAX_REQUEST_TIMEOUT_S", "Budget", "BudgetExhausted", "Counters", "Malformed",
-           "RetryPolicy", "get_with_retries", "retryable"]
+           "RetryPolicy", "get_with_retries", "json_body", "retryable"]
 
 log = logging.getLogger("workbench.sources")
 
@@ -86,6 +87,17 @@ class RetryPolicy:
     max_attempts: int = 4
     backoff_s: float = 0.5
     max_backoff_s: float = 20.0
+
+
+def json_body(check: Callable[[Any], bool] | None, what: str) -> Callable[[bytes], Any]:
+    """A ``parse`` for :func:`get_with_retries`: the decoded JSON, :class:`Malformed` when it
+    fails ``check`` (a page without its ``data`` list is as bad as a cut-off one)."""
+    def parse(content: bytes) -> Any:
+        body = orjson.loads(content)
+        if check is not None and not check(body):
+            raise Malformed(what)
+        return body
+    return parse
 
 
 def retryable(status: int) -> bool:

@@ -36,7 +36,8 @@ __all__ = ["Budget", "BudgetExhausted", "Config", "Malformed", "NotFound", "Stat
 from workbench.deadline import DeadlineTransport
 from workbench.errors import ConfigError, SourceAuthError, SourceError, SourceQueryError
 from workbench.sources._pull import (MAX_REQUEST_TIMEOUT_S, Budget, BudgetExhausted, Counters,
-                                     Malformed, RetryPolicy, get_with_retries)
+                                     Malformed, RetryPolicy, get_with_retries,
+                                     json_body)
 
 log = logging.getLogger("workbench.sources.langfuse")
 
@@ -139,15 +140,9 @@ class Transport:
                 path, method="GET", params=params,
                 request_options={"timeout_in_seconds": timeout, "max_retries": 0})
 
-        def parse(content: bytes) -> Any:
-            body = orjson.loads(content)
-            if check is not None and not check(body):
-                raise Malformed(path)
-            return body
-
         return get_with_retries(send, source=SOURCE, query=path, base_url=self.base_url,
                                 budget=budget, stats=stats, policy=self.policy,
-                                refuse=self._refuse, parse=parse)
+                                refuse=self._refuse, parse=json_body(check, path))
 
     def _refuse(self, resp: httpx.Response, query: str) -> SourceError:
         status = resp.status_code

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import orjson
 
 from workbench.deadline import DeadlineTransport
 from workbench.errors import ConfigError, SourceAuthError, SourceError, SourceQueryError
 from workbench.sources._pull import (MAX_REQUEST_TIMEOUT_S, Budget, BudgetExhausted, Counters,
-                                     Malformed, RetryPolicy, get_with_retries)
+                                     RetryPolicy, get_with_retries, json_body)
 
 from ._config import ENV_ORG_ID, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME, Config
 
@@ -101,12 +100,7 @@ class Transport:
                  check: Callable[[Any], bool] | None = None) -> Any:
         """Decoded JSON of ``GET path``; raises a :class:`SourceError` subclass on failure.
         A body that is not JSON, or fails ``check``, is retried like a server error."""
-        def parse(content: bytes) -> Any:
-            body = orjson.loads(content)
-            if check is not None and not check(body):
-                raise Malformed(path)
-            return body
-        return self.get(path, params, budget, stats, parse=parse)
+        return self.get(path, params, budget, stats, parse=json_body(check, path))
 
     def get_text(self, path: str, budget: Budget, stats: Stats) -> str:
         return self.get(path, {}, budget, stats).decode(errors="replace")
