@@ -225,9 +225,11 @@ def _check_alerting(args: argparse.Namespace, out: str) -> None:
 
 
 def _check_runbooks() -> None:
+    from workbench.links import check_urls
     from workbench.reports.inputs import check_promql, check_runbooks
 
     check_promql(check_runbooks())
+    check_urls()  # the runbook and report URLs that alerts and reports carry
 
 
 def _demo(args: argparse.Namespace):

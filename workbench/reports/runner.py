@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench import links
 from workbench.deadline import Deadline
 from workbench.errors import ConfigError, ReportError
 from workbench.reports.daily import parse_day, report_stem
@@ -240,6 +241,7 @@ def daily_report(date: Any, source: str = "local", data_dir: str | Path | None =
             raise ConfigError(f"data directory {data_dir} not found (source 'local' reads it)")
     check_days(days, alert_days)
     redactor(redact)  # bad configured patterns fail here, before a kernel starts
+    links.check_urls()
     deadline = deadline or Deadline.after(budget_s)
     out = Path(out_dir).resolve()
     sink = alerts_url or os.environ.get("WORKBENCH_ALERTS_URL") or str(out / "alerts.jsonl")
@@ -276,6 +278,7 @@ def _run(nb: Path, day: Any, stem: str, source: str, data_dir: str | Path | None
         "out_dir": str(staging), "days": int(days), "alert_days": int(alert_days),
         "alerts_url": sink if _is_file_url(sink) else "",
         "send_alerts": bool(send_alerts), "redact": bool(redact),
+        "report_url": links.report_url(f"{stem}.html", out),
     }
     reserve = min(_RESERVE_MAX_S, deadline.remaining() * _RESERVE_FRACTION)
     kernel_deadline = deadline.within(max(deadline.remaining() - reserve, 0.0))
