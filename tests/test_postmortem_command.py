@@ -55,9 +55,11 @@ def written(store, labels, tmp_path_factory):
     """The post-mortem of each demo incident, over the incident's whole day."""
     out = tmp_path_factory.mktemp("postmortems")
     runs = {}
-    for name, lab in labels.items():
-        day = lab.start.floor("D")
-        runs[name] = run(argv(name, day, day + pd.Timedelta(days=1), store, out))
+    with pytest.MonkeyPatch.context() as mp:  # a cache, hence an alert ledger, of its own
+        mp.setenv("WORKBENCH_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        for name, lab in labels.items():
+            day = lab.start.floor("D")
+            runs[name] = run(argv(name, day, day + pd.Timedelta(days=1), store, out))
     return out, runs
 
 
@@ -92,6 +94,10 @@ def test_postmortem_of_each_demo_incident_renders_timeline_impact_and_cause(writ
     assert times["Started"] == f"{lab.start:%Y-%m-%d %H:%M}"
     assert times["Resolved"] == f"{lab.end:%Y-%m-%d %H:%M}"
     assert all(STAMP.fullmatch(t) for t in times.values())
+    # no alert history here: detection is the first hour an hourly check would have alerted
+    assert s["detected_by"] is None and lab.start < pd.Timestamp(times["Detected"], tz="UTC") \
+        <= lab.end
+    assert "an hourly check would have alerted" in s["timeline"][1]["what"]
     assert s["root_cause"][0]["suspect"] == CAUSE[name]
     assert s["state"] == "resolved" and s["degraded"] is False
     excess = s["impact"]["excess_cost_usd"]
