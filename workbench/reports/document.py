@@ -101,7 +101,7 @@ def _inline_md(parts: Iterable[Part], red: Redactor) -> str:
 _STYLE = """<style>
 .wb-doc-table { border-collapse: collapse; font-size: 13px; margin: 6px 0 14px 0; }
 .wb-doc-table th, .wb-doc-table td { border: 1px solid #ddd; padding: 3px 8px;
-  text-align: left; vertical-align: top; }
+  text-align: left !important; vertical-align: top; }
 .wb-doc-alert { background: #fdecea; border-left: 6px solid #d62728; padding: 8px 12px; }
 </style>"""
 

@@ -353,8 +353,9 @@ class PostMortem:
                                font={"size": 11})
         unit = self.runbook.signal(signal).get("unit", "")
         where = "" if inc.group == ALL else f" in {inc.group}"
+        # plotly draws a subset of HTML in text: trace content escaped (quotes need not be)
         fig.update_layout(title_text=_html.escape(f"{signal}{where} per hour ({unit}) against "
-                                                  "what the baseline expects (UTC)"),
+                                                  "what the baseline expects (UTC)", quote=False),
                           height=380, margin={"t": 70, "b": 30, "l": 50, "r": 20})
         return fig
 
@@ -362,8 +363,12 @@ class PostMortem:
         from workbench.runbook_plots import suspects_figure
 
         causes = self.incident.causes
+        # each bar labelled with its whole suspect (a value within an agent and the value
+        # alone are two bars)
+        within = [", ".join(f"{k}={v}" for k, v in c["within"].items()) for c in causes]
         table = pd.DataFrame({"dimension": [c["dimension"] for c in causes],
-                              "value": [c["value"] for c in causes],
+                              "value": [c["value"] + (f" in {w}" if w else "")
+                                        for c, w in zip(causes, within)],
                               "contribution": [c["contribution"] for c in causes]})
         return suspects_figure(table, title="Root-cause candidates: share of the excess "
                                             f"{self.incident.impact['primary']['signal']}")
