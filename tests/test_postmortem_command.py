@@ -13,7 +13,7 @@ import stat
 import pandas as pd
 import pytest
 
-from workbench.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from workbench.cli import EXIT_BAD_INPUT, EXIT_DEGRADED, EXIT_OK, main
 from workbench.reports.render import external_loads
 from workbench.sources.local import LocalSource
 
@@ -203,3 +203,34 @@ def test_bad_notes_file_or_link_setting_exit_2_before_any_kernel(store, tmp_path
                             pd.Timestamp("2026-11-06T12:00Z"), store, out))
     assert code == EXIT_BAD_INPUT and "WORKBENCH_REPORT_URL" in err
     assert not out.exists()
+
+
+def test_a_window_without_data_is_written_degraded_never_an_all_clear(store, tmp_path):
+    start = pd.Timestamp("2026-11-20T09:00Z")  # the store ends on 2026-11-09
+    code, stdout, stderr = run(argv("timeout_surge", start, start + pd.Timedelta(hours=3),
+                                    store, tmp_path))
+    assert code == EXIT_DEGRADED, stderr
+    assert "post-mortem on incomplete data: no traces in the window" in stderr
+    assert "(no change found); started –, detected –, peaked –, resolved – UTC" in stdout
+    s = json.loads(next(tmp_path.glob("*.summary.json")).read_text())
+    assert s["degraded"] is True and s["state"] == "no change found"
+    md = next(tmp_path.glob("*.md")).read_text()
+    html = next(tmp_path.glob("*.html")).read_text()
+    for text in (md, text_of(html)):
+        assert "Incomplete data: " in text and "no all-clear" in text
+
+
+def test_postmortem_notebook_is_thin_stored_without_outputs_with_a_parameters_cell():
+    import nbformat
+
+    from workbench.reports.runner import notebooks_dir
+
+    nb = nbformat.read(notebooks_dir() / "postmortem.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code)
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1 and "runbook = " in params[0].source
+    assert all(len(c.source.splitlines()) <= 12 for c in code if c not in params)
+    heads = [c.source for c in nb.cells if c.cell_type == "markdown"
+             and c.source.startswith("## ")]
+    assert [h for h in heads if h[3:] in SECTIONS] == [f"## {x}" for x in SECTIONS]

@@ -311,10 +311,7 @@ def _postmortem(args: argparse.Namespace) -> int:
                                agent=args.agent, notes=args.notes, redact=not args.no_redact,
                                budget_s=_budget(args))
     s = result.summary
-    def when(e: dict) -> str:
-        return e["utc"] or ("not yet" if e["event"] == "Resolved" else "–")
-
-    times = ", ".join(f"{e['event'].lower()} {when(e)}" for e in s.get("timeline", []))
+    times = ", ".join(f"{e['event'].lower()} {e['utc'] or '–'}" for e in s.get("timeline", []))
     print(f"post-mortem: {_one_line(s.get('title'))} ({s.get('state')}); {times} UTC")
     print(f"markdown: {result.extra['markdown']}; summary: {result.summary_path}")
     for problem in s.get("problems") or []:
