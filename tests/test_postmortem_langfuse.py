@@ -90,6 +90,10 @@ def test_langfuse_postmortem_equals_the_local_stores(through_langfuse, store, da
         assert got["primary"][key] == pytest.approx(exp["primary"][key], rel=1e-9), key
     assert [c["suspect"] for c in s["root_cause"]] == [c["suspect"] for c in want["root_cause"]]
     assert s["root_cause"][0]["suspect"] == CAUSE[name]
+    nb = json.loads((out / f"{stem}.ipynb").read_text())
+    outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
+    assert [o for o in outputs if o["output_type"] in ("stream", "error")] == []
+    assert "widgets" not in nb["metadata"]  # no progress bar in a written document
     md = (out / f"{stem}.md").read_text()
     assert "| Source | langfuse |" in md and "--source langfuse" in md
     assert "## Timeline" in md and "## Impact" in md and "## Root cause" in md
