@@ -445,3 +445,45 @@ def test_daily_report_findings_reach_the_real_alertmanager(am, am_auth, tmp_path
     runbooks_seen = {a["labels"]["runbook"] for a in got}
     assert runbooks_seen == {"cost_spike", "timeout_surge", "hallucination_spike"}
     assert all(a["status"]["state"] == "active" for a in got)
+
+
+def test_runbook_url_and_generator_url_reach_alertmanager_and_its_receiver(am, am_receiver,
+                                                                           am_auth, tmp_path,
+                                                                           monkeypatch):
+    """The annotations Alertmanager users template on (runbook_url) and the link back to the
+    report (generatorURL) are accepted by the real server, stored, and forwarded as sent: from
+    a configured docs site, and by default as file URIs on the machine that ran the report."""
+    monkeypatch.setenv("WORKBENCH_RUNBOOK_URL", "https://docs.example.com/runbooks/{runbook}.html")
+    monkeypatch.setenv("WORKBENCH_REPORT_URL", "https://reports.example.com/daily/")
+    from workbench.links import report_url
+
+    served = Alert.from_finding(finding("links", agent="tool-agent"),
+                                generator_url=report_url("daily-report-2026-11-06.html"))
+    monkeypatch.delenv("WORKBENCH_RUNBOOK_URL")
+    monkeypatch.delenv("WORKBENCH_REPORT_URL")
+    local = Alert.from_finding(finding("links", runbook="timeout_surge", signal="timeout_rate",
+                                       agent="planner agent"),
+                               generator_url=report_url("daily report.html", tmp_path / "out"))
+    assert local.annotations["runbook_url"].startswith("file:///")
+    assert local.annotations["runbook_url"].endswith("/notebooks/runbooks/timeout_surge.ipynb")
+    assert local.generator_url == (tmp_path / "out").resolve().as_uri() + "/daily%20report.html"
+    assert send([served, local], am.sink_url, spool=tmp_path / "s.jsonl").ok
+
+    got = {g["labels"]["runbook"]: g for g in am.alerts('test="links"')}
+    assert got["cost_spike"]["annotations"]["runbook_url"] == \
+        "https://docs.example.com/runbooks/cost_spike.html"
+    assert got["cost_spike"]["generatorURL"] == \
+        "https://reports.example.com/daily/daily-report-2026-11-06.html"
+    assert got["timeout_surge"]["annotations"]["runbook_url"] == local.annotations["runbook_url"]
+    assert got["timeout_surge"]["generatorURL"] == local.generator_url
+    forwarded = poll(lambda: [x for n in notifications(am_receiver, "links")
+                              for x in n["alerts"]] or None, what="links notification")
+    assert {x["generatorURL"] for x in forwarded} <= {served.generator_url, local.generator_url}
+    assert all(x["annotations"]["runbook_url"] for x in forwarded)
+
+
+def test_alertmanager_rejects_a_generator_url_that_is_not_a_uri(am, am_auth, tmp_path):
+    """Why generatorURL is always absolute: a bare file name is refused by the server."""
+    bad = Alert.from_finding(finding("bad-url"), generator_url="daily report.html")
+    res = send([bad], am.sink_url, spool=tmp_path / "s.jsonl")
+    assert not res.ok and res.rejected == [bad]

@@ -310,3 +310,28 @@ def test_a_new_version_that_alone_carries_the_excess_is_named_first(books):
              if f.status == "firing" and f.signal == "hallucination_rate"]
     assert found and found[0].suspects
     assert found[0].suspects[0].dimension != "prompt_version"
+
+
+def test_totals_are_the_sums_an_interval_divides(books):
+    # a cost spike of 2.5x between 10:00 and 14:00 on the judged day
+    def cost(t, r):
+        base = 0.01 * float(r.lognormal(0, 0.3))
+        return base * 2.5 if DAY0 + 10 * H <= t < DAY0 + 14 * H else base
+    u = units(traffic(8, 30, cost=cost))
+    j = Judge(books["cost_spike"], u, DAY0, DAY0 + D)
+    a, b = DAY0 + 10 * H, DAY0 + 14 * H
+    iv, tot = j.interval("cost_per_request", a, b), j.totals("cost_per_request", a, b)
+    in_window = u[(u["time"] >= a) & (u["time"] < b)]
+    assert tot.units == iv.units == len(in_window) == 120
+    assert tot.value == pytest.approx(in_window["cost"].sum(), rel=1e-12)  # dollars spent
+    assert tot.value / tot.units == pytest.approx(iv.observed, rel=1e-12)
+    assert tot.expected / tot.units == pytest.approx(iv.expected, rel=1e-12)
+    assert tot.excess == pytest.approx(tot.value * (1 - 1 / 2.5), rel=0.2)
+    # a quiet window's excess is noise around zero; a rate's totals count events
+    quiet = j.totals("cost_per_request", DAY0, DAY0 + 9 * H)
+    assert abs(quiet.excess) < 0.1 * quiet.value
+    def status(t, i):
+        return "timeout" if DAY0 + 3 * H <= t < DAY0 + 4 * H and i < 10 else "ok"
+    tj = Judge(books["timeout_surge"], units(traffic(8, 30, status=status)), DAY0, DAY0 + D)
+    rate = tj.totals("timeout_rate", DAY0 + 3 * H, DAY0 + 4 * H)
+    assert (rate.units, rate.value) == (30, 10.0) and rate.expected < 1.0

@@ -1,6 +1,7 @@
 """One number per fact: the daily report, its summary JSON, the runbook notebook opened on a
-finding's hours and that notebook's rendering all show the same figures, because they read one
-computation (the per-trace signals and :meth:`workbench.analysis.Judge.interval`)."""
+finding's hours, that notebook's rendering, and the post-mortem of those hours (its summary,
+HTML and Markdown) all show the same figures, because they read one computation (the per-trace
+signals, :meth:`workbench.analysis.Judge.interval` and :meth:`~workbench.analysis.Judge.totals`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from workbench.investigate import investigate
 from workbench.reports import daily_report
 from workbench.reports.runbook import run_runbook
+from workbench.reports.runner import postmortem_report
 from workbench.sources.local import LocalSource
 
 pytestmark = pytest.mark.notebook
@@ -64,3 +66,29 @@ def test_report_summary_notebook_and_rendering_agree(store, labels, tmp_path, na
     table = re.search(rf"<td>{signal}</td>(.*?)</tr>", rendered, re.DOTALL).group(1)
     cells = re.findall(r"<td>([^<]*)</td>", table)
     assert fmt(f["observed"]) in cells and fmt(f["baseline"]) in cells
+
+    # the post-mortem of the finding's hours, written by the command's runner
+    pm = postmortem_report(name, start, end, "local", store, tmp_path / "pm", agent=agent)
+    s = pm.summary
+    primary = s["impact"]["primary"]
+    assert primary["signal"] == signal
+    assert (primary["observed"], primary["expected"], primary["p_value"]) == (
+        f["observed"], f["baseline"], f["p_value"])
+    assert s["timeline"][0]["utc"] == f"{start:%Y-%m-%d %H:%M}"
+    assert (s["impact_window"]["start"], s["impact_window"]["end"]) == (f["start"], f["end"])
+    # its impact is the notebook's judge's sums over the same hours
+    tot = inv.judge.totals(signal, start, end, agent or "__all__")
+    assert primary["units"] == tot.units == row["units"]
+    if primary["events"] is not None:
+        assert (primary["events"], primary["expected_events"]) == (tot.value, tot.expected)
+    if name == "cost_spike":
+        assert (s["impact"]["cost_usd"], s["impact"]["expected_cost_usd"]) == (
+            tot.value, tot.expected)
+        assert s["impact"]["excess_cost_usd"] == pytest.approx(
+            (f["observed"] - f["baseline"]) * primary["units"], rel=1e-9)
+    # the daily report's alert is the detection the post-mortem states
+    sent = {a["labels"]["alertname"] for a in summary["alerts"]["sent"]}
+    assert s["detected_by"] in sent
+    # and its HTML and Markdown print the figures the report printed
+    for text in (pm.html.read_text(), pm.extra["markdown"].read_text()):
+        assert fmt(f["observed"]) in text and fmt(f["baseline"]) in text

@@ -118,6 +118,35 @@ def test_a_runbook_renders_through_tempo(week, tmp_path):
     assert "tool-agent" in page
 
 
+@pytest.mark.parametrize("name", ["cost_spike", "timeout_surge"])
+def test_a_postmortem_through_tempo_equals_the_local_stores(week, store, tmp_path, name):
+    """The incidents spans alone show (hallucination needs judge scores, not in these spans)."""
+    from workbench.reports import postmortem
+
+    spans, labels = week
+    inc = labels[labels["runbook"] == name].iloc[0]
+    day = inc["start"].floor("D")
+    with TempoDouble(spans) as d:
+        code, stdout, stderr, _ = run_cli(
+            ["postmortem", "--runbook", name, "--start", day.isoformat(), "--end",
+             (day + pd.Timedelta(days=1)).isoformat(), "--source", "tempo",
+             "--out", str(tmp_path)], {**d.env(), "WORKBENCH_CACHE_DIR": str(tmp_path / "c")})
+        assert d.requests_to("/api/v2/traces/")
+    assert code == EXIT_OK, stderr
+    html = Path(stdout.splitlines()[-1])
+    s = read_summary(html.with_name(html.name.replace(".html", ".summary.json")))
+    want = postmortem.build(name, "local", day, day + pd.Timedelta(days=1), data_dir=store,
+                            ledger=[]).summary({})
+    assert [e["utc"] for e in s["timeline"]] == [e["utc"] for e in want["timeline"]]
+    # within the injected hours (at 400 traces a day the first may be too thin to show)
+    assert inc["start"] <= pd.Timestamp(s["timeline"][0]["utc"], tz="UTC") < inc["end"]
+    assert s["impact"]["requests"] == want["impact"]["requests"]
+    assert s["impact"]["excess_cost_usd"] == pytest.approx(want["impact"]["excess_cost_usd"],
+                                                           rel=1e-9)
+    assert s["root_cause"][0]["suspect"] == want["root_cause"][0]["suspect"]
+    assert "| Source | tempo |" in html.with_suffix(".md").read_text()
+
+
 # -- script markup in span attributes -----------------------------------------------------------
 
 SCRIPT = "</script><script>alert(1)</script>"

@@ -251,7 +251,14 @@ def test_summary_content(week, tmp_path):
                                "alerts_url": "https://h/..."}
     assert [k["day"][:10] for k in s["kpis"]] == [f"2026-11-0{d}" for d in range(2, 9)]
     assert s["kpis"][0]["traces"] == int(rep.kpis["traces"].iloc[0])
+    steps = [f.pop("next_steps") for f in s["findings"]]
     assert s["findings"] == json.loads(json.dumps([f.to_dict() for f in rep.findings]))
+    for f, step in zip(rep.findings, steps):  # every runbook finding says what to do next
+        assert (step is None) == (f.runbook not in rep.runbooks or f.status != "firing")
+        if step is not None:
+            assert step["investigation"] == rep.runbooks[f.runbook].spec["investigation"][:3]
+            assert step["postmortem_command"].startswith(
+                f"workbench postmortem --runbook {f.runbook} --start {f.start:%Y-%m-%dT%H:%M}Z")
     assert {a["fingerprint"] for a in s["alerts"]["sent"]} == {
         f.fingerprint for f in rep.alert_findings()}
     assert len(s["checks"]) == 3 and {c["runbook"] for c in s["checks"]} == {

@@ -252,6 +252,37 @@ def hostile_explorer(hostile_store, hostile_labels, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def hostile_postmortem(hostile_store, hostile_labels, tmp_path_factory):
+    """The cost spike's post-mortem over the hostile store, with secrets and markup in every
+    part people write too (the notes file)."""
+    from workbench.reports.runner import postmortem_report
+
+    lab = hostile_labels["cost_spike"]
+    out = tmp_path_factory.mktemp("hostile-postmortem")
+    notes = out.parent / f"{out.name}-notes.yaml"
+    quoted = json.dumps  # YAML reads JSON strings
+    notes.write_text(
+        f"title: {quoted('Loop ' + SCRIPT)}\nsummary: {quoted(f'call {PHONE}, key {KEY} ' + IMG)}\n"
+        f"went_well: [{quoted(LINK + ' ' + EMAIL)}]\n"
+        f"action_items:\n  - {{action: {quoted(SVG + ' card ' + CARD)}, owner: {quoted(EMAIL)},"
+        f" tracked_in: {quoted('http://' + IP + '/x')}}}\n")
+    with pytest.MonkeyPatch.context() as mp:  # a cache of its own
+        mp.setenv("WORKBENCH_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        return postmortem_report("cost_spike", lab.start, lab.end, "local", hostile_store, out,
+                                 notes=notes)
+
+
+def markdown_page(md_path, html_path):
+    """The Markdown as a wiki that passes raw HTML through would show it (mistune, which
+    nbconvert uses): written to ``html_path`` for a browser to open."""
+    import mistune
+
+    html_path.write_text(f"<!doctype html><meta charset=utf-8><body>"
+                         f"{mistune.html(md_path.read_text())}</body>")
+    return html_path
+
+
+@pytest.fixture(scope="module")
 def hostile_daily(hostile_store, hostile_labels, tmp_path_factory):
     out = tmp_path_factory.mktemp("hostile-daily")
     return daily_report(hostile_labels["cost_spike"].start, "local", hostile_store, out, days=4)
@@ -296,6 +327,30 @@ def test_daily_report_over_hostile_traces(hostile_daily):
 
 
 @pytest.mark.notebook
+def test_postmortem_over_hostile_traces(hostile_postmortem):
+    result = hostile_postmortem
+    html = check_shared(result.html, result.notebook)
+    md, summary = result.extra["markdown"].read_text(), result.summary_path.read_text()
+    assert no_secrets(md) == [] and no_secrets(summary) == []
+    for bad in HOSTILE:
+        assert bad not in md, bad
+    assert "<" not in md.replace("&lt;", "")  # no markup at all: every < is an entity
+    assert "](javascript" not in md
+    assert html.count("Plotly.newPlot(") == 2
+    assert "&lt;script&gt;" in html and "\\[redacted:email\\]" in md
+    red = result.summary["redaction"]
+    assert red["parts"]["markdown"]["count"] > 0 and red["parts"]["report"]["count"] > 0
+    assert red["count"] == sum(p["count"] for p in red["parts"].values())
+    # the hostile agent's name, escaped, is the incident's scope, and its tool the cause
+    assert "tool-agent &lt;script&gt;" in html
+    assert result.summary["root_cause"][0]["value"].startswith("search_api")
+    rendered = markdown_page(result.extra["markdown"], result.html.with_suffix(".md.html"))
+    page = rendered.read_text()
+    assert external_loads(page) == [] and "<script" not in page.lower()
+    assert "<img" not in page and "<svg" not in page
+
+
+@pytest.mark.notebook
 def test_no_redact_flag_keeps_content_and_says_so(hostile_store, hostile_labels, tmp_path,
                                                  capsys):
     from workbench.cli import main
@@ -315,9 +370,11 @@ def test_no_redact_flag_keeps_content_and_says_so(hostile_store, hostile_labels,
 @pytest.mark.notebook
 def test_hostile_reports_open_offline_in_chromium_and_run_nothing(hostile_runbook,
                                                                    hostile_explorer,
-                                                                   hostile_daily):
+                                                                   hostile_daily,
+                                                                   hostile_postmortem):
     pages = {"hostile-runbook.png": hostile_runbook, "hostile-explorer.png":
-             hostile_explorer.html, "hostile-daily.png": hostile_daily.html}
+             hostile_explorer.html, "hostile-daily.png": hostile_daily.html,
+             "hostile-postmortem.png": hostile_postmortem.html}
     with chromium() as browser:
         for shot, path in pages.items():
             log, drawn, pwned = open_offline(browser, path, shot)
@@ -325,6 +382,12 @@ def test_hostile_reports_open_offline_in_chromium_and_run_nothing(hostile_runboo
             assert figures >= 2 and drawn == [True] * figures, shot
             assert log.remote == [] and log.dialogs == [] and pwned is None, shot
             assert log.errors == [], shot
+        # the post-mortem's Markdown, as a wiki that passes raw HTML through shows it
+        md_page = markdown_page(hostile_postmortem.extra["markdown"],
+                                hostile_postmortem.html.with_suffix(".md.html"))
+        log, drawn, pwned = open_offline(browser, md_page, "hostile-postmortem-md.png")
+        assert log.remote == [] and log.dialogs == [] and pwned is None
+        assert log.errors == []
 
 
 def test_bad_redaction_patterns_stop_a_report_before_any_kernel_starts(monkeypatch, tmp_path,

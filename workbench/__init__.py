@@ -17,7 +17,9 @@ Package map::
     workbench.metrics_overview  the runbooks' Prometheus series for a report window
     workbench.plots         plotly figures over frames and findings (runbook_plots: drill-down)
     workbench.widgets       ipywidgets controls for notebooks
-    workbench.reports       papermill execution, HTML rendering, summary JSON
+    workbench.reports       papermill execution, HTML rendering, summary JSON; the daily
+                            report and post-mortems (reports.incident: an incident's facts)
+    workbench.links         runbook and report URLs, the next-step commands for a window
     workbench.alerts        alerts from findings and their sinks (file, webhook, Alertmanager)
     workbench.cli           the ``workbench`` command
 
@@ -34,7 +36,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "alerts", "analysis", "cli", "deadline", "errors", "findings", "investigate", "kpis",
-    "metrics_overview",
+    "links", "metrics_overview",
     "plots", "reports", "runbook_plots", "runbooks", "schema", "simulate", "sources", "widgets",
 }
 

@@ -1,4 +1,5 @@
-"""The ``workbench`` command: ``demo``, ``report daily`` and ``runbook``.
+"""The ``workbench`` command: ``demo``, ``report daily``, ``runbook``, ``postmortem``, ``check``
+and ``schedule``.
 
 Exit codes: 0 report written; 2 bad input (unknown source, bad date or day count, missing data,
 a bad alert sink, a runbook file or its PromQL wrong, a source's environment variables missing
@@ -155,6 +156,27 @@ def _parser() -> argparse.ArgumentParser:
     runbook.add_argument("--out", default="out", help="output folder (default: out)")
     _redact_arg(runbook)
 
+    pm = sub.add_parser("postmortem", help="write the post-mortem of an incident window: "
+                                           "HTML, Markdown and summary JSON under one name")
+    pm.add_argument("--runbook", required=True, help="runbook judging the incident, e.g. "
+                                                     "cost_spike (a file in runbooks/)")
+    pm.add_argument("--start", required=True, help="window start, ISO-8601 (UTC if naive)")
+    pm.add_argument("--end", required=True, help="window end, ISO-8601 (UTC if naive)")
+    pm.add_argument("--source", default="local",
+                    help="trace source: local, langfuse or tempo (default: local)")
+    pm.add_argument("--data", default="data/demo",
+                    help="data folder of the local source (default: data/demo)")
+    pm.add_argument("--agent", default=None,
+                    help="the agent of the incident (default: the one its findings name, "
+                         "else all traffic)")
+    pm.add_argument("--notes", default=None, metavar="FILE",
+                    help="YAML of what people write: title, status, summary, "
+                         "contributing_factors, went_well, went_badly, action_items")
+    pm.add_argument("--out", default="out", help="output folder (default: out)")
+    pm.add_argument("--budget", type=_seconds, default=None, metavar="SECONDS",
+                    help="wall-clock budget of the whole run (default: 1200 s)")
+    _redact_arg(pm)
+
     check = sub.add_parser("check", help="detectors over the recent window, alerts sent, no "
                                          "notebook: for a schedule every few minutes")
     check.add_argument("--since", type=_duration, default=None, required=True,
@@ -225,9 +247,11 @@ def _check_alerting(args: argparse.Namespace, out: str) -> None:
 
 
 def _check_runbooks() -> None:
+    from workbench.links import check_urls
     from workbench.reports.inputs import check_promql, check_runbooks
 
     check_promql(check_runbooks())
+    check_urls()  # the runbook and report URLs that alerts and reports carry
 
 
 def _demo(args: argparse.Namespace):
@@ -274,6 +298,27 @@ def _runbook(args: argparse.Namespace) -> int:
                        agent=args.agent, redact=not args.no_redact)
     print(html)
     return EXIT_OK
+
+
+def _postmortem(args: argparse.Namespace) -> int:
+    from workbench.reports.daily import check_sources
+    from workbench.reports.runner import postmortem_report
+
+    data = args.data if args.source == "local" else None
+    check_sources(args.source, data)
+    _check_runbooks()
+    result = postmortem_report(args.runbook, args.start, args.end, args.source, data, args.out,
+                               agent=args.agent, notes=args.notes, redact=not args.no_redact,
+                               budget_s=_budget(args))
+    s = result.summary
+    times = ", ".join(f"{e['event'].lower()} {e['utc'] or '–'}" for e in s.get("timeline", []))
+    print(f"post-mortem: {_one_line(s.get('title'))} ({s.get('state')}); {times} UTC")
+    print(f"markdown: {result.extra['markdown']}; summary: {result.summary_path}")
+    for problem in s.get("problems") or []:
+        print(f"workbench: warning: post-mortem on incomplete data: {_one_line(problem)}",
+              file=sys.stderr)
+    print(Path(result.html))
+    return EXIT_DEGRADED if s.get("degraded") else EXIT_OK
 
 
 def _report_exit(result) -> int:
@@ -452,6 +497,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "runbook":
             return _runbook(args)
+        if args.command == "postmortem":
+            return _postmortem(args)
         if args.command == "check":
             return _check(args)
         if args.command == "schedule":

@@ -1,8 +1,11 @@
 """An :class:`Alert` is a :class:`~workbench.findings.Finding` in Alertmanager's shape.
 
 Labels identify the incident (``alertname``, ``runbook``, ``signal``, ``severity`` and the finding's
-own labels); annotations explain it (summary, description, the runbook notebook to open). The
-fingerprint is the finding's, so the same incident seen twice is one alert, whatever the sink.
+own labels); annotations explain it, with the names Alertmanager users expect: ``summary``,
+``description``, ``runbook_url`` (the runbook to open, see :func:`workbench.links.runbook_url`)
+and ``runbook_notebook`` (its path in the project); ``generatorURL`` links the report that
+found it. The fingerprint is the finding's, so the same incident seen twice is one alert,
+whatever the sink.
 """
 
 from __future__ import annotations
@@ -50,6 +53,14 @@ def _runbook_notebook(name: str) -> str | None:
         return None
 
 
+def _runbook_url(name: str) -> str | None:
+    """The runbook's URL (:func:`workbench.links.runbook_url`); None for pseudo-runbooks."""
+    from workbench.links import runbook_url
+
+    notebook = _runbook_notebook(name)
+    return runbook_url(name, notebook) if notebook else None
+
+
 @dataclass(frozen=True)
 class Alert:
     labels: Mapping[str, str]
@@ -70,7 +81,8 @@ class Alert:
     @classmethod
     def from_finding(cls, finding: Finding, *, notebook: str | None = None,
                      generator_url: str = "") -> Alert:
-        """Build the alert for ``finding``; ``notebook`` defaults to the runbook's own."""
+        """Build the alert for ``finding``; ``notebook`` defaults to the runbook's own.
+        ``generator_url`` is the report that found it (an absolute URI, or empty)."""
         labels = {_label_name(k): str(v) for k, v in finding.labels.items()}
         labels.update({
             "alertname": alertname(finding.runbook, finding.signal),
@@ -87,6 +99,8 @@ class Alert:
         notebook = notebook or _runbook_notebook(finding.runbook)
         if notebook:
             annotations["runbook_notebook"] = notebook
+        if url := _runbook_url(finding.runbook):
+            annotations["runbook_url"] = url
         return cls(labels=labels, annotations=annotations, starts_at=_iso(finding.start),
                    ends_at=_iso(finding.end), fingerprint=finding.fingerprint,
                    generator_url=generator_url)

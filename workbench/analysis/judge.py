@@ -35,7 +35,7 @@ from workbench.findings import SEVERITIES
 from workbench.runbooks import Runbook, parse_duration
 from workbench.sources import to_utc
 
-__all__ = ["ALL", "SIGNALS", "Interval", "Judge", "SignalSpec", "severity_for"]
+__all__ = ["ALL", "SIGNALS", "Interval", "Judge", "SignalSpec", "Totals", "severity_for"]
 
 ALL = "__all__"
 
@@ -120,6 +120,25 @@ class Interval:
                 "end": self.end, "units": self.units, "observed": self.observed,
                 "expected": self.expected, "ratio": self.ratio, "p_value": self.p_value,
                 "severity": self.severity, "significant": self.significant}
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Sums of a signal over a window (:meth:`Judge.totals`): ``value`` is the total of the
+    shown per-unit value (dollars for cost, events for a rate), ``expected`` the baseline's
+    total for the same units."""
+
+    signal: str
+    group: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    units: int
+    value: float
+    expected: float
+
+    @property
+    def excess(self) -> float:
+        return self.value - self.expected
 
 
 @dataclass
@@ -279,6 +298,22 @@ class Judge:
         t = self.units["time"]
         m = p.mask & self._group_mask(group) & ((t >= a) & (t < b)).to_numpy() & rows
         return self._verdict(signal, group, a, b, *_sums(p, m), phi=p.phi.get(group, 1.0))
+
+    def totals(self, signal: str, start: Any, end: Any, group: str = ALL) -> Totals:
+        """The sums :meth:`interval` divides, over ``[start, end)``: the units, the total of the
+        shown value and what the baseline expects that total to be for the same traffic.
+
+        A cost signal's total is the dollars spent and the dollars expected, so their difference
+        is the excess spend; a rate's totals are the events seen and expected (timeouts,
+        hallucinated answers). Post-mortems read impact from here, so it is the judge's own
+        arithmetic and not a second computation."""
+        a, b = to_utc(start), to_utc(end)
+        p = self.prepared(signal)
+        t = self.units["time"]
+        m = p.mask & self._group_mask(group) & ((t >= a) & (t < b)).to_numpy()
+        n, _, _, _, so, se, _ = _sums(p, m)
+        return Totals(signal=signal, group=group, start=a, end=b, units=int(n), value=so,
+                      expected=se)
 
     def _verdict(self, signal: str, group: str, a: pd.Timestamp, b: pd.Timestamp, n: float,
                  o: float, e: float, v: float, so: float, se: float, w: float,

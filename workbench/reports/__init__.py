@@ -6,7 +6,10 @@
   executed notebook beside the HTML fit to share.
 - :mod:`~workbench.reports.summary`: the summary JSON written beside each report.
 - :mod:`~workbench.reports.daily`: the daily report's content (KPIs, checks, findings, alerts).
-- :mod:`~workbench.reports.runner`: :func:`daily_report`, all of the above for one day.
+- :mod:`~workbench.reports.runner`: :func:`daily_report`, all of the above for one day, and
+  :func:`postmortem_report`, the same for one incident.
+- :mod:`~workbench.reports.postmortem`: a post-mortem's content (facts from
+  :mod:`~workbench.reports.incident`, sections rendered by :mod:`~workbench.reports.document`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["ReportResult", "daily_report", "render_html", "run_notebook", "run_runbook"]
+__all__ = ["ReportResult", "daily_report", "postmortem_report", "render_html", "run_notebook",
+           "run_runbook"]
 
 # Imported on first use: the report notebook's own kernel imports ``workbench.reports.daily`` and
 # must not pay for papermill, nbconvert and jsonschema's format checkers (seconds per run).
@@ -23,6 +27,7 @@ _EXPORTS = {
     "render_html": "workbench.reports.render",
     "ReportResult": "workbench.reports.runner",
     "daily_report": "workbench.reports.runner",
+    "postmortem_report": "workbench.reports.runner",
     "run_runbook": "workbench.reports.runbook",
 }
 

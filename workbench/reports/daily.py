@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from workbench import kpis as kpi_mod
+from workbench import links
 from workbench import runbooks as runbook_mod
 from workbench import schema
 from workbench.alerts import Alert, Delivery, send
@@ -43,6 +44,8 @@ __all__ = ["DailyReport", "SourceStatus", "build", "check_sources", "open_source
 
 #: Findings at or above this severity raise alerts.
 ALERT_MIN_SEVERITY = "warning"
+#: How many of a runbook's investigation steps and mitigations a finding shows.
+NEXT_STEPS = 3
 
 
 def report_stem(date: Any) -> str:
@@ -183,6 +186,8 @@ class DailyReport:
     metrics: MetricsSection = field(default_factory=MetricsSection)
     #: The run's wall-clock deadline; alert delivery waits within it too.
     deadline: Deadline | None = None
+    #: The local source's folder (None for remote sources): the next-step commands name it.
+    data_dir: str | None = None
 
     @property
     def window_start(self) -> pd.Timestamp:
@@ -258,13 +263,37 @@ class DailyReport:
                and SEVERITIES.index(f.severity) >= floor and f.end > self.alert_start]
         return out + self.degraded_findings()
 
-    def send_alerts(self, url: str | None, out_dir: str | Path) -> Delivery:
+    def send_alerts(self, url: str | None, out_dir: str | Path,
+                    report_url: str | None = None) -> Delivery:
         """Send the alert findings to ``url`` (default ``<out_dir>/alerts.jsonl``) within the
-        run's deadline; the spool in the cache folder keeps what could not be delivered."""
+        run's deadline; the spool in the cache folder keeps what could not be delivered.
+        Each alert's ``generatorURL`` is ``report_url`` (default: where this report's HTML
+        is published, see :func:`workbench.links.report_url`)."""
         sink = url or os.environ.get("WORKBENCH_ALERTS_URL") or str(Path(out_dir) /
                                                                     "alerts.jsonl")
-        alerts = [Alert.from_finding(f, notebook=self._notebook(f)) for f in self.alert_findings()]
+        generator = report_url or links.report_url(f"{report_stem(self.date)}.html", out_dir)
+        alerts = [Alert.from_finding(f, notebook=self._notebook(f), generator_url=generator)
+                  for f in self.alert_findings()]
         return send(alerts, sink, deadline=self.deadline)
+
+    def next_steps(self, f: Finding) -> dict[str, Any] | None:
+        """What to do about finding ``f``: its runbook's first investigation steps and
+        mitigations, the runbook's URL, and the exact commands that open the runbook notebook
+        and write the post-mortem over the finding's window (and agent). None for findings
+        of no runbook (the report's own health)."""
+        rb = self.runbooks.get(f.runbook)
+        if rb is None or f.status != "firing":
+            return None
+        agent = f.labels.get("agent")
+        window = (f.start, f.end, self.source.name, self.data_dir, agent)
+        return {
+            "runbook": rb.name, "title": rb.title,
+            "runbook_url": links.runbook_url(rb.name, rb.notebook),
+            "investigation": [str(s) for s in rb.spec.get("investigation", [])[:NEXT_STEPS]],
+            "mitigations": [str(s) for s in rb.spec.get("mitigations", [])[:NEXT_STEPS]],
+            "runbook_command": links.runbook_command(rb.name, *window),
+            "postmortem_command": links.postmortem_command(rb.name, *window),
+        }
 
     def _notebook(self, f: Finding) -> str | None:
         rb = self.runbooks.get(f.runbook)
@@ -312,7 +341,8 @@ class DailyReport:
             "reconciliation": self.traces.attrs.get("langfuse", {}).get("reconciliation"),
             "kpis": self.kpis,
             "checks": day_checks,
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [{**f.to_dict(), "next_steps": self.next_steps(f)}
+                         for f in self.findings],
             "metrics": self.metrics.to_dict(self.findings),
             "alerts": alerts,
             "notes": list(self.notes),
@@ -436,4 +466,6 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
     return DailyReport(date=day, days=int(days), alert_days=int(alert_days), source=status,
                        runbooks=runbooks, traces=traces, observations=obs, scores=scores,
                        units=units, all_kpis=all_kpis, checks=checks, findings=findings,
-                       coverage=cov, notes=notes, metrics=metrics)
+                       coverage=cov, notes=notes, metrics=metrics,
+                       data_dir=str(Path(data_dir).resolve()) if source == "local" and data_dir
+                       else None)

@@ -22,7 +22,7 @@ from workbench.safehtml import escape, mathsafe
 if TYPE_CHECKING:
     from workbench.reports.daily import DailyReport
 
-__all__ = ["delivery", "findings", "header", "kpi_table"]
+__all__ = ["delivery", "findings", "header", "kpi_table", "next_steps"]
 
 _STYLE = """<style>
 .wb-table { border-collapse: collapse; font-size: 13px; margin: 6px 0 14px 0; }
@@ -30,6 +30,9 @@ _STYLE = """<style>
 .wb-table td:last-child { text-align: left; }
 .wb-degraded { background: #fdecea; border-left: 6px solid #d62728; padding: 8px 12px; }
 .wb-ok { background: #eef7ee; border-left: 6px solid #2ca02c; padding: 8px 12px; }
+.wb-next { border-left: 6px solid #4c72b0; padding: 4px 12px; margin: 8px 0 14px 0; }
+.wb-next pre { background: #f6f8fa; padding: 6px 8px; white-space: pre-wrap;
+  word-break: break-all; }
 </style>"""
 
 _SEVERITY_MARK = {"page": "PAGE", "critical": "CRITICAL", "warning": "WARNING", "info": "info"}
@@ -138,7 +141,46 @@ def findings(rep: DailyReport) -> str:
     if unjudged:
         parts.append("<h3>Could not judge (insufficient data)</h3>")
         parts.append(_table(_findings_frame(unjudged)))
+    if steps := next_steps(rep, today + earlier):
+        parts.append("<h3>Next steps</h3>" + steps)
     return "\n".join(parts)
+
+
+def _window(f: Finding) -> str:
+    if f.end - f.start < pd.Timedelta(days=1):
+        return f"{f.start:%Y-%m-%d %H:%M} – {f.end:%H:%M} UTC"
+    return f"{f.start:%Y-%m-%d %H:%M} – {f.end:%Y-%m-%d %H:%M} UTC"
+
+
+def next_steps(rep: DailyReport, found: list[Finding]) -> str:
+    """Per incident (runbook, window, agent) of ``found``: the runbook's first investigation
+    steps and mitigations, a link to it, and the commands for the runbook notebook and the
+    post-mortem over that window. Empty when no finding has a runbook."""
+    blocks: dict[tuple, tuple[dict, list[Finding]]] = {}
+    for f in found:
+        steps = rep.next_steps(f)
+        if steps is None:
+            continue
+        key = (f.runbook, f.start, f.end, f.labels.get("agent"))
+        blocks.setdefault(key, (steps, []))[1].append(f)
+    out = []
+    for (_, _, _, agent), (steps, members) in blocks.items():
+        signals = ", ".join(dict.fromkeys(f.signal for f in members))
+        where = f" in {agent}" if agent else ""
+        out.append(
+            f"<div class='wb-next' data-runbook='{_e(steps['runbook'])}'>"
+            f"<p><b>{_e(steps['title'])}{_e(where)}, {_e(_window(members[0]))}</b> "
+            f"({_e(signals)}). Runbook: <a href='{_e(steps['runbook_url'])}'>"
+            f"{_e(steps['runbook'])}</a></p>"
+            "<p>First steps:</p><ol>"
+            + "".join(f"<li>{_e(s)}</li>" for s in steps["investigation"]) +
+            "</ol><p>Mitigations:</p><ul>"
+            + "".join(f"<li>{_e(s)}</li>" for s in steps["mitigations"]) +
+            "</ul><p>Open the runbook notebook on this window:</p>"
+            f"<pre class='wb-command'>{_e(steps['runbook_command'])}</pre>"
+            "<p>Write the post-mortem:</p>"
+            f"<pre class='wb-command'>{_e(steps['postmortem_command'])}</pre></div>")
+    return "\n".join(out)
 
 
 def delivery(result: Delivery | None) -> str:

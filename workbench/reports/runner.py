@@ -1,4 +1,5 @@
-"""``daily_report``: execute the daily report notebook, render it, finish its summary JSON.
+"""``daily_report`` and ``postmortem_report``: execute a report notebook, render it, finish its
+summary JSON, publish the set.
 
 Inputs are checked before a kernel starts (date, days, source, data folder, alert sink,
 runbooks), so bad input fails in a second with a message naming it, not after a papermill run.
@@ -28,12 +29,13 @@ import stat
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench import links
 from workbench.deadline import Deadline
 from workbench.errors import ConfigError, ReportError
 from workbench.reports.daily import parse_day, report_stem
@@ -45,7 +47,8 @@ from workbench.reports.summary import read_summary, write_summary
 from workbench.settings import cache_dir
 from workbench.sources import SOURCES
 
-__all__ = ["DEFAULT_BUDGET_S", "ReportResult", "daily_report", "notebooks_dir", "slot_lock"]
+__all__ = ["DEFAULT_BUDGET_S", "ReportResult", "daily_report", "notebooks_dir",
+           "postmortem_report", "slot_lock"]
 
 #: The default wall-clock budget of one report run: 20 minutes, below the 30-60 minute time-outs
 #: schedulers are commonly given, so the run ends itself (and says why) before it is killed.
@@ -68,6 +71,8 @@ class ReportResult:
     notebook: Path
     summary_path: Path
     summary: dict[str, Any]
+    #: further published files by kind (a post-mortem's ``markdown``)
+    extra: Mapping[str, Path] = field(default_factory=dict)
 
     @property
     def degraded(self) -> bool:
@@ -240,6 +245,7 @@ def daily_report(date: Any, source: str = "local", data_dir: str | Path | None =
             raise ConfigError(f"data directory {data_dir} not found (source 'local' reads it)")
     check_days(days, alert_days)
     redactor(redact)  # bad configured patterns fail here, before a kernel starts
+    links.check_urls()
     deadline = deadline or Deadline.after(budget_s)
     out = Path(out_dir).resolve()
     sink = alerts_url or os.environ.get("WORKBENCH_ALERTS_URL") or str(out / "alerts.jsonl")
@@ -247,11 +253,32 @@ def daily_report(date: Any, source: str = "local", data_dir: str | Path | None =
         check_sink(sink)
     nb = Path(notebook) if notebook else notebooks_dir() / "daily_report.ipynb"
     stem = report_stem(day)
+
+    def work(staging: Path, private: Path) -> ReportResult:
+        params = {
+            "date": f"{day:%Y-%m-%d}", "source": source,
+            "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else "",
+            "out_dir": str(staging), "days": int(days), "alert_days": int(alert_days),
+            "alerts_url": sink if _is_file_url(sink) else "",
+            "send_alerts": bool(send_alerts), "redact": bool(redact),
+            "report_url": links.report_url(f"{stem}.html", out),
+        }
+        return _execute_and_publish(
+            nb, params, stem, out, staging, private, deadline, redact,
+            title=f"Daily report {day:%Y-%m-%d}",
+            env={"WORKBENCH_ALERTS_URL": None if _is_file_url(sink) else sink})
+
+    return _in_slot(out, stem, deadline, work)
+
+
+def _in_slot(out: Path, stem: str, deadline: Deadline,
+             work: Callable[[Path, Path], ReportResult]) -> ReportResult:
+    """Run ``work(staging, private)`` holding report ``stem``'s lock in ``out``, after
+    cleaning what killed runs left; the staging folder is removed afterwards."""
     try:
         out.mkdir(mode=0o750, parents=True, exist_ok=True)
     except OSError as exc:
         raise ReportError(f"output folder {out} cannot be created: {exc.strerror}") from exc
-
     with slot_lock(out, stem, deadline):
         clean_stale(out)
         from workbench.alerts.delivery import adopt_legacy_spool
@@ -261,26 +288,22 @@ def daily_report(date: Any, source: str = "local", data_dir: str | Path | None =
         staging.mkdir(mode=0o700)
         try:
             with _private_dir() as private:
-                return _run(nb, day, stem, source, data_dir, out, staging, private, days,
-                            alert_days, sink, send_alerts, deadline, redact)
+                return work(staging, private)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _run(nb: Path, day: Any, stem: str, source: str, data_dir: str | Path | None, out: Path,
-         staging: Path, private: Path, days: int, alert_days: int, sink: str,
-         send_alerts: bool, deadline: Deadline, redact: bool) -> ReportResult:
-    params = {
-        "date": f"{day:%Y-%m-%d}", "source": source,
-        "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else "",
-        "out_dir": str(staging), "days": int(days), "alert_days": int(alert_days),
-        "alerts_url": sink if _is_file_url(sink) else "",
-        "send_alerts": bool(send_alerts), "redact": bool(redact),
-    }
+def _execute_and_publish(nb: Path, params: Mapping[str, Any], stem: str, out: Path,
+                         staging: Path, private: Path, deadline: Deadline, redact: bool, *,
+                         title: str, env: Mapping[str, str | None] | None = None,
+                         extra: Mapping[str, str] | None = None) -> ReportResult:
+    """Execute ``nb`` into ``staging`` (the kernel writes its summary, and the ``extra``
+    files, there), render it, finish the summary, and publish the set into ``out``, the HTML
+    last. ``extra``: output kind -> file name (``{"markdown": "<stem>.md"}``)."""
+    extra = dict(extra or {})
     reserve = min(_RESERVE_MAX_S, deadline.remaining() * _RESERVE_FRACTION)
     kernel_deadline = deadline.within(max(deadline.remaining() - reserve, 0.0))
-    env = {"WORKBENCH_ALERTS_URL": None if _is_file_url(sink) else sink,
-           **kernel_deadline.export_env()}
+    env = {**(env or {}), **kernel_deadline.export_env()}
     try:
         with _env(env):
             executed = run_notebook(nb, params, staging, output_name=f"{stem}.ipynb",
@@ -292,18 +315,83 @@ def _run(nb: Path, day: Any, stem: str, source: str, data_dir: str | Path | None
             os.chmod(failed, _PUBLISHED_MODE)
             os.replace(failed, out / failed.name)
         raise
-    rendered = render_report(executed, staging / f"{stem}.html", redact=redact,
-                             title=f"Daily report {day:%Y-%m-%d}")
+    rendered = render_report(executed, staging / f"{stem}.html", redact=redact, title=title)
     html = rendered.html
     summary_path = staging / f"{stem}.summary.json"
     if not summary_path.is_file():
         raise ReportError(f"{nb.name} ran but wrote no summary")
+    for kind, name in extra.items():
+        if not (staging / name).is_file():
+            raise ReportError(f"{nb.name} ran but wrote no {kind} ({name})")
     summary = read_summary(summary_path)
     summary.setdefault("parameters", {})["out_dir"] = str(out)
-    summary["outputs"] = {"html": str(out / html.name), "notebook": str(out / executed.name)}
+    summary["outputs"] = {"html": str(out / html.name), "notebook": str(out / executed.name),
+                          **{kind: str(out / name) for kind, name in extra.items()}}
     summary.setdefault("redaction", {}).setdefault("parts", {})["report"] = rendered.redaction
     summary = read_summary(write_summary(summary_path, summary, redact=redact))
-    _publish(staging, out, [executed.name, summary_path.name, html.name])
+    _publish(staging, out, [executed.name, summary_path.name, *extra.values(), html.name])
     (out / f"{stem}-err.ipynb").unlink(missing_ok=True)  # an earlier failure, now superseded
     return ReportResult(html=out / html.name, notebook=out / executed.name,
-                        summary_path=out / summary_path.name, summary=summary)
+                        summary_path=out / summary_path.name, summary=summary,
+                        extra={kind: out / name for kind, name in extra.items()})
+
+
+#: The longest window a post-mortem examines (its baseline days come on top).
+POSTMORTEM_MAX_WINDOW_DAYS = 7
+
+
+def postmortem_report(runbook: str, start: Any, end: Any, source: str = "local",
+                      data_dir: str | Path | None = "data/demo", out_dir: str | Path = "out",
+                      *, agent: str | None = None, notes: str | Path | None = None,
+                      redact: bool = True, notebook: str | Path | None = None,
+                      budget_s: float | None = DEFAULT_BUDGET_S,
+                      deadline: Deadline | None = None) -> ReportResult:
+    """Write the post-mortem of ``[start, end)`` judged by ``runbook``: ``<name>.html``,
+    ``<name>.md``, ``<name>.summary.json`` and the executed ``<name>.ipynb`` in ``out_dir``
+    (``name``: :func:`~workbench.reports.postmortem.postmortem_stem`), all redacted unless
+    ``redact`` is False, published together or not at all, under the same lock, budget and
+    staging as the daily report. ``notes``: the notes file of the parts people write.
+
+    Bad input (runbook, window, source, data folder, notes file, redaction patterns, link
+    settings) raises :class:`ConfigError` before a kernel starts."""
+    import pandas as pd
+
+    from workbench import runbooks as runbook_mod
+    from workbench.reports.postmortem import postmortem_stem
+    from workbench.reports.postmortem_notes import load_notes
+    from workbench.sources import to_window
+
+    rb = runbook_mod.load(runbook)
+    t0, t1 = to_window(start, end)
+    if t1 - t0 > pd.Timedelta(days=POSTMORTEM_MAX_WINDOW_DAYS):
+        raise ConfigError(f"window {t0} – {t1} is longer than {POSTMORTEM_MAX_WINDOW_DAYS} "
+                          "days: examine the incident's hours, not a season")
+    if t0 > pd.Timestamp.now(tz="UTC"):
+        raise ConfigError(f"window start {t0} is in the future")
+    if source not in SOURCES:
+        raise ConfigError(f"unknown source {source!r}; known sources: {sorted(SOURCES)}")
+    if source == "local" and (data_dir is None or not Path(data_dir).is_dir()):
+        raise ConfigError(f"data directory {data_dir} not found (source 'local' reads it)")
+    if agent is not None and not agent.strip():
+        raise ConfigError("--agent is empty: name an agent, or leave it out")
+    notes_path = Path(notes).resolve() if notes else None
+    load_notes(notes_path)  # a bad notes file fails here, not in the kernel
+    redactor(redact)
+    links.check_urls()
+    deadline = deadline or Deadline.after(budget_s)
+    out = Path(out_dir).resolve()
+    nb = Path(notebook) if notebook else notebooks_dir() / "postmortem.ipynb"
+    stem = postmortem_stem(rb.name, t0, agent)
+
+    def work(staging: Path, private: Path) -> ReportResult:
+        params = {"runbook": rb.name, "start": t0.isoformat(), "end": t1.isoformat(),
+                  "source": source,
+                  "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else "",
+                  "agent": agent or "", "notes_file": str(notes_path or ""),
+                  "out_dir": str(staging), "name": stem, "redact": bool(redact)}
+        return _execute_and_publish(
+            nb, params, stem, out, staging, private, deadline, redact,
+            title=f"Post-mortem: {rb.title}, {t0:%Y-%m-%d %H:%M} UTC",
+            extra={"markdown": f"{stem}.md"})
+
+    return _in_slot(out, stem, deadline, work)

@@ -1,0 +1,303 @@
+"""Post-mortems: the timeline, impact and root cause of each demo incident, read from the
+engine; the alert ledger as the detection time; an incident the data ends in; a quiet window;
+the notes file; Markdown that shows trace content as written. In-process, without a kernel
+(the command and its files are tested in test_postmortem_command.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.alerts import Alert
+from workbench.alerts.spool import Entry, Spool
+from workbench.analysis import Judge
+from workbench.errors import ConfigError
+from workbench.findings import Finding
+from workbench.redact import redactor
+from workbench.reports import postmortem as pm
+from workbench.reports.document import md_text
+from workbench.reports.incident import in_slice
+from workbench.reports.postmortem_notes import ActionItem, Notes, load_notes
+from workbench.sources import TraceSource, to_utc
+
+H = pd.Timedelta(hours=1)
+CAUSE = {"cost_spike": "tool_name=search_api in agent=tool-agent",
+         "timeout_surge": "tool_name=web_fetch in agent=planner-agent",
+         "hallucination_spike": "prompt_version=8 in prompt_name=rag-answer"}
+AGENT = {"cost_spike": "tool-agent", "timeout_surge": "planner-agent",
+         "hallucination_spike": "rag-agent"}
+
+
+class FrameSource(TraceSource):
+    """The simulator's frames as a trace source, optionally cut off at ``until``."""
+
+    name = "frames"
+
+    def __init__(self, ds, until=None):
+        self.ds, self.until = ds, until
+
+    def _cut(self, frame, column, start, end):
+        end = min(to_utc(end), self.until) if self.until is not None else to_utc(end)
+        return frame[(frame[column] >= to_utc(start)) & (frame[column] < end)]
+
+    def observations(self, start, end, **filters):
+        return self._cut(self.ds.observations, "start_time", start, end)
+
+    def scores(self, start, end, **filters):
+        return self._cut(self.ds.scores, "timestamp", start, end)
+
+
+@pytest.fixture(scope="module")
+def week():
+    from workbench.simulate import generate
+
+    return generate(seed=7, days=7, traces_per_day=1000)
+
+
+@pytest.fixture(scope="module")
+def labels(week):
+    return {r.runbook: r for r in week.labels.itertuples()}
+
+
+@pytest.fixture(scope="module")
+def written(week, labels):
+    """The post-mortem of each incident over its whole day, with no alert history."""
+    out = {}
+    for name, lab in labels.items():
+        day = lab.start.floor("D")
+        out[name] = pm.build(name, FrameSource(week), day, day + pd.Timedelta(days=1),
+                             ledger=[])
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(CAUSE))
+def test_each_demo_incident_has_its_timeline_impact_and_cause(written, labels, name):
+    p, lab = written[name], labels[name]
+    inc = p.incident
+    assert inc.group == AGENT[name] and inc.state == "resolved"
+    times = {e.name: e.at for e in inc.timeline}
+    # the injected hours, found from the data: started, peaked inside, resolved at their end
+    assert times["Started"] == lab.start and times["Resolved"] == lab.end
+    assert lab.start <= times["Peaked"] < lab.end
+    # no alert in the ledger: the first hour an hourly check would have alerted, said so
+    assert lab.start < times["Detected"] <= lab.end and inc.detected_by is None
+    assert "an hourly check would have alerted" in inc.event("Detected").what
+    assert inc.window == (lab.start, lab.end)
+    # impact: the judge's numbers over the incident's hours, in the incident's agent
+    j, units = inc.inv.judge, inc.inv.units
+    t = units["time"]
+    mask = (t >= lab.start) & (t < lab.end) & (units["agent"] == AGENT[name])
+    assert inc.impact["requests"] == int(mask.sum()) > 0
+    assert inc.impact["users"] == units.loc[mask, "user_id"].nunique()
+    assert inc.impact["errors"] == int(units.loc[mask, "error"].sum())
+    iv = j.interval(inc.inv.primary, lab.start, lab.end, AGENT[name])
+    pr = inc.impact["primary"]
+    assert (pr["observed"], pr["expected"], pr["p_value"]) == (iv.observed, iv.expected,
+                                                               iv.p_value)
+    assert pr["observed"] > 2 * pr["expected"]
+    # the cause injected is the top candidate, with evidence traces from its slice
+    top = inc.causes[0]
+    assert top["suspect"] == CAUSE[name] and top["contribution"] > 0.8
+    assert len(top["traces"]) == 3
+    assert set(top["traces"]) <= set(units["trace_id"][mask])
+
+
+def test_cost_spike_impact_is_excess_dollars_against_the_same_traffic(written, labels):
+    inc, lab = written["cost_spike"].incident, labels["cost_spike"]
+    units = inc.inv.units
+    mask = ((units["time"] >= lab.start) & (units["time"] < lab.end)
+            & (units["agent"] == "tool-agent")).to_numpy()
+    spent = float(units.loc[mask, "cost"].sum())
+    im = inc.impact
+    assert im["cost_usd"] == pytest.approx(spent, rel=1e-12)
+    tot = Judge(inc.inv.runbook, units, inc.inv.start, inc.inv.end).totals(
+        "cost_per_request", lab.start, lab.end, "tool-agent")
+    assert (im["expected_cost_usd"], im["excess_cost_usd"]) == (tot.expected, tot.excess)
+    # what the baseline expects is the cost per request it expects, for these requests
+    pr = im["primary"]
+    assert im["expected_cost_usd"] == pytest.approx(pr["expected"] * pr["units"], rel=1e-9)
+    assert 0.8 * spent < im["excess_cost_usd"] < spent  # an 8x spike is mostly excess
+    text = written["cost_spike"].markdown()
+    assert f"\\${im['excess_cost_usd']:,.2f}" in text  # printed in USD, the dollar escaped
+
+
+def test_timeout_surge_impact_counts_timeouts_and_the_slo_budget_they_burnt(written, labels):
+    inc = written["timeout_surge"].incident
+    im = inc.impact
+    units, lab = inc.inv.units, labels["timeout_surge"]
+    mask = ((units["time"] >= lab.start) & (units["time"] < lab.end)
+            & (units["agent"] == "planner-agent")).to_numpy()
+    assert im["timeouts"] == int(units.loc[mask, "timeout"].sum())
+    assert im["timeouts"] > 10 * im["timeouts_expected"]
+    assert im["primary"]["events"] == im["timeouts"]  # timeout_rate's events are timeouts
+    slo = im["slo"]
+    # the budget: 1 % of 30 days of all traffic at the baseline days' rate (the three days
+    # the simulated week has before the surge's day)
+    t = inc.inv.units["time"]
+    day = lab.start.floor("D")
+    per_day = int(((t >= day - pd.Timedelta(days=3)) & (t < day)).sum()) / 3
+    assert slo["budget_events"] == pytest.approx(0.01 * per_day * 30, rel=1e-9)
+    assert slo["consumed"] == pytest.approx((im["timeouts"] - im["timeouts_expected"])
+                                            / slo["budget_events"], rel=1e-9)
+    assert 0 < slo["consumed"] < 1
+
+
+def test_hallucination_impact_counts_hallucinated_answers_of_the_scored(written):
+    im = written["hallucination_spike"].incident.impact
+    pr = im["primary"]
+    assert pr["events"] == pytest.approx(pr["observed"] * pr["units"], rel=1e-9)
+    assert pr["units"] <= im["requests"]  # only scored traces are judged
+
+
+def test_detection_is_the_first_alert_the_ledger_delivered(week, labels, tmp_path):
+    lab = labels["cost_spike"]
+    spool = Spool(tmp_path / "spool.jsonl")
+
+    def deliver(runbook, signal, start, at):
+        f = Finding(runbook=runbook, signal=signal, severity="page", start=start,
+                    end=start + H, observed=1.0, baseline=0.1, summary="x",
+                    labels={"agent": "tool-agent"})
+        with spool.locked():
+            spool.settle([Entry.new("file:///x", Alert.from_finding(f))], [],
+                         now=at.to_pydatetime())
+
+    deliver("cost_spike", "cost_per_request", lab.start, lab.start + pd.Timedelta(minutes=40))
+    deliver("cost_spike", "cost_per_request", lab.start - 2 * H, lab.start - H)  # before it
+    deliver("timeout_surge", "timeout_rate", lab.start, lab.start + pd.Timedelta(minutes=5))
+    p = pm.build("cost_spike", FrameSource(week), lab.start, lab.end, ledger=spool.path)
+    inc = p.incident
+    assert inc.detected == lab.start + pd.Timedelta(minutes=40)
+    assert inc.detected_by == "CostSpikeCostPerRequest"
+    assert inc.event("Detected").basis == "the alert ledger"
+    assert any("Alerted 40 min after the change started" in x for x in p.went_well())
+    assert "First alert: CostSpikeCostPerRequest at" in p.markdown()
+
+
+def test_an_incident_the_data_ends_in_is_not_resolved(week, labels):
+    lab = labels["timeout_surge"]
+    cut = lab.start + 2 * H  # the data stops two hours into the surge
+    p = pm.build("timeout_surge", FrameSource(week, until=cut), lab.start.floor("D"),
+                 cut, ledger=[])
+    inc = p.incident
+    assert inc.started == lab.start and inc.resolved is None
+    assert inc.state == "ongoing when the data ends"
+    resolved = inc.event("Resolved")
+    assert resolved.at is None and resolved.what.startswith("not yet: the data ends at")
+    assert inc.window == (lab.start, cut)
+    assert "Not back to baseline when the data ends." in p.went_badly()
+    assert "until the data ends, still changed" in p.markdown()
+
+
+def test_a_quiet_window_says_so_and_suggests_nothing(week, labels):
+    day = labels["cost_spike"].start.floor("D")
+    p = pm.build("cost_spike", FrameSource(week), day + 15 * H, day + 18 * H, ledger=[])
+    inc = p.incident
+    assert inc.changed is None and inc.state == "no change found" and inc.causes == []
+    assert [e.at for e in inc.timeline] == [None] * 4
+    text = p.markdown()
+    assert "No significant change of cost per request between" in text
+    assert "No root-cause candidate: no changed hours to explain." in text
+
+
+def test_no_data_in_the_window_is_degraded_not_an_all_clear(week):
+    late = week.traces["start_time"].max().ceil("D") + pd.Timedelta(days=2)
+    p = pm.build("cost_spike", FrameSource(week), late, late + 3 * H, ledger=[])
+    assert p.degraded and any("no traces in the window" in x for x in p.incident.problems)
+    assert "Incomplete data: " in p.markdown() and p.summary({})["degraded"] is True
+
+
+def test_the_notes_file_fills_the_parts_people_write(week, labels, tmp_path):
+    notes = tmp_path / "notes.yaml"
+    notes.write_text(
+        "title: Search API loop burns $11\nstatus: In review\n"
+        "summary: search_api answered HTML error pages; tool-agent retried them.\n"
+        "contributing_factors: [The loop guard allowed 40 iterations.]\n"
+        "went_well: []\n"
+        "action_items:\n"
+        "  - {action: Cap iterations at 10, owner: ana, due: 2026-11-20, tracked_in: OPS-1}\n")
+    lab = labels["cost_spike"]
+    p = pm.build("cost_spike", FrameSource(week), lab.start, lab.end, notes=notes, ledger=[])
+    assert p.title == "Search API loop burns $11" and p.notes.status == "In review"
+    assert p.action_items() == [ActionItem("Cap iterations at 10", "ana", "2026-11-20", "OPS-1")]
+    md = p.markdown()
+    assert md.startswith("# Search API loop burns \\$11\n")
+    assert "| Status | In review |" in md
+    assert "| 1 | Cap iterations at 10 | ana | 2026-11-20 | OPS-1 |" in md
+    assert "- The loop guard allowed 40 iterations." in md and "None written." in md
+    assert "went_badly" not in md and "Suggested from the data" in md  # went badly: suggested
+    s = p.summary({})
+    assert s["notes_written"] and s["went_well"] == [] and s["status"] == "In review"
+
+
+@pytest.mark.parametrize("text,message", [
+    ("- a list", "expected a mapping"),
+    ("titel: x", "unknown key(s) ['titel']"),
+    ("went_well: not a list", "went_well: expected a list of text"),
+    ("action_items: [{owner: ana}]", "action_items item 1: expected a mapping with an 'action'"),
+    ("action_items: [{action: x, who: ana}]", "item 1: unknown key(s) ['who']"),
+    ("status: [a]", "status: expected text"),
+    ("title: 'unclosed", "not valid YAML"),
+])
+def test_bad_notes_files_name_the_file_key_and_problem(tmp_path, text, message):
+    path = tmp_path / "notes.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_notes(path)
+    assert str(path) in str(err.value) and message in str(err.value)
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_notes(tmp_path / "missing.yaml")
+    assert load_notes(None) == Notes()
+
+
+def test_markdown_shows_trace_content_as_written_never_as_markup():
+    hostile = ('<script>alert(1)</script> [x](javascript:alert(1)) **b** | `c` $5 and $6 '
+               '<img src=x onerror=alert(1)>\nnext line')
+    out = md_text(hostile)
+    assert "<" not in out and ">" not in out and "\n" not in out
+    assert "](javascript" not in out and "\\[x\\]\\(javascript:alert\\(1\\)\\)" in out
+    assert "\\*\\*b\\*\\*" in out and "\\|" in out and "\\`c\\`" in out and "\\$5" in out
+    assert out.startswith("&lt;script&gt;alert\\(1\\)&lt;/script&gt;")
+
+
+def test_markdown_and_json_are_redacted_and_counted(week, labels, tmp_path):
+    lab = labels["cost_spike"]
+    notes = Notes(summary="ask oncall.lead@example.com or +44 20 7946 0958")
+    p = pm.build("cost_spike", FrameSource(week), lab.start, lab.end, notes=notes, ledger=[])
+    files = p.write(tmp_path, {"runbook": "cost_spike"})
+    md = files["markdown"].read_text()
+    assert "oncall.lead@example.com" not in md and "\\[redacted:email\\]" in md
+    assert "7946 0958" not in md
+    s = files["summary"].read_text()
+    assert "oncall.lead@example.com" not in s
+    import json
+
+    red = json.loads(s)["redaction"]
+    assert red["parts"]["markdown"]["by_kind"] == {"email": 1, "phone": 1}
+    assert red["count"] >= 2
+    plain = p.markdown(redactor(False))
+    assert "oncall.lead@example.com" in plain and "Redaction was turned off" in plain
+
+
+def test_suspect_slices_match_tuples_composites_and_prompt_versions():
+    from workbench.findings import Suspect
+
+    units = pd.DataFrame({
+        "agent": ["a", "a", "b"], "tool_name": [("s", "t"), ("t",), ("s",)],
+        "prompt_version": [("p|8",), ("p|7",), ("q|8",)], "prompt_name": [("p",), ("p",), ("q",)]})
+    assert in_slice(units, Suspect("tool_name", "s", 1.0, within={"agent": "a"})).tolist() == \
+        [True, False, False]
+    assert in_slice(units, Suspect("prompt_version", "8", 1.0,
+                                   within={"prompt_name": "p"})).tolist() == [True, False, False]
+    assert not in_slice(units, Suspect("release", "1.0", 1.0)).any()
+
+
+def test_the_stem_is_a_safe_file_name():
+    t = dt.datetime(2026, 11, 6, 9, 0)
+    assert pm.postmortem_stem("cost_spike", t) == "postmortem-cost_spike-20261106T0900"
+    assert pm.postmortem_stem("cost_spike", t, "tool agent/../<x>") == \
+        "postmortem-cost_spike-20261106T0900-tool-agent-x"
+    assert np.all([c.isalnum() or c in "-_." for c in
+                   pm.postmortem_stem("x", t, "../../etc/passwd")])
