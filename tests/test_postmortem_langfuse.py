@@ -107,3 +107,28 @@ def test_no_secret_in_a_langfuse_postmortem(through_langfuse, double):
             assert SECRET not in path.read_text(errors="replace"), path.name
     for code, stdout, stderr, _ in runs.values():
         assert SECRET not in stdout and SECRET not in stderr
+
+
+def test_a_runbook_rendered_from_langfuse_has_no_progress_bar(double, dataset, tmp_path,
+                                                               monkeypatch):
+    """``workbench runbook --source langfuse`` writes a document: the pull shows no progress
+    widget in it, and its findings match the source's data."""
+    for k, v in {"LANGFUSE_BASE_URL": double.base_url, "LANGFUSE_PUBLIC_KEY": "pk-lf-double-0001",
+                 "LANGFUSE_SECRET_KEY": SECRET,
+                 "WORKBENCH_CACHE_DIR": str(tmp_path / "cache")}.items():
+        monkeypatch.setenv(k, v)
+    lab = dataset.labels[dataset.labels["runbook"] == "cost_spike"].iloc[0]
+    stderr = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(stderr):
+        code = main(["runbook", "cost_spike", "--start", f"{lab['start']:%Y-%m-%dT%H:%MZ}",
+                     "--end", f"{lab['end']:%Y-%m-%dT%H:%MZ}", "--source", "langfuse",
+                     "--out", str(tmp_path / "out")])
+    assert code == EXIT_OK, stderr.getvalue()
+    (nb_path,) = (tmp_path / "out").glob("*.ipynb")
+    nb = json.loads(nb_path.read_text())
+    assert "widgets" not in nb["metadata"]
+    outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
+    assert [o for o in outputs if o["output_type"] in ("stream", "error")] == []
+    (html_path,) = (tmp_path / "out").glob("*.html")
+    assert "search_api" in html_path.read_text()  # the injected cause, pulled from the double
+    assert SECRET not in html_path.read_text() and SECRET not in nb_path.read_text()

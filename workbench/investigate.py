@@ -30,10 +30,12 @@ from workbench import runbooks as runbook_mod
 from workbench import schema
 from workbench.analysis import ALL, PRIMARY, SIGNALS, Judge, detect_all, units_for
 from workbench.analysis.detect import Context, baseline_period
+from workbench.deadline import Deadline, active_deadline
 from workbench.errors import ConfigError
 from workbench.findings import SEVERITIES, Finding
 from workbench.runbooks import Runbook
-from workbench.sources import TraceSource, incomplete_reason, open_trace_source, to_window
+from workbench.sources import (TraceSource, incomplete_reason, open_trace_source, pulling,
+                               to_window)
 
 __all__ = ["Investigation", "TraceWindow", "explore", "html_table", "investigate",
            "open_trace_source"]
@@ -130,10 +132,12 @@ class TraceWindow:
 
 
 def explore(source: str | TraceSource, start: Any, end: Any, *,
-            data_dir: str | Path | None = None) -> TraceWindow:
+            data_dir: str | Path | None = None, progress: bool | None = None) -> TraceWindow:
     """The traces of ``[start, end)`` for the trace explorer."""
     t0, t1 = to_window(start, end)
-    return TraceWindow.load(open_trace_source(source, data_dir), t0, t1)
+    deadline = active_deadline() or Deadline.from_env() or Deadline(None)
+    with deadline.active(), pulling(source, data_dir, progress=progress) as src:
+        return TraceWindow.load(src, t0, t1)
 
 
 
@@ -393,19 +397,25 @@ def _with_dimensions(rb: Runbook, dimensions: list[str]) -> Runbook:
 
 def investigate(runbook: str | Runbook, source: str | TraceSource, start: Any, end: Any, *,
                 data_dir: str | Path | None = None, agent: str | None = None,
-                runbooks_dir: str | Path | None = None) -> Investigation:
+                runbooks_dir: str | Path | None = None,
+                progress: bool | None = None) -> Investigation:
     """Pull the runbook's baseline days before ``start``'s day through ``end + 6 h`` from
     ``source`` and investigate ``[start, end)`` (for one ``agent``, or all traffic) with
-    ``runbook``. Bad input fails here with a message naming it."""
+    ``runbook``. Bad input fails here with a message naming it.
+
+    Every network wait is bounded by the deadline in force (a scheduled run's
+    ``WORKBENCH_DEADLINE_AT``); ``progress``: a remote pull's progress bar (None: for long
+    pulls; a rendered notebook passes False, nobody watches it)."""
     rbs = runbook_mod.load_all(runbooks_dir)
     rb = runbook if isinstance(runbook, Runbook) else runbook_mod.load(runbook, runbooks_dir)
     rbs[rb.name] = rb
     t0, t1 = to_window(start, end)
-    src = open_trace_source(source, data_dir)
     base0 = min(baseline_period(r, t0)[0] for r in rbs.values())
-    scores = src.scores(base0, t1 + _CONTEXT + _SCORE_LAG)
-    view = TraceWindow.load(src, base0, t1 + _CONTEXT, scores=scores, judged_from=t0,
-                            runbooks=rbs)
+    deadline = active_deadline() or Deadline.from_env() or Deadline(None)
+    with deadline.active(), pulling(source, data_dir, progress=progress) as src:
+        scores = src.scores(base0, t1 + _CONTEXT + _SCORE_LAG)
+        view = TraceWindow.load(src, base0, t1 + _CONTEXT, scores=scores, judged_from=t0,
+                                runbooks=rbs)
     notes = [f"{label} incomplete: {why}" for label, frame in
              (("traces", view.traces), ("scores", scores)) if (why := incomplete_reason(frame))]
     notes += list(view.units.attrs["budgets"].notes)

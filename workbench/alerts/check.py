@@ -71,8 +71,8 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
     from workbench import runbooks as runbook_mod
     from workbench import schema
     from workbench.analysis import detect_all
-    from workbench.reports.daily import open_source
-    from workbench.sources import TraceSource, incomplete_reason, to_utc
+    from workbench.reports.daily import require_trace_source
+    from workbench.sources import TraceSource, incomplete_reason, pulling, to_utc
 
     deadline = deadline or Deadline(None)
     end = to_utc(at).floor("min") if at is not None else pd.Timestamp.now(tz="UTC").floor("min")
@@ -85,8 +85,8 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
     obs, traces, scores = (schema.empty("observations"), schema.empty("traces"),
                            schema.empty("scores"))
     name = source if isinstance(source, str) else getattr(source, "name", "source")
-    with deadline.active():
-        src = open_source(source, data_dir)
+    require_trace_source(source)
+    with deadline.active(), pulling(source, data_dir) as src:
         try:
             obs = src.observations(pull_start, end)
             traces = (schema.traces_from_observations(obs)
@@ -95,10 +95,6 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
         except (SourceError, SchemaError) as exc:
             failure = f"{type(exc).__name__}: {exc}"
             problems.append(failure)
-        finally:
-            close = getattr(src, "close", None)
-            if callable(close):
-                close()
     for label, frame in (("observations", obs), ("traces", traces), ("scores", scores)):
         if reason := incomplete_reason(frame):
             problems.append(f"{label} incomplete: {reason}")

@@ -29,18 +29,18 @@ from workbench import schema
 from workbench.alerts import Alert, Delivery, send
 from workbench.analysis.detect import units_for
 from workbench.analysis.signals import score_flags
-from workbench.deadline import Deadline, active_deadline
+from workbench.deadline import Deadline
 from workbench.errors import ConfigError, SchemaError, SourceError, WorkbenchError
 from workbench.findings import SEVERITIES, Finding
 from workbench.metrics_overview import DEFAULT_STEP, ENV_URL, MetricsSection, metrics_section
 from workbench.reports import html as report_html
 from workbench.reports.summary import redact_url, safe_parameters, write_summary
 from workbench.sources import (SOURCES, TraceSource, incomplete_reason, open_trace_source,
-                               to_utc)
+                               pulling, to_utc)
 from workbench.sources.conventions import Coverage, coverage
 
 __all__ = ["DailyReport", "SourceStatus", "build", "check_sources", "open_source",
-           "report_stem"]
+           "report_stem", "require_trace_source"]
 
 #: Findings at or above this severity raise alerts.
 ALERT_MIN_SEVERITY = "warning"
@@ -61,14 +61,18 @@ def parse_day(date: Any) -> pd.Timestamp:
         raise ConfigError(f"bad date {date!r}: expected YYYY-MM-DD") from exc
 
 
-def open_source(name: str | TraceSource, data_dir: str | Path | None = None) -> TraceSource:
-    """The report's trace source; Prometheus is refused here, it joins through its own section."""
+def require_trace_source(name: str | TraceSource) -> None:
+    """Refuse Prometheus as a report's trace source: it joins through its own section."""
     if isinstance(name, str) and name in SOURCES:
         module, cls = SOURCES[name]
         if not issubclass(getattr(importlib.import_module(module), cls), TraceSource):
             raise ConfigError(f"source {name!r} is not a trace source (it serves metrics); "
                               f"Prometheus joins the report through {ENV_URL}")
-    # A report has no one watching a progress bar.
+
+
+def open_source(name: str | TraceSource, data_dir: str | Path | None = None) -> TraceSource:
+    """The report's trace source, without a progress bar (nobody watches a report)."""
+    require_trace_source(name)
     extra = {"progress": False} if name in ("langfuse", "tempo") else {}
     return open_trace_source(name, data_dir, **extra)
 
@@ -410,23 +414,19 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
     if int(days) < 1 or int(alert_days) < 1:
         raise ConfigError(f"days ({days}) and alert_days ({alert_days}) must be at least 1")
     runbooks = runbook_mod.load_all(runbooks_dir)
-    src = open_source(source, data_dir)
-    if hasattr(src, "deadline"):  # every pull of the report under the one deadline
-        src.deadline = active_deadline()
-    status = SourceStatus(name=source if isinstance(source, str) else src.name)
+    require_trace_source(source)
     window_start = day - pd.Timedelta(days=int(days) - 1)
     end = day + pd.Timedelta(days=1)
     lead = max((int(rb.daily["baseline_days"]) for rb in runbooks.values()), default=0)
     pull_start = window_start - pd.Timedelta(days=lead)
-    try:
+    # every pull of the report under the one deadline, no progress bar in the document
+    with pulling(source, data_dir) as src:
+        status = SourceStatus(name=source if isinstance(source, str) else src.name)
         if _reachable(src, status):
             obs, traces, scores = _pull(src, status, pull_start, end)
         else:
             obs, traces, scores = (schema.empty("observations"), schema.empty("traces"),
                                    schema.empty("scores"))
-    finally:
-        if src is not source:  # opened here by name: release its connections
-            _close(src)
 
     notes = []
     complete = not status.degraded

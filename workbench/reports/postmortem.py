@@ -435,24 +435,10 @@ def build(runbook: str, source: str, start: Any, end: Any, *,
     :class:`Notes`; ``ledger``: the alert ledger (default: the spool's in the cache folder).
     Every network wait of the pull is bounded by the run's deadline
     (``WORKBENCH_DEADLINE_AT``, set by the post-mortem command)."""
-    from workbench.deadline import Deadline, active_deadline
-    from workbench.reports.daily import open_source
-
     notes = notes if isinstance(notes, Notes) else load_notes(notes)
-    deadline = Deadline.from_env() or Deadline(None)
-    with deadline.active():
-        # opened as the daily report opens it: no progress bars in a written document, every
-        # pull under the run's deadline
-        src = open_source(source, data_dir)
-        if hasattr(src, "deadline"):
-            src.deadline = active_deadline()
-        try:
-            inv = investigate(runbook, src, start, end, data_dir=data_dir,
-                              agent=agent or None, runbooks_dir=runbooks_dir)
-        finally:
-            close = getattr(src, "close", None)
-            if src is not source and callable(close):
-                close()
+    # a written document: no progress bars, every pull under the run's deadline
+    inv = investigate(runbook, source, start, end, data_dir=data_dir, agent=agent or None,
+                      runbooks_dir=runbooks_dir, progress=False)
     return PostMortem(incident=examine(inv, ledger=ledger, runbooks_dir=runbooks_dir),
                       source=source if isinstance(source, str) else inv.source,
                       data_dir=str(Path(data_dir).resolve()) if source == "local" and data_dir

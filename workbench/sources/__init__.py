@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from workbench import schema
+from workbench.deadline import active_deadline
 from workbench.errors import ConfigError
 
 __all__ = [
@@ -25,6 +28,7 @@ __all__ = [
     "incomplete_reason",
     "mark_incomplete",
     "open_trace_source",
+    "pulling",
     "to_utc",
     "to_window",
 ]
@@ -82,6 +86,28 @@ def open_trace_source(source: str | TraceSource, data_dir: str | Path | None = N
 
         kwargs.setdefault("cache_dir", str(cache_dir(source)))
     return get_source(source, **kwargs)
+
+
+@contextmanager
+def pulling(source: str | TraceSource, data_dir: str | Path | None = None, *,
+            progress: bool | None = False) -> Iterator[TraceSource]:
+    """A trace source opened for one run of pulls (a report, a check, a notebook's load).
+
+    Every pull runs under the deadline active where this is entered (a scheduled run's), a
+    remote source shows a progress bar only when ``progress`` asks for one (a written document
+    has no one watching it), and a source opened here by name is closed after. A source object
+    passed in is used as it is and left open: it belongs to the caller.
+    """
+    extra = {"progress": progress} if source in ("langfuse", "tempo") else {}
+    src = open_trace_source(source, data_dir, **extra)
+    if hasattr(src, "deadline") and active_deadline() is not None:
+        src.deadline = active_deadline()
+    try:
+        yield src
+    finally:
+        close = getattr(src, "close", None)
+        if src is not source and callable(close):
+            close()
 
 
 def to_utc(ts: Any) -> pd.Timestamp:
