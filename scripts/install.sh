@@ -7,9 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_python.sh
 
-# Reinstall when pyproject.toml changed since the last install into this environment.
+# Reinstall when pyproject.toml changed since the last install into this environment, or when
+# the workbench this interpreter imports (outside the checkout) is another copy than this one.
 stamp="$("$PY" -c 'import sys; print(sys.prefix)')/.workbench-install-$(sha256sum pyproject.toml | cut -c1-16)"
-if [ ! -e "$stamp" ] || ! "$PY" -c "import workbench, pytest, papermill, langfuse, crontab, playwright, opentelemetry.proto" 2>/dev/null; then
+here="$(pwd -P)/workbench/__init__.py"
+imported="$(cd / && "$PY" -c "import os, workbench, pytest, papermill, langfuse, crontab, playwright, opentelemetry.proto; print(os.path.realpath(workbench.__file__))" 2>/dev/null || true)"
+if [ ! -e "$stamp" ] || [ "$imported" != "$here" ]; then
   "$PY" -m pip install --quiet --disable-pip-version-check -e '.[test]'
   touch "$stamp" 2>/dev/null || true
 fi

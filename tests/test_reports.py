@@ -3,6 +3,7 @@
 import json
 import math
 import os
+from pathlib import Path
 
 import nbformat
 import pandas as pd
@@ -64,6 +65,23 @@ def test_kernel_runs_on_this_interpreter_whatever_python3_kernelspec_is_register
     import sys
 
     assert ran.cells[-1].outputs[0]["text"].strip() == sys.executable
+
+
+@pytest.mark.notebook
+def test_kernel_imports_the_workbench_that_asked_for_the_report(tmp_path, monkeypatch):
+    # An older copy of the package, found first by the kernel (installed into the interpreter or
+    # named by PYTHONPATH), must not run the report: it lacks what the notebooks call.
+    stale = tmp_path / "stale" / "workbench"
+    stale.mkdir(parents=True)
+    (stale / "__init__.py").write_text("STALE = True\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "stale"))
+    nb = write_nb(tmp_path / "which.ipynb",
+                  "import workbench\nprint(workbench.__file__)\nprint(hasattr(workbench, 'STALE'))")
+    ran = nbformat.read(run_notebook(nb, {}, tmp_path / "out"), as_version=4)
+    import workbench
+
+    printed = ran.cells[-1].outputs[0]["text"].split()
+    assert printed == [str(Path(workbench.__file__).resolve()), "False"]
 
 
 @pytest.mark.notebook

@@ -85,11 +85,9 @@ class Context:
         j = self.judge
         out = []
         for dim in (d for d in RELEASE_DIMENSIONS if d in self.units.columns):
-            pairs = _values(self.units[dim])
-            if not pairs:
+            rows, vals = _values(self.units[dim])
+            if not len(rows):
                 continue
-            rows = np.fromiter((r for r, _ in pairs), dtype="int64", count=len(pairs))
-            vals = np.asarray([v for _, v in pairs], dtype=object)
             seen = set(vals[j.in_base[rows]].tolist())
             for value in sorted(set(vals[j.in_window[rows]].tolist()) - seen):
                 mask = np.zeros(len(self.units), dtype=bool)
@@ -309,14 +307,13 @@ CANARY_SIGNALS: Mapping[str, tuple[str, ...]] = {
 }
 
 
-def _values(col: pd.Series) -> list[tuple[int, str]]:
-    """(row, value) of a column whose cells are values or tuples of values."""
-    out = []
-    for i, v in enumerate(col.to_numpy(dtype=object).tolist()):
-        for x in (v if isinstance(v, (list, tuple, set)) else (v,)):
-            if x is not None and x is not pd.NA and x == x and str(x) != "":
-                out.append((i, str(x)))
-    return out
+def _values(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions and values (as text) of a column whose cells are values or tuples of
+    values; empty and missing values are left out."""
+    s = pd.Series(col.to_numpy(dtype=object)).explode()
+    s = s[s.notna()].astype(str)
+    s = s[s != ""]
+    return s.index.to_numpy(dtype="int64"), s.to_numpy(dtype=object)
 
 
 def _enough(j: Judge, signal: str, iv: Interval) -> bool:

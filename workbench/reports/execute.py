@@ -101,8 +101,20 @@ class _ThisPythonKernelManager(AsyncKernelManager):
         if self._kernel_spec is None:
             self._kernel_spec = KernelSpec(
                 argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                display_name=f"Python ({sys.executable})", language="python")
+                env=_same_workbench_env(), display_name=f"Python ({sys.executable})",
+                language="python")
         return self._kernel_spec
+
+
+def _same_workbench_env() -> dict[str, str]:
+    """PYTHONPATH with the folder this ``workbench`` was imported from first: the kernel starts
+    in the report's folder, where an older copy installed into the interpreter (or one named by
+    PYTHONPATH) would otherwise win over the checkout the command runs from."""
+    import workbench
+
+    home = str(Path(workbench.__file__).resolve().parent.parent)
+    rest = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != home]
+    return {"PYTHONPATH": os.pathsep.join([home, *rest])}
 
 
 def _kernel_manager(runtime_dir: Path) -> type[_ThisPythonKernelManager]:
