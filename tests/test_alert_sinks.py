@@ -420,6 +420,20 @@ def test_slack_groups_an_alert_storm_into_one_capped_message(receiver):
     ]
 
 
+def test_slack_lines_link_the_runbook_and_the_report_when_they_are_on_the_web(monkeypatch):
+    monkeypatch.setenv("WORKBENCH_RUNBOOK_URL", "https://docs.example.com/runbooks/{runbook}.html")
+    linked = Alert.from_finding(finding("links"),
+                                generator_url="https://reports.example.com/daily/r.html")
+    text = slack_text([linked])
+    assert text.splitlines()[1].endswith(
+        " <https://docs.example.com/runbooks/cost_spike.html|runbook>"
+        " <https://reports.example.com/daily/r.html|report>")
+
+    monkeypatch.delenv("WORKBENCH_RUNBOOK_URL")  # a file:// path helps no one in a chat
+    local = Alert.from_finding(finding("links"), generator_url="file:///tmp/out/r.html")
+    assert "<" not in slack_text([local]) and "file:" not in slack_text([local])
+
+
 def test_slack_lines_are_clipped_and_errors_hide_the_webhook_path(receiver, tmp_path):
     text = slack_text([alert("clip", summary="x" * 1000)])
     assert max(len(line) for line in text.splitlines()) == 300 and text.endswith("\u2026")

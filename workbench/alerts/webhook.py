@@ -83,12 +83,22 @@ def slack_text(alerts: Sequence[Alert], *, now: dt.datetime | None = None,
                                        if len(members) > n_firing else "") if x)
         summary = members[0].annotations.get("summary", "")
         more = f" (+{len(members) - 1} more)" if len(members) > 1 else ""
-        lines.append(_clip(f"[{severity}] {name}: {counts}. {summary}{more}", _LINE_CHARS))
+        line = _slack_escape(_clip(f"[{severity}] {name}: {counts}. {summary}{more}", _LINE_CHARS))
+        lines.append(line + _slack_links(members[0]))
     if len(order) > max_lines:
         rest = order[max_lines:]
         lines.append(f"\u2026and {len(rest)} more group(s) with "
                      f"{sum(len(m) for _, m in rest)} alert(s)")
-    return _slack_escape("\n".join(lines))
+    return "\n".join(lines)
+
+
+def _slack_links(a: Alert) -> str:
+    """`` <url|runbook> <url|report>`` for the alert's runbook and report, where they are web
+    addresses its readers can open (a ``file://`` path on the reporting machine is left out)."""
+    links = [(a.annotations.get("runbook_url", ""), "runbook"), (a.generator_url, "report")]
+    return "".join(f" <{url}|{label}>" for url, label in links
+                   if url.startswith(("http://", "https://"))
+                   and not any(c in url for c in "<>| \n"))
 
 
 class WebhookSink(Sink):
