@@ -5,6 +5,7 @@ the notes file; Markdown that shows trace content as written. In-process, withou
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -19,7 +20,7 @@ from workbench.findings import Finding
 from workbench.redact import redactor
 from workbench.reports import postmortem as pm
 from workbench.reports.document import md_text
-from workbench.reports.incident import in_slice
+from workbench.reports.incident import examine, in_slice
 from workbench.reports.postmortem_notes import ActionItem, Notes, load_notes
 from workbench.sources import TraceSource, to_utc
 
@@ -143,6 +144,19 @@ def test_timeout_surge_impact_counts_timeouts_and_the_slo_budget_they_burnt(writ
     assert slo["consumed"] == pytest.approx((im["timeouts"] - im["timeouts_expected"])
                                             / slo["budget_events"], rel=1e-9)
     assert 0 < slo["consumed"] < 1
+
+
+def test_the_slo_budget_is_counted_over_the_runbooks_period(written):
+    inv = written["timeout_surge"].incident.inv
+    spec = inv.runbook.spec
+    weekly = dataclasses.replace(inv.runbook, spec={**spec, "slo": {**spec["slo"],
+                                                                     "period": "7d"}})
+    slo = examine(dataclasses.replace(inv, runbook=weekly), ledger=[]).impact["slo"]
+    monthly = written["timeout_surge"].incident.impact["slo"]
+    assert slo["period_days"] == 7 and monthly["period_days"] == 30
+    assert slo["budget_events"] == pytest.approx(monthly["budget_events"] * 7 / 30, rel=1e-12)
+    assert slo["consumed"] == pytest.approx(monthly["consumed"] * 30 / 7, rel=1e-12)
+    assert "of a 7-day budget" in slo["basis"]
 
 
 def test_hallucination_impact_counts_hallucinated_answers_of_the_scored(written):

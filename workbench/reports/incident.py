@@ -17,8 +17,9 @@ gives one number wherever it is shown.
   ("not yet") when the data ends first.
 - **Impact**, from Started to Resolved (or to the end of the data): requests and distinct users
   in scope, errors, timeouts against what the baseline expects, dollars spent against what it
-  expects of the same requests (the excess cost), and the share of a 30-day error budget of the
-  timeout_surge runbook's ``slo.objective`` the excess timeouts used.
+  expects of the same requests (the excess cost), and the share of the error budget of the
+  timeout_surge runbook's ``slo.objective`` (over its ``slo.period``, 30 days unless set) the
+  excess timeouts used.
 - **Causes**: attribution's suspects over the changed hours, each with the window's worst
   traces that fall in its slice.
 """
@@ -43,7 +44,7 @@ from workbench.reports.document import fmt_ratio, fmt_time, fmt_value
 
 __all__ = ["SLO_PERIOD", "Event", "Incident", "examine"]
 
-#: The period an SLO's error budget is counted over.
+#: The period an SLO's error budget is counted over, unless the runbook's ``slo.period`` says.
 SLO_PERIOD = pd.Timedelta(days=30)
 #: An hourly check alerts at this severity or worse (as the daily report does).
 _ALERT_FLOOR = "warning"
@@ -197,18 +198,21 @@ def _slo(rbs: Mapping[str, runbook_mod.Runbook], units: pd.DataFrame, start: pd.
     if objective is None:
         return None
     objective = float(objective)
+    period = rb.spec["slo"].get("period")
+    period = runbook_mod.parse_duration(period) if period else SLO_PERIOD
+    days = period / pd.Timedelta(days=1)
     j = Judge(rb, units, start, end)
     covered = j.baseline_coverage() / pd.Timedelta(days=1)
     if covered <= 0 or excess_timeouts is None:
-        return {"objective": objective, "period_days": SLO_PERIOD.days, "consumed": None,
+        return {"objective": objective, "period_days": days, "consumed": None,
                 "budget_events": None, "excess_events": excess_timeouts,
                 "basis": "no baseline traffic to size the budget with"}
     per_day = j.baseline_units() / covered
-    budget = (1.0 - objective) * per_day * (SLO_PERIOD / pd.Timedelta(days=1))
+    budget = (1.0 - objective) * per_day * days
     used = max(excess_timeouts, 0.0)
-    return {"objective": objective, "period_days": SLO_PERIOD.days, "budget_events": budget,
+    return {"objective": objective, "period_days": days, "budget_events": budget,
             "excess_events": used, "consumed": used / budget if budget > 0 else None,
-            "basis": (f"{used:,.1f} timeouts beyond the expected, of a {SLO_PERIOD.days}-day "
+            "basis": (f"{used:,.1f} timeouts beyond the expected, of a {days:g}-day "
                       f"budget of {budget:,.0f} ({1 - objective:.2%} of ~{per_day:,.0f} "
                       "requests a day at the baseline's rate; timeout_surge slo.objective "
                       f"{objective:g})")}
