@@ -170,15 +170,18 @@ def test_detection_is_the_first_alert_the_ledger_delivered(week, labels, tmp_pat
     lab = labels["cost_spike"]
     spool = Spool(tmp_path / "spool.jsonl")
 
-    def deliver(runbook, signal, start, at):
+    def deliver(runbook, signal, start, at, agent="tool-agent"):
         f = Finding(runbook=runbook, signal=signal, severity="page", start=start,
                     end=start + H, observed=1.0, baseline=0.1, summary="x",
-                    labels={"agent": "tool-agent"})
+                    labels={"agent": agent})
         with spool.locked():
             spool.settle([Entry.new("file:///x", Alert.from_finding(f))], [],
                          now=at.to_pydatetime())
 
     deliver("cost_spike", "cost_per_request", lab.start, lab.start + pd.Timedelta(minutes=40))
+    # another agent's cost alert, earlier, is not this incident's detection
+    deliver("cost_spike", "cost_per_request", lab.start, lab.start + pd.Timedelta(minutes=10),
+            agent="chat-agent")
     deliver("cost_spike", "cost_per_request", lab.start - 2 * H, lab.start - H)  # before it
     deliver("timeout_surge", "timeout_rate", lab.start, lab.start + pd.Timedelta(minutes=5))
     p = pm.build("cost_spike", FrameSource(week), lab.start, lab.end, ledger=spool.path)

@@ -389,6 +389,8 @@ class Spool:
             rec = {"sink": sink, "fingerprint": fp, "starts_at": starts_at, "state": state,
                    "outcome": outcome, "at": _iso(now), "alertname": e.alert.labels.get(
                        "alertname", "")}
+            if agent := e.alert.labels.get("agent"):
+                rec["agent"] = agent  # so a post-mortem finds the alert of its own agent
             if note:
                 rec["note"] = note
             ledger[e.key] = rec

@@ -8,7 +8,8 @@ gives one number wherever it is shown.
 - **Started**: the first hour of the change the runbook's detectors found in the window, in the
   incident's scope: the agent asked for, or the one agent the findings name, or all traffic.
 - **Detected**: the first alert of the runbook the alert ledger recorded as delivered after the
-  change started (for an alert window starting on the incident's day before its end); without
+  change started (for an alert window starting on the incident's day before its end, and for
+  the incident's agent when the ledger names one); without
   one, the first hour at whose end an hourly check would have seen a significant change at
   warning or worse, said as such.
 - **Peaked**: the hour of the largest excess of the runbook's primary signal over what the
@@ -139,8 +140,11 @@ def ledger_records(ledger: Any = None) -> list[dict[str, Any]]:
         return []
 
 
-def _first_alert(records: list[dict[str, Any]], runbook: str, started: pd.Timestamp,
+def _first_alert(records: list[dict[str, Any]], runbook: str, group: str, started: pd.Timestamp,
                  until: pd.Timestamp) -> tuple[pd.Timestamp, str] | None:
+    """The first firing alert of ``runbook`` delivered after ``started`` for a window that
+    starts before ``until``; of ``group``'s agent when the ledger names one (records without an
+    agent, such as whole-traffic alerts, count for every agent)."""
     prefix = alertname(runbook, "")
     best = None
     for rec in records:
@@ -149,6 +153,8 @@ def _first_alert(records: list[dict[str, Any]], runbook: str, started: pd.Timest
                 continue
             name = str(rec.get("alertname", ""))
             if not name.startswith(prefix):
+                continue
+            if group != ALL and rec.get("agent") not in (None, "", group):
                 continue
             starts = pd.Timestamp(rec["starts_at"]).tz_convert("UTC")
             at = pd.Timestamp(rec["at"]).tz_convert("UTC")
@@ -344,7 +350,7 @@ def examine(inv: Investigation, *, ledger: Any = None,
         timeline = [Event("Started", changed[0], f"first changed hour: {first.signal} "
                           f"{fmt_value(first.observed)} against {fmt_value(first.baseline)} "
                           "expected", "the runbook's detectors (hourly scan)")]
-        hit = _first_alert(ledger_records(ledger), rb.name, changed[0], b)
+        hit = _first_alert(ledger_records(ledger), rb.name, group, changed[0], b)
         if hit is not None:
             detected_by = hit[1]
             timeline.append(Event("Detected", hit[0], f"first alert: {hit[1]} delivered",
