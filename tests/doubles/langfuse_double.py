@@ -29,12 +29,8 @@ from __future__ import annotations
 import base64
 import bisect
 import math
-import threading
 import time
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import pandas as pd
@@ -42,6 +38,7 @@ import pandas as pd
 from . import langfuse_ingest as ingest
 from . import langfuse_query as lq
 from . import langfuse_shapes as shapes
+from .served import Answer, Fault, RecordingHandler, RequestRecord, ServedDouble
 
 _V4_ONLY = ("The observations v2 API is only available in a Langfuse v4 write mode. Set "
             "LANGFUSE_MIGRATION_V4_ALLOW_PREVIEW_OPT_IN=true to opt in.")
@@ -54,37 +51,14 @@ _DEPRECATION = {
 _BAD_CREDENTIALS = "Invalid credentials. Confirm that you've configured the correct host."
 
 
-@dataclass
-class RequestRecord:
-    """One request as the double saw it (params keep every repeated value)."""
-
-    method: str
-    path: str
-    params: dict[str, list[str]]
-    status: int = 0
-    started: float = 0.0
-    finished: float = 0.0
-    nbytes: int = 0
-
-    def param(self, name: str) -> str | None:
-        values = self.params.get(name)
-        return values[0] if values else None
-
-
-@dataclass
-class _Fault:
-    kind: str
-    remaining: int
-    path: str | None
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-class LangfuseDouble:
+class LangfuseDouble(ServedDouble):
     """The server; use as a context manager or call :meth:`start` / :meth:`stop`.
 
     ``records``: Langfuse-native observation records (:func:`langfuse_ingest.ingest`);
     ``scores``: a canonical scores frame (the judges' rows).
     """
+
+    thread_name = "langfuse-double"
 
     def __init__(self, records: list[dict[str, Any]], scores: pd.DataFrame | None = None, *,
                  public_key: str = "pk-lf-double-0001", secret_key: str = "sk-lf-double-secret",
@@ -93,14 +67,9 @@ class LangfuseDouble:
         self.public_key = public_key
         self.secret_key = secret_key
         self.legacy = legacy
-        self.latency_s = latency_s
         self.metrics_numbers_as_strings = metrics_numbers_as_strings
-        self.requests: list[RequestRecord] = []
-        self._faults: list[_Fault] = []
         self._hidden: frozenset[str] = frozenset()
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._init_served(latency_s)
         self.set_data(records, scores)
 
     @classmethod
@@ -143,28 +112,6 @@ class LangfuseDouble:
             self._traces = sorted(traces, key=lambda t: t["timestamp"], reverse=True)
             self._metrics_obs = metrics
 
-    # ---- lifecycle -------------------------------------------------------------------------------
-
-    def start(self) -> LangfuseDouble:
-        handler = type("Handler", (_Handler,), {"double": self})
-        self._server = _Server(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="langfuse-double")
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> LangfuseDouble:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def source(self, **kwargs: Any) -> Any:
         """A ``LangfuseSource`` pointed at this double (no progress bar unless asked)."""
         from workbench.sources.langfuse import LangfuseSource
@@ -172,39 +119,13 @@ class LangfuseDouble:
         kwargs.setdefault("progress", False)
         return LangfuseSource(self.base_url, self.public_key, self.secret_key, **kwargs)
 
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start() the double first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
     # ---- switches --------------------------------------------------------------------------------
-
-    def _add(self, kind: str, times: int, path: str | None, after: int, **options: Any) -> None:
-        with self._lock:
-            self._faults.append(_Fault(kind, times, path, {"after": after, **options}))
-
-    # Every switch hits the next ``times`` requests to ``path`` (any path when None), after
-    # letting the first ``after`` of them through.
 
     def rate_limit(self, times: int = 1, *, retry_after: int = 1, body: str = "new",
                    path: str | None = None, after: int = 0) -> None:
         """Answer 429 with Retry-After and X-RateLimit-* headers; ``body`` "new" (JSON) or "old"
         (plain text ``429 - rate limit exceeded``)."""
         self._add("429", times, path, after, retry_after=retry_after, body=body)
-
-    def server_error(self, times: int = 1, *, status: int = 500, path: str | None = None,
-                     after: int = 0) -> None:
-        self._add("5xx", times, path, after, status=status)
-
-    def slow(self, times: int = 1, *, delay_s: float = 1.0, path: str | None = None,
-             after: int = 0) -> None:
-        """Hold the response for ``delay_s`` (beyond the client timeout), then answer normally."""
-        self._add("slow", times, path, after, delay_s=delay_s)
-
-    def truncate(self, times: int = 1, *, path: str | None = None, after: int = 0) -> None:
-        """Send only the first half of the JSON body (a cut-off page)."""
-        self._add("truncate", times, path, after)
 
     def malformed_page(self, times: int = 1, *, path: str | None = None,
                        after: int = 0) -> None:
@@ -238,33 +159,14 @@ class LangfuseDouble:
         return self._hidden
 
     def clear_faults(self) -> None:
+        super().clear_faults()
         with self._lock:
-            self._faults.clear()
             self._hidden = frozenset()
-
-    def requests_to(self, path: str) -> list[RequestRecord]:
-        with self._lock:
-            return [r for r in self.requests if r.path == path]
-
-    def reset_log(self) -> None:
-        with self._lock:
-            self.requests.clear()
-
-    def _take_fault(self, path: str) -> _Fault | None:
-        with self._lock:
-            for f in self._faults:
-                if f.remaining > 0 and (f.path is None or f.path == path):
-                    if f.options["after"] > 0:
-                        f.options["after"] -= 1
-                        continue
-                    f.remaining -= 1
-                    return f
-        return None
 
     # ---- endpoints -------------------------------------------------------------------------------
 
     def observations_v2(self, q: dict[str, list[str]],
-                        fault: _Fault | None = None) -> dict[str, Any]:
+                        fault: Fault | None = None) -> dict[str, Any]:
         if q.get("parseIoAsJson", ["false"])[0] == "true":
             raise lq.BadRequest("parseIoAsJson is no longer supported. Input/output fields are "
                                 "always returned as raw strings.")
@@ -457,36 +359,10 @@ _LEGACY_ROUTES = {"/api/public/observations": "legacy_observations",
                   "/api/public/traces": "legacy_traces", "/api/public/v2/scores": "legacy_scores"}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients that gave up (timeouts) close the socket mid-reply; that is expected here."""
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(RecordingHandler):
     double: LangfuseDouble
-    protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        """Quiet: the double keeps its own request log."""
-
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
-        d = self.double
-        parts = urlsplit(self.path)
-        rec = RequestRecord("GET", parts.path, parse_qs(parts.query, keep_blank_values=True),
-                            started=time.monotonic())
-        with d._lock:
-            d.requests.append(rec)
-        if d.latency_s:
-            time.sleep(d.latency_s)
-        status, body, ctype, headers = self._route(rec)
-        rec.status, rec.nbytes = status, len(body)
-        self._send(status, body, ctype, headers)
-        rec.finished = time.monotonic()
-
-    def _route(self, rec: RequestRecord) -> tuple[int, bytes, str, dict[str, str]]:
+    def route(self, rec: RequestRecord) -> Answer:
         d = self.double
         if rec.path == "/api/public/health":
             return _json(200, {"status": "OK", "version": "4.16.0"})
@@ -542,17 +418,7 @@ class _Handler(BaseHTTPRequestHandler):
             return _BAD_CREDENTIALS
         return None
 
-    def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+LangfuseDouble.handler = _Handler
 
 
 def _json(status: int, payload: Any) -> tuple[int, bytes, str, dict[str, str]]:

@@ -34,13 +34,11 @@ from __future__ import annotations
 
 import base64
 import copy
-import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
 
 import orjson
 import pandas as pd
@@ -48,35 +46,10 @@ from google.protobuf import json_format
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
 from . import traceql
+from .served import Answer, Fault, RecordingHandler, RequestRecord, ServedDouble
 
 MAX_LIMIT = 262144
 MAX_SPSS = 100
-
-
-@dataclass
-class RequestRecord:
-    """One request as the double saw it."""
-
-    method: str
-    path: str
-    params: dict[str, list[str]]
-    headers: dict[str, str]
-    status: int = 0
-    started: float = 0.0
-    finished: float = 0.0
-    nbytes: int = 0
-
-    def param(self, name: str) -> str | None:
-        values = self.params.get(name)
-        return values[0] if values else None
-
-
-@dataclass
-class _Fault:
-    kind: str
-    remaining: int
-    path: str | None
-    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -147,8 +120,11 @@ def _type_name(v: Any) -> str:
     return "string"
 
 
-class TempoDouble:
+class TempoDouble(ServedDouble):
     """The server; use as a context manager or call :meth:`start` / :meth:`stop`."""
+
+    path_is_prefix = True
+    thread_name = "tempo-double"
 
     def __init__(self, spans: Iterable[Any] = (), *, org_id: str | None = None,
                  username: str | None = None, password: str | None = None,
@@ -161,16 +137,12 @@ class TempoDouble:
         self.max_metrics_s = max_metrics_s
         self.v2 = v2
         self.left_pad_ids = left_pad_ids
-        self.latency_s = latency_s
         #: set to a message to answer every TraceQL metrics query PARTIAL with it
         self.partial_metrics: str | None = None
-        self.requests: list[RequestRecord] = []
-        self._faults: list[_Fault] = []
         self._partial: dict[str, int] = {}
         self._hidden: set[str] = set()
         self._lost: set[str] = set()
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._init_served(latency_s)
         self._traces: dict[str, _Trace] = {}
         self.set_spans(spans)
 
@@ -240,33 +212,6 @@ class TempoDouble:
         with self._lock:
             self._lost.add(trace_id)
 
-    # ---- lifecycle -------------------------------------------------------------------------------
-
-    def start(self) -> TempoDouble:
-        handler = type("Handler", (_Handler,), {"double": self})
-        self._server = _Server(("127.0.0.1", 0), handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True,
-                         name="tempo-double").start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> TempoDouble:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start() the double first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
     def env(self) -> dict[str, str]:
         """The ``TEMPO_*`` variables a client needs to reach this double."""
         env = {"TEMPO_URL": self.base_url}
@@ -291,30 +236,10 @@ class TempoDouble:
 
     # ---- switches --------------------------------------------------------------------------------
 
-    def _add(self, kind: str, times: int, path: str | None, after: int, **options: Any) -> None:
-        with self._lock:
-            self._faults.append(_Fault(kind, times, path, {"after": after, **options}))
-
-    # Every switch hits the next ``times`` requests whose path starts with ``path`` (any path
-    # when None), after letting the first ``after`` of them through.
-
     def rate_limit(self, times: int = 1, *, retry_after: int = 1, path: str | None = None,
                    after: int = 0) -> None:
         """429 with ``Retry-After``, as a gateway in front of Tempo answers."""
         self._add("429", times, path, after, retry_after=retry_after)
-
-    def server_error(self, times: int = 1, *, status: int = 500, path: str | None = None,
-                     after: int = 0) -> None:
-        self._add("5xx", times, path, after, status=status)
-
-    def slow(self, times: int = 1, *, delay_s: float = 1.0, path: str | None = None,
-             after: int = 0) -> None:
-        """Hold the response for ``delay_s``, then answer normally."""
-        self._add("slow", times, path, after, delay_s=delay_s)
-
-    def truncate(self, times: int = 1, *, path: str | None = None, after: int = 0) -> None:
-        """Send only the first half of the body."""
-        self._add("truncate", times, path, after)
 
     def malformed_page(self, times: int = 1, *, path: str | None = None, after: int = 0) -> None:
         """Valid JSON of the wrong shape."""
@@ -327,29 +252,6 @@ class TempoDouble:
         ``end_before_start``, ``mixed_array``, ``duplicate_span_id``."""
         self._add("malformed_spans", times, path, after, kinds=tuple(kinds))
 
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def requests_to(self, prefix: str) -> list[RequestRecord]:
-        with self._lock:
-            return [r for r in self.requests if r.path.startswith(prefix)]
-
-    def reset_log(self) -> None:
-        with self._lock:
-            self.requests.clear()
-
-    def _take_fault(self, path: str) -> _Fault | None:
-        with self._lock:
-            for f in self._faults:
-                if f.remaining > 0 and (f.path is None or path.startswith(f.path)):
-                    if f.options["after"] > 0:
-                        f.options["after"] -= 1
-                        continue
-                    f.remaining -= 1
-                    return f
-        return None
-
     # ---- endpoints -------------------------------------------------------------------------------
 
     def _visible(self, tenant_ok: bool) -> dict[str, _Trace]:
@@ -357,7 +259,7 @@ class TempoDouble:
             return self._traces if tenant_ok else {}
 
     def trace_body(self, trace_id: str, v2: bool, tenant_ok: bool,
-                   fault: _Fault | None) -> tuple[int, bytes]:
+                   fault: Fault | None) -> tuple[int, bytes]:
         tid = _trace_id_param(trace_id)
         with self._lock:
             hidden, lost, keep = tid in self._hidden, tid in self._lost, self._partial.get(tid)
@@ -632,37 +534,10 @@ def _break(rs: list[dict[str, Any]], kinds: Sequence[str]) -> None:
             raise ValueError(f"unknown malformed kind {kind!r}")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients that gave up (timeouts) close the socket mid-reply; that is expected here."""
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(RecordingHandler):
     double: TempoDouble
-    protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        """Quiet: the double keeps its own request log."""
-
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
-        d = self.double
-        parts = urlsplit(self.path)
-        rec = RequestRecord("GET", parts.path, parse_qs(parts.query, keep_blank_values=True),
-                            {k.lower(): v for k, v in self.headers.items()},
-                            started=time.monotonic())
-        with d._lock:
-            d.requests.append(rec)
-        if d.latency_s:
-            time.sleep(d.latency_s)
-        status, body, ctype, headers = self._route(rec)
-        rec.status, rec.nbytes = status, len(body)
-        self._send(status, body, ctype, headers)
-        rec.finished = time.monotonic()
-
-    def _route(self, rec: RequestRecord) -> tuple[int, bytes, str, dict[str, str]]:
+    def route(self, rec: RequestRecord) -> Answer:
         d = self.double
         path = rec.path
         if path == "/ready":
@@ -701,7 +576,7 @@ class _Handler(BaseHTTPRequestHandler):
         return status, body, "application/json", {}
 
     def _answer(self, rec: RequestRecord, tenant_ok: bool,
-                fault: _Fault | None) -> tuple[int, bytes]:
+                fault: Fault | None) -> tuple[int, bytes]:
         d = self.double
         path, q = rec.path, rec.params
         if path == "/api/echo":
@@ -747,14 +622,5 @@ class _Handler(BaseHTTPRequestHandler):
             return "invalid token"
         return None
 
-    def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+
+TempoDouble.handler = _Handler
