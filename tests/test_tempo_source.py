@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from tests.doubles import TempoDouble
-from tests.otel_fixtures import T0, record
+from tests.otel_fixtures import T0, Recorder, linked, record
 from workbench import schema
 from workbench.errors import ConfigError, SourceAuthError, SourceQueryError
 from workbench.sources import conventions as conv
@@ -225,6 +225,30 @@ def test_closed_slices_are_cached_and_reread(spans, tmp_path):
                       now=lambda: pd.Timestamp("2026-11-02T12:05:00Z")) as src:
             src.observations(*WINDOW)
             assert src.status()["slices_cached"] == 2
+
+
+def test_span_links_come_with_the_pull_and_from_the_cache(tmp_path):
+    rec = Recorder(5)
+    linked(rec)
+    by_name = {sp.name: sp for sp in rec.spans}
+    job = by_name["batch"]
+    want = sorted((format(job.context.trace_id, "032x"), format(job.context.span_id, "016x"),
+                   format(by_name[n].context.trace_id, "032x"),
+                   format(by_name[n].context.span_id, "016x")) for n in ("request a", "request b"))
+    window = ("2026-11-02T09:00:00Z", "2026-11-02T12:00:00Z")
+    with TempoDouble(rec.spans) as d:
+        for attempt in ("pulled", "cached"):
+            d.reset_log()
+            with d.source(cache_dir=tmp_path, now=lambda: LATER) as src:
+                links = src.links(*window)
+                n = len(d.requests)
+                src.observations(*window)  # the same pull: no second request
+                assert len(d.requests) == n
+                assert (src.status()["slices_cached"] > 0) == (attempt == "cached")
+            schema.validate(links, "links")
+            assert sorted(map(tuple, links.to_numpy().tolist())) == want, attempt
+        with d.source(now=lambda: LATER) as src:
+            assert src.links("2026-11-03", "2026-11-04").empty
 
 
 def test_one_pull_serves_observations_traces_and_scores(double):

@@ -132,11 +132,20 @@ _METRICS = (
     Column("value", _FLOAT, True, "sample value; NaN and Inf are kept as floats"),
 )
 
+_LINKS = (
+    Column("trace_id", _STR, False, "trace of the linking span (32 hex)"),
+    Column("observation_id", _STR, False, "the linking span (16 hex)"),
+    Column("linked_trace_id", _STR, False, "trace of the span it links to, often another one "
+           "(a batch job linking the requests it serves)"),
+    Column("linked_observation_id", _STR, False, "the span it links to (16 hex)"),
+)
+
 FRAMES: Mapping[str, tuple[Column, ...]] = {
     "observations": _OBSERVATIONS,
     "traces": _TRACES,
     "scores": _SCORES,
     "metrics": _METRICS,
+    "links": _LINKS,
 }
 
 # Frames whose extra columns are data (Prometheus labels), not drift.

@@ -471,8 +471,8 @@ def decode(bodies: Iterable[Any], conventions: conv.Conventions | None = None) -
     frame.update({k: v for k, v in attrs.items() if any(x is not None for x in v)})
     frame.update({k: v for k, v in res.items() if any(x is not None for x in v)})
     raw = conv.raw_frame(frame)
-    link_frame = pd.DataFrame(links, columns=["trace_id", "observation_id", "linked_trace_id",
-                                              "linked_observation_id"], dtype="string")
+    link_frame = schema.conform(pd.DataFrame(links, columns=list(schema.columns("links")),
+                                             dtype="string"), "links")
     return Decoded(raw=raw, links=link_frame, scores=_score_frame(scores), problems=problems,
                    spans=len(raw), body_problems=body_problems)
 

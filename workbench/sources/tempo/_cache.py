@@ -1,5 +1,5 @@
-"""Parquet cache of closed time slices: the canonical observations and scores of the traces that
-started in each slice.
+"""Parquet cache of closed time slices: the canonical observations, scores and span links of the
+traces that started in each slice.
 
 A cache folder is keyed by everything that changes the answer except the time (Tempo URL, tenant,
 TraceQL filter, the conventions' and the price table's fingerprints); inside, one file per frame
@@ -22,8 +22,9 @@ import pyarrow.parquet as pq
 
 from workbench import schema
 
-CACHE_VERSION = 1
-FRAMES = ("scores", "observations")  # written in this order: observations last marks complete
+CACHE_VERSION = 2
+# written in this order: observations last marks a slice complete
+FRAMES = ("scores", "links", "observations")
 
 
 def key_digest(parts: dict[str, Any]) -> str:

@@ -54,7 +54,11 @@ class _SliceResult:
 class _Pull:
     observations: pd.DataFrame
     scores: pd.DataFrame
+    links: pd.DataFrame
     info: dict[str, Any]
+
+    def copy(self) -> _Pull:
+        return _Pull(self.observations.copy(), self.scores.copy(), self.links.copy(), self.info)
 
 
 def _is_trace_body(body: Any) -> bool:
@@ -313,8 +317,7 @@ class TempoSource(TraceSource):
             # (a notebook re-run) pulls again, so newly arrived spans are not missed
             if self._memo is not None and self._memo[0][:3] == key and \
                     time.monotonic() - self._memo[0][3] < MEMO_S:
-                p = self._memo[1]
-                return _Pull(p.observations.copy(), p.scores.copy(), p.info)
+                return self._memo[1].copy()
         budget, stats = self._budget(), Stats()
         slices = _search.plan(lo, hi, self._slice_len())
         stats.add(slices_total=len(slices))
@@ -324,7 +327,7 @@ class TempoSource(TraceSource):
                 "url": self.url, "org": self.org_id, "q": q,
                 "conventions": self.conventions.fingerprint, "prices": self.prices.fingerprint})
         closed_before = self._now() - pd.Timedelta(seconds=self.settle_s)
-        frames: dict[str, list[pd.DataFrame]] = {"observations": [], "scores": []}
+        frames: dict[str, list[pd.DataFrame]] = {"observations": [], "scores": [], "links": []}
         if cache is not None:
             hit, covered = cache.get_many([s for s in slices if s[1] <= closed_before])
             for f, df in hit.items():
@@ -349,22 +352,26 @@ class TempoSource(TraceSource):
                 bad_slices.add(s)
         obs_slice = obs_all["trace_id"].map(slice_of).to_numpy()
         sc_slice = scores_all["trace_id"].map(slice_of).to_numpy()
+        link_slice = d.links["trace_id"].map(slice_of).to_numpy()
         reasons: list[str] = []
         for i, s in enumerate(slices):
             r = results[s]
             obs = obs_all[obs_slice == i]
             sc = scores_all[sc_slice == i]
+            links = d.links[link_slice == i]
             if r.reasons:
                 stats.add(slices_incomplete=1)
                 reasons.append(f"{_iso(s[0])}..{_iso(s[1])}: {r.reasons[0]}"
                                + (f" (+{len(r.reasons) - 1} more)" if len(r.reasons) > 1 else ""))
             elif cache is not None and s[1] <= closed_before and s not in bad_slices:
-                cache.put(*s, {"observations": obs, "scores": sc})
+                cache.put(*s, {"observations": obs, "scores": sc, "links": links})
         frames["observations"].append(obs_all)
         frames["scores"].append(scores_all)
+        frames["links"].append(d.links)
         out = _merge(frames["observations"], "observations", ["trace_id", "observation_id"],
                      "start_time")
         scores = _merge(frames["scores"], "scores", ["score_id"], "timestamp")
+        links = _merge(frames["links"], "links", schema.columns("links"), None)
         if reasons:
             mark_incomplete(out, f"tempo: {len(reasons)} of {stats.slices_total} time slice(s) "
                                  f"incomplete, first: {reasons[0]}")
@@ -384,12 +391,15 @@ class TempoSource(TraceSource):
         if reason := incomplete_reason(out):
             mark_incomplete(scores, reason)
         scores.attrs["tempo"] = info
+        if reason := incomplete_reason(out):
+            mark_incomplete(links, reason)
+        links.attrs["tempo"] = info
         self.last_stats = info
-        pull = _Pull(out, scores, info)
+        pull = _Pull(out, scores, links, info)
         if not incomplete_reason(out):
             with self._lock:
                 self._memo = ((*key, time.monotonic()), pull)
-        return _Pull(out.copy(), scores.copy(), info)
+        return pull.copy()
 
     def _search_and_fetch(self, slices: list[Slice], q: str, budget: Budget,
                           stats: Stats) -> dict[Slice, _SliceResult]:
@@ -770,6 +780,15 @@ class TempoSource(TraceSource):
         return _apply(self._pull(lo, hi, q).scores, filters)
 
 
+    def links(self, start: Any, end: Any, q: str | None = None) -> pd.DataFrame:
+        """The OpenTelemetry span links of the spans of the traces that started in
+        ``[start, end)``: which span links to which (a batch job to the requests it serves, a
+        retry to its first attempt), often across traces. From the same pull as
+        :meth:`observations`; ``q`` as there."""
+        lo, hi = self._window(start, end)
+        return self._pull(lo, hi, q or self.query).links
+
+
 def _local_filters(filters: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(filters) - set(LOCAL_FILTERS))
     if unknown:
@@ -789,10 +808,13 @@ def _apply(df: pd.DataFrame, filters: dict[str, Any]) -> pd.DataFrame:
     return out
 
 
-def _merge(frames: list[pd.DataFrame], frame: str, keys: list[str], order: str) -> pd.DataFrame:
+def _merge(frames: list[pd.DataFrame], frame: str, keys: list[str],
+           order: str | None) -> pd.DataFrame:
+    """The rows of ``frames`` once per ``keys``, sorted by ``order`` then ``keys``."""
     parts = [f for f in frames if len(f)]
     if not parts:
         return schema.empty(frame)
     df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    df = df.drop_duplicates(keys).sort_values([order, *keys], kind="stable", ignore_index=True)
+    by = [order, *keys] if order else keys
+    df = df.drop_duplicates(keys).sort_values(by, kind="stable", ignore_index=True)
     return schema.conform(df, frame)
