@@ -128,17 +128,20 @@ def _metadata_columns(rows: Sequence[dict[str, Any]], lookup: Mapping[str, str]
     return cols
 
 
-def _valid_rows(rows: Sequence[Any]) -> tuple[list[dict[str, Any]], pd.Series, int]:
-    """Rows with an id, a trace id and a readable start; plus their parsed starts."""
-    good = [r for r in rows if isinstance(r, dict) and isinstance(r.get("id"), str)
-            and isinstance(r.get("traceId"), str) and r["id"] and r["traceId"]]
+def _valid_rows(rows: Sequence[Any]) -> tuple[list[dict[str, Any]], pd.Series, np.ndarray]:
+    """Rows with an id, a trace id and a readable start; their parsed starts; and which of
+    ``rows`` they are (a mask over ``rows``)."""
+    shaped = np.fromiter((isinstance(r, dict) and isinstance(r.get("id"), str)
+                          and isinstance(r.get("traceId"), str) and bool(r["id"])
+                          and bool(r["traceId"]) for r in rows), dtype=bool, count=len(rows))
+    good = [r for r, k in zip(rows, shaped) if k] if not shaped.all() else list(rows)
     starts = _times([r.get("startTime") for r in good])
     ok = starts.notna().to_numpy()
-    bad = len(rows) - int(ok.sum())
     if not ok.all():
         good = [r for r, k in zip(good, ok) if k]
         starts = starts[ok].reset_index(drop=True)
-    return good, starts, bad
+        shaped[np.flatnonzero(shaped)[~ok]] = False
+    return good, starts, shaped
 
 
 def observations(rows: Sequence[Any], conventions: conv.Conventions | None = None,
@@ -160,7 +163,20 @@ def raw_observations(rows: Sequence[Any], conventions: conv.Conventions,
     ``trace_info`` (v1 only) maps trace id -> the trace's ``name``, ``userId``, ``sessionId``,
     ``release``, ``tags``.
     """
-    good, start, bad = _valid_rows(rows)
+    frame, bad = raw_observation_pulls([rows], conventions, trace_info)
+    return frame, bad[0]
+
+
+def raw_observation_pulls(pulls: Sequence[Sequence[Any]], conventions: conv.Conventions,
+                          trace_info: Mapping[str, Mapping[str, Any]] | None = None
+                          ) -> tuple[pd.DataFrame, list[int]]:
+    """One raw frame from the items of many pulls (time slices), converted together: the
+    conversion's fixed cost is paid once, not once a slice. Also the number of malformed
+    items each pull held (a slice with any is not cached)."""
+    rows = [r for p in pulls for r in p]
+    good, start, ok = _valid_rows(rows)
+    edges = np.cumsum([0, *(len(p) for p in pulls)])
+    bad = [int((b - a) - ok[a:b].sum()) for a, b in zip(edges[:-1], edges[1:])]
     if not good:
         return conv.raw_frame({}), bad
     fixed = None
