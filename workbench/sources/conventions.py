@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import yaml
 
 from workbench import schema
@@ -618,8 +619,15 @@ def _to_text(s: pd.Series) -> pd.Series:
     """Values as strings (lists joined with ","), every kind of missing value as NA."""
     if isinstance(s.dtype, pd.StringDtype):
         return s.astype(_TEXT)
-    missing = s.isna().to_numpy()
     values = s.to_numpy(dtype=object)
+    if s.dtype == object:
+        try:  # strings and nulls only (the usual case): converted in C++
+            text = pa.array(values, type=pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+        else:
+            return pd.Series(pd.arrays.ArrowStringArray(text), index=s.index, dtype=_TEXT)
+    missing = s.isna().to_numpy()
     text = [None if m else _text_value(v) for v, m in zip(values.tolist(), missing.tolist())]
     return pd.Series(text, index=s.index, dtype=_TEXT)
 

@@ -70,10 +70,23 @@ def _meta(m: Any) -> Mapping[str, Any]:
     return {}
 
 
-def _times(values: list[Any]) -> pd.Series:
+_TS = pd.DatetimeTZDtype(unit="us", tz="UTC")
+
+
+def _times(values: list[Any] | pa.Array) -> pd.Series:
+    """ISO 8601 strings -> UTC timestamps (microseconds), NaT where unreadable. Arrow parses
+    the common shapes in C++; anything it refuses (a bad value anywhere, more than six
+    fractional digits, no offset) goes through pandas, value by value."""
+    try:
+        arr = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())
+        return pd.Series(arr.cast(pa.timestamp("us", "UTC")).to_pandas(types_mapper=None),
+                         dtype=_TS)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        pass
+    if isinstance(values, pa.Array):
+        values = values.to_pylist()
     s = pd.Series(values, dtype=object)
-    return pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce").astype(
-        pd.DatetimeTZDtype(unit="us", tz="UTC"))
+    return pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce").astype(_TS)
 
 
 #: Langfuse metadata sections that hold OTel span and resource attributes.
@@ -92,40 +105,48 @@ def metadata_lookup(conventions: conv.Conventions) -> dict[str, str]:
     return out
 
 
-def _put(cols: dict[str, list[Any]], col: str, n: int, i: int, value: Any) -> None:
-    """``cols[col][i] = value``, the column made on first use (not a fresh list per value)."""
-    values = cols.get(col)
-    if values is None:
-        values = cols[col] = [None] * n
-    values[i] = value
-
-
 def _metadata_columns(rows: Sequence[dict[str, Any]], lookup: Mapping[str, str]
                       ) -> dict[str, list[Any]]:
-    """The wanted metadata values of every row, one list per raw column (None where absent)."""
+    """The wanted metadata values of every row, one list per raw column (None where absent).
+
+    Only the keys a row shares with ``lookup`` are visited (a set intersection, in C): rows
+    carry many keys nobody maps."""
     cols: dict[str, list[Any]] = {}
     n = len(rows)
+    wanted = lookup.keys()
     for i, r in enumerate(rows):
         m = r.get("metadata")
         if not m:
             continue
-        if not isinstance(m, dict):
+        if type(m) is not dict:
             m = _meta(m)
-        for key, value in m.items():
-            if value is None:
-                continue
-            section = _SECTIONS.get(key)
-            if section is not None:
-                nested = value if isinstance(value, dict) else _meta(value)
-                for k2, v2 in nested.items():
-                    col = lookup.get(f"{key}.{k2}")
-                    if col is not None and v2 is not None:
-                        _put(cols, col, n, i, v2)
-                continue
-            col = lookup.get(key)
-            if col is not None:
-                _put(cols, col, n, i, value)
-    return cols
+        if "attributes" in m or "resourceAttributes" in m:
+            m = _flat(m)
+        for key in m.keys() & wanted:
+            value = m[key]
+            if value is not None:
+                values = cols.get(key)
+                if values is None:
+                    values = cols[key] = [None] * n
+                values[i] = value
+    return {lookup[k]: v for k, v in cols.items()}
+
+
+def _flat(m: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested sections (``{"attributes": {...}}``, or the same as a JSON string) as flat
+    dotted keys, the way current Langfuse servers store them."""
+    out = {}
+    for key, value in m.items():
+        if value is None:
+            continue
+        if key in _SECTIONS:
+            nested = value if isinstance(value, dict) else _meta(value)
+            for k2, v2 in nested.items():
+                if v2 is not None:
+                    out[f"{key}.{k2}"] = v2
+        else:
+            out[key] = value
+    return out
 
 
 def _valid_rows(rows: Sequence[Any]) -> tuple[list[dict[str, Any]], pd.Series, np.ndarray]:
@@ -187,7 +208,7 @@ def raw_observation_pulls(pulls: Sequence[Sequence[Any]], conventions: conv.Conv
             fixed = None
     if fixed is None:
         fixed = _fixed_rows(good, trace_info or {})
-    fixed["start_time"] = start.to_numpy()
+    fixed["start_time"] = start.array
     meta = _metadata_columns(good, metadata_lookup(conventions))
     frame = pd.DataFrame(fixed)
     if meta:
@@ -225,7 +246,7 @@ def _fixed_arrow(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {
         "trace_id": text(f["traceId"]), "observation_id": text(f["id"]),
         "parent_observation_id": text(f["parentObservationId"]),
-        "end_time": _times(f["endTime"].to_pylist()).to_numpy(),
+        "end_time": _times(f["endTime"]).array,
         "name": text(f["name"]), "native_type": text(f["type"]), "level": text(f["level"]),
         "status_message": text(f["statusMessage"]), "version": text(f["version"]),
         "environment": text(f["environment"]), "user_id": text(f["userId"]),
@@ -275,7 +296,7 @@ def _fixed_rows(rows: Sequence[dict[str, Any]], trace_info: Mapping[str, Mapping
     return {
         "trace_id": col("traceId"), "observation_id": col("id"),
         "parent_observation_id": text(col("parentObservationId")),
-        "end_time": _times(col("endTime")).to_numpy(),
+        "end_time": _times(col("endTime")).array,
         "name": text(col("name")), "native_type": text(col("type")),
         "level": text(col("level")), "status_message": text(col("statusMessage")),
         "version": text(col("version")), "environment": text(col("environment")),
@@ -351,7 +372,7 @@ def scores(rows: Sequence[Any]) -> tuple[pd.DataFrame, int, int]:
     ts = _times(df["timestamp"].tolist())
     okay = ts.notna() & df["name"].notna()
     bad += int((~okay).sum())
-    df = df[okay.to_numpy()].assign(timestamp=ts[okay.to_numpy()].to_numpy())
+    df = df[okay.to_numpy()].assign(timestamp=ts[okay.to_numpy()].array)
     return schema.conform(df, "scores"), bad, unjoinable
 
 
