@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from workbench import schema
@@ -114,7 +115,10 @@ class Rule:
             values = _extract(values, self.pattern)
         elif self.json_key is not None:
             values = values.map(lambda v: _json_field(v, self.json_key), na_action="ignore")
-        return values.astype(object).where(_present(values))
+        present = _present(values)
+        if isinstance(values.dtype, pd.StringDtype):
+            return values.astype(_TEXT).where(present)
+        return values.astype(object).where(present)
 
 
 @dataclass(frozen=True)
@@ -212,19 +216,32 @@ class Conventions:
     def _first(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None = None
                ) -> pd.Series:
         """The first non-empty value of ``column``'s rules, per row."""
-        result = pd.Series(pd.NA, index=raw.index, dtype=object)
+        if column in _NUMERIC:
+            result = pd.Series(pd.NA, index=raw.index, dtype=object)
+            for rule in self.rules.get(column, ()):
+                values = rule.values(raw)
+                if values is None:
+                    continue
+                if rows is not None:
+                    values = values.where(rows)
+                result = result.where(result.notna(), values)
+                if result.notna().all():
+                    break
+            return result
+        merged: pa.Array | None = None
         for rule in self.rules.get(column, ()):
             values = rule.values(raw)
             if values is None:
                 continue
             if rows is not None:
                 values = values.where(rows)
-            result = result.where(result.notna(), values)
-            if result.notna().all():
+            text = pa.array(_to_text(values).array)
+            merged = text if merged is None else pc.coalesce(merged, text)
+            if merged.null_count == 0:
                 break
-        if column in _NUMERIC:
-            return result
-        return _to_text(result)
+        if merged is None:
+            return pd.Series(pd.NA, index=raw.index, dtype=_TEXT)
+        return pd.Series(pd.arrays.ArrowStringArray(merged), index=raw.index, dtype=_TEXT)
 
     def _types(self, raw: pd.DataFrame) -> pd.Series:
         native = raw["native_type"].str.upper()
@@ -270,7 +287,7 @@ class Conventions:
         # The exception class the status message names comes before the `exception` event's:
         # Langfuse keeps the message but drops the events, and one span must get the same
         # error type whichever way it was read.
-        named = _named_exception(message)
+        named = _named_exception(message.where(is_error))  # read on failing rows only
         named = named.where(named.notna(), raw["exception_type"])
         if fallback is not None:
             named = fallback.where(_present(fallback), named)
@@ -606,6 +623,19 @@ def as_text(raw: pd.DataFrame) -> pd.DataFrame:
         return raw
     out = raw.copy()
     for c in extra:
+        if isinstance(out[c].dtype, pd.StringDtype):
+            out[c] = out[c].astype(_TEXT)
+            continue
+        if out[c].dtype == object:
+            try:  # strings and nulls only (the usual case): converted in C++
+                text = pa.array(out[c].to_numpy(dtype=object), type=pa.string(),
+                                from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                pass
+            else:
+                out[c] = pd.Series(pd.arrays.ArrowStringArray(text), index=out.index,
+                                   dtype=_TEXT)
+                continue
         values = out[c].to_numpy(dtype=object)
         missing = pd.isna(out[c]).to_numpy()
         text = [None if m else (json.dumps(v, sort_keys=True, default=str)
@@ -654,8 +684,12 @@ def _json_field(value: Any, key: str) -> Any:
 
 def _present(s: pd.Series) -> pd.Series:
     """Non-null and not an empty string."""
+    if isinstance(s.dtype, pd.StringDtype):
+        text = pa.array(s.astype(_TEXT).array)
+        ok = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(text), ""), False)
+        return pd.Series(ok.to_numpy(zero_copy_only=False), index=s.index)
     ok = s.notna()
-    if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
+    if s.dtype == object:
         ok = ok & s.astype(str).str.strip().ne("").to_numpy()
     return ok
 
@@ -699,6 +733,8 @@ def _named_exception(message: pd.Series) -> pd.Series:
     out = pd.Series(None, index=message.index, dtype=object)
     values = message.to_numpy(dtype=object, na_value=None)
     for i, text in enumerate(values.tolist()):
+        if text is None:
+            continue
         if not text:
             continue
         if text.startswith(_TRACEBACK):

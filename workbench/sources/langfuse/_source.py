@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -267,12 +268,19 @@ class LangfuseSource(TraceSource):
                  "filters": pushed, "conventions": self.conventions.fingerprint}
         # slices are pulled (and cached) raw and mapped once, together: a trace crossing a slice
         # edge is mapped whole, and the mapping's fixed cost is paid once per pull
-        raw = self._sliced("observations-raw", lo, hi, fetch, build, parts, stats,
-                           ["trace_id", "observation_id"], "start_time", counts=plan)
-        out = self.conventions.observations(raw)
-        out.attrs.update(raw.attrs)
-        if self.reconcile and not legacy and set(pushed) <= {"environment"}:
-            self._reconcile(out, lo, hi, pushed, budget, stats)
+        settled = min(hi, self._now() - pd.Timedelta(seconds=self.settle_s))
+        checked = self.reconcile and not legacy and set(pushed) <= {"environment"} \
+            and settled > lo
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="langfuse-counts") as pool:
+            # the counts to reconcile with are asked for while the slices are pulled
+            reported = pool.submit(self._reported, lo, settled, pushed, budget, stats) \
+                if checked else None
+            raw = self._sliced("observations-raw", lo, hi, fetch, build, parts, stats,
+                               ["trace_id", "observation_id"], "start_time", counts=plan)
+            out = self.conventions.observations(raw)
+            out.attrs.update(raw.attrs)
+            if reported is not None:
+                self._reconcile(out, lo, settled, reported)
         if local:
             reason = incomplete_reason(out)
             attrs = dict(out.attrs)
@@ -282,22 +290,25 @@ class LangfuseSource(TraceSource):
                 mark_incomplete(out, reason)
         return out
 
-    def _reconcile(self, out: pd.DataFrame, lo: pd.Timestamp, hi: pd.Timestamp,
-                   pushed: dict[str, Any], budget: Budget, stats: Stats) -> None:
+    def _reported(self, lo: pd.Timestamp, settled: pd.Timestamp, pushed: dict[str, Any],
+                  budget: Budget, stats: Stats) -> tuple[list[dict[str, Any]], list[str]]:
+        """Observations per day and ``is_root`` that the Metrics API counts in ``[lo, settled)``."""
+        filters = {"environment": pushed["environment"]} if "environment" in pushed else {}
+        ms = _metrics.parse_measures(["count"])
+        dims = _metrics.parse_dimensions(["is_root"])
+        return self._metric_rows(lo, settled, ms, dims, "day", filters, budget, stats)
+
+    def _reconcile(self, out: pd.DataFrame, lo: pd.Timestamp, settled: pd.Timestamp,
+                   reported_rows: Future[tuple[list[dict[str, Any]], list[str]]]) -> None:
         """Compare what was pulled with what the Metrics API counts for the same days.
 
         Only settled time is compared (data still arriving would look like a shortfall); a
         server without the Metrics API v2 is noted, not failed.
         """
-        settled = min(hi, self._now() - pd.Timedelta(seconds=self.settle_s))
-        if settled <= lo:
-            return
-        filters = {"environment": pushed["environment"]} if "environment" in pushed else {}
         ms = _metrics.parse_measures(["count"])
         dims = _metrics.parse_dimensions(["is_root"])
         try:
-            rows, reasons = self._metric_rows(lo, settled, ms, dims, "day", filters, budget,
-                                              stats)
+            rows, reasons = reported_rows.result()
         except NotFound:
             out.attrs.setdefault("langfuse", {})["reconciled"] = \
                 "not checked: the server has no Metrics API v2"
