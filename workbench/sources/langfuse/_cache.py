@@ -36,6 +36,8 @@ CACHE_VERSION = 4
 Slice = tuple[pd.Timestamp, pd.Timestamp]
 _CELLS = b"workbench.slices"
 _DAY = 86_400_000_000  # microseconds
+#: Whole windows (mapped frames, reported counts) kept per query.
+WINDOWS_KEPT = 8
 
 
 def key_digest(parts: dict[str, Any]) -> str:
@@ -187,11 +189,93 @@ class SliceCache:
         self.put_many([(lo, hi)], df)
 
     def _write(self, day: int, table: pa.Table) -> None:
+        self._write_to(self._path(day), table)
+
+    def _write_to(self, path: Path, table: pa.Table) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.dir, suffix=".tmp")
         os.close(fd)
         try:
             pq.write_table(table, tmp)
-            os.replace(tmp, self._path(day))
+            os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+    # ---- whole windows ---------------------------------------------------------------------
+    # A window whose every slice is cached has one answer until a day file changes: its mapped
+    # frame (and the counts Langfuse reported for it, once settled) are kept beside the slices
+    # and used only while the day files they were made from are unchanged.
+
+    def _days(self, lo: pd.Timestamp, hi: pd.Timestamp) -> range:
+        return range(_us(lo) // _DAY, (_us(hi) - 1) // _DAY + 1)
+
+    def state(self, lo: pd.Timestamp, hi: pd.Timestamp) -> str:
+        """A digest of the day files under ``[lo, hi)`` as they are now."""
+        parts = []
+        for day in self._days(lo, hi):
+            try:
+                st = self._path(day).stat()
+            except OSError:
+                parts.append(f"{day}:-")
+                continue
+            parts.append(f"{day}:{st.st_mtime_ns}:{st.st_size}:{st.st_ino}")
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+
+    def _window_path(self, kind: str, lo: pd.Timestamp, hi: pd.Timestamp, ext: str) -> Path:
+        return self.dir / f"{kind}-{_us(lo)}_{_us(hi)}.{ext}"
+
+    def get_window(self, kind: str, lo: pd.Timestamp, hi: pd.Timestamp
+                   ) -> pd.DataFrame | None:
+        """The frame stored for the window, if its day files are as they were then."""
+        path = self._window_path(kind, lo, hi, "parquet")
+        try:
+            table = pq.read_table(path)
+            made_from = (table.schema.metadata or {}).get(b"workbench.state", b"").decode()
+        except Exception:  # missing, torn or foreign: a miss
+            return None
+        if made_from != self.state(lo, hi):
+            return None
+        return table.to_pandas()
+
+    def put_window(self, kind: str, lo: pd.Timestamp, hi: pd.Timestamp, df: pd.DataFrame,
+                   state: str) -> None:
+        table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+        meta = dict(table.schema.metadata or {})
+        meta[b"workbench.state"] = state.encode()
+        self._write_to(self._window_path(kind, lo, hi, "parquet"),
+                       table.replace_schema_metadata(meta))
+        self._prune(kind)
+
+    def get_json(self, kind: str, lo: pd.Timestamp, hi: pd.Timestamp) -> Any:
+        try:
+            return json.loads(self._window_path(kind, lo, hi, "json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def put_json(self, kind: str, lo: pd.Timestamp, hi: pd.Timestamp, value: Any) -> None:
+        path = self._window_path(kind, lo, hi, "json")
+        fd, tmp = tempfile.mkstemp(dir=self.dir, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(value, f, default=str)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        self._prune(kind)
+
+    def forget(self, lo: pd.Timestamp, hi: pd.Timestamp) -> None:
+        """Drop the slices of the days under ``[lo, hi)`` (and so every window made of them):
+        the next pull fetches those days again."""
+        with self._locked():
+            for day in self._days(lo, hi):
+                with contextlib.suppress(FileNotFoundError):
+                    self._path(day).unlink()
+
+    def _prune(self, kind: str, keep: int = WINDOWS_KEPT) -> None:
+        """Keep the ``keep`` most recent windows of ``kind``: windows move with the clock."""
+        files = sorted(self.dir.glob(f"{kind}-*"), key=lambda p: p.stat().st_mtime_ns,
+                       reverse=True)
+        for old in files[keep:]:
+            with contextlib.suppress(FileNotFoundError):
+                old.unlink()

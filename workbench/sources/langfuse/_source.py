@@ -166,11 +166,7 @@ class LangfuseSource(TraceSource):
         """
         cells = _slices.plan(lo, hi, self.slice_s)
         stats.add(slices_total=len(cells))
-        cache = None
-        if self.cache_dir is not None:
-            parts = {"base_url": self.base_url, "project": project_hash(self.public_key),
-                     **cache_parts}
-            cache = SliceCache(self.cache_dir, frame, parts, order=order)
+        cache = self._cache(frame, cache_parts, order)
         closed_before = self._now() - pd.Timedelta(seconds=self.settle_s)
         frames: list[pd.DataFrame] = []
         if cache is not None:
@@ -212,6 +208,13 @@ class LangfuseSource(TraceSource):
         self.last_stats = stats.as_dict()
         out.attrs["langfuse"] = dict(self.last_stats)
         return out
+
+    def _cache(self, frame: str, cache_parts: dict[str, Any], order: str) -> SliceCache | None:
+        if self.cache_dir is None:
+            return None
+        parts = {"base_url": self.base_url, "project": project_hash(self.public_key),
+                 **cache_parts}
+        return SliceCache(self.cache_dir, frame, parts, order=order)
 
     def _slice_counts(self, pushed: dict[str, Any], budget: Budget, stats: Stats) -> Counts:
         """Observations per slice from the Metrics API (hourly counts), to plan pulls by.
@@ -271,16 +274,42 @@ class LangfuseSource(TraceSource):
         settled = min(hi, self._now() - pd.Timedelta(seconds=self.settle_s))
         checked = self.reconcile and not legacy and set(pushed) <= {"environment"} \
             and settled > lo
+        # a window closed and cached whole has one answer while its day files stay as they
+        # are: its mapped frame, and the counts Langfuse reported for it, are kept
+        cache = self._cache("observations-raw", parts, "start_time")
+        whole = cache is not None and settled == hi
+        kept = cache.get_window("mapped", lo, hi) if whole else None
+        kept_counts = cache.get_json("reported", lo, hi) if whole and checked else None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="langfuse-counts") as pool:
             # the counts to reconcile with are asked for while the slices are pulled
-            reported = pool.submit(self._reported, lo, settled, pushed, budget, stats) \
-                if checked else None
-            raw = self._sliced("observations-raw", lo, hi, fetch, build, parts, stats,
-                               ["trace_id", "observation_id"], "start_time", counts=plan)
-            out = self.conventions.observations(raw)
-            out.attrs.update(raw.attrs)
+            reported: Future[tuple[list[dict[str, Any]], list[str]]] | None = None
+            if kept_counts is not None:
+                reported = Future()
+                reported.set_result((kept_counts, []))
+            elif checked:
+                reported = pool.submit(self._reported, lo, settled, pushed, budget, stats)
+            if kept is not None:
+                n = len(_slices.plan(lo, hi, self.slice_s))
+                stats.add(slices_total=n, slices_cached=n)
+                out = schema.conform(kept, "observations")
+                self.last_stats = stats.as_dict()
+                out.attrs["langfuse"] = dict(self.last_stats)
+            else:
+                raw = self._sliced("observations-raw", lo, hi, fetch, build, parts, stats,
+                                   ["trace_id", "observation_id"], "start_time", counts=plan)
+                out = self.conventions.observations(raw)
+                out.attrs.update(raw.attrs)
+                if whole and not stats.slices_incomplete and not stats.malformed_items:
+                    assert cache is not None  # every slice is closed, complete and now cached
+                    cache.put_window("mapped", lo, hi, out, cache.state(lo, hi))
             if reported is not None:
-                self._reconcile(out, lo, settled, reported)
+                short = self._reconcile(out, lo, settled, reported)
+                if cache is not None and short:
+                    for day in short:  # pull those days again next time
+                        cache.forget(day, day + pd.Timedelta(days=1))
+                elif whole and kept_counts is None and \
+                        out.attrs.get("langfuse", {}).get("reconciled") == "checked":
+                    cache.put_json("reported", lo, hi, reported.result()[0])
         if local:
             reason = incomplete_reason(out)
             attrs = dict(out.attrs)
@@ -299,8 +328,10 @@ class LangfuseSource(TraceSource):
         return self._metric_rows(lo, settled, ms, dims, "day", filters, budget, stats)
 
     def _reconcile(self, out: pd.DataFrame, lo: pd.Timestamp, settled: pd.Timestamp,
-                   reported_rows: Future[tuple[list[dict[str, Any]], list[str]]]) -> None:
-        """Compare what was pulled with what the Metrics API counts for the same days.
+                   reported_rows: Future[tuple[list[dict[str, Any]], list[str]]]
+                   ) -> list[pd.Timestamp]:
+        """Compare what was pulled with what the Metrics API counts for the same days; the
+        days (UTC midnights) with fewer observations pulled than reported.
 
         Only settled time is compared (data still arriving would look like a shortfall); a
         server without the Metrics API v2 is noted, not failed.
@@ -312,14 +343,14 @@ class LangfuseSource(TraceSource):
         except NotFound:
             out.attrs.setdefault("langfuse", {})["reconciled"] = \
                 "not checked: the server has no Metrics API v2"
-            return
+            return []
         except (SourceAuthError, SourceQueryError) as exc:
             out.attrs.setdefault("langfuse", {})["reconciled"] = f"not checked: {exc}"
-            return
+            return []
         if reasons:
             mark_incomplete(out, "langfuse observations: could not reconcile with the Metrics "
                                  f"API: {reasons[0]}")
-            return
+            return []
         reported = _metrics.frame(rows, dims, ms, timed=True)
         st = out["start_time"]
         part = out[(st >= lo) & (st < settled)]
@@ -346,6 +377,7 @@ class LangfuseSource(TraceSource):
                              f"{r.reported_observations})" for d, r in short.iterrows())
             mark_incomplete(out, f"langfuse observations: {missing} fewer observations pulled "
                                  f"than Langfuse reports: {days}")
+        return list(short.index)
 
     def _v2_observation_fetcher(self, f: dict[str, Any], budget: Budget, stats: Stats
                                 ) -> tuple[Callable[[pd.Timestamp, pd.Timestamp], Pulled], Build]:
