@@ -94,13 +94,17 @@ def spans(cells: Sequence[Slice], counts: Mapping[pd.Timestamp, int] | None, *,
 def cell_counts(cells: Sequence[Slice], stamps: Sequence[pd.Timestamp],
                 values: Sequence[int]) -> dict[pd.Timestamp, int]:
     """Counts per bucket (``stamps``: bucket starts) summed into the cells that hold them;
-    a bucket before the first cell (a window starting mid-bucket) goes to the first cell.
-    Cells that no bucket falls into get 0."""
+    a bucket before the first cell (a window starting mid-bucket) goes to the first cell, one
+    in a gap between cells (slices served from the cache) to none. Cells that no bucket falls
+    into get 0."""
     if not cells:
         return {}
     starts = np.array([c[0].value for c in cells], dtype="int64")
+    ends = np.array([c[1].value for c in cells], dtype="int64")
+    t = np.array([pd.Timestamp(s).value for s in stamps], dtype="int64")
+    n = np.asarray(values, dtype="int64")
+    at = np.searchsorted(starts, t, side="right") - 1
+    inside = (at < 0) | (t < ends[np.maximum(at, 0)])  # not in a gap between cells
     out = np.zeros(len(cells), dtype="int64")
-    at = np.searchsorted(starts, np.array([pd.Timestamp(s).value for s in stamps],
-                                          dtype="int64"), side="right") - 1
-    np.add.at(out, np.maximum(at, 0), np.asarray(values, dtype="int64"))
-    return {c[0]: int(n) for c, n in zip(cells, out)}
+    np.add.at(out, np.maximum(at[inside], 0), n[inside])
+    return {c[0]: int(k) for c, k in zip(cells, out)}
