@@ -211,3 +211,19 @@ def test_a_cache_of_another_version_is_never_read(smp, tmp_path, monkeypatch):
     assert stats["slices_cached"] == 0
     _exact(got, smp.observations)
     assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_counts_asked_for_while_probing_are_used_once_and_ignored_on_a_legacy_server(smp):
+    with LangfuseDouble(*smp.frames) as d, d.source(slice_s=3600) as src:
+        src.observations(*WEEK)  # first pull of the process: the server is probed
+        first = [r for r in d.requests_to(METRICS) if '"hour"' in (r.param("query") or "")]
+        d.reset_log()
+        src.observations(*WEEK)  # probed already: the counts are asked for when needed
+        second = [r for r in d.requests_to(METRICS) if '"hour"' in (r.param("query") or "")]
+    assert len(first) == len(second) == 1
+    _legacy.forget()
+    with LangfuseDouble(*smp.frames, legacy=True) as d, d.source(slice_s=3600) as src:
+        got = src.observations(*WEEK)
+        stats = src.last_stats
+    _exact(got, smp.observations)
+    assert stats["slice_pulls"] == 7 * 24  # a legacy server has no counts to plan by

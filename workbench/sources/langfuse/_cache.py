@@ -57,11 +57,13 @@ class SliceCache:
     """Closed slices of one query, on disk; ``order`` names the time column of the rows."""
 
     def __init__(self, root: str | os.PathLike[str], frame: str, parts: dict[str, Any],
-                 order: str = "start_time") -> None:
+                 order: str = "start_time", create: bool = True) -> None:
         self.frame = frame
         self.order = order
         parts = {"v": CACHE_VERSION, "frame": frame, **parts}
         self.dir = Path(root) / f"{frame}-{key_digest(parts)}"
+        if not create:  # only to look
+            return
         self.dir.mkdir(parents=True, exist_ok=True)
         manifest = self.dir / "key.json"
         if not manifest.exists():
@@ -223,6 +225,10 @@ class SliceCache:
 
     def _window_path(self, kind: str, lo: pd.Timestamp, hi: pd.Timestamp, ext: str) -> Path:
         return self.dir / f"{kind}-{_us(lo)}_{_us(hi)}.{ext}"
+
+    def has_window(self, kind: str, lo: pd.Timestamp, hi: pd.Timestamp) -> bool:
+        """Whether a frame was stored for the window (whether it is still valid aside)."""
+        return self._window_path(kind, lo, hi, "parquet").exists()
 
     def get_window(self, kind: str, lo: pd.Timestamp, hi: pd.Timestamp
                    ) -> pd.DataFrame | None:

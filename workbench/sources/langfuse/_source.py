@@ -209,37 +209,49 @@ class LangfuseSource(TraceSource):
         out.attrs["langfuse"] = dict(self.last_stats)
         return out
 
-    def _cache(self, frame: str, cache_parts: dict[str, Any], order: str) -> SliceCache | None:
+    def _cache(self, frame: str, cache_parts: dict[str, Any], order: str,
+               create: bool = True) -> SliceCache | None:
         if self.cache_dir is None:
             return None
         parts = {"base_url": self.base_url, "project": project_hash(self.public_key),
                  **cache_parts}
-        return SliceCache(self.cache_dir, frame, parts, order=order)
+        return SliceCache(self.cache_dir, frame, parts, order=order, create=create)
 
-    def _slice_counts(self, pushed: dict[str, Any], budget: Budget, stats: Stats) -> Counts:
-        """Observations per slice from the Metrics API (hourly counts), to plan pulls by.
-
-        Only a plan: a server without the Metrics API, or one that fails or is slow to
-        answer, leaves every slice a pull of its own. At most a few seconds of the budget go
-        to it."""
+    def _hourly_counts(self, lo: pd.Timestamp, hi: pd.Timestamp, pushed: dict[str, Any],
+                       budget: Budget, stats: Stats) -> pd.DataFrame | None:
+        """Observations per hour in ``[lo, hi)`` from the Metrics API (``timestamp``,
+        ``count_count``), or None when the server cannot say; at most ``PLAN_BUDGET_S``."""
         filters = {"environment": pushed["environment"]} if "environment" in pushed else {}
         ms = _metrics.parse_measures(["count"])
+        try:
+            rows, reasons = self._metric_rows(lo, hi, ms, [], "hour", filters,
+                                              Budget.of(budget, PLAN_BUDGET_S), stats)
+        except (NotFound, SourceError) as exc:
+            log.debug("langfuse: no counts to plan slices by: %s", exc)
+            return None
+        if reasons:
+            log.debug("langfuse: no counts to plan slices by: %s", reasons[0])
+            return None
+        return _metrics.frame(rows, [], ms, timed=True)
 
+    def _slice_counts(self, pushed: dict[str, Any], budget: Budget, stats: Stats,
+                      early: Future[pd.DataFrame | None] | None = None) -> Counts:
+        """Observations per slice, to plan pulls by: from ``early`` (hourly counts of the
+        whole window, asked for while the server was probed) or asked for now.
+
+        Only a plan: a server without the Metrics API, or one that fails or is slow to
+        answer, leaves every slice a pull of its own."""
         def counts(cells: list[tuple[pd.Timestamp, pd.Timestamp]]
                    ) -> dict[pd.Timestamp, int] | None:
             if not cells:
                 return None
             lo, hi = cells[0][0], cells[-1][1]
-            try:
-                rows, reasons = self._metric_rows(lo, hi, ms, [], "hour", filters,
-                                                  Budget.of(budget, PLAN_BUDGET_S), stats)
-            except (NotFound, SourceError) as exc:
-                log.debug("langfuse: no counts to plan slices by: %s", exc)
+            got = early.result() if early is not None else \
+                self._hourly_counts(lo, hi, pushed, budget, stats)
+            if got is None:
                 return None
-            if reasons:
-                log.debug("langfuse: no counts to plan slices by: %s", reasons[0])
-                return None
-            got = _metrics.frame(rows, [], ms, timed=True)
+            hour = pd.Timedelta(hours=1)
+            got = got[(got["timestamp"] + hour > lo) & (got["timestamp"] < hi)]
             return _slices.cell_counts(cells, list(got["timestamp"]),
                                        got["count_count"].fillna(0).astype("int64").tolist())
         return counts
@@ -262,25 +274,36 @@ class LangfuseSource(TraceSource):
         lo, hi = self._window(start, end)
         pushed, local = _observations.normalise_filters(filters)
         budget, stats = self._budget(), Stats()
-        legacy = _legacy.detect(self._transport, budget, stats)
-        fetch, build = self._legacy_observation_fetcher(lo, hi, pushed, budget, stats) \
-            if legacy else self._v2_observation_fetcher(pushed, budget, stats)
-        plan = self._slice_counts(pushed, budget, stats) \
-            if not legacy and set(pushed) <= {"environment"} else None
-        parts = {"api": "v1" if legacy else "v2", "fields": _observations.GROUPS,
-                 "filters": pushed, "conventions": self.conventions.fingerprint}
+        plannable = set(pushed) <= {"environment"} and \
+            len(_slices.plan(lo, hi, self.slice_s)) > self.concurrency
         # slices are pulled (and cached) raw and mapped once, together: a trace crossing a slice
         # edge is mapped whole, and the mapping's fixed cost is paid once per pull
+        parts = {"fields": _observations.GROUPS, "filters": pushed,
+                 "conventions": self.conventions.fingerprint}
         settled = min(hi, self._now() - pd.Timedelta(seconds=self.settle_s))
-        checked = self.reconcile and not legacy and set(pushed) <= {"environment"} \
-            and settled > lo
-        # a window closed and cached whole has one answer while its day files stay as they
-        # are: its mapped frame, and the counts Langfuse reported for it, are kept
-        cache = self._cache("observations-raw", parts, "start_time")
-        whole = cache is not None and settled == hi
-        kept = cache.get_window("mapped", lo, hi) if whole else None
-        kept_counts = cache.get_json("reported", lo, hi) if whole and checked else None
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="langfuse-counts") as pool:
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="langfuse-side") as pool:
+            early = None
+            if plannable and _legacy.known(self.base_url) is None:
+                looked = self._cache("observations-raw", {"api": "v2", **parts}, "start_time",
+                                     create=False)
+                if looked is None or not looked.has_window("mapped", lo, hi):
+                    # the server is probed first: the counts to plan the pulls by are asked
+                    # for meanwhile (a legacy server's 404 is then ignored)
+                    early = pool.submit(self._hourly_counts, lo, hi, pushed, budget, stats)
+            legacy = _legacy.detect(self._transport, budget, stats)
+            fetch, build = self._legacy_observation_fetcher(lo, hi, pushed, budget, stats) \
+                if legacy else self._v2_observation_fetcher(pushed, budget, stats)
+            plan = self._slice_counts(pushed, budget, stats, early) \
+                if not legacy and plannable else None
+            parts = {"api": "v1" if legacy else "v2", **parts}
+            checked = self.reconcile and not legacy and set(pushed) <= {"environment"} \
+                and settled > lo
+            # a window closed and cached whole has one answer while its day files stay as
+            # they are: its mapped frame, and the counts Langfuse reported for it, are kept
+            cache = self._cache("observations-raw", parts, "start_time")
+            whole = cache is not None and settled == hi
+            kept = cache.get_window("mapped", lo, hi) if whole else None
+            kept_counts = cache.get_json("reported", lo, hi) if whole and checked else None
             # the counts to reconcile with are asked for while the slices are pulled
             reported: Future[tuple[list[dict[str, Any]], list[str]]] | None = None
             if kept_counts is not None:
