@@ -252,7 +252,8 @@ class Conventions:
             if col not in raw.columns:
                 continue
             lookup = {str(k).lower(): v for k, v in mapping.items()}
-            mapped = raw[col].astype(_TEXT).str.lower().map(lookup).astype(_TEXT)
+            mapped = _per_value(raw[col].astype(_TEXT).str.lower(),
+                                lambda v, lookup=lookup: v.map(lookup), _TEXT)
             inferred = inferred.where(inferred.notna(), mapped)
         explicit = raw["attr:langfuse.observation.type"].astype(_TEXT).str.upper() \
             if "attr:langfuse.observation.type" in raw.columns else None
@@ -266,7 +267,8 @@ class Conventions:
             if "attr:" + key in raw.columns:
                 tool_like |= _present(raw["attr:" + key]).to_numpy(dtype=bool)
         for pattern in self.tool_span_names:
-            tool_like |= names.str.contains(pattern, regex=True).to_numpy(dtype=bool)
+            tool_like |= _per_value(names, lambda v, p=pattern: v.str.contains(p, regex=True)
+                                    ).to_numpy(dtype=bool)
         out = out.where(out.notna() | ~tool_like, "TOOL")
         has_model = self._first(raw, "model").notna()
         out = out.where(out.notna() | ~has_model, "GENERATION")
@@ -280,14 +282,17 @@ class Conventions:
                           sep=" | ").fillna("")
         is_error = level.eq("ERROR").fillna(False).to_numpy()
         out = pd.Series(pd.NA, index=raw.index, dtype=object)
+        failing = text[is_error]  # only failing rows get an error type
         for cls, pattern in self.errors.items():
-            hit = text.str.contains(pattern, regex=True).to_numpy(dtype=bool) & is_error
+            hit = np.zeros(len(raw), dtype=bool)
+            hit[is_error] = _per_value(failing, lambda v, p=pattern: v.str.contains(
+                p, regex=True)).to_numpy(dtype=bool)
             out = out.where(out.notna() | ~hit, cls)
         fallback = raw["attr:error.type"] if "attr:error.type" in raw.columns else None
         # The exception class the status message names comes before the `exception` event's:
         # Langfuse keeps the message but drops the events, and one span must get the same
         # error type whichever way it was read.
-        named = _named_exception(message.where(is_error))  # read on failing rows only
+        named = _per_value(message.where(is_error), _named_exception)  # failing rows only
         named = named.where(named.notna(), raw["exception_type"])
         if fallback is not None:
             named = fallback.where(_present(fallback), named)
@@ -694,12 +699,26 @@ def _present(s: pd.Series) -> pd.Series:
     return ok
 
 
+def _per_value(values: pd.Series, fn: Any, dtype: Any = object) -> pd.Series:
+    """``fn`` (Series -> Series of the same length) run on the distinct values only, spread
+    back to every row; nulls stay null. Span names, error messages and attribute values
+    repeat a lot, and the regular expressions run in Python."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if len(uniques) * 2 > len(values):
+        return pd.Series(fn(values).to_numpy(dtype=object), index=values.index, dtype=dtype)
+    done = fn(pd.Series(uniques, dtype=values.dtype)).to_numpy(dtype=object)
+    out = np.append(done, None)[codes]  # code -1 (null) picks the None
+    return pd.Series(out, index=values.index, dtype=dtype)
+
+
 def _extract(values: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
-    text = values.astype(_TEXT)
-    if "value" in pattern.groupindex:
-        return text.str.extract(pattern, expand=True)["value"].astype(object)
-    return text.str.extract(f"({pattern.pattern})", flags=re.IGNORECASE, expand=True)[0].astype(
-        object)
+    def extract(text: pd.Series) -> pd.Series:
+        text = text.astype(_TEXT)
+        if "value" in pattern.groupindex:
+            return text.str.extract(pattern, expand=True)["value"].astype(object)
+        return text.str.extract(f"({pattern.pattern})", flags=re.IGNORECASE,
+                                expand=True)[0].astype(object)
+    return _per_value(values, extract)
 
 
 def _numeric(s: pd.Series, dtype: str) -> pd.Series:
