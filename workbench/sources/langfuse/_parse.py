@@ -195,19 +195,28 @@ def raw_observation_pulls(pulls: Sequence[Sequence[Any]], conventions: conv.Conv
     conversion's fixed cost is paid once, not once a slice. Also the number of malformed
     items each pull held (a slice with any is not cached)."""
     rows = [r for p in pulls for r in p]
-    good, start, ok = _valid_rows(rows)
+    arr = None
+    if not trace_info:
+        try:
+            arr = pa.array(rows, type=_V2_TYPE)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+            arr = None
+    if arr is not None:  # every item well typed: checked and read in Arrow
+        start = _times(pc.struct_field(arr, "startTime"))
+        ok = (_named(pc.struct_field(arr, "id")) & _named(pc.struct_field(arr, "traceId"))
+              & start.notna().to_numpy())
+        good = list(rows)
+        if not ok.all():
+            good = [r for r, k in zip(rows, ok) if k]
+            arr = arr.filter(pa.array(ok))
+            start = start[ok].reset_index(drop=True)
+    else:
+        good, start, ok = _valid_rows(rows)
     edges = np.cumsum([0, *(len(p) for p in pulls)])
     bad = [int((b - a) - ok[a:b].sum()) for a, b in zip(edges[:-1], edges[1:])]
     if not good:
         return conv.raw_frame({}), bad
-    fixed = None
-    if not trace_info:
-        try:
-            fixed = _fixed_arrow(good)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
-            fixed = None
-    if fixed is None:
-        fixed = _fixed_rows(good, trace_info or {})
+    fixed = _fixed_arrow(arr) if arr is not None else _fixed_rows(good, trace_info or {})
     fixed["start_time"] = start.array
     meta = _metadata_columns(good, metadata_lookup(conventions))
     frame = pd.DataFrame(fixed)
@@ -219,7 +228,8 @@ def raw_observation_pulls(pulls: Sequence[Sequence[Any]], conventions: conv.Conv
 _S, _I, _F, _B = pa.string(), pa.int64(), pa.float64(), pa.bool_()
 _USAGE_TYPE = pa.struct([(k, _I) for keys in _USAGE_KEYS.values() for k in keys])
 _V2_TYPE = pa.struct([
-    ("id", _S), ("traceId", _S), ("parentObservationId", _S), ("endTime", _S),
+    ("id", _S), ("traceId", _S), ("startTime", _S), ("parentObservationId", _S),
+    ("endTime", _S),
     ("name", _S), ("type", _S), ("level", _S), ("statusMessage", _S), ("version", _S),
     ("environment", _S), ("userId", _S), ("sessionId", _S), ("isRootObservation", _B),
     ("providedModelName", _S), ("model", _S), ("promptName", _S), ("promptVersion", _I),
@@ -228,8 +238,13 @@ _V2_TYPE = pa.struct([
 ])
 
 
-def _fixed_arrow(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    arr = pa.array(rows, type=_V2_TYPE)
+def _named(ids: pa.Array) -> np.ndarray:
+    """Non-null, non-empty ids."""
+    return pc.fill_null(pc.greater(pc.utf8_length(ids), 0), False).to_numpy(
+        zero_copy_only=False)
+
+
+def _fixed_arrow(arr: pa.StructArray) -> dict[str, Any]:
     f = {name: pc.struct_field(arr, name) for name in _V2_TYPE.names}
     usage = f["usageDetails"]
 
