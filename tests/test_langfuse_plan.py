@@ -227,3 +227,14 @@ def test_counts_asked_for_while_probing_are_used_once_and_ignored_on_a_legacy_se
         stats = src.last_stats
     _exact(got, smp.observations)
     assert stats["slice_pulls"] == 7 * 24  # a legacy server has no counts to plan by
+
+
+def test_an_empty_month_is_one_pull(smp):
+    month = ("2026-12-01T00:00:00Z", "2026-12-31T00:00:00Z")  # after the sample's data
+    with LangfuseDouble(*smp.frames) as d, d.source(slice_s=3600) as src:
+        got = src.observations(*month)
+        stats = src.last_stats
+        pulled = _pulled(d)
+    assert got.empty and incomplete_reason(got) is None
+    assert stats["slices_total"] == 30 * 24 and stats["slice_pulls"] == 1
+    assert pulled == [month]
