@@ -1,8 +1,9 @@
 """Langfuse source benchmarks against the in-process contract double (prints, never asserts).
 
-1. pull N observations at 100 ms per request: workbench (parallel slices, raw bodies, columnar
-   parse) vs a plain sequential loop over the official SDK (``limit=1000``, pydantic models);
-2. the cached re-run vs the first run;
+1. pull N observations at 100 ms per request: workbench (slices planned by the Metrics API's
+   hourly counts into pulls of about a page, pulled in parallel, converted and mapped once) vs a
+   plain sequential loop over the official SDK (``limit=1000``, pydantic models);
+2. the cached re-run vs the first run (same window, closed: served whole from the cache);
 3. a 30-day cost-by-model trend via the Metrics API v2 vs pulling the raw observations
    (bytes over the wire and time);
 4. converting M observation records to the canonical frame vs ``pandas.json_normalize``
@@ -118,7 +119,7 @@ def main() -> None:
             t_wb = time.perf_counter() - t
             raw_bytes = _bytes(d, "/api/public/v2/observations")
             reqs = len(d.requests)
-            print(f"  workbench: parallel slices, raw + columnar: {t_wb:7.2f} s "
+            print(f"  workbench: planned parallel pulls         : {t_wb:7.2f} s "
                   f"({len(got):,} rows, {reqs} requests)  -> {t_sdk / t_wb:5.1f}x faster")
 
             print("\n[2] cached re-run")

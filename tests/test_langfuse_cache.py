@@ -109,10 +109,13 @@ def test_cache_is_keyed_by_filters_fields_and_project_never_the_secret(smp, tmp_
 def test_incomplete_slices_are_not_cached(smp, frames, tmp_path):
     with LangfuseDouble(*smp.frames) as d:
         d.server_error(200, status=502, path=OBS, after=2)
+        # small pages: the day takes several pulls, and all but the first fail
         with d.source(cache_dir=tmp_path, now=_now("2026-11-10T00:00:00Z"), max_attempts=2,
-                      backoff_s=0.01, concurrency=1) as src:
+                      backoff_s=0.01, concurrency=1, page_limit=50) as src:
             partial = src.observations(*DAY)
+            stats = src.last_stats
         assert incomplete_reason(partial)
+        assert 0 < stats["slices_incomplete"] < stats["slices_total"] == 24
         d.clear_faults()
         with d.source(cache_dir=tmp_path, now=_now("2026-11-10T00:00:00Z")) as src:
             full = src.observations(*DAY)

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from workbench import schema
@@ -113,7 +115,10 @@ class Rule:
             values = _extract(values, self.pattern)
         elif self.json_key is not None:
             values = values.map(lambda v: _json_field(v, self.json_key), na_action="ignore")
-        return values.astype(object).where(_present(values))
+        present = _present(values)
+        if isinstance(values.dtype, pd.StringDtype):
+            return values.astype(_TEXT).where(present)
+        return values.astype(object).where(present)
 
 
 @dataclass(frozen=True)
@@ -211,19 +216,32 @@ class Conventions:
     def _first(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None = None
                ) -> pd.Series:
         """The first non-empty value of ``column``'s rules, per row."""
-        result = pd.Series(pd.NA, index=raw.index, dtype=object)
+        if column in _NUMERIC:
+            result = pd.Series(pd.NA, index=raw.index, dtype=object)
+            for rule in self.rules.get(column, ()):
+                values = rule.values(raw)
+                if values is None:
+                    continue
+                if rows is not None:
+                    values = values.where(rows)
+                result = result.where(result.notna(), values)
+                if result.notna().all():
+                    break
+            return result
+        merged: pa.Array | None = None
         for rule in self.rules.get(column, ()):
             values = rule.values(raw)
             if values is None:
                 continue
             if rows is not None:
                 values = values.where(rows)
-            result = result.where(result.notna(), values)
-            if result.notna().all():
+            text = pa.array(_to_text(values).array)
+            merged = text if merged is None else pc.coalesce(merged, text)
+            if merged.null_count == 0:
                 break
-        if column in _NUMERIC:
-            return result
-        return _to_text(result)
+        if merged is None:
+            return pd.Series(pd.NA, index=raw.index, dtype=_TEXT)
+        return pd.Series(pd.arrays.ArrowStringArray(merged), index=raw.index, dtype=_TEXT)
 
     def _types(self, raw: pd.DataFrame) -> pd.Series:
         native = raw["native_type"].str.upper()
@@ -234,7 +252,8 @@ class Conventions:
             if col not in raw.columns:
                 continue
             lookup = {str(k).lower(): v for k, v in mapping.items()}
-            mapped = raw[col].astype(_TEXT).str.lower().map(lookup).astype(_TEXT)
+            mapped = _per_value(raw[col].astype(_TEXT).str.lower(),
+                                lambda v, lookup=lookup: v.map(lookup), _TEXT)
             inferred = inferred.where(inferred.notna(), mapped)
         explicit = raw["attr:langfuse.observation.type"].astype(_TEXT).str.upper() \
             if "attr:langfuse.observation.type" in raw.columns else None
@@ -248,7 +267,8 @@ class Conventions:
             if "attr:" + key in raw.columns:
                 tool_like |= _present(raw["attr:" + key]).to_numpy(dtype=bool)
         for pattern in self.tool_span_names:
-            tool_like |= names.str.contains(pattern, regex=True).to_numpy(dtype=bool)
+            tool_like |= _per_value(names, lambda v, p=pattern: v.str.contains(p, regex=True)
+                                    ).to_numpy(dtype=bool)
         out = out.where(out.notna() | ~tool_like, "TOOL")
         has_model = self._first(raw, "model").notna()
         out = out.where(out.notna() | ~has_model, "GENERATION")
@@ -262,14 +282,17 @@ class Conventions:
                           sep=" | ").fillna("")
         is_error = level.eq("ERROR").fillna(False).to_numpy()
         out = pd.Series(pd.NA, index=raw.index, dtype=object)
+        failing = text[is_error]  # only failing rows get an error type
         for cls, pattern in self.errors.items():
-            hit = text.str.contains(pattern, regex=True).to_numpy(dtype=bool) & is_error
+            hit = np.zeros(len(raw), dtype=bool)
+            hit[is_error] = _per_value(failing, lambda v, p=pattern: v.str.contains(
+                p, regex=True)).to_numpy(dtype=bool)
             out = out.where(out.notna() | ~hit, cls)
         fallback = raw["attr:error.type"] if "attr:error.type" in raw.columns else None
         # The exception class the status message names comes before the `exception` event's:
         # Langfuse keeps the message but drops the events, and one span must get the same
         # error type whichever way it was read.
-        named = _named_exception(message)
+        named = _per_value(message.where(is_error), _named_exception)  # failing rows only
         named = named.where(named.notna(), raw["exception_type"])
         if fallback is not None:
             named = fallback.where(_present(fallback), named)
@@ -605,6 +628,19 @@ def as_text(raw: pd.DataFrame) -> pd.DataFrame:
         return raw
     out = raw.copy()
     for c in extra:
+        if isinstance(out[c].dtype, pd.StringDtype):
+            out[c] = out[c].astype(_TEXT)
+            continue
+        if out[c].dtype == object:
+            try:  # strings and nulls only (the usual case): converted in C++
+                text = pa.array(out[c].to_numpy(dtype=object), type=pa.string(),
+                                from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                pass
+            else:
+                out[c] = pd.Series(pd.arrays.ArrowStringArray(text), index=out.index,
+                                   dtype=_TEXT)
+                continue
         values = out[c].to_numpy(dtype=object)
         missing = pd.isna(out[c]).to_numpy()
         text = [None if m else (json.dumps(v, sort_keys=True, default=str)
@@ -618,8 +654,15 @@ def _to_text(s: pd.Series) -> pd.Series:
     """Values as strings (lists joined with ","), every kind of missing value as NA."""
     if isinstance(s.dtype, pd.StringDtype):
         return s.astype(_TEXT)
-    missing = s.isna().to_numpy()
     values = s.to_numpy(dtype=object)
+    if s.dtype == object:
+        try:  # strings and nulls only (the usual case): converted in C++
+            text = pa.array(values, type=pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+        else:
+            return pd.Series(pd.arrays.ArrowStringArray(text), index=s.index, dtype=_TEXT)
+    missing = s.isna().to_numpy()
     text = [None if m else _text_value(v) for v, m in zip(values.tolist(), missing.tolist())]
     return pd.Series(text, index=s.index, dtype=_TEXT)
 
@@ -646,18 +689,36 @@ def _json_field(value: Any, key: str) -> Any:
 
 def _present(s: pd.Series) -> pd.Series:
     """Non-null and not an empty string."""
+    if isinstance(s.dtype, pd.StringDtype):
+        text = pa.array(s.astype(_TEXT).array)
+        ok = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(text), ""), False)
+        return pd.Series(ok.to_numpy(zero_copy_only=False), index=s.index)
     ok = s.notna()
-    if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
+    if s.dtype == object:
         ok = ok & s.astype(str).str.strip().ne("").to_numpy()
     return ok
 
 
+def _per_value(values: pd.Series, fn: Any, dtype: Any = object) -> pd.Series:
+    """``fn`` (Series -> Series of the same length) run on the distinct values only, spread
+    back to every row; nulls stay null. Span names, error messages and attribute values
+    repeat a lot, and the regular expressions run in Python."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if len(uniques) * 2 > len(values):
+        return pd.Series(fn(values).to_numpy(dtype=object), index=values.index, dtype=dtype)
+    done = fn(pd.Series(uniques, dtype=values.dtype)).to_numpy(dtype=object)
+    out = np.append(done, None)[codes]  # code -1 (null) picks the None
+    return pd.Series(out, index=values.index, dtype=dtype)
+
+
 def _extract(values: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
-    text = values.astype(_TEXT)
-    if "value" in pattern.groupindex:
-        return text.str.extract(pattern, expand=True)["value"].astype(object)
-    return text.str.extract(f"({pattern.pattern})", flags=re.IGNORECASE, expand=True)[0].astype(
-        object)
+    def extract(text: pd.Series) -> pd.Series:
+        text = text.astype(_TEXT)
+        if "value" in pattern.groupindex:
+            return text.str.extract(pattern, expand=True)["value"].astype(object)
+        return text.str.extract(f"({pattern.pattern})", flags=re.IGNORECASE,
+                                expand=True)[0].astype(object)
+    return _per_value(values, extract)
 
 
 def _numeric(s: pd.Series, dtype: str) -> pd.Series:
@@ -691,6 +752,8 @@ def _named_exception(message: pd.Series) -> pd.Series:
     out = pd.Series(None, index=message.index, dtype=object)
     values = message.to_numpy(dtype=object, na_value=None)
     for i, text in enumerate(values.tolist()):
+        if text is None:
+            continue
         if not text:
             continue
         if text.startswith(_TRACEBACK):

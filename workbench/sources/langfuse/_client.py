@@ -88,6 +88,7 @@ class Stats(Counters):
     slices_total: int = 0
     slices_cached: int = 0
     slices_incomplete: int = 0
+    slice_pulls: int = 0  # pulls the slices took (neighbouring quiet slices share one)
 
 
 def _message(resp: httpx.Response) -> str:

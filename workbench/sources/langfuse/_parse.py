@@ -70,10 +70,23 @@ def _meta(m: Any) -> Mapping[str, Any]:
     return {}
 
 
-def _times(values: list[Any]) -> pd.Series:
+_TS = pd.DatetimeTZDtype(unit="us", tz="UTC")
+
+
+def _times(values: list[Any] | pa.Array) -> pd.Series:
+    """ISO 8601 strings -> UTC timestamps (microseconds), NaT where unreadable. Arrow parses
+    the common shapes in C++; anything it refuses (a bad value anywhere, more than six
+    fractional digits, no offset) goes through pandas, value by value."""
+    try:
+        arr = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())
+        return pd.Series(arr.cast(pa.timestamp("us", "UTC")).to_pandas(types_mapper=None),
+                         dtype=_TS)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        pass
+    if isinstance(values, pa.Array):
+        values = values.to_pylist()
     s = pd.Series(values, dtype=object)
-    return pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce").astype(
-        pd.DatetimeTZDtype(unit="us", tz="UTC"))
+    return pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce").astype(_TS)
 
 
 #: Langfuse metadata sections that hold OTel span and resource attributes.
@@ -92,53 +105,64 @@ def metadata_lookup(conventions: conv.Conventions) -> dict[str, str]:
     return out
 
 
-def _put(cols: dict[str, list[Any]], col: str, n: int, i: int, value: Any) -> None:
-    """``cols[col][i] = value``, the column made on first use (not a fresh list per value)."""
-    values = cols.get(col)
-    if values is None:
-        values = cols[col] = [None] * n
-    values[i] = value
-
-
 def _metadata_columns(rows: Sequence[dict[str, Any]], lookup: Mapping[str, str]
                       ) -> dict[str, list[Any]]:
-    """The wanted metadata values of every row, one list per raw column (None where absent)."""
+    """The wanted metadata values of every row, one list per raw column (None where absent).
+
+    Only the keys a row shares with ``lookup`` are visited (a set intersection, in C): rows
+    carry many keys nobody maps."""
     cols: dict[str, list[Any]] = {}
     n = len(rows)
+    wanted = lookup.keys()
     for i, r in enumerate(rows):
         m = r.get("metadata")
         if not m:
             continue
-        if not isinstance(m, dict):
+        if type(m) is not dict:
             m = _meta(m)
-        for key, value in m.items():
-            if value is None:
-                continue
-            section = _SECTIONS.get(key)
-            if section is not None:
-                nested = value if isinstance(value, dict) else _meta(value)
-                for k2, v2 in nested.items():
-                    col = lookup.get(f"{key}.{k2}")
-                    if col is not None and v2 is not None:
-                        _put(cols, col, n, i, v2)
-                continue
-            col = lookup.get(key)
-            if col is not None:
-                _put(cols, col, n, i, value)
-    return cols
+        if "attributes" in m or "resourceAttributes" in m:
+            m = _flat(m)
+        for key in m.keys() & wanted:
+            value = m[key]
+            if value is not None:
+                values = cols.get(key)
+                if values is None:
+                    values = cols[key] = [None] * n
+                values[i] = value
+    return {lookup[k]: v for k, v in cols.items()}
 
 
-def _valid_rows(rows: Sequence[Any]) -> tuple[list[dict[str, Any]], pd.Series, int]:
-    """Rows with an id, a trace id and a readable start; plus their parsed starts."""
-    good = [r for r in rows if isinstance(r, dict) and isinstance(r.get("id"), str)
-            and isinstance(r.get("traceId"), str) and r["id"] and r["traceId"]]
+def _flat(m: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested sections (``{"attributes": {...}}``, or the same as a JSON string) as flat
+    dotted keys, the way current Langfuse servers store them."""
+    out = {}
+    for key, value in m.items():
+        if value is None:
+            continue
+        if key in _SECTIONS:
+            nested = value if isinstance(value, dict) else _meta(value)
+            for k2, v2 in nested.items():
+                if v2 is not None:
+                    out[f"{key}.{k2}"] = v2
+        else:
+            out[key] = value
+    return out
+
+
+def _valid_rows(rows: Sequence[Any]) -> tuple[list[dict[str, Any]], pd.Series, np.ndarray]:
+    """Rows with an id, a trace id and a readable start; their parsed starts; and which of
+    ``rows`` they are (a mask over ``rows``)."""
+    shaped = np.fromiter((isinstance(r, dict) and isinstance(r.get("id"), str)
+                          and isinstance(r.get("traceId"), str) and bool(r["id"])
+                          and bool(r["traceId"]) for r in rows), dtype=bool, count=len(rows))
+    good = [r for r, k in zip(rows, shaped) if k] if not shaped.all() else list(rows)
     starts = _times([r.get("startTime") for r in good])
     ok = starts.notna().to_numpy()
-    bad = len(rows) - int(ok.sum())
     if not ok.all():
         good = [r for r, k in zip(good, ok) if k]
         starts = starts[ok].reset_index(drop=True)
-    return good, starts, bad
+        shaped[np.flatnonzero(shaped)[~ok]] = False
+    return good, starts, shaped
 
 
 def observations(rows: Sequence[Any], conventions: conv.Conventions | None = None,
@@ -160,18 +184,40 @@ def raw_observations(rows: Sequence[Any], conventions: conv.Conventions,
     ``trace_info`` (v1 only) maps trace id -> the trace's ``name``, ``userId``, ``sessionId``,
     ``release``, ``tags``.
     """
-    good, start, bad = _valid_rows(rows)
-    if not good:
-        return conv.raw_frame({}), bad
-    fixed = None
+    frame, bad = raw_observation_pulls([rows], conventions, trace_info)
+    return frame, bad[0]
+
+
+def raw_observation_pulls(pulls: Sequence[Sequence[Any]], conventions: conv.Conventions,
+                          trace_info: Mapping[str, Mapping[str, Any]] | None = None
+                          ) -> tuple[pd.DataFrame, list[int]]:
+    """One raw frame from the items of many pulls (time slices), converted together: the
+    conversion's fixed cost is paid once, not once a slice. Also the number of malformed
+    items each pull held (a slice with any is not cached)."""
+    rows = [r for p in pulls for r in p]
+    arr = None
     if not trace_info:
         try:
-            fixed = _fixed_arrow(good)
+            arr = pa.array(rows, type=_V2_TYPE)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
-            fixed = None
-    if fixed is None:
-        fixed = _fixed_rows(good, trace_info or {})
-    fixed["start_time"] = start.to_numpy()
+            arr = None
+    if arr is not None:  # every item well typed: checked and read in Arrow
+        start = _times(pc.struct_field(arr, "startTime"))
+        ok = (_named(pc.struct_field(arr, "id")) & _named(pc.struct_field(arr, "traceId"))
+              & start.notna().to_numpy())
+        good = list(rows)
+        if not ok.all():
+            good = [r for r, k in zip(rows, ok) if k]
+            arr = arr.filter(pa.array(ok))
+            start = start[ok].reset_index(drop=True)
+    else:
+        good, start, ok = _valid_rows(rows)
+    edges = np.cumsum([0, *(len(p) for p in pulls)])
+    bad = [int((b - a) - ok[a:b].sum()) for a, b in zip(edges[:-1], edges[1:])]
+    if not good:
+        return conv.raw_frame({}), bad
+    fixed = _fixed_arrow(arr) if arr is not None else _fixed_rows(good, trace_info or {})
+    fixed["start_time"] = start.array
     meta = _metadata_columns(good, metadata_lookup(conventions))
     frame = pd.DataFrame(fixed)
     if meta:
@@ -182,7 +228,8 @@ def raw_observations(rows: Sequence[Any], conventions: conv.Conventions,
 _S, _I, _F, _B = pa.string(), pa.int64(), pa.float64(), pa.bool_()
 _USAGE_TYPE = pa.struct([(k, _I) for keys in _USAGE_KEYS.values() for k in keys])
 _V2_TYPE = pa.struct([
-    ("id", _S), ("traceId", _S), ("parentObservationId", _S), ("endTime", _S),
+    ("id", _S), ("traceId", _S), ("startTime", _S), ("parentObservationId", _S),
+    ("endTime", _S),
     ("name", _S), ("type", _S), ("level", _S), ("statusMessage", _S), ("version", _S),
     ("environment", _S), ("userId", _S), ("sessionId", _S), ("isRootObservation", _B),
     ("providedModelName", _S), ("model", _S), ("promptName", _S), ("promptVersion", _I),
@@ -191,8 +238,13 @@ _V2_TYPE = pa.struct([
 ])
 
 
-def _fixed_arrow(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    arr = pa.array(rows, type=_V2_TYPE)
+def _named(ids: pa.Array) -> np.ndarray:
+    """Non-null, non-empty ids."""
+    return pc.fill_null(pc.greater(pc.utf8_length(ids), 0), False).to_numpy(
+        zero_copy_only=False)
+
+
+def _fixed_arrow(arr: pa.StructArray) -> dict[str, Any]:
     f = {name: pc.struct_field(arr, name) for name in _V2_TYPE.names}
     usage = f["usageDetails"]
 
@@ -209,7 +261,7 @@ def _fixed_arrow(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {
         "trace_id": text(f["traceId"]), "observation_id": text(f["id"]),
         "parent_observation_id": text(f["parentObservationId"]),
-        "end_time": _times(f["endTime"].to_pylist()).to_numpy(),
+        "end_time": _times(f["endTime"]).array,
         "name": text(f["name"]), "native_type": text(f["type"]), "level": text(f["level"]),
         "status_message": text(f["statusMessage"]), "version": text(f["version"]),
         "environment": text(f["environment"]), "user_id": text(f["userId"]),
@@ -259,7 +311,7 @@ def _fixed_rows(rows: Sequence[dict[str, Any]], trace_info: Mapping[str, Mapping
     return {
         "trace_id": col("traceId"), "observation_id": col("id"),
         "parent_observation_id": text(col("parentObservationId")),
-        "end_time": _times(col("endTime")).to_numpy(),
+        "end_time": _times(col("endTime")).array,
         "name": text(col("name")), "native_type": text(col("type")),
         "level": text(col("level")), "status_message": text(col("statusMessage")),
         "version": text(col("version")), "environment": text(col("environment")),
@@ -335,7 +387,7 @@ def scores(rows: Sequence[Any]) -> tuple[pd.DataFrame, int, int]:
     ts = _times(df["timestamp"].tolist())
     okay = ts.notna() & df["name"].notna()
     bad += int((~okay).sum())
-    df = df[okay.to_numpy()].assign(timestamp=ts[okay.to_numpy()].to_numpy())
+    df = df[okay.to_numpy()].assign(timestamp=ts[okay.to_numpy()].array)
     return schema.conform(df, "scores"), bad, unjoinable
 
 

@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,14 @@ from ._client import Budget, NotFound, Stats, Transport, resolve_config
 
 log = logging.getLogger("workbench.sources.langfuse")
 
-Fetched = tuple[pd.DataFrame, "str | None", bool]  # (frame, reason-if-incomplete, cacheable)
+Pulled = tuple[list[Any], "str | None"]  # (items of one pull, reason-if-incomplete)
+#: The items of every pull -> one frame, and the malformed items each pull held.
+Build = Callable[[list[list[Any]]], tuple[pd.DataFrame, list[int]]]
+#: Slices -> rows expected in each (keyed by the slice's start), or None when unknown.
+Counts = Callable[[list[tuple[pd.Timestamp, pd.Timestamp]]], "dict[pd.Timestamp, int] | None"]
+
+#: Seconds of a pull's budget the slice plan may spend asking the Metrics API for counts.
+PLAN_BUDGET_S = 5.0
 
 
 def _iso(ts: pd.Timestamp) -> str:
@@ -146,50 +154,107 @@ class LangfuseSource(TraceSource):
         return self._transport.get("api/public/health", {}, self._budget(), Stats())
 
     def _sliced(self, frame: str, lo: pd.Timestamp, hi: pd.Timestamp,
-                fetch: Callable[[pd.Timestamp, pd.Timestamp], Fetched],
-                cache_parts: dict[str, Any], stats: Stats, keys: list[str],
-                order: str) -> pd.DataFrame:
-        slices = _slices.plan(lo, hi, self.slice_s)
-        stats.add(slices_total=len(slices))
-        cache = None
-        if self.cache_dir is not None:
-            parts = {"base_url": self.base_url, "project": project_hash(self.public_key),
-                     **cache_parts}
-            cache = SliceCache(self.cache_dir, frame, parts)
+                fetch: Callable[[pd.Timestamp, pd.Timestamp], Pulled], build: Build,
+                cache_parts: dict[str, Any], stats: Stats, keys: list[str], order: str,
+                counts: Counts | None = None) -> pd.DataFrame:
+        """Every row of ``[lo, hi)``: closed slices from the cache, the others pulled.
+
+        Slices (cells of the ``slice_s`` grid) are what is cached and counted; neighbouring
+        slices are pulled together when ``counts`` (rows per slice) say they fit in about one
+        page. Pulls only fetch items; ``build`` turns the items of all pulls into one frame,
+        and the frame is sorted and freed of duplicates once, not once a slice.
+        """
+        cells = _slices.plan(lo, hi, self.slice_s)
+        stats.add(slices_total=len(cells))
+        cache = self._cache(frame, cache_parts, order)
         closed_before = self._now() - pd.Timedelta(seconds=self.settle_s)
-        cached: list[pd.DataFrame] = []
+        frames: list[pd.DataFrame] = []
         if cache is not None:
-            hit, covered = cache.get_many([s for s in slices if s[1] <= closed_before])
+            hit, covered = cache.get_many([s for s in cells if s[1] <= closed_before])
             if hit is not None:
-                cached.append(hit)
+                frames.append(hit)
                 stats.add(slices_cached=len(covered))
-                slices = [s for s in slices if s not in covered]
-
-        def work(s: tuple[pd.Timestamp, pd.Timestamp]) -> tuple[pd.DataFrame, str | None]:
-            closed = s[1] <= closed_before
-            df, reason, cacheable = fetch(*s)
-            if reason:
-                stats.add(slices_incomplete=1)
-            elif cache is not None and closed and cacheable:
-                df = _sorted(df.drop_duplicates(keys), order, keys)
-                cache.put(*s, df)
-            return df, reason
-
-        results = _slices.run(slices, work, concurrency=self.concurrency,
-                              progress=self.progress, desc=f"langfuse {frame.removesuffix('-raw')}")
-        out = _merge(cached + [r[0] for r in results], frame, keys, order)
-        reasons = [r[1] for r in results if r[1]]
+                cells = [s for s in cells if s not in covered]
+        known = counts(cells) if counts is not None and len(cells) > self.concurrency else None
+        pulls = _slices.spans(cells, known, page_limit=self.page_limit,
+                              concurrency=self.concurrency)
+        stats.add(slice_pulls=len(pulls))
+        results = _slices.run([(p[0][0], p[-1][1]) for p in pulls], lambda s: fetch(*s),
+                              concurrency=self.concurrency, progress=self.progress,
+                              desc=f"langfuse {frame.removesuffix('-raw')}")
+        name = frame.removesuffix("-raw")
+        reasons: list[str] = []
+        done: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+        if pulls:
+            new, bad = build([items for items, _ in results])
+            self._count_malformed(stats, name.removesuffix("s"), sum(bad))
+            for pull, (_, reason), n_bad in zip(pulls, results, bad):
+                if reason:
+                    reasons.append(reason)
+                    stats.add(slices_incomplete=len(pull))
+                elif not n_bad:
+                    done.extend(s for s in pull if s[1] <= closed_before)
+            frames.append(new)
+            if cache is not None and done:
+                cache.put_many(done, new.drop_duplicates(keys))
+        out = _merge(frames, frame, keys, order)
         if reasons:
-            mark_incomplete(out, f"langfuse {frame.removesuffix('-raw')}: {len(reasons)} of "
+            mark_incomplete(out, f"langfuse {name}: {stats.slices_incomplete} of "
                                  f"{stats.slices_total} time slice(s) incomplete, first: "
                                  f"{reasons[0]}")
-        name = frame.removesuffix("-raw")
         if stats.malformed_items:
             mark_incomplete(out, f"langfuse {name}: {stats.malformed_items} malformed item(s) "
                                  "skipped")
         self.last_stats = stats.as_dict()
         out.attrs["langfuse"] = dict(self.last_stats)
         return out
+
+    def _cache(self, frame: str, cache_parts: dict[str, Any], order: str,
+               create: bool = True) -> SliceCache | None:
+        if self.cache_dir is None:
+            return None
+        parts = {"base_url": self.base_url, "project": project_hash(self.public_key),
+                 **cache_parts}
+        return SliceCache(self.cache_dir, frame, parts, order=order, create=create)
+
+    def _hourly_counts(self, lo: pd.Timestamp, hi: pd.Timestamp, pushed: dict[str, Any],
+                       budget: Budget, stats: Stats) -> pd.DataFrame | None:
+        """Observations per hour in ``[lo, hi)`` from the Metrics API (``timestamp``,
+        ``count_count``), or None when the server cannot say; at most ``PLAN_BUDGET_S``."""
+        filters = {"environment": pushed["environment"]} if "environment" in pushed else {}
+        ms = _metrics.parse_measures(["count"])
+        try:
+            rows, reasons = self._metric_rows(lo, hi, ms, [], "hour", filters,
+                                              Budget.of(budget, PLAN_BUDGET_S), stats)
+        except (NotFound, SourceError) as exc:
+            log.debug("langfuse: no counts to plan slices by: %s", exc)
+            return None
+        if reasons:
+            log.debug("langfuse: no counts to plan slices by: %s", reasons[0])
+            return None
+        return _metrics.frame(rows, [], ms, timed=True)
+
+    def _slice_counts(self, pushed: dict[str, Any], budget: Budget, stats: Stats,
+                      early: Future[pd.DataFrame | None] | None = None) -> Counts:
+        """Observations per slice, to plan pulls by: from ``early`` (hourly counts of the
+        whole window, asked for while the server was probed) or asked for now.
+
+        Only a plan: a server without the Metrics API, or one that fails or is slow to
+        answer, leaves every slice a pull of its own."""
+        def counts(cells: list[tuple[pd.Timestamp, pd.Timestamp]]
+                   ) -> dict[pd.Timestamp, int] | None:
+            if not cells:
+                return None
+            lo, hi = cells[0][0], cells[-1][1]
+            got = early.result() if early is not None else \
+                self._hourly_counts(lo, hi, pushed, budget, stats)
+            if got is None:
+                return None
+            hour = pd.Timedelta(hours=1)
+            got = got[(got["timestamp"] + hour > lo) & (got["timestamp"] < hi)]
+            return _slices.cell_counts(cells, list(got["timestamp"]),
+                                       got["count_count"].fillna(0).astype("int64").tolist())
+        return counts
 
     def _count_malformed(self, stats: Stats, what: str, bad: int) -> None:
         if bad:
@@ -209,19 +274,65 @@ class LangfuseSource(TraceSource):
         lo, hi = self._window(start, end)
         pushed, local = _observations.normalise_filters(filters)
         budget, stats = self._budget(), Stats()
-        legacy = _legacy.detect(self._transport, budget, stats)
-        fetch = self._legacy_observation_fetcher(lo, hi, pushed, budget, stats) if legacy else \
-            self._v2_observation_fetcher(pushed, budget, stats)
-        parts = {"api": "v1" if legacy else "v2", "fields": _observations.GROUPS,
-                 "filters": pushed, "conventions": self.conventions.fingerprint}
+        plannable = set(pushed) <= {"environment"} and \
+            len(_slices.plan(lo, hi, self.slice_s)) > self.concurrency
         # slices are pulled (and cached) raw and mapped once, together: a trace crossing a slice
         # edge is mapped whole, and the mapping's fixed cost is paid once per pull
-        raw = self._sliced("observations-raw", lo, hi, fetch, parts, stats,
-                           ["trace_id", "observation_id"], "start_time")
-        out = self.conventions.observations(raw)
-        out.attrs.update(raw.attrs)
-        if self.reconcile and not legacy and set(pushed) <= {"environment"}:
-            self._reconcile(out, lo, hi, pushed, budget, stats)
+        parts = {"fields": _observations.GROUPS, "filters": pushed,
+                 "conventions": self.conventions.fingerprint}
+        settled = min(hi, self._now() - pd.Timedelta(seconds=self.settle_s))
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="langfuse-side") as pool:
+            early = None
+            if plannable and _legacy.known(self.base_url) is None:
+                looked = self._cache("observations-raw", {"api": "v2", **parts}, "start_time",
+                                     create=False)
+                if looked is None or not looked.has_window("mapped", lo, hi):
+                    # the server is probed first: the counts to plan the pulls by are asked
+                    # for meanwhile (a legacy server's 404 is then ignored)
+                    early = pool.submit(self._hourly_counts, lo, hi, pushed, budget, stats)
+            legacy = _legacy.detect(self._transport, budget, stats)
+            fetch, build = self._legacy_observation_fetcher(lo, hi, pushed, budget, stats) \
+                if legacy else self._v2_observation_fetcher(pushed, budget, stats)
+            plan = self._slice_counts(pushed, budget, stats, early) \
+                if not legacy and plannable else None
+            parts = {"api": "v1" if legacy else "v2", **parts}
+            checked = self.reconcile and not legacy and set(pushed) <= {"environment"} \
+                and settled > lo
+            # a window closed and cached whole has one answer while its day files stay as
+            # they are: its mapped frame, and the counts Langfuse reported for it, are kept
+            cache = self._cache("observations-raw", parts, "start_time")
+            whole = cache is not None and settled == hi
+            kept = cache.get_window("mapped", lo, hi) if whole else None
+            kept_counts = cache.get_json("reported", lo, hi) if whole and checked else None
+            # the counts to reconcile with are asked for while the slices are pulled
+            reported: Future[tuple[list[dict[str, Any]], list[str]]] | None = None
+            if kept_counts is not None:
+                reported = Future()
+                reported.set_result((kept_counts, []))
+            elif checked:
+                reported = pool.submit(self._reported, lo, settled, pushed, budget, stats)
+            if kept is not None:
+                n = len(_slices.plan(lo, hi, self.slice_s))
+                stats.add(slices_total=n, slices_cached=n)
+                out = schema.conform(kept, "observations")
+                self.last_stats = stats.as_dict()
+                out.attrs["langfuse"] = dict(self.last_stats)
+            else:
+                raw = self._sliced("observations-raw", lo, hi, fetch, build, parts, stats,
+                                   ["trace_id", "observation_id"], "start_time", counts=plan)
+                out = self.conventions.observations(raw)
+                out.attrs.update(raw.attrs)
+                if whole and not stats.slices_incomplete and not stats.malformed_items:
+                    assert cache is not None  # every slice is closed, complete and now cached
+                    cache.put_window("mapped", lo, hi, out, cache.state(lo, hi))
+            if reported is not None:
+                short = self._reconcile(out, lo, settled, reported)
+                if cache is not None and short:
+                    for day in short:  # pull those days again next time
+                        cache.forget(day, day + pd.Timedelta(days=1))
+                elif whole and kept_counts is None and \
+                        out.attrs.get("langfuse", {}).get("reconciled") == "checked":
+                    cache.put_json("reported", lo, hi, reported.result()[0])
         if local:
             reason = incomplete_reason(out)
             attrs = dict(out.attrs)
@@ -231,33 +342,38 @@ class LangfuseSource(TraceSource):
                 mark_incomplete(out, reason)
         return out
 
-    def _reconcile(self, out: pd.DataFrame, lo: pd.Timestamp, hi: pd.Timestamp,
-                   pushed: dict[str, Any], budget: Budget, stats: Stats) -> None:
-        """Compare what was pulled with what the Metrics API counts for the same days.
+    def _reported(self, lo: pd.Timestamp, settled: pd.Timestamp, pushed: dict[str, Any],
+                  budget: Budget, stats: Stats) -> tuple[list[dict[str, Any]], list[str]]:
+        """Observations per day and ``is_root`` that the Metrics API counts in ``[lo, settled)``."""
+        filters = {"environment": pushed["environment"]} if "environment" in pushed else {}
+        ms = _metrics.parse_measures(["count"])
+        dims = _metrics.parse_dimensions(["is_root"])
+        return self._metric_rows(lo, settled, ms, dims, "day", filters, budget, stats)
+
+    def _reconcile(self, out: pd.DataFrame, lo: pd.Timestamp, settled: pd.Timestamp,
+                   reported_rows: Future[tuple[list[dict[str, Any]], list[str]]]
+                   ) -> list[pd.Timestamp]:
+        """Compare what was pulled with what the Metrics API counts for the same days; the
+        days (UTC midnights) with fewer observations pulled than reported.
 
         Only settled time is compared (data still arriving would look like a shortfall); a
         server without the Metrics API v2 is noted, not failed.
         """
-        settled = min(hi, self._now() - pd.Timedelta(seconds=self.settle_s))
-        if settled <= lo:
-            return
-        filters = {"environment": pushed["environment"]} if "environment" in pushed else {}
         ms = _metrics.parse_measures(["count"])
         dims = _metrics.parse_dimensions(["is_root"])
         try:
-            rows, reasons = self._metric_rows(lo, settled, ms, dims, "day", filters, budget,
-                                              stats)
+            rows, reasons = reported_rows.result()
         except NotFound:
             out.attrs.setdefault("langfuse", {})["reconciled"] = \
                 "not checked: the server has no Metrics API v2"
-            return
+            return []
         except (SourceAuthError, SourceQueryError) as exc:
             out.attrs.setdefault("langfuse", {})["reconciled"] = f"not checked: {exc}"
-            return
+            return []
         if reasons:
             mark_incomplete(out, "langfuse observations: could not reconcile with the Metrics "
                                  f"API: {reasons[0]}")
-            return
+            return []
         reported = _metrics.frame(rows, dims, ms, timed=True)
         st = out["start_time"]
         part = out[(st >= lo) & (st < settled)]
@@ -284,21 +400,24 @@ class LangfuseSource(TraceSource):
                              f"{r.reported_observations})" for d, r in short.iterrows())
             mark_incomplete(out, f"langfuse observations: {missing} fewer observations pulled "
                                  f"than Langfuse reports: {days}")
+        return list(short.index)
 
     def _v2_observation_fetcher(self, f: dict[str, Any], budget: Budget, stats: Stats
-                                ) -> Callable[[pd.Timestamp, pd.Timestamp], Fetched]:
-        def fetch(lo: pd.Timestamp, hi: pd.Timestamp) -> Fetched:
+                                ) -> tuple[Callable[[pd.Timestamp, pd.Timestamp], Pulled], Build]:
+        def fetch(lo: pd.Timestamp, hi: pd.Timestamp) -> Pulled:
             q = _observations.params(lo, hi, _observations.GROUPS, f, self.page_limit)
-            items, reason = _observations.pull(self._transport, q, budget, stats,
-                                               label=f"slice from {_iso(lo)}")
-            df, bad = _parse.raw_observations(items, self.conventions)
-            self._count_malformed(stats, "observation", bad)
-            return conv.as_text(df), reason, not bad
-        return fetch
+            return _observations.pull(self._transport, q, budget, stats,
+                                       label=f"slice from {_iso(lo)}")
+
+        def build(pulls: list[list[Any]]) -> tuple[pd.DataFrame, list[int]]:
+            df, bad = _parse.raw_observation_pulls(pulls, self.conventions)
+            return conv.as_text(df), bad
+        return fetch, build
 
     def _legacy_observation_fetcher(self, lo: pd.Timestamp, hi: pd.Timestamp,
                                     f: dict[str, Any], budget: Budget, stats: Stats
-                                    ) -> Callable[[pd.Timestamp, pd.Timestamp], Fetched]:
+                                    ) -> tuple[Callable[[pd.Timestamp, pd.Timestamp], Pulled],
+                                               Build]:
         traces: dict[str, dict[str, Any]] = {}
         trace_reason: list[str | None] = []
         lock = threading.Lock()
@@ -316,15 +435,18 @@ class LangfuseSource(TraceSource):
                     trace_reason.append(reason)
                 return traces, trace_reason[0]
 
-        def fetch(s_lo: pd.Timestamp, s_hi: pd.Timestamp) -> Fetched:
+        def fetch(s_lo: pd.Timestamp, s_hi: pd.Timestamp) -> Pulled:
             q = _legacy.observation_params(_observations.params(s_lo, s_hi, ("core",), f, 100))
             items, reason = _legacy.pull_pages(self._transport, _legacy.OBSERVATIONS, q,
                                                budget, stats, label=f"slice from {_iso(s_lo)}")
-            info, t_reason = trace_map()
-            df, bad = _parse.raw_observations(items, self.conventions, info)
-            self._count_malformed(stats, "observation", bad)
-            return conv.as_text(df), reason or t_reason, not bad
-        return fetch
+            _, t_reason = trace_map()
+            return items, reason or t_reason
+
+        def build(pulls: list[list[Any]]) -> tuple[pd.DataFrame, list[int]]:
+            info, _ = trace_map()
+            df, bad = _parse.raw_observation_pulls(pulls, self.conventions, info)
+            return conv.as_text(df), bad
+        return fetch, build
 
     # ---- scores ----------------------------------------------------------------------------------
 
@@ -339,22 +461,24 @@ class LangfuseSource(TraceSource):
         budget, stats = self._budget(), Stats()
         legacy = _legacy.detect(self._transport, budget, stats)
 
-        def fetch(s_lo: pd.Timestamp, s_hi: pd.Timestamp) -> Fetched:
+        def fetch(s_lo: pd.Timestamp, s_hi: pd.Timestamp) -> Pulled:
             q = _scores.params(s_lo, s_hi, f)
             if legacy:
                 q = {k: v for k, v in q.items() if k not in ("fields", "limit")}
-                items, reason = _legacy.pull_pages(self._transport, _legacy.SCORES, q, budget,
-                                                   stats, label=f"scores from {_iso(s_lo)}")
-            else:
-                items, reason = _observations.pull(self._transport, q, budget, stats,
-                                                   label=f"scores from {_iso(s_lo)}",
-                                                   path=_scores.PATH)
-            df, bad, _unjoinable = _parse.scores(items)
-            self._count_malformed(stats, "score", bad)
-            return df, reason, not bad
+                return _legacy.pull_pages(self._transport, _legacy.SCORES, q, budget, stats,
+                                          label=f"scores from {_iso(s_lo)}")
+            return _observations.pull(self._transport, q, budget, stats,
+                                      label=f"scores from {_iso(s_lo)}", path=_scores.PATH)
+
+        def build(pulls: list[list[Any]]) -> tuple[pd.DataFrame, list[int]]:
+            parsed = [_parse.scores(items) for items in pulls]
+            frames = [df for df, _, _ in parsed if len(df)]
+            df = pd.concat(frames, ignore_index=True) if frames else schema.empty("scores")
+            return df, [bad for _, bad, _ in parsed]
 
         parts = {"api": "v2" if legacy else "v3", "filters": f}
-        return self._sliced("scores", lo, hi, fetch, parts, stats, ["score_id"], "timestamp")
+        return self._sliced("scores", lo, hi, fetch, build, parts, stats, ["score_id"],
+                            "timestamp")
 
     # ---- aggregates ------------------------------------------------------------------------------
 

@@ -1,0 +1,240 @@
+"""Pull planning (quiet neighbouring slices share a pull) and the slice cache's day files and
+whole windows."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tests.doubles import LangfuseDouble, sample
+from workbench.sources import incomplete_reason
+from workbench.sources.langfuse import _cache, _legacy, _parse, _slices
+from workbench.sources import conventions as conv
+
+OBS = "/api/public/v2/observations"
+METRICS = "/api/public/v2/metrics"
+WEEK = ("2026-11-01T00:00:00Z", "2026-11-08T00:00:00Z")  # the sample's 6 busy hours inside
+T0 = pd.Timestamp("2026-11-02T00:00:00Z")
+
+
+@pytest.fixture(autouse=True)
+def _clean():
+    _legacy.forget()
+
+
+@pytest.fixture(scope="module")
+def smp():
+    return sample(n_traces=60, prices=())
+
+
+def _later():
+    return pd.Timestamp("2026-11-20T00:00:00Z")
+
+
+def _exact(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(
+        got.sort_values("observation_id").reset_index(drop=True),
+        want.sort_values("observation_id").reset_index(drop=True))
+
+
+def _pulled(d: LangfuseDouble) -> list[tuple[str, str]]:
+    """The [from, to) of every first page of a slice pull."""
+    return sorted((r.param("fromStartTime"), r.param("toStartTime")) for r in d.requests_to(OBS)
+                  if r.param("fromStartTime") and not r.param("cursor"))
+
+
+# ---- the plan ------------------------------------------------------------------------------
+
+def test_quiet_neighbours_are_joined_up_to_one_page():
+    cells = _slices.plan(T0, T0 + pd.Timedelta(hours=10), 3600)
+    counts = {c[0]: n for c, n in zip(cells, [0, 0, 400, 700, 0, 0, 1500, 0, 0, 0])}
+    got = _slices.spans(cells, counts, page_limit=1000, concurrency=2)
+    assert [len(g) for g in got] == [3, 3, 1, 3]
+    assert [sum(counts[c[0]] for c in g) for g in got] == [400, 700, 1500, 0]
+    assert [c for g in got for c in g] == cells  # every cell once, in order
+
+
+def test_no_join_without_counts_within_one_round_or_across_gaps():
+    cells = _slices.plan(T0, T0 + pd.Timedelta(hours=6), 3600)
+    zero = {c[0]: 0 for c in cells}
+    assert _slices.spans(cells, None, page_limit=1000, concurrency=2) == [[c] for c in cells]
+    # six cells fit in one round of eight parallel pulls: joining them saves nothing
+    assert _slices.spans(cells, zero, page_limit=1000, concurrency=8) == [[c] for c in cells]
+    # a cell without a count is a pull of its own; so are cells parted by a cached one
+    unknown = {k: v for k, v in zero.items() if k != cells[2][0]}
+    assert [len(g) for g in _slices.spans(cells, unknown, page_limit=1000,
+                                          concurrency=2)] == [2, 1, 3]
+    holed = cells[:2] + cells[3:]
+    assert [len(g) for g in _slices.spans(holed, zero, page_limit=1000,
+                                          concurrency=2)] == [2, 3]
+
+
+def test_hourly_counts_land_in_their_slices():
+    lo = T0 + pd.Timedelta(minutes=17)
+    cells = _slices.plan(lo, T0 + pd.Timedelta(hours=4), 3600)
+    cells = cells[:2] + cells[3:]  # the slice 02:00..03:00 is cached, not planned
+    stamps = [T0 + pd.Timedelta(hours=h) for h in range(4)]
+    got = _slices.cell_counts(cells, stamps, [5, 7, 11, 13])
+    # 00:00's bucket holds the window's start (00:17); 02:00's falls in the gap
+    assert got == {lo: 5, T0 + pd.Timedelta(hours=1): 7, T0 + pd.Timedelta(hours=3): 13}
+
+
+def test_a_quiet_week_takes_a_few_pulls_and_gives_every_row(smp):
+    with LangfuseDouble(*smp.frames) as d, d.source(slice_s=3600) as src:
+        got = src.observations(*WEEK)
+        stats = src.last_stats
+        pulled = _pulled(d)
+        hourly = [r for r in d.requests_to(METRICS) if '"hour"' in (r.param("query") or "")]
+    _exact(got, smp.observations)
+    assert incomplete_reason(got) is None
+    assert stats["slices_total"] == 7 * 24
+    assert stats["slice_pulls"] == len(pulled) < 7 * 24 / 8  # fewer than one round a day
+    assert len(hourly) == 1
+    # the pulls tile the week: no gap, no overlap
+    assert pulled[0][0] == WEEK[0] and pulled[-1][1] == WEEK[1]
+    assert all(a[1] == b[0] for a, b in zip(pulled, pulled[1:]))
+
+
+def test_without_counts_every_slice_is_a_pull_and_no_row_is_lost(smp):
+    with LangfuseDouble(*smp.frames) as d:
+        d.server_error(1000, status=503, path=METRICS)
+        with d.source(slice_s=3600, max_attempts=1) as src:
+            got = src.observations(*WEEK)
+            stats = src.last_stats
+        pulled = _pulled(d)
+    _exact(got, smp.observations)
+    assert stats["slice_pulls"] == len(pulled) == 7 * 24
+    # the counts to reconcile with are missing too, and that is said
+    assert "could not reconcile" in incomplete_reason(got)
+
+
+def test_counts_far_too_low_cost_pages_never_rows(smp):
+    with LangfuseDouble(*smp.frames) as d, d.source(slice_s=3600, page_limit=50) as src:
+        src._slice_counts = lambda *a: (lambda cells: {c[0]: 0 for c in cells})
+        got = src.observations(*WEEK)
+        stats = src.last_stats
+        pages = [r for r in d.requests_to(OBS) if r.param("fromStartTime")]
+    _exact(got, smp.observations)
+    assert incomplete_reason(got) is None
+    assert stats["slice_pulls"] == 1  # the whole week "looked" empty
+    assert len(pages) == -(-len(smp.observations) // 50) + (len(smp.observations) % 50 == 0)
+
+
+def test_malformed_items_are_counted_per_pull():
+    good = {"id": "a", "traceId": "t", "startTime": "2026-11-02T00:00:00Z"}
+    frame, bad = _parse.raw_observation_pulls(
+        [[good], [dict(good, id="b"), {"traceId": "t"}, dict(good, id="c", startTime="x")], []],
+        conv.load())
+    assert bad == [0, 2, 0]
+    assert list(frame["observation_id"]) == ["a", "b"]
+
+
+# ---- the cache -----------------------------------------------------------------------------
+
+def test_cache_holds_one_file_a_day_and_a_closed_window_whole(smp, tmp_path):
+    with LangfuseDouble(*smp.frames) as d:
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+            first = src.observations(*WEEK)
+        (folder,) = tmp_path.iterdir()
+        days = sorted(p.name for p in folder.glob("[0-9]*.parquet"))
+        assert len(days) == 7
+        assert len(list(folder.glob("mapped-*.parquet"))) == 1
+        assert len(list(folder.glob("reported-*.json"))) == 1
+        d.reset_log()
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+            again = src.observations(*WEEK)
+            stats = src.last_stats
+        assert d.requests == []  # rows, mapping and reported counts all from disk
+    pd.testing.assert_frame_equal(again, first)
+    assert again.attrs["langfuse"]["reconciled"] == "checked"
+    assert stats["slices_cached"] == stats["slices_total"] == 7 * 24
+
+
+def test_a_changed_or_torn_day_file_is_pulled_again(smp, tmp_path):
+    with LangfuseDouble(*smp.frames) as d:
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+            first = src.observations(*WEEK)
+        (folder,) = tmp_path.iterdir()
+        busy = folder / f"{T0.value // 1000}.parquet"
+        busy.write_bytes(b"not parquet")
+        d.reset_log()
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+            again = src.observations(*WEEK)
+        pulled = _pulled(d)
+    pd.testing.assert_frame_equal(again, first)
+    # only the torn day is pulled again, and the kept window was not served
+    assert pulled and all(f.startswith("2026-11-02") for f, _ in pulled)
+
+
+def test_an_open_window_is_not_kept_whole_and_its_open_hours_not_cached(smp, tmp_path):
+    now = lambda: pd.Timestamp("2026-11-02T04:10:00Z")  # noqa: E731
+    with LangfuseDouble(*smp.frames) as d:
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=now) as src:
+            src.observations(*WEEK)
+        (folder,) = tmp_path.iterdir()
+        assert list(folder.glob("mapped-*")) == [] and list(folder.glob("reported-*")) == []
+        d.reset_log()
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=now) as src:
+            src.observations(*WEEK)
+        pulled = _pulled(d)
+    # closed by 03:55 (04:10 less 15 min of settling): up to 03:00; the rest is pulled again
+    assert pulled[0][0] == "2026-11-02T03:00:00Z" and pulled[-1][1] == WEEK[1]
+
+
+def test_days_short_of_the_reported_counts_are_pulled_again(smp, tmp_path):
+    with LangfuseDouble(*smp.frames) as d:
+        d.drop_rows(0.1, seed=3)
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+            short = src.observations(*WEEK)
+        assert "fewer observations pulled than Langfuse reports" in incomplete_reason(short)
+        d.clear_faults()
+        d.reset_log()
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+            full = src.observations(*WEEK)
+        pulled = _pulled(d)
+    assert incomplete_reason(full) is None
+    _exact(full, smp.observations)
+    assert pulled and all(f.startswith("2026-11-02") for f, _ in pulled)
+
+
+def test_a_cache_of_another_version_is_never_read(smp, tmp_path, monkeypatch):
+    with LangfuseDouble(*smp.frames) as d:
+        monkeypatch.setattr(_cache, "CACHE_VERSION", _cache.CACHE_VERSION - 1)
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+            src.observations(*WEEK)
+        monkeypatch.undo()
+        d.reset_log()
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+            got = src.observations(*WEEK)
+            stats = src.last_stats
+        assert _pulled(d)
+    assert stats["slices_cached"] == 0
+    _exact(got, smp.observations)
+    assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_counts_asked_for_while_probing_are_used_once_and_ignored_on_a_legacy_server(smp):
+    with LangfuseDouble(*smp.frames) as d, d.source(slice_s=3600) as src:
+        src.observations(*WEEK)  # first pull of the process: the server is probed
+        first = [r for r in d.requests_to(METRICS) if '"hour"' in (r.param("query") or "")]
+        d.reset_log()
+        src.observations(*WEEK)  # probed already: the counts are asked for when needed
+        second = [r for r in d.requests_to(METRICS) if '"hour"' in (r.param("query") or "")]
+    assert len(first) == len(second) == 1
+    _legacy.forget()
+    with LangfuseDouble(*smp.frames, legacy=True) as d, d.source(slice_s=3600) as src:
+        got = src.observations(*WEEK)
+        stats = src.last_stats
+    _exact(got, smp.observations)
+    assert stats["slice_pulls"] == 7 * 24  # a legacy server has no counts to plan by
+
+
+def test_an_empty_month_is_one_pull(smp):
+    month = ("2026-12-01T00:00:00Z", "2026-12-31T00:00:00Z")  # after the sample's data
+    with LangfuseDouble(*smp.frames) as d, d.source(slice_s=3600) as src:
+        got = src.observations(*month)
+        stats = src.last_stats
+        pulled = _pulled(d)
+    assert got.empty and incomplete_reason(got) is None
+    assert stats["slices_total"] == 30 * 24 and stats["slice_pulls"] == 1
+    assert pulled == [month]
