@@ -247,7 +247,8 @@ def test_a_new_prompt_version_is_judged_on_its_own_traffic(books):
     new = [f for f in found if f.labels.get("prompt_version") == "9"]
     assert new, [f.summary for f in found]
     f = new[0]
-    assert f.labels == {"prompt_version": "9", "prompt_name": "answer"}
+    # the one agent that runs the version owns the finding (alerts group and match on it)
+    assert f.labels == {"agent": "support", "prompt_version": "9", "prompt_name": "answer"}
     assert (f.start, f.end) == (DAY0 + 9 * H, DAY0 + 17 * H)
     assert 1e-5 < f.p_value <= 0.01 and f.observed > 1.5 * f.baseline
     assert "New prompt_version=9 in prompt_name=answer" in f.summary

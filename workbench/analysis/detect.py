@@ -401,7 +401,13 @@ def canary_findings(ctx: Context, covered: list[Finding]) -> list[Finding]:
             label = f"{dim_}={shown}" + "".join(f" in {k}={v}" for k, v in within.items())
             spec = ctx.runbook.signal(signal)
             unit = spec.get("unit", "")
-            suspects = ctx.suspects(signal, start, end, ALL)
+            # a version one agent runs is that agent's finding (alerts, post-mortems and
+            # grouping match on the agent label)
+            agents = set(np.unique(j.agents[mask & ctx.window_mask(start, end, ALL)]).tolist())
+            group = agents.pop() if len(agents) == 1 else ALL
+            if group != ALL:
+                within = {"agent": group, **within}
+            suspects = ctx.suspects(signal, start, end, group)
             out.append(Finding(
                 runbook=ctx.runbook.name, signal=signal, severity=iv.severity,
                 start=start, end=end, observed=iv.observed, baseline=iv.expected,
@@ -412,8 +418,8 @@ def canary_findings(ctx: Context, covered: list[Finding]) -> list[Finding]:
                          f"{'scored ' if SIGNALS[signal].scored else ''}traces "
                          f"({_p(iv.p_value)}){suspects_text(suspects)}"),
                 unit=unit, labels={dim_: shown, **within}, suspects=suspects,
-                trace_ids=ctx.worst(signal, start, end, ALL), p_value=iv.p_value,
-                confirmed=ctx.confirmed, evidence={"series": ctx.series(signal, ALL)}))
+                trace_ids=ctx.worst(signal, start, end, group), p_value=iv.p_value,
+                confirmed=ctx.confirmed, evidence={"series": ctx.series(signal, group)}))
     return out
 
 
