@@ -568,7 +568,7 @@ def generate(seed: int = 1, end_day: str = "2026-11-29", days: int = 30,
     score_rows: list[dict[str, Any]] = []
     for d in range(days):
         day = first + pd.Timedelta(days=d)
-        n_day = weekday_traces * (WEEKEND_FACTOR if day.dayofweek >= 5 else 1.0)
+        n_day = weekday_traces * (WEEKEND_FACTOR if day.day_of_week >= 5 else 1.0)
         for h in range(24):
             hour = day + pd.Timedelta(hours=h)
             n = int(nrng.poisson(n_day * weights[h]))
@@ -619,6 +619,6 @@ def _hit(runbook: str, agent: str) -> bool:
 
 def _release(ts: pd.Timestamp, first: pd.Timestamp) -> str:
     """Weekly application releases, shipped on Tuesdays at 09:00 UTC."""
-    weeks = int((ts - pd.Timedelta(hours=9) - (first - pd.Timedelta(days=first.dayofweek - 1)))
+    weeks = int((ts - pd.Timedelta(hours=9) - (first - pd.Timedelta(days=first.day_of_week - 1)))
                 / pd.Timedelta(days=7))
     return f"2026.11.{max(weeks, 0) + 1}"
