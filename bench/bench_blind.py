@@ -150,14 +150,16 @@ def _print_table(rows: list[dict[str, Any]], cols: list[str]) -> None:
 
 def mapping(data: bd.BlindData, rep: Any) -> pd.DataFrame:
     """The report's traces of its window against the generator's truth, per true agent: which
-    agent the report named, traces, cost, and timeouts (a tool timed out) against traces the
-    report calls timed out."""
+    agent the report named, traces, cost, timeouts (a tool timed out) against the source's
+    trace status, and answers a judge called bad against the traces the report flags
+    hallucinated or ungrounded (``Correctness`` feeds no signal, so order/triage stay 0)."""
     t = data.truth.set_index("trace_id")
     r = rep.window(rep.traces).set_index("trace_id")
     j = t.join(r[["agent", "status", "cost_usd"]].rename(columns={"agent": "reported"}),
                how="inner")
     units = rep.units.set_index("trace_id")
-    j = j.join(units[["hallucinated"]], how="left")
+    j = j.join(units[["hallucinated", "ungrounded"]], how="left")
+    j["flagged"] = (j["hallucinated"].fillna(0) > 0) | (j["ungrounded"].fillna(0) > 0)
     g = j.groupby("agent")
     return pd.DataFrame({
         "reported as": g["reported"].agg(lambda s: ", ".join(sorted(set(s)))),
@@ -169,7 +171,7 @@ def mapping(data: bd.BlindData, rep: Any) -> pd.DataFrame:
         "report status=error": g["status"].agg(lambda s: int((s == "error").sum())),
         "truth > 8 s": g["duration_s"].agg(lambda s: int((s > 8).sum())),
         "truth judged bad": g["bad"].agg(lambda s: int((s == True).sum())),  # noqa: E712
-        "report hallucinated": g["hallucinated"].agg(lambda s: int((s > 0).sum())),
+        "report hallucinated/ungrounded": g["flagged"].sum(),
     })
 
 

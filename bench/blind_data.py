@@ -42,6 +42,9 @@ Incidents (:class:`Incident`), injected at a chosen day, hour and magnitude, eac
   rolled back at the end; under it ``support-assistant`` hallucinates ``magnitude`` times as often
   (base 5 % of judged traces).
 
+Also in every dataset, quiet or not: a benign prompt version (v7, same quality) ships six days
+before the last day, and the application's release changes weekly (Tuesdays, 09:00 UTC).
+
     data = generate(seed=1, end_day="2026-11-29", days=30,
                     incidents=[Incident("cost_spike", "2026-11-22", 10, 3.0)])
     data.spans, data.scores, data.labels, data.truth
@@ -554,8 +557,9 @@ def generate(seed: int = 1, end_day: str = "2026-11-29", days: int = 30,
     agents = list(SHARE)
     shares = np.array([SHARE[a] for a in agents])
     users = [f"user_{i:04d}" for i in range(900)]
-    # the prompt's history: v6 at the start, a benign v7 on day 11, incident versions after
-    benign_day = first + pd.Timedelta(days=min(11, days - 1))
+    # the prompt's history: v6 at the start, a benign v7 (same quality) six days before the
+    # end at 09:00, so quiet reports judge a new version that is no worse
+    benign_day = first + pd.Timedelta(days=max(days - 6, 0), hours=9)
     windows = {inc.runbook: inc.window() for inc in incidents}
     for name in windows:
         if sum(i.runbook == name for i in incidents) > 1:
