@@ -1,0 +1,254 @@
+"""Blind acceptance check: the daily report on an independent Langfuse project (prints, never
+asserts).
+
+The data come from ``bench/blind_data.py``, written from public documentation without reading
+the detectors. Each dataset is 30 days of four agents served through the Langfuse contract
+double and read by the real Langfuse source; the daily report is built for a day with the 7
+days before it, as a scheduled ``workbench report daily`` would.
+
+1. quiet days (no incident): every alert the report would send is a false alert, listed;
+2. each incident (timeout surge, cost spike, hallucination spike) at 2x, 3x and 5x, judged on
+   its day: alerted or not, the top suspect against the true cause, the hours from the
+   incident's start to the finding's window start, and what an oracle that knows the injected
+   window sees (the excess in the generator's own truth), so a miss can be told from an
+   undetectable change;
+3. what the report says about coverage and unmapped fields.
+
+    python bench/bench_blind.py [--quick] [--magnitudes 2,3,5,10]   # --quick: 2x, 5x, 5 quiet days
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import pandas as pd  # noqa: E402
+from scipy import stats  # noqa: E402
+
+import blind_data as bd  # noqa: E402
+from workbench.reports import daily  # noqa: E402
+
+END_DAY = "2026-11-29"
+QUIET_SEED = 101
+INCIDENTS = (("timeout_surge", "2026-11-20", 14), ("cost_spike", "2026-11-22", 10),
+             ("hallucination_spike", "2026-11-26", 9))
+
+
+def _reports(data: bd.BlindData, days: list[str]) -> dict[str, Any]:
+    out = {}
+    with data.double() as dbl, tempfile.TemporaryDirectory() as cache:
+        for day in days:
+            t0 = time.perf_counter()
+            out[day] = daily.build(day, dbl.source(cache_dir=cache), days=7, alert_days=1,
+                                   prometheus=False)
+            print(f"  report {day}: {time.perf_counter() - t0:.1f} s", flush=True)
+    return out
+
+
+def _agent(f: Any) -> str:
+    return f.labels.get("agent", "-")
+
+
+def _matches(label: bd.Label, s: Any) -> bool:
+    """The suspect names the true cause: same dimension kind and value (a model's dated
+    snapshot counts as the model), inside the same agent or prompt when it says."""
+    dim = s.dimension.lower()
+    kind = {"tool": "tool", "model": "model", "prompt_version": "prompt"}[label.cause_dimension]
+    if kind not in dim:
+        return False
+    value = str(s.value)
+    if label.cause_dimension == "model":
+        ok = value == label.cause_value or (value.startswith(label.cause_value + "-20"))
+    else:
+        ok = value == label.cause_value
+    within = {k: v for k, v in s.within.items()}
+    for k, v in label.within.items():
+        if k in within and within[k] != v:
+            return False
+    return ok
+
+
+def _oracle(data: bd.BlindData, label: bd.Label) -> str:
+    """What the injected window holds against the same agent's 7 days before, from truth."""
+    t = data.truth
+    mine = t[t["agent"] == label.agent]
+    win = mine[(mine["start"] >= label.start) & (mine["start"] < label.end)]
+    base = mine[(mine["start"] >= label.start.floor("D") - pd.Timedelta(days=7))
+                & (mine["start"] < label.start.floor("D"))]
+    if label.runbook == "timeout_surge":
+        k, n, p = int(win["timeout"].sum()), len(win), float(base["timeout"].mean())
+        tail = stats.binom.sf(k - 1, n, p) if n else float("nan")
+        return f"{k}/{n} traces with a tool timeout vs {n * p:.1f} expected (p={tail:.1g})"
+    if label.runbook == "cost_spike":
+        r = win["cost"].mean() / base["cost"].mean()
+        return f"{len(win)} traces, cost/request {r:.2f}x the week before"
+    s = win[win["scored"]]
+    k, n = int(s["bad"].sum()), len(s)
+    bs = base[base["scored"]]
+    p = float(bs["bad"].mean())
+    tail = stats.binom.sf(k - 1, n, p) if n else float("nan")
+    return f"{k}/{n} judged hallucinated vs {n * p:.1f} expected (p={tail:.1g})"
+
+
+def _suspect_text(f: Any | None) -> str:
+    if f is None or not f.suspects:
+        return "-"
+    return f.suspects[0].label
+
+
+def incident_rows(data: bd.BlindData, reps: dict[str, Any], mag: float) -> list[dict[str, Any]]:
+    rows = []
+    for label in data.labels:
+        rep = reps[f"{label.start:%Y-%m-%d}"]
+        alerts = rep.alert_findings()
+        same = [f for f in alerts if f.runbook == label.runbook]
+        # a finding without an agent label (a new prompt version, a whole-day check) counts
+        hit = [f for f in same if _agent(f) in (label.agent, "-")]
+        firing = [f for f in rep.findings if f.runbook == label.runbook and f.status == "firing"
+                  and _agent(f) in (label.agent, "-")]
+        # the hourly finding first: a whole-day check starts at midnight by construction
+        hourly = [f for f in hit or firing if not f.signal.startswith("daily_")]
+        lead = (hourly or hit or firing or [None])[0]
+        rank = None
+        if lead is not None:
+            rank = next((i + 1 for i, s in enumerate(lead.suspects) if _matches(label, s)), None)
+        others = [f for f in alerts if f not in hit]
+        rows.append({
+            "magnitude": f"{mag:g}x", "runbook": label.runbook, "agent": label.agent,
+            "window": f"{label.start:%m-%d %H:%M}-{label.end:%H:%M}",
+            "alerted": "yes" if hit else ("other agent" if same else "no"),
+            "signals": ",".join(sorted({f.signal + ("" if _agent(f) != "-" else "(no agent)")
+                                        for f in hit})) or "-",
+            "top suspect": _suspect_text(lead), "true cause": label.cause,
+            "cause rank": rank or "-",
+            "hours to start": (f"{(lead.start - label.start) / pd.Timedelta(hours=1):+.0f}"
+                               if lead is not None else "-"),
+            "oracle": _oracle(data, label),
+            "_suspects": "; ".join(f"{x.label} ({x.contribution:.0%})"
+                                   for x in (lead.suspects[:5] if lead is not None else [])),
+            "_others": others, "_insufficient": [f for f in rep.findings
+                                                 if f.runbook == label.runbook
+                                                 and f.status != "firing"],
+        })
+    return rows
+
+
+def _print_table(rows: list[dict[str, Any]], cols: list[str]) -> None:
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "|".join("---" for _ in cols) + "|")
+    for r in rows:
+        print("| " + " | ".join(str(r[c]) for c in cols) + " |")
+
+
+def mapping(data: bd.BlindData, rep: Any) -> pd.DataFrame:
+    """The report's traces of its window against the generator's truth, per true agent: which
+    agent the report named, traces, cost, timeouts (a tool timed out) against the source's
+    trace status, and answers a judge called bad against the traces the report flags
+    hallucinated or ungrounded (``Correctness`` feeds no signal, so order/triage stay 0)."""
+    t = data.truth.set_index("trace_id")
+    r = rep.window(rep.traces).set_index("trace_id")
+    j = t.join(r[["agent", "status", "cost_usd"]].rename(columns={"agent": "reported"}),
+               how="inner")
+    units = rep.units.set_index("trace_id")
+    j = j.join(units[["hallucinated", "ungrounded"]], how="left")
+    j["flagged"] = (j["hallucinated"].fillna(0) > 0) | (j["ungrounded"].fillna(0) > 0)
+    g = j.groupby("agent")
+    return pd.DataFrame({
+        "reported as": g["reported"].agg(lambda s: ", ".join(sorted(set(s)))),
+        "traces": g.size(),
+        "truth cost $": g["cost"].sum().round(2), "report cost $": g["cost_usd"].sum().round(2),
+        "truth tool timeouts": g["timeout"].sum(),
+        "report status=timeout": g["status"].agg(lambda s: int((s == "timeout").sum())),
+        "truth errors": g["error"].sum(),
+        "report status=error": g["status"].agg(lambda s: int((s == "error").sum())),
+        "truth > 8 s": g["duration_s"].agg(lambda s: int((s > 8).sum())),
+        "truth judged bad": g["bad"].agg(lambda s: int((s == True).sum())),  # noqa: E712
+        "report hallucinated/ungrounded": g["flagged"].sum(),
+    })
+
+
+def _coverage(rep: Any) -> list[str]:
+    cov = rep.coverage.to_dict()
+    unknown = ", ".join(f"{k} {v:.0%}" for k, v in cov.get("unknown", {}).items())
+    return [f"unknown share per trace: {unknown}"] + list(cov.get("notes", [])) + list(rep.notes)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--magnitudes", default=None,
+                    help="comma-separated, default 2,3,5,10 (10: a sanity check beyond the aim)")
+    args = ap.parse_args()
+    mags = tuple(float(m) for m in (args.magnitudes or ("2,5" if args.quick else "2,3,5,10")
+                                    ).split(","))
+    quiet_days = [f"{d:%Y-%m-%d}" for d in pd.date_range(end=END_DAY,
+                                                         periods=5 if args.quick else 10)]
+
+    notes: dict[str, None] = {}
+    print(f"quiet project (seed {QUIET_SEED}), judged {quiet_days[0]}..{quiet_days[-1]}",
+          flush=True)
+    t0 = time.perf_counter()
+    quiet = bd.generate(seed=QUIET_SEED, end_day=END_DAY, days=30)
+    print(f"  generated {len(quiet.truth):,} traces, {len(quiet.spans):,} spans, "
+          f"{len(quiet.scores):,} scores in {time.perf_counter() - t0:.0f} s", flush=True)
+    qreps = _reports(quiet, quiet_days)
+    mapped = mapping(quiet, qreps[quiet_days[-1]])
+    false_alerts = []
+    for day, rep in qreps.items():
+        for f in rep.alert_findings():
+            false_alerts.append({"day": day, "runbook": f.runbook, "signal": f.signal,
+                                 "severity": f.severity, "agent": _agent(f),
+                                 "window": f"{f.start:%H:%M}-{f.end:%H:%M}",
+                                 "summary": f.summary})
+        for n in _coverage(rep):
+            notes.setdefault(n)
+
+    rows: list[dict[str, Any]] = []
+    for mag in mags:
+        seed = 200 + int(mag * 10)
+        incidents = [bd.Incident(rb, day, hour, mag) for rb, day, hour in INCIDENTS]
+        print(f"incident project {mag:g}x (seed {seed})", flush=True)
+        data = bd.generate(seed=seed, end_day=END_DAY, days=30, incidents=incidents)
+        reps = _reports(data, sorted({d for _, d, _ in INCIDENTS}))
+        rows += incident_rows(data, reps, mag)
+        for rep in reps.values():
+            for n in _coverage(rep):
+                notes.setdefault(n)
+
+    print("\n## Incidents, judged on their day with the 7 days before\n")
+    _print_table(rows, ["magnitude", "runbook", "agent", "window", "alerted", "signals",
+                        "top suspect", "true cause", "cause rank", "hours to start", "oracle"])
+    print("\n## Suspects of each incident's leading finding\n")
+    for r in rows:
+        print(f"- {r['magnitude']} {r['runbook']}: {r['_suspects'] or '-'}")
+    print("\n## Other alerts on incident days\n")
+    for r in rows:
+        for f in r["_others"]:
+            print(f"- {r['magnitude']} {r['runbook']} day: {f.runbook}/{f.signal} "
+                  f"[{f.severity}] agent={_agent(f)} {f.start:%H:%M}-{f.end:%H:%M}: "
+                  f"{f.summary}")
+        for f in r["_insufficient"]:
+            print(f"- {r['magnitude']} {r['runbook']} day, not judged: {f.signal}: {f.summary}")
+    n_quiet = len(quiet_days)
+    print(f"\n## False alerts on {n_quiet} quiet days: {len(false_alerts)} "
+          f"on {len({a['day'] for a in false_alerts})} days\n")
+    for a in false_alerts:
+        print(f"- {a['day']} {a['runbook']}/{a['signal']} [{a['severity']}] agent={a['agent']} "
+              f"{a['window']}: {a['summary']}")
+    print(f"\n## Mapping: the quiet report of {quiet_days[-1]} (7 days) against the truth\n")
+    print(mapped.to_string())
+    print("\n## What the reports said about coverage and mapping\n")
+    for n in notes:
+        print(f"- {n}")
+
+
+if __name__ == "__main__":
+    main()
