@@ -336,3 +336,41 @@ def test_totals_are_the_sums_an_interval_divides(books):
     tj = Judge(books["timeout_surge"], units(traffic(8, 30, status=status)), DAY0, DAY0 + D)
     rate = tj.totals("timeout_rate", DAY0 + 3 * H, DAY0 + 4 * H)
     assert (rate.units, rate.value) == (30, 10.0) and rate.expected < 1.0
+
+
+def test_a_cost_spike_is_put_on_the_model_whose_calls_got_dearer(books):
+    from workbench.analysis import detect
+
+    # every trace of the agent calls the tool search_kb, a cheap model and gpt-4o; from 10:00
+    # to 16:00 on the judged day only gpt-4o's calls cost three times as much
+    rng = np.random.default_rng(11)
+    o_rows = []
+    for h in range(8 * 24):
+        t0 = DAY0 - 7 * D + h * H
+        for i in range(20):
+            t = t0 + pd.Timedelta(seconds=float(rng.uniform(0, 3500)))
+            tid = f"{len(o_rows) // 3:032x}"
+            dear = 3.0 if DAY0 + 10 * H <= t < DAY0 + 16 * H else 1.0
+            for k, (name, typ, model, cost) in enumerate((
+                    ("search_kb", "tool", None, None),
+                    ("route", "generation", "gpt-4.1-nano", 0.0004),
+                    ("answer", "generation", "gpt-4o", 0.012 * dear))):
+                o_rows.append({
+                    "trace_id": tid, "observation_id": f"{len(o_rows):016x}",
+                    "start_time": t + pd.Timedelta(seconds=k), "end_time":
+                    t + pd.Timedelta(seconds=k + 1), "duration_s": 1.0, "name": name,
+                    "type": typ, "level": "DEFAULT", "agent": "triage", "environment":
+                    "production", "model": model, "tool_name": name if typ == "tool" else None,
+                    "input_tokens": 100, "output_tokens": 10, "total_tokens": 110,
+                    "cost_usd": None if cost is None else cost * float(rng.lognormal(0, 0.2))})
+    obs = schema.conform(pd.DataFrame(o_rows), "observations")
+    traces = schema.traces_from_observations(obs)
+    found = [f for f in detect(books["cost_spike"], traces, obs, None, DAY0, DAY0 + D)
+             if f.status == "firing" and f.signal == "cost_per_request"]
+    assert found, "no finding"
+    f = found[0]
+    top = f.suspects[0]
+    assert (top.dimension, top.value, top.within) == ("model", "gpt-4o", {"agent": "triage"})
+    assert 0.9 < top.contribution <= 1.0 and top.incident > 2 * top.baseline
+    # the cheap model spent no more than before: it explains nothing and is not listed
+    assert "gpt-4.1-nano" not in {s.value for s in f.suspects}

@@ -83,6 +83,22 @@ def tool_sets(observations: pd.DataFrame) -> pd.Series:
                      dtype=object, name="tool_name")
 
 
+def in_slice(units: pd.DataFrame, s: Suspect) -> np.ndarray:
+    """The units whose values include the suspect's value (and its ``within`` values)."""
+    conds = [(s.dimension, s.value)] + list(s.within.items())
+    if s.dimension == "prompt_version" and "prompt_name" in s.within:
+        conds[0] = ("prompt_version", f"{s.within['prompt_name']}|{s.value}")
+    mask = np.ones(len(units), dtype=bool)
+    for dim, value in conds:
+        if dim not in units.columns:
+            return np.zeros(len(units), dtype=bool)
+        col = units[dim].to_numpy(dtype=object)
+        mask &= np.fromiter(((value in v) if isinstance(v, (tuple, list, set))
+                             else (isinstance(v, str) and v == value) for v in col),
+                            dtype=bool, count=len(col))
+    return mask
+
+
 def _explode(df: pd.DataFrame, dim: str) -> tuple[np.ndarray, np.ndarray]:
     """Row positions and the dimension's value there as a plain string (list-like values give
     one row per element; missing and empty values give none)."""

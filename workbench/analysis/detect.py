@@ -23,7 +23,8 @@ import pandas as pd
 
 from workbench import schema
 from workbench.analysis import signals as sig_mod
-from workbench.analysis.attribution import _composite, _decode, attribute
+from workbench.analysis import spend
+from workbench.analysis.attribution import _composite, _decode, attribute, in_slice
 from workbench.analysis.judge import ALL, SIGNALS, Interval, Judge
 from workbench.errors import ConfigError
 from workbench.findings import SEVERITIES, Finding, Suspect
@@ -99,10 +100,32 @@ class Context:
     def suspects(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
                  top: int = 10) -> list[Suspect]:
         """Which dimension values explain ``signal``'s excess in ``[start, end)``: the
-        attribution's ranking, with a new version that alone explains the change first
-        (:func:`_new_version_first`)."""
+        attribution's ranking, money split by the model that spent it
+        (:mod:`~workbench.analysis.spend`), and a new version that alone explains the change
+        first (:func:`_new_version_first`)."""
         ranked = self._attribute(signal, start, end, group, top)
+        if signal in spend.SPLIT_SIGNALS:
+            ranked = self._by_spend(signal, start, end, group, ranked)
         return _new_version_first(self, signal, start, end, group, ranked)[:top]
+
+    def _by_spend(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
+                  ranked: list[Suspect]) -> list[Suspect]:
+        p = self.judge.prepared(signal)
+        ids = self.units["trace_id"].to_numpy(dtype=object)
+        cur_m = self.window_mask(start, end, group) & p.mask
+        base_m = self.baseline_mask(group) & p.mask & p.expectation.used
+        table = spend.model_excess(self.observations, ids[cur_m], ids[base_m])
+        if table.empty:
+            return ranked
+        total = self.judge.totals(signal, start, end, group).excess
+        # the trace-level leader keeps its place where it sets the window's traces apart; one
+        # that nearly every trace held before and holds now (the tool every request calls)
+        # cannot, and the model that spent the money goes first
+        lead = ranked[0] if ranked else None
+        promote = lead is None or lead.dimension == "model" or all(
+            m.any() and in_slice(self.units, lead)[m].mean() >= _EVERYWHERE
+            for m in (cur_m, base_m))
+        return spend.spending_model_first(ranked, table, total, promote=promote)
 
     def _attribute(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
                    top: int) -> list[Suspect]:
@@ -296,6 +319,9 @@ def insufficient(ctx: Context) -> Finding | None:
                    baseline=float(j.baseline_units()), summary=summary,
                    status="insufficient_data", unit="traces", confirmed=ctx.confirmed)
 
+
+# a value held by this share of the traces, in the window and in the baseline, tells none apart
+_EVERYWHERE = 0.95
 
 #: version-like dimensions whose new values are judged on their own traffic (canary analysis)
 RELEASE_DIMENSIONS = ("prompt_version", "model", "release")

@@ -32,14 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from workbench import runbooks as runbook_mod
 from workbench.alerts.alert import alertname
 from workbench.analysis import ALL, SIGNALS, Judge
+from workbench.analysis.attribution import in_slice
 from workbench.analysis.detect import Context
-from workbench.findings import SEVERITIES, Finding, Suspect
+from workbench.findings import SEVERITIES, Finding
 from workbench.investigate import Investigation
 from workbench.reports.document import fmt_ratio, fmt_time, fmt_value
 
@@ -179,22 +179,6 @@ def _would_alert(j: Judge, findings: list[Finding]) -> pd.Timestamp | None:
                 break
             k += j.bucket
     return first
-
-
-def in_slice(units: pd.DataFrame, s: Suspect) -> np.ndarray:
-    """The units whose values include the suspect's value (and its ``within`` values)."""
-    conds = [(s.dimension, s.value)] + list(s.within.items())
-    if s.dimension == "prompt_version" and "prompt_name" in s.within:
-        conds[0] = ("prompt_version", f"{s.within['prompt_name']}|{s.value}")
-    mask = np.ones(len(units), dtype=bool)
-    for dim, value in conds:
-        if dim not in units.columns:
-            return np.zeros(len(units), dtype=bool)
-        col = units[dim].to_numpy(dtype=object)
-        mask &= np.fromiter(((value in v) if isinstance(v, (tuple, list, set))
-                             else (isinstance(v, str) and v == value) for v in col),
-                            dtype=bool, count=len(col))
-    return mask
 
 
 def _slo(rbs: Mapping[str, runbook_mod.Runbook], units: pd.DataFrame, start: pd.Timestamp,
