@@ -65,16 +65,15 @@ class Context:
         return self.runbook.dimensions
 
     def window_mask(self, start: pd.Timestamp, end: pd.Timestamp, group: str) -> np.ndarray:
-        t = self.units["time"]
-        m = ((t >= start) & (t < end)).to_numpy()
+        m = self.judge.between(to_utc(start), to_utc(end))
         if group != ALL:
-            m = m & (self.judge.agents == group)
+            m &= self.judge._group_mask(group)
         return m
 
     def baseline_mask(self, group: str) -> np.ndarray:
         m = self.judge.in_base.copy()
         if group != ALL:
-            m = m & (self.judge.agents == group)
+            m &= self.judge._group_mask(group)
         return m
 
     def fresh_versions(self) -> list[tuple[str, str, np.ndarray]]:
@@ -144,15 +143,10 @@ class Context:
 
     def series(self, signal: str, group: str) -> pd.DataFrame:
         """Per bucket of the window: units, observed and expected value, ratio, p-value."""
-        j = self.judge
-        rows = []
-        t = j.start
-        while t < j.end:
-            iv = j.interval(signal, t, min(t + j.bucket, j.end), group)
-            rows.append({"bucket": t, "units": iv.units, "observed": iv.observed,
-                         "expected": iv.expected, "ratio": iv.ratio, "p_value": iv.p_value,
-                         "severity": iv.severity if iv.significant else None})
-            t += j.bucket
+        rows = [{"bucket": iv.start, "units": iv.units, "observed": iv.observed,
+                 "expected": iv.expected, "ratio": iv.ratio, "p_value": iv.p_value,
+                 "severity": iv.severity if iv.significant else None}
+                for iv in self.judge.buckets(signal, group)]
         return pd.DataFrame(rows)
 
 

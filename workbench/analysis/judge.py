@@ -187,6 +187,7 @@ class Judge:
         self.in_base = ((t >= self.baseline_start) & (t < self.baseline_end)).to_numpy()
         self.in_window = ((t >= self.start) & (t < self.end)).to_numpy()
         self.agents = units[group_by].astype(str).to_numpy(dtype=object)
+        self._groups: dict[str, np.ndarray] = {}
         self._prepared: dict[str, _Prepared] = {}
         self._slow_thresholds: dict[str, float] = {}
 
@@ -249,9 +250,17 @@ class Judge:
         return p
 
     def _group_mask(self, group: str) -> np.ndarray:
-        if group == ALL:
-            return np.ones(len(self.units), dtype=bool)
-        return self.agents == group
+        """The units of ``group`` (read-only; worked out once per group)."""
+        m = self._groups.get(group)
+        if m is None:
+            m = np.ones(len(self.units), dtype=bool) if group == ALL else self.agents == group
+            m.setflags(write=False)
+            self._groups[group] = m
+        return m
+
+    def between(self, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+        """The units whose time lies in ``[start, end)`` (UTC timestamps)."""
+        return (self._time_ns >= start.value) & (self._time_ns < end.value)
 
     def _dispersion(self, p: _Prepared) -> dict[str, float]:
         """Overdispersion per group from its baseline hours."""
@@ -283,10 +292,27 @@ class Judge:
         """The verdict on ``signal`` over ``[start, end)`` (all traffic, or one agent)."""
         a, b = to_utc(start), to_utc(end)
         p = self.prepared(signal)
-        t = self.units["time"]
-        m = p.mask & self._group_mask(group) & ((t >= a) & (t < b)).to_numpy()
+        m = p.mask & self._group_mask(group) & self.between(a, b)
         sums = _sums(p, m)
         return self._verdict(signal, group, a, b, *sums, phi=p.phi.get(group, 1.0))
+
+    def buckets(self, signal: str, group: str = ALL) -> list[Interval]:
+        """:meth:`interval` of every bucket of the window, in order: the same verdicts, with
+        each bucket's units found by one sort instead of a pass over all units per bucket."""
+        p = self.prepared(signal)
+        rows = np.flatnonzero(p.mask & self._group_mask(group) & self.in_window)
+        idx = (self._time_ns[rows] - self.start.value) // self.bucket.value
+        order = np.argsort(idx, kind="stable")  # rows stay in unit order within a bucket
+        rows, idx = rows[order], idx[order]
+        out = []
+        t, k = self.start, 0
+        while t < self.end:
+            b = min(t + self.bucket, self.end)
+            lo, hi = np.searchsorted(idx, [k, k + 1])
+            out.append(self._verdict(signal, group, t, b, *_sums(p, rows[lo:hi]),
+                                     phi=p.phi.get(group, 1.0)))
+            t, k = t + self.bucket, k + 1
+        return out
 
     def rows(self, signal: str, rows: np.ndarray, start: Any, end: Any,
              group: str = ALL) -> Interval:
@@ -295,8 +321,7 @@ class Judge:
         traces). Same arithmetic as :meth:`interval`."""
         a, b = to_utc(start), to_utc(end)
         p = self.prepared(signal)
-        t = self.units["time"]
-        m = p.mask & self._group_mask(group) & ((t >= a) & (t < b)).to_numpy() & rows
+        m = p.mask & self._group_mask(group) & self.between(a, b) & rows
         return self._verdict(signal, group, a, b, *_sums(p, m), phi=p.phi.get(group, 1.0))
 
     def totals(self, signal: str, start: Any, end: Any, group: str = ALL) -> Totals:
@@ -309,8 +334,7 @@ class Judge:
         arithmetic and not a second computation."""
         a, b = to_utc(start), to_utc(end)
         p = self.prepared(signal)
-        t = self.units["time"]
-        m = p.mask & self._group_mask(group) & ((t >= a) & (t < b)).to_numpy()
+        m = p.mask & self._group_mask(group) & self.between(a, b)
         n, _, _, _, so, se, _ = _sums(p, m)
         return Totals(signal=signal, group=group, start=a, end=b, units=int(n), value=so,
                       expected=se)
@@ -394,14 +418,13 @@ class Judge:
         """The shortest significant window inside ``interval`` (its own length at most)."""
         p = self.prepared(signal)
         best = interval.end - interval.start
-        t = self.units["time"]
         m0 = p.mask & self._group_mask(interval.group)
         steps = int(round(best / self.bucket))
         for length in range(1, steps):
             for k in range(0, steps - length + 1):
                 a = interval.start + k * self.bucket
                 b = a + length * self.bucket
-                m = m0 & ((t >= a) & (t < b)).to_numpy()
+                m = m0 & self.between(a, b)
                 n, o, e, v, so, se, w = _sums(p, m)
                 pv = stats.p_upper(p.spec.kind, o, e, n=w if p.spec.kind != "mean" else n,
                                    variance=v if p.spec.kind == "mean" else None,
@@ -460,8 +483,10 @@ class Judge:
 
 def _sums(p: _Prepared, m: np.ndarray) -> tuple[float, ...]:
     """(units, tested sum, its expectation, its variance, shown numerator, its expectation,
-    shown denominator) over the units in ``m``."""
-    return (float(m.sum()), float(p.y[m].sum()), float(p.e[m].sum()), float(p.v[m].sum()),
+    shown denominator) over the units in ``m``: a bool mask, or ascending row positions (the
+    same values in the same order, so the same sums)."""
+    n = float(m.sum()) if m.dtype == bool else float(len(m))
+    return (n, float(p.y[m].sum()), float(p.e[m].sum()), float(p.v[m].sum()),
             float(p.shown[m].sum()), float(p.shown_e[m].sum()), float(p.weight[m].sum()))
 
 
