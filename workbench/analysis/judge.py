@@ -188,6 +188,7 @@ class Judge:
         self.in_window = ((t >= self.start) & (t < self.end)).to_numpy()
         self.agents = units[group_by].astype(str).to_numpy(dtype=object)
         self._groups: dict[str, np.ndarray] = {}
+        self._times: Any = None
         self._prepared: dict[str, _Prepared] = {}
         self._slow_thresholds: dict[str, float] = {}
 
@@ -257,6 +258,12 @@ class Judge:
             m.setflags(write=False)
             self._groups[group] = m
         return m
+
+    def time_at(self, row: int) -> pd.Timestamp:
+        """The time of the unit at position ``row``."""
+        if self._times is None:
+            self._times = self.units["time"].array
+        return self._times[row]
 
     def between(self, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
         """The units whose time lies in ``[start, end)`` (UTC timestamps)."""
