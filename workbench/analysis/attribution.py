@@ -43,6 +43,7 @@ component, ``within`` the others (``model=gpt-4o`` within ``agent=support-bot``)
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from itertools import chain
 from typing import Literal
@@ -216,11 +217,28 @@ def attribute(current: pd.DataFrame, baseline: pd.DataFrame, metric: str,
 class Exploded:
     """Every unit's values of each dimension, exploded and numbered once for a units frame, so
     attributing many windows of the same units (:func:`attribute_rows`) selects rows instead of
-    exploding and converting values to text again each time."""
+    exploding and converting values to text again each time. :meth:`of` keeps one per units
+    frame for the frame's lifetime (dimension columns are not rewritten once made)."""
 
     def __init__(self, units: pd.DataFrame) -> None:
-        self.units = units
+        self._units = weakref.ref(units)  # kept by :meth:`of`: never keeps the frame alive
         self._dims: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    @property
+    def units(self) -> pd.DataFrame:
+        units = self._units()
+        if units is None:
+            raise ReferenceError("the units frame of these exploded values is gone")
+        return units
+
+    @classmethod
+    def of(cls, units: pd.DataFrame) -> Exploded:
+        key = id(units)
+        found = _EXPLODED.get(key)
+        if found is None or found._units() is not units:
+            found = _EXPLODED[key] = cls(units)
+            weakref.finalize(units, _EXPLODED.pop, key, None)
+        return found
 
     def __call__(self, dim: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Row positions, the value's code there and the values (strings) by code."""
@@ -230,21 +248,29 @@ class Exploded:
             self._dims[dim] = (rows, codes.astype("int64"), np.asarray(labels, dtype=object))
         return self._dims[dim]
 
-    def select(self, dim: str, cur: np.ndarray, base: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """:func:`_factorized` of the rows at positions ``cur`` and ``base`` (ascending)."""
-        rows, codes, labels = self(dim)
-        out = []
-        for sel in (cur, base):
-            at = np.full(len(self.units), -1, dtype="int64")
-            at[sel] = np.arange(len(sel))
-            pos = at[rows]
-            keep = pos >= 0
-            out.append((pos[keep], codes[keep]))
-        (c_rows, c_keys), (b_rows, b_keys) = out
-        # numbered by first appearance, cur first: as factorizing the values themselves
-        new, uniques = pd.factorize(np.concatenate([c_keys, b_keys]))
-        return c_rows, new[:len(c_rows)], b_rows, new[len(c_rows):], labels[uniques]
+    def selector(self, cur: np.ndarray, base: np.ndarray):
+        """``dim ->`` :func:`_factorized` of the rows at positions ``cur`` and ``base``
+        (ascending)."""
+        n = len(self.units)
+        at_cur = np.full(n, -1, dtype="int64")
+        at_cur[cur] = np.arange(len(cur))
+        at_base = np.full(n, -1, dtype="int64")
+        at_base[base] = np.arange(len(base))
+
+        def select(dim: str):
+            rows, codes, labels = self(dim)
+            c_pos, b_pos = at_cur[rows], at_base[rows]
+            c_keep, b_keep = c_pos >= 0, b_pos >= 0
+            c_keys, b_keys = codes[c_keep], codes[b_keep]
+            # numbered by first appearance, cur first: as factorizing the values themselves
+            new, uniques = pd.factorize(np.concatenate([c_keys, b_keys]))
+            return (c_pos[c_keep], new[:len(c_keys)], b_pos[b_keep], new[len(c_keys):],
+                    labels[uniques])
+
+        return select
+
+
+_EXPLODED: dict[int, Exploded] = {}
 
 
 def attribute_rows(exploded: Exploded, values: np.ndarray, current: np.ndarray,
@@ -261,7 +287,7 @@ def attribute_rows(exploded: Exploded, values: np.ndarray, current: np.ndarray,
     return _rank(pd.Series(values[cur]).astype("float64").fillna(0.0),
                  pd.Series(values[base]).astype("float64").fillna(0.0),
                  [d for d in dimensions if d in cols],
-                 lambda dim: exploded.select(dim, cur, base), kind="mean", scale=None,
+                 exploded.selector(cur, base), kind="mean", scale=None,
                  min_share=min_share, prior=prior, top=top)
 
 

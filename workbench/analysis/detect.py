@@ -54,7 +54,7 @@ class Context:
         self.confirmed = confirmed
         # the units' dimension values, exploded once (shared by the runbooks of one run)
         self.exploded = exploded if exploded is not None and exploded.units is self.units \
-            else Exploded(self.units)
+            else Exploded.of(self.units)
         self._spans: dict[str, Any] = {}
         self.notes: list[str] = list(getattr(judge.units.attrs.get("budgets"), "notes", []))
         self._fresh: list[tuple[str, str, np.ndarray]] | None = None
@@ -492,7 +492,7 @@ def detect_all(runbooks: Mapping[str, Runbook], traces: pd.DataFrame,
     if units is None:
         units = units_for(runbooks, traces, observations, scores, t0)
     out: list[Finding] = []
-    exploded = Exploded(units)
+    exploded = Exploded.of(units)
     for name in names:
         judge = Judge(runbooks[name], units, t0, t1)
         ctx = Context(runbooks[name], judge, observations, confirmed, exploded=exploded)

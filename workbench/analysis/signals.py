@@ -171,16 +171,26 @@ def _tuples_by_trace(trace_ids: pd.Series, values: pd.Series, units: pd.Series) 
     keep = values.notna().to_numpy()
     if not keep.any():
         return [()] * len(units)
-    pairs = pd.DataFrame({"t": trace_ids[keep].astype(str).to_numpy(),
-                          "v": values[keep].astype(str).to_numpy()}).drop_duplicates()
-    pairs = pairs.sort_values(["t", "v"])
-    ids = pairs["t"].to_numpy()
-    vals = pairs["v"].tolist()
-    cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+    # one numbering of the units' and the rows' trace ids
+    ids, names = pd.factorize(np.concatenate([units.to_numpy(dtype=object),
+                                              trace_ids[keep].astype(str).to_numpy(dtype=object)]))
+    at, trace = ids[:len(units)], ids[len(units):]
+    codes, uniques = pd.factorize(values[keep].astype(str).to_numpy(dtype=object))
+    texts = uniques.tolist()
+    order = sorted(range(len(texts)), key=texts.__getitem__)  # values in text order
+    ordered = [texts[i] for i in order]
+    rank = np.empty(len(texts), dtype="int64")
+    rank[order] = np.arange(len(texts))
+    pairs = np.unique(trace * len(ordered) + rank[codes])  # distinct, sorted
+    owner, value = pairs // len(ordered), pairs % len(ordered)
+    cuts = np.flatnonzero(owner[1:] != owner[:-1]) + 1
     starts = np.concatenate([[0], cuts]).tolist()
-    stops = np.concatenate([cuts, [len(ids)]]).tolist()
-    lookup = {ids[a]: tuple(vals[a:b]) for a, b in zip(starts, stops)}
-    return [lookup.get(x, ()) for x in units.tolist()]
+    stops = np.concatenate([cuts, [len(pairs)]]).tolist()
+    per_id: list[tuple] = [()] * len(names)
+    values_of = [ordered[i] for i in value.tolist()]
+    for a, b, o in zip(starts, stops, owner[starts].tolist()):
+        per_id[o] = tuple(values_of[a:b])
+    return [per_id[i] for i in at.tolist()]
 
 
 def _add_generation_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
