@@ -24,7 +24,7 @@ import pandas as pd
 from workbench import schema
 from workbench.analysis import signals as sig_mod
 from workbench.analysis.attribution import Exploded, _composite, _decode, attribute_rows
-from workbench.analysis.judge import ALL, SIGNALS, Interval, Judge
+from workbench.analysis.judge import ALL, SIGNALS, Interval, Judge, judge_for
 from workbench.errors import ConfigError
 from workbench.findings import SEVERITIES, Finding, Suspect
 from workbench.runbooks import Runbook, parse_duration
@@ -478,8 +478,9 @@ def detect(runbook: Runbook, traces: pd.DataFrame, observations: pd.DataFrame | 
 def detect_all(runbooks: Mapping[str, Runbook], traces: pd.DataFrame,
                observations: pd.DataFrame | None, scores: pd.DataFrame | None, start: Any,
                end: Any, *, units: pd.DataFrame | None = None,
-               confirmed: bool = True) -> list[Finding]:
-    """:func:`detect` for every runbook that has a detector; most urgent first."""
+               confirmed: bool = True, judges: dict | None = None) -> list[Finding]:
+    """:func:`detect` for every runbook that has a detector; most urgent first. ``judges``:
+    a cache of judges over the same units (:func:`.judge.judge_for`)."""
     names = [name for name in sorted(runbooks) if name in DETECTORS]
     if not names:
         return []
@@ -494,7 +495,7 @@ def detect_all(runbooks: Mapping[str, Runbook], traces: pd.DataFrame,
     out: list[Finding] = []
     exploded = Exploded.of(units)
     for name in names:
-        judge = Judge(runbooks[name], units, t0, t1)
+        judge = judge_for(runbooks[name], units, t0, t1, judges)
         ctx = Context(runbooks[name], judge, observations, confirmed, exploded=exploded)
         out += DETECTORS[name](ctx)
     return sorted(out, key=_order)

@@ -35,7 +35,8 @@ from workbench.findings import SEVERITIES
 from workbench.runbooks import Runbook, parse_duration
 from workbench.sources import to_utc
 
-__all__ = ["ALL", "SIGNALS", "Interval", "Judge", "SignalSpec", "Totals", "severity_for"]
+__all__ = ["ALL", "SIGNALS", "Interval", "Judge", "SignalSpec", "Totals", "judge_for",
+           "severity_for"]
 
 ALL = "__all__"
 
@@ -533,6 +534,21 @@ def _gates(sig: Mapping[str, Any], observed: float, expected: float, spec: Signa
         if ratio < min_ratio:
             return False
     return True
+
+
+def judge_for(runbook: Runbook, units: pd.DataFrame, start: Any, end: Any,
+              cache: dict | None = None) -> Judge:
+    """``Judge(runbook, units, start, end)``, the one already in ``cache`` when it holds the
+    same runbook, units and window: a report's daily checks, their suspects and the detectors
+    judging the report day share one judge instead of preparing the same signals again."""
+    if cache is None:
+        return Judge(runbook, units, start, end)
+    a, b = to_utc(start), to_utc(end)
+    key = (runbook.name, a.value, b.value)
+    found = cache.get(key)
+    if found is None or found.runbook is not runbook or found.units is not units:
+        found = cache[key] = Judge(runbook, units, a, b)
+    return found
 
 
 def judges(runbooks: Mapping[str, Runbook] | Sequence[Runbook], units: pd.DataFrame,
