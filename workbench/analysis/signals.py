@@ -195,7 +195,8 @@ def _tuples_by_trace(trace_ids: pd.Series, values: pd.Series, units: pd.Series) 
 
 def _add_generation_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
     types = obs["type"].astype(str)
-    gens = obs[types.isin(schema.BILLABLE_TYPES).to_numpy()]
+    gens = obs[["trace_id", "model", "prompt_name", "prompt_version", "total_tokens"]][
+        types.isin(schema.BILLABLE_TYPES).to_numpy()]
     u["model"] = pd.Series(_tuples_by_trace(gens["trace_id"], gens["model"], u["trace_id"]),
                            dtype=object)
     version = gens["prompt_version"].astype("Int64").astype("string")
@@ -220,7 +221,8 @@ def _add_generation_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
 
 
 def _add_tool_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
-    tools = obs[obs["type"].astype(str).eq("tool").to_numpy() & obs["tool_name"].notna()]
+    tools = obs[["trace_id", "tool_name", "duration_s", "level"]][
+        obs["type"].astype(str).eq("tool").to_numpy() & obs["tool_name"].notna().to_numpy()]
     u["tool_name"] = pd.Series(_tuples_by_trace(tools["trace_id"], tools["tool_name"],
                                                 u["trace_id"]), dtype=object)
     if tools.empty:
