@@ -1,9 +1,9 @@
 """The detection engine's outputs on a small stored dataset, as plain JSON: what
 ``tests/test_engine_golden.py`` compares with ``tests/data/engine_golden/expected.json``.
 
-The dataset (``traces``, ``observations``, ``scores`` Parquet files) is the demo profile, 8 days at
-300 traces a day (seed 2) with its three incidents moved onto the last day; the runbooks are the copies
-beside it, so tuning the product's runbooks does not move these numbers. Every finding's fields,
+The dataset (``traces``, ``observations``, ``scores`` Parquet files) is the demo profile, 8 days
+at 300 traces a day (seed 2) with its three incidents moved onto the last day, ids shortened; the
+runbooks are the copies beside it, so tuning the product's runbooks does not move these numbers. Every finding's fields,
 suspects, trace ids and evidence tables are written exactly (floats by their shortest round-trip
 text), so a change that makes the engine faster must give the same JSON.
 
