@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import special
 
 from workbench.analysis import stats
-from workbench.analysis.baseline import Expectation, expect
+from workbench.analysis.baseline import Expectation, _memo, expect
 from workbench.findings import SEVERITIES
 from workbench.runbooks import Runbook, parse_duration
 from workbench.sources import to_utc
@@ -182,12 +182,9 @@ class Judge:
         self.baseline_end = self.start.floor("D")
         self.baseline_start = self.baseline_end - self.trailing
         self.units = units
-        t = units["time"]
-        self._time_ns = t.to_numpy(dtype="datetime64[ns]").astype("int64") if len(units) \
-            else np.zeros(0, dtype="int64")
-        self.in_base = ((t >= self.baseline_start) & (t < self.baseline_end)).to_numpy()
-        self.in_window = ((t >= self.start) & (t < self.end)).to_numpy()
-        self.agents = units[group_by].astype(str).to_numpy(dtype=object)
+        self._time_ns, self.agents, self._agent_codes = _unit_arrays(units, group_by)
+        self.in_base = self.between(self.baseline_start, self.baseline_end)
+        self.in_window = self.between(self.start, self.end)
         self._groups: dict[str, np.ndarray] = {}
         self._times: Any = None
         self._prepared: dict[str, _Prepared] = {}
@@ -255,7 +252,12 @@ class Judge:
         """The units of ``group`` (read-only; worked out once per group)."""
         m = self._groups.get(group)
         if m is None:
-            m = np.ones(len(self.units), dtype=bool) if group == ALL else self.agents == group
+            if group == ALL:
+                m = np.ones(len(self.units), dtype=bool)
+            else:  # as ``self.agents == group``, on the groups' integer codes
+                codes, lookup = self._agent_codes
+                m = codes == lookup.get(group, -1) if isinstance(group, str) \
+                    else self.agents == group
             m.setflags(write=False)
             self._groups[group] = m
         return m
@@ -487,6 +489,25 @@ class Judge:
                 self.prepared(name)
                 break
         return dict(self._slow_thresholds)
+
+
+def _unit_arrays(units: pd.DataFrame, group_by: str
+                 ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, dict[str, int]]]:
+    """The units' times (int64 ns), their ``group_by`` values as text and those values' integer
+    codes: worked out once per units frame (read-only), as every judge of a report reads the
+    same units."""
+    memo = _memo(units)
+    key = ("__judge__", group_by)
+    if key not in memo:
+        t = units["time"]
+        ns = t.to_numpy(dtype="datetime64[ns]").astype("int64") if len(units) \
+            else np.zeros(0, dtype="int64")
+        agents = units[group_by].astype(str).to_numpy(dtype=object)
+        codes, uniques = pd.factorize(agents)
+        for a in (ns, agents, codes):
+            a.setflags(write=False)
+        memo[key] = (ns, agents, (codes, {v: i for i, v in enumerate(uniques.tolist())}))
+    return memo[key]
 
 
 def _sums(p: _Prepared, m: np.ndarray) -> tuple[float, ...]:

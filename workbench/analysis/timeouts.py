@@ -254,9 +254,9 @@ def tool_latency(ctx: Context) -> list[Finding]:
             continue
         for iv in tj.scan("tool_latency_p95", tool):
             p = tj.prepared("tool_latency_p95")
-            t = units["time"]
-            cur = units[((t >= iv.start) & (t < iv.end)).to_numpy() & (tj.agents == tool)]
-            base = units[tj.in_base & p.expectation.used & (tj.agents == tool)]
+            mine = tj._group_mask(tool)
+            cur = units[tj.between(iv.start, iv.end) & mine]
+            base = units[tj.in_base & p.expectation.used & mine]
             cur = cur.assign(slow=p.y[cur.index.to_numpy()])
             base = base.assign(slow=p.y[base.index.to_numpy()])
             suspects = attribute(cur, base, "slow", ["tool_name", "agent/tool_name"],
