@@ -184,13 +184,26 @@ def _tuples_by_trace(trace_ids: pd.Series, values: pd.Series, units: pd.Series) 
     pairs = np.unique(trace * len(ordered) + rank[codes])  # distinct, sorted
     owner, value = pairs // len(ordered), pairs % len(ordered)
     cuts = np.flatnonzero(owner[1:] != owner[:-1]) + 1
-    starts = np.concatenate([[0], cuts]).tolist()
-    stops = np.concatenate([cuts, [len(pairs)]]).tolist()
-    per_id: list[tuple] = [()] * len(names)
-    values_of = [ordered[i] for i in value.tolist()]
-    for a, b, o in zip(starts, stops, owner[starts].tolist()):
-        per_id[o] = tuple(values_of[a:b])
-    return [per_id[i] for i in at.tolist()]
+    starts = np.concatenate([[0], cuts])
+    stops = np.concatenate([cuts, [len(pairs)]])
+    none = np.empty(1, dtype=object)
+    none[0] = ()
+    per_id = np.repeat(none, len(names))
+    if len(ordered) <= 62:
+        # each trace's set of values as bits: the few distinct sets become tuples once, shared
+        # by every trace holding them (fewer objects to build and to free)
+        sets = np.bitwise_or.reduceat(np.left_shift(1, value), starts)
+        _, kind = np.unique(sets, return_inverse=True)
+        firsts = np.unique(kind, return_index=True)[1]
+        table = np.empty(len(firsts), dtype=object)
+        for k, g in enumerate(firsts.tolist()):
+            table[k] = tuple(ordered[i] for i in value[starts[g]:stops[g]].tolist())
+        per_id[owner[starts]] = table[kind]
+    else:
+        values_of = [ordered[i] for i in value.tolist()]
+        for a, b, o in zip(starts.tolist(), stops.tolist(), owner[starts].tolist()):
+            per_id[o] = tuple(values_of[a:b])
+    return per_id[at].tolist()
 
 
 def _add_generation_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
