@@ -166,17 +166,36 @@ def trace_signals(traces: pd.DataFrame, observations: pd.DataFrame | None,
     return u
 
 
-def _tuples_by_trace(trace_ids: pd.Series, values: pd.Series, units: pd.Series) -> list[tuple]:
-    """Per unit trace id, the sorted distinct ``values`` of its rows (``()`` when none)."""
-    keep = values.notna().to_numpy()
+def _unit_ids(units: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Per unit, the code of its trace id, and the distinct ids by code."""
+    at, uniques = pd.factorize(units.to_numpy(dtype=object))
+    return at, pd.Index(uniques, dtype=object)
+
+
+def _row_codes(trace_ids: pd.Series, ids: pd.Index) -> np.ndarray:
+    """Per row of ``trace_ids``, the code (:func:`_unit_ids`) of its unit; -1 for none."""
+    codes, uniques = pd.factorize(trace_ids.astype(str))
+    found = ids.get_indexer(np.asarray(uniques, dtype=object))
+    return np.where(codes >= 0, found[codes], -1)
+
+
+def _tuples_by_trace(trace_ids: pd.Series, values: pd.Series, units: pd.Series, *,
+                     coded: tuple[np.ndarray, np.ndarray, pd.Index] | None = None
+                     ) -> list[tuple]:
+    """Per unit trace id, the sorted distinct ``values`` of its rows (``()`` when none).
+
+    ``coded``: ``(row codes of trace_ids, unit codes, ids)`` already worked out
+    (:func:`_row_codes`, :func:`_unit_ids`), when several columns of the same rows are read."""
+    if coded is None:
+        at, ids = _unit_ids(units)
+        coded = (_row_codes(trace_ids, ids), at, ids)
+    rows, at, ids = coded
+    keep = values.notna().to_numpy() & (rows >= 0)
     if not keep.any():
-        return [()] * len(units)
-    # one numbering of the units' and the rows' trace ids
-    ids, names = pd.factorize(np.concatenate([units.to_numpy(dtype=object),
-                                              trace_ids[keep].astype(str).to_numpy(dtype=object)]))
-    at, trace = ids[:len(units)], ids[len(units):]
-    codes, uniques = pd.factorize(values[keep].astype(str).to_numpy(dtype=object))
-    texts = uniques.tolist()
+        return [()] * len(at)
+    trace = rows[keep]
+    codes, uniques = pd.factorize(values[keep].astype(str))
+    texts = [str(v) for v in uniques.tolist()]
     order = sorted(range(len(texts)), key=texts.__getitem__)  # values in text order
     ordered = [texts[i] for i in order]
     rank = np.empty(len(texts), dtype="int64")
@@ -188,7 +207,7 @@ def _tuples_by_trace(trace_ids: pd.Series, values: pd.Series, units: pd.Series) 
     stops = np.concatenate([cuts, [len(pairs)]])
     none = np.empty(1, dtype=object)
     none[0] = ()
-    per_id = np.repeat(none, len(names))
+    per_id = np.repeat(none, len(ids))
     if len(ordered) <= 62:
         # each trace's set of values as bits: the few distinct sets become tuples once, shared
         # by every trace holding them (fewer objects to build and to free)
@@ -210,15 +229,17 @@ def _add_generation_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
     types = obs["type"].astype(str)
     gens = obs[["trace_id", "model", "prompt_name", "prompt_version", "total_tokens"]][
         types.isin(schema.BILLABLE_TYPES).to_numpy()]
-    u["model"] = pd.Series(_tuples_by_trace(gens["trace_id"], gens["model"], u["trace_id"]),
-                           dtype=object)
+    at, ids = _unit_ids(u["trace_id"])
+    coded = (_row_codes(gens["trace_id"], ids), at, ids)  # the rows' units, for every column
+    u["model"] = pd.Series(_tuples_by_trace(gens["trace_id"], gens["model"], u["trace_id"],
+                                            coded=coded), dtype=object)
     version = gens["prompt_version"].astype("Int64").astype("string")
     prompt = (gens["prompt_name"].astype("string") + "|" + version).where(
         gens["prompt_name"].notna() & version.notna())
-    u["prompt_version"] = pd.Series(_tuples_by_trace(gens["trace_id"], prompt, u["trace_id"]),
-                                    dtype=object)
+    u["prompt_version"] = pd.Series(_tuples_by_trace(gens["trace_id"], prompt, u["trace_id"],
+                                                     coded=coded), dtype=object)
     u["prompt_name"] = pd.Series(_tuples_by_trace(gens["trace_id"], gens["prompt_name"],
-                                                  u["trace_id"]), dtype=object)
+                                                  u["trace_id"], coded=coded), dtype=object)
     # the model that took most of a trace's tokens: its segment for cost baselines
     g = gens[gens["model"].notna().to_numpy()]
     if len(g):
