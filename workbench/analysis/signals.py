@@ -294,31 +294,31 @@ def _add_scores(u: pd.DataFrame, scores: pd.DataFrame | None,
     u.attrs["unmapped_scores"] = values.attrs.get("unmapped_names", [])
     if values.empty:
         return
-    row_of = pd.Series(np.arange(len(u)), index=u["trace_id"].to_numpy())
-    row_of = row_of[~row_of.index.duplicated()]
+    # each score's unit row (the first unit of its trace id; -1 for none), grouped on directly
+    at, ids = _unit_ids(u["trace_id"])
+    first = np.full(len(ids), -1, dtype="int64")
+    first[at[::-1]] = np.arange(len(at))[::-1]
+    codes = _row_codes(values["trace_id"], ids)
+    row = np.where(codes >= 0, first[codes], -1)
+    signal = values["signal"].to_numpy(dtype=object)
     threshold = score_flags(runbooks)
-    calls = values[values["signal"] == "tool_call_valid"]
-    if len(calls):
+    calls = (signal == "tool_call_valid") & (row >= 0)
+    if calls.any():
         # validity is judged per call: a trace that calls more tools is not more suspect
-        per = calls.assign(bad=(calls["value"] < 0.5).astype("float64")).groupby(
-            calls["trace_id"].astype(str))["bad"].agg(["sum", "count"])
-        rows = row_of.reindex(per.index)
-        ok = rows.notna().to_numpy()
-        at = rows[ok].astype("int64").to_numpy()
+        bad = (values["value"][calls] < 0.5).astype("float64")
+        per = bad.groupby(row[calls]).agg(["sum", "count"])
         for col, src in (("invalid_tool_calls", "sum"), ("scored_tool_calls", "count")):
             arr = u[col].to_numpy().copy()
-            arr[at] = per[src].to_numpy(dtype="float64")[ok]
+            arr[per.index.to_numpy()] = per[src].to_numpy(dtype="float64")
             u[col] = arr
     for name in SCORE_SIGNALS:
-        part = values[values["signal"] == name]
-        if part.empty:
+        mine = (signal == name) & (row >= 0)
+        if not mine.any():
             continue
         worst = "max" if c.scores[name].bad == "high" else "min"
-        per = part.groupby(part["trace_id"].astype(str))["value"].agg(worst)
-        rows = row_of.reindex(per.index)
-        ok = rows.notna().to_numpy()
+        per = values["value"][mine].groupby(row[mine]).agg(worst)
         col = u[name].to_numpy().copy()
-        col[rows[ok].astype("int64").to_numpy()] = per.to_numpy()[ok]
+        col[per.index.to_numpy()] = per.to_numpy()
         u[name] = col
     for flag, source, bad in (("hallucinated", "hallucination", lambda v: v > threshold),
                               ("refused", "refusal", lambda v: v >= 0.5),
