@@ -179,7 +179,7 @@ def _row_codes(trace_ids: pd.Series, ids: pd.Index) -> np.ndarray:
     return np.where(codes >= 0, found[codes], -1)
 
 
-def _tuples_by_trace(trace_ids: pd.Series, values: pd.Series, units: pd.Series, *,
+def _tuples_by_trace(trace_ids: pd.Series | None, values: pd.Series, units: pd.Series, *,
                      coded: tuple[np.ndarray, np.ndarray, pd.Index] | None = None
                      ) -> list[tuple]:
     """Per unit trace id, the sorted distinct ``values`` of its rows (``()`` when none).
@@ -257,25 +257,38 @@ def _add_generation_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
 def _add_tool_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
     tools = obs[["trace_id", "tool_name", "duration_s", "level"]][
         obs["type"].astype(str).eq("tool").to_numpy() & obs["tool_name"].notna().to_numpy()]
+    at, ids = _unit_ids(u["trace_id"])
+    trace = _row_codes(tools["trace_id"], ids)
     u["tool_name"] = pd.Series(_tuples_by_trace(tools["trace_id"], tools["tool_name"],
-                                                u["trace_id"]), dtype=object)
-    if tools.empty:
+                                                u["trace_id"], coded=(trace, at, ids)),
+                               dtype=object)
+    mine = trace >= 0
+    if not mine.any():
         u["culprit_tool"] = pd.Series([()] * len(u), dtype=object)
         return
-    t = pd.DataFrame({"t": tools["trace_id"].astype(str).to_numpy(),
-                      "tool": tools["tool_name"].astype(str).to_numpy(),
-                      "dur": tools["duration_s"].astype("float64").to_numpy(),
-                      "failed": tools["level"].eq("ERROR").fillna(False).to_numpy()})
-    per = t.groupby(["t", "tool"], sort=False).agg(dur=("dur", "sum"), failed=("failed", "any"))
-    per = per.reset_index()
-    slowest = per.sort_values(["t", "dur", "tool"], ascending=[True, False, True]) \
-        .drop_duplicates("t")
-    failed = per[per["failed"]]
+    # per (trace, tool): time spent in the tool's calls and whether one failed
+    names = tools["tool_name"].astype(str).to_numpy(dtype=object)[mine]
+    codes, tool_names = pd.factorize(names)
+    texts = tool_names.tolist()
+    order = sorted(range(len(texts)), key=texts.__getitem__)
+    rank = np.empty(len(texts), dtype="int64")
+    rank[order] = np.arange(len(texts))  # a tool's place in text order: ties go to the first
+    key = trace[mine] * len(texts) + rank[codes]
+    per = pd.DataFrame({"dur": tools["duration_s"].astype("float64").to_numpy()[mine],
+                        "failed": tools["level"].eq("ERROR").fillna(False).to_numpy()[mine]}
+                       ).groupby(key).agg(dur=("dur", "sum"), failed=("failed", "any"))
+    pair = per.index.to_numpy()
+    owner, tool = pair // len(texts), pair % len(texts)
     # the tools whose calls failed, and the one the trace spent longest in: a transient error
     # retried past does not hide the call that hung
-    culprits = pd.concat([failed[["t", "tool"]], slowest[["t", "tool"]]]).drop_duplicates()
-    u["culprit_tool"] = pd.Series(_tuples_by_trace(culprits["t"], culprits["tool"],
-                                                   u["trace_id"]), dtype=object)
+    by_time = np.lexsort((tool, -per["dur"].to_numpy(), owner))
+    first = by_time[np.concatenate([[True], owner[by_time][1:] != owner[by_time][:-1]])]
+    culprit = per["failed"].to_numpy().copy()
+    culprit[first] = True
+    ordered = np.asarray([texts[i] for i in order], dtype=object)
+    u["culprit_tool"] = pd.Series(_tuples_by_trace(
+        None, pd.Series(ordered[tool[culprit]], dtype=object), u["trace_id"],
+        coded=(owner[culprit], at, ids)), dtype=object)
 
 
 def _add_scores(u: pd.DataFrame, scores: pd.DataFrame | None,
