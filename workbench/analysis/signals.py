@@ -241,15 +241,22 @@ def _add_generation_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
     u["prompt_name"] = pd.Series(_tuples_by_trace(gens["trace_id"], gens["prompt_name"],
                                                   u["trace_id"], coded=coded), dtype=object)
     # the model that took most of a trace's tokens: its segment for cost baselines
-    g = gens[gens["model"].notna().to_numpy()]
-    if len(g):
-        w = g["total_tokens"].astype("float64").fillna(0.0) + 1e-9
-        top = (pd.DataFrame({"t": g["trace_id"].astype(str).to_numpy(),
-                             "m": g["model"].astype(str).to_numpy(), "w": w.to_numpy()})
-               .groupby(["t", "m"], sort=False)["w"].sum().reset_index()
-               .sort_values(["t", "w", "m"], ascending=[True, False, True])
-               .drop_duplicates("t").set_index("t")["m"])
-        u["primary_model"] = u["trace_id"].map(top).astype("string")
+    mine = gens["model"].notna().to_numpy() & (coded[0] >= 0)
+    if mine.any():
+        w = gens["total_tokens"].astype("float64").fillna(0.0).to_numpy()[mine] + 1e-9
+        codes, models = pd.factorize(gens["model"].astype(str).to_numpy(dtype=object)[mine])
+        texts = models.tolist()
+        order = sorted(range(len(texts)), key=texts.__getitem__)
+        rank = np.empty(len(texts), dtype="int64")
+        rank[order] = np.arange(len(texts))  # ties go to the model first in text order
+        per = pd.Series(w).groupby(coded[0][mine] * len(texts) + rank[codes]).sum()
+        pair = per.index.to_numpy()
+        owner, model = pair // len(texts), pair % len(texts)
+        by_tokens = np.lexsort((model, -per.to_numpy(), owner))
+        top = by_tokens[np.concatenate([[True], owner[by_tokens][1:] != owner[by_tokens][:-1]])]
+        primary = np.full(len(ids), None, dtype=object)
+        primary[owner[top]] = np.asarray([texts[i] for i in order], dtype=object)[model[top]]
+        u["primary_model"] = pd.Series(primary[at], index=u.index).astype("string")
     else:
         u["primary_model"] = pd.Series(pd.NA, index=u.index, dtype="string")
 
