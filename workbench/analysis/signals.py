@@ -176,7 +176,9 @@ def _row_codes(trace_ids: pd.Series, ids: pd.Index) -> np.ndarray:
     """Per row of ``trace_ids``, the code (:func:`_unit_ids`) of its unit; -1 for none."""
     codes, uniques = pd.factorize(trace_ids.astype(str))
     found = ids.get_indexer(np.asarray(uniques, dtype=object))
-    return np.where(codes >= 0, found[codes], -1)
+    out = np.full(len(codes), -1, dtype="int64")
+    out[codes >= 0] = found[codes[codes >= 0]]
+    return out
 
 
 def _tuples_by_trace(trace_ids: pd.Series | None, values: pd.Series, units: pd.Series, *,
@@ -319,7 +321,8 @@ def _add_scores(u: pd.DataFrame, scores: pd.DataFrame | None,
     first = np.full(len(ids), -1, dtype="int64")
     first[at[::-1]] = np.arange(len(at))[::-1]
     codes = _row_codes(values["trace_id"], ids)
-    row = np.where(codes >= 0, first[codes], -1)
+    row = np.full(len(codes), -1, dtype="int64")
+    row[codes >= 0] = first[codes[codes >= 0]]
     signal = values["signal"].to_numpy(dtype=object)
     threshold = score_flags(runbooks)
     calls = (signal == "tool_call_valid") & (row >= 0)
