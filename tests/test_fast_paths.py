@@ -86,3 +86,23 @@ def test_the_chart_grid_is_make_subplots_layout(rows: int, cols: int, h: float, 
     got = plots._figure([], plots._grid(rows, cols, titles, h, v, shared_x=shared))
     assert json.loads(pio.to_json(got, validate=False)) == \
         json.loads(pio.to_json(want, validate=False))
+
+
+def test_a_window_s_buckets_are_judged_as_each_interval_alone() -> None:
+    from tests import engine_golden
+    from workbench.analysis import Judge, units_for
+
+    books, traces, observations, scores = engine_golden.load()
+    last = traces["start_time"].max().floor("D")
+    first = last - pd.Timedelta(days=2)
+    units = units_for(books, traces, observations, scores, first)
+    seen = 0
+    for rb in books.values():
+        judge = Judge(rb, units, first, last + pd.Timedelta(days=1))
+        for signal in judge.signals():
+            for group in judge.groups():
+                for iv in judge.buckets(signal, group):
+                    alone = judge.interval(signal, iv.start, iv.end, group)
+                    assert repr(iv) == repr(alone)
+                    seen += 1
+    assert seen > 1000
