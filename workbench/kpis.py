@@ -106,10 +106,14 @@ _CHECK_COLUMNS = ["runbook", "kpi", "day", "value", "baseline", "baseline_days",
 
 
 def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[Runbook],
-                day: Any, units: pd.DataFrame | None = None) -> pd.DataFrame:
+                day: Any, units: pd.DataFrame | None = None, *,
+                judges: dict | None = None) -> pd.DataFrame:
     """Every runbook's daily check on ``day``: the KPI against its median, the primary signal's
-    whole-day verdict (observed, expected for the day's traffic, p-value), and the status."""
-    from workbench.analysis import SIGNALS, Judge
+    whole-day verdict (observed, expected for the day's traffic, p-value), and the status.
+    ``judges``: a cache of judges over the same units, shared with :func:`check_findings` and
+    the detectors (:func:`workbench.analysis.judge.judge_for`)."""
+    from workbench.analysis import SIGNALS
+    from workbench.analysis.judge import judge_for
 
     day = to_utc(day).floor("D")
     rows = []
@@ -131,7 +135,7 @@ def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[R
         signal = _CONFIRMED_BY.get(rb.name)
         observed = expected = p_value = float("nan")
         if units is not None and signal in rb.signals and not np.isnan(value):
-            judge = Judge(rb, units, day, day + pd.Timedelta(days=1))
+            judge = judge_for(rb, units, day, day + pd.Timedelta(days=1), judges)
             iv = judge.interval(signal, day, day + pd.Timedelta(days=1))
             observed, expected, p_value = iv.observed, iv.expected, iv.p_value
             judge_min = rb.spec["evaluation"]
@@ -187,7 +191,7 @@ def check_findings(kpis: pd.DataFrame, table: pd.DataFrame,
                    runbooks: Mapping[str, Runbook] | None = None,
                    units: pd.DataFrame | None = None,
                    observations: pd.DataFrame | None = None,
-                   confirmed: bool = True) -> list[Finding]:
+                   confirmed: bool = True, *, judges: dict | None = None) -> list[Finding]:
     """Findings for the checks of ``table`` that breach, show growth or cannot be judged.
 
     A breach is a ``warning`` (the daily view is coarse; the hourly detectors grade severity)
@@ -220,7 +224,7 @@ def check_findings(kpis: pd.DataFrame, table: pd.DataFrame,
                             f"expected for the day's traffic (p={row.p_value:.1g})")
                 if runbooks is not None and units is not None and row.runbook in runbooks:
                     suspects = _suspects(runbooks[row.runbook], units, observations,
-                                         row.signal, start)
+                                         row.signal, start, judges)
                     if suspects:
                         summary += "; suspects: " + ", ".join(
                             f"{s.label} ({s.contribution:.0%})" for s in suspects[:2])
@@ -244,10 +248,11 @@ def check_findings(kpis: pd.DataFrame, table: pd.DataFrame,
 
 
 def _suspects(rb: Runbook, units: pd.DataFrame, observations: pd.DataFrame | None,
-              signal: str, day: pd.Timestamp) -> list:
-    from workbench.analysis import ALL, Judge
+              signal: str, day: pd.Timestamp, judges: dict | None = None) -> list:
+    from workbench.analysis import ALL
     from workbench.analysis.detect import Context
+    from workbench.analysis.judge import judge_for
 
     end = day + pd.Timedelta(days=1)
-    ctx = Context(rb, Judge(rb, units, day, end), observations)
+    ctx = Context(rb, judge_for(rb, units, day, end, judges), observations)
     return ctx.suspects(signal, day, end, ALL)

@@ -15,7 +15,6 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
-from plotly.subplots import make_subplots
 
 from workbench.findings import Finding
 
@@ -51,28 +50,71 @@ def flagged_days(findings: Iterable[Finding]) -> dict[pd.Timestamp, list[str]]:
     return out
 
 
+def _grid(rows: int, cols: int, titles: list[str], h_space: float, v_space: float,
+          shared_x: bool = False) -> dict[str, Any]:
+    """The layout of a ``rows`` x ``cols`` grid of x/y subplots, titled, as
+    ``plotly.subplots.make_subplots`` lays it out (same domains, anchors and title
+    annotations), without building and validating plotly objects: a fresh report kernel would
+    spend a tenth of a second on that."""
+    widths = [(1.0 - h_space * (cols - 1)) / cols] * cols
+    heights = [(1.0 - v_space * (rows - 1)) / rows] * rows
+    layout: dict[str, Any] = {}
+    annotations = []
+    for r in range(rows):
+        below = rows - 1 - r  # the first row is on top
+        for c in range(cols):
+            n = r * cols + c + 1
+            x0 = sum(widths[:c]) + c * h_space
+            y0 = sum(heights[:below]) + below * v_space
+            x = [max(0.0, x0 + 0.0), min(1.0, x0 + widths[c] - 0.0)]
+            y = [y0 + 0.0, y0 + heights[-1 - r] - 0.0]
+            y = [0.0 if -0.01 < v < 0.0 else 1.0 if 1.0 < v < 1.01 else v for v in y]
+            y = [max(0.0, y[0]), min(1.0, y[1])]
+            suffix = "" if n == 1 else str(n)
+            layout[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "domain": x}
+            layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "domain": y}
+            if n <= len(titles) and titles[n - 1]:
+                annotations.append({"font": {"size": 16}, "showarrow": False,
+                                    "text": titles[n - 1], "x": sum(x) / 2.0,
+                                    "xanchor": "center", "xref": "paper", "y": y[1],
+                                    "yanchor": "bottom", "yref": "paper"})
+    if shared_x and cols == 1:  # every x axis follows the bottom one, which alone has labels
+        for r in range(1, rows):
+            axis = layout["xaxis" + ("" if r == 1 else str(r))]
+            axis.update(matches=f"x{rows}", showticklabels=False)
+    layout["annotations"] = annotations
+    return layout
+
+
+def _figure(data: list[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
+    """A figure of trace and layout dicts built here from known-good values, so not validated
+    property by property."""
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
+
+
 def daily_kpi_figure(kpis: pd.DataFrame, findings: Iterable[Finding] = ()) -> go.Figure:
     """One bar panel per KPI; a bar is red where that KPI's daily check (or a detector) fired."""
     flagged = flagged_days(findings)
     panels = [c for c in DAILY_PANELS if c in kpis.columns]
     cols = 2
     rows = (len(panels) + cols - 1) // cols
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[DAILY_PANELS[c] for c in panels],
-                        vertical_spacing=0.08, horizontal_spacing=0.08)
+    layout = _grid(rows, cols, [DAILY_PANELS[c] for c in panels], 0.08, 0.08)
     days = [d.strftime("%a %d %b") for d in kpis.index]
+    data = []
     for i, col in enumerate(panels):
         colors = [_FLAGGED if any(s == f"daily_{col}" for s in flagged.get(d, [])) else _NORMAL
                   for d in kpis.index]
-        fig.add_trace(go.Bar(x=days, y=kpis[col], marker_color=colors, name=DAILY_PANELS[col],
-                             showlegend=False,
-                             hovertemplate="%{x}: %{y:" + (".2%" if col in _RATES else ",.4g")
-                             + "}<extra></extra>"),
-                      row=i // cols + 1, col=i % cols + 1)
+        n = "" if i == 0 else str(i + 1)
+        data.append({"hovertemplate": "%{x}: %{y:" + (".2%" if col in _RATES else ",.4g")
+                     + "}<extra></extra>", "marker": {"color": colors},
+                     "name": DAILY_PANELS[col], "showlegend": False, "x": days,
+                     "y": kpis[col].to_numpy(), "type": "bar", "xaxis": f"x{n}",
+                     "yaxis": f"y{n}"})
         if col in _RATES:
-            fig.update_yaxes(tickformat=".1%", row=i // cols + 1, col=i % cols + 1)
-    fig.update_layout(height=260 * rows, margin={"t": 40, "b": 20, "l": 40, "r": 20},
-                      title_text="Daily KPIs (red: the day's check fired)")
-    return fig
+            layout[f"yaxis{n}"]["tickformat"] = ".1%"
+    layout.update(margin={"t": 40, "b": 20, "l": 40, "r": 20},
+                  title={"text": "Daily KPIs (red: the day's check fired)"}, height=260 * rows)
+    return _figure(data, layout)
 
 
 def hourly_figure(units: pd.DataFrame, findings: Iterable[Finding] = ()) -> go.Figure:
@@ -82,20 +124,27 @@ def hourly_figure(units: pd.DataFrame, findings: Iterable[Finding] = ()) -> go.F
     cost = g["cost"].sum()
     p95 = g["duration"].quantile(0.95)
     h = g["hallucinated"].mean()
-    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                        subplot_titles=["Cost per hour (USD)", "p95 latency per hour (s)",
-                                        "Hallucination rate per hour (scored traces)"])
+    layout = _grid(3, 1, ["Cost per hour (USD)", "p95 latency per hour (s)",
+                          "Hallucination rate per hour (scored traces)"], 0.2, 0.06,
+                   shared_x=True)
+    data = []
     for row, series, name in ((1, cost, "cost"), (2, p95, "p95 latency"),
                               (3, h, "hallucination rate")):
-        fig.add_trace(go.Scatter(x=series.index, y=series.to_numpy(), mode="lines", name=name,
-                                 showlegend=False, line={"width": 1.5}), row=row, col=1)
-    fig.update_yaxes(tickformat=".0%", row=3, col=1)
-    for day in flagged_days(findings):
-        fig.add_vrect(x0=day, x1=day + pd.Timedelta(days=1), fillcolor=_SHADE, line_width=0,
-                      layer="below")
-    fig.update_layout(height=650, margin={"t": 50, "b": 20, "l": 40, "r": 20},
-                      title_text="The window hour by hour (shaded: flagged days)")
-    return fig
+        n = "" if row == 1 else str(row)
+        data.append({"line": {"width": 1.5}, "mode": "lines", "name": name,
+                     "showlegend": False, "x": series.index.to_numpy(dtype=object),
+                     "y": series.to_numpy(), "type": "scatter", "xaxis": f"x{n}",
+                     "yaxis": f"y{n}"})
+    layout["yaxis3"]["tickformat"] = ".0%"
+    shades = [{"fillcolor": _SHADE, "layer": "below", "line": {"width": 0}, "type": "rect",
+               "x0": day, "x1": day + pd.Timedelta(days=1), "xref": f"x{n}", "y0": 0, "y1": 1,
+               "yref": f"y{n} domain"}
+              for day in flagged_days(findings) for n in ("", "2", "3")]  # every panel
+    if shades:
+        layout["shapes"] = shades
+    layout.update(margin={"t": 50, "b": 20, "l": 40, "r": 20},
+                  title={"text": "The window hour by hour (shaded: flagged days)"}, height=650)
+    return _figure(data, layout)
 
 
 def to_html(fig: go.Figure | Mapping[str, Any], *, include_plotlyjs: bool = False) -> str:

@@ -43,6 +43,7 @@ component, ``within`` the others (``model=gpt-4o`` within ``agent=support-bot``)
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from itertools import chain
 from typing import Literal
@@ -53,7 +54,7 @@ import pandas as pd
 from workbench.errors import SchemaError
 from workbench.findings import Suspect
 
-__all__ = ["SPECIFICITY", "attribute", "tool_sets"]
+__all__ = ["SPECIFICITY", "Exploded", "attribute", "attribute_rows", "tool_sets"]
 
 #: Finest-grained first; decides between candidates the data cannot separate. A tool call is the
 #: smallest unit of an agent's work and where outside faults enter; a prompt version, a model and
@@ -222,14 +223,101 @@ def attribute(current: pd.DataFrame, baseline: pd.DataFrame, metric: str,
                             if (c := _composite(cur, d)) is not None})
         base = base.assign(**{d: c for d in composites
                               if d in cur.columns and (c := _composite(base, d)) is not None})
-    cur_y = cur[metric].astype("float64").fillna(0.0)
-    base_y = base[metric].astype("float64").fillna(0.0)
+    return _rank(cur[metric].astype("float64").fillna(0.0),
+                 base[metric].astype("float64").fillna(0.0),
+                 [d for d in dimensions if d in cur.columns],
+                 lambda dim: _factorized(cur, base, dim), kind=kind, scale=scale,
+                 min_share=min_share, prior=prior, top=top)
+
+
+class Exploded:
+    """Every unit's values of each dimension, exploded and numbered once for a units frame, so
+    attributing many windows of the same units (:func:`attribute_rows`) selects rows instead of
+    exploding and converting values to text again each time. :meth:`of` keeps one per units
+    frame for the frame's lifetime (dimension columns are not rewritten once made)."""
+
+    def __init__(self, units: pd.DataFrame) -> None:
+        self._units = weakref.ref(units)  # kept by :meth:`of`: never keeps the frame alive
+        self._dims: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    @property
+    def units(self) -> pd.DataFrame:
+        units = self._units()
+        if units is None:
+            raise ReferenceError("the units frame of these exploded values is gone")
+        return units
+
+    @classmethod
+    def of(cls, units: pd.DataFrame) -> Exploded:
+        key = id(units)
+        found = _EXPLODED.get(key)
+        if found is None or found._units() is not units:
+            found = _EXPLODED[key] = cls(units)
+            weakref.finalize(units, _EXPLODED.pop, key, None)
+        return found
+
+    def __call__(self, dim: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Row positions, the value's code there and the values (strings) by code."""
+        if dim not in self._dims:
+            rows, values = _explode(self.units, dim)
+            codes, labels = pd.factorize(values)
+            self._dims[dim] = (rows, codes.astype("int64"), np.asarray(labels, dtype=object))
+        return self._dims[dim]
+
+    def selector(self, cur: np.ndarray, base: np.ndarray):
+        """``dim ->`` :func:`_factorized` of the rows at positions ``cur`` and ``base``
+        (ascending)."""
+        n = len(self.units)
+        at_cur = np.full(n, -1, dtype="int64")
+        at_cur[cur] = np.arange(len(cur))
+        at_base = np.full(n, -1, dtype="int64")
+        at_base[base] = np.arange(len(base))
+
+        def select(dim: str):
+            rows, codes, labels = self(dim)
+            c_pos, b_pos = at_cur[rows], at_base[rows]
+            c_keep, b_keep = c_pos >= 0, b_pos >= 0
+            c_keys, b_keys = codes[c_keep], codes[b_keep]
+            # numbered by first appearance, cur first: as factorizing the values themselves
+            new, uniques = pd.factorize(np.concatenate([c_keys, b_keys]))
+            return (c_pos[c_keep], new[:len(c_keys)], b_pos[b_keep], new[len(c_keys):],
+                    labels[uniques])
+
+        return select
+
+
+_EXPLODED: dict[int, Exploded] = {}
+
+
+def attribute_rows(exploded: Exploded, values: np.ndarray, current: np.ndarray,
+                   baseline: np.ndarray, dimensions: Sequence[str], *,
+                   min_share: float = 0.8, prior: float = 20.0, top: int = 10
+                   ) -> list[Suspect]:
+    """:func:`attribute` (``kind="mean"``) of the units frame of ``exploded`` with ``values``
+    as the metric, ``current`` and ``baseline`` bool masks over its rows: the same ranking,
+    without building the two frames."""
+    cur, base = np.flatnonzero(current), np.flatnonzero(baseline)
+    if not len(cur):
+        return []
+    cols = exploded.units.columns
+    return _rank(pd.Series(values[cur]).astype("float64").fillna(0.0),
+                 pd.Series(values[base]).astype("float64").fillna(0.0),
+                 [d for d in dimensions if d in cols],
+                 exploded.selector(cur, base), kind="mean", scale=None,
+                 min_share=min_share, prior=prior, top=top)
+
+
+def _rank(cur_y: pd.Series, base_y: pd.Series, dimensions: Sequence[str],
+          factorized, *, kind: str, scale: float | None, min_share: float, prior: float,
+          top: int) -> list[Suspect]:
+    """The ranking of :func:`attribute` from the metric of both sides (positional index) and
+    ``factorized(dim)``, which gives :func:`_factorized` of a dimension."""
     if kind == "mean":
         base_rate = float(base_y.mean()) if len(base_y) else float(cur_y.mean())
-        expected_total = base_rate * len(cur)
+        expected_total = base_rate * len(cur_y)
     else:
         if scale is None:
-            scale = len(cur) / len(base) if len(base) else 1.0
+            scale = len(cur_y) / len(base_y) if len(base_y) else 1.0
         base_rate = float("nan")
         expected_total = float(base_y.sum()) * scale
     total_excess = float(cur_y.sum()) - expected_total
@@ -243,9 +331,7 @@ def attribute(current: pd.DataFrame, baseline: pd.DataFrame, metric: str,
     dims, cur_keys, base_keys, members = [], [], [], _Members()
     offset = 0
     for dim in dimensions:
-        if dim not in cur.columns:
-            continue
-        rows, codes, b_rows, b_codes, uniques = _factorized(cur, base, dim)
+        rows, codes, b_rows, b_codes, uniques = factorized(dim)
         if not len(rows):
             continue
         n_cur = int(codes.max()) + 1
@@ -343,8 +429,11 @@ def _composite(df: pd.DataFrame, dim: str) -> pd.Series | None:
     parts = dim.split("/")
     if any(p not in df.columns for p in parts):
         return None
-    keys = pd.DataFrame({str(i): df[p].map(_as_key) for i, p in enumerate(parts)})
-    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys))
+    try:
+        codes, uniques = _key_codes(df, parts)
+    except TypeError:  # unhashable cells (lists, sets): every row's key worked out
+        keys = pd.DataFrame({str(i): df[p].map(_as_key) for i, p in enumerate(parts)})
+        codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys))
     combos = []
     for key in uniques:
         values: list[str] = [""]
@@ -357,6 +446,23 @@ def _composite(df: pd.DataFrame, dim: str) -> pd.Series | None:
     table[-1] = ()
     return pd.Series(table[np.where(codes >= 0, codes, len(combos))], index=df.index,
                      dtype=object)
+
+
+def _key_codes(df: pd.DataFrame, parts: list[str]) -> tuple[np.ndarray, list[tuple]]:
+    """Per row, a code of its parts' keys (:func:`_as_key`), and the keys by code: each part's
+    distinct cells are keyed once, not every row. Raises TypeError on unhashable cells."""
+    part_codes, part_keys = [], []
+    for p in parts:
+        codes, uniques = pd.factorize(df[p].to_numpy(dtype=object), use_na_sentinel=False)
+        part_codes.append(codes)
+        part_keys.append([_as_key(v) for v in uniques.tolist()])
+    combined = np.zeros(len(df), dtype="int64")
+    for codes, keys in zip(part_codes, part_keys):
+        combined = pd.factorize(combined * (len(keys) + 1) + codes)[0]  # renumbered: no overflow
+    first = np.unique(combined, return_index=True)[1]  # codes are 0..n-1
+    table = [tuple(keys[codes[i]] for codes, keys in zip(part_codes, part_keys))
+             for i in first.tolist()]
+    return combined, table
 
 
 def _as_key(v: object) -> tuple:

@@ -66,7 +66,8 @@ def _codes(units: pd.DataFrame, cols: list[str]) -> np.ndarray:
     if key not in memo:
         codes = np.zeros(len(units), dtype="int64")
         for c in cols:
-            k, u = pd.factorize(units[c].astype("string").fillna("\x00"), use_na_sentinel=False)
+            col = units["time"].dt.hour if c == _HOUR else units[c]
+            k, u = pd.factorize(col.astype("string").fillna("\x00"), use_na_sentinel=False)
             codes = pd.factorize(codes * (len(u) + 1) + k)[0]  # renumbered: never overflows
         memo[key] = codes
     return memo[key]
@@ -151,10 +152,8 @@ def expect(units: pd.DataFrame, y: np.ndarray, kind: str, base: np.ndarray,
     y = np.asarray(y, dtype="float64")
     w = np.ones(len(y)) if weight is None else np.asarray(weight, dtype="float64")
     base = np.asarray(base, dtype=bool) & np.isfinite(y)
-    frame = units
-    if seasonality == "hour_of_day":
-        frame = units.assign(**{_HOUR: units["time"].dt.hour.astype("string")})
-    level_codes = [_codes(frame, cols) for cols in _levels(segments, seasonality)]
+    # the hour of day is a segment worked out from the units' time (``_HOUR`` in the levels)
+    level_codes = [_codes(units, cols) for cols in _levels(segments, seasonality)]
     mean, var = _fit(np.nan_to_num(y), w, kind, level_codes, base, prior)
     dropped = 0
     if robust and base.sum() > 0:

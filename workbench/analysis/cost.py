@@ -34,7 +34,7 @@ __all__ = ["evidence", "growth", "page_bursts", "per_task"]
 def per_task(ctx: Context, start: pd.Timestamp, end: pd.Timestamp, group: str = ALL
              ) -> pd.DataFrame:
     """Tokens, iterations, cost per task and runaway traces: window against baseline."""
-    u = ctx.units
+    u = ctx.units[["tokens", "generations", "cost", "waste", "runaway"]]
     rows = {}
     for name, m in (("incident", ctx.window_mask(start, end, group)),
                     ("baseline", ctx.baseline_mask(group))):
@@ -51,7 +51,8 @@ def per_task(ctx: Context, start: pd.Timestamp, end: pd.Timestamp, group: str = 
 
 def offenders(ctx: Context, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """Spend in the window by agent, model, user and session, largest first."""
-    cur = ctx.units[ctx.window_mask(start, end, ALL)]
+    cur = ctx.units[["agent", "primary_model", "user_id", "session_id", "cost"]][
+        ctx.window_mask(start, end, ALL)]
     parts = []
     for dim in ("agent", "primary_model", "user_id", "session_id"):
         g = cur.groupby(cur[dim].astype(str), sort=False)["cost"].agg(["sum", "count"])

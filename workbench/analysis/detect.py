@@ -24,8 +24,9 @@ import pandas as pd
 from workbench import schema
 from workbench.analysis import signals as sig_mod
 from workbench.analysis import spend
-from workbench.analysis.attribution import _composite, _decode, attribute, in_slice
-from workbench.analysis.judge import ALL, SIGNALS, Interval, Judge
+from workbench.analysis.attribution import (Exploded, _composite, _decode, attribute_rows,
+                                            in_slice)
+from workbench.analysis.judge import ALL, SIGNALS, Interval, Judge, judge_for
 from workbench.errors import ConfigError
 from workbench.findings import SEVERITIES, Finding, Suspect
 from workbench.runbooks import Runbook, parse_duration
@@ -47,12 +48,16 @@ class Context:
     """One runbook's detection run: the judge, the frames, and what every finding shares."""
 
     def __init__(self, runbook: Runbook, judge: Judge, observations: pd.DataFrame,
-                 confirmed: bool = True) -> None:
+                 confirmed: bool = True, *, exploded: Exploded | None = None) -> None:
         self.runbook = runbook
         self.judge = judge
         self.units = judge.units
         self.observations = observations
         self.confirmed = confirmed
+        # the units' dimension values, exploded once (shared by the runbooks of one run)
+        self.exploded = exploded if exploded is not None and exploded.units is self.units \
+            else Exploded.of(self.units)
+        self._spans: dict[str, Any] = {}
         self.notes: list[str] = list(getattr(judge.units.attrs.get("budgets"), "notes", []))
         self._fresh: list[tuple[str, str, np.ndarray]] | None = None
         covered = judge.baseline_coverage()
@@ -66,16 +71,15 @@ class Context:
         return self.runbook.dimensions
 
     def window_mask(self, start: pd.Timestamp, end: pd.Timestamp, group: str) -> np.ndarray:
-        t = self.units["time"]
-        m = ((t >= start) & (t < end)).to_numpy()
+        m = self.judge.between(to_utc(start), to_utc(end))
         if group != ALL:
-            m = m & (self.judge.agents == group)
+            m &= self.judge._group_mask(group)
         return m
 
     def baseline_mask(self, group: str) -> np.ndarray:
         m = self.judge.in_base.copy()
         if group != ALL:
-            m = m & (self.judge.agents == group)
+            m &= self.judge._group_mask(group)
         return m
 
     def fresh_versions(self) -> list[tuple[str, str, np.ndarray]]:
@@ -86,13 +90,14 @@ class Context:
         j = self.judge
         out = []
         for dim in (d for d in RELEASE_DIMENSIONS if d in self.units.columns):
-            rows, vals = _values(self.units[dim])
+            rows, codes, labels = self.exploded(dim)
             if not len(rows):
                 continue
-            seen = set(vals[j.in_base[rows]].tolist())
-            for value in sorted(set(vals[j.in_window[rows]].tolist()) - seen):
+            seen = set(labels[np.unique(codes[j.in_base[rows]])].tolist())
+            shown = labels[np.unique(codes[j.in_window[rows]])].tolist()
+            for value in sorted(set(shown) - seen):
                 mask = np.zeros(len(self.units), dtype=bool)
-                mask[rows[vals == value]] = True
+                mask[rows[codes == int(np.flatnonzero(labels == value)[0])]] = True
                 out.append((dim, value, mask))
         self._fresh = out
         return out
@@ -130,18 +135,18 @@ class Context:
     def _attribute(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
                    top: int) -> list[Suspect]:
         p = self.judge.prepared(signal)
-        metric = "__bad"
         for dim in self.dimensions:  # composites once per units frame, not once per finding
             if "/" in dim and dim not in self.units.columns:
                 value = _composite(self.units, dim)
                 if value is not None:
                     self.units[dim] = value
-        units = self.units.assign(**{metric: _bad_values(p)})
-        cur = units[self.window_mask(start, end, group) & p.mask]
-        base = units[self.baseline_mask(group) & p.mask & p.expectation.used]
         share = float(self.runbook.spec["attribution"].get("min_share", 0.8))
-        dims = [d for d in self.dimensions if all(x in units.columns for x in d.split("/"))]
-        found = attribute(cur, base, metric, dims, kind="mean", min_share=share, top=top)
+        dims = [d for d in self.dimensions
+                if all(x in self.units.columns for x in d.split("/"))]
+        found = attribute_rows(self.exploded, _bad_values(p),
+                               self.window_mask(start, end, group) & p.mask,
+                               self.baseline_mask(group) & p.mask & p.expectation.used, dims,
+                               min_share=share, top=top)
         # attribution works in the bad direction; suspects show the signal as the finding does
         if p.spec.invert_display:
             return [replace(x, incident=1.0 - x.incident, baseline=1.0 - x.baseline)
@@ -167,15 +172,10 @@ class Context:
 
     def series(self, signal: str, group: str) -> pd.DataFrame:
         """Per bucket of the window: units, observed and expected value, ratio, p-value."""
-        j = self.judge
-        rows = []
-        t = j.start
-        while t < j.end:
-            iv = j.interval(signal, t, min(t + j.bucket, j.end), group)
-            rows.append({"bucket": t, "units": iv.units, "observed": iv.observed,
-                         "expected": iv.expected, "ratio": iv.ratio, "p_value": iv.p_value,
-                         "severity": iv.severity if iv.significant else None})
-            t += j.bucket
+        rows = [{"bucket": iv.start, "units": iv.units, "observed": iv.observed,
+                 "expected": iv.expected, "ratio": iv.ratio, "p_value": iv.p_value,
+                 "severity": iv.severity if iv.significant else None}
+                for iv in self.judge.buckets(signal, group)]
         return pd.DataFrame(rows)
 
 
@@ -333,15 +333,6 @@ CANARY_SIGNALS: Mapping[str, tuple[str, ...]] = {
 }
 
 
-def _values(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Row positions and values (as text) of a column whose cells are values or tuples of
-    values; empty and missing values are left out."""
-    s = pd.Series(col.to_numpy(dtype=object)).explode()
-    s = s[s.notna()].astype(str)
-    s = s[s != ""]
-    return s.index.to_numpy(dtype="int64"), s.to_numpy(dtype=object)
-
-
 def _enough(j: Judge, signal: str, iv: Interval) -> bool:
     return iv.units >= j.min_units and (SIGNALS[signal].kind == "mean"
                                         or iv.events >= j.min_events)
@@ -351,11 +342,12 @@ def _active(ctx: Context, mask: np.ndarray, start: pd.Timestamp, end: pd.Timesta
             ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """The whole buckets of ``[start, end)`` in which the rows of ``mask`` ran."""
     j = ctx.judge
-    times = ctx.units["time"][mask & ctx.window_mask(start, end, ALL)]
-    if times.empty:
+    rows = np.flatnonzero(mask & ctx.window_mask(start, end, ALL))
+    if not len(rows):
         return None
-    return (max(times.min().floor(j.bucket), start),
-            min(times.max().floor(j.bucket) + j.bucket, end))
+    ns = j._time_ns[rows]
+    first, last = j.time_at(rows[np.argmin(ns)]), j.time_at(rows[np.argmax(ns)])
+    return (max(first.floor(j.bucket), start), min(last.floor(j.bucket) + j.bucket, end))
 
 
 def _new_version_first(ctx: Context, signal: str, start: pd.Timestamp, end: pd.Timestamp,
@@ -519,8 +511,9 @@ def detect(runbook: Runbook, traces: pd.DataFrame, observations: pd.DataFrame | 
 def detect_all(runbooks: Mapping[str, Runbook], traces: pd.DataFrame,
                observations: pd.DataFrame | None, scores: pd.DataFrame | None, start: Any,
                end: Any, *, units: pd.DataFrame | None = None,
-               confirmed: bool = True) -> list[Finding]:
-    """:func:`detect` for every runbook that has a detector; most urgent first."""
+               confirmed: bool = True, judges: dict | None = None) -> list[Finding]:
+    """:func:`detect` for every runbook that has a detector; most urgent first. ``judges``:
+    a cache of judges over the same units (:func:`.judge.judge_for`)."""
     names = [name for name in sorted(runbooks) if name in DETECTORS]
     if not names:
         return []
@@ -533,8 +526,9 @@ def detect_all(runbooks: Mapping[str, Runbook], traces: pd.DataFrame,
     if units is None:
         units = units_for(runbooks, traces, observations, scores, t0)
     out: list[Finding] = []
+    exploded = Exploded.of(units)
     for name in names:
-        judge = Judge(runbooks[name], units, t0, t1)
-        ctx = Context(runbooks[name], judge, observations, confirmed)
+        judge = judge_for(runbooks[name], units, t0, t1, judges)
+        ctx = Context(runbooks[name], judge, observations, confirmed, exploded=exploded)
         out += DETECTORS[name](ctx)
     return sorted(out, key=_order)

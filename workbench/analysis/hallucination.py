@@ -26,7 +26,7 @@ def scores_compared(ctx: Context, signal: str, start: pd.Timestamp, end: pd.Time
                     ) -> pd.DataFrame:
     """The signal's mean and scored traces per agent, window against baseline."""
     column = SIGNALS[signal].column
-    u = ctx.units
+    u = ctx.units[["agent", column]]
     rows = []
     for label, m in (("incident", ctx.window_mask(start, end, "__all__")),
                      ("baseline", ctx.baseline_mask("__all__"))):

@@ -166,70 +166,138 @@ def trace_signals(traces: pd.DataFrame, observations: pd.DataFrame | None,
     return u
 
 
-def _tuples_by_trace(trace_ids: pd.Series, values: pd.Series, units: pd.Series) -> list[tuple]:
-    """Per unit trace id, the sorted distinct ``values`` of its rows (``()`` when none)."""
-    keep = values.notna().to_numpy()
+def _unit_ids(units: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Per unit, the code of its trace id, and the distinct ids by code."""
+    at, uniques = pd.factorize(units.to_numpy(dtype=object))
+    return at, pd.Index(uniques, dtype=object)
+
+
+def _row_codes(trace_ids: pd.Series, ids: pd.Index) -> np.ndarray:
+    """Per row of ``trace_ids``, the code (:func:`_unit_ids`) of its unit; -1 for none."""
+    codes, uniques = pd.factorize(trace_ids.astype(str))
+    found = ids.get_indexer(np.asarray(uniques, dtype=object))
+    out = np.full(len(codes), -1, dtype="int64")
+    out[codes >= 0] = found[codes[codes >= 0]]
+    return out
+
+
+def _tuples_by_trace(trace_ids: pd.Series | None, values: pd.Series, units: pd.Series, *,
+                     coded: tuple[np.ndarray, np.ndarray, pd.Index] | None = None
+                     ) -> list[tuple]:
+    """Per unit trace id, the sorted distinct ``values`` of its rows (``()`` when none).
+
+    ``coded``: ``(row codes of trace_ids, unit codes, ids)`` already worked out
+    (:func:`_row_codes`, :func:`_unit_ids`), when several columns of the same rows are read."""
+    if coded is None:
+        at, ids = _unit_ids(units)
+        coded = (_row_codes(trace_ids, ids), at, ids)
+    rows, at, ids = coded
+    keep = values.notna().to_numpy() & (rows >= 0)
     if not keep.any():
-        return [()] * len(units)
-    pairs = pd.DataFrame({"t": trace_ids[keep].astype(str).to_numpy(),
-                          "v": values[keep].astype(str).to_numpy()}).drop_duplicates()
-    pairs = pairs.sort_values(["t", "v"])
-    ids = pairs["t"].to_numpy()
-    vals = pairs["v"].tolist()
-    cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
-    starts = np.concatenate([[0], cuts]).tolist()
-    stops = np.concatenate([cuts, [len(ids)]]).tolist()
-    lookup = {ids[a]: tuple(vals[a:b]) for a, b in zip(starts, stops)}
-    return [lookup.get(x, ()) for x in units.tolist()]
+        return [()] * len(at)
+    trace = rows[keep]
+    codes, uniques = pd.factorize(values[keep].astype(str))
+    texts = [str(v) for v in uniques.tolist()]
+    order = sorted(range(len(texts)), key=texts.__getitem__)  # values in text order
+    ordered = [texts[i] for i in order]
+    rank = np.empty(len(texts), dtype="int64")
+    rank[order] = np.arange(len(texts))
+    pairs = np.unique(trace * len(ordered) + rank[codes])  # distinct, sorted
+    owner, value = pairs // len(ordered), pairs % len(ordered)
+    cuts = np.flatnonzero(owner[1:] != owner[:-1]) + 1
+    starts = np.concatenate([[0], cuts])
+    stops = np.concatenate([cuts, [len(pairs)]])
+    none = np.empty(1, dtype=object)
+    none[0] = ()
+    per_id = np.repeat(none, len(ids))
+    if len(ordered) <= 62:
+        # each trace's set of values as bits: the few distinct sets become tuples once, shared
+        # by every trace holding them (fewer objects to build and to free)
+        sets = np.bitwise_or.reduceat(np.left_shift(1, value), starts)
+        _, kind = np.unique(sets, return_inverse=True)
+        firsts = np.unique(kind, return_index=True)[1]
+        table = np.empty(len(firsts), dtype=object)
+        for k, g in enumerate(firsts.tolist()):
+            table[k] = tuple(ordered[i] for i in value[starts[g]:stops[g]].tolist())
+        per_id[owner[starts]] = table[kind]
+    else:
+        values_of = [ordered[i] for i in value.tolist()]
+        for a, b, o in zip(starts.tolist(), stops.tolist(), owner[starts].tolist()):
+            per_id[o] = tuple(values_of[a:b])
+    return per_id[at].tolist()
 
 
 def _add_generation_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
     types = obs["type"].astype(str)
-    gens = obs[types.isin(schema.BILLABLE_TYPES).to_numpy()]
-    u["model"] = pd.Series(_tuples_by_trace(gens["trace_id"], gens["model"], u["trace_id"]),
-                           dtype=object)
+    gens = obs[["trace_id", "model", "prompt_name", "prompt_version", "total_tokens"]][
+        types.isin(schema.BILLABLE_TYPES).to_numpy()]
+    at, ids = _unit_ids(u["trace_id"])
+    coded = (_row_codes(gens["trace_id"], ids), at, ids)  # the rows' units, for every column
+    u["model"] = pd.Series(_tuples_by_trace(gens["trace_id"], gens["model"], u["trace_id"],
+                                            coded=coded), dtype=object)
     version = gens["prompt_version"].astype("Int64").astype("string")
     prompt = (gens["prompt_name"].astype("string") + "|" + version).where(
         gens["prompt_name"].notna() & version.notna())
-    u["prompt_version"] = pd.Series(_tuples_by_trace(gens["trace_id"], prompt, u["trace_id"]),
-                                    dtype=object)
+    u["prompt_version"] = pd.Series(_tuples_by_trace(gens["trace_id"], prompt, u["trace_id"],
+                                                     coded=coded), dtype=object)
     u["prompt_name"] = pd.Series(_tuples_by_trace(gens["trace_id"], gens["prompt_name"],
-                                                  u["trace_id"]), dtype=object)
+                                                  u["trace_id"], coded=coded), dtype=object)
     # the model that took most of a trace's tokens: its segment for cost baselines
-    g = gens[gens["model"].notna().to_numpy()]
-    if len(g):
-        w = g["total_tokens"].astype("float64").fillna(0.0) + 1e-9
-        top = (pd.DataFrame({"t": g["trace_id"].astype(str).to_numpy(),
-                             "m": g["model"].astype(str).to_numpy(), "w": w.to_numpy()})
-               .groupby(["t", "m"], sort=False)["w"].sum().reset_index()
-               .sort_values(["t", "w", "m"], ascending=[True, False, True])
-               .drop_duplicates("t").set_index("t")["m"])
-        u["primary_model"] = u["trace_id"].map(top).astype("string")
+    mine = gens["model"].notna().to_numpy() & (coded[0] >= 0)
+    if mine.any():
+        w = gens["total_tokens"].astype("float64").fillna(0.0).to_numpy()[mine] + 1e-9
+        codes, models = pd.factorize(gens["model"].astype(str).to_numpy(dtype=object)[mine])
+        texts = models.tolist()
+        order = sorted(range(len(texts)), key=texts.__getitem__)
+        rank = np.empty(len(texts), dtype="int64")
+        rank[order] = np.arange(len(texts))  # ties go to the model first in text order
+        per = pd.Series(w).groupby(coded[0][mine] * len(texts) + rank[codes]).sum()
+        pair = per.index.to_numpy()
+        owner, model = pair // len(texts), pair % len(texts)
+        by_tokens = np.lexsort((model, -per.to_numpy(), owner))
+        top = by_tokens[np.concatenate([[True], owner[by_tokens][1:] != owner[by_tokens][:-1]])]
+        primary = np.full(len(ids), None, dtype=object)
+        primary[owner[top]] = np.asarray([texts[i] for i in order], dtype=object)[model[top]]
+        u["primary_model"] = pd.Series(primary[at], index=u.index).astype("string")
     else:
         u["primary_model"] = pd.Series(pd.NA, index=u.index, dtype="string")
 
 
 def _add_tool_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
-    tools = obs[obs["type"].astype(str).eq("tool").to_numpy() & obs["tool_name"].notna()]
+    tools = obs[["trace_id", "tool_name", "duration_s", "level"]][
+        obs["type"].astype(str).eq("tool").to_numpy() & obs["tool_name"].notna().to_numpy()]
+    at, ids = _unit_ids(u["trace_id"])
+    trace = _row_codes(tools["trace_id"], ids)
     u["tool_name"] = pd.Series(_tuples_by_trace(tools["trace_id"], tools["tool_name"],
-                                                u["trace_id"]), dtype=object)
-    if tools.empty:
+                                                u["trace_id"], coded=(trace, at, ids)),
+                               dtype=object)
+    mine = trace >= 0
+    if not mine.any():
         u["culprit_tool"] = pd.Series([()] * len(u), dtype=object)
         return
-    t = pd.DataFrame({"t": tools["trace_id"].astype(str).to_numpy(),
-                      "tool": tools["tool_name"].astype(str).to_numpy(),
-                      "dur": tools["duration_s"].astype("float64").to_numpy(),
-                      "failed": tools["level"].eq("ERROR").fillna(False).to_numpy()})
-    per = t.groupby(["t", "tool"], sort=False).agg(dur=("dur", "sum"), failed=("failed", "any"))
-    per = per.reset_index()
-    slowest = per.sort_values(["t", "dur", "tool"], ascending=[True, False, True]) \
-        .drop_duplicates("t")
-    failed = per[per["failed"]]
+    # per (trace, tool): time spent in the tool's calls and whether one failed
+    names = tools["tool_name"].astype(str).to_numpy(dtype=object)[mine]
+    codes, tool_names = pd.factorize(names)
+    texts = tool_names.tolist()
+    order = sorted(range(len(texts)), key=texts.__getitem__)
+    rank = np.empty(len(texts), dtype="int64")
+    rank[order] = np.arange(len(texts))  # a tool's place in text order: ties go to the first
+    key = trace[mine] * len(texts) + rank[codes]
+    per = pd.DataFrame({"dur": tools["duration_s"].astype("float64").to_numpy()[mine],
+                        "failed": tools["level"].eq("ERROR").fillna(False).to_numpy()[mine]}
+                       ).groupby(key).agg(dur=("dur", "sum"), failed=("failed", "any"))
+    pair = per.index.to_numpy()
+    owner, tool = pair // len(texts), pair % len(texts)
     # the tools whose calls failed, and the one the trace spent longest in: a transient error
     # retried past does not hide the call that hung
-    culprits = pd.concat([failed[["t", "tool"]], slowest[["t", "tool"]]]).drop_duplicates()
-    u["culprit_tool"] = pd.Series(_tuples_by_trace(culprits["t"], culprits["tool"],
-                                                   u["trace_id"]), dtype=object)
+    by_time = np.lexsort((tool, -per["dur"].to_numpy(), owner))
+    first = by_time[np.concatenate([[True], owner[by_time][1:] != owner[by_time][:-1]])]
+    culprit = per["failed"].to_numpy().copy()
+    culprit[first] = True
+    ordered = np.asarray([texts[i] for i in order], dtype=object)
+    u["culprit_tool"] = pd.Series(_tuples_by_trace(
+        None, pd.Series(ordered[tool[culprit]], dtype=object), u["trace_id"],
+        coded=(owner[culprit], at, ids)), dtype=object)
 
 
 def _add_scores(u: pd.DataFrame, scores: pd.DataFrame | None,
@@ -248,31 +316,32 @@ def _add_scores(u: pd.DataFrame, scores: pd.DataFrame | None,
     u.attrs["unmapped_scores"] = values.attrs.get("unmapped_names", [])
     if values.empty:
         return
-    row_of = pd.Series(np.arange(len(u)), index=u["trace_id"].to_numpy())
-    row_of = row_of[~row_of.index.duplicated()]
+    # each score's unit row (the first unit of its trace id; -1 for none), grouped on directly
+    at, ids = _unit_ids(u["trace_id"])
+    first = np.full(len(ids), -1, dtype="int64")
+    first[at[::-1]] = np.arange(len(at))[::-1]
+    codes = _row_codes(values["trace_id"], ids)
+    row = np.full(len(codes), -1, dtype="int64")
+    row[codes >= 0] = first[codes[codes >= 0]]
+    signal = values["signal"].to_numpy(dtype=object)
     threshold = score_flags(runbooks)
-    calls = values[values["signal"] == "tool_call_valid"]
-    if len(calls):
+    calls = (signal == "tool_call_valid") & (row >= 0)
+    if calls.any():
         # validity is judged per call: a trace that calls more tools is not more suspect
-        per = calls.assign(bad=(calls["value"] < 0.5).astype("float64")).groupby(
-            calls["trace_id"].astype(str))["bad"].agg(["sum", "count"])
-        rows = row_of.reindex(per.index)
-        ok = rows.notna().to_numpy()
-        at = rows[ok].astype("int64").to_numpy()
+        bad = (values["value"][calls] < 0.5).astype("float64")
+        per = bad.groupby(row[calls]).agg(["sum", "count"])
         for col, src in (("invalid_tool_calls", "sum"), ("scored_tool_calls", "count")):
             arr = u[col].to_numpy().copy()
-            arr[at] = per[src].to_numpy(dtype="float64")[ok]
+            arr[per.index.to_numpy()] = per[src].to_numpy(dtype="float64")
             u[col] = arr
     for name in SCORE_SIGNALS:
-        part = values[values["signal"] == name]
-        if part.empty:
+        mine = (signal == name) & (row >= 0)
+        if not mine.any():
             continue
         worst = "max" if c.scores[name].bad == "high" else "min"
-        per = part.groupby(part["trace_id"].astype(str))["value"].agg(worst)
-        rows = row_of.reindex(per.index)
-        ok = rows.notna().to_numpy()
+        per = values["value"][mine].groupby(row[mine]).agg(worst)
         col = u[name].to_numpy().copy()
-        col[rows[ok].astype("int64").to_numpy()] = per.to_numpy()[ok]
+        col[per.index.to_numpy()] = per.to_numpy()
         u[name] = col
     for flag, source, bad in (("hallucinated", "hallucination", lambda v: v > threshold),
                               ("refused", "refusal", lambda v: v >= 0.5),

@@ -43,7 +43,8 @@ _BURN_MIN_BAD = 3
 def latency_profile(ctx: Context, group: str = ALL) -> pd.DataFrame:
     """Per bucket of the window: traces, p50/p95/p99 duration, timeout and near shares."""
     j = ctx.judge
-    u = ctx.units[ctx.window_mask(j.start, j.end, group)]
+    u = ctx.units[["time", "duration", "timeout", "near_timeout"]][
+        ctx.window_mask(j.start, j.end, group)]
     b = u["time"].dt.floor(j.bucket).rename("bucket")
     g = u.groupby(b)["duration"]
     prof = pd.DataFrame({"traces": g.size(), "p50_s": g.quantile(0.50),
@@ -61,23 +62,62 @@ def slowest(ctx: Context, start: pd.Timestamp, end: pd.Timestamp, n: int = 10) -
         return pd.DataFrame(columns=["kind", "name", "calls", "p50_s", "p95_s",
                                      "baseline_p95_s", "ratio"])
     j = ctx.judge
-    st = obs["start_time"]
-    child = obs["parent_observation_id"].notna()
-    keep = (((st >= start) & (st < end)) | ((st >= j.baseline_start) & (st < j.baseline_end)))
-    o = obs[(keep & child).to_numpy()]
-    is_tool = o["tool_name"].notna().to_numpy()
-    kind = np.where(is_tool, "tool", o["type"].astype(str).to_numpy())
-    name = np.where(is_tool, o["tool_name"].astype(str).to_numpy(dtype=object),
-                    o["name"].astype(str).to_numpy(dtype=object))
-    frame = pd.DataFrame({"kind": kind, "name": name, "dur": o["duration_s"].to_numpy(),
-                          "cur": ((o["start_time"] >= start) & (o["start_time"] < end))
-                          .to_numpy()})
-    cur = frame[frame["cur"]].groupby(["kind", "name"])["dur"].agg(
-        calls="size", p50_s=lambda s: s.quantile(0.5), p95_s=lambda s: s.quantile(0.95))
-    base = frame[~frame["cur"]].groupby(["kind", "name"])["dur"].quantile(0.95)
+    spans = _child_spans(ctx)
+    st = spans["start_ns"]
+    cur_rows = (st >= start.value) & (st < end.value)
+    base_rows = (st >= j.baseline_start.value) & (st < j.baseline_end.value) & ~cur_rows
+
+    if (cur_rows | base_rows).any():
+        frame = spans["frame"]
+    else:  # nothing to show: the table's types as the rows would give them
+        none = np.zeros(len(st), dtype=bool)
+        frame = pd.DataFrame({"kind": spans["kind"][none], "name": spans["name"][none],
+                              "dur": spans["dur"][none]})
+        cur_rows = base_rows = none
+    cur = frame[cur_rows].groupby(["kind", "name"])["dur"]
+    cur = pd.DataFrame({"calls": cur.size(), "p50_s": cur.agg(_quantile(0.5)),
+                        "p95_s": cur.agg(_quantile(0.95))})
+    # the baseline's p95 per span is the same for every window after the baseline days
+    overlaps = start < j.baseline_end and j.baseline_start < end
+    base = spans.get("baseline_p95") if not overlaps else None
+    if base is None:
+        base = frame[base_rows].groupby(["kind", "name"])["dur"].quantile(0.95)
+        if not overlaps:
+            spans["baseline_p95"] = base
     out = cur.join(base.rename("baseline_p95_s"))
     out["ratio"] = out["p95_s"] / out["baseline_p95_s"]
     return out.sort_values(["ratio", "p95_s"], ascending=False).head(n).reset_index()
+
+
+def _quantile(q: float):
+    """``Series.quantile(q)`` of each group's values (linear, missing values left out), on
+    numpy: the same numbers without building a frame per group."""
+    qs = np.asarray([q], dtype="float64")
+
+    def of(s: pd.Series) -> float:
+        v = s.to_numpy(dtype="float64")
+        v = v[~np.isnan(v)]
+        return float(np.quantile(v, qs, method="linear")[0]) if len(v) else float("nan")
+
+    return of
+
+
+def _child_spans(ctx: Context) -> dict:
+    """The observations below a trace's root, as arrays, once per detection run: start time
+    (ns), kind (``tool`` or the observation type), name (the tool's or the span's), duration."""
+    spans = ctx._spans
+    if "start_ns" not in spans:
+        obs = ctx.observations
+        o = obs[obs["parent_observation_id"].notna().to_numpy()]
+        is_tool = o["tool_name"].notna().to_numpy()
+        spans["start_ns"] = o["start_time"].to_numpy(dtype="datetime64[ns]").astype("int64")
+        spans["kind"] = np.where(is_tool, "tool", o["type"].astype(str).to_numpy())
+        spans["name"] = np.where(is_tool, o["tool_name"].astype(str).to_numpy(dtype=object),
+                                 o["name"].astype(str).to_numpy(dtype=object))
+        spans["dur"] = o["duration_s"].to_numpy()
+        spans["frame"] = pd.DataFrame({"kind": spans["kind"], "name": spans["name"],
+                                       "dur": spans["dur"]})
+    return spans
 
 
 def evidence(ctx: Context, signal: str, iv: Interval) -> dict[str, pd.DataFrame]:
@@ -127,8 +167,9 @@ def burn_findings(ctx: Context) -> list[Finding]:
     for group in j.groups():
         if group == ALL:
             continue
-        units = ctx.units[(j.agents == group)]
-        base = ctx.units["timeout"].to_numpy()[j.in_base & (j.agents == group)]
+        mine = j._group_mask(group)
+        units = ctx.units[["time", "timeout", "budget_s"]][mine]
+        base = ctx.units["timeout"].to_numpy()[j.in_base & mine]
         if len(base) >= _BURN_MIN_TRACES and base.mean() >= allowed:
             # the agent misses the objective in its normal traffic: its budget would burn every
             # day. Its timeouts are judged against its own baseline instead; say so once.
@@ -186,12 +227,11 @@ def tool_units(ctx: Context) -> pd.DataFrame:
     st = obs["start_time"]
     keep = (obs["tool_name"].notna() & (st >= j.baseline_start) & (st < j.end)).to_numpy()
     o = obs[keep]
-    return pd.DataFrame({"time": o["start_time"].to_numpy(),
+    return pd.DataFrame({"time": pd.to_datetime(o["start_time"], utc=True).array,
                          "tool_name": o["tool_name"].astype(str).to_numpy(),
                          "agent": o["agent"].astype(str).to_numpy(),
                          "duration": o["duration_s"].astype("float64").to_numpy(),
-                         "trace_id": o["trace_id"].astype(str).to_numpy()}).assign(
-        time=lambda d: pd.to_datetime(d["time"], utc=True))
+                         "trace_id": o["trace_id"].astype(str).to_numpy()})
 
 
 def tool_latency(ctx: Context) -> list[Finding]:
@@ -214,9 +254,9 @@ def tool_latency(ctx: Context) -> list[Finding]:
             continue
         for iv in tj.scan("tool_latency_p95", tool):
             p = tj.prepared("tool_latency_p95")
-            t = units["time"]
-            cur = units[((t >= iv.start) & (t < iv.end)).to_numpy() & (tj.agents == tool)]
-            base = units[tj.in_base & p.expectation.used & (tj.agents == tool)]
+            mine = tj._group_mask(tool)
+            cur = units[tj.between(iv.start, iv.end) & mine]
+            base = units[tj.in_base & p.expectation.used & mine]
             cur = cur.assign(slow=p.y[cur.index.to_numpy()])
             base = base.assign(slow=p.y[base.index.to_numpy()])
             suspects = attribute(cur, base, "slow", ["tool_name", "agent/tool_name"],

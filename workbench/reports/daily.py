@@ -152,15 +152,15 @@ def _pull(src: TraceSource, status: SourceStatus, start: pd.Timestamp, end: pd.T
 
 
 def _detect(runbooks: dict, traces: pd.DataFrame, obs: pd.DataFrame, scores: pd.DataFrame,
-            start: pd.Timestamp, end: pd.Timestamp, units: pd.DataFrame, complete: bool
-            ) -> tuple[list[Finding], str | None]:
+            start: pd.Timestamp, end: pd.Timestamp, units: pd.DataFrame, complete: bool,
+            judges: dict | None = None) -> tuple[list[Finding], str | None]:
     """The hourly runbook detectors over ``[start, end)``; a note when they failed on purpose
     (a WorkbenchError), so the daily checks still reach the reader."""
     from workbench.analysis import detect_all
 
     try:
         return list(detect_all(runbooks, traces, obs, scores, start, end, units=units,
-                               confirmed=complete)), None
+                               confirmed=complete, judges=judges)), None
     except WorkbenchError as exc:
         return [], f"hourly detectors failed: {type(exc).__name__}: {exc}"
 
@@ -448,14 +448,16 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
     all_days = pd.date_range(pull_start, day, freq="D")
     all_kpis = kpi_mod.daily_kpis(units, days=all_days)
     window_days = pd.date_range(window_start, day, freq="D")
-    checks = pd.concat([kpi_mod.check_table(all_kpis, runbooks, d, units)
+    judges: dict = {}  # one judge per runbook and window, shared by checks and detectors
+    checks = pd.concat([kpi_mod.check_table(all_kpis, runbooks, d, units, judges=judges)
                         for d in window_days], ignore_index=True)
-    findings = kpi_mod.check_findings(all_kpis, checks, runbooks, units, obs, complete)
+    findings = kpi_mod.check_findings(all_kpis, checks, runbooks, units, obs, complete,
+                                      judges=judges)
     if (gap := _no_data(units, day, all_kpis)) is not None:
         findings.append(gap)
     if len(traces) and detect_start < end:
         detected, note = _detect(runbooks, traces, obs, scores, detect_start, end, units,
-                                 complete)
+                                 complete, judges)
         findings += detected
         if note:
             notes.append(note)
