@@ -213,28 +213,25 @@ class Conventions:
         assert len(df) == n
         return schema.conform(df.reset_index(drop=True), "observations")
 
+    def _rule_values(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None):
+        """What each of ``column``'s rules reads, in order (only at ``rows`` when given)."""
+        for rule in self.rules.get(column, ()):
+            values = rule.values(raw)
+            if values is not None:
+                yield values if rows is None else values.where(rows)
+
     def _first(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None = None
                ) -> pd.Series:
         """The first non-empty value of ``column``'s rules, per row."""
         if column in _NUMERIC:
             result = pd.Series(pd.NA, index=raw.index, dtype=object)
-            for rule in self.rules.get(column, ()):
-                values = rule.values(raw)
-                if values is None:
-                    continue
-                if rows is not None:
-                    values = values.where(rows)
+            for values in self._rule_values(raw, column, rows):
                 result = result.where(result.notna(), values)
                 if result.notna().all():
                     break
             return result
         merged: pa.Array | None = None
-        for rule in self.rules.get(column, ()):
-            values = rule.values(raw)
-            if values is None:
-                continue
-            if rows is not None:
-                values = values.where(rows)
+        for values in self._rule_values(raw, column, rows):
             text = pa.array(_to_text(values).array)
             merged = text if merged is None else pc.coalesce(merged, text)
             if merged.null_count == 0:
