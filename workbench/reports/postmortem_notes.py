@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError
+from workbench.yaml_file import read_yaml
 
 __all__ = ["ActionItem", "Notes", "load_notes"]
 
@@ -59,15 +60,8 @@ def load_notes(path: str | Path | None) -> Notes:
     Errors name the file, the key and the problem."""
     if path is None or str(path) == "":
         return Notes()
-    import yaml
-
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"notes file {p}: cannot be read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"notes file {p}: not valid YAML: {exc}") from exc
+    data = read_yaml(p, f"notes file {p}")
     if data is None:
         return Notes()
     if not isinstance(data, dict):

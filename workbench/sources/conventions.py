@@ -36,6 +36,7 @@ import yaml
 
 from workbench import schema
 from workbench.errors import ConfigError
+from workbench.yaml_file import read_yaml
 
 __all__ = [
     "ENV_CONVENTIONS",
@@ -454,12 +455,7 @@ def load(path: str | os.PathLike[str] | Mapping[str, Any] | None = None) -> Conv
     if path is None:
         return _default_conventions()
     p = Path(path)
-    try:
-        user = yaml.safe_load(p.read_text())
-    except OSError as exc:
-        raise ConfigError(f"conventions file {p} cannot be read: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"conventions file {p} is not valid YAML: {exc}") from exc
+    user = read_yaml(p, f"conventions file {p}")
     if user is None:
         user = {}
     if not isinstance(user, Mapping):

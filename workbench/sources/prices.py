@@ -25,6 +25,7 @@ import pandas as pd
 import yaml
 
 from workbench.errors import ConfigError
+from workbench.yaml_file import read_yaml
 
 __all__ = ["ENV_PRICES", "Filled", "ModelPrice", "PriceTable", "load"]
 
@@ -130,12 +131,7 @@ def load(path: str | os.PathLike[str] | Mapping[str, Any] | None = None) -> Pric
     if isinstance(path, Mapping):
         return _build(_merge(_defaults(), path, "<mapping>"), "<mapping>")
     p = Path(path)
-    try:
-        user = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"price table {p} cannot be read: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"price table {p} is not valid YAML: {exc}") from exc
+    user = read_yaml(p, f"price table {p}")
     if not isinstance(user, Mapping):
         raise ConfigError(f"price table {p}: expected a mapping with `models:` at the top level")
     return _build(_merge(_defaults(), user, str(p)), str(p))
