@@ -127,9 +127,10 @@ class Context:
         # that nearly every trace held before and holds now (the tool every request calls)
         # cannot, and the model that spent the money goes first
         lead = ranked[0] if ranked else None
-        promote = lead is None or lead.dimension == "model" or all(
-            m.any() and in_slice(self.units, lead)[m].mean() >= _EVERYWHERE
-            for m in (cur_m, base_m))
+        promote = lead is None or lead.dimension == "model"
+        if not promote:
+            held = in_slice(self.units, lead)
+            promote = all(m.any() and held[m].mean() >= _EVERYWHERE for m in (cur_m, base_m))
         return spend.spending_model_first(ranked, table, total, promote=promote)
 
     def _attribute(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
