@@ -60,6 +60,7 @@ class Context:
         self._spans: dict[str, Any] = {}
         self.notes: list[str] = list(getattr(judge.units.attrs.get("budgets"), "notes", []))
         self._fresh: list[tuple[str, str, np.ndarray]] | None = None
+        self._generations: tuple[pd.DataFrame, np.ndarray] | None = None
         covered = judge.baseline_coverage()
         if pd.Timedelta(0) < covered < judge.trailing:
             self.notes.append(f"baseline covers only {covered.days} of the "
@@ -116,10 +117,12 @@ class Context:
     def _by_spend(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
                   ranked: list[Suspect]) -> list[Suspect]:
         p = self.judge.prepared(signal)
-        ids = self.units["trace_id"].to_numpy(dtype=object)
         cur_m = self.window_mask(start, end, group) & p.mask
         base_m = self.baseline_mask(group) & p.mask & p.expectation.used
-        table = spend.model_excess(self.observations, ids[cur_m], ids[base_m])
+        if self._generations is None:
+            self._generations = spend.generations(self.observations,
+                                                  self.units["trace_id"].to_numpy(dtype=object))
+        table = spend.model_excess(*self._generations, cur_m, base_m)
         if table.empty:
             return ranked
         total = self.judge.totals(signal, start, end, group).excess

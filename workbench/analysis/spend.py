@@ -21,7 +21,7 @@ import pandas as pd
 
 from workbench.findings import Suspect
 
-__all__ = ["SPLIT_SIGNALS", "model_excess", "spending_model_first"]
+__all__ = ["SPLIT_SIGNALS", "generations", "model_excess", "spending_model_first"]
 
 #: signals whose excess is money spent by generations
 SPLIT_SIGNALS = ("cost_per_request",)
@@ -31,22 +31,34 @@ _MIN_SHARE = 0.5
 _REST_SHARE = 0.25
 
 
-def model_excess(observations: pd.DataFrame, current: np.ndarray, baseline: np.ndarray
+def generations(observations: pd.DataFrame | None, trace_ids: np.ndarray
+                ) -> tuple[pd.DataFrame, np.ndarray]:
+    """The observations that spent money on a model (agent, model, cost) and, for each, the
+    position of its trace in ``trace_ids`` (-1 where none): worked out once per units frame, so
+    each window selects by position."""
+    cols = ["agent", "model", "cost_usd"]
+    if observations is None or not {"trace_id", *cols} <= set(observations.columns):
+        return pd.DataFrame(columns=cols), np.empty(0, dtype="int64")
+    keep = (observations["model"].notna() & observations["cost_usd"].notna()).to_numpy()
+    gens = observations.loc[keep, cols].reset_index(drop=True)
+    at = pd.Index(trace_ids).get_indexer(observations.loc[keep, "trace_id"])
+    return gens, np.asarray(at, dtype="int64")
+
+
+def model_excess(gens: pd.DataFrame, at: np.ndarray, current: np.ndarray, baseline: np.ndarray
                  ) -> pd.DataFrame:
     """Per (agent, model): spend in the ``current`` traces, spend per request in the
-    ``baseline`` traces and the excess over it (arrays of trace ids; each trace counts once).
-    Sorted by excess, largest first."""
+    ``baseline`` traces and the excess over it. ``gens`` and ``at`` from :func:`generations`;
+    ``current`` and ``baseline`` bool masks over the traces. Sorted by excess, largest first."""
     cols = ["agent", "model", "spent", "per_request", "per_request_base", "excess"]
-    if observations is None or not len(current) or not len(baseline) or \
-            not {"trace_id", "model", "cost_usd", "agent"} <= set(observations.columns):
+    n_cur, n_base = int(current.sum()), int(baseline.sum())
+    if not len(gens) or not n_cur or not n_base:
         return pd.DataFrame(columns=cols)
-    gens = observations.loc[observations["model"].notna() & observations["cost_usd"].notna(),
-                            ["trace_id", "agent", "model", "cost_usd"]]
-    tid = gens["trace_id"].to_numpy(dtype=object)
-    n_cur, n_base = len(np.unique(current)), len(np.unique(baseline))
+    known = at >= 0
+    side = np.where(known, at, 0)
     keys = ["agent", "model"]
-    cur = gens[np.isin(tid, current)].groupby(keys, observed=True)["cost_usd"].sum()
-    base = gens[np.isin(tid, baseline)].groupby(keys, observed=True)["cost_usd"].sum()
+    cur = gens[known & current[side]].groupby(keys, observed=True)["cost_usd"].sum()
+    base = gens[known & baseline[side]].groupby(keys, observed=True)["cost_usd"].sum()
     table = pd.concat({"spent": cur, "base": base}, axis=1).fillna(0.0)
     if table.empty:
         return pd.DataFrame(columns=cols)
