@@ -213,3 +213,58 @@ def test_error_type_from_the_status_message_when_events_are_gone():
     got = conv.load().observations(raw).set_index("observation_id")["error_type"]
     assert got.to_dict() == {"a": "HTTPStatusError", "b": "httpx.HTTPStatusError",
                              "c": "error", "d": "grpc.RpcError"}
+
+
+def _agents(rows: list[dict], conventions=None) -> dict[str, str]:
+    """Agent per trace id from raw rows (one dict per observation)."""
+    cols = sorted({k for r in rows for k in r})
+    raw = conv.raw_frame({c: [r.get(c) for r in rows] for c in cols})
+    obs = (conventions or conv.load()).observations(raw)
+    return obs.groupby("trace_id")["agent"].first().to_dict()
+
+
+def _span(trace, oid, name, parent=None, **extra):
+    return {"trace_id": trace, "observation_id": oid, "parent_observation_id": parent,
+            "start_time": "2026-11-02T10:00:00Z", "name": name, **extra}
+
+
+def test_agent_from_the_root_span_name_before_the_service():
+    """Langfuse names an OTel trace after its root span when no ``langfuse.trace.name`` is set:
+    an OpenInference root CHAIN named after the agent names it, not the service that ran it.
+    Names frameworks give every trace are skipped, and the next rule decides."""
+    chain = {"attr:openinference.span.kind": "CHAIN", "res:service.name": "research-worker"}
+    rows = [
+        # OpenInference LangChain: root CHAIN "research-agent", no trace name
+        _span("oi", "a", "research-agent", **chain),
+        _span("oi", "b", "ChatOpenAI", "a", **{"attr:openinference.span.kind": "LLM",
+                                               "res:service.name": "research-worker"}),
+        # LangGraph's default run name: the service names the agent
+        _span("lg", "c", "LangGraph", **chain),
+        # OpenAI Agents SDK, served with the trace named after its root ("Agent workflow")
+        _span("oa", "d", "Agent workflow", trace_name="Agent workflow",
+              **{"res:service.name": "triage-worker"}),
+        _span("oa", "e", "triage-agent", "d", trace_name="Agent workflow",
+              **{"attr:openinference.span.kind": "AGENT", "res:service.name": "triage-worker"}),
+        # GenAI semconv, trace named after its root "invoke_agent order-agent"
+        _span("ga", "f", "invoke_agent order-agent", trace_name="invoke_agent order-agent",
+              **{"attr:gen_ai.operation.name": "invoke_agent"}),
+        # an HTTP server root span: the service
+        _span("http", "g", "POST /v1/chat", **{"res:service.name": "chat-api"}),
+        _span("http", "h", "chat gpt-4o", "g", **{"attr:gen_ai.operation.name": "chat",
+                                                   "res:service.name": "chat-api"}),
+        # a Logfire span-name template is no name
+        _span("lf", "i", "OpenAI Agents trace: {name}", **{"res:service.name": "shop"}),
+    ]
+    assert _agents(rows) == {"oi": "research-agent", "lg": "research-worker",
+                             "oa": "triage-agent", "ga": "order-agent", "http": "chat-api",
+                             "lf": "shop"}
+
+
+def test_generic_agent_names_can_be_overridden_and_bad_ones_are_named():
+    rows = [_span("lg", "c", "LangGraph", **{"res:service.name": "research-worker"})]
+    mine = conv.load({"generic_agent_names": ["internal-.*"]})
+    assert _agents(rows, mine) == {"lg": "LangGraph"}  # the user's list replaces the defaults
+    assert _agents([_span("x", "a", "internal-runner", **{"res:service.name": "svc"})],
+                   mine) == {"x": "svc"}
+    with pytest.raises(conv.ConfigError, match=r"generic_agent_names.*bad regular expression"):
+        conv.load({"generic_agent_names": ["(unclosed"]})

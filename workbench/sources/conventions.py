@@ -103,12 +103,14 @@ class Rule:
         """The raw column this rule reads."""
         if self.kind in _PREFIXES:
             return _PREFIXES[self.kind] + self.key
-        return "name" if self.kind in ("span_name", "observation_type") else self.key
+        return "name" if self.kind in ("span_name", "observation_type", "root_observation") \
+            else self.key
 
     def values(self, raw: pd.DataFrame) -> pd.Series | None:
         """This rule's value per row (object dtype, nulls where absent), or None when the raw
         frame has no such column."""
-        if self.kind == "observation_type" or self.column not in raw.columns:
+        if self.kind in ("observation_type", "root_observation") \
+                or self.column not in raw.columns:
             return None
         values = raw[self.column]
         if self.kind == "span_name":
@@ -141,6 +143,7 @@ class Conventions:
     present_means_tool: tuple[str, ...]
     tool_span_names: tuple[re.Pattern[str], ...]
     agent_name_prefixes: tuple[str, ...]
+    generic_agent_names: re.Pattern[str] | None
     errors: Mapping[str, re.Pattern[str]]
     scores: Mapping[str, ScoreSignal]
     source: str = "defaults"
@@ -317,10 +320,16 @@ class Conventions:
                 if rule.kind == "observation_type":
                     values = raw["name"].astype(object).where(
                         (types == rule.key.upper()).to_numpy() & _present(raw["name"]))
+                elif rule.kind == "root_observation":
+                    typed = is_root if rule.key == "*" else \
+                        is_root & (types == rule.key.upper()).to_numpy()
+                    values = raw["name"].astype(object).where(typed & _present(raw["name"]))
                 else:
                     values = rule.values(raw)
                     if values is None:
                         continue
+                if col == "agent":
+                    values = self._named_agents(values)
                 have = values.notna().to_numpy()
                 rows = order[have[order]]
                 rows = rows[chosen[codes[rows]] < 0]
@@ -332,11 +341,22 @@ class Conventions:
                 value_of[picked] = values.to_numpy(dtype=object)[picked]
             at = chosen[codes]
             per_row = np.where(at >= 0, value_of[np.maximum(at, 0)], None)
-            mapped = _to_text(pd.Series(per_row, index=raw.index, dtype=object))
-            if col == "agent":
-                mapped = _strip_prefixes(mapped, self.agent_name_prefixes)
-            out[col] = mapped
+            out[col] = _to_text(pd.Series(per_row, index=raw.index, dtype=object))
         return pd.DataFrame(out, index=raw.index)
+
+    def _named_agents(self, values: pd.Series) -> pd.Series:
+        """``values`` as agent names: operation prefixes stripped, and the names frameworks
+        give every trace ("Agent workflow", "LangGraph", "POST /chat") set to null, so that the
+        next rule is tried rather than every trace landing in one "agent"."""
+        have = values.notna().to_numpy()
+        if not have.any():
+            return values
+        names = _strip_prefixes(values[have].astype(str), self.agent_name_prefixes)
+        if self.generic_agent_names is not None:
+            names = names.where(~names.str.fullmatch(self.generic_agent_names))
+        out = values.astype(object).copy()
+        out[have] = names.astype(object).where(names.notna() & names.ne(""), None).to_numpy()
+        return out
 
     # -- scores ----------------------------------------------------------------------------
     def score_signal(self, name: str) -> str | None:
@@ -474,12 +494,14 @@ def _default_conventions() -> Conventions:
 
 
 _RULE_KEYS = set(_TRACE_LEVEL) | set(_OBSERVATION_LEVEL) | {"name"}
-_KINDS = ("field", "attribute", "resource", "metadata", "observation_type", "span_name")
+_KINDS = ("field", "attribute", "resource", "metadata", "observation_type", "root_observation",
+          "span_name")
 
 
 def _merge(base: Mapping[str, Any], user: Mapping[str, Any], where: str) -> dict[str, Any]:
     out = {k: v for k, v in base.items()}
-    known = _RULE_KEYS | {"types", "agent_name_prefixes", "errors", "scores"}
+    known = _RULE_KEYS | {"types", "agent_name_prefixes", "generic_agent_names", "errors",
+                          "scores"}
     for key, value in user.items():
         if key not in known:
             raise ConfigError(f"conventions file {where}: unknown key {key!r}; known keys: "
@@ -537,6 +559,11 @@ def _build(spec: Mapping[str, Any], where: str) -> Conventions:
     present = tuple(str(k) for k in types.get("present_means_tool", []) or [])
     tool_names = tuple(_compile(p, f"{where}: types.tool_span_names")
                        for p in types.get("tool_span_names", []) or [])
+    generic = spec.get("generic_agent_names", []) or []
+    if not isinstance(generic, list):
+        raise ConfigError(f"conventions {where}: generic_agent_names must be a list of patterns")
+    generic_names = _compile("|".join(f"(?:{p})" for p in generic),
+                             f"{where}: generic_agent_names") if generic else None
     errors = {}
     for cls, patterns in (spec.get("errors", {}) or {}).items():
         if not isinstance(patterns, list) or not patterns:
@@ -556,6 +583,7 @@ def _build(spec: Mapping[str, Any], where: str) -> Conventions:
     return Conventions(rules=rules, type_attributes=type_attributes, present_means_tool=present,
                        tool_span_names=tool_names,
                        agent_name_prefixes=tuple(spec.get("agent_name_prefixes", []) or []),
+                       generic_agent_names=generic_names,
                        errors=errors, scores=scores, source=where, fingerprint=digest[:16])
 
 
