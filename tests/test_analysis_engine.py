@@ -374,3 +374,68 @@ def test_a_cost_spike_is_put_on_the_model_whose_calls_got_dearer(books):
     assert 0.9 < top.contribution <= 1.0 and top.incident > 2 * top.baseline
     # the cheap model spent no more than before: it explains nothing and is not listed
     assert "gpt-4.1-nano" not in {s.value for s in f.suspects}
+
+
+def _slow_model_day(slow: float) -> pd.DataFrame:
+    """Every trace of the agent calls a cheap model, the tool search_kb (its slowest span,
+    about 3 s) and gpt-4o (about 1.5 s); from 10:00 to 16:00 on the judged day gpt-4o's calls
+    take ``slow`` times as long."""
+    rng = np.random.default_rng(5)
+    o_rows = []
+    for h in range(8 * 24):
+        t0 = DAY0 - 7 * D + h * H
+        for i in range(20):
+            t = t0 + pd.Timedelta(seconds=float(rng.uniform(0, 3500)))
+            tid = f"{len(o_rows) // 3:032x}"
+            factor = slow if DAY0 + 10 * H <= t < DAY0 + 16 * H else 1.0
+            at = t
+            for name, typ, model, median in (("route", "generation", "gpt-4.1-nano", 0.3),
+                                             ("search_kb", "tool", None, 3.0),
+                                             ("answer", "generation", "gpt-4o", 1.5)):
+                d = median * float(rng.lognormal(0, 0.25)) * (factor if model == "gpt-4o" else 1)
+                o_rows.append({
+                    "trace_id": tid, "observation_id": f"{len(o_rows):016x}",
+                    "start_time": at, "end_time": at + pd.Timedelta(seconds=d),
+                    "duration_s": d, "name": name, "type": typ, "level": "DEFAULT",
+                    "agent": "triage", "environment": "production", "model": model,
+                    "tool_name": name if typ == "tool" else None, "input_tokens": 100,
+                    "output_tokens": 10, "total_tokens": 110, "cost_usd": None})
+                at += pd.Timedelta(seconds=d)
+    return schema.conform(pd.DataFrame(o_rows), "observations")
+
+
+def test_a_slowdown_is_put_on_the_calls_that_took_the_time(books):
+    """The tool every trace calls is each slow trace's slowest span, but the model's calls
+    took the extra time: the model leads the latency findings, shown as the signal is."""
+    from workbench.analysis import detect
+
+    obs = _slow_model_day(4.0)
+    traces = schema.traces_from_observations(obs)
+    found = [f for f in detect(books["timeout_surge"], traces, obs, None, DAY0, DAY0 + D)
+             if f.status == "firing" and f.signal == "latency_p95"]
+    assert found, "no finding"
+    top = found[0].suspects[0]
+    assert (top.dimension, top.value, top.within) == ("model", "gpt-4o", {"agent": "triage"})
+    # the share of the extra time its calls took, and the signal's rates beside it
+    assert 0.9 < top.contribution <= 1.0
+    assert top.incident > 0.5 and top.baseline == pytest.approx(0.05, abs=0.02)
+    assert "search_kb" in {s.value for s in found[0].suspects[1:]}
+
+
+def test_the_time_split_promotes_only_calls_that_took_most_of_the_extra_time():
+    from workbench.analysis import latency
+    from workbench.findings import Suspect
+
+    lead = Suspect(dimension="tool_name", value="inventory_api", contribution=0.9,
+                   within={"agent": "order"})
+    table = pd.DataFrame({"agent": ["order", "order"], "dimension": ["model", "tool_name"],
+                          "value": ["gpt-4o", "lookup"], "per_request": [2.0, 0.2],
+                          "per_request_base": [1.0, 0.2], "excess": [50.0, 0.1]})
+    moved = latency.slowest_component_first([lead], table)
+    assert [s.value for s in moved] == ["gpt-4o", "inventory_api"]
+    # a component whose time per request barely rose is not promoted
+    flat = table.assign(per_request=[1.1, 0.2])
+    assert latency.slowest_component_first([lead], flat) == [lead]
+    # nor one that shares the extra time with another
+    shared = table.assign(excess=[50.0, 40.0])
+    assert latency.slowest_component_first([lead], shared) == [lead]

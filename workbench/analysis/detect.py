@@ -23,7 +23,7 @@ import pandas as pd
 
 from workbench import schema
 from workbench.analysis import signals as sig_mod
-from workbench.analysis import spend
+from workbench.analysis import latency, spend
 from workbench.analysis.attribution import (Exploded, _composite, _decode, attribute_rows,
                                             in_slice)
 from workbench.analysis.judge import ALL, SIGNALS, Interval, Judge, judge_for
@@ -61,6 +61,7 @@ class Context:
         self.notes: list[str] = list(getattr(judge.units.attrs.get("budgets"), "notes", []))
         self._fresh: list[tuple[str, str, np.ndarray]] | None = None
         self._generations: tuple[pd.DataFrame, np.ndarray] | None = None
+        self._components: tuple[pd.DataFrame, np.ndarray] | None = None
         covered = judge.baseline_coverage()
         if pd.Timedelta(0) < covered < judge.trailing:
             self.notes.append(f"baseline covers only {covered.days} of the "
@@ -112,7 +113,40 @@ class Context:
         ranked = self._attribute(signal, start, end, group, top)
         if signal in spend.SPLIT_SIGNALS:
             ranked = self._by_spend(signal, start, end, group, ranked)
+        elif signal in latency.SPLIT_SIGNALS:
+            ranked = self._by_time(signal, start, end, group, ranked)
         return _new_version_first(self, signal, start, end, group, ranked)[:top]
+
+    def _sets_apart(self, lead: Suspect | None, cur_m: np.ndarray, base_m: np.ndarray) -> bool:
+        """Whether the trace-level leader sets the window's traces apart: not a value that
+        nearly every trace held before and holds now (the tool every request calls)."""
+        if lead is None:
+            return False
+        held = in_slice(self.units, lead)
+        return not all(m.any() and held[m].mean() >= _EVERYWHERE for m in (cur_m, base_m))
+
+    def _by_time(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
+                 ranked: list[Suspect]) -> list[Suspect]:
+        """The model or tool calls that took the extra time first
+        (:mod:`~workbench.analysis.latency`), unless the leader sets the window apart."""
+        p = self.judge.prepared(signal)
+        cur_m = self.window_mask(start, end, group) & p.mask
+        base_m = self.baseline_mask(group) & p.mask & p.expectation.used
+        if self._sets_apart(ranked[0] if ranked else None, cur_m, base_m):
+            return ranked
+        if self._components is None:
+            self._components = latency.components(self.observations,
+                                                  self.units["trace_id"].to_numpy(dtype=object))
+        table = latency.component_excess(*self._components, cur_m, base_m)
+        out = latency.slowest_component_first(ranked, table)
+        if not out or out is ranked or (ranked and out[0] == ranked[0]):
+            return out
+        # shown as the signal is: its rate among the traces that made such calls
+        first, bad = out[0], _bad_values(p)
+        held = in_slice(self.units, first)
+        rates = [float(bad[held & m].mean()) if (held & m).any() else float("nan")
+                 for m in (cur_m, base_m)]
+        return [replace(first, incident=rates[0], baseline=rates[1]), *out[1:]]
 
     def _by_spend(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
                   ranked: list[Suspect]) -> list[Suspect]:
@@ -130,10 +164,8 @@ class Context:
         # that nearly every trace held before and holds now (the tool every request calls)
         # cannot, and the model that spent the money goes first
         lead = ranked[0] if ranked else None
-        promote = lead is None or lead.dimension == "model"
-        if not promote:
-            held = in_slice(self.units, lead)
-            promote = all(m.any() and held[m].mean() >= _EVERYWHERE for m in (cur_m, base_m))
+        promote = lead is None or lead.dimension == "model" \
+            or not self._sets_apart(lead, cur_m, base_m)
         return spend.spending_model_first(ranked, table, total, promote=promote)
 
     def _attribute(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
