@@ -268,3 +268,15 @@ def test_generic_agent_names_can_be_overridden_and_bad_ones_are_named():
                    mine) == {"x": "svc"}
     with pytest.raises(conv.ConfigError, match=r"generic_agent_names.*bad regular expression"):
         conv.load({"generic_agent_names": ["(unclosed"]})
+
+
+@pytest.mark.parametrize("name, signal", [
+    ("ragas_faithfulness", "groundedness"), ("faithfulness_score", "groundedness"),
+    ("llm-judge/groundedness", "groundedness"), ("HallucinationEvaluator", "hallucination"),
+    ("hallucination_v2", "hallucination"), ("eval:hallucination", "hallucination"),
+    ("Hallucination", "hallucination"),
+    ("answer_relevance_score", None), ("score", None), ("judge", None), ("toxicity", None)])
+def test_score_names_are_read_through_framework_prefixes_and_suffixes(name, signal):
+    """Evaluation frameworks and teams decorate a metric's name with the framework, the judge,
+    "score" or a version; the metric itself decides the signal, and a bare decoration none."""
+    assert conv.load().score_signal(name) == signal

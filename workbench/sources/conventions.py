@@ -361,10 +361,10 @@ class Conventions:
     # -- scores ----------------------------------------------------------------------------
     def score_signal(self, name: str) -> str | None:
         """The signal a score name feeds (``hallucination``, ``groundedness``, ...), if any."""
-        key = _score_key(name)
-        for sig in self.scores.values():
-            if key in sig.names:
-                return sig.name
+        for key in _score_keys(name):
+            for sig in self.scores.values():
+                if key in sig.names:
+                    return sig.name
         return None
 
     def score_values(self, scores: pd.DataFrame) -> pd.DataFrame:
@@ -793,4 +793,20 @@ def _strip_prefixes(values: pd.Series, prefixes: Iterable[str]) -> pd.Series:
 
 
 def _score_key(name: Any) -> str:
-    return re.sub(r"[\s\-./]+", "_", str(name).strip().lower())
+    return re.sub(r"[\s\-./:]+", "_", str(name).strip().lower())
+
+
+# What evaluation frameworks and teams put around a metric's name: the framework or judge
+# ("ragas_faithfulness", "llm_judge_hallucination"), the kind of number or a version
+# ("faithfulness_score", "hallucination_v2", "HallucinationEvaluator").
+_SCORE_DECORATION = re.compile(
+    r"^(?:(?:ragas|deepeval|phoenix|arize|trulens|langfuse|llm_as_a_judge|llm_as_judge|llm_judge"
+    r"|judge|eval|evaluator|online|auto)_)+"
+    r"|(?:_?(?:score|metric|evaluator|eval|judge|check)|_v\d+)+$")
+
+
+def _score_keys(name: Any) -> list[str]:
+    """A score name's key, then the key without decorations: exact names win."""
+    key = _score_key(name)
+    bare = _SCORE_DECORATION.sub("", key).strip("_")
+    return [key, bare] if bare and bare != key else [key]
