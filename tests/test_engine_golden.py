@@ -49,3 +49,6 @@ def test_the_dataset_exercises_every_path(expected: dict) -> None:
     assert all(f["suspects"] for f in expected["day"]["findings"]
                if f["signal"] not in ("page_burst", "runaway_loop"))
     assert any("slowest" in f["evidence"] for f in expected["day"]["findings"])
+    # a tool one agent calls is that agent's finding
+    tool = [f for f in expected["day"]["findings"] if f["signal"] == "tool_latency_p95"]
+    assert tool and all(f["labels"].get("agent") == "planner-agent" for f in tool)

@@ -266,6 +266,10 @@ def tool_latency(ctx: Context) -> list[Finding]:
             p95 = float(cur["duration"].quantile(0.95)) if len(cur) else float("nan")
             shortest = tj.shortest("tool_latency_p95", iv)
             ids = cur.sort_values("duration", ascending=False)["trace_id"]
+            labels = {"tool_name": tool}
+            agents = cur["agent"].unique()
+            if len(agents) == 1:  # one agent's tool: its finding, as alerts group by agent
+                labels["agent"] = str(agents[0])
             out.append(Finding(
                 runbook=ctx.runbook.name, signal="tool_latency_p95", severity=iv.severity,
                 start=iv.start, end=iv.end, observed=p95, baseline=limit,
@@ -273,7 +277,7 @@ def tool_latency(ctx: Context) -> list[Finding]:
                          f"p95 ({limit:.2f} s) against {iv.expected:.0%} expected, p95 "
                          f"{p95:.2f} s over {_when(iv.start, iv.end)}; significant within "
                          f"{_hours(shortest)} ({_p(iv.p_value)}){suspects_text(suspects)}"),
-                unit=spec.get("unit", "s"), labels={"tool_name": tool}, suspects=suspects,
+                unit=spec.get("unit", "s"), labels=labels, suspects=suspects,
                 trace_ids=list(dict.fromkeys(ids.tolist()))[:20], p_value=iv.p_value,
                 shortest=shortest, confirmed=ctx.confirmed,
                 evidence={"slowest": slowest(ctx, iv.start, iv.end)}))
