@@ -439,3 +439,23 @@ def test_the_time_split_promotes_only_calls_that_took_most_of_the_extra_time():
     # nor one that shares the extra time with another
     shared = table.assign(excess=[50.0, 40.0])
     assert latency.slowest_component_first([lead], shared) == [lead]
+
+
+def test_a_derived_budget_is_said_on_its_own_agents_latency_findings_only(books):
+    from workbench.analysis.detect import Context
+    from workbench.analysis.judge import ALL
+
+    slow = traffic(8, 10, agent="research", duration=lambda t, r: float(r.uniform(9, 20)))
+    fast = traffic(8, 30, agent="chat", duration=lambda t, r: float(r.uniform(0.5, 3)))
+    u = units(slow + fast)
+    ctx = Context(books["timeout_surge"], Judge(books["timeout_surge"], u, DAY0, DAY0 + D), None)
+    said = "agent research runs past the 8 s budget"
+    assert any(said in n for n in ctx.notes_for("research"))
+    assert any(said in n for n in ctx.notes_for(ALL))
+    assert not any(said in n for n in ctx.notes_for("chat"))
+    ctx.add_note("chat misses the SLO", agent="chat")
+    assert ctx.notes_for("chat") == ["chat misses the SLO"]
+    assert not any("chat" in n for n in ctx.notes_for("research"))
+    # a cost finding is no place for a latency budget
+    cost = Context(books["cost_spike"], Judge(books["cost_spike"], u, DAY0, DAY0 + D), None)
+    assert cost.notes_for(ALL) == [] and cost.notes_for("research") == []

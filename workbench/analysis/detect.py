@@ -58,7 +58,11 @@ class Context:
         self.exploded = exploded if exploded is not None and exploded.units is self.units \
             else Exploded.of(self.units)
         self._spans: dict[str, Any] = {}
-        self.notes: list[str] = list(getattr(judge.units.attrs.get("budgets"), "notes", []))
+        self.notes: list[str] = []
+        # a derived latency budget is said where latency is judged, on its own agent's findings
+        self._agent_notes: dict[str, str] = dict(getattr(
+            judge.units.attrs.get("budgets"), "notes_by_agent", {})) \
+            if "budget" in runbook.spec else {}
         self._fresh: list[tuple[str, str, np.ndarray]] | None = None
         self._generations: tuple[pd.DataFrame, np.ndarray] | None = None
         self._components: tuple[pd.DataFrame, np.ndarray] | None = None
@@ -67,6 +71,20 @@ class Context:
             self.notes.append(f"baseline covers only {covered.days} of the "
                               f"{judge.trailing.days} days before the window; judged with what "
                               "there is")
+
+    def add_note(self, text: str, agent: str | None = None) -> None:
+        """A note for every finding, or for ``agent``'s and all traffic's findings only."""
+        if agent is None:
+            self.notes.append(text)
+        else:
+            self._agent_notes[agent] = "; ".join(
+                x for x in (self._agent_notes.get(agent), text) if x)
+
+    def notes_for(self, group: str) -> list[str]:
+        """The notes a finding of ``group`` (an agent, or all traffic) carries."""
+        mine = list(self._agent_notes.values()) if group == ALL else \
+            [self._agent_notes[group]] if group in self._agent_notes else []
+        return mine + self.notes
 
     @property
     def dimensions(self) -> list[str]:
@@ -287,8 +305,9 @@ def signal_finding(ctx: Context, signal: str, iv: Interval,
                f"expected for the same traffic ({_ratio(iv)}) over {_when(iv.start, iv.end)}, "
                f"{iv.units} {'scored ' if SIGNALS[signal].scored else ''}traces; significant "
                f"within {_hours(shortest)} ({_p(iv.p_value)}){suspects_text(suspects)}")
-    if ctx.notes:
-        summary += "; " + "; ".join(ctx.notes)
+    notes = ctx.notes_for(iv.group)
+    if notes:
+        summary += "; " + "; ".join(notes)
     ev = {"series": ctx.series(signal, iv.group)}
     if evidence is not None:
         ev.update(evidence(ctx, signal, iv))
@@ -348,8 +367,9 @@ def insufficient(ctx: Context) -> Finding | None:
     if why is None:
         return None
     summary = f"{rb.title}: insufficient data to judge ({why})"
-    if ctx.notes:
-        summary += "; " + "; ".join(ctx.notes)
+    notes = ctx.notes_for(ALL)
+    if notes:
+        summary += "; " + "; ".join(notes)
     return Finding(runbook=rb.name, signal="data_volume", severity="info", start=j.start,
                    end=j.end, observed=float(j.window_units()),
                    baseline=float(j.baseline_units()), summary=summary,

@@ -49,6 +49,7 @@ class Budgets:
     per_agent: dict[str, float] = field(default_factory=dict)
     derived: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    notes_by_agent: dict[str, str] = field(default_factory=dict)
 
     def of(self, agent: str) -> float:
         return self.per_agent.get(agent, self.derived.get(agent, self.default_s))
@@ -95,10 +96,11 @@ def agent_budgets(traces: pd.DataFrame, runbooks: Mapping[str, Any] | None,
         if over > _SLOW_BY_DESIGN_SHARE:
             derived = float(math.ceil(d.quantile(0.99)))
             b.derived[agent] = derived
-            b.notes.append(
+            b.notes_by_agent[agent] = (
                 f"agent {agent} runs past the {b.default_s:g} s budget in {over:.0%} of its "
                 f"baseline traces: judged against its own p99, {derived:g} s (set "
                 f"budget.per_agent.{agent} in the timeout_surge runbook)")
+            b.notes.append(b.notes_by_agent[agent])
     return b
 
 

@@ -173,9 +173,9 @@ def burn_findings(ctx: Context) -> list[Finding]:
         if len(base) >= _BURN_MIN_TRACES and base.mean() >= allowed:
             # the agent misses the objective in its normal traffic: its budget would burn every
             # day. Its timeouts are judged against its own baseline instead; say so once.
-            ctx.notes.append(f"{group} misses the {slo['objective']:.0%} SLO in its baseline "
-                             f"({base.mean():.1%} of traces out of budget): burn-rate alerts "
-                             "are off for it, its timeouts are judged against its baseline")
+            ctx.add_note(f"{group} misses the {slo['objective']:.0%} SLO in its baseline "
+                         f"({base.mean():.1%} of traces out of budget): burn-rate alerts are "
+                         "off for it, its timeouts are judged against its baseline", agent=group)
             continue
         table = burn_rates(units, j.start, j.end, float(slo["objective"]), rules, step)
         fire = pd.Series([None] * len(table), dtype=object)
