@@ -153,8 +153,13 @@ def _signal_kernels(km_class: type, signum: int) -> None:
 
 def _execute(src: Path, target: Path, params: Mapping[str, Any], kernel_name: str | None,
              cwd: str | Path | None, start_timeout: int, engine: dict[str, Any]) -> None:
+    # The executed notebook is written once, at the end (or, on a failed cell, with its
+    # traceback before papermill raises): not before and after every cell, which re-encodes the
+    # whole notebook, outputs and figures included, some thirty times on a report's critical
+    # path while nobody watches the staging copy.
     papermill.execute_notebook(str(src), str(target), parameters=dict(params),
                                kernel_name=kernel_name, progress_bar=False,
+                               request_save_on_cell_execute=False,
                                cwd=str(cwd) if cwd else None, start_timeout=start_timeout,
                                **engine)
 
