@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 from workbench import plots
 from workbench.analysis import attribution
 from workbench.analysis.attribution import Exploded, attribute, attribute_rows
+from workbench.findings import Suspect
 
 
 def _units(seed: int, n: int = 3000) -> pd.DataFrame:
@@ -66,6 +67,33 @@ def test_composites_keyed_per_distinct_value_match_keyed_per_row() -> None:
                 if part else []
         assert row == tuple(sorted(set(values)))
     assert fast.iloc[0] == () and any(len(r) > 1 for r in fast.tolist())
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_slice_judged_per_distinct_value_matches_judged_per_unit(seed: int) -> None:
+    units = _units(seed)
+    odd = pd.Series([["search"], {"sql"}, None, float("nan"), pd.NA, 3, "search"] * 4,
+                    dtype=object)  # lists and sets are unhashable: judged one by one
+    units = units.assign(odd=pd.concat([odd, pd.Series([()] * (len(units) - len(odd)),
+                                                        dtype=object)], ignore_index=True))
+
+    def reference(s: Suspect) -> np.ndarray:
+        conds = [(s.dimension, s.value)] + list(s.within.items())
+        mask = np.ones(len(units), dtype=bool)
+        for dim, value in conds:
+            mask &= np.array([(value in v) if isinstance(v, (tuple, list, set))
+                              else (isinstance(v, str) and v == value) for v in units[dim]])
+        return mask
+
+    suspects = [Suspect(dimension=d, value=v, contribution=1.0, within=w) for d, v, w in (
+        ("model", "claude", {}), ("model", "mini", {"agent": "billing"}),
+        ("tool_name", "sql", {}), ("release", "v1", {}), ("release", "v9", {}),
+        ("agent", "support", {"tool_name": "search"}), ("odd", "search", {}),
+        ("odd", "sql", {"model": "claude"}))]
+    for s in suspects:
+        got = attribution.in_slice(units, s)
+        assert got.dtype == bool and got.tolist() == reference(s).tolist(), s
+    assert attribution.in_slice(units, suspects[0]).sum() > 0
 
 
 def test_lists_in_a_composite_part_still_work() -> None:

@@ -17,6 +17,17 @@ def test_import_is_cheap_and_lazy():
     assert out.stdout.strip() == "[]"
 
 
+def test_the_report_kernel_imports_no_http_client_for_a_local_store():
+    # The daily report notebook's imports, and a deadline, without httpx: it loads with the
+    # first source or sink that speaks HTTP.
+    code = ("import sys\nfrom workbench import plots\nfrom workbench.reports import daily, html\n"
+            "from workbench.deadline import Deadline\nDeadline.after(5)\n"
+            "print('httpx' in sys.modules)\n"
+            "from workbench.deadline import DeadlineTransport\nprint('httpx' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
+
+
 def test_every_listed_submodule_exists():
     for name in workbench.__all__:
         if name != "__version__":

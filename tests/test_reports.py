@@ -85,6 +85,24 @@ def test_kernel_imports_the_workbench_that_asked_for_the_report(tmp_path, monkey
 
 
 @pytest.mark.notebook
+def test_kernel_exit_runs_exit_hooks_and_keeps_what_the_notebook_wrote(tmp_path):
+    # The kernel ends without tearing the interpreter down, but only after the exit hooks:
+    # one the notebook registered runs, and a file it left open is flushed (IPython clears the
+    # notebook's namespace in its own exit hook).
+    hook, left_open = tmp_path / "hook.txt", tmp_path / "open.txt"
+    nb = write_nb(tmp_path / "exit.ipynb",
+                  "import atexit, pathlib, sys\n"
+                  f"atexit.register(pathlib.Path({str(hook)!r}).write_text, 'ran')\n"
+                  f"f = open({str(left_open)!r}, 'w')\n"
+                  "f.write('kept')\n"
+                  "print(sys.argv[0], 'workbench.reports.kernel' in sys.modules)")
+    ran = nbformat.read(run_notebook(nb, {}, tmp_path / "out"), as_version=4)
+    assert ran.cells[-1].outputs[0]["text"].split() == ["-c", "True"]
+    assert hook.read_text() == "ran"
+    assert left_open.read_text() == "kept"
+
+
+@pytest.mark.notebook
 @pytest.mark.skipif(os.name != "posix", reason="Unix sockets only where the platform has them")
 def test_kernel_talks_over_unix_sockets_not_localhost_tcp(tmp_path, capfd):
     nb = write_nb(tmp_path / "transport.ipynb",

@@ -11,6 +11,7 @@ Package map::
     workbench.analysis      per-trace signals, baselines, the judging engine, detectors and
                             attribution -> Finding
     workbench.deadline      one wall-clock deadline per run, enforced on every HTTP request
+                            (deadline_transport: the httpx transport enforcing it)
     workbench.findings      the Finding record
     workbench.kpis          the daily KPI table and the runbooks' daily threshold checks
     workbench.investigate   what a runbook notebook shows: signals, suspects, worst traces

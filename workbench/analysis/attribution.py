@@ -46,7 +46,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 from itertools import chain
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -93,11 +93,26 @@ def in_slice(units: pd.DataFrame, s: Suspect) -> np.ndarray:
     for dim, value in conds:
         if dim not in units.columns:
             return np.zeros(len(units), dtype=bool)
-        col = units[dim].to_numpy(dtype=object)
-        mask &= np.fromiter(((value in v) if isinstance(v, (tuple, list, set))
-                             else (isinstance(v, str) and v == value) for v in col),
-                            dtype=bool, count=len(col))
+        mask &= _holds(units[dim].to_numpy(dtype=object), value)
     return mask
+
+
+def _holds_value(v: Any, value: Any) -> bool:
+    return (value in v) if isinstance(v, (tuple, list, set)) else (isinstance(v, str)
+                                                                   and v == value)
+
+
+def _holds(col: np.ndarray, value: Any) -> np.ndarray:
+    """Per element of ``col``: it is ``value``, or a tuple/list/set holding it. Each distinct
+    value is judged once (a column holds a few dozen distinct tuples over many units)."""
+    try:
+        codes, distinct = pd.factorize(col)
+    except TypeError:  # unhashable values (lists, sets): one element at a time
+        return np.fromiter((_holds_value(v, value) for v in col), dtype=bool, count=len(col))
+    hit = np.fromiter((_holds_value(v, value) for v in distinct), dtype=bool,
+                      count=len(distinct))
+    # missing values (code -1) hold nothing, as a value that is neither a string nor a tuple
+    return np.append(hit, False)[codes]
 
 
 def _explode(df: pd.DataFrame, dim: str) -> tuple[np.ndarray, np.ndarray]:

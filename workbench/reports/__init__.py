@@ -1,6 +1,7 @@
 """Reports: notebooks executed with papermill, rendered to offline HTML, summarised in JSON.
 
 - :mod:`~workbench.reports.execute`: :func:`run_notebook` (failures keep ``*-err.ipynb``).
+- :mod:`~workbench.reports.kernel`: the kernel notebooks run in (ipykernel, quick to exit).
 - :mod:`~workbench.reports.render`: :func:`render_html` (no code, nothing fetched, plotly.js
   once, redacted) and :func:`~workbench.reports.render.render_report`, which also makes the
   executed notebook beside the HTML fit to share.

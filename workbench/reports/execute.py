@@ -33,6 +33,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from workbench.deadline import Deadline
 from workbench.errors import ConfigError, ReportError
+from workbench.reports import kernel
 
 __all__ = ["RunInterrupted", "check_parameters", "run_notebook"]
 
@@ -91,7 +92,8 @@ class _ThisPythonKernelManager(AsyncKernelManager):
     workbench, and see the same runbooks, as the command that asked for it.
 
     Where the platform has Unix sockets the kernel talks over them rather than TCP on localhost:
-    only this user can reach them, and the kernel has no reason to warn about plain-text TCP."""
+    only this user can reach them, and the kernel has no reason to warn about plain-text TCP.
+    The kernel is :mod:`workbench.reports.kernel`: ipykernel, ending without a slow teardown."""
 
     transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc" if os.name == "posix" else "tcp",
                                 config=True)
@@ -100,7 +102,7 @@ class _ThisPythonKernelManager(AsyncKernelManager):
     def kernel_spec(self) -> KernelSpec | None:
         if self._kernel_spec is None:
             self._kernel_spec = KernelSpec(
-                argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                argv=kernel.argv(sys.executable),
                 env=_same_workbench_env(), display_name=f"Python ({sys.executable})",
                 language="python")
         return self._kernel_spec
@@ -153,8 +155,13 @@ def _signal_kernels(km_class: type, signum: int) -> None:
 
 def _execute(src: Path, target: Path, params: Mapping[str, Any], kernel_name: str | None,
              cwd: str | Path | None, start_timeout: int, engine: dict[str, Any]) -> None:
+    # The executed notebook is written once, at the end (or, on a failed cell, with its
+    # traceback before papermill raises): not before and after every cell, which re-encodes the
+    # whole notebook, outputs and figures included, some thirty times on a report's critical
+    # path while nobody watches the staging copy.
     papermill.execute_notebook(str(src), str(target), parameters=dict(params),
                                kernel_name=kernel_name, progress_bar=False,
+                               request_save_on_cell_execute=False,
                                cwd=str(cwd) if cwd else None, start_timeout=start_timeout,
                                **engine)
 
