@@ -116,10 +116,21 @@ class Rule:
             values = _extract(values, self.pattern)
         elif self.json_key is not None:
             values = values.map(lambda v: _json_field(v, self.json_key), na_action="ignore")
-        present = _present(values)
-        if isinstance(values.dtype, pd.StringDtype):
-            return values.astype(_TEXT).where(present)
-        return values.astype(object).where(present)
+        if isinstance(values.dtype, pd.StringDtype):  # blanks dropped in Arrow
+            text = _arrow_text(values)
+            kept = pc.if_else(_filled(text), text, pa.scalar(None, pa.string()))
+            return pd.Series(pd.arrays.ArrowStringArray(kept), index=values.index,
+                             name=values.name, dtype=_TEXT)
+        return values.astype(object).where(_present(values))
+
+    def numbers(self, raw: pd.DataFrame) -> np.ndarray | None:
+        """This rule's values as float64 (NaN where absent) when its raw column already
+        holds numbers; None when it does not (the general path then reads them)."""
+        if self.kind in ("span_name", "observation_type") or self.json_key is not None:
+            return None
+        if self.column not in raw.columns or not _is_number(raw[self.column].dtype):
+            return None
+        return raw[self.column].to_numpy(dtype="float64", na_value=np.nan)
 
 
 @dataclass(frozen=True)
@@ -225,6 +236,9 @@ class Conventions:
                ) -> pd.Series:
         """The first non-empty value of ``column``'s rules, per row."""
         if column in _NUMERIC:
+            numbers = self._first_number(raw, column, rows)
+            if numbers is not None:
+                return numbers
             result = pd.Series(pd.NA, index=raw.index, dtype=object)
             for values in self._rule_values(raw, column, rows):
                 result = result.where(result.notna(), values)
@@ -240,6 +254,22 @@ class Conventions:
         if merged is None:
             return pd.Series(pd.NA, index=raw.index, dtype=_TEXT)
         return pd.Series(pd.arrays.ArrowStringArray(merged), index=raw.index, dtype=_TEXT)
+
+    def _first_number(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None
+                      ) -> pd.Series | None:
+        """:meth:`_first` of a numeric column whose rules all read numeric raw columns, in
+        numpy (None when any rule reads text, JSON or a span name)."""
+        result = np.full(len(raw), np.nan)
+        for rule in self.rules.get(column, ()):
+            if rule.kind == "observation_type" or rule.column not in raw.columns:
+                continue
+            values = rule.numbers(raw)
+            if values is None:
+                return None
+            if rows is not None:
+                values = np.where(rows, values, np.nan)
+            result = np.where(np.isnan(result), values, result)
+        return pd.Series(result, index=raw.index)
 
     def _types(self, raw: pd.DataFrame) -> pd.Series:
         native = raw["native_type"].str.upper()
@@ -680,11 +710,20 @@ def _json_field(value: Any, key: str) -> Any:
     return value.get(key) if isinstance(value, Mapping) else None
 
 
+def _arrow_text(s: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """A text series' values in Arrow."""
+    return pa.array(s.astype(_TEXT).array)
+
+
+def _filled(text: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Non-null and not blank, as an Arrow boolean array without nulls."""
+    return pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(text), ""), False)
+
+
 def _present(s: pd.Series) -> pd.Series:
     """Non-null and not an empty string."""
     if isinstance(s.dtype, pd.StringDtype):
-        text = pa.array(s.astype(_TEXT).array)
-        ok = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(text), ""), False)
+        ok = _filled(_arrow_text(s))
         return pd.Series(ok.to_numpy(zero_copy_only=False), index=s.index)
     ok = s.notna()
     if s.dtype == object:
@@ -714,8 +753,16 @@ def _extract(values: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
     return _per_value(values, extract)
 
 
+def _is_number(dtype: Any) -> bool:
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
 def _numeric(s: pd.Series, dtype: str) -> pd.Series:
-    values = pd.to_numeric(s.astype(object).where(s.notna(), None), errors="coerce")
+    if _is_number(s.dtype):  # already numbers: no parsing, value by value, of objects
+        values = pd.Series(s.to_numpy(dtype="float64", na_value=np.nan), index=s.index,
+                           name=s.name)
+    else:
+        values = pd.to_numeric(s.astype(object).where(s.notna(), None), errors="coerce")
     if dtype == "Int64":
         values = values.where(values.isna() | (values == np.floor(values)))
         return values.astype("Float64").astype("Int64")
