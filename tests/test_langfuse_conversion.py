@@ -195,3 +195,26 @@ def test_a_text_rule_drops_blanks_as_the_general_path_does() -> None:
     text = raw["attr:gen_ai.tool.name"]
     pd.testing.assert_series_equal(got, text.astype("string").where(conv._present(text)))
     assert got.tolist() == ["x", pd.NA, pd.NA, pd.NA, "ü"]
+
+
+def test_presence_of_objects_is_the_text_check_on_every_value() -> None:
+    s = pd.Series(["x", " ", "", None, np.nan, 1, 0.0, ["a"], [], True, "\t\n", "ü", {}],
+                  dtype=object)
+    plain = s.notna() & s.astype(str).str.strip().ne("").to_numpy()
+    pd.testing.assert_series_equal(conv._present(s), plain)
+    assert conv._present(s).tolist() == [True, False, False, False, False, True, True, True,
+                                         True, True, False, True, True]
+
+
+def test_joined_text_is_the_present_parts_in_order() -> None:
+    a = pd.Series(["x", None, "  ", "a", None], dtype="string")
+    b = pd.Series(["y", "z", "w", None, None], dtype=object)
+    c = pd.Series(["1", "", None, "ü", None], dtype="str")
+    plain = pd.Series(pd.NA, index=a.index, dtype="string")
+    for p in (a, b, c):  # the plain fold: add each present part after what is there
+        p = p.astype("string").where(conv._present(p))
+        plain = plain.where(plain.isna() | p.isna(), plain + " | " + p)
+        plain = plain.where(plain.notna(), p)
+    got = conv._join_text(a, None, b, c, sep=" | ")
+    pd.testing.assert_series_equal(got, plain)
+    assert got.tolist() == ["x | y | 1", "z", "w", "a | ü", pd.NA]

@@ -118,7 +118,7 @@ class Rule:
             values = values.map(lambda v: _json_field(v, self.json_key), na_action="ignore")
         if isinstance(values.dtype, pd.StringDtype):  # blanks dropped in Arrow
             text = _arrow_text(values)
-            kept = pc.if_else(_filled(text), text, pa.scalar(None, pa.string()))
+            kept = pc.if_else(_filled(text), text, pa.scalar(None, text.type))
             return pd.Series(pd.arrays.ArrowStringArray(kept), index=values.index,
                              name=values.name, dtype=_TEXT)
         return values.astype(object).where(_present(values))
@@ -726,8 +726,14 @@ def _present(s: pd.Series) -> pd.Series:
         ok = _filled(_arrow_text(s))
         return pd.Series(ok.to_numpy(zero_copy_only=False), index=s.index)
     ok = s.notna()
-    if s.dtype == object:
-        ok = ok & s.astype(str).str.strip().ne("").to_numpy()
+    if s.dtype == object:  # only text can be blank: the other values are not turned to text
+        at = np.flatnonzero(ok.to_numpy(dtype=bool))
+        values = s.to_numpy(dtype=object)[at].tolist()
+        blank = np.fromiter((isinstance(v, str) and not v.strip() for v in values),
+                            dtype=bool, count=len(values))
+        keep = ok.to_numpy(dtype=bool, copy=True)
+        keep[at[blank]] = False
+        ok = pd.Series(keep, index=s.index)
     return ok
 
 
@@ -770,13 +776,15 @@ def _numeric(s: pd.Series, dtype: str) -> pd.Series:
 
 
 def _join_text(*parts: pd.Series | None, sep: str) -> pd.Series:
+    """The parts that are present, joined with ``sep`` (NA where none is), in Arrow."""
     parts_ = [p for p in parts if p is not None]
-    out = pd.Series(pd.NA, index=parts_[0].index, dtype=_TEXT)
+    out = None
     for p in parts_:
-        p = p.astype(_TEXT).where(_present(p))
-        out = out.where(out.isna() | p.isna(), out + sep + p)
-        out = out.where(out.notna(), p)
-    return out
+        text = _arrow_text(p)
+        text = pc.if_else(_filled(text), text, pa.scalar(None, text.type))
+        out = text if out is None else pc.coalesce(
+            pc.binary_join_element_wise(out, text, pa.scalar(sep, text.type)), out, text)
+    return pd.Series(pd.arrays.ArrowStringArray(out), index=parts_[0].index, dtype=_TEXT)
 
 
 _EXCEPTION_NAME = r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*(?:Error|Exception|Timeout|Failure|Fault)"
