@@ -218,3 +218,26 @@ def test_joined_text_is_the_present_parts_in_order() -> None:
     got = conv._join_text(a, None, b, c, sep=" | ")
     pd.testing.assert_series_equal(got, plain)
     assert got.tolist() == ["x | y | 1", "z", "w", "a | ü", pd.NA]
+
+
+@pytest.mark.parametrize("other", [None, "TOOL", "ü",
+                                   pd.Series(["a", None, "c", "d", None], dtype="string")])
+def test_text_masked_in_arrow_is_what_pandas_masks(other: Any) -> None:
+    s = pd.Series(["x", None, "", "ÿ", "y"], dtype="string", name="n")
+    cond = np.array([True, False, False, True, False])
+    plain = s.where(cond) if other is None else s.where(cond, other)
+    pd.testing.assert_series_equal(conv._where(s, cond, other), plain)
+    objects = s.astype(object)  # not text: pandas masks it
+    pd.testing.assert_series_equal(conv._where(objects, cond, "TOOL"),
+                                   objects.where(cond, "TOOL"))
+
+
+@pytest.mark.parametrize("values", [["invoke_agent triage", "x", None, "create_agent ä"],
+                                    ["support", None, "agent invoke_agent x"], [None, None]])
+def test_agent_prefixes_strip_as_the_anchored_replace_does(values: list[Any]) -> None:
+    s = pd.Series(values, dtype="string")
+    prefixes = ("invoke_agent ", "create_agent ")
+    plain = s
+    for p in prefixes:
+        plain = plain.str.replace(f"^{p}", "", regex=True)
+    pd.testing.assert_series_equal(conv._strip_prefixes(s, prefixes), plain)

@@ -211,7 +211,7 @@ class Conventions:
         out["environment"] = out["environment"].fillna("default")
         is_tool = (types == "TOOL").to_numpy()
         tool = self._first(raw, "tool_name", rows=is_tool)
-        out["tool_name"] = tool.where(pd.Series(is_tool, index=raw.index))
+        out["tool_name"] = _where(tool, is_tool)
         for col in ("model", "prompt_name"):
             out[col] = self._first(raw, col)
         for col in ("prompt_version", "input_tokens", "output_tokens", "total_tokens",
@@ -230,7 +230,7 @@ class Conventions:
         for rule in self.rules.get(column, ()):
             values = rule.values(raw)
             if values is not None:
-                yield values if rows is None else values.where(rows)
+                yield values if rows is None else _where(values, rows)
 
     def _first(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None = None
                ) -> pd.Series:
@@ -273,7 +273,7 @@ class Conventions:
 
     def _types(self, raw: pd.DataFrame) -> pd.Series:
         native = raw["native_type"].str.upper()
-        known = native.where(native.isin(TYPES) & (native != "SPAN"))
+        known = _where(native, native.isin(TYPES) & (native != "SPAN"))
         inferred = pd.Series(pd.NA, index=raw.index, dtype=_TEXT)
         for key, mapping in self.type_attributes.items():
             col = "attr:" + key
@@ -282,13 +282,13 @@ class Conventions:
             lookup = {str(k).lower(): v for k, v in mapping.items()}
             mapped = _per_value(raw[col].astype(_TEXT).str.lower(),
                                 lambda v, lookup=lookup: v.map(lookup), _TEXT)
-            inferred = inferred.where(inferred.notna(), mapped)
+            inferred = _where(inferred, inferred.notna(), mapped)
         explicit = raw["attr:langfuse.observation.type"].astype(_TEXT).str.upper() \
             if "attr:langfuse.observation.type" in raw.columns else None
         out = known
         if explicit is not None:
-            out = explicit.where(explicit.isin(TYPES), out)
-        out = out.where(out.notna(), inferred)
+            out = _where(explicit, explicit.isin(TYPES), out)
+        out = _where(out, out.notna(), inferred)
         names = raw["name"].fillna("")
         tool_like = np.zeros(len(raw), dtype=bool)
         for key in self.present_means_tool:
@@ -297,10 +297,10 @@ class Conventions:
         for pattern in self.tool_span_names:
             tool_like |= _per_value(names, lambda v, p=pattern: v.str.contains(p, regex=True)
                                     ).to_numpy(dtype=bool)
-        out = out.where(out.notna() | ~tool_like, "TOOL")
+        out = _where(out, out.notna() | ~tool_like, "TOOL")
         has_model = self._first(raw, "model").notna()
-        out = out.where(out.notna() | ~has_model, "GENERATION")
-        out = out.where(out.notna(), native.where(native.isin(TYPES)))
+        out = _where(out, out.notna() | ~has_model, "GENERATION")
+        out = _where(out, out.notna(), _where(native, native.isin(TYPES)))
         return out.fillna("SPAN").astype(_TEXT)
 
     def _error_types(self, raw: pd.DataFrame, level: pd.Series, message: pd.Series
@@ -710,6 +710,22 @@ def _json_field(value: Any, key: str) -> Any:
     return value.get(key) if isinstance(value, Mapping) else None
 
 
+def _where(s: pd.Series, cond: Any, other: Any = None) -> pd.Series:
+    """``s.where(cond, other)``; for text (``other`` a string, text series or missing), in
+    Arrow: pandas masks Arrow strings value by value."""
+    keep = np.asarray(cond, dtype=bool)
+    if s.dtype != _TEXT or not (other is None or isinstance(other, str)
+                                or (isinstance(other, pd.Series) and other.dtype == _TEXT)):
+        return s.where(cond, other) if other is not None else s.where(cond)
+    text = _arrow_text(s)
+    if isinstance(other, pd.Series):
+        alt = _arrow_text(other)
+    else:
+        alt = pa.scalar(other, text.type)
+    return pd.Series(pd.arrays.ArrowStringArray(pc.if_else(keep, text, alt)), index=s.index,
+                     name=s.name, dtype=_TEXT)
+
+
 def _arrow_text(s: pd.Series) -> pa.Array | pa.ChunkedArray:
     """A text series' values in Arrow."""
     return pa.array(s.astype(_TEXT).array)
@@ -815,6 +831,9 @@ def _named_exception(message: pd.Series) -> pd.Series:
 
 def _strip_prefixes(values: pd.Series, prefixes: Iterable[str]) -> pd.Series:
     for p in prefixes:
+        if isinstance(values.dtype, pd.StringDtype) and not pc.any(
+                pc.starts_with(_arrow_text(values), pattern=p)).as_py():
+            continue  # no value starts with it: nothing to replace
         values = values.str.replace(f"^{re.escape(p)}", "", regex=True)
     return values
 
