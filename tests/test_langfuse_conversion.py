@@ -241,3 +241,22 @@ def test_agent_prefixes_strip_as_the_anchored_replace_does(values: list[Any]) ->
     for p in prefixes:
         plain = plain.str.replace(f"^{p}", "", regex=True)
     pd.testing.assert_series_equal(conv._strip_prefixes(s, prefixes), plain)
+
+
+def test_errors_classified_on_the_failing_rows_alone_as_row_by_row() -> None:
+    c = conv.load()
+    items = _odd_items()
+    items[6].update(level="ERROR", statusMessage="Traceback (most recent call last):\n"
+                    "  File \"x.py\"\nhttpx.ReadTimeout: timed out")
+    items[7].update(level="ERROR", statusMessage="429 Too Many Requests")
+    items[8].update(level="ERROR", statusMessage=None)
+    raw = conv._complete(_parse.raw_observations(items, c)[0])
+    level = c._first(raw, "level").str.upper()
+    message = c._first(raw, "status_message")
+    got = c._error_types(raw, level, message)
+    failing = level.eq("ERROR").fillna(False).to_numpy()
+    assert got[~failing].isna().all() and got[failing].notna().all() and failing.sum() >= 4
+    for i in np.flatnonzero(failing):
+        alone = c._failing_error_types(raw.iloc[[i]], message.iloc[[i]])
+        assert got.iloc[i] == alone.iloc[0]
+    assert set(got[failing]) >= {"timeout", "rate_limit", "error"}

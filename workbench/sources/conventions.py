@@ -305,27 +305,36 @@ class Conventions:
 
     def _error_types(self, raw: pd.DataFrame, level: pd.Series, message: pd.Series
                      ) -> pd.Series:
-        text = _join_text(message, raw["exception_type"], raw["exception_message"],
-                          raw["attr:error.type"] if "attr:error.type" in raw.columns else None,
-                          sep=" | ").fillna("")
-        is_error = level.eq("ERROR").fillna(False).to_numpy()
-        out = pd.Series(pd.NA, index=raw.index, dtype=object)
-        failing = text[is_error]  # only failing rows get an error type
+        """The error class of every failing row (level ERROR), NA elsewhere: classified on
+        the failing rows alone, a few in a pull."""
+        at = np.flatnonzero(level.eq("ERROR").fillna(False).to_numpy())
+        classes = np.full(len(raw), None, dtype=object)
+        if len(at):
+            parts = [c for c in ("exception_type", "exception_message", "attr:error.type")
+                     if c in raw.columns]
+            failing = raw[parts].iloc[at]
+            classes[at] = self._failing_error_types(failing, message.iloc[at]).to_numpy(
+                dtype=object, na_value=None)
+        return pd.Series(pd.array(classes, dtype=_TEXT), index=raw.index)
+
+    def _failing_error_types(self, failing: pd.DataFrame, message: pd.Series) -> pd.Series:
+        fallback = failing["attr:error.type"] if "attr:error.type" in failing.columns else None
+        text = _join_text(message, failing["exception_type"], failing["exception_message"],
+                          fallback, sep=" | ").fillna("")
+        out = pd.Series(pd.NA, index=failing.index, dtype=object)
         for cls, pattern in self.errors.items():
-            hit = np.zeros(len(raw), dtype=bool)
-            hit[is_error] = _per_value(failing, lambda v, p=pattern: v.str.contains(
-                p, regex=True)).to_numpy(dtype=bool)
+            hit = _per_value(text, lambda v, p=pattern: v.str.contains(p, regex=True)
+                             ).to_numpy(dtype=bool)
             out = out.where(out.notna() | ~hit, cls)
-        fallback = raw["attr:error.type"] if "attr:error.type" in raw.columns else None
         # The exception class the status message names comes before the `exception` event's:
         # Langfuse keeps the message but drops the events, and one span must get the same
         # error type whichever way it was read.
-        named = _per_value(message.where(is_error), _named_exception)  # failing rows only
-        named = named.where(named.notna(), raw["exception_type"])
+        named = _per_value(message, _named_exception)
+        named = named.where(named.notna(), failing["exception_type"])
         if fallback is not None:
             named = fallback.where(_present(fallback), named)
-        out = out.where(out.notna() | ~is_error, named.astype(object).where(_present(named)))
-        out = out.where(out.notna() | ~is_error, "error")
+        out = out.where(out.notna(), named.astype(object).where(_present(named)))
+        out = out.where(out.notna(), "error")
         return out.astype(_TEXT)
 
     def _trace_level(self, raw: pd.DataFrame, types: pd.Series) -> pd.DataFrame:
