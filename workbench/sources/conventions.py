@@ -186,23 +186,27 @@ class Conventions:
         out: dict[str, Any] = {}
         out["trace_id"] = raw["trace_id"].str.lower()
         out["observation_id"] = raw["observation_id"]
-        out["parent_observation_id"] = raw["parent_observation_id"].where(
-            raw["parent_observation_id"].fillna("") != "")
+        out["parent_observation_id"] = _where(raw["parent_observation_id"],
+                                              raw["parent_observation_id"].fillna("") != "")
         start = raw["start_time"]
         end = raw["end_time"].where(raw["end_time"].notna() & (raw["end_time"] >= start), start)
         out["start_time"], out["end_time"] = start, end
         out["duration_s"] = (end - start).dt.total_seconds()
         out["name"] = self._first(raw, "name").fillna("")
-        types = self._types(raw)
+        model = self._first(raw, "model")
+        types = self._types(raw, model.notna())
         out["type"] = types.str.lower()
         level = self._first(raw, "level").str.upper()
         errored = raw["status_code"].fillna("").str.upper().isin(["ERROR", "STATUS_CODE_ERROR"])
-        level = level.where(level.notna(), pd.Series(np.where(errored, "ERROR", "DEFAULT"),
-                                                      index=raw.index, dtype=_TEXT))
+        level = _where(level, level.notna(), pd.Series(
+            pd.arrays.ArrowStringArray(pc.if_else(pa.array(errored.to_numpy(dtype=bool)),
+                                                  pa.scalar("ERROR", pa.large_string()),
+                                                  pa.scalar("DEFAULT", pa.large_string()))),
+            index=raw.index, dtype=_TEXT))
         out["level"] = level
         message = self._first(raw, "status_message")
         exc = _join_text(raw["exception_type"], raw["exception_message"], sep=": ")
-        out["status_message"] = message.where(message.notna(), exc)
+        out["status_message"] = _where(message, message.notna(), exc)
         out["error_type"] = self._error_types(raw, level, out["status_message"])
         trace = self._trace_level(raw, types)
         for col in _TRACE_LEVEL:
@@ -212,8 +216,8 @@ class Conventions:
         is_tool = (types == "TOOL").to_numpy()
         tool = self._first(raw, "tool_name", rows=is_tool)
         out["tool_name"] = _where(tool, is_tool)
-        for col in ("model", "prompt_name"):
-            out[col] = self._first(raw, col)
+        out["model"] = model
+        out["prompt_name"] = self._first(raw, "prompt_name")
         for col in ("prompt_version", "input_tokens", "output_tokens", "total_tokens",
                     "cost_usd"):
             out[col] = _numeric(self._first(raw, col), _NUMERIC[col])
@@ -271,7 +275,7 @@ class Conventions:
             result = np.where(np.isnan(result), values, result)
         return pd.Series(result, index=raw.index)
 
-    def _types(self, raw: pd.DataFrame) -> pd.Series:
+    def _types(self, raw: pd.DataFrame, has_model: pd.Series) -> pd.Series:
         native = raw["native_type"].str.upper()
         known = _where(native, native.isin(TYPES) & (native != "SPAN"))
         inferred = pd.Series(pd.NA, index=raw.index, dtype=_TEXT)
@@ -298,7 +302,6 @@ class Conventions:
             tool_like |= _per_value(names, lambda v, p=pattern: v.str.contains(p, regex=True)
                                     ).to_numpy(dtype=bool)
         out = _where(out, out.notna() | ~tool_like, "TOOL")
-        has_model = self._first(raw, "model").notna()
         out = _where(out, out.notna() | ~has_model, "GENERATION")
         out = _where(out, out.notna(), _where(native, native.isin(TYPES)))
         return out.fillna("SPAN").astype(_TEXT)

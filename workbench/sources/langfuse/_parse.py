@@ -236,10 +236,7 @@ def raw_observation_pulls(pulls: Sequence[Sequence[Any]], conventions: conv.Conv
     fixed = _fixed_arrow(arr) if arr is not None else _fixed_rows(good, trace_info or {})
     fixed["start_time"] = start.array
     meta = _metadata_columns(good, metadata_lookup(conventions))
-    frame = pd.DataFrame(fixed)
-    if meta:
-        frame = pd.concat([frame, pd.DataFrame(meta)], axis=1)
-    return conv.raw_frame({c: frame[c] for c in frame.columns}), bad
+    return conv.raw_frame({**fixed, **meta}), bad
 
 
 _S, _I, _F, _B = pa.string(), pa.int64(), pa.float64(), pa.bool_()
