@@ -118,10 +118,21 @@ class Rule:
             values = _extract(values, self.pattern)
         elif self.json_key is not None:
             values = values.map(lambda v: _json_field(v, self.json_key), na_action="ignore")
-        present = _present(values)
-        if isinstance(values.dtype, pd.StringDtype):
-            return values.astype(_TEXT).where(present)
-        return values.astype(object).where(present)
+        if isinstance(values.dtype, pd.StringDtype):  # blanks dropped in Arrow
+            text = _arrow_text(values)
+            kept = pc.if_else(_filled(text), text, pa.scalar(None, text.type))
+            return pd.Series(pd.arrays.ArrowStringArray(kept), index=values.index,
+                             name=values.name, dtype=_TEXT)
+        return values.astype(object).where(_present(values))
+
+    def numbers(self, raw: pd.DataFrame) -> np.ndarray | None:
+        """This rule's values as float64 (NaN where absent) when its raw column already
+        holds numbers; None when it does not (the general path then reads them)."""
+        if self.kind in ("span_name", "observation_type") or self.json_key is not None:
+            return None
+        if self.column not in raw.columns or not _is_number(raw[self.column].dtype):
+            return None
+        return raw[self.column].to_numpy(dtype="float64", na_value=np.nan)
 
 
 @dataclass(frozen=True)
@@ -178,23 +189,27 @@ class Conventions:
         out: dict[str, Any] = {}
         out["trace_id"] = raw["trace_id"].str.lower()
         out["observation_id"] = raw["observation_id"]
-        out["parent_observation_id"] = raw["parent_observation_id"].where(
-            raw["parent_observation_id"].fillna("") != "")
+        out["parent_observation_id"] = _where(raw["parent_observation_id"],
+                                              raw["parent_observation_id"].fillna("") != "")
         start = raw["start_time"]
         end = raw["end_time"].where(raw["end_time"].notna() & (raw["end_time"] >= start), start)
         out["start_time"], out["end_time"] = start, end
         out["duration_s"] = (end - start).dt.total_seconds()
         out["name"] = self._first(raw, "name").fillna("")
-        types = self._types(raw)
+        model = self._first(raw, "model")
+        types = self._types(raw, model.notna())
         out["type"] = types.str.lower()
         level = self._first(raw, "level").str.upper()
         errored = raw["status_code"].fillna("").str.upper().isin(["ERROR", "STATUS_CODE_ERROR"])
-        level = level.where(level.notna(), pd.Series(np.where(errored, "ERROR", "DEFAULT"),
-                                                      index=raw.index, dtype=_TEXT))
+        level = _where(level, level.notna(), pd.Series(
+            pd.arrays.ArrowStringArray(pc.if_else(pa.array(errored.to_numpy(dtype=bool)),
+                                                  pa.scalar("ERROR", pa.large_string()),
+                                                  pa.scalar("DEFAULT", pa.large_string()))),
+            index=raw.index, dtype=_TEXT))
         out["level"] = level
         message = self._first(raw, "status_message")
         exc = _join_text(raw["exception_type"], raw["exception_message"], sep=": ")
-        out["status_message"] = message.where(message.notna(), exc)
+        out["status_message"] = _where(message, message.notna(), exc)
         out["error_type"] = self._error_types(raw, level, out["status_message"])
         trace = self._trace_level(raw, types)
         for col in _TRACE_LEVEL:
@@ -203,9 +218,9 @@ class Conventions:
         out["environment"] = out["environment"].fillna("default")
         is_tool = (types == "TOOL").to_numpy()
         tool = self._first(raw, "tool_name", rows=is_tool)
-        out["tool_name"] = tool.where(pd.Series(is_tool, index=raw.index))
-        for col in ("model", "prompt_name"):
-            out[col] = self._first(raw, col)
+        out["tool_name"] = _where(tool, is_tool)
+        out["model"] = model
+        out["prompt_name"] = self._first(raw, "prompt_name")
         for col in ("prompt_version", "input_tokens", "output_tokens", "total_tokens",
                     "cost_usd"):
             out[col] = _numeric(self._first(raw, col), _NUMERIC[col])
@@ -222,12 +237,15 @@ class Conventions:
         for rule in self.rules.get(column, ()):
             values = rule.values(raw)
             if values is not None:
-                yield values if rows is None else values.where(rows)
+                yield values if rows is None else _where(values, rows)
 
     def _first(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None = None
                ) -> pd.Series:
         """The first non-empty value of ``column``'s rules, per row."""
         if column in _NUMERIC:
+            numbers = self._first_number(raw, column, rows)
+            if numbers is not None:
+                return numbers
             result = pd.Series(pd.NA, index=raw.index, dtype=object)
             for values in self._rule_values(raw, column, rows):
                 result = result.where(result.notna(), values)
@@ -244,9 +262,25 @@ class Conventions:
             return pd.Series(pd.NA, index=raw.index, dtype=_TEXT)
         return pd.Series(pd.arrays.ArrowStringArray(merged), index=raw.index, dtype=_TEXT)
 
-    def _types(self, raw: pd.DataFrame) -> pd.Series:
+    def _first_number(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None
+                      ) -> pd.Series | None:
+        """:meth:`_first` of a numeric column whose rules all read numeric raw columns, in
+        numpy (None when any rule reads text, JSON or a span name)."""
+        result = np.full(len(raw), np.nan)
+        for rule in self.rules.get(column, ()):
+            if rule.kind == "observation_type" or rule.column not in raw.columns:
+                continue
+            values = rule.numbers(raw)
+            if values is None:
+                return None
+            if rows is not None:
+                values = np.where(rows, values, np.nan)
+            result = np.where(np.isnan(result), values, result)
+        return pd.Series(result, index=raw.index)
+
+    def _types(self, raw: pd.DataFrame, has_model: pd.Series) -> pd.Series:
         native = raw["native_type"].str.upper()
-        known = native.where(native.isin(TYPES) & (native != "SPAN"))
+        known = _where(native, native.isin(TYPES) & (native != "SPAN"))
         inferred = pd.Series(pd.NA, index=raw.index, dtype=_TEXT)
         for key, mapping in self.type_attributes.items():
             col = "attr:" + key
@@ -255,13 +289,13 @@ class Conventions:
             lookup = {str(k).lower(): v for k, v in mapping.items()}
             mapped = _per_value(raw[col].astype(_TEXT).str.lower(),
                                 lambda v, lookup=lookup: v.map(lookup), _TEXT)
-            inferred = inferred.where(inferred.notna(), mapped)
+            inferred = _where(inferred, inferred.notna(), mapped)
         explicit = raw["attr:langfuse.observation.type"].astype(_TEXT).str.upper() \
             if "attr:langfuse.observation.type" in raw.columns else None
         out = known
         if explicit is not None:
-            out = explicit.where(explicit.isin(TYPES), out)
-        out = out.where(out.notna(), inferred)
+            out = _where(explicit, explicit.isin(TYPES), out)
+        out = _where(out, out.notna(), inferred)
         names = raw["name"].fillna("")
         tool_like = np.zeros(len(raw), dtype=bool)
         for key in self.present_means_tool:
@@ -270,35 +304,43 @@ class Conventions:
         for pattern in self.tool_span_names:
             tool_like |= _per_value(names, lambda v, p=pattern: v.str.contains(p, regex=True)
                                     ).to_numpy(dtype=bool)
-        out = out.where(out.notna() | ~tool_like, "TOOL")
-        has_model = self._first(raw, "model").notna()
-        out = out.where(out.notna() | ~has_model, "GENERATION")
-        out = out.where(out.notna(), native.where(native.isin(TYPES)))
+        out = _where(out, out.notna() | ~tool_like, "TOOL")
+        out = _where(out, out.notna() | ~has_model, "GENERATION")
+        out = _where(out, out.notna(), _where(native, native.isin(TYPES)))
         return out.fillna("SPAN").astype(_TEXT)
 
     def _error_types(self, raw: pd.DataFrame, level: pd.Series, message: pd.Series
                      ) -> pd.Series:
-        text = _join_text(message, raw["exception_type"], raw["exception_message"],
-                          raw["attr:error.type"] if "attr:error.type" in raw.columns else None,
-                          sep=" | ").fillna("")
-        is_error = level.eq("ERROR").fillna(False).to_numpy()
-        out = pd.Series(pd.NA, index=raw.index, dtype=object)
-        failing = text[is_error]  # only failing rows get an error type
+        """The error class of every failing row (level ERROR), NA elsewhere: classified on
+        the failing rows alone, a few in a pull."""
+        at = np.flatnonzero(level.eq("ERROR").fillna(False).to_numpy())
+        classes = np.full(len(raw), None, dtype=object)
+        if len(at):
+            parts = [c for c in ("exception_type", "exception_message", "attr:error.type")
+                     if c in raw.columns]
+            failing = raw[parts].iloc[at]
+            classes[at] = self._failing_error_types(failing, message.iloc[at]).to_numpy(
+                dtype=object, na_value=None)
+        return pd.Series(pd.array(classes, dtype=_TEXT), index=raw.index)
+
+    def _failing_error_types(self, failing: pd.DataFrame, message: pd.Series) -> pd.Series:
+        fallback = failing["attr:error.type"] if "attr:error.type" in failing.columns else None
+        text = _join_text(message, failing["exception_type"], failing["exception_message"],
+                          fallback, sep=" | ").fillna("")
+        out = pd.Series(pd.NA, index=failing.index, dtype=object)
         for cls, pattern in self.errors.items():
-            hit = np.zeros(len(raw), dtype=bool)
-            hit[is_error] = _per_value(failing, lambda v, p=pattern: v.str.contains(
-                p, regex=True)).to_numpy(dtype=bool)
+            hit = _per_value(text, lambda v, p=pattern: v.str.contains(p, regex=True)
+                             ).to_numpy(dtype=bool)
             out = out.where(out.notna() | ~hit, cls)
-        fallback = raw["attr:error.type"] if "attr:error.type" in raw.columns else None
         # The exception class the status message names comes before the `exception` event's:
         # Langfuse keeps the message but drops the events, and one span must get the same
         # error type whichever way it was read.
-        named = _per_value(message.where(is_error), _named_exception)  # failing rows only
-        named = named.where(named.notna(), raw["exception_type"])
+        named = _per_value(message, _named_exception)
+        named = named.where(named.notna(), failing["exception_type"])
         if fallback is not None:
             named = fallback.where(_present(fallback), named)
-        out = out.where(out.notna() | ~is_error, named.astype(object).where(_present(named)))
-        out = out.where(out.notna() | ~is_error, "error")
+        out = out.where(out.notna(), named.astype(object).where(_present(named)))
+        out = out.where(out.notna(), "error")
         return out.astype(_TEXT)
 
     def _trace_level(self, raw: pd.DataFrame, types: pd.Series) -> pd.DataFrame:
@@ -708,15 +750,46 @@ def _json_field(value: Any, key: str) -> Any:
     return value.get(key) if isinstance(value, Mapping) else None
 
 
+def _where(s: pd.Series, cond: Any, other: Any = None) -> pd.Series:
+    """``s.where(cond, other)``; for text (``other`` a string, text series or missing), in
+    Arrow: pandas masks Arrow strings value by value."""
+    keep = np.asarray(cond, dtype=bool)
+    if s.dtype != _TEXT or not (other is None or isinstance(other, str)
+                                or (isinstance(other, pd.Series) and other.dtype == _TEXT)):
+        return s.where(cond, other) if other is not None else s.where(cond)
+    text = _arrow_text(s)
+    if isinstance(other, pd.Series):
+        alt = _arrow_text(other)
+    else:
+        alt = pa.scalar(other, text.type)
+    return pd.Series(pd.arrays.ArrowStringArray(pc.if_else(keep, text, alt)), index=s.index,
+                     name=s.name, dtype=_TEXT)
+
+
+def _arrow_text(s: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """A text series' values in Arrow."""
+    return pa.array(s.astype(_TEXT).array)
+
+
+def _filled(text: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Non-null and not blank, as an Arrow boolean array without nulls."""
+    return pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(text), ""), False)
+
+
 def _present(s: pd.Series) -> pd.Series:
     """Non-null and not an empty string."""
     if isinstance(s.dtype, pd.StringDtype):
-        text = pa.array(s.astype(_TEXT).array)
-        ok = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(text), ""), False)
+        ok = _filled(_arrow_text(s))
         return pd.Series(ok.to_numpy(zero_copy_only=False), index=s.index)
     ok = s.notna()
-    if s.dtype == object:
-        ok = ok & s.astype(str).str.strip().ne("").to_numpy()
+    if s.dtype == object:  # only text can be blank: the other values are not turned to text
+        at = np.flatnonzero(ok.to_numpy(dtype=bool))
+        values = s.to_numpy(dtype=object)[at].tolist()
+        blank = np.fromiter((isinstance(v, str) and not v.strip() for v in values),
+                            dtype=bool, count=len(values))
+        keep = ok.to_numpy(dtype=bool, copy=True)
+        keep[at[blank]] = False
+        ok = pd.Series(keep, index=s.index)
     return ok
 
 
@@ -742,8 +815,16 @@ def _extract(values: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
     return _per_value(values, extract)
 
 
+def _is_number(dtype: Any) -> bool:
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
 def _numeric(s: pd.Series, dtype: str) -> pd.Series:
-    values = pd.to_numeric(s.astype(object).where(s.notna(), None), errors="coerce")
+    if _is_number(s.dtype):  # already numbers: no parsing, value by value, of objects
+        values = pd.Series(s.to_numpy(dtype="float64", na_value=np.nan), index=s.index,
+                           name=s.name)
+    else:
+        values = pd.to_numeric(s.astype(object).where(s.notna(), None), errors="coerce")
     if dtype == "Int64":
         values = values.where(values.isna() | (values == np.floor(values)))
         return values.astype("Float64").astype("Int64")
@@ -751,13 +832,15 @@ def _numeric(s: pd.Series, dtype: str) -> pd.Series:
 
 
 def _join_text(*parts: pd.Series | None, sep: str) -> pd.Series:
+    """The parts that are present, joined with ``sep`` (NA where none is), in Arrow."""
     parts_ = [p for p in parts if p is not None]
-    out = pd.Series(pd.NA, index=parts_[0].index, dtype=_TEXT)
+    out = None
     for p in parts_:
-        p = p.astype(_TEXT).where(_present(p))
-        out = out.where(out.isna() | p.isna(), out + sep + p)
-        out = out.where(out.notna(), p)
-    return out
+        text = _arrow_text(p)
+        text = pc.if_else(_filled(text), text, pa.scalar(None, text.type))
+        out = text if out is None else pc.coalesce(
+            pc.binary_join_element_wise(out, text, pa.scalar(sep, text.type)), out, text)
+    return pd.Series(pd.arrays.ArrowStringArray(out), index=parts_[0].index, dtype=_TEXT)
 
 
 _EXCEPTION_NAME = r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*(?:Error|Exception|Timeout|Failure|Fault)"
@@ -788,6 +871,9 @@ def _named_exception(message: pd.Series) -> pd.Series:
 
 def _strip_prefixes(values: pd.Series, prefixes: Iterable[str]) -> pd.Series:
     for p in prefixes:
+        if isinstance(values.dtype, pd.StringDtype) and not pc.any(
+                pc.starts_with(_arrow_text(values), pattern=p)).as_py():
+            continue  # no value starts with it: nothing to replace
         values = values.str.replace(f"^{re.escape(p)}", "", regex=True)
     return values
 

@@ -105,14 +105,27 @@ def metadata_lookup(conventions: conv.Conventions) -> dict[str, str]:
     return out
 
 
+class _Columns(dict):
+    """Raw column lists by metadata key, each made (all None) when first written to."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def __missing__(self, key: str) -> list[Any]:
+        values = self[key] = [None] * self.n
+        return values
+
+
 def _metadata_columns(rows: Sequence[dict[str, Any]], lookup: Mapping[str, str]
-                      ) -> dict[str, list[Any]]:
-    """The wanted metadata values of every row, one list per raw column (None where absent).
+                      ) -> dict[str, pd.Series | list[Any]]:
+    """The wanted metadata values of every row, one column per raw column that has any
+    (None where absent).
 
     Only the keys a row shares with ``lookup`` are visited (a set intersection, in C): rows
     carry many keys nobody maps."""
-    cols: dict[str, list[Any]] = {}
     n = len(rows)
+    cols = _Columns(n)
     wanted = lookup.keys()
     for i, r in enumerate(rows):
         m = r.get("metadata")
@@ -123,13 +136,17 @@ def _metadata_columns(rows: Sequence[dict[str, Any]], lookup: Mapping[str, str]
         if "attributes" in m or "resourceAttributes" in m:
             m = _flat(m)
         for key in m.keys() & wanted:
-            value = m[key]
-            if value is not None:
-                values = cols.get(key)
-                if values is None:
-                    values = cols[key] = [None] * n
-                values[i] = value
-    return {lookup[k]: v for k, v in cols.items()}
+            cols[key][i] = m[key]
+    return {lookup[k]: _column(v) for k, v in sorted(cols.items()) if v.count(None) < n}
+
+
+def _column(values: list[Any]) -> pd.Series | list[Any]:
+    """Text and nulls as a text series built in Arrow (what pandas infers for them, without
+    its value-by-value inference); any other list as it is, for pandas to infer."""
+    try:
+        return pa.array(values, type=pa.large_string()).to_pandas()
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return values
 
 
 def _flat(m: Mapping[str, Any]) -> dict[str, Any]:
@@ -219,10 +236,7 @@ def raw_observation_pulls(pulls: Sequence[Sequence[Any]], conventions: conv.Conv
     fixed = _fixed_arrow(arr) if arr is not None else _fixed_rows(good, trace_info or {})
     fixed["start_time"] = start.array
     meta = _metadata_columns(good, metadata_lookup(conventions))
-    frame = pd.DataFrame(fixed)
-    if meta:
-        frame = pd.concat([frame, pd.DataFrame(meta)], axis=1)
-    return conv.raw_frame({c: frame[c] for c in frame.columns}), bad
+    return conv.raw_frame({**fixed, **meta}), bad
 
 
 _S, _I, _F, _B = pa.string(), pa.int64(), pa.float64(), pa.bool_()
