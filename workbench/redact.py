@@ -214,8 +214,10 @@ def _compile(kind: str, pattern: Any, where: str) -> Rule:
 def _from_file(path: Path) -> list[Rule]:
     import yaml
 
+    from workbench.yaml_file import parse_yaml
+
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = parse_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{ENV_FILE}={path}: cannot read it: {exc.strerror}") from None
     except yaml.YAMLError as exc:

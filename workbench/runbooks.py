@@ -23,6 +23,7 @@ import yaml
 
 from workbench.errors import ConfigError
 from workbench.settings import cache_dir
+from workbench.yaml_file import parse_yaml
 
 __all__ = ["Runbook", "default_dir", "load", "load_all", "parse_duration"]
 
@@ -36,10 +37,6 @@ def parse_duration(text: str) -> pd.Timedelta:
     if not m:
         raise ConfigError(f"duration {text!r} is not of the form <number><s|m|h|d|w>")
     return pd.Timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-
-
-# libyaml's safe loader when PyYAML was built with it: the same objects, parsed in C
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def default_dir() -> Path:
@@ -155,7 +152,7 @@ def load(name_or_path: str | Path, directory: str | Path | None = None) -> Runbo
         known = sorted(p.stem for p in path.parent.glob("*.yaml")) if path.parent.is_dir() else []
         raise ConfigError(f"runbook file {path} not found; runbooks there: {known}")
     try:
-        spec = yaml.load(path.read_text(), Loader=_YAML_LOADER)
+        spec = parse_yaml(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     lines = _schema_errors(spec)

@@ -8,7 +8,15 @@ from typing import Any
 
 from workbench.errors import ConfigError
 
-__all__ = ["read_yaml"]
+__all__ = ["parse_yaml", "read_yaml"]
+
+
+def parse_yaml(text: str) -> Any:
+    """``text`` as YAML with the safe loader: libyaml's when PyYAML was built with it (the same
+    objects, parsed in C), else the pure-Python one."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def read_yaml(path: str | Path, what: str) -> Any:
@@ -17,7 +25,7 @@ def read_yaml(path: str | Path, what: str) -> Any:
     import yaml
 
     try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return parse_yaml(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{what}: cannot be read: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:

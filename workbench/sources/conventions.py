@@ -32,11 +32,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 
 from workbench import schema
 from workbench.errors import ConfigError
-from workbench.yaml_file import read_yaml
+from workbench.yaml_file import parse_yaml, read_yaml
 
 __all__ = [
     "ENV_CONVENTIONS",
@@ -461,11 +460,12 @@ def coverage(observations: pd.DataFrame, scores: pd.DataFrame | None = None,
     cov = Coverage(traces=n)
     if n == 0:
         return cov
-    by_trace = obs.groupby("trace_id", sort=False, observed=True)
-    agent_unknown = by_trace["agent"].first().astype(str).eq("unknown")
+    agent_unknown = obs.groupby("trace_id", sort=False, observed=True)["agent"].first() \
+        .astype(str).eq("unknown")
     types = obs["type"].astype(str)
-    gens = obs[types.isin(["generation", "embedding"]).to_numpy()]
-    tools = obs[types.eq("tool").to_numpy()]
+    gens = obs.loc[types.isin(["generation", "embedding"]).to_numpy(),
+                   ["trace_id", "model", "prompt_name"]]
+    tools = obs.loc[types.eq("tool").to_numpy(), ["trace_id", "tool_name"]]
     traces_with_model = gens.loc[gens["model"].notna(), "trace_id"].nunique()
     traces_with_prompt = gens.loc[gens["prompt_name"].notna(), "trace_id"].nunique()
     traces_with_tool = tools.loc[tools["tool_name"].notna(), "trace_id"].nunique()
@@ -494,7 +494,7 @@ def coverage(observations: pd.DataFrame, scores: pd.DataFrame | None = None,
                          "`prompt_version:`)")
     if scores is not None and len(scores):
         conv = conventions or load()
-        names = sorted(set(scores["name"].astype(str)))
+        names = sorted(str(x) for x in scores["name"].unique())
         used = [s for s in names if conv.score_signal(s) is not None]
         if not used:
             cov.notes.append(f"no score name maps to a signal (scores seen: "
@@ -527,7 +527,7 @@ def load(path: str | os.PathLike[str] | Mapping[str, Any] | None = None) -> Conv
 
 @functools.lru_cache(maxsize=1)
 def _defaults() -> dict[str, Any]:
-    return yaml.safe_load(_DEFAULTS.read_text(encoding="utf-8"))
+    return parse_yaml(_DEFAULTS.read_text(encoding="utf-8"))
 
 
 @functools.lru_cache(maxsize=1)

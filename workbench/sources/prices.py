@@ -22,10 +22,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from workbench.errors import ConfigError
-from workbench.yaml_file import read_yaml
+from workbench.yaml_file import parse_yaml, read_yaml
 
 __all__ = ["ENV_PRICES", "Filled", "ModelPrice", "PriceTable", "load"]
 
@@ -139,7 +138,7 @@ def load(path: str | os.PathLike[str] | Mapping[str, Any] | None = None) -> Pric
 
 @functools.lru_cache(maxsize=1)
 def _defaults() -> dict[str, Any]:
-    return yaml.safe_load(_DEFAULTS.read_text(encoding="utf-8"))
+    return parse_yaml(_DEFAULTS.read_text(encoding="utf-8"))
 
 
 @functools.lru_cache(maxsize=1)
