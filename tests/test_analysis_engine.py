@@ -338,32 +338,43 @@ def test_totals_are_the_sums_an_interval_divides(books):
     assert (rate.units, rate.value) == (30, 10.0) and rate.expected < 1.0
 
 
+def _agent_week(seed: int, calls) -> pd.DataFrame:
+    """Eight days of one agent, 20 traces an hour; ``calls(t, in_window, rng)`` gives each
+    trace's calls one after another as (name, type, model, duration, cost), ``in_window`` when
+    the trace starts from 10:00 to 16:00 on the judged day."""
+    rng = np.random.default_rng(seed)
+    o_rows = []
+    for h in range(8 * 24):
+        t0 = DAY0 - 7 * D + h * H
+        for _ in range(20):
+            t = t0 + pd.Timedelta(seconds=float(rng.uniform(0, 3500)))
+            tid = f"{len(o_rows) // 3:032x}"
+            for name, typ, model, d, cost in calls(t, DAY0 + 10 * H <= t < DAY0 + 16 * H, rng):
+                o_rows.append({
+                    "trace_id": tid, "observation_id": f"{len(o_rows):016x}",
+                    "start_time": t, "end_time": t + pd.Timedelta(seconds=d), "duration_s": d,
+                    "name": name, "type": typ, "level": "DEFAULT", "agent": "triage",
+                    "environment": "production", "model": model,
+                    "tool_name": name if typ == "tool" else None, "input_tokens": 100,
+                    "output_tokens": 10, "total_tokens": 110, "cost_usd": cost})
+                t += pd.Timedelta(seconds=d)
+    return schema.conform(pd.DataFrame(o_rows), "observations")
+
+
 def test_a_cost_spike_is_put_on_the_model_whose_calls_got_dearer(books):
     from workbench.analysis import detect
 
     # every trace of the agent calls the tool search_kb, a cheap model and gpt-4o; from 10:00
     # to 16:00 on the judged day only gpt-4o's calls cost three times as much
-    rng = np.random.default_rng(11)
-    o_rows = []
-    for h in range(8 * 24):
-        t0 = DAY0 - 7 * D + h * H
-        for i in range(20):
-            t = t0 + pd.Timedelta(seconds=float(rng.uniform(0, 3500)))
-            tid = f"{len(o_rows) // 3:032x}"
-            dear = 3.0 if DAY0 + 10 * H <= t < DAY0 + 16 * H else 1.0
-            for k, (name, typ, model, cost) in enumerate((
-                    ("search_kb", "tool", None, None),
-                    ("route", "generation", "gpt-4.1-nano", 0.0004),
-                    ("answer", "generation", "gpt-4o", 0.012 * dear))):
-                o_rows.append({
-                    "trace_id": tid, "observation_id": f"{len(o_rows):016x}",
-                    "start_time": t + pd.Timedelta(seconds=k), "end_time":
-                    t + pd.Timedelta(seconds=k + 1), "duration_s": 1.0, "name": name,
-                    "type": typ, "level": "DEFAULT", "agent": "triage", "environment":
-                    "production", "model": model, "tool_name": name if typ == "tool" else None,
-                    "input_tokens": 100, "output_tokens": 10, "total_tokens": 110,
-                    "cost_usd": None if cost is None else cost * float(rng.lognormal(0, 0.2))})
-    obs = schema.conform(pd.DataFrame(o_rows), "observations")
+    def calls(t, in_window, rng):
+        dear = 3.0 if in_window else 1.0
+        return [("search_kb", "tool", None, 1.0, None),
+                ("route", "generation", "gpt-4.1-nano", 1.0,
+                 0.0004 * float(rng.lognormal(0, 0.2))),
+                ("answer", "generation", "gpt-4o", 1.0,
+                 0.012 * dear * float(rng.lognormal(0, 0.2)))]
+
+    obs = _agent_week(11, calls)
     traces = schema.traces_from_observations(obs)
     found = [f for f in detect(books["cost_spike"], traces, obs, None, DAY0, DAY0 + D)
              if f.status == "firing" and f.signal == "cost_per_request"]
@@ -380,28 +391,15 @@ def _slow_model_day(slow: float) -> pd.DataFrame:
     """Every trace of the agent calls a cheap model, the tool search_kb (its slowest span,
     about 3 s) and gpt-4o (about 1.5 s); from 10:00 to 16:00 on the judged day gpt-4o's calls
     take ``slow`` times as long."""
-    rng = np.random.default_rng(5)
-    o_rows = []
-    for h in range(8 * 24):
-        t0 = DAY0 - 7 * D + h * H
-        for i in range(20):
-            t = t0 + pd.Timedelta(seconds=float(rng.uniform(0, 3500)))
-            tid = f"{len(o_rows) // 3:032x}"
-            factor = slow if DAY0 + 10 * H <= t < DAY0 + 16 * H else 1.0
-            at = t
-            for name, typ, model, median in (("route", "generation", "gpt-4.1-nano", 0.3),
-                                             ("search_kb", "tool", None, 3.0),
-                                             ("answer", "generation", "gpt-4o", 1.5)):
-                d = median * float(rng.lognormal(0, 0.25)) * (factor if model == "gpt-4o" else 1)
-                o_rows.append({
-                    "trace_id": tid, "observation_id": f"{len(o_rows):016x}",
-                    "start_time": at, "end_time": at + pd.Timedelta(seconds=d),
-                    "duration_s": d, "name": name, "type": typ, "level": "DEFAULT",
-                    "agent": "triage", "environment": "production", "model": model,
-                    "tool_name": name if typ == "tool" else None, "input_tokens": 100,
-                    "output_tokens": 10, "total_tokens": 110, "cost_usd": None})
-                at += pd.Timedelta(seconds=d)
-    return schema.conform(pd.DataFrame(o_rows), "observations")
+    def calls(t, in_window, rng):
+        return [(name, typ, model,
+                 median * float(rng.lognormal(0, 0.25)) * (slow if in_window and model == "gpt-4o"
+                                                          else 1.0), None)
+                for name, typ, model, median in (("route", "generation", "gpt-4.1-nano", 0.3),
+                                                 ("search_kb", "tool", None, 3.0),
+                                                 ("answer", "generation", "gpt-4o", 1.5))]
+
+    return _agent_week(5, calls)
 
 
 def test_a_slowdown_is_put_on_the_calls_that_took_the_time(books):

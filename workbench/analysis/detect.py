@@ -22,10 +22,15 @@ import numpy as np
 import pandas as pd
 
 from workbench import schema
-from workbench.analysis import signals as sig_mod
 from workbench.analysis import latency, spend
-from workbench.analysis.attribution import (Exploded, _composite, _decode, attribute_rows,
-                                            in_slice)
+from workbench.analysis import signals as sig_mod
+from workbench.analysis.attribution import (
+    Exploded,
+    _composite,
+    _decode,
+    attribute_rows,
+    in_slice,
+)
 from workbench.analysis.judge import ALL, SIGNALS, Interval, Judge, judge_for
 from workbench.errors import ConfigError
 from workbench.findings import SEVERITIES, Finding, Suspect

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from workbench.analysis.split import excess_by
 from workbench.findings import Suspect
 
 __all__ = ["SPLIT_SIGNALS", "components", "component_excess", "slowest_component_first"]
@@ -68,24 +69,8 @@ def component_excess(comps: pd.DataFrame, at: np.ndarray, current: np.ndarray,
     ``baseline`` traces, and the extra seconds over the baseline's rate. ``comps`` and ``at``
     from :func:`components`; ``current`` and ``baseline`` bool masks over the traces. Sorted
     by excess, largest first."""
-    cols = ["agent", "dimension", "value", "per_request", "per_request_base", "excess"]
-    n_cur, n_base = int(current.sum()), int(baseline.sum())
-    if not len(comps) or not n_cur or not n_base:
-        return pd.DataFrame(columns=cols)
-    known = at >= 0
-    side = np.where(known, at, 0)
-    keys = ["agent", "dimension", "value"]
-    cur = comps[known & current[side]].groupby(keys, observed=True)["duration_s"].sum()
-    base = comps[known & baseline[side]].groupby(keys, observed=True)["duration_s"].sum()
-    table = pd.concat({"spent": cur, "base": base}, axis=1).fillna(0.0)
-    if table.empty:
-        return pd.DataFrame(columns=cols)
-    table["per_request"] = table["spent"] / n_cur
-    table["per_request_base"] = table["base"] / n_base
-    table["excess"] = table["spent"] - table["per_request_base"] * n_cur
-    out = table.reset_index()[cols].astype({"agent": str, "dimension": str, "value": str})
-    return out.sort_values(["excess", "agent", "dimension", "value"],
-                           ascending=[False, True, True, True], ignore_index=True)
+    return excess_by(comps, at, current, baseline, ["agent", "dimension", "value"],
+                     "duration_s")
 
 
 def slowest_component_first(suspects: list[Suspect], table: pd.DataFrame) -> list[Suspect]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from workbench.analysis.split import excess_by
 from workbench.findings import Suspect
 
 __all__ = ["SPLIT_SIGNALS", "generations", "model_excess", "spending_model_first"]
@@ -50,24 +51,7 @@ def model_excess(gens: pd.DataFrame, at: np.ndarray, current: np.ndarray, baseli
     """Per (agent, model): spend in the ``current`` traces, spend per request in the
     ``baseline`` traces and the excess over it. ``gens`` and ``at`` from :func:`generations`;
     ``current`` and ``baseline`` bool masks over the traces. Sorted by excess, largest first."""
-    cols = ["agent", "model", "spent", "per_request", "per_request_base", "excess"]
-    n_cur, n_base = int(current.sum()), int(baseline.sum())
-    if not len(gens) or not n_cur or not n_base:
-        return pd.DataFrame(columns=cols)
-    known = at >= 0
-    side = np.where(known, at, 0)
-    keys = ["agent", "model"]
-    cur = gens[known & current[side]].groupby(keys, observed=True)["cost_usd"].sum()
-    base = gens[known & baseline[side]].groupby(keys, observed=True)["cost_usd"].sum()
-    table = pd.concat({"spent": cur, "base": base}, axis=1).fillna(0.0)
-    if table.empty:
-        return pd.DataFrame(columns=cols)
-    table["per_request"] = table["spent"] / n_cur
-    table["per_request_base"] = table["base"] / n_base
-    table["excess"] = table["spent"] - table["per_request_base"] * n_cur
-    out = table.reset_index()[cols].astype({"agent": str, "model": str})
-    return out.sort_values(["excess", "agent", "model"], ascending=[False, True, True],
-                           ignore_index=True)
+    return excess_by(gens, at, current, baseline, ["agent", "model"], "cost_usd")
 
 
 def spending_model_first(suspects: list[Suspect], table: pd.DataFrame, total_excess: float,

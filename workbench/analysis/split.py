@@ -1,0 +1,39 @@
+"""An excess split by the spans that incurred it: per key (a model, a tool, within its agent),
+what the window's traces spent against what the baseline's spent per request.
+
+    excess_k = spent_k,window - spent_k,baseline / requests_baseline * requests_window
+
+Used for money (:mod:`~workbench.analysis.spend`) and time (:mod:`~workbench.analysis.latency`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["excess_by"]
+
+
+def excess_by(rows: pd.DataFrame, at: np.ndarray, current: np.ndarray, baseline: np.ndarray,
+              keys: list[str], column: str) -> pd.DataFrame:
+    """Per ``keys``: ``column`` summed over the ``current`` traces' rows (``per_request``: over
+    the current traces), its baseline rate (``per_request_base``) and the ``excess``; ``at``
+    gives each row's trace position (-1: none), ``current`` and ``baseline`` are bool masks
+    over the traces. Sorted by excess, largest first, then by the keys."""
+    cols = [*keys, "per_request", "per_request_base", "excess"]
+    n_cur, n_base = int(current.sum()), int(baseline.sum())
+    if not len(rows) or not n_cur or not n_base:
+        return pd.DataFrame(columns=cols)
+    known = at >= 0
+    side = np.where(known, at, 0)
+    cur = rows[known & current[side]].groupby(keys, observed=True)[column].sum()
+    base = rows[known & baseline[side]].groupby(keys, observed=True)[column].sum()
+    table = pd.concat({"spent": cur, "base": base}, axis=1).fillna(0.0)
+    if table.empty:
+        return pd.DataFrame(columns=cols)
+    table["per_request"] = table["spent"] / n_cur
+    table["per_request_base"] = table["base"] / n_base
+    table["excess"] = table["spent"] - table["per_request_base"] * n_cur
+    out = table.reset_index()[cols].astype({k: str for k in keys})
+    return out.sort_values(["excess", *keys], ascending=[False, *[True] * len(keys)],
+                           ignore_index=True)
