@@ -97,7 +97,8 @@ _USAGE_KEYS = {"input": ("input", "prompt_tokens", "input_tokens", "promptTokens
                "cache_read": ("input_cached_tokens", "cache_read_input_tokens",
                               "input_cache_read"),
                "cache_write": ("input_cache_creation", "cache_creation_input_tokens")}
-#: Anthropic cache writes by lifetime, which Langfuse keeps beside (not in) ``input_cache_creation``.
+#: Anthropic cache writes by lifetime: Langfuse keeps them beside ``input_cache_creation``,
+#: not in it.
 _CACHE_WRITE_PARTS = ("input_cache_creation_5m", "input_cache_creation_1h")
 
 
