@@ -280,6 +280,46 @@ def agents_logfire(rec: Recorder, base: pd.Timestamp = T0) -> None:
     root.end(ns(246.6, base), )
 
 
+# -- prompt caches -------------------------------------------------------------------------------
+
+def prompt_cache(rec: Recorder, base: pd.Timestamp = T0) -> None:
+    """Prompt-cache usage in each convention: three requests of one GenAI agent with the same
+    10,000 input tokens (8,000 read from the cache, 8,000 written to it, no cache), an
+    OpenInference LLM call reading and writing the cache, and a Langfuse SDK generation whose
+    usage details keep the cached part out of ``input``. Not in :data:`BUILDERS`."""
+    t = rec.tracer({"service.name": "cache-svc", "deployment.environment.name": "production"},
+                   "opentelemetry.instrumentation.anthropic")
+    usage = {"hit": {"gen_ai.usage.cache_read.input_tokens": 8000},
+             "write": {"gen_ai.usage.cache_creation.input_tokens": 8000}, "miss": {}}
+    for i, (name, cache) in enumerate(usage.items()):
+        root = _child(t, f"invoke_agent cache-bot {name}", None, ns(400 + 10 * i, base), None,
+                      {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "cache-bot"})
+        chat = _child(t, f"chat {name}", root, ns(400.1 + 10 * i, base), None,
+                      {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic",
+                       "gen_ai.request.model": "claude-sonnet-4-5",
+                       "gen_ai.response.model": "claude-sonnet-4-5-20250929",
+                       "gen_ai.usage.input_tokens": 10000, "gen_ai.usage.output_tokens": 200,
+                       **cache}, kind=SpanKind.CLIENT)
+        chat.end(ns(402.0 + 10 * i, base))
+        root.end(ns(402.1 + 10 * i, base))
+    oi = rec.tracer({"service.name": "cache-oi"}, "openinference.instrumentation.anthropic")
+    llm = _child(oi, "Messages", None, ns(440, base), None,
+                 {"openinference.span.kind": "LLM", "llm.provider": "anthropic",
+                  "llm.model_name": "claude-haiku-4-5-20251001", "llm.token_count.prompt": 5000,
+                  "llm.token_count.completion": 100, "llm.token_count.total": 5100,
+                  "llm.token_count.prompt_details.cache_read": 3000,
+                  "llm.token_count.prompt_details.cache_write": 1000}, kind=SpanKind.CLIENT)
+    llm.end(ns(441, base))
+    lf = rec.tracer({"service.name": "cache-lf"}, "langfuse-sdk", "3.9.0")
+    gen = _child(lf, "cached-answer", None, ns(450, base), None,
+                 {"langfuse.observation.type": "generation",
+                  "langfuse.observation.model.name": "gpt-4o",
+                  "langfuse.observation.usage_details": json.dumps(
+                      {"input": 400, "input_cached_tokens": 1600, "output": 50,
+                       "total": 2050})})
+    gen.end(ns(451, base))
+
+
 BUILDERS: dict[str, Callable[[Recorder, pd.Timestamp], None]] = {
     "genai": genai, "openinference": openinference, "langfuse_otel": langfuse_otel,
     "agents_openinference": agents_openinference, "agents_logfire": agents_logfire,

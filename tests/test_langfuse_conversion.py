@@ -260,3 +260,25 @@ def test_errors_classified_on_the_failing_rows_alone_as_row_by_row() -> None:
         alone = c._failing_error_types(raw.iloc[[i]], message.iloc[[i]])
         assert got.iloc[i] == alone.iloc[0]
     assert set(got[failing]) >= {"timeout", "rate_limit", "error"}
+
+
+def test_cache_usage_keys_read_alike_on_both_paths() -> None:
+    usages = [{"input": 2000, "output": 200, "input_cached_tokens": 8000},
+              {"input": 1000, "output": 100, "cache_read_input_tokens": 3000,
+               "cache_creation_input_tokens": 1000},
+              {"input": 10, "output": 1, "input_cache_read": 5, "input_cache_creation": 7,
+               "input_cache_creation_5m": 100, "input_cache_creation_1h": 20},
+              {"input": 10, "output": 1, "input_cache_creation_1h": 20},
+              {"input": 10, "output": 1}]
+    items = [_item(3 * i, None, type="GENERATION", providedModelName="gpt-4o", usageDetails=u)
+             for i, u in enumerate(usages)]
+    c = conv.load()
+    fast, _ = _parse.raw_observations(items, c)
+    plain, _ = _parse.raw_observations(items, c, trace_info={"t0": {}})  # the row-by-row path
+    cols = ["input_tokens", "cache_read_tokens", "cache_write_tokens"]
+    pd.testing.assert_frame_equal(fast[cols], plain[cols])
+    assert fast[cols].astype(object).where(fast[cols].notna(), None).values.tolist() == [
+        [2000, 8000, None], [1000, 3000, 1000], [10, 5, 127], [10, None, 20],
+        [10, None, None]]
+    obs = c.observations(fast)  # `input` leaves the cache parts out: added back
+    assert obs["input_tokens"].tolist() == [10000, 5000, 142, 30, 10]

@@ -194,3 +194,31 @@ def test_corrupt_labels_file_is_a_source_error(tmp_path, store):
     (copy / "labels.json").write_text("{not json")
     with pytest.raises(SourceError, match="labels.json"):
         LocalSource(copy).labels()
+
+
+def test_a_store_written_before_the_cache_columns_still_loads(tmp_path, store, dataset):
+    import pyarrow.parquet as pq
+
+    copy = tmp_path / "demo"
+    shutil.copytree(store, copy)
+    new = ["cache_read_tokens", "cache_write_tokens"]
+    old_day = copy / "observations" / "day=2026-11-02"
+    for f in old_day.glob("*.parquet"):  # as an older version wrote it
+        table = pq.read_table(f)
+        assert set(new) <= set(table.column_names)
+        pq.write_table(table.drop_columns(new), f)
+    src = LocalSource(copy)
+    for start, end in [("2026-11-02T08:00Z", "2026-11-02T12:00Z"),   # old files only
+                       ("2026-11-02T21:30Z", "2026-11-03T02:15Z")]:  # old and new files
+        got = src.observations(start, end)
+        schema.validate(got, "observations")
+        want = _window(dataset.observations, "start_time", start, end)
+        old = (got["start_time"] < pd.Timestamp("2026-11-03", tz="UTC")).to_numpy()
+        assert old.any() and got.loc[old, new].isna().all().all()
+        keep = [c for c in got.columns if c not in new]
+        _same(got[keep], want[keep], "observation_id")
+        pd.testing.assert_frame_equal(  # the new day's files keep what they hold
+            got.loc[~old, new].reset_index(drop=True),
+            want.sort_values(["start_time", "observation_id"]).loc[
+                (want["start_time"] >= pd.Timestamp("2026-11-03", tz="UTC")).to_numpy(),
+                new].reset_index(drop=True))

@@ -83,6 +83,12 @@ def test_user_table_overrides_and_extends(tmp_path, monkeypatch):
     ("models:\n  m: {input: -1, output: 1}", "`input` must be a number >= 0"),
     ("models:\n  m: {input: 1}", "`output` must be a number >= 0"),
     ("models:\n  m: {input: 1, output: 1, cached: 1}", "unknown field"),
+    ("models:\n  m: {input: 1, output: 1, cached_input: -0.1}",
+     r"model 'm': `cached_input` must be a number >= 0 \(optional; USD per 1M tokens\)"),
+    ("models:\n  m: {input: 1, output: 1, cache_write: 'cheap'}",
+     r"model 'm': `cache_write` must be a number >= 0 \(optional; USD per 1M tokens\), "
+     "got 'cheap'"),
+    ("models:\n  m: {input: 1, output: 1, cache_write: true}", "model 'm': `cache_write`"),
     ("models:\n  m: {input: 1, output: 1, match: '('}", "bad `match`"),
     ("currency: EUR", "currency must be USD"),
     ("modls: {}", "unknown key"),
@@ -100,3 +106,88 @@ def test_bad_tables_name_what_is_wrong(tmp_path, text, message):
 def test_missing_table_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot be read"):
         prices.load(tmp_path / "nope.yaml")
+
+
+def test_shipped_table_has_cache_prices_where_langfuse_lists_them():
+    t = prices.load()
+    cases = {"gpt-4o": (1.25, None), "gpt-4.1-mini": (0.10, None), "o1": (7.50, None),
+             "gpt-5": (0.125, None), "gemini-2.5-flash": (0.03, None),
+             "claude-sonnet-4-5-20250929": (0.30, 3.75), "claude-haiku-4-5": (0.10, 1.25),
+             "claude-opus-4-1-20250805": (1.50, 18.75), "claude-3-5-haiku-20241022": (0.08, 1.00),
+             "claude-3-haiku-20240307": (None, None), "gpt-5-pro": (None, None),
+             "gemini-2.0-flash": (None, None)}
+    for model, (read, write) in cases.items():
+        p = t.price(model)
+        assert (p.cached_input, p.cache_write) == (read, write), model
+    haiku3 = t.price("claude-3-haiku")
+    assert (haiku3.cache_read_rate, haiku3.cache_write_rate) == (0.25, 0.25)  # as input
+
+
+def _cached(model, input_tokens, read=None, write=None, output=100):
+    return dict(type="generation", model=model, input_tokens=input_tokens,
+                cache_read_tokens=read, cache_write_tokens=write, output_tokens=output)
+
+
+def test_cache_reads_and_writes_at_their_prices():
+    obs = _obs([
+        _cached("claude-sonnet-4-5", 10000),                          # no cache
+        _cached("claude-sonnet-4-5", 10000, read=8000),               # cache hit
+        _cached("claude-sonnet-4-5", 10000, write=8000),              # cache written
+        _cached("claude-sonnet-4-5", 10000, read=6000, write=3000),
+        _cached("gpt-4o", 2000, read=1600, write=0),
+        _cached("claude-3-haiku", 10000, read=8000, write=1000),      # no cache prices
+        _cached("claude-sonnet-4-5", 1000, read=3000, write=500),     # parts above the input
+    ])
+    out, filled = prices.load().fill_costs(obs)
+    schema.validate(out, "observations")
+    assert filled.filled == 7
+    # claude-sonnet-4.5 per 1M: input 3, output 15, cache read 0.30, cache write 3.75
+    assert out["cost_usd"].tolist() == pytest.approx([
+        (10000 * 3 + 100 * 15) / 1e6,                                 # 0.0315
+        (2000 * 3 + 8000 * 0.3 + 100 * 15) / 1e6,                     # 0.0099: cheaper
+        (2000 * 3 + 8000 * 3.75 + 100 * 15) / 1e6,                    # 0.0375: dearer
+        (1000 * 3 + 6000 * 0.3 + 3000 * 3.75 + 100 * 15) / 1e6,
+        (400 * 2.5 + 1600 * 1.25 + 100 * 10) / 1e6,
+        (10000 * 0.25 + 100 * 1.25) / 1e6,                            # all as input
+        (3000 * 0.3 + 500 * 3.75 + 100 * 15) / 1e6,                   # rest of input: 0
+    ], rel=1e-12)
+    assert out["cost_usd"].tolist()[:3] == pytest.approx([0.0315, 0.0099, 0.0375], rel=1e-12)
+    assert (out["cost_usd"] > 0).all()
+
+
+def test_a_cache_that_stops_hitting_raises_cost_per_request_at_equal_tokens():
+    def day(hit_share):
+        hits = int(10 * hit_share)
+        return _obs([_cached("gpt-4.1", 5000, read=4000 if i < hits else None, output=200)
+                     for i in range(10)])
+    before, _ = prices.load().fill_costs(day(0.9))
+    after, _ = prices.load().fill_costs(day(0.0))
+    assert before["input_tokens"].sum() == after["input_tokens"].sum() == 50000
+    assert before["total_tokens"].sum() == after["total_tokens"].sum()
+    # gpt-4.1 per 1M: input 2, cached input 0.5, output 8
+    hit, miss = (1000 * 2 + 4000 * 0.5 + 200 * 8) / 1e6, (5000 * 2 + 200 * 8) / 1e6
+    assert before["cost_usd"].mean() == pytest.approx((9 * hit + miss) / 10, rel=1e-12)
+    assert after["cost_usd"].mean() == pytest.approx(miss, rel=1e-12)
+    assert (hit, miss) == pytest.approx((0.0056, 0.0116), rel=1e-12)
+    assert after["cost_usd"].mean() / before["cost_usd"].mean() == pytest.approx(
+        0.0116 / 0.0062, rel=1e-12)
+
+
+def test_frames_without_cache_columns_bill_input_as_before():
+    obs = _obs([dict(type="generation", model="gpt-4o", input_tokens=1000,
+                     output_tokens=100)]).drop(columns=["cache_read_tokens",
+                                                        "cache_write_tokens"])
+    out, _ = prices.load().fill_costs(obs)
+    assert out["cost_usd"].tolist() == pytest.approx([(1000 * 2.5 + 100 * 10) / 1e6], rel=1e-12)
+
+
+def test_a_user_entry_replaces_the_cache_prices_too():
+    t = prices.load({"models": {"gpt-4o": {"input": 5, "output": 20},
+                                "my-model": {"input": 1, "output": 2, "cached_input": 0.1,
+                                             "cache_write": 1.25}}})
+    assert (t.price("gpt-4o").cached_input, t.price("gpt-4o").cache_read_rate) == (None, 5.0)
+    mine = t.price("my-model")
+    assert (mine.cache_read_rate, mine.cache_write_rate) == (0.1, 1.25)
+    out, _ = t.fill_costs(_obs([_cached("my-model", 1000, read=600, write=200, output=10)]))
+    assert out["cost_usd"].tolist() == pytest.approx([(200 * 1 + 600 * 0.1 + 200 * 1.25
+                                                       + 10 * 2) / 1e6], rel=1e-12)

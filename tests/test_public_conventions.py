@@ -10,6 +10,8 @@ import pytest
 
 from tests.doubles import LangfuseDouble
 from tests.doubles.langfuse_ingest import ingest
+from tests.otel_fixtures import Recorder, prompt_cache
+from workbench.errors import ConfigError
 from workbench.simulate import errors
 from workbench.simulate.plan import CallPlan, TracePlan
 from workbench.simulate.profiles import REALISTIC
@@ -280,3 +282,37 @@ def test_score_names_are_read_through_framework_prefixes_and_suffixes(name, sign
     """Evaluation frameworks and teams decorate a metric's name with the framework, the judge,
     "score" or a version; the metric itself decides the signal, and a bare decoration none."""
     assert conv.load().score_signal(name) == signal
+
+
+def test_prompt_cache_tokens_reach_the_same_columns_through_langfuse():
+    rec = Recorder()
+    prompt_cache(rec)
+    otel = conv.load().observations(raw_from_spans(rec.spans))
+    with LangfuseDouble.from_spans(rec.spans, prices=()) as d, d.source() as src:
+        served = src.observations(*DAY)
+    records = {r["basic"]["name"]: r for r in ingest(rec.spans)}
+    # Langfuse keeps its usage types disjoint: the cached part is out of `input`
+    assert records["chat hit"]["usage"]["usageDetails"] == {
+        "input": 2000, "output": 200, "total": 10200, "input_cached_tokens": 8000}
+    assert records["Messages"]["usage"]["usageDetails"] == {
+        "input": 1000, "output": 100, "total": 5100, "input_cached_tokens": 3000,
+        "input_cache_creation": 1000}
+    cols = ["name", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
+            "total_tokens"]
+    got = served.sort_values("name")[cols].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, otel.sort_values("name")[cols].reset_index(drop=True))
+    by_name = got.set_index("name")
+    assert by_name.loc["chat hit"].tolist() == [10000, 8000, pd.NA, 200, 10200]
+    assert by_name.loc["Messages"].tolist() == [5000, 3000, 1000, 100, 5100]
+    assert by_name.loc["cached-answer"].tolist() == [2000, 1600, pd.NA, 50, 2050]
+
+
+def test_cache_marker_is_checked():
+    c = conv.load({"input_tokens": [{"attribute": "my.prompt_tokens", "cache": "excluded"}]})
+    assert c.rules["input_tokens"][0].cache_excluded
+    assert not c.rules["input_tokens"][-1].cache_excluded
+    with pytest.raises(ConfigError, match=r"input_tokens\[0\]: `cache` must be `excluded` or "
+                                          r"`included`, got 'no'"):
+        conv.load({"input_tokens": [{"attribute": "x", "cache": "no"}]})
+    with pytest.raises(ConfigError, match=r"output_tokens\[0\] must be one `kind: key` pair"):
+        conv.load({"output_tokens": [{"attribute": "x", "cache": "excluded"}]})

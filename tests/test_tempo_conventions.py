@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from tests.doubles import TempoDouble
-from tests.otel_fixtures import record
+from tests.otel_fixtures import Recorder, prompt_cache, record
 from workbench import schema
 
 WINDOW = ("2026-11-02T09:00:00Z", "2026-11-02T12:00:00Z")
@@ -113,3 +113,30 @@ def test_openai_agents_sdk_through_logfire():
     assert set(obs["agent"]) == {"agents-logfire"}
     t = traces.iloc[0]
     assert (t["n_generations"], t["n_tool_calls"], t["status"]) == (1, 1, "timeout")
+
+
+def test_prompt_cache_tokens_in_each_convention_and_their_prices():
+    rec = Recorder()
+    prompt_cache(rec)
+    with TempoDouble(rec.spans) as d, d.source(now=lambda: LATER) as src:
+        obs = src.observations(*WINDOW)
+        traces = src.traces(*WINDOW)
+    cols = ["input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
+            "total_tokens", "cost_usd"]
+
+    def usage(name):
+        return tuple(None if pd.isna(v) else v for v in row(obs, name)[cols])
+
+    # claude-sonnet-4.5: input 3, output 15, cache read 0.3, cache write 3.75 USD per 1M
+    assert usage("chat hit") == (10000, 8000, None, 200, 10200, 0.0114)
+    assert usage("chat write") == (10000, None, 8000, 200, 10200, 0.039)
+    assert usage("chat miss") == (10000, None, None, 200, 10200, 0.033)
+    # OpenInference, claude-haiku-4.5: 1000 x 1 + 3000 x 0.1 + 1000 x 1.25 + 100 x 5
+    assert usage("Messages") == (5000, 3000, 1000, 100, 5100, 0.00305)
+    # Langfuse usage details leave the cached part out of `input`: it is added back
+    assert usage("cached-answer") == (2000, 1600, None, 50, 2050, 0.0035)
+    # the cache stopped hitting: same tokens per request, cost up 2.9x
+    per = traces.set_index("name").loc[["invoke_agent cache-bot hit",
+                                        "invoke_agent cache-bot miss"]]
+    assert per["input_tokens"].tolist() == [10000, 10000]
+    assert per["cost_usd"].tolist() == [0.0114, 0.033]

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from tests.doubles import TempoDouble
-from tests.otel_fixtures import record
+from tests.otel_fixtures import T0, Recorder, prompt_cache, record
 from workbench.errors import ConfigError, SourceQueryError
 from workbench.sources import incomplete_reason, prices
 
@@ -20,7 +20,10 @@ LATER = pd.Timestamp("2026-12-01", tz="UTC")
 def spans():
     from workbench.simulate import generate_spans
 
-    return generate_spans(seed=11, days=1, traces_per_day=200, start="2026-11-02") + record()
+    rec = Recorder(seed=7)  # ids apart from record()'s
+    prompt_cache(rec, T0 + pd.Timedelta(hours=3))
+    return (generate_spans(seed=11, days=1, traces_per_day=200, start="2026-11-02") + record()
+            + rec.spans)
 
 
 @pytest.fixture(scope="module")
@@ -64,10 +67,19 @@ def test_token_and_cost_aggregates_equal_the_raw_pull(double, raw, spans):
                                   check_names=False, check_index_type=False,
                                   check_column_type=False)
     table = prices.load()
-    want_cost = sum((0 if pd.isna(r.input_tokens) else r.input_tokens)
-                    * table.price(r.model).input / 1e6
-                    + (0 if pd.isna(r.output_tokens) else r.output_tokens)
-                    * table.price(r.model).output / 1e6 for r in gens.itertuples())
+    # the Agents SDK response's cached prompt, the GenAI and OpenInference prompt caches
+    assert gens["cache_read_tokens"].sum() == 128 + 8000 + 3000
+    assert gens["cache_write_tokens"].sum() == 8000 + 1000
+
+    def list_cost(r):
+        p = table.price(r.model)
+        n = {k: 0 if pd.isna(v) else v for k, v in r._asdict().items()}
+        uncached = n["input_tokens"] - n["cache_read_tokens"] - n["cache_write_tokens"]
+        return (uncached * p.input + n["cache_read_tokens"] * p.cache_read_rate
+                + n["cache_write_tokens"] * p.cache_write_rate
+                + n["output_tokens"] * p.output) / 1e6
+
+    want_cost = sum(list_cost(r) for r in gens.itertuples())
     # every LLM call priced from its tokens (the raw pull keeps ChatOpenAI's own cost instead)
     assert got["cost_usd"].sum() == pytest.approx(want_cost, rel=1e-9)
     # the raw pull keeps a call's own reported cost and prices the others the same way
@@ -77,12 +89,8 @@ def test_token_and_cost_aggregates_equal_the_raw_pull(double, raw, spans):
     assert own and "ChatOpenAI" in set(raw.loc[raw["observation_id"].isin(own), "name"])
     priced = gens[~gens["observation_id"].isin(own).to_numpy()
                   & (gens["input_tokens"].notna() | gens["output_tokens"].notna()).to_numpy()]
-    assert len(priced) and all(
-        r.cost_usd == pytest.approx(((0 if pd.isna(r.input_tokens) else r.input_tokens)
-                                     * table.price(r.model).input
-                                     + (0 if pd.isna(r.output_tokens) else r.output_tokens)
-                                     * table.price(r.model).output) / 1e6, rel=1e-9)
-        for r in priced.itertuples())
+    assert len(priced) and all(r.cost_usd == pytest.approx(list_cost(r), rel=1e-9)
+                               for r in priced.itertuples())
 
 
 def test_counts_by_agent_equal_the_raw_pull(double, raw, spans):

@@ -79,11 +79,16 @@ _OBSERVATIONS = (
     Column("prompt_name", _STR, True, "prompt template name"),
     Column("prompt_version", _INT, True, "prompt template version"),
     Column("tool_name", _STR, True, "tool called, for tool spans"),
-    Column("input_tokens", _INT, True, "gen_ai.usage.input_tokens"),
+    Column("input_tokens", _INT, True, "gen_ai.usage.input_tokens: every input token, those "
+           "read from or written to a prompt cache included"),
     Column("output_tokens", _INT, True, "gen_ai.usage.output_tokens"),
     Column("total_tokens", _INT, True, "input + output tokens"),
     Column("cost_usd", _FLOAT, True, "cost of the observation in USD"),
     Column("tags", _STR, True, "the trace's tags, comma-separated"),
+    Column("cache_read_tokens", _INT, True, "input tokens served from a prompt cache "
+           "(gen_ai.usage.cache_read.input_tokens); part of input_tokens"),
+    Column("cache_write_tokens", _INT, True, "input tokens written to a prompt cache "
+           "(gen_ai.usage.cache_creation.input_tokens); part of input_tokens"),
 )
 
 _TRACES = (

@@ -174,15 +174,45 @@ class LocalSource(TraceSource):
                       t0=t0.to_pydatetime(), t1=t1.to_pydatetime())
         if trace_filters:
             clauses.append(self._trace_semijoin(trace_filters, t0, params))
-        cols = ", ".join(f'"{c}"' for c in schema.columns(frame))
+        params["files"], stored, union = self._stored_columns(frame, files, params["d0"],
+                                                              params["d1"])
+        cols = ", ".join(f'"{c}"' for c in stored)
         sql = (f"SELECT {cols} FROM read_parquet($files, hive_partitioning = true, "
-               f"hive_types = {{'day': DATE}}) "
+               f"hive_types = {{'day': DATE}}{', union_by_name = true' if union else ''}) "
                f'WHERE day >= $d0 AND day <= $d1 AND "{tcol}" >= $t0 AND "{tcol}" < $t1'
                + "".join(f" AND {c}" for c in clauses)
                + f' ORDER BY "{tcol}", "{_TIEBREAK[frame]}"')
         used = {k: v for k, v in params.items() if f"${k}" in sql}
         table = self._run(sql, used, frame, t0, t1)
         return schema.conform(table.to_pandas(), frame)
+
+    @staticmethod
+    def _stored_columns(frame: str, files: list[str], d0: dt.date, d1: dt.date
+                        ) -> tuple[list[str], list[str], bool]:
+        """The window's files, the canonical columns they hold and whether those differ
+        between files: a store written before a column was added still loads (``conform``
+        adds the column as nulls). Unreadable files are left to the query, which names them."""
+        wanted = schema.columns(frame)
+        held: dict[str, int] = {}
+        window = []
+        for f in files:
+            try:
+                day = dt.date.fromisoformat(Path(f).parent.name.removeprefix("day="))
+            except ValueError:
+                day = None
+            if day is None or d0 <= day <= d1:
+                window.append(f)
+        for f in window:
+            try:
+                names = pq.read_schema(f).names
+            except Exception:  # noqa: BLE001 - any failure: the query reports the file
+                return window or files, wanted, False
+            for name in names:
+                held[name] = held.get(name, 0) + 1
+        if not window:
+            return files, wanted, False
+        stored = [c for c in wanted if c in held]
+        return window, stored, any(held[c] < len(window) for c in stored)
 
     def _trace_semijoin(self, trace_filters: dict[str, Any], t0: pd.Timestamp,
                         params: dict[str, Any]) -> str:

@@ -6,6 +6,11 @@ shipped with the list prices of a stated date and source, and overridable by the
 (``WORKBENCH_PRICES`` or ``prices=``). A cost the span itself reports (``llm.cost.total``,
 ``gen_ai.usage.cost``, Langfuse cost details) always wins; what the table could not price stays
 unknown and is named (:attr:`Filled.unpriced`), never counted as zero.
+
+Prompt caches are priced apart: input tokens read from a cache (``cache_read_tokens``) at the
+model's ``cached_input`` price and those written to it (``cache_write_tokens``) at its
+``cache_write`` price, so a cache that stops hitting shows as a cost jump at equal token
+counts. Both are parts of ``input_tokens``; the rest of the input is billed at the input price.
 """
 
 from __future__ import annotations
@@ -36,12 +41,25 @@ PRICED_TYPES = ("generation", "embedding")
 
 @dataclass(frozen=True)
 class ModelPrice:
-    """USD per 1M input / output tokens of the models whose name matches ``pattern``."""
+    """USD per 1M input / output tokens of the models whose name matches ``pattern``; cache
+    reads and writes at their own prices when the model has them, else at the input price."""
 
     name: str
     input: float
     output: float
     pattern: re.Pattern[str]
+    cached_input: float | None = None
+    cache_write: float | None = None
+
+    @property
+    def cache_read_rate(self) -> float:
+        """USD per 1M input tokens read from a prompt cache."""
+        return self.input if self.cached_input is None else self.cached_input
+
+    @property
+    def cache_write_rate(self) -> float:
+        """USD per 1M input tokens written to a prompt cache."""
+        return self.input if self.cache_write is None else self.cache_write
 
 
 @dataclass
@@ -80,7 +98,11 @@ class PriceTable:
 
     def fill_costs(self, obs: pd.DataFrame) -> tuple[pd.DataFrame, Filled]:
         """``obs`` with ``cost_usd`` filled on LLM calls (generation / embedding) that have
-        tokens, a priced model and no cost of their own; a copy when anything changed."""
+        tokens, a priced model and no cost of their own; a copy when anything changed.
+
+        Cache reads and writes are billed at their prices and the rest of the input at the input
+        price: input tokens less the cache parts, never below zero (cache parts larger than the
+        input count are billed as reported, each once)."""
         report = Filled()
         if obs.empty:
             return obs, report
@@ -95,6 +117,8 @@ class PriceTable:
         models = obs["model"].astype(object).where(obs["model"].notna(), None).to_numpy()
         prices_in = np.full(len(obs), np.nan)
         prices_out = np.full(len(obs), np.nan)
+        prices_read = np.full(len(obs), np.nan)
+        prices_write = np.full(len(obs), np.nan)
         unpriced: dict[str, int] = {}
         for i in np.flatnonzero(need):
             p = self.price(models[i])
@@ -103,14 +127,19 @@ class PriceTable:
                 unpriced[key] = unpriced.get(key, 0) + 1
                 continue
             prices_in[i], prices_out[i] = p.input, p.output
+            prices_read[i], prices_write[i] = p.cache_read_rate, p.cache_write_rate
         priced = ~np.isnan(prices_in)
         if priced.any():
             i_tok = tin.to_numpy(dtype="float64", na_value=np.nan)
             o_tok = tout.to_numpy(dtype="float64", na_value=np.nan)
             t_tok = ttot.to_numpy(dtype="float64", na_value=np.nan)
+            read = _tokens(obs, "cache_read_tokens")
+            write = _tokens(obs, "cache_write_tokens")
             only_total = np.isnan(i_tok) & np.isnan(o_tok)
             i_eff = np.where(only_total, t_tok, np.nan_to_num(i_tok))
-            cost = (i_eff * prices_in + np.nan_to_num(o_tok) * prices_out) / 1e6
+            uncached = np.maximum(i_eff - read - write, 0.0)
+            cost = (uncached * prices_in + read * prices_read + write * prices_write
+                    + np.nan_to_num(o_tok) * prices_out) / 1e6
             obs = obs.copy()
             col = obs["cost_usd"].to_numpy(dtype="float64", copy=True)
             col[priced] = cost[priced]
@@ -118,6 +147,13 @@ class PriceTable:
             report.filled = int(priced.sum())
         report.unpriced = dict(sorted(unpriced.items()))
         return obs, report
+
+
+def _tokens(obs: pd.DataFrame, column: str) -> np.ndarray:
+    """A token column as float64, 0 where unknown (or absent from an older frame)."""
+    if column not in obs.columns:
+        return np.zeros(len(obs))
+    return obs[column].astype("Float64").to_numpy(dtype="float64", na_value=0.0)
 
 
 def load(path: str | os.PathLike[str] | Mapping[str, Any] | None = None) -> PriceTable:
@@ -167,6 +203,10 @@ def _merge(base: Mapping[str, Any], user: Mapping[str, Any], where: str) -> dict
     return out
 
 
+#: Optional price fields (USD per 1M tokens): cache reads and writes, billed as input when absent.
+_OPTIONAL = ("cached_input", "cache_write")
+
+
 def _build(spec: Mapping[str, Any], where: str) -> PriceTable:
     currency = str(spec.get("currency", "USD"))
     if currency.upper() != "USD":
@@ -177,24 +217,29 @@ def _build(spec: Mapping[str, Any], where: str) -> PriceTable:
         if not isinstance(entry, Mapping):
             raise ConfigError(f"price table {where}: model {name!r} needs `input:` and "
                               "`output:` (USD per 1M tokens)")
-        values = {}
-        for key in ("input", "output"):
+        values: dict[str, float | None] = {}
+        for key in ("input", "output", *_OPTIONAL):
             v = entry.get(key)
+            if v is None and key in _OPTIONAL:
+                values[key] = None
+                continue
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+                what = "optional; " if key in _OPTIONAL else ""
                 raise ConfigError(f"price table {where}: model {name!r}: `{key}` must be a "
-                                  f"number >= 0 (USD per 1M tokens), got {v!r}")
+                                  f"number >= 0 ({what}USD per 1M tokens), got {v!r}")
             values[key] = float(v)
-        extra = sorted(set(entry) - {"input", "output", "match"})
+        extra = sorted(set(entry) - {"input", "output", "match", *_OPTIONAL})
         if extra:
             raise ConfigError(f"price table {where}: model {name!r}: unknown field(s) {extra}; "
-                              "fields: input, output, match")
+                              f"fields: input, output, {', '.join(_OPTIONAL)}, match")
         pattern = entry.get("match") or rf"([\w.-]+/)?{re.escape(str(name))}"
         try:
             compiled = re.compile(str(pattern), re.IGNORECASE)
         except re.error as exc:
             raise ConfigError(f"price table {where}: model {name!r}: bad `match` regular "
                               f"expression {pattern!r}: {exc}") from exc
-        entries.append(ModelPrice(str(name), values["input"], values["output"], compiled))
+        entries.append(ModelPrice(str(name), values["input"], values["output"], compiled,
+                                  values["cached_input"], values["cache_write"]))
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
     return PriceTable(models=tuple(entries), date=str(spec.get("date", "unknown")),
                       source=" ".join(str(spec.get("source", where)).split()),

@@ -93,7 +93,13 @@ def _times(values: list[Any] | pa.Array) -> pd.Series:
 _SECTIONS = {"attributes": "attr:", "resourceAttributes": "res:"}
 _USAGE_KEYS = {"input": ("input", "prompt_tokens", "input_tokens", "promptTokens"),
                "output": ("output", "completion_tokens", "output_tokens", "completionTokens"),
-               "total": ("total", "total_tokens", "totalTokens")}
+               "total": ("total", "total_tokens", "totalTokens"),
+               "cache_read": ("input_cached_tokens", "cache_read_input_tokens",
+                              "input_cache_read"),
+               "cache_write": ("input_cache_creation", "cache_creation_input_tokens")}
+#: Anthropic cache writes by lifetime: Langfuse keeps them beside ``input_cache_creation``,
+#: not in it.
+_CACHE_WRITE_PARTS = ("input_cache_creation_5m", "input_cache_creation_1h")
 
 
 def metadata_lookup(conventions: conv.Conventions) -> dict[str, str]:
@@ -240,7 +246,8 @@ def raw_observation_pulls(pulls: Sequence[Sequence[Any]], conventions: conv.Conv
 
 
 _S, _I, _F, _B = pa.string(), pa.int64(), pa.float64(), pa.bool_()
-_USAGE_TYPE = pa.struct([(k, _I) for keys in _USAGE_KEYS.values() for k in keys])
+_USAGE_TYPE = pa.struct([(k, _I) for keys in (*_USAGE_KEYS.values(), _CACHE_WRITE_PARTS)
+                         for k in keys])
 _V2_TYPE = pa.struct([
     ("id", _S), ("traceId", _S), ("startTime", _S), ("parentObservationId", _S),
     ("endTime", _S),
@@ -287,9 +294,23 @@ def _fixed_arrow(arr: pa.StructArray) -> dict[str, Any]:
         "input_tokens": ints(pick(_USAGE_KEYS["input"])),
         "output_tokens": ints(pick(_USAGE_KEYS["output"])),
         "total_tokens": ints(pick(_USAGE_KEYS["total"])),
+        "cache_read_tokens": ints(pick(_USAGE_KEYS["cache_read"])),
+        "cache_write_tokens": ints(_cache_writes(pick(_USAGE_KEYS["cache_write"]),
+                                                *(pc.struct_field(usage, k)
+                                                  for k in _CACHE_WRITE_PARTS))),
         "cost_usd": pc.coalesce(f["totalCost"], pc.struct_field(f["costDetails"], "total")
                                 ).to_numpy(zero_copy_only=False).astype("float64"),
     }
+
+
+def _cache_writes(*parts: pa.Array) -> pa.Array:
+    """Cache writes of every lifetime summed; null where none is reported."""
+    total = None
+    for p in parts:
+        total = p if total is None else pc.if_else(
+            pc.and_(pc.is_null(total), pc.is_null(p)), pa.scalar(None, _I),
+            pc.add(pc.fill_null(total, 0), pc.fill_null(p, 0)))
+    return total
 
 
 def _usage(u: Any, which: str) -> Any:
@@ -299,6 +320,13 @@ def _usage(u: Any, which: str) -> Any:
         if u.get(k) is not None:
             return _int(u[k])
     return None
+
+
+def _cache_write_usage(u: Any) -> Any:
+    parts = [_usage(u, "cache_write"), *(_int(u.get(k)) if isinstance(u, dict) else None
+                                         for k in _CACHE_WRITE_PARTS)]
+    found = [p for p in parts if p is not None]
+    return sum(found) if found else None
 
 
 def _tags(v: Any) -> str | None:
@@ -340,6 +368,8 @@ def _fixed_rows(rows: Sequence[dict[str, Any]], trace_info: Mapping[str, Mapping
         "input_tokens": [_usage(r.get("usageDetails"), "input") for r in rows],
         "output_tokens": [_usage(r.get("usageDetails"), "output") for r in rows],
         "total_tokens": [_usage(r.get("usageDetails"), "total") for r in rows],
+        "cache_read_tokens": [_usage(r.get("usageDetails"), "cache_read") for r in rows],
+        "cache_write_tokens": [_cache_write_usage(r.get("usageDetails")) for r in rows],
         "cost_usd": cost,
     }
 

@@ -37,6 +37,17 @@ TOKEN_FAMILIES = (
      'span.openinference.span.kind =~ "LLM|EMBEDDING"'),
 )
 
+#: Prompt-cache token attributes, per convention: (cache read, cache write, model attributes, the
+#: filter selecting LLM calls). Both are parts of the input count; the deprecated GenAI keys have
+#: none of their own (summing the current ones again would count them twice).
+CACHE_FAMILIES = (
+    ("span.gen_ai.usage.cache_read.input_tokens", "span.gen_ai.usage.cache_creation.input_tokens",
+     _GENAI_MODELS, _GENAI_LLM),
+    ("span.llm.token_count.prompt_details.cache_read",
+     "span.llm.token_count.prompt_details.cache_write", ("span.llm.model_name",),
+     'span.openinference.span.kind =~ "LLM|EMBEDDING"'),
+)
+
 #: Friendly grouping names -> TraceQL attributes.
 DIMENSIONS = {
     "agent": "resource.service.name",

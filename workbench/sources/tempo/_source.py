@@ -40,6 +40,7 @@ LOCAL_FILTERS = ("agent", "type", "level", "error_type", "tool_name", "user_id",
                  "release", "model", "prompt_name", "prompt_version", "environment", "name",
                  "trace_id")
 _GRANULARITY = {"minute": 60.0, "hour": 3600.0, "day": 86400.0}
+_CACHE_COLUMNS = ("cache_read_tokens", "cache_write_tokens")
 
 
 @dataclass
@@ -590,7 +591,8 @@ class TempoSource(TraceSource):
         ``measures``: ``spans``, ``traces`` (root spans), ``errors`` (spans with error status),
         ``input_tokens``, ``output_tokens`` (summed over LLM calls: GenAI ``chat``-like and
         ``embeddings`` operations, OpenInference ``LLM``/``EMBEDDING`` spans) and ``cost_usd``
-        (those tokens priced from the price table; a span's own reported cost is not read).
+        (those tokens priced from the price table, prompt-cache reads and writes at their own
+        prices; a span's own reported cost is not read).
         ``by``: ``model`` (token measures only), ``agent``, ``environment``, ``release``,
         ``name`` or TraceQL attributes. Tidy frame: ``timestamp`` (interval start), ``metric``
         (the measure), the ``by`` columns, ``value``.
@@ -628,7 +630,8 @@ class TempoSource(TraceSource):
         token_measures = [m for m in measures if m in ("input_tokens", "output_tokens",
                                                         "cost_usd")]
         if token_measures:
-            tokens, why = self._tokens(q, first, last, step_s, attrs, dims, budget, stats)
+            tokens, why = self._tokens(q, first, last, step_s, attrs, dims, budget, stats,
+                                       cache="cost_usd" in token_measures)
             reasons += why
             keys = ["timestamp", *dims] + (["model"] if "model" in by else [])
             for m in token_measures:
@@ -637,7 +640,14 @@ class TempoSource(TraceSource):
                     price = [self.prices.price(x) for x in t["model"]]
                     p_in = np.array([np.nan if p is None else p.input for p in price])
                     p_out = np.array([np.nan if p is None else p.output for p in price])
-                    t["value"] = (t["input_tokens"].to_numpy() * p_in
+                    p_read = np.array([np.nan if p is None else p.cache_read_rate
+                                       for p in price])
+                    p_write = np.array([np.nan if p is None else p.cache_write_rate
+                                        for p in price])
+                    read = t["cache_read_tokens"].to_numpy()
+                    write = t["cache_write_tokens"].to_numpy()
+                    uncached = np.maximum(t["input_tokens"].to_numpy() - read - write, 0.0)
+                    t["value"] = (uncached * p_in + read * p_read + write * p_write
                                   + t["output_tokens"].to_numpy() * p_out) / 1e6
                     for model, g in t[np.isnan(p_in)].groupby("model", dropna=False):
                         unpriced[str(model)] = float(g["input_tokens"].sum()
@@ -672,13 +682,21 @@ class TempoSource(TraceSource):
 
     def _tokens(self, q: str, first: pd.Timestamp, last: pd.Timestamp, step_s: float,
                 attrs: list[str], dims: list[str], budget: Budget,
-                stats: Stats) -> tuple[pd.DataFrame, list[str]]:
-        """Input and output tokens of LLM calls per interval, model and ``dims``."""
+                stats: Stats, cache: bool = False) -> tuple[pd.DataFrame, list[str]]:
+        """Input and output tokens of LLM calls per interval, model and ``dims``; with
+        ``cache``, also the prompt-cache reads and writes among the input tokens."""
         rows = []
         reasons: list[str] = []
-        for tin, tout, models, llm in _metrics.TOKEN_FAMILIES:
+        families = [(models, llm, (("input_tokens", tin), ("output_tokens", tout)))
+                    for tin, tout, models, llm in _metrics.TOKEN_FAMILIES]
+        if cache:
+            families += [(models, llm, (("cache_read_tokens", read),
+                                        ("cache_write_tokens", write)))
+                         for read, write, models, llm in _metrics.CACHE_FAMILIES]
+        columns = ["input_tokens", "output_tokens"] + (list(_CACHE_COLUMNS) if cache else [])
+        for models, llm, measured in families:
             sel = _metrics.and_filter(q, llm)
-            for col, attr in (("input_tokens", tin), ("output_tokens", tout)):
+            for col, attr in measured:
                 df = self._range(_metrics.query(sel, f"sum_over_time({attr})",
                                                 [*models, *attrs]), first, last, step_s,
                                  budget, stats, col)
@@ -697,14 +715,12 @@ class TempoSource(TraceSource):
                                           **{d: df[d] for d in dims}, "column": col,
                                           "value": df["value"]}))
         if not rows:
-            return pd.DataFrame(columns=["timestamp", "model", *dims, "input_tokens",
-                                         "output_tokens"]).astype({"input_tokens": "float64",
-                                                                   "output_tokens": "float64"}), \
-                reasons
+            return pd.DataFrame(columns=["timestamp", "model", *dims, *columns]).astype(
+                dict.fromkeys(columns, "float64")), reasons
         long = pd.concat(rows, ignore_index=True)
         wide = long.groupby(["timestamp", "model", *dims, "column"], dropna=False,
                             sort=True)["value"].sum().unstack("column").reset_index()
-        for c in ("input_tokens", "output_tokens"):
+        for c in columns:
             if c not in wide.columns:
                 wide[c] = 0.0
             wide[c] = wide[c].fillna(0.0).astype("float64")
