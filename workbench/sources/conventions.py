@@ -426,11 +426,15 @@ class Conventions:
         have = values.notna().to_numpy()
         if not have.any():
             return values
-        names = _strip_prefixes(values[have].astype(str), self.agent_name_prefixes)
+        # a handful of distinct names among many rows: each is judged once
+        codes, distinct = pd.factorize(values[have].astype(object))
+        names = _strip_prefixes(pd.Series(distinct, dtype=object).astype(str),
+                                self.agent_name_prefixes)
         if self.generic_agent_names is not None:
             names = names.where(~names.str.fullmatch(self.generic_agent_names))
+        named = names.astype(object).where(names.notna() & names.ne(""), None).to_numpy()
         out = values.astype(object).copy()
-        out[have] = names.astype(object).where(names.notna() & names.ne(""), None).to_numpy()
+        out[have] = named[codes]
         return out
 
     # -- scores ----------------------------------------------------------------------------
