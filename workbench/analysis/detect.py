@@ -140,6 +140,13 @@ class Context:
             ranked = self._by_time(signal, start, end, group, ranked)
         return _new_version_first(self, signal, start, end, group, ranked)[:top]
 
+    def _sides(self, p: Any, start: pd.Timestamp, end: pd.Timestamp, group: str
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """The units a signal judges in ``[start, end)`` and in the baseline it was expected
+        from (hours that were incidents themselves left out)."""
+        return (self.window_mask(start, end, group) & p.mask,
+                self.baseline_mask(group) & p.mask & p.expectation.used)
+
     def _sets_apart(self, lead: Suspect | None, cur_m: np.ndarray, base_m: np.ndarray) -> bool:
         """Whether the trace-level leader sets the window's traces apart: not a value that
         nearly every trace held before and holds now (the tool every request calls)."""
@@ -153,8 +160,7 @@ class Context:
         """The model or tool calls that took the extra time first
         (:mod:`~workbench.analysis.latency`), unless the leader sets the window apart."""
         p = self.judge.prepared(signal)
-        cur_m = self.window_mask(start, end, group) & p.mask
-        base_m = self.baseline_mask(group) & p.mask & p.expectation.used
+        cur_m, base_m = self._sides(p, start, end, group)
         if self._sets_apart(ranked[0] if ranked else None, cur_m, base_m):
             return ranked
         if self._components is None:
@@ -162,7 +168,7 @@ class Context:
                                                   self.units["trace_id"].to_numpy(dtype=object))
         table = latency.component_excess(*self._components, cur_m, base_m)
         out = latency.slowest_component_first(ranked, table)
-        if not out or out is ranked or (ranked and out[0] == ranked[0]):
+        if out is ranked:
             return out
         # shown as the signal is: its rate among the traces that made such calls
         first, bad = out[0], _bad_values(p)
@@ -173,9 +179,7 @@ class Context:
 
     def _by_spend(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
                   ranked: list[Suspect]) -> list[Suspect]:
-        p = self.judge.prepared(signal)
-        cur_m = self.window_mask(start, end, group) & p.mask
-        base_m = self.baseline_mask(group) & p.mask & p.expectation.used
+        cur_m, base_m = self._sides(self.judge.prepared(signal), start, end, group)
         if self._generations is None:
             self._generations = spend.generations(self.observations,
                                                   self.units["trace_id"].to_numpy(dtype=object))
@@ -187,7 +191,7 @@ class Context:
         # that nearly every trace held before and holds now (the tool every request calls)
         # cannot, and the model that spent the money goes first
         lead = ranked[0] if ranked else None
-        promote = lead is None or lead.dimension == "model" \
+        promote = (lead is not None and lead.dimension == "model") \
             or not self._sets_apart(lead, cur_m, base_m)
         return spend.spending_model_first(ranked, table, total, promote=promote)
 
@@ -203,8 +207,7 @@ class Context:
         dims = [d for d in self.dimensions
                 if all(x in self.units.columns for x in d.split("/"))]
         found = attribute_rows(self.exploded, _bad_values(p),
-                               self.window_mask(start, end, group) & p.mask,
-                               self.baseline_mask(group) & p.mask & p.expectation.used, dims,
+                               *self._sides(p, start, end, group), dims,
                                min_share=share, top=top)
         # attribution works in the bad direction; suspects show the signal as the finding does
         if p.spec.invert_display:

@@ -48,8 +48,12 @@ class Budgets:
     warning_fraction: float = 0.75
     per_agent: dict[str, float] = field(default_factory=dict)
     derived: dict[str, float] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
     notes_by_agent: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def notes(self) -> list[str]:
+        """What a reader is told about derived budgets, one line per agent."""
+        return list(self.notes_by_agent.values())
 
     def of(self, agent: str) -> float:
         return self.per_agent.get(agent, self.derived.get(agent, self.default_s))
@@ -100,7 +104,6 @@ def agent_budgets(traces: pd.DataFrame, runbooks: Mapping[str, Any] | None,
                 f"agent {agent} runs past the {b.default_s:g} s budget in {over:.0%} of its "
                 f"baseline traces: judged against its own p99, {derived:g} s (set "
                 f"budget.per_agent.{agent} in the timeout_surge runbook)")
-            b.notes.append(b.notes_by_agent[agent])
     return b
 
 
