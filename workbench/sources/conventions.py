@@ -77,6 +77,8 @@ RAW_COLUMNS: Mapping[str, str] = {
 }
 
 _PREFIXES = {"attribute": "attr:", "resource": "res:", "metadata": "meta:"}
+# rule kinds that read an observation's name (text, never a number)
+_NAME_KINDS = ("span_name", "observation_type", "root_observation")
 _TRACE_LEVEL = ("agent", "user_id", "session_id", "release", "environment", "tags")
 _OBSERVATION_LEVEL = ("tool_name", "model", "prompt_name", "prompt_version", "input_tokens",
                       "output_tokens", "total_tokens", "cost_usd", "cache_read_tokens",
@@ -110,8 +112,7 @@ class Rule:
         """The raw column this rule reads."""
         if self.kind in _PREFIXES:
             return _PREFIXES[self.kind] + self.key
-        return "name" if self.kind in ("span_name", "observation_type", "root_observation") \
-            else self.key
+        return "name" if self.kind in _NAME_KINDS else self.key
 
     def values(self, raw: pd.DataFrame) -> pd.Series | None:
         """This rule's value per row (object dtype, nulls where absent), or None when the raw
@@ -135,7 +136,7 @@ class Rule:
     def numbers(self, raw: pd.DataFrame) -> np.ndarray | None:
         """This rule's values as float64 (NaN where absent) when its raw column already
         holds numbers; None when it does not (the general path then reads them)."""
-        if self.kind in ("span_name", "observation_type") or self.json_key is not None:
+        if self.kind in _NAME_KINDS or self.json_key is not None:
             return None
         if self.column not in raw.columns or not _is_number(raw[self.column].dtype):
             return None
