@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from tests.doubles import LangfuseDouble, sample
+from tests.doubles import langfuse_query as lq
 from workbench.errors import SourceAuthError, SourceError
 from workbench.sources import incomplete_reason
 from workbench.sources.langfuse import _legacy
@@ -194,3 +195,63 @@ def test_a_429_storm_gives_a_frame_marked_incomplete_never_ok(double, frames):
         traces = src.traces(*DAY)
     assert len(got) < len(frames[0])
     assert "budget" in incomplete_reason(got) and incomplete_reason(traces)
+
+
+def test_scores_silently_missing_from_pages_mark_the_scores_incomplete(double, frames):
+    double.drop_scores(0.2, seed=5)
+    lost = double.dropped_scores
+    assert lost
+    with double.source(**FAST) as src:
+        got = src.scores(*DAY)
+    assert len(got) == len(frames[1]) - len(lost)
+    reason = incomplete_reason(got)
+    assert reason == (f"langfuse scores: {len(lost)} fewer scores pulled than Langfuse reports: "
+                      f"2026-11-02 ({len(frames[1]) - len(lost)} of {len(frames[1])})")
+    assert got.attrs["langfuse"]["reconciliation"] == [
+        {"day": "2026-11-02", "reported_scores": len(frames[1]),
+         "pulled_scores": len(frames[1]) - len(lost)}]
+
+
+def test_scores_are_reconciled_per_data_type_view(smp, frames):
+    # a TEXT score is in none of the Metrics API's score views: pulled, never counted as missing
+    text = frames[1].iloc[[0]].assign(score_id="text-score-1", data_type="TEXT",
+                                      value=float("nan"), string_value="a reviewer's note")
+    with LangfuseDouble(smp.frames[0], pd.concat([frames[1], text], ignore_index=True)) as d:
+        with d.source(**FAST) as src:
+            got = src.scores(*DAY)
+        views = sorted(r.param("query") for r in d.requests_to("/api/public/v2/metrics"))
+    assert incomplete_reason(got) is None
+    assert len(got) == len(frames[1]) + 1
+    assert got.attrs["langfuse"]["reconciled"] == "checked"
+    assert got.attrs["langfuse"]["reconciliation"] == [
+        {"day": "2026-11-02", "reported_scores": len(frames[1]),
+         "pulled_scores": len(frames[1])}]
+    assert [('"scores-categorical"' in q, '"scores-numeric"' in q) for q in views] == \
+        [(True, False), (False, True)]
+
+
+def test_a_short_scores_day_is_pulled_again_next_time(double, frames, tmp_path):
+    double.drop_scores(0.2, seed=5)
+    with double.source(**FAST, cache_dir=tmp_path) as src:
+        first = src.scores(*DAY)
+    assert incomplete_reason(first)
+    double.clear_faults()
+    with double.source(**FAST, cache_dir=tmp_path) as src:
+        again = src.scores(*DAY)
+        with_cache = src.scores(*DAY)
+        stats = src.last_stats
+    assert incomplete_reason(again) is None and len(again) == len(frames[1])
+    # the closed, reconciled day now comes from the cache, with the counts it was checked by
+    assert incomplete_reason(with_cache) is None and len(with_cache) == len(frames[1])
+    assert stats["slices_cached"] == stats["slices_total"] == 1
+    assert with_cache.attrs["langfuse"]["reconciled"] == "checked"
+
+
+def test_scores_without_a_metrics_api_are_said_not_checked(double, frames, monkeypatch):
+    def no_metrics(q):  # a server that predates the Metrics API v2
+        raise lq.BadRequest("Route not found", status=404, error="LangfuseNotFoundError")
+    monkeypatch.setattr(double, "metrics_v2", no_metrics)
+    with double.source(**FAST) as src:
+        got = src.scores(*DAY)
+    assert len(got) == len(frames[1]) and incomplete_reason(got) is None
+    assert got.attrs["langfuse"]["reconciled"] == "not checked: the server has no Metrics API v2"

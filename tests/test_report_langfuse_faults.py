@@ -52,6 +52,16 @@ def test_rows_a_page_silently_drops_make_the_report_degraded_never_ok(dataset, c
     assert "DEGRADED" in rep.header_html() and "Source ok" not in rep.header_html()
 
 
+def test_scores_a_page_silently_drops_make_the_report_degraded_never_ok(dataset, clean):
+    with double_from_dataset(dataset) as d:
+        d.drop_scores(0.2)
+        rep = report(d)
+    assert rep.degraded and "fewer scores pulled than Langfuse reports" in rep.source.reason
+    assert all(not f.confirmed for f in rep.findings if f.runbook != "daily_report")
+    assert incident_alerts(rep) == []
+    assert "DEGRADED" in rep.header_html() and "Source ok" not in rep.header_html()
+
+
 def test_short_pages_with_a_cursor_are_followed_to_the_same_report(dataset, clean):
     with double_from_dataset(dataset) as d:
         d.short_page(times=6, keep=0)

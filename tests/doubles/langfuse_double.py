@@ -19,9 +19,9 @@ It serves them in Langfuse's shapes:
 Switches (each a queued fault for the next matching requests): :meth:`rate_limit`,
 :meth:`server_error`, :meth:`slow`, :meth:`truncate` (a cut-off body), :meth:`malformed_page`,
 :meth:`malformed_items`, :meth:`short_page` (a page that comes back short or empty yet carries
-a cursor, as Langfuse documents); one standing fault, :meth:`drop_rows` (rows silently missing
-from the pages while the Metrics API still counts them); plus ``latency_s`` per request. Every
-request lands in ``requests``.
+a cursor, as Langfuse documents); two standing faults, :meth:`drop_rows` and
+:meth:`drop_scores` (observations or scores silently missing from the pages while the Metrics
+API still counts them); plus ``latency_s`` per request. Every request lands in ``requests``.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ class LangfuseDouble(ServedDouble):
         self.legacy = legacy
         self.metrics_numbers_as_strings = metrics_numbers_as_strings
         self._hidden: frozenset[str] = frozenset()
+        self._hidden_scores: frozenset[str] = frozenset()
         self._init_served(latency_s)
         self.set_data(records, scores)
 
@@ -153,6 +154,21 @@ class LangfuseDouble(ServedDouble):
         with self._lock:
             self._hidden = frozenset(i for i in ids if r.random() < share)
 
+    def drop_scores(self, share: float = 0.1, *, seed: int = 0) -> None:
+        """From now on, leave ``share`` of the scores out of every v3 scores page (the cursor
+        walks past them) while the Metrics API still counts them: a silent truncation."""
+        import random
+
+        r = random.Random(seed)
+        with self._lock:
+            self._hidden_scores = frozenset(s["score_id"] for s in self._scores
+                                            if r.random() < share)
+
+    @property
+    def dropped_scores(self) -> frozenset[str]:
+        """Ids of the scores :meth:`drop_scores` leaves out."""
+        return self._hidden_scores
+
     @property
     def dropped(self) -> frozenset[str]:
         """Ids of the observations :meth:`drop_rows` leaves out."""
@@ -162,6 +178,7 @@ class LangfuseDouble(ServedDouble):
         super().clear_faults()
         with self._lock:
             self._hidden = frozenset()
+            self._hidden_scores = frozenset()
 
     # ---- endpoints -------------------------------------------------------------------------------
 
@@ -243,7 +260,7 @@ class LangfuseDouble(ServedDouble):
             ("name", "name"), ("environment", "environment"), ("data_type", "dataType"),
             ("source", "source"), ("trace_id", "traceId")) if p in q}
         with self._lock:
-            skeys, recs = self._skeys, self._scores
+            skeys, recs, hidden = self._skeys, self._scores, self._hidden_scores
         starts = [k[0] for k in skeys]
         i_lo = bisect.bisect_left(starts, lo) if lo is not None else 0
         i_hi = bisect.bisect_left(starts, hi) if hi is not None else len(starts)
@@ -253,6 +270,9 @@ class LangfuseDouble(ServedDouble):
         i = i_hi - 1
         while i >= i_lo and len(hits) < limit + 1:
             r = recs[i]
+            if r["score_id"] in hidden:
+                i -= 1
+                continue
             if all(str(r[k]).upper() in {v.upper() for v in vals} for k, vals in sets.items()):
                 hits.append(i)
             i -= 1

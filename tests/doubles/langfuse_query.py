@@ -201,6 +201,10 @@ _MEASURES = {"count": "one", "latency": "latency_ms", "inputTokens": "input_toke
              "timeToFirstToken": "ttft_ms", "streamingLatency": "ttft_ms"}
 _SCORE_DIMENSIONS = {"environment": "environment", "name": "name", "source": "source",
                      "dataType": "data_type"}
+#: Metrics API score views and the score data types each holds ("scores-numeric: numeric
+#: and boolean score data"; CORRECTION and TEXT scores are in none).
+_SCORE_VIEWS = {"scores-numeric": ("NUMERIC", "BOOLEAN"), "scores-boolean": ("BOOLEAN",),
+                "scores-categorical": ("CATEGORICAL",)}
 _AGGS = {"sum", "avg", "count", "max", "min", "p50", "p75", "p90", "p95", "p99"}
 _FREQ = {"minute": "min", "hour": "h", "day": "D"}
 
@@ -249,8 +253,11 @@ def run_metrics(query_raw: str, obs_m: pd.DataFrame, scores: pd.DataFrame,
         frame, dims_map, ts_col = obs_m, _DIMENSIONS, "start_time"
         if len(frame):
             frame = frame.assign(start_month=frame["start_time"].dt.strftime("%Y-%m"))
-    elif view in ("scores-numeric", "scores-boolean", "scores-categorical"):
-        frame, dims_map, ts_col = scores.assign(one=1), _SCORE_DIMENSIONS, "timestamp"
+    elif view in _SCORE_VIEWS:
+        # each view holds only its data types, as Langfuse's metrics API documents them
+        kept = scores["data_type"].astype(str).str.upper().isin(_SCORE_VIEWS[view])
+        frame, dims_map, ts_col = scores[kept.to_numpy()].assign(one=1), _SCORE_DIMENSIONS, \
+            "timestamp"
     else:
         raise BadRequest(f"Invalid view: {view!r}")
     metrics = q.get("metrics") or []

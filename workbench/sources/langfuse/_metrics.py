@@ -85,8 +85,14 @@ def _iso(ts: pd.Timestamp) -> str:
     return ts.tz_convert("UTC").isoformat().replace("+00:00", "Z")
 
 
+#: The Metrics API's views of scores: numeric and boolean scores in one, categorical in the
+#: other (CORRECTION and TEXT scores are in neither).
+SCORE_VIEWS = {"scores-numeric": ("NUMERIC", "BOOLEAN"), "scores-categorical": ("CATEGORICAL",)}
+
+
 def query(lo: pd.Timestamp, hi: pd.Timestamp, measures: list[tuple[str, str]],
-          dims: list[str], granularity: str | None, filters: Mapping[str, Any]) -> str:
+          dims: list[str], granularity: str | None, filters: Mapping[str, Any],
+          view: str = "observations") -> str:
     unknown = sorted(set(filters) - _FILTERS)
     if unknown:
         raise ConfigError(f"unknown metrics filter(s) {unknown}; supported: {sorted(_FILTERS)}")
@@ -102,7 +108,7 @@ def query(lo: pd.Timestamp, hi: pd.Timestamp, measures: list[tuple[str, str]],
             v = str(v).upper() if k in ("type", "level") else str(v)
             conds.append({"column": column, "operator": "=", "value": v, "type": "string"})
     q: dict[str, Any] = {
-        "view": "observations", "dimensions": [{"field": d} for d in dims],
+        "view": view, "dimensions": [{"field": d} for d in dims],
         "metrics": [{"measure": m, "aggregation": a} for m, a in measures],
         "filters": conds, "fromTimestamp": _iso(lo), "toTimestamp": _iso(hi),
         "config": {"row_limit": ROW_LIMIT},

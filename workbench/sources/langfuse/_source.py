@@ -68,6 +68,46 @@ def _sorted(df: pd.DataFrame, order: str, keys: list[str]) -> pd.DataFrame:
     return df
 
 
+def _reported_rows(out: pd.DataFrame,
+                   reported: Future[tuple[list[dict[str, Any]], list[str]]],
+                   what: str) -> list[dict[str, Any]] | None:
+    """The Metrics API's rows to reconcile ``out`` with, or None with the reason in ``out``:
+    a server without the API is noted, an answer cut short marks ``out`` incomplete."""
+    try:
+        rows, reasons = reported.result()
+    except NotFound:
+        out.attrs.setdefault("langfuse", {})["reconciled"] = \
+            "not checked: the server has no Metrics API v2"
+        return None
+    except (SourceAuthError, SourceQueryError) as exc:
+        out.attrs.setdefault("langfuse", {})["reconciled"] = f"not checked: {exc}"
+        return None
+    if reasons:
+        mark_incomplete(out, f"langfuse {what}: could not reconcile with the Metrics API: "
+                             f"{reasons[0]}")
+        return None
+    return rows
+
+
+def _shortfall(out: pd.DataFrame, table: pd.DataFrame, what: str) -> list[pd.Timestamp]:
+    """Record the per-day ``table`` (``reported_<what>`` / ``pulled_<what>`` columns, more
+    allowed) in ``out``; mark ``out`` incomplete where fewer were pulled than reported, and
+    return those days (UTC midnights)."""
+    table.index.name = "day"
+    info = out.attrs.setdefault("langfuse", {})
+    info["reconciled"] = "checked"
+    info["reconciliation"] = table.reset_index().assign(
+        day=lambda d: d["day"].dt.strftime("%Y-%m-%d")).to_dict("records")
+    pulled, reported = table[f"pulled_{what}"], table[f"reported_{what}"]
+    short = table[pulled < reported]
+    if len(short):
+        missing = int((reported - pulled)[short.index].sum())
+        days = ", ".join(f"{d:%Y-%m-%d} ({pulled[d]} of {reported[d]})" for d in short.index)
+        mark_incomplete(out, f"langfuse {what}: {missing} fewer {what} pulled than Langfuse "
+                             f"reports: {days}")
+    return list(short.index)
+
+
 class LangfuseSource(TraceSource):
     """Observations, scores and pushed-down aggregates from Langfuse's public API.
 
@@ -361,18 +401,8 @@ class LangfuseSource(TraceSource):
         """
         ms = _metrics.parse_measures(["count"])
         dims = _metrics.parse_dimensions(["is_root"])
-        try:
-            rows, reasons = reported_rows.result()
-        except NotFound:
-            out.attrs.setdefault("langfuse", {})["reconciled"] = \
-                "not checked: the server has no Metrics API v2"
-            return []
-        except (SourceAuthError, SourceQueryError) as exc:
-            out.attrs.setdefault("langfuse", {})["reconciled"] = f"not checked: {exc}"
-            return []
-        if reasons:
-            mark_incomplete(out, "langfuse observations: could not reconcile with the Metrics "
-                                 f"API: {reasons[0]}")
+        rows = _reported_rows(out, reported_rows, "observations")
+        if rows is None:
             return []
         reported = _metrics.frame(rows, dims, ms, timed=True)
         st = out["start_time"]
@@ -388,19 +418,7 @@ class LangfuseSource(TraceSource):
                               "pulled_observations": pulled_obs,
                               "reported_traces": rep_traces,
                               "pulled_traces": pulled_traces}).fillna(0).astype("int64")
-        table.index.name = "day"
-        info = out.attrs.setdefault("langfuse", {})
-        info["reconciled"] = "checked"
-        info["reconciliation"] = table.reset_index().assign(
-            day=lambda d: d["day"].dt.strftime("%Y-%m-%d")).to_dict("records")
-        short = table[table["pulled_observations"] < table["reported_observations"]]
-        if len(short):
-            missing = int((short["reported_observations"] - short["pulled_observations"]).sum())
-            days = ", ".join(f"{d:%Y-%m-%d} ({r.pulled_observations} of "
-                             f"{r.reported_observations})" for d, r in short.iterrows())
-            mark_incomplete(out, f"langfuse observations: {missing} fewer observations pulled "
-                                 f"than Langfuse reports: {days}")
-        return list(short.index)
+        return _shortfall(out, table, "observations")
 
     def _v2_observation_fetcher(self, f: dict[str, Any], budget: Budget, stats: Stats
                                 ) -> tuple[Callable[[pd.Timestamp, pd.Timestamp], Pulled], Build]:
@@ -477,8 +495,65 @@ class LangfuseSource(TraceSource):
             return df, [bad for _, bad, _ in parsed]
 
         parts = {"api": "v2" if legacy else "v3", "filters": f}
-        return self._sliced("scores", lo, hi, fetch, build, parts, stats, ["score_id"],
-                            "timestamp")
+        settled = min(hi, self._now() - pd.Timedelta(seconds=self.settle_s))
+        if not (self.reconcile and not legacy and set(f) <= {"environment"} and settled > lo):
+            return self._sliced("scores", lo, hi, fetch, build, parts, stats, ["score_id"],
+                                "timestamp")
+        cache = self._cache("scores", parts, "timestamp")
+        whole = cache is not None and settled == hi
+        kept = cache.get_json("reported", lo, hi) if whole else None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="langfuse-side") as pool:
+            reported: Future[tuple[list[dict[str, Any]], list[str]]]
+            if kept is not None:
+                reported = Future()
+                reported.set_result((kept, []))
+            else:  # the counts to reconcile with are asked for while the slices are pulled
+                reported = pool.submit(self._reported_scores, lo, settled, f, budget, stats)
+            out = self._sliced("scores", lo, hi, fetch, build, parts, stats, ["score_id"],
+                               "timestamp")
+            short = self._reconcile_scores(out, lo, settled, reported)
+        if cache is not None and short:
+            for day in short:  # pull those days again next time
+                cache.forget(day, day + pd.Timedelta(days=1))
+        elif whole and kept is None and out.attrs["langfuse"].get("reconciled") == "checked":
+            cache.put_json("reported", lo, hi, reported.result()[0])
+        return out
+
+    def _reported_scores(self, lo: pd.Timestamp, settled: pd.Timestamp, f: dict[str, Any],
+                         budget: Budget, stats: Stats
+                         ) -> tuple[list[dict[str, Any]], list[str]]:
+        """Scores per day and Metrics API view (numeric and boolean; categorical) in
+        ``[lo, settled)``, each row tagged with its view."""
+        filters = {"environment": f["environment"].split(",")} if "environment" in f else {}
+        ms = _metrics.parse_measures(["count"])
+        rows: list[dict[str, Any]] = []
+        reasons: list[str] = []
+        for view in _metrics.SCORE_VIEWS:
+            got, why = self._metric_rows(lo, settled, ms, [], "day", filters, budget, stats,
+                                         view)
+            rows += [{**r, "view": view} for r in got]
+            reasons += why
+        return rows, reasons
+
+    def _reconcile_scores(self, out: pd.DataFrame, lo: pd.Timestamp, settled: pd.Timestamp,
+                          reported_rows: Future[tuple[list[dict[str, Any]], list[str]]]
+                          ) -> list[pd.Timestamp]:
+        """Scores pulled per day against the Metrics API's count of the same data types; the
+        days with fewer pulled than reported (a score missing there would go unnoticed: a
+        judge's verdicts are what the hallucination signals are made of)."""
+        rows = _reported_rows(out, reported_rows, "scores")
+        if rows is None:
+            return []
+        reported = _metrics.frame(rows, [], _metrics.parse_measures(["count"]), timed=True)
+        rep = reported.groupby(reported["timestamp"].dt.floor("D"))["count_count"].sum()
+        counted = [t for types in _metrics.SCORE_VIEWS.values() for t in types]
+        ts = out["timestamp"]
+        part = out[(ts >= lo) & (ts < settled)
+                   & out["data_type"].astype(str).str.upper().isin(counted).to_numpy()]
+        pulled = part.groupby(part["timestamp"].dt.floor("D")).size()
+        table = pd.DataFrame({"reported_scores": rep, "pulled_scores": pulled}
+                             ).fillna(0).astype("int64")
+        return _shortfall(out, table, "scores")
 
     # ---- aggregates ------------------------------------------------------------------------------
 
@@ -517,8 +592,9 @@ class LangfuseSource(TraceSource):
 
     def _metric_rows(self, lo: pd.Timestamp, hi: pd.Timestamp, ms: list[tuple[str, str]],
                      dims: list[str], granularity: str | None, filters: dict[str, Any],
-                     budget: Budget, stats: Stats) -> tuple[list[dict[str, Any]], list[str]]:
-        q = {"query": _metrics.query(lo, hi, ms, dims, granularity, filters)}
+                     budget: Budget, stats: Stats, view: str = "observations"
+                     ) -> tuple[list[dict[str, Any]], list[str]]:
+        q = {"query": _metrics.query(lo, hi, ms, dims, granularity, filters, view)}
         try:
             body = self._transport.get(_metrics.PATH, q, budget, stats, check=lambda b: (
                 isinstance(b, dict) and isinstance(b.get("data"), list)))
@@ -533,8 +609,8 @@ class LangfuseSource(TraceSource):
         if mid is None:
             return rows, [f"langfuse metrics: the server's row limit ({_metrics.ROW_LIMIT}) was "
                           "reached; add a granularity or narrow the window"]
-        a, ra = self._metric_rows(lo, mid, ms, dims, granularity, filters, budget, stats)
-        b, rb = self._metric_rows(mid, hi, ms, dims, granularity, filters, budget, stats)
+        a, ra = self._metric_rows(lo, mid, ms, dims, granularity, filters, budget, stats, view)
+        b, rb = self._metric_rows(mid, hi, ms, dims, granularity, filters, budget, stats, view)
         return a + b, ra + rb
 
     def _local_aggregate(self, lo: pd.Timestamp, hi: pd.Timestamp, ms: list[tuple[str, str]],
