@@ -13,6 +13,7 @@ from workbench.sources import conventions as conv
 
 OBS = "/api/public/v2/observations"
 METRICS = "/api/public/v2/metrics"
+SCORES = "/api/public/v3/scores"
 WEEK = ("2026-11-01T00:00:00Z", "2026-11-08T00:00:00Z")  # the sample's 6 busy hours inside
 T0 = pd.Timestamp("2026-11-02T00:00:00Z")
 
@@ -93,6 +94,21 @@ def test_a_quiet_week_takes_a_few_pulls_and_gives_every_row(smp):
     # the pulls tile the week: no gap, no overlap
     assert pulled[0][0] == WEEK[0] and pulled[-1][1] == WEEK[1]
     assert all(a[1] == b[0] for a, b in zip(pulled, pulled[1:]))
+
+
+def test_a_quiet_week_of_scores_takes_a_few_pulls_and_gives_every_score(smp):
+    with LangfuseDouble(*smp.frames) as d, d.source(slice_s=3600) as src:
+        got = src.scores(*WEEK)
+        stats = src.last_stats
+        first_pages = [r for r in d.requests_to(SCORES) if not r.param("cursor")]
+        hourly = [r for r in d.requests_to(METRICS) if '"hour"' in (r.param("query") or "")]
+    assert sorted(got["score_id"]) == sorted(smp.scores["score_id"])
+    assert incomplete_reason(got) is None
+    assert stats["slices_total"] == 7 * 24
+    assert stats["slice_pulls"] == len(first_pages) < 7 * 24 / 8
+    # both score views are counted to plan by: numeric (with boolean) and categorical
+    assert len(hourly) == 2
+    assert all(int(r.param("limit")) == 100 for r in first_pages)  # the v3 scores maximum
 
 
 def test_without_counts_every_slice_is_a_pull_and_no_row_is_lost(smp):

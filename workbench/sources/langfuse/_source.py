@@ -196,7 +196,7 @@ class LangfuseSource(TraceSource):
     def _sliced(self, frame: str, lo: pd.Timestamp, hi: pd.Timestamp,
                 fetch: Callable[[pd.Timestamp, pd.Timestamp], Pulled], build: Build,
                 cache_parts: dict[str, Any], stats: Stats, keys: list[str], order: str,
-                counts: Counts | None = None) -> pd.DataFrame:
+                counts: Counts | None = None, page_limit: int | None = None) -> pd.DataFrame:
         """Every row of ``[lo, hi)``: closed slices from the cache, the others pulled.
 
         Slices (cells of the ``slice_s`` grid) are what is cached and counted; neighbouring
@@ -216,7 +216,7 @@ class LangfuseSource(TraceSource):
                 stats.add(slices_cached=len(covered))
                 cells = [s for s in cells if s not in covered]
         known = counts(cells) if counts is not None and len(cells) > self.concurrency else None
-        pulls = _slices.spans(cells, known, page_limit=self.page_limit,
+        pulls = _slices.spans(cells, known, page_limit=page_limit or self.page_limit,
                               concurrency=self.concurrency)
         stats.add(slice_pulls=len(pulls))
         results = _slices.run([(p[0][0], p[-1][1]) for p in pulls], lambda s: fetch(*s),
@@ -258,26 +258,35 @@ class LangfuseSource(TraceSource):
         return SliceCache(self.cache_dir, frame, parts, order=order, create=create)
 
     def _hourly_counts(self, lo: pd.Timestamp, hi: pd.Timestamp, pushed: dict[str, Any],
-                       budget: Budget, stats: Stats) -> pd.DataFrame | None:
-        """Observations per hour in ``[lo, hi)`` from the Metrics API (``timestamp``,
-        ``count_count``), or None when the server cannot say; at most ``PLAN_BUDGET_S``."""
+                       budget: Budget, stats: Stats, views: Sequence[str] = ("observations",)
+                       ) -> pd.DataFrame | None:
+        """Rows per hour in ``[lo, hi)`` from the Metrics API (``timestamp``, ``count_count``),
+        summed over ``views``, or None when the server cannot say; at most ``PLAN_BUDGET_S``."""
         filters = {"environment": pushed["environment"]} if "environment" in pushed else {}
         ms = _metrics.parse_measures(["count"])
-        try:
-            rows, reasons = self._metric_rows(lo, hi, ms, [], "hour", filters,
-                                              Budget.of(budget, PLAN_BUDGET_S), stats)
-        except (NotFound, SourceError) as exc:
-            log.debug("langfuse: no counts to plan slices by: %s", exc)
-            return None
-        if reasons:
-            log.debug("langfuse: no counts to plan slices by: %s", reasons[0])
-            return None
-        return _metrics.frame(rows, [], ms, timed=True)
+        plan_budget = Budget.of(budget, PLAN_BUDGET_S)
+        rows: list[dict[str, Any]] = []
+        for view in views:
+            try:
+                got, reasons = self._metric_rows(lo, hi, ms, [], "hour", filters, plan_budget,
+                                                 stats, view)
+            except (NotFound, SourceError) as exc:
+                log.debug("langfuse: no counts to plan slices by: %s", exc)
+                return None
+            if reasons:
+                log.debug("langfuse: no counts to plan slices by: %s", reasons[0])
+                return None
+            rows += got
+        counts = _metrics.frame(rows, [], ms, timed=True)
+        if len(views) > 1:
+            counts = counts.groupby("timestamp", as_index=False)["count_count"].sum()
+        return counts
 
     def _slice_counts(self, pushed: dict[str, Any], budget: Budget, stats: Stats,
-                      early: Future[pd.DataFrame | None] | None = None) -> Counts:
-        """Observations per slice, to plan pulls by: from ``early`` (hourly counts of the
-        whole window, asked for while the server was probed) or asked for now.
+                      early: Future[pd.DataFrame | None] | None = None,
+                      views: Sequence[str] = ("observations",)) -> Counts:
+        """Rows per slice, to plan pulls by: from ``early`` (hourly counts of the whole
+        window, asked for while the server was probed) or asked for now.
 
         Only a plan: a server without the Metrics API, or one that fails or is slow to
         answer, leaves every slice a pull of its own."""
@@ -287,7 +296,7 @@ class LangfuseSource(TraceSource):
                 return None
             lo, hi = cells[0][0], cells[-1][1]
             got = early.result() if early is not None else \
-                self._hourly_counts(lo, hi, pushed, budget, stats)
+                self._hourly_counts(lo, hi, pushed, budget, stats, views)
             if got is None:
                 return None
             hour = pd.Timedelta(hours=1)
@@ -496,9 +505,18 @@ class LangfuseSource(TraceSource):
 
         parts = {"api": "v2" if legacy else "v3", "filters": f}
         settled = min(hi, self._now() - pd.Timedelta(seconds=self.settle_s))
-        if not (self.reconcile and not legacy and set(f) <= {"environment"} and settled > lo):
+        countable = not legacy and set(f) <= {"environment"}
+        env = {"environment": f["environment"].split(",")} if "environment" in f else {}
+        # scores are sparse (a judge samples some traces): quiet hours share a page
+        plan = self._slice_counts(env, budget, stats, views=tuple(_metrics.SCORE_VIEWS)) \
+            if countable else None
+
+        def sliced() -> pd.DataFrame:
             return self._sliced("scores", lo, hi, fetch, build, parts, stats, ["score_id"],
-                                "timestamp")
+                                "timestamp", counts=plan, page_limit=_scores.PAGE_LIMIT)
+
+        if not (self.reconcile and countable and settled > lo):
+            return sliced()
         cache = self._cache("scores", parts, "timestamp")
         whole = cache is not None and settled == hi
         kept = cache.get_json("reported", lo, hi) if whole else None
@@ -508,9 +526,8 @@ class LangfuseSource(TraceSource):
                 reported = Future()
                 reported.set_result((kept, []))
             else:  # the counts to reconcile with are asked for while the slices are pulled
-                reported = pool.submit(self._reported_scores, lo, settled, f, budget, stats)
-            out = self._sliced("scores", lo, hi, fetch, build, parts, stats, ["score_id"],
-                               "timestamp")
+                reported = pool.submit(self._reported_scores, lo, settled, env, budget, stats)
+            out = sliced()
             short = self._reconcile_scores(out, lo, settled, reported)
         if cache is not None and short:
             for day in short:  # pull those days again next time
@@ -519,12 +536,11 @@ class LangfuseSource(TraceSource):
             cache.put_json("reported", lo, hi, reported.result()[0])
         return out
 
-    def _reported_scores(self, lo: pd.Timestamp, settled: pd.Timestamp, f: dict[str, Any],
-                         budget: Budget, stats: Stats
+    def _reported_scores(self, lo: pd.Timestamp, settled: pd.Timestamp,
+                         filters: dict[str, Any], budget: Budget, stats: Stats
                          ) -> tuple[list[dict[str, Any]], list[str]]:
         """Scores per day and Metrics API view (numeric and boolean; categorical) in
         ``[lo, settled)``, each row tagged with its view."""
-        filters = {"environment": f["environment"].split(",")} if "environment" in f else {}
         ms = _metrics.parse_measures(["count"])
         rows: list[dict[str, Any]] = []
         reasons: list[str] = []
