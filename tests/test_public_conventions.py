@@ -316,3 +316,26 @@ def test_cache_marker_is_checked():
         conv.load({"input_tokens": [{"attribute": "x", "cache": "no"}]})
     with pytest.raises(ConfigError, match=r"output_tokens\[0\] must be one `kind: key` pair"):
         conv.load({"output_tokens": [{"attribute": "x", "cache": "excluded"}]})
+
+
+def test_categorical_judge_labels_feed_their_signal_and_unknown_labels_are_counted():
+    """A categorical judge answers in words (Phoenix's "factual" / "hallucinated", a
+    groundedness judge's "grounded" / "hallucinated"); the scores API gives them as the
+    string value. Words no category maps are left out and counted, never read as a level."""
+    t = pd.Timestamp("2026-11-02T10:00:00Z")
+    scores = pd.DataFrame({
+        "trace_id": list("abcdef"), "observation_id": [None] * 6, "timestamp": t,
+        "name": ["groundedness", "groundedness", "Groundedness", "groundedness",
+                 "hallucination", "hallucination"],
+        "value": [float("nan")] * 6,
+        "string_value": ["hallucinated", "grounded", "Partially Grounded", "needs review",
+                         "Factual", "needs review"],
+        "data_type": ["CATEGORICAL"] * 6})
+    got = conv.load().score_values(scores)
+    assert dict(zip(got["trace_id"], zip(got["signal"], got["value"]))) == {
+        "a": ("groundedness", 0.0), "b": ("groundedness", 1.0), "c": ("groundedness", 0.5),
+        "e": ("hallucination", 0.0)}
+    assert got.attrs["unmapped_categories"] == {("groundedness", "needs review"): 1,
+                                                ("hallucination", "needs review"): 1}
+    note = conv.unmapped_categories_note(got.attrs["unmapped_categories"])
+    assert note.startswith("2 categorical score(s) left out") and "'needs review'" in note

@@ -1,5 +1,6 @@
 """Report machinery: papermill execution, HTML rendering, summary JSON, the daily content."""
 
+import copy
 import json
 import math
 import os
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from workbench import schema
 from workbench.errors import ConfigError, ReportError, SourceUnavailable
 from workbench.reports import daily, render_html, run_notebook
 from workbench.reports.execute import check_parameters
@@ -350,3 +352,25 @@ def test_findings_on_partial_data_are_shown_unconfirmed_and_never_alerted(week):
     assert [f.signal for f in alerted] == ["source_degraded"]
     assert "(unconfirmed)" in rep.findings_html()
     assert any("unconfirmed" in n for n in rep.notes)
+
+
+def test_judge_labels_no_category_maps_are_said_in_the_report(week):
+    """Scores a categorical judge wrote in words the conventions do not know are left out of
+    their signal; the report says how many, so a quiet signal is not read as a good one."""
+    ds = copy.copy(week)
+    day = pd.Timestamp("2026-11-08T12:00:00Z")
+    labels = pd.DataFrame({"score_id": [f"c{i}" for i in range(5)],
+                           "trace_id": week.traces["trace_id"].iloc[:5].to_numpy(),
+                           "observation_id": None, "timestamp": day,
+                           "name": "groundedness", "value": float("nan"),
+                           "string_value": ["grounded", "hallucinated", "borderline",
+                                            "borderline", "borderline"],
+                           "data_type": "CATEGORICAL", "source": "EVAL",
+                           "environment": "default"})
+    ds.scores = schema.conform(pd.concat([week.scores, labels], ignore_index=True), "scores")
+    rep = daily.build("2026-11-08", FrameSource(ds), days=2)
+    said = [n for n in rep.notes if "categorical score(s) left out" in n]
+    assert said == ["3 categorical score(s) left out: their values map to no level of their "
+                    "signal (groundedness = 'borderline' (3)); add them under `scores: "
+                    "<signal>: categories:` in the conventions file (WORKBENCH_CONVENTIONS)"]
+    assert "3 categorical score(s) left out" in rep.header_html()

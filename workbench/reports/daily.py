@@ -37,6 +37,7 @@ from workbench.reports import html as report_html
 from workbench.reports.summary import redact_url, safe_parameters, write_summary
 from workbench.sources import (SOURCES, TraceSource, incomplete_reason, open_trace_source,
                                pulling, to_utc)
+from workbench.sources import conventions as conv
 from workbench.sources.conventions import Coverage, coverage
 
 __all__ = ["DailyReport", "SourceStatus", "build", "check_sources", "open_source",
@@ -445,6 +446,8 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
     notes += cov.notes
     if unmapped := units.attrs.get("unmapped_scores"):
         notes.append(f"score names not used by any signal: {', '.join(unmapped[:8])}")
+    if lost := units.attrs.get("unmapped_categories"):
+        notes.append(conv.unmapped_categories_note(lost))
     all_days = pd.date_range(pull_start, day, freq="D")
     all_kpis = kpi_mod.daily_kpis(units, days=all_days)
     window_days = pd.date_range(window_start, day, freq="D")

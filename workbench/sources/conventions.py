@@ -451,7 +451,8 @@ class Conventions:
         """Scores that feed a signal: ``trace_id``, ``observation_id``, ``timestamp``,
         ``signal`` and ``value`` on the signal's 0..1 scale (categorical values mapped through
         the signal's ``categories``; unmapped categories dropped). Unused names are in
-        ``attrs["unmapped_names"]``."""
+        ``attrs["unmapped_names"]``; categories no ``categories`` entry maps, with how many
+        scores carried them, in ``attrs["unmapped_categories"]`` (``{(name, value): n}``)."""
         names = scores["name"].astype(str)
         distinct = names.unique().tolist()
         signal_of = {n: self.score_signal(n) for n in distinct}
@@ -463,16 +464,25 @@ class Conventions:
         value = part["value"].astype("float64")
         text = part["string_value"].astype(object)
         missing = value.isna() & text.notna()
+        lost: dict[tuple[str, str], int] = {}
         if missing.any():
-            mapped = [self.scores[s].categories.get(_score_key(t)) for s, t in
-                      zip(part.loc[missing, "signal"], text[missing])]
+            pairs = pd.DataFrame({"signal": part.loc[missing, "signal"],
+                                  "text": text[missing].astype(str),
+                                  "name": names[keep][missing.to_numpy()].to_numpy()})
+            distinct = pairs.drop_duplicates(["signal", "text"])
+            level = {(sg, t): self.scores[sg].categories.get(_score_key(t))
+                     for sg, t in zip(distinct["signal"], distinct["text"])}
+            mapped = [level[k] for k in zip(pairs["signal"], pairs["text"])]
             value = value.copy()
             value[missing] = pd.array(mapped, dtype="Float64").to_numpy(
                 dtype="float64", na_value=np.nan)
+            unmapped = pairs[[m is None for m in mapped]]
+            lost = {k: int(n) for k, n in unmapped.groupby(["name", "text"]).size().items()}
         part["value"] = value
         part = part[part["value"].notna()].drop(columns=["string_value", "data_type"])
         out = part.reset_index(drop=True)
         out.attrs["unmapped_names"] = sorted(n for n, s in signal_of.items() if s is None)
+        out.attrs["unmapped_categories"] = lost
         return out
 
 
@@ -540,6 +550,17 @@ def coverage(observations: pd.DataFrame, scores: pd.DataFrame | None = None,
                              f"{', '.join(names[:8])}): add them under `scores:` in the "
                              "conventions file")
     return cov
+
+
+def unmapped_categories_note(lost: Mapping[tuple[str, str], int]) -> str:
+    """What a reader should know of categorical judge values no ``categories`` entry maps:
+    those scores are left out of their signal, so the signal may read quieter than it is."""
+    n = sum(lost.values())
+    shown = ", ".join(f"{name} = {value!r} ({k})" for (name, value), k in
+                      sorted(lost.items(), key=lambda kv: -kv[1])[:6])
+    return (f"{n} categorical score(s) left out: their values map to no level of their signal "
+            f"({shown}); add them under `scores: <signal>: categories:` in the conventions "
+            f"file ({ENV_CONVENTIONS})")
 
 
 # -- loading ---------------------------------------------------------------------------------
