@@ -339,3 +339,29 @@ def test_categorical_judge_labels_feed_their_signal_and_unknown_labels_are_count
                                                 ("hallucination", "needs review"): 1}
     note = conv.unmapped_categories_note(got.attrs["unmapped_categories"])
     assert note.startswith("2 categorical score(s) left out") and "'needs review'" in note
+
+
+def test_agent_names_of_vercel_pydantic_ai_and_langgraph_as_langfuse_serves_them():
+    """Langfuse names a Vercel AI SDK span "<functionId>:<operationId>" and a Pydantic AI agent
+    span by its Logfire message ("claims-triage run"); the Langfuse LangChain handler types
+    LangGraph's ReAct node "agent" as an AGENT under the graph's root. The agent is the
+    function id, the GenAI agent name and the graph."""
+    rows = [
+        _span("v", "a", "shop-assistant:ai.generateText",
+              **{"attr:ai.telemetry.functionId": "shop-assistant",
+                 "attr:ai.operationId": "ai.generateText"}),
+        _span("v", "b", "shop-assistant:ai.generateText.doGenerate", "a",
+              native_type="GENERATION",
+              **{"attr:ai.telemetry.functionId": "shop-assistant",
+                 "attr:ai.operationId": "ai.generateText.doGenerate"}),
+        _span("p", "c", "claims-triage run", native_type="AGENT",
+              **{"attr:gen_ai.agent.name": "claims-triage", "attr:logfire.msg":
+                 "claims-triage run", "res:service.name": "claims-api"}),
+        _span("p1", "d", "claims-triage run", native_type="AGENT",  # before Pydantic AI 1.0
+              **{"attr:agent_name": "claims-triage", "res:service.name": "claims-api"}),
+        _span("g", "e", "research-graph", native_type="CHAIN"),
+        _span("g", "f", "agent", "e", native_type="AGENT"),
+        _span("g", "h", "tools", "e", native_type="CHAIN"),
+    ]
+    assert _agents(rows) == {"v": "shop-assistant", "p": "claims-triage", "p1": "claims-triage",
+                             "g": "research-graph"}
