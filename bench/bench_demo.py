@@ -36,7 +36,8 @@ def main() -> None:
 
     spans, t_spans = _timed(record)
     n_spans = len(spans)
-    del spans, plans
+    del spans
+    plans.clear()  # the plans are not needed any more: free them
 
     ds, t_gen = _timed(lambda: generate(seed=SEED, days=DAYS, traces_per_day=PER_DAY))
     n_obs = len(ds.observations)
