@@ -320,6 +320,48 @@ def prompt_cache(rec: Recorder, base: pd.Timestamp = T0) -> None:
     gen.end(ns(451, base))
 
 
+# -- reasoning and audio output tokens ----------------------------------------------------------
+
+def reasoning(rec: Recorder, base: pd.Timestamp = T0) -> None:
+    """Reasoning (and audio) output tokens in each convention, each counted inside the output
+    count: a GenAI chat with gen_ai.usage.reasoning.output_tokens, OpenInference LLM calls
+    with llm.token_count.completion_details.reasoning and .audio, and Langfuse SDK generations
+    whose usage details keep the reasoning tokens out of ``output`` (Langfuse's
+    output_reasoning_tokens, and Genkit's output_reasoning). Not in :data:`BUILDERS`."""
+    t = rec.tracer({"service.name": "reason-svc", "deployment.environment.name": "production"},
+                   "opentelemetry.instrumentation.openai_v2")
+    chat = _child(t, "chat o4-mini", None, ns(500, base), None,
+                  {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+                   "gen_ai.request.model": "o4-mini", "gen_ai.response.model": "o4-mini",
+                   "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 3000,
+                   "gen_ai.usage.reasoning.output_tokens": 2500}, kind=SpanKind.CLIENT)
+    chat.end(ns(512, base))
+    oi = rec.tracer({"service.name": "reason-oi"}, "openinference.instrumentation.openai")
+    llm = _child(oi, "ChatCompletion", None, ns(520, base), None,
+                 {"openinference.span.kind": "LLM", "llm.provider": "openai",
+                  "llm.model_name": "o3-2025-04-16", "llm.token_count.prompt": 500,
+                  "llm.token_count.completion": 1200, "llm.token_count.total": 1700,
+                  "llm.token_count.completion_details.reasoning": 1000}, kind=SpanKind.CLIENT)
+    llm.end(ns(525, base))
+    audio = _child(oi, "AudioCompletion", None, ns(530, base), None,
+                   {"openinference.span.kind": "LLM", "llm.provider": "openai",
+                    "llm.model_name": "gpt-4o", "llm.token_count.prompt": 100,
+                    "llm.token_count.completion": 600, "llm.token_count.total": 700,
+                    "llm.token_count.completion_details.audio": 400}, kind=SpanKind.CLIENT)
+    audio.end(ns(532, base))
+    lf = rec.tracer({"service.name": "reason-lf"}, "langfuse-sdk", "3.9.0")
+    for i, (name, model, usage) in enumerate((
+            ("reasoned-answer", "gpt-5-mini", {"input": 400, "output": 100,
+                                               "output_reasoning_tokens": 900, "total": 1400}),
+            ("thought-answer", "gemini-2.5-flash", {"input": 50, "output": 20,
+                                                    "output_reasoning": 30, "total": 100}))):
+        gen = _child(lf, name, None, ns(540 + 10 * i, base), None,
+                     {"langfuse.observation.type": "generation",
+                      "langfuse.observation.model.name": model,
+                      "langfuse.observation.usage_details": json.dumps(usage)})
+        gen.end(ns(541 + 10 * i, base))
+
+
 BUILDERS: dict[str, Callable[[Recorder, pd.Timestamp], None]] = {
     "genai": genai, "openinference": openinference, "langfuse_otel": langfuse_otel,
     "agents_openinference": agents_openinference, "agents_logfire": agents_logfire,

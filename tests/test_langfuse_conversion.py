@@ -282,3 +282,31 @@ def test_cache_usage_keys_read_alike_on_both_paths() -> None:
         [10, None, None]]
     obs = c.observations(fast)  # `input` leaves the cache parts out: added back
     assert obs["input_tokens"].tolist() == [10000, 5000, 142, 30, 10]
+
+
+def test_reasoning_and_audio_usage_keys_read_alike_on_both_paths() -> None:
+    # Langfuse v2 usageDetails: disjoint usage types, `total` their sum
+    usages = [{"input": 400, "output": 100, "output_reasoning_tokens": 900, "total": 1400},
+              {"input": 50, "output": 20, "output_reasoning": 30, "total": 100},
+              {"input": 100, "output": 200, "output_audio_tokens": 400, "total": 700},
+              {"input": 10, "output": 5, "output_reasoning_tokens": 7, "output_audio": 3,
+               "total": 25},
+              {"input": 10, "output": 1, "total": 11},
+              {"input": 10, "output_reasoning_tokens": 4}]
+    items = [_item(3 * i, None, type="GENERATION", providedModelName="o3", usageDetails=u)
+             for i, u in enumerate(usages)]
+    c = conv.load()
+    fast, _ = _parse.raw_observations(items, c)
+    plain, _ = _parse.raw_observations(items, c, trace_info={"t0": {}})  # the row-by-row path
+    cols = ["output_tokens", "reasoning_tokens", "total_tokens"]
+    pd.testing.assert_frame_equal(fast[cols], plain[cols])
+    # audio tokens have no column: added to the raw output count; reasoning tokens kept apart
+    assert fast[cols].astype(object).where(fast[cols].notna(), None).values.tolist() == [
+        [100, 900, 1400], [20, 30, 100], [600, None, 700], [8, 7, 25], [1, None, 11],
+        [None, 4, None]]
+    obs = c.observations(fast)  # `output` leaves the reasoning tokens out: added back
+    got = obs[cols].astype(object).where(obs[cols].notna(), None).values.tolist()
+    # without an `output` count the output stays unknown, as the input does without `input`
+    assert got == [[1000, 900, 1400], [50, 30, 100], [600, None, 700], [15, 7, 25],
+                   [1, None, 11], [None, 4, 10]]
+    pd.testing.assert_frame_equal(obs, c.observations(plain))

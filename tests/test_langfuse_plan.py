@@ -229,6 +229,27 @@ def test_a_cache_of_another_version_is_never_read(smp, tmp_path, monkeypatch):
     assert len(list(tmp_path.iterdir())) == 2
 
 
+def test_a_cache_written_before_reasoning_tokens_were_read_is_not_served(tmp_path, monkeypatch):
+    """Version 5 cached canonical frames whose output counts left reasoning tokens out."""
+    from tests.otel_fixtures import Recorder, reasoning
+
+    rec = Recorder()
+    reasoning(rec)
+    with LangfuseDouble.from_spans(rec.spans, prices=()) as d:
+        monkeypatch.setattr(_cache, "CACHE_VERSION", 5)
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+            src.observations(*WEEK)
+        monkeypatch.undo()
+        d.reset_log()
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+            got = src.observations(*WEEK)
+            stats = src.last_stats
+        assert _pulled(d)
+    assert stats["slices_cached"] == 0
+    row = got.set_index("name").loc["reasoned-answer"]
+    assert (row["output_tokens"], row["reasoning_tokens"]) == (1000, 900)
+
+
 def test_counts_asked_for_while_probing_are_used_once_and_ignored_on_a_legacy_server(smp):
     with LangfuseDouble(*smp.frames) as d, d.source(slice_s=3600) as src:
         src.observations(*WEEK)  # first pull of the process: the server is probed

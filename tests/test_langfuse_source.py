@@ -170,6 +170,29 @@ def test_aggregate_latency_percentile_and_string_numbers(smp, frames):
         assert row["sum_totalTokens"] == part["total_tokens"].sum()
 
 
+@pytest.mark.parametrize("legacy", [False, True], ids=["metrics-api", "local"])
+def test_token_aggregates_count_cached_and_reasoning_tokens_as_the_frames_do(legacy):
+    """The Metrics API sums every usage type named input / output: the cache parts and the
+    reasoning and audio tokens, as the canonical frames count them (and as the local fallback of
+    older servers sums them)."""
+    from tests.otel_fixtures import Recorder, prompt_cache, reasoning
+
+    rec = Recorder()
+    prompt_cache(rec)
+    reasoning(rec)
+    with LangfuseDouble.from_spans(rec.spans, prices=(), legacy=legacy) as d, \
+            d.source() as src:
+        obs = src.observations(*DAY)
+        got = src.aggregate(*DAY, measures=["inputTokens", "outputTokens"], by=["model"])
+    sums = got.set_index("model")[["sum_inputTokens", "sum_outputTokens"]]
+    want = obs.groupby("model")[["input_tokens", "output_tokens"]].sum()
+    for model, row in want.iterrows():
+        assert sums.loc[model].tolist() == row.astype("float64").tolist(), model
+    assert sums.loc["o4-mini"].tolist() == [1000, 3000]
+    assert sums.loc["gpt-5-mini"].tolist() == [400, 1000]
+    assert sums.loc["gpt-4o"].tolist() == [2000 + 100, 50 + 600]
+
+
 def test_env_vars_only_through_the_registry(monkeypatch, double, frames):
     monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", double.public_key)
     monkeypatch.setenv("LANGFUSE_SECRET_KEY", double.secret_key)

@@ -196,12 +196,16 @@ def test_corrupt_labels_file_is_a_source_error(tmp_path, store):
         LocalSource(copy).labels()
 
 
-def test_a_store_written_before_the_cache_columns_still_loads(tmp_path, store, dataset):
+@pytest.mark.parametrize("new", [["cache_read_tokens", "cache_write_tokens"],
+                                 ["reasoning_tokens"],
+                                 ["cache_read_tokens", "cache_write_tokens", "reasoning_tokens"]],
+                         ids=["cache", "reasoning", "both"])
+def test_a_store_written_before_the_token_part_columns_still_loads(tmp_path, store, dataset,
+                                                                    new):
     import pyarrow.parquet as pq
 
     copy = tmp_path / "demo"
     shutil.copytree(store, copy)
-    new = ["cache_read_tokens", "cache_write_tokens"]
     old_day = copy / "observations" / "day=2026-11-02"
     for f in old_day.glob("*.parquet"):  # as an older version wrote it
         table = pq.read_table(f)

@@ -173,6 +173,19 @@ def test_a_cache_that_stops_hitting_raises_cost_per_request_at_equal_tokens():
         0.0116 / 0.0062, rel=1e-12)
 
 
+def test_reasoning_tokens_bill_once_at_the_output_price():
+    # output_tokens counts the reasoning tokens (reasoning_tokens is a part of it, not more)
+    obs = _obs([dict(type="generation", model="o3", input_tokens=1000, output_tokens=5000,
+                     reasoning_tokens=4000),
+                dict(type="generation", model="o3", input_tokens=1000, output_tokens=1000)])
+    out, filled = prices.load().fill_costs(obs)
+    assert filled.filled == 2
+    # o3 per 1M: input 2, output 8
+    assert out["cost_usd"].tolist() == pytest.approx([(1000 * 2 + 5000 * 8) / 1e6,
+                                                      (1000 * 2 + 1000 * 8) / 1e6], rel=1e-12)
+    assert out["cost_usd"].tolist() == pytest.approx([0.042, 0.010], rel=1e-12)
+
+
 def test_frames_without_cache_columns_bill_input_as_before():
     obs = _obs([dict(type="generation", model="gpt-4o", input_tokens=1000,
                      output_tokens=100)]).drop(columns=["cache_read_tokens",

@@ -10,7 +10,7 @@ import pytest
 
 from tests.doubles import LangfuseDouble
 from tests.doubles.langfuse_ingest import ingest
-from tests.otel_fixtures import Recorder, prompt_cache
+from tests.otel_fixtures import Recorder, prompt_cache, reasoning
 from workbench.errors import ConfigError
 from workbench.simulate import errors
 from workbench.simulate.plan import CallPlan, TracePlan
@@ -309,8 +309,8 @@ def test_prompt_cache_tokens_reach_the_same_columns_through_langfuse():
 
 def test_cache_marker_is_checked():
     c = conv.load({"input_tokens": [{"attribute": "my.prompt_tokens", "cache": "excluded"}]})
-    assert c.rules["input_tokens"][0].cache_excluded
-    assert not c.rules["input_tokens"][-1].cache_excluded
+    assert c.rules["input_tokens"][0].parts_excluded
+    assert not c.rules["input_tokens"][-1].parts_excluded
     with pytest.raises(ConfigError, match=r"input_tokens\[0\]: `cache` must be `excluded` or "
                                           r"`included`, got 'no'"):
         conv.load({"input_tokens": [{"attribute": "x", "cache": "no"}]})
@@ -365,3 +365,48 @@ def test_agent_names_of_vercel_pydantic_ai_and_langgraph_as_langfuse_serves_them
     ]
     assert _agents(rows) == {"v": "shop-assistant", "p": "claims-triage", "p1": "claims-triage",
                              "g": "research-graph"}
+
+
+def test_reasoning_and_audio_tokens_reach_the_same_columns_through_langfuse():
+    rec = Recorder()
+    reasoning(rec)
+    otel = conv.load().observations(raw_from_spans(rec.spans))
+    with LangfuseDouble.from_spans(rec.spans, prices=()) as d, d.source() as src:
+        served = src.observations(*DAY)
+    records = {r["basic"]["name"]: r for r in ingest(rec.spans)}
+    # Langfuse keeps its usage types disjoint: reasoning and audio tokens are out of `output`
+    assert records["chat o4-mini"]["usage"]["usageDetails"] == {
+        "input": 1000, "output": 500, "total": 4000, "output_reasoning_tokens": 2500}
+    assert records["ChatCompletion"]["usage"]["usageDetails"] == {
+        "input": 500, "output": 200, "total": 1700, "output_reasoning_tokens": 1000}
+    assert records["AudioCompletion"]["usage"]["usageDetails"] == {
+        "input": 100, "output": 200, "total": 700, "output_audio_tokens": 400}
+    cols = ["name", "input_tokens", "output_tokens", "reasoning_tokens", "total_tokens"]
+    got = served.sort_values("name")[cols].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, otel.sort_values("name")[cols].reset_index(drop=True))
+    by_name = got.set_index("name")
+    assert by_name.loc["chat o4-mini"].tolist() == [1000, 3000, 2500, 4000]
+    assert by_name.loc["ChatCompletion"].tolist() == [500, 1200, 1000, 1700]
+    assert by_name.loc["AudioCompletion"].tolist() == [100, 600, pd.NA, 700]
+    assert by_name.loc["reasoned-answer"].tolist() == [400, 1000, 900, 1400]
+    assert by_name.loc["thought-answer"].tolist() == [50, 50, 30, 100]
+
+
+def test_reasoning_marker_is_checked():
+    c = conv.load({"output_tokens": [{"attribute": "my.completion", "reasoning": "excluded"}]})
+    assert c.rules["output_tokens"][0].parts_excluded
+    assert not c.rules["output_tokens"][-1].parts_excluded
+    raw = pd.DataFrame({"trace_id": ["t"], "observation_id": ["o"],
+                        "start_time": [pd.Timestamp("2026-11-02T10:00:00Z")],
+                        "attr:my.completion": [40], "attr:gen_ai.usage.reasoning.output_tokens":
+                        [60]})
+    assert c.observations(raw)[["output_tokens", "reasoning_tokens"]].iloc[0].tolist() == [
+        100, 60]
+    with pytest.raises(ConfigError, match=r"output_tokens\[0\]: `reasoning` must be `excluded` "
+                                          r"or `included`, got True"):
+        conv.load({"output_tokens": [{"attribute": "x", "reasoning": True}]})
+    with pytest.raises(ConfigError, match=r"input_tokens\[0\] must be one `kind: key` pair "
+                                          r"\(`cache: excluded\|included` may follow"):
+        conv.load({"input_tokens": [{"attribute": "x", "reasoning": "excluded"}]})
+    with pytest.raises(ConfigError, match=r"reasoning_tokens\[0\] must be one `kind: key` pair, "):
+        conv.load({"reasoning_tokens": [{"attribute": "x", "reasoning": "excluded"}]})

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from tests.doubles import TempoDouble
-from tests.otel_fixtures import Recorder, prompt_cache, record
+from tests.otel_fixtures import Recorder, prompt_cache, reasoning, record
 from workbench import schema
 
 WINDOW = ("2026-11-02T09:00:00Z", "2026-11-02T12:00:00Z")
@@ -140,3 +140,27 @@ def test_prompt_cache_tokens_in_each_convention_and_their_prices():
                                         "invoke_agent cache-bot miss"]]
     assert per["input_tokens"].tolist() == [10000, 10000]
     assert per["cost_usd"].tolist() == [0.0114, 0.033]
+
+
+def test_reasoning_tokens_in_each_convention_and_their_prices():
+    rec = Recorder()
+    reasoning(rec)
+    with TempoDouble(rec.spans) as d, d.source(now=lambda: LATER) as src:
+        obs = src.observations(*WINDOW)
+    cols = ["input_tokens", "output_tokens", "reasoning_tokens", "total_tokens", "cost_usd"]
+
+    def usage(name):
+        return tuple(None if pd.isna(v) else v for v in row(obs, name)[cols])
+
+    # output tokens count the reasoning ones and bill at the output price
+    # GenAI, o4-mini: 1000 x 1.10 + 3000 x 4.40 USD per 1M
+    assert usage("chat o4-mini") == (1000, 3000, 2500, 4000, pytest.approx(0.0143))
+    # OpenInference, o3: 500 x 2 + 1200 x 8
+    assert usage("ChatCompletion") == (500, 1200, 1000, 1700, pytest.approx(0.0106))
+    # OpenInference audio tokens are part of the completion count as it is: 100 x 2.5 + 600 x 10
+    assert usage("AudioCompletion") == (100, 600, None, 700, pytest.approx(0.00625))
+    # Langfuse usage details leave the reasoning tokens out of `output`: added back
+    # gpt-5-mini: 400 x 0.25 + (100 + 900) x 2
+    assert usage("reasoned-answer") == (400, 1000, 900, 1400, pytest.approx(0.0021))
+    # Genkit's output_reasoning, gemini-2.5-flash: 50 x 0.30 + (20 + 30) x 2.50
+    assert usage("thought-answer") == (50, 50, 30, 100, pytest.approx(0.00014))

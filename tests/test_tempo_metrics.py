@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from tests.doubles import TempoDouble
-from tests.otel_fixtures import T0, Recorder, prompt_cache, record
+from tests.otel_fixtures import T0, Recorder, prompt_cache, reasoning, record
 from workbench.errors import ConfigError, SourceQueryError
 from workbench.sources import incomplete_reason, prices
 
@@ -22,6 +22,7 @@ def spans():
 
     rec = Recorder(seed=7)  # ids apart from record()'s
     prompt_cache(rec, T0 + pd.Timedelta(hours=3))
+    reasoning(rec, T0 + pd.Timedelta(hours=4))  # counted in the output counts
     return (generate_spans(seed=11, days=1, traces_per_day=200, start="2026-11-02") + record()
             + rec.spans)
 
@@ -70,6 +71,8 @@ def test_token_and_cost_aggregates_equal_the_raw_pull(double, raw, spans):
     # the Agents SDK response's cached prompt, the GenAI and OpenInference prompt caches
     assert gens["cache_read_tokens"].sum() == 128 + 8000 + 3000
     assert gens["cache_write_tokens"].sum() == 8000 + 1000
+    # reasoning tokens of the GenAI and OpenInference calls, inside their output counts
+    assert gens["reasoning_tokens"].sum() == 2500 + 1000
 
     def list_cost(r):
         p = table.price(r.model)

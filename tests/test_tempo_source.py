@@ -228,6 +228,29 @@ def test_closed_slices_are_cached_and_reread(spans, tmp_path):
             assert src.status()["slices_cached"] == 2
 
 
+def test_a_slice_cache_written_before_reasoning_tokens_were_mapped_is_not_served(tmp_path,
+                                                                                monkeypatch):
+    """Version 3 cached canonical frames without reasoning_tokens and with Langfuse usage
+    details' output counts short of their reasoning tokens."""
+    from tests.otel_fixtures import reasoning
+    from workbench.sources.tempo import _cache
+
+    rec = Recorder()
+    reasoning(rec)
+    with TempoDouble(rec.spans) as d:
+        monkeypatch.setattr(_cache, "CACHE_VERSION", 3)
+        with d.source(cache_dir=tmp_path, now=lambda: LATER) as src:
+            src.observations(*WINDOW)
+        monkeypatch.undo()
+        d.reset_log()
+        with d.source(cache_dir=tmp_path, now=lambda: LATER) as src:
+            got = src.observations(*WINDOW)
+            assert src.status()["slices_cached"] == 0
+        assert d.requests_to("/api/search")
+    row = got.set_index("name").loc["reasoned-answer"]
+    assert (row["output_tokens"], row["reasoning_tokens"]) == (1000, 900)
+
+
 def test_span_links_come_with_the_pull_and_from_the_cache(tmp_path):
     rec = Recorder(5)
     linked(rec)

@@ -81,7 +81,8 @@ _OBSERVATIONS = (
     Column("tool_name", _STR, True, "tool called, for tool spans"),
     Column("input_tokens", _INT, True, "gen_ai.usage.input_tokens: every input token, those "
            "read from or written to a prompt cache included"),
-    Column("output_tokens", _INT, True, "gen_ai.usage.output_tokens"),
+    Column("output_tokens", _INT, True, "gen_ai.usage.output_tokens: every output token, "
+           "reasoning (and audio) tokens included"),
     Column("total_tokens", _INT, True, "input + output tokens"),
     Column("cost_usd", _FLOAT, True, "cost of the observation in USD"),
     Column("tags", _STR, True, "the trace's tags, comma-separated"),
@@ -89,6 +90,8 @@ _OBSERVATIONS = (
            "(gen_ai.usage.cache_read.input_tokens); part of input_tokens"),
     Column("cache_write_tokens", _INT, True, "input tokens written to a prompt cache "
            "(gen_ai.usage.cache_creation.input_tokens); part of input_tokens"),
+    Column("reasoning_tokens", _INT, True, "output tokens the model spent reasoning "
+           "(gen_ai.usage.reasoning.output_tokens); part of output_tokens"),
 )
 
 _TRACES = (

@@ -537,6 +537,13 @@ def _trace_level(records: list[dict[str, Any]]) -> None:
         rec["_trace"] = traces[rec["core"]["traceId"]]
 
 
+def _usage_sum(usage: Mapping[str, Any], word: str) -> float:
+    """The Metrics API's inputTokens / outputTokens: every usage type whose name holds the word
+    (cache parts in the input, reasoning and audio tokens in the output), NaN without any."""
+    found = [v for k, v in usage.items() if word in k.lower()]
+    return float(sum(found)) if found else math.nan
+
+
 def metrics_row(rec: Mapping[str, Any]) -> dict[str, Any]:
     """The values the Metrics API (observations view) groups and measures a record on."""
     c, b, u = rec["core"], rec["basic"], rec["usage"]
@@ -551,8 +558,8 @@ def metrics_row(rec: Mapping[str, Any]) -> dict[str, Any]:
         "prompt_version": rec["prompt"]["promptVersion"],
         "is_root": bool(b["isRootObservation"]), "one": 1,
         "latency_ms": rec["metrics"]["latency"] * 1000.0,
-        "input_tokens": usage.get("input", math.nan),
-        "output_tokens": usage.get("output", math.nan),
+        "input_tokens": _usage_sum(usage, "input"),
+        "output_tokens": _usage_sum(usage, "output"),
         "total_tokens": usage.get("total", math.nan),
         "cost_usd": u["totalCost"] if u["totalCost"] is not None else math.nan,
         "input_cost": cost.get("input", math.nan), "output_cost": cost.get("output", math.nan),

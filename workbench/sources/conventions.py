@@ -72,7 +72,7 @@ RAW_COLUMNS: Mapping[str, str] = {
     "environment": _STR, "tags": _STR,  # tags joined with ","
     "model": _STR, "prompt_name": _STR, "prompt_version": _INT,
     "input_tokens": _INT, "output_tokens": _INT, "total_tokens": _INT, "cost_usd": _FLOAT,
-    "cache_read_tokens": _INT, "cache_write_tokens": _INT,
+    "cache_read_tokens": _INT, "cache_write_tokens": _INT, "reasoning_tokens": _INT,
     "is_root": _BOOL,
 }
 
@@ -82,12 +82,15 @@ _NAME_KINDS = ("span_name", "observation_type", "root_observation")
 _TRACE_LEVEL = ("agent", "user_id", "session_id", "release", "environment", "tags")
 _OBSERVATION_LEVEL = ("tool_name", "model", "prompt_name", "prompt_version", "input_tokens",
                       "output_tokens", "total_tokens", "cost_usd", "cache_read_tokens",
-                      "cache_write_tokens", "level", "status_message")
+                      "cache_write_tokens", "reasoning_tokens", "level", "status_message")
 _NUMERIC = {"prompt_version": "Int64", "input_tokens": "Int64", "output_tokens": "Int64",
             "total_tokens": "Int64", "cost_usd": "float64", "cache_read_tokens": "Int64",
-            "cache_write_tokens": "Int64"}
+            "cache_write_tokens": "Int64", "reasoning_tokens": "Int64"}
 #: The parts of the input a prompt cache served or stored: counted in ``input_tokens``.
 _CACHE_PARTS = ("cache_read_tokens", "cache_write_tokens")
+#: The rule options that mark a count leaving a part out, per column: (option, the parts).
+_EXCLUDABLE = {"input_tokens": ("cache", _CACHE_PARTS),
+               "output_tokens": ("reasoning", ("reasoning_tokens",))}
 _TEXT = pd.StringDtype()
 
 
@@ -96,16 +99,17 @@ class Rule:
     """One place a canonical value may come from (see ``conventions.yaml``).
 
     ``json_key`` (written ``key#field``) reads one field of a JSON object held by the attribute,
-    as the Langfuse SDKs send usage and cost details. ``cache_excluded`` (``input_tokens`` rules
-    only, written ``cache: excluded``) marks a count that leaves out the cached input, as
-    Langfuse's usage details do: the cache parts are added back to it.
+    as the Langfuse SDKs send usage and cost details. ``parts_excluded`` marks a count that
+    leaves out parts of itself, as Langfuse's usage details do, so that they are added back to
+    it: the cached input on ``input_tokens`` rules (written ``cache: excluded``), the reasoning
+    tokens on ``output_tokens`` rules (``reasoning: excluded``).
     """
 
     kind: str
     key: str
     pattern: re.Pattern[str] | None = None
     json_key: str | None = None
-    cache_excluded: bool = False
+    parts_excluded: bool = False
 
     @property
     def column(self) -> str:
@@ -229,11 +233,11 @@ class Conventions:
         out["tool_name"] = _where(tool, is_tool)
         out["model"] = model
         out["prompt_name"] = self._first(raw, "prompt_name")
-        for col in ("prompt_version", "output_tokens", "total_tokens", "cost_usd",
-                    *_CACHE_PARTS):
+        for col in ("prompt_version", "total_tokens", "cost_usd", *_CACHE_PARTS,
+                    "reasoning_tokens"):
             out[col] = _numeric(self._first(raw, col), _NUMERIC[col])
-        out["input_tokens"] = self._input_tokens(raw, out["cache_read_tokens"],
-                                                 out["cache_write_tokens"])
+        for col, (_, parts) in _EXCLUDABLE.items():
+            out[col] = self._with_parts(raw, col, [out[p] for p in parts])
         total = out["total_tokens"]
         both = out["input_tokens"].fillna(0) + out["output_tokens"].fillna(0)
         has_any = out["input_tokens"].notna() | out["output_tokens"].notna()
@@ -242,13 +246,14 @@ class Conventions:
         assert len(df) == n
         return schema.conform(df.reset_index(drop=True), "observations")
 
-    def _input_tokens(self, raw: pd.DataFrame, cache_read: pd.Series, cache_write: pd.Series
-                      ) -> pd.Series:
-        """Every input token, cached ones included: the first rule's count, with the cache
-        parts added where that rule's count leaves them out (``cache: excluded``)."""
-        rules = self.rules.get("input_tokens", ())
-        if not any(r.cache_excluded for r in rules):
-            return _numeric(self._first(raw, "input_tokens"), "Int64")
+    def _with_parts(self, raw: pd.DataFrame, column: str, parts: Sequence[pd.Series]
+                    ) -> pd.Series:
+        """Every token ``column`` counts: the first rule's count, with ``parts`` added where
+        that rule's count leaves them out (``cache: excluded`` on input_tokens rules: the cached
+        input; ``reasoning: excluded`` on output_tokens rules: the reasoning tokens)."""
+        rules = self.rules.get(column, ())
+        if not any(r.parts_excluded for r in rules):
+            return _numeric(self._first(raw, column), "Int64")
         counts = np.full(len(raw), np.nan)
         excluded = np.zeros(len(raw), dtype=bool)
         for rule in rules:
@@ -260,10 +265,9 @@ class Conventions:
                 values = _numeric(read, "float64").to_numpy(dtype="float64", na_value=np.nan)
             new = np.isnan(counts) & ~np.isnan(values)
             counts[new] = values[new]
-            excluded[new] = rule.cache_excluded
-        parts = (cache_read.to_numpy(dtype="float64", na_value=0.0)
-                 + cache_write.to_numpy(dtype="float64", na_value=0.0))
-        counts = np.where(excluded, counts + parts, counts)
+            excluded[new] = rule.parts_excluded
+        added = sum(p.to_numpy(dtype="float64", na_value=0.0) for p in parts)
+        counts = np.where(excluded, counts + added, counts)
         return _numeric(pd.Series(counts, index=raw.index), "Int64")
 
     def _rule_values(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None):
@@ -633,17 +637,18 @@ def _build(spec: Mapping[str, Any], where: str) -> Conventions:
     for key in _RULE_KEYS:
         parsed = []
         for i, entry in enumerate(spec.get(key, []) or []):
-            cache_excluded = False
-            if isinstance(entry, Mapping) and key == "input_tokens" and "cache" in entry:
-                cache = entry["cache"]
-                if cache not in ("excluded", "included"):
-                    raise ConfigError(f"conventions {where}: {key}[{i}]: `cache` must be "
-                                      f"`excluded` or `included`, got {cache!r}")
-                cache_excluded = cache == "excluded"
-                entry = {k: v for k, v in entry.items() if k != "cache"}
+            excluded = False
+            option = _EXCLUDABLE[key][0] if key in _EXCLUDABLE else None
+            if isinstance(entry, Mapping) and option is not None and option in entry:
+                marker = entry[option]
+                if marker not in ("excluded", "included"):
+                    raise ConfigError(f"conventions {where}: {key}[{i}]: `{option}` must be "
+                                      f"`excluded` or `included`, got {marker!r}")
+                excluded = marker == "excluded"
+                entry = {k: v for k, v in entry.items() if k != option}
             if not isinstance(entry, Mapping) or len(entry) != 1:
-                extra = " (`cache: excluded|included` may follow on input_tokens rules)" \
-                    if key == "input_tokens" else ""
+                extra = f" (`{option}: excluded|included` may follow on {key} rules)" \
+                    if option is not None else ""
                 raise ConfigError(f"conventions {where}: {key}[{i}] must be one `kind: key` "
                                   f"pair{extra}, kinds: {list(_KINDS)}; got {entry!r}")
             (kind, value), = entry.items()
@@ -658,7 +663,7 @@ def _build(spec: Mapping[str, Any], where: str) -> Conventions:
             elif kind == "field" and value not in RAW_COLUMNS:
                 raise ConfigError(f"conventions {where}: {key}[{i}] names unknown field "
                                   f"{value!r}; fields: {sorted(RAW_COLUMNS)}")
-            parsed.append(Rule(kind, str(value), pattern, json_key, cache_excluded))
+            parsed.append(Rule(kind, str(value), pattern, json_key, excluded))
         rules[key] = tuple(parsed)
     types = spec.get("types", {}) or {}
     type_attributes = {str(k): {str(a): str(b).upper() for a, b in (v or {}).items()}

@@ -11,6 +11,8 @@ Prompt caches are priced apart: input tokens read from a cache (``cache_read_tok
 model's ``cached_input`` price and those written to it (``cache_write_tokens``) at its
 ``cache_write`` price, so a cache that stops hitting shows as a cost jump at equal token
 counts. Both are parts of ``input_tokens``; the rest of the input is billed at the input price.
+Reasoning tokens are part of ``output_tokens`` and bill with it at the output price, as list
+prices bill them.
 """
 
 from __future__ import annotations

@@ -96,10 +96,15 @@ _USAGE_KEYS = {"input": ("input", "prompt_tokens", "input_tokens", "promptTokens
                "total": ("total", "total_tokens", "totalTokens"),
                "cache_read": ("input_cached_tokens", "cache_read_input_tokens",
                               "input_cache_read"),
-               "cache_write": ("input_cache_creation", "cache_creation_input_tokens")}
+               "cache_write": ("input_cache_creation", "cache_creation_input_tokens"),
+               "reasoning": ("output_reasoning_tokens", "output_reasoning"),
+               "audio_out": ("output_audio_tokens", "output_audio")}
 #: Anthropic cache writes by lifetime: Langfuse keeps them beside ``input_cache_creation``,
 #: not in it.
 _CACHE_WRITE_PARTS = ("input_cache_creation_5m", "input_cache_creation_1h")
+# Langfuse keeps its usage types disjoint: `output` leaves out the reasoning tokens (the
+# conventions add ``reasoning_tokens`` back: `reasoning: excluded`) and the audio tokens. Audio
+# tokens have no column of their own, so they are added to ``output_tokens`` here.
 
 
 def metadata_lookup(conventions: conv.Conventions) -> dict[str, str]:
@@ -292,19 +297,22 @@ def _fixed_arrow(arr: pa.StructArray) -> dict[str, Any]:
         "prompt_name": text(f["promptName"]), "prompt_version": ints(f["promptVersion"]),
         "trace_name": text(f["traceName"]), "release": text(f["release"]), "tags": text(tags),
         "input_tokens": ints(pick(_USAGE_KEYS["input"])),
-        "output_tokens": ints(pick(_USAGE_KEYS["output"])),
+        "output_tokens": ints(_present_sum(pick(_USAGE_KEYS["output"]),
+                                           pick(_USAGE_KEYS["audio_out"]))),
         "total_tokens": ints(pick(_USAGE_KEYS["total"])),
         "cache_read_tokens": ints(pick(_USAGE_KEYS["cache_read"])),
-        "cache_write_tokens": ints(_cache_writes(pick(_USAGE_KEYS["cache_write"]),
+        "cache_write_tokens": ints(_present_sum(pick(_USAGE_KEYS["cache_write"]),
                                                 *(pc.struct_field(usage, k)
                                                   for k in _CACHE_WRITE_PARTS))),
+        "reasoning_tokens": ints(pick(_USAGE_KEYS["reasoning"])),
         "cost_usd": pc.coalesce(f["totalCost"], pc.struct_field(f["costDetails"], "total")
                                 ).to_numpy(zero_copy_only=False).astype("float64"),
     }
 
 
-def _cache_writes(*parts: pa.Array) -> pa.Array:
-    """Cache writes of every lifetime summed; null where none is reported."""
+def _present_sum(*parts: pa.Array) -> pa.Array:
+    """The parts summed (cache writes of every lifetime, output and audio tokens); null where
+    none is reported."""
     total = None
     for p in parts:
         total = p if total is None else pc.if_else(
@@ -323,8 +331,16 @@ def _usage(u: Any, which: str) -> Any:
 
 
 def _cache_write_usage(u: Any) -> Any:
-    parts = [_usage(u, "cache_write"), *(_int(u.get(k)) if isinstance(u, dict) else None
-                                         for k in _CACHE_WRITE_PARTS)]
+    return _present_total(_usage(u, "cache_write"),
+                          *(_int(u.get(k)) if isinstance(u, dict) else None
+                            for k in _CACHE_WRITE_PARTS))
+
+
+def _output_usage(u: Any) -> Any:
+    return _present_total(_usage(u, "output"), _usage(u, "audio_out"))
+
+
+def _present_total(*parts: Any) -> Any:
     found = [p for p in parts if p is not None]
     return sum(found) if found else None
 
@@ -366,10 +382,11 @@ def _fixed_rows(rows: Sequence[dict[str, Any]], trace_info: Mapping[str, Mapping
         "release": text(col("release", "release")),
         "tags": [_tags(v) for v in col("tags", "tags")],
         "input_tokens": [_usage(r.get("usageDetails"), "input") for r in rows],
-        "output_tokens": [_usage(r.get("usageDetails"), "output") for r in rows],
+        "output_tokens": [_output_usage(r.get("usageDetails")) for r in rows],
         "total_tokens": [_usage(r.get("usageDetails"), "total") for r in rows],
         "cache_read_tokens": [_usage(r.get("usageDetails"), "cache_read") for r in rows],
         "cache_write_tokens": [_cache_write_usage(r.get("usageDetails")) for r in rows],
+        "reasoning_tokens": [_usage(r.get("usageDetails"), "reasoning") for r in rows],
         "cost_usd": cost,
     }
 

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from workbench import schema
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 # written in this order: observations last marks a slice complete
 FRAMES = ("scores", "links", "observations")
 
