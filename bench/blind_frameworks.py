@@ -63,18 +63,18 @@ __all__ = ["AGENTS", "PRICES", "generate"]
 
 AGENTS = ("shop-assistant", "claims-triage", "research-graph", "support-bot")
 #: weekday traces per agent, and the share kept on Saturdays and Sundays
-VOLUME = {"shop-assistant": 480, "claims-triage": 180, "research-graph": 120, "support-bot": 420}
+VOLUME = {"shop-assistant": 420, "claims-triage": 160, "research-graph": 120, "support-bot": 520}
 WEEKEND = {"shop-assistant": 0.75, "claims-triage": 0.3, "research-graph": 0.4,
            "support-bot": 0.5}
 #: relative traffic per UTC hour: US business hours and evening peak, a deep night trough
 HOURLY = np.array([0.55, 0.45, 0.35, 0.25, 0.15, 0.08, 0.05, 0.05, 0.06, 0.08, 0.12, 0.2,
                    0.35, 0.55, 0.8, 0.95, 1.0, 1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.65])
 
-ORDER_TOOL_TIMEOUT_P = 0.04    # getOrderStatus calls aborted by AbortSignal.timeout(4000)
+ORDER_TOOL_TIMEOUT_P = 0.05    # getOrderStatus calls aborted by AbortSignal.timeout(4000)
 WEB_SEARCH_TIMEOUT_P = 0.02    # research web_search calls hitting the read timeout
 CLAIM_FETCH_TIMEOUT_P = 0.008  # claims-triage history fetches timing out (fails the run)
 OPENAI_TIMEOUT_P = 0.004       # support-bot answers whose OpenAI call times out after retries
-HALLUCINATED_P = 0.06          # support-bot answers the judge calls hallucinated
+HALLUCINATED_P = 0.07          # support-bot answers the judge calls hallucinated
 UNFAITHFUL_P = 0.07            # claims-triage answers with ragas faithfulness < 0.5
 JUDGED = {"support-bot": 0.25, "claims-triage": 0.2, "shop-assistant": 0.15}
 FEEDBACK_P = 0.04              # research-graph answers the user rated
@@ -235,7 +235,7 @@ _VERCEL_RESOURCE = {"service.name": "storefront-web", "service.version": "4.12.0
                     "deployment.environment.name": "production",
                     "telemetry.sdk.language": "nodejs", "telemetry.sdk.name": "opentelemetry",
                     "telemetry.sdk.version": "2.0.1", "process.runtime.name": "nodejs"}
-_SHOP_TOOLS = (("searchProducts", 0.6, 0.35), ("getOrderStatus", 0.6, 0.6),
+_SHOP_TOOLS = (("searchProducts", 0.6, 0.35), ("getOrderStatus", 0.7, 0.6),
                ("checkInventory", 0.3, 0.25))
 
 
