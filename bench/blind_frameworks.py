@@ -655,7 +655,7 @@ def _judge(rng: random.Random, t: _Trace, st: _State) -> None:
 # ---- the project ---------------------------------------------------------------------------------
 
 def _starts(rng: np.random.Generator, agent: str, day: pd.Timestamp) -> list[float]:
-    weekend = day.dayofweek >= 5
+    weekend = day.day_of_week >= 5
     n = VOLUME[agent] * (WEEKEND[agent] if weekend else 1.0)
     lam = n * HOURLY / HOURLY.sum()
     base = day.timestamp()
