@@ -634,7 +634,8 @@ def _judge(rng: random.Random, t: _Trace, st: _State) -> None:
         u = rng.random()
         label = ("hallucinated" if u < st.hallucinated_p else
                  "partially_grounded" if u < st.hallucinated_p + 0.1 else "grounded")
-        t.scores.append(_score(rng, t, "groundedness", later, "CATEGORICAL", None, label, "EVAL"))
+        # no score config linked: the API's numeric mapping of a categorical value is 0
+        t.scores.append(_score(rng, t, "groundedness", later, "CATEGORICAL", 0.0, label, "EVAL"))
         t.scored, t.bad = True, label == "hallucinated"
     elif t.agent == "claims-triage" and not t.error and rng.random() < JUDGED["claims-triage"]:
         bad = rng.random() < UNFAITHFUL_P
