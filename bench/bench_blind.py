@@ -1,8 +1,9 @@
 """Blind acceptance check: the daily report on an independent Langfuse project (prints, never
 asserts).
 
-The data come from ``bench/blind_data.py``, written from public documentation without reading
-the detectors. Each dataset is 30 days of four agents served through the Langfuse contract
+The data come from ``bench/blind_data.py`` (``--data sdk``, the default) or
+``bench/blind_frameworks.py`` (``--data frameworks``: other frameworks' instrumentation), both
+written from public documentation without reading the detectors. Each dataset is 30 days of four agents served through the Langfuse contract
 double and read by the real Langfuse source; the daily report is built for a day with the 7
 days before it, as a scheduled ``workbench report daily`` would.
 
@@ -14,12 +15,14 @@ days before it, as a scheduled ``workbench report daily`` would.
    undetectable change;
 3. what the report says about coverage and unmapped fields.
 
-    python bench/bench_blind.py [--quick] [--magnitudes 2,3,5,10]   # --quick: 2x, 5x, 5 quiet days
+    python bench/bench_blind.py [--quick] [--magnitudes 2,3,5,10] [--data sdk|frameworks]
+    # --quick: 2x, 5x, 5 quiet days
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import tempfile
 import time
@@ -38,8 +41,15 @@ from workbench.reports import daily  # noqa: E402
 
 END_DAY = "2026-11-29"
 QUIET_SEED = 101
-INCIDENTS = (("timeout_surge", "2026-11-20", 14), ("cost_spike", "2026-11-22", 10),
-             ("hallucination_spike", "2026-11-26", 9))
+#: each dataset's incidents (runbook, day, start hour UTC)
+DATASETS = {
+    "sdk": ("blind_data", (("timeout_surge", "2026-11-20", 14), ("cost_spike", "2026-11-22", 10),
+                           ("hallucination_spike", "2026-11-26", 9))),
+    "frameworks": ("blind_frameworks", (("timeout_surge", "2026-11-19", 16),
+                                        ("cost_spike", "2026-11-23", 15),
+                                        ("hallucination_spike", "2026-11-25", 14))),
+}
+INCIDENTS = DATASETS["sdk"][1]
 
 
 def _reports(data: bd.BlindData, days: list[str]) -> dict[str, Any]:
@@ -184,9 +194,13 @@ def _coverage(rep: Any) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--data", choices=sorted(DATASETS), default="sdk",
+                    help="sdk: blind_data (default); frameworks: blind_frameworks")
     ap.add_argument("--magnitudes", default=None,
                     help="comma-separated, default 2,3,5,10 (10: a sanity check beyond the aim)")
     args = ap.parse_args()
+    module, incidents_at = DATASETS[args.data]
+    gen = importlib.import_module(module)
     mags = tuple(float(m) for m in (args.magnitudes or ("2,5" if args.quick else "2,3,5,10")
                                     ).split(","))
     quiet_days = [f"{d:%Y-%m-%d}" for d in pd.date_range(end=END_DAY,
@@ -196,7 +210,7 @@ def main() -> None:
     print(f"quiet project (seed {QUIET_SEED}), judged {quiet_days[0]}..{quiet_days[-1]}",
           flush=True)
     t0 = time.perf_counter()
-    quiet = bd.generate(seed=QUIET_SEED, end_day=END_DAY, days=30)
+    quiet = gen.generate(seed=QUIET_SEED, end_day=END_DAY, days=30)
     print(f"  generated {len(quiet.truth):,} traces, {len(quiet.spans):,} spans, "
           f"{len(quiet.scores):,} scores in {time.perf_counter() - t0:.0f} s", flush=True)
     qreps = _reports(quiet, quiet_days)
@@ -214,10 +228,10 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     for mag in mags:
         seed = 200 + int(mag * 10)
-        incidents = [bd.Incident(rb, day, hour, mag) for rb, day, hour in INCIDENTS]
+        incidents = [bd.Incident(rb, day, hour, mag) for rb, day, hour in incidents_at]
         print(f"incident project {mag:g}x (seed {seed})", flush=True)
-        data = bd.generate(seed=seed, end_day=END_DAY, days=30, incidents=incidents)
-        reps = _reports(data, sorted({d for _, d, _ in INCIDENTS}))
+        data = gen.generate(seed=seed, end_day=END_DAY, days=30, incidents=incidents)
+        reps = _reports(data, sorted({d for _, d, _ in incidents_at}))
         rows += incident_rows(data, reps, mag)
         for rep in reps.values():
             for n in _coverage(rep):

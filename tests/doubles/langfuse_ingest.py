@@ -6,8 +6,10 @@ notes), so the double serves what a real Langfuse project holds when the same sp
 it: observation type from the mapper chain in its priority order, the name rule, levels with
 their aliases and the OTel status, ``statusMessage`` from the status description (``exception``
 events are ignored), the model precedence (the response model before the request model), usage
-and cost normalisation (cost computed from the model price table when the span carries none),
-prompts only on generations, environment, version and release, the ``langfuse.trace.name``-only
+and cost normalisation (an OpenAI usage object split into usage types as the ingestion schema
+does; cost computed from the model price table when the span carries none, reasoning usage at the
+output price as Langfuse's default prices bill it), prompts only on generations (also the Vercel
+AI SDK's ``ai.telemetry.metadata.langfusePrompt``), environment, version and release, the ``langfuse.trace.name``-only
 ``traceName`` of the v2 events path, tags, user and session, and metadata flattened to dotted keys
 (``attributes.*`` left out for the ``langfuse-sdk`` scope, ``resourceAttributes.*``, ``scope.*``,
 user metadata), each leaf a string.
@@ -283,12 +285,46 @@ def _generic_usage(a: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
+_OPENAI_USAGE = (("prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details",
+                  "completion_tokens_details"),
+                 ("input_tokens", "output_tokens", "total_tokens", "input_tokens_details",
+                  "output_tokens_details"))
+
+
+def _openai_usage(parsed: dict[str, Any]) -> dict[str, Any] | None:
+    """An OpenAI usage object (chat completions or responses) as Langfuse's ingestion schema
+    turns it into usage types: each ``*_details`` entry becomes ``input_<key>`` /
+    ``output_<key>`` and is taken off ``input`` / ``output``; None when ``parsed`` is not
+    exactly such an object."""
+    for inp, outp, total, in_details, out_details in _OPENAI_USAGE:
+        if not {inp, outp, total} <= parsed.keys() or not parsed.keys() <= {
+                inp, outp, total, in_details, out_details}:
+            continue
+        if not all(isinstance(parsed[k], int) and not isinstance(parsed[k], bool)
+                   for k in (inp, outp, total)):
+            return None
+        out: dict[str, Any] = {"input": parsed[inp], "output": parsed[outp],
+                               "total": parsed[total]}
+        for details, side in ((in_details, "input"), (out_details, "output")):
+            for key, value in (parsed.get(details) or {}).items():
+                if isinstance(value, int) and not isinstance(value, bool):
+                    out[f"{side}_{key}"] = value
+                    out[side] = max(out[side] - value, 0)
+        return out
+    return None
+
+
 def usage_details(a: Mapping[str, Any]) -> dict[str, float]:
     if "langfuse.observation.usage_details" in a:
         parsed = _json_object(a["langfuse.observation.usage_details"])
         if parsed is not None:
+            parsed = _openai_usage(parsed) or parsed
             return {k: v for k, v in parsed.items() if isinstance(v, (int, float))}
     return _generic_usage(a)
+
+
+#: Usage types Langfuse's default prices bill at the output price of reasoning models.
+REASONING_USAGE = ("output_reasoning_tokens", "output_reasoning", "reasoning_tokens")
 
 
 def cost_details(a: Mapping[str, Any]) -> dict[str, float]:
@@ -404,6 +440,19 @@ def read_metadata_value(stored: str, expand: bool) -> Any:
 
 # ---- spans -> records ----------------------------------------------------------------------------
 
+def _ai_sdk_prompt(a: Mapping[str, Any]) -> dict[str, Any]:
+    """The prompt a Vercel AI SDK span links through ``ai.telemetry.metadata.langfusePrompt``
+    (a JSON object with ``name`` and ``version``)."""
+    raw = a.get("ai.telemetry.metadata.langfusePrompt")
+    if not isinstance(raw, str):
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
 def _matched_price(model: str | None, prices: Iterable[ModelPrice]) -> ModelPrice | None:
     if not model:
         return None
@@ -444,15 +493,19 @@ def ingest(spans: Iterable[Any], prices: Iterable[ModelPrice] = DEFAULT_PRICES
             cin = usage.get("input", 0) * price.input
             cout = usage.get("output", 0) * price.output
             cost = {"input": cin, "output": cout}
+            for key in REASONING_USAGE:
+                if usage.get(key):
+                    cost[key] = usage[key] * price.output
         if cost and "total" not in cost:
             cost["total"] = sum(cost.values())
         total_cost = cost.get("total") if cost else None
         prompt_name = prompt_version = None
         if typ == "GENERATION":
+            ai_prompt = _ai_sdk_prompt(a)
             prompt_name = a.get("langfuse.observation.prompt.name") or a.get(
-                "langfuse.prompt.name")
+                "langfuse.prompt.name") or ai_prompt.get("name")
             prompt_version = a.get("langfuse.observation.prompt.version") or a.get(
-                "langfuse.prompt.version")
+                "langfuse.prompt.version") or ai_prompt.get("version")
         environment = _first_attr(a, r, ("langfuse.environment", "deployment.environment.name",
                                          "deployment.environment")) or "default"
         version = a.get("langfuse.version") or r.get("service.version")
