@@ -235,3 +235,16 @@ def test_spend_up_with_traffic_is_growth_not_a_breach():
     assert row["ratio"] == pytest.approx(3.0, rel=0.01) and row["status"] == "growth"
     f = kpis.check_findings(k, kpis.check_table(k, [rb], day, u))[0]
     assert f.severity == "info" and "traffic growth" in f.summary
+
+
+def test_a_day_without_hallucination_scores_says_so_not_that_it_had_no_traces():
+    """A project whose judge writes only groundedness has traces every day and no
+    hallucination score: the daily check cannot judge, and says why."""
+    rb = runbooks.load("hallucination_spike")
+    k = kpi_frame(hallucination_rate=[float("nan")] * 3)
+    k["traces"] = [1200, 1180, 1215]
+    (f,) = kpis.daily_checks(k, [rb], "2026-11-03")
+    assert f.status == "insufficient_data"
+    assert f.summary == ("hallucination_rate on 2026-11-03: none of the day's 1,215 traces has a "
+                         "hallucination score, cannot judge (the hourly detectors read the "
+                         "other evaluation signals)")

@@ -229,7 +229,15 @@ def check_findings(kpis: pd.DataFrame, table: pd.DataFrame,
                         summary += "; suspects: " + ", ".join(
                             f"{s.label} ({s.contribution:.0%})" for s in suspects[:2])
         elif np.isnan(row.value):
-            summary = f"{row.kpi} on {when}: no traces that day, cannot judge"
+            n = int(kpis["traces"].get(start, 0)) if "traces" in kpis else 0
+            if n == 0:
+                summary = f"{row.kpi} on {when}: no traces that day, cannot judge"
+            elif row.kpi == "hallucination_rate":
+                summary = (f"{row.kpi} on {when}: none of the day's {n:,} traces has a "
+                           "hallucination score, cannot judge (the hourly detectors read the "
+                           "other evaluation signals)")
+            else:
+                summary = f"{row.kpi} on {when}: no value in the day's {n:,} traces, cannot judge"
         else:
             summary = (f"{row.kpi} on {when} was {_fmt(row.value, unit)}; no earlier days to "
                        "compare with, cannot judge")
