@@ -410,3 +410,35 @@ def test_reasoning_marker_is_checked():
         conv.load({"input_tokens": [{"attribute": "x", "reasoning": "excluded"}]})
     with pytest.raises(ConfigError, match=r"reasoning_tokens\[0\] must be one `kind: key` pair, "):
         conv.load({"reasoning_tokens": [{"attribute": "x", "reasoning": "excluded"}]})
+
+
+def test_judge_scores_off_the_unit_scale_are_read_on_their_own_scale_and_said():
+    """Teams' judges rate 1-5 or in percent; the signals read 0..1. A rating is read on its
+    scale (1-5: 1 is 0, 5 is 1), a scale the conventions declare wins, and numbers that fit no
+    scale are left out, never read as they are."""
+    t = pd.Timestamp("2026-11-02T10:00:00Z")
+    names = ["faithfulness"] * 3 + ["hallucination"] * 2 + ["Hallucination"] + \
+        ["groundedness"] * 2 + ["answer_groundedness"] * 2
+    scores = pd.DataFrame({
+        "trace_id": [f"t{i}" for i in range(10)], "observation_id": [None] * 10,
+        "timestamp": t, "name": names,
+        "value": [1.0, 3.0, 5.0, 0.2, 0.9, 80.0, -3.0, 250.0, 2.0, 6.0],
+        "string_value": [None] * 10, "data_type": ["NUMERIC"] * 10})
+    got = conv.load().score_values(scores)
+    assert dict(zip(got["trace_id"], got["value"])) == pytest.approx({
+        "t0": 0.0, "t1": 0.5, "t2": 1.0, "t3": 0.2, "t4": 0.9, "t5": 0.8, "t8": 1 / 9,
+        "t9": 5 / 9})
+    assert got.attrs["rescaled"] == {"faithfulness": (1.0, 5.0), "Hallucination": (0.0, 100.0),
+                                     "answer_groundedness": (1.0, 10.0)}
+    assert got.attrs["unscaled"] == {"groundedness": (-3.0, 250.0)}
+    notes = conv.scale_notes(got.attrs["rescaled"], got.attrs["unscaled"])
+    assert "score 'faithfulness' read on a 1–5 scale" in notes[2]
+    assert notes[3].startswith("score 'groundedness' left out: its values (-3 to 250)")
+    # a declared scale wins over what the values suggest
+    mine = conv.load({"scores": {"groundedness": {"scales": {"answer_groundedness": [0, 10]}}}})
+    declared = mine.score_values(scores)
+    assert declared.set_index("trace_id").loc[["t8", "t9"], "value"].tolist() == \
+        pytest.approx([0.2, 0.6])
+    with pytest.raises(ConfigError, match=r"scores.groundedness.scales.x must be \[lowest, "
+                                          r"highest\]"):
+        conv.load({"scores": {"groundedness": {"scales": {"x": [5, 1]}}}})

@@ -354,9 +354,10 @@ def test_findings_on_partial_data_are_shown_unconfirmed_and_never_alerted(week):
     assert any("unconfirmed" in n for n in rep.notes)
 
 
-def test_judge_labels_no_category_maps_are_said_in_the_report(week):
+def test_judge_labels_and_scales_the_signals_do_not_read_as_is_are_said_in_the_report(week):
     """Scores a categorical judge wrote in words the conventions do not know are left out of
-    their signal; the report says how many, so a quiet signal is not read as a good one."""
+    their signal, and a 1-5 rating is read on its scale; the report says both, so a quiet
+    signal is not read as a good one."""
     ds = copy.copy(week)
     day = pd.Timestamp("2026-11-08T12:00:00Z")
     labels = pd.DataFrame({"score_id": [f"c{i}" for i in range(5)],
@@ -367,8 +368,13 @@ def test_judge_labels_no_category_maps_are_said_in_the_report(week):
                                             "borderline", "borderline"],
                            "data_type": "CATEGORICAL", "source": "EVAL",
                            "environment": "default"})
-    ds.scores = schema.conform(pd.concat([week.scores, labels], ignore_index=True), "scores")
+    ratings = labels.assign(score_id=[f"r{i}" for i in range(5)], name="answer_groundedness",
+                            value=[1.0, 2.0, 4.0, 5.0, 5.0], string_value=None,
+                            data_type="NUMERIC")
+    ds.scores = schema.conform(pd.concat([week.scores, labels, ratings], ignore_index=True),
+                               "scores")
     rep = daily.build("2026-11-08", FrameSource(ds), days=2)
+    assert any(n.startswith("score 'answer_groundedness' read on a 1–5 scale") for n in rep.notes)
     said = [n for n in rep.notes if "categorical score(s) left out" in n]
     assert said == ["3 categorical score(s) left out: their values map to no level of their "
                     "signal (groundedness = 'borderline' (3)); add them under `scores: "

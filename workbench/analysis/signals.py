@@ -315,12 +315,15 @@ def _add_scores(u: pd.DataFrame, scores: pd.DataFrame | None,
         u[flag] = np.nan
     u.attrs["unmapped_scores"] = []
     u.attrs["unmapped_categories"] = {}
+    u.attrs["score_scales"] = []
     if scores is None or scores.empty:
         return
     c = conventions or conv.load()
     values = c.score_values(scores)
     u.attrs["unmapped_scores"] = values.attrs.get("unmapped_names", [])
     u.attrs["unmapped_categories"] = values.attrs.get("unmapped_categories", {})
+    u.attrs["score_scales"] = conv.scale_notes(values.attrs.get("rescaled", {}),
+                                               values.attrs.get("unscaled", {}))
     if values.empty:
         return
     # each score's unit row (the first unit of its trace id; -1 for none), grouped on directly

@@ -448,6 +448,7 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
         notes.append(f"score names not used by any signal: {', '.join(unmapped[:8])}")
     if lost := units.attrs.get("unmapped_categories"):
         notes.append(conv.unmapped_categories_note(lost))
+    notes += units.attrs.get("score_scales", [])
     all_days = pd.date_range(pull_start, day, freq="D")
     all_kpis = kpi_mod.daily_kpis(units, days=all_days)
     window_days = pd.date_range(window_start, day, freq="D")

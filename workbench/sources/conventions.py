@@ -155,6 +155,7 @@ class ScoreSignal:
     names: frozenset[str]
     bad: str  # "high" | "low"
     categories: Mapping[str, float]
+    scales: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # name key -> lo, hi
 
 
 @dataclass(frozen=True)
@@ -482,11 +483,31 @@ class Conventions:
                 dtype="float64", na_value=np.nan)
             unmapped = pairs[[m is None for m in mapped]]
             lost = {k: int(n) for k, n in unmapped.groupby(["name", "text"]).size().items()}
+        numeric = ~missing.to_numpy() & value.notna().to_numpy()
+        rescaled: dict[str, tuple[float, float]] = {}
+        unscaled: dict[str, tuple[float, float]] = {}
+        if numeric.any():
+            nums = pd.DataFrame({"name": names[keep].to_numpy()[numeric],
+                                 "v": value.to_numpy()[numeric]})
+            seen = nums.groupby("name")["v"].agg(["min", "max", _integral])
+            value = value.copy()
+            for name, lo, hi, integral in seen.itertuples():
+                sig = self.scores[signal_of[name]]
+                scale = sig.scales.get(_score_key(name)) or _infer_scale(lo, hi, integral)
+                at = numeric & (names[keep].to_numpy() == name)
+                if scale is None:
+                    unscaled[name] = (float(lo), float(hi))
+                    value[at] = np.nan
+                elif scale != (0.0, 1.0):
+                    rescaled[name] = scale
+                    value[at] = (value[at] - scale[0]) / (scale[1] - scale[0])
         part["value"] = value
         part = part[part["value"].notna()].drop(columns=["string_value", "data_type"])
         out = part.reset_index(drop=True)
         out.attrs["unmapped_names"] = sorted(n for n, s in signal_of.items() if s is None)
         out.attrs["unmapped_categories"] = lost
+        out.attrs["rescaled"] = rescaled
+        out.attrs["unscaled"] = unscaled
         return out
 
 
@@ -556,6 +577,37 @@ def coverage(observations: pd.DataFrame, scores: pd.DataFrame | None = None,
     return cov
 
 
+def _integral(v: pd.Series) -> bool:
+    return bool(np.all(np.mod(v.to_numpy(dtype="float64"), 1.0) == 0))
+
+
+def _infer_scale(lo: float, hi: float, integral: bool) -> tuple[float, float] | None:
+    """The scale a judge's numbers are on, from the values seen: 0..1 as the signals read
+    them; whole numbers up to 5 or 10 a rating (from 1 when no 0 was seen); up to 100 a
+    percentage. None when the values fit none of these."""
+    if lo >= 0 and hi <= 1:
+        return (0.0, 1.0)
+    if integral and lo >= 0 and hi <= 10:
+        return (1.0 if lo >= 1 else 0.0, 5.0 if hi <= 5 else 10.0)
+    if lo >= 0 and hi <= 100:
+        return (0.0, 100.0)
+    return None
+
+
+def scale_notes(rescaled: Mapping[str, tuple[float, float]],
+                unscaled: Mapping[str, tuple[float, float]]) -> list[str]:
+    """What a reader should know of scores not on the 0..1 scale the signals read."""
+    notes = [f"score {name!r} read on a {lo:g}–{hi:g} scale (its values are not on 0..1); "
+             f"if that is not its scale, set `scores: <signal>: scales: {{{name}: [lowest, "
+             f"highest]}}` in the conventions file ({ENV_CONVENTIONS})"
+             for name, (lo, hi) in sorted(rescaled.items())]
+    notes += [f"score {name!r} left out: its values ({lo:g} to {hi:g}) fit no scale its signal "
+              f"reads; set `scores: <signal>: scales: {{{name}: [lowest, highest]}}` in the "
+              f"conventions file ({ENV_CONVENTIONS})"
+              for name, (lo, hi) in sorted(unscaled.items())]
+    return notes
+
+
 def unmapped_categories_note(lost: Mapping[tuple[str, str], int]) -> str:
     """What a reader should know of categorical judge values no ``categories`` entry maps:
     those scores are left out of their signal, so the signal may read quieter than it is."""
@@ -621,7 +673,14 @@ def _merge(base: Mapping[str, Any], user: Mapping[str, Any], where: str) -> dict
             if not isinstance(rules, list):
                 raise ConfigError(f"conventions file {where}: {key} must be a list of rules")
             out[key] = list(rules) + ([] if replace else list(base.get(key, [])))
-        elif key in ("errors", "scores"):
+        elif key == "scores":
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"conventions file {where}: {key} must be a mapping")
+            merged = dict(base.get(key, {}))
+            for signal, mine in value.items():
+                merged[signal] = _merge_score_signal(merged.get(signal), mine)
+            out[key] = merged
+        elif key == "errors":
             if not isinstance(value, Mapping):
                 raise ConfigError(f"conventions file {where}: {key} must be a mapping")
             merged = dict(base.get(key, {}))
@@ -629,6 +688,20 @@ def _merge(base: Mapping[str, Any], user: Mapping[str, Any], where: str) -> dict
             out[key] = merged
         else:
             out[key] = value
+    return out
+
+
+def _merge_score_signal(base: Any, mine: Any) -> Any:
+    """A user's score signal on top of the default one: names added (tried first),
+    categories and scales added or changed, `bad` changed; `replace: true` drops the
+    default."""
+    if not isinstance(base, Mapping) or not isinstance(mine, Mapping) or mine.get("replace"):
+        return {k: v for k, v in mine.items() if k != "replace"} \
+            if isinstance(mine, Mapping) else mine
+    out = {**base, **mine}
+    out["names"] = list(mine.get("names", []) or []) + list(base.get("names", []) or [])
+    for part in ("categories", "scales"):
+        out[part] = {**(base.get(part) or {}), **(mine.get(part) or {})}
     return out
 
 
@@ -692,10 +765,18 @@ def _build(spec: Mapping[str, Any], where: str) -> Conventions:
         if not isinstance(s, Mapping) or s.get("bad") not in ("high", "low"):
             raise ConfigError(f"conventions {where}: scores.{name} needs `names:` and "
                               "`bad: high|low`")
+        scales = {}
+        for score, scale in (s.get("scales") or {}).items():
+            if not (isinstance(scale, (list, tuple)) and len(scale) == 2
+                    and all(isinstance(x, (int, float)) for x in scale) and scale[0] < scale[1]):
+                raise ConfigError(f"conventions {where}: scores.{name}.scales.{score} must be "
+                                  f"[lowest, highest], got {scale!r}")
+            scales[_score_key(score)] = (float(scale[0]), float(scale[1]))
         scores[str(name)] = ScoreSignal(
             name=str(name), names=frozenset(_score_key(x) for x in s.get("names", []) or []),
             bad=str(s["bad"]),
-            categories={_score_key(k): float(v) for k, v in (s.get("categories") or {}).items()})
+            categories={_score_key(k): float(v) for k, v in (s.get("categories") or {}).items()},
+            scales=scales)
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
     return Conventions(rules=rules, type_attributes=type_attributes, present_means_tool=present,
                        tool_span_names=tool_names,
