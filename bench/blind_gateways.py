@@ -462,7 +462,7 @@ def _judge(rng: random.Random, tr: _Trace, w_h: tuple[float, float, float] | Non
 
 
 def _starts(nrng: np.random.Generator, day: pd.Timestamp, agent: str) -> np.ndarray:
-    weekend = day.dayofweek >= 5
+    weekend = day.day_of_week >= 5
     n = nrng.poisson(VOLUME[agent] * (WEEKEND[agent] if weekend else 1.0))
     hours = nrng.choice(24, size=n, p=HOURLY / HOURLY.sum())
     return np.sort(day.timestamp() + hours * 3600.0 + nrng.random(n) * 3600.0)
