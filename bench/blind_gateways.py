@@ -232,23 +232,28 @@ def _invoice(em: _Emitter, rng: random.Random, t0: float, tr: _Trace, fallback_p
     ctx = root.get_span_context()
     tr.trace_id, tr.root_id = format(ctx.trace_id, "032x"), ctx.span_id
     t = t0 + _ln(rng, 0.05, 0.4)
-    error: str | None = None
-    steps = rng.choice((1, 2, 2, 3))
-    for step in range(steps):
-        inp, out = _tok(rng, 2400 if step else 1800), _tok(rng, 180)
+
+    def routed(t: float, name: str, inp: int, out: int) -> float:
+        """One completion through the router: a timeout is retried on the same deployment, a
+        refusal (429) falls back to the other model group."""
         model = ROUTER_PRIMARY
         if rng.random() < LITELLM_TIMEOUT_P:
-            t = _litellm_call(em, root, t, rng, tr, model, "plan-step", user, session, inp, out,
+            t = _litellm_call(em, root, t, rng, tr, model, name, user, session, inp, out,
                               ("litellm.Timeout: AzureException Timeout - Request timed out. "
                                "timeout=30.0", "litellm.exceptions.Timeout", 30.0))
-            t += 1.0  # the router's retry after num_retries backoff
+            t += 1.0  # the router's backoff before its retry
         if rng.random() < fallback_p:
-            t = _litellm_call(em, root, t, rng, tr, model, "plan-step", user, session, inp, out,
+            t = _litellm_call(em, root, t, rng, tr, model, name, user, session, inp, out,
                               ("litellm.RateLimitError: AzureException RateLimitError - Requests "
                                "to the ChatCompletions_Create Operation have exceeded call rate "
                                "limit", "litellm.exceptions.RateLimitError", _ln(rng, 0.3, 0.3)))
             model = ROUTER_FALLBACK
-        t = _litellm_call(em, root, t, rng, tr, model, "plan-step", user, session, inp, out)
+        return _litellm_call(em, root, t, rng, tr, model, name, user, session, inp, out)
+
+    error: str | None = None
+    steps = rng.choice((1, 2, 2, 3))
+    for step in range(steps):
+        t = routed(t, "plan-step", _tok(rng, 2400 if step else 1800), _tok(rng, 180))
         if step < steps - 1 or steps == 1:
             tool = "erp_lookup" if step == 0 else rng.choice(("erp_lookup", "fx_rate"))
             sp = _start(tracer, f"execute_tool {tool}", t, {
@@ -264,8 +269,7 @@ def _invoice(em: _Emitter, rng: random.Random, t0: float, tr: _Trace, fallback_p
             t += _ln(rng, 0.6 if tool == "erp_lookup" else 0.15, 0.5)
             _end(sp, t)
     if error is None:
-        t = _litellm_call(em, root, t, rng, tr, ROUTER_PRIMARY, "final-answer", user, session,
-                          _tok(rng, 2600), _tok(rng, 260))
+        t = routed(t, "final-answer", _tok(rng, 2600), _tok(rng, 260))
     t += 0.02
     _end(root, t, error, ("httpx.ReadTimeout", "timed out") if error else None)
     tr.end, tr.error = t, error is not None
