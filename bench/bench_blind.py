@@ -2,7 +2,8 @@
 asserts).
 
 The data come from ``bench/blind_data.py`` (``--data sdk``, the default) or
-``bench/blind_frameworks.py`` (``--data frameworks``: other frameworks' instrumentation), both
+``bench/blind_frameworks.py`` (``--data frameworks``: other frameworks' instrumentation) or
+``bench/blind_gateways.py`` (``--data gateways``: LiteLLM, Langfuse JS SDK, LlamaIndex), all
 written from public documentation without reading the detectors. Each dataset is 30 days of four agents served through the Langfuse contract
 double and read by the real Langfuse source; the daily report is built for a day with the 7
 days before it, as a scheduled ``workbench report daily`` would.
@@ -15,7 +16,7 @@ days before it, as a scheduled ``workbench report daily`` would.
    undetectable change;
 3. what the report says about coverage and unmapped fields.
 
-    python bench/bench_blind.py [--quick] [--magnitudes 2,3,5,10] [--data sdk|frameworks]
+    python bench/bench_blind.py [--quick] [--magnitudes 2,3,5,10] [--data sdk|frameworks|gateways]
     # --quick: 2x, 5x, 5 quiet days
 """
 
@@ -48,6 +49,9 @@ DATASETS = {
     "frameworks": ("blind_frameworks", (("timeout_surge", "2026-11-19", 16),
                                         ("cost_spike", "2026-11-23", 15),
                                         ("hallucination_spike", "2026-11-25", 14))),
+    "gateways": ("blind_gateways", (("timeout_surge", "2026-11-18", 10),
+                                    ("cost_spike", "2026-11-24", 8),
+                                    ("hallucination_spike", "2026-11-26", 11))),
 }
 INCIDENTS = DATASETS["sdk"][1]
 
@@ -195,7 +199,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--data", choices=sorted(DATASETS), default="sdk",
-                    help="sdk: blind_data (default); frameworks: blind_frameworks")
+                    help="sdk: blind_data (default); frameworks: blind_frameworks; "
+                         "gateways: blind_gateways")
     ap.add_argument("--magnitudes", default=None,
                     help="comma-separated, default 2,3,5,10 (10: a sanity check beyond the aim)")
     args = ap.parse_args()
