@@ -380,3 +380,31 @@ def test_judge_labels_and_scales_the_signals_do_not_read_as_is_are_said_in_the_r
                     "signal (groundedness = 'borderline' (3)); add them under `scores: "
                     "<signal>: categories:` in the conventions file (WORKBENCH_CONVENTIONS)"]
     assert "3 categorical score(s) left out" in rep.header_html()
+
+
+def test_a_weekend_as_quiet_as_the_last_one_is_not_no_data(week):
+    """A business-hours agent's Saturday is a tenth of its weekdays: usual for a Saturday
+    when the Saturday a week before was as quiet; an outage when it was not."""
+    from workbench.simulate import generate
+
+    two = generate(seed=7, days=14, traces_per_day=300)
+    sat = [pd.Timestamp("2026-11-07T00:00:00Z"), pd.Timestamp("2026-11-14T00:00:00Z")]
+    t = two.traces
+    day = t["start_time"].dt.floor("D")
+    quiet = day.isin(sat).to_numpy()
+    keep = ~quiet | (t["trace_id"].rank(method="first").to_numpy() % 20 == 0)
+    ids = set(t.loc[keep, "trace_id"])
+    thin = copy.copy(two)
+    thin.observations = two.observations[two.observations["trace_id"].isin(ids)]
+    thin.scores = two.scores[two.scores["trace_id"].isin(ids)]
+    weekend = daily.build("2026-11-14", FrameSource(thin), days=2)
+    assert [f for f in weekend.findings if f.signal == "no_data"] == []
+    # the week before had a busy Saturday: a quiet one now is a finding
+    once = copy.copy(two)
+    only = set(t.loc[~(day == sat[1]).to_numpy() | keep, "trace_id"])
+    once.observations = two.observations[two.observations["trace_id"].isin(only)]
+    once.scores = two.scores[two.scores["trace_id"].isin(only)]
+    gap = [f for f in daily.build("2026-11-14", FrameSource(once), days=2).findings
+           if f.signal == "no_data"]
+    assert [f.severity for f in gap] == ["warning"]
+    assert "the same weekday a week earlier" in gap[0].summary
