@@ -276,7 +276,7 @@ def test_generic_agent_names_can_be_overridden_and_bad_ones_are_named():
     ("ragas_faithfulness", "groundedness"), ("faithfulness_score", "groundedness"),
     ("llm-judge/groundedness", "groundedness"), ("HallucinationEvaluator", "hallucination"),
     ("hallucination_v2", "hallucination"), ("eval:hallucination", "hallucination"),
-    ("Hallucination", "hallucination"),
+    ("Hallucination", "hallucination"), ("answer_support", "groundedness"),
     ("answer_relevance_score", None), ("score", None), ("judge", None), ("toxicity", None)])
 def test_score_names_are_read_through_framework_prefixes_and_suffixes(name, signal):
     """Evaluation frameworks and teams decorate a metric's name with the framework, the judge,
@@ -362,9 +362,14 @@ def test_agent_names_of_vercel_pydantic_ai_and_langgraph_as_langfuse_serves_them
         _span("g", "e", "research-graph", native_type="CHAIN"),
         _span("g", "f", "agent", "e", native_type="AGENT"),
         _span("g", "h", "tools", "e", native_type="CHAIN"),
+        # LlamaIndex through OpenInference names its spans after the class's method
+        _span("li", "i", "RetrieverQueryEngine.query", native_type="CHAIN",
+              **{"res:service.name": "policy-rag"}),
+        _span("li", "j", "OpenAI.chat", "i", native_type="GENERATION",
+              **{"res:service.name": "policy-rag"}),
     ]
     assert _agents(rows) == {"v": "shop-assistant", "p": "claims-triage", "p1": "claims-triage",
-                             "g": "research-graph"}
+                             "g": "research-graph", "li": "policy-rag"}
 
 
 def test_reasoning_and_audio_tokens_reach_the_same_columns_through_langfuse():
