@@ -69,7 +69,8 @@ def test_a_quiet_window_has_no_severe_signal(store, labels):
 def test_signal_series_shows_each_hour_against_what_it_should_have_been(cases, labels):
     inv, lab = cases["timeout_surge"], labels["timeout_surge"]
     s = inv.signal_series()
-    assert set(s["signal"]) == {"timeout_rate", "near_timeout_share", "latency_p95"}
+    assert set(s["signal"]) == {"timeout_rate", "timeout_errors", "near_timeout_share",
+                                "latency_p95"}
     rate = s[s["signal"] == "timeout_rate"].set_index("bucket")
     inside = rate[(rate.index >= lab.start) & (rate.index < lab.end)]
     assert len(inside) == 3 and (inside["value"] > 5 * inside["baseline"]).all()
@@ -82,7 +83,7 @@ def test_signal_series_shows_each_hour_against_what_it_should_have_been(cases, l
     assert (inside.loc[hour, "value"], inside.loc[hour, "baseline"]) == (iv.observed,
                                                                          iv.expected)
     fig = inv.signals_figure()
-    assert len(fig.data) == 6  # expected and observed per signal
+    assert len(fig.data) == 8  # expected and observed per signal
 
 
 def test_suspects_for_one_dimension(cases):

@@ -67,6 +67,7 @@ SIGNALS: Mapping[str, SignalSpec] = {
     "runaway_loop": SignalSpec("runaway", "rate", worst_by="tokens"),
     "token_waste_ratio": SignalSpec("waste", "mean", weight="tokens", worst_by="waste"),
     "timeout_rate": SignalSpec("timeout", "rate", worst_by="duration"),
+    "timeout_errors": SignalSpec("timeout_reported", "rate", worst_by="duration"),
     "near_timeout_share": SignalSpec("near_timeout", "rate", worst_by="duration"),
     "latency_p95": SignalSpec("slow", "rate", worst_by="duration"),
     "tool_latency_p95": SignalSpec("slow", "rate", worst_by="duration"),

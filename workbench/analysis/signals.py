@@ -144,6 +144,9 @@ def trace_signals(traces: pd.DataFrame, observations: pd.DataFrame | None,
     over = dur >= u["budget_s"].to_numpy()
     u["timeout"] = (reported | over).astype("float64")
     u["timeout_reason"] = np.where(reported, "reported", np.where(over, "duration", ""))
+    # a timeout the source reported (an error naming one), whatever the duration: an agent
+    # that often runs past its budget would otherwise drown a surge of them
+    u["timeout_reported"] = reported.astype("float64")
     u["near_timeout"] = (u["timeout"].to_numpy() > 0) | (
         dur >= u["budget_s"].to_numpy() * budgets.warning_fraction)
     u["near_timeout"] = u["near_timeout"].astype("float64")
