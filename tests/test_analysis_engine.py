@@ -457,3 +457,27 @@ def test_a_derived_budget_is_said_on_its_own_agents_latency_findings_only(books)
     # a cost finding is no place for a latency budget
     cost = Context(books["cost_spike"], Judge(books["cost_spike"], u, DAY0, DAY0 + D), None)
     assert cost.notes_for(ALL) == [] and cost.notes_for("research") == []
+
+
+def test_reported_timeouts_surge_where_slow_traces_hide_them_in_the_timeout_rate(books):
+    """An agent whose traces run past the 8 s budget one time in eight (too few to be judged
+    against its own p99) has a timeout rate of ~14 % from durations alone; a tool that times
+    out five times as often (2 % -> 10 % of traces, reported as errors) for four hours barely
+    moves it, and is plain in the reported timeouts."""
+    rng = np.random.default_rng(5)
+
+    def duration(t, r):
+        return 12.0 if r.random() < 0.12 else 3.0
+
+    def status(t, i):
+        p = 0.10 if DAY0 + 10 * H <= t < DAY0 + 14 * H else 0.02
+        return "timeout" if rng.random() < p else "ok"
+
+    u = units(traffic(8, 100, duration=duration, status=status, seed=3))
+    j = Judge(books["timeout_surge"], u, DAY0, DAY0 + D)
+    diluted = j.interval("timeout_rate", DAY0 + 10 * H, DAY0 + 14 * H)
+    assert diluted.ratio < 1.6 and not j.scan("timeout_rate")
+    (found,) = j.scan("timeout_errors")
+    assert (found.start, found.end) == (DAY0 + 10 * H, DAY0 + 14 * H)
+    assert found.expected == pytest.approx(0.02, abs=0.005)  # the share a normal hour has
+    assert found.ratio > 3 and found.p_value < 1e-5
