@@ -466,6 +466,7 @@ class Conventions:
         part = scores.loc[keep, ["trace_id", "observation_id", "timestamp", "value",
                                  "string_value", "data_type"]].copy()
         part["signal"] = sig[keep].to_numpy()
+        kept_names = names[keep].to_numpy()
         value = part["value"].astype("float64")
         text = part["string_value"].astype(object)
         missing = value.isna() & text.notna()
@@ -473,7 +474,7 @@ class Conventions:
         if missing.any():
             pairs = pd.DataFrame({"signal": part.loc[missing, "signal"],
                                   "text": text[missing].astype(str),
-                                  "name": names[keep][missing.to_numpy()].to_numpy()})
+                                  "name": kept_names[missing.to_numpy()]})
             distinct = pairs.drop_duplicates(["signal", "text"])
             level = {(sg, t): self.scores[sg].categories.get(_score_key(t))
                      for sg, t in zip(distinct["signal"], distinct["text"])}
@@ -487,14 +488,14 @@ class Conventions:
         rescaled: dict[str, tuple[float, float]] = {}
         unscaled: dict[str, tuple[float, float]] = {}
         if numeric.any():
-            nums = pd.DataFrame({"name": names[keep].to_numpy()[numeric],
+            nums = pd.DataFrame({"name": kept_names[numeric],
                                  "v": value.to_numpy()[numeric]})
             seen = nums.groupby("name")["v"].agg(["min", "max", _integral])
             value = value.copy()
             for name, lo, hi, integral in seen.itertuples():
                 sig = self.scores[signal_of[name]]
                 scale = sig.scales.get(_score_key(name)) or _infer_scale(lo, hi, integral)
-                at = numeric & (names[keep].to_numpy() == name)
+                at = numeric & (kept_names == name)
                 if scale is None:
                     unscaled[name] = (float(lo), float(hi))
                     value[at] = np.nan
