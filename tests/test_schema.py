@@ -45,6 +45,16 @@ def test_validate_names_every_missing_and_mistyped_column():
     assert len(err.value.problems) == 2
 
 
+def test_columns_added_later_may_be_left_out_but_not_mistyped():
+    older = schema.empty("scores").drop(columns=["scale_min", "scale_max"])
+    assert schema.validate(older, "scores") is older
+    assert {"scale_min", "scale_max"} <= set(schema.conform(older, "scores").columns)
+    bad = schema.empty("scores")
+    bad["scale_max"] = bad["scale_max"].astype("Int64")
+    with pytest.raises(SchemaError, match="'scale_max': dtype Int64"):
+        schema.validate(bad, "scores")
+
+
 def test_validate_rejects_naive_timestamps_and_nulls_in_required_columns():
     df = _obs()
     df["start_time"] = df["start_time"].dt.tz_localize(None)

@@ -54,6 +54,7 @@ class Column:
     kind: str
     nullable: bool = True
     doc: str = ""
+    required: bool = True  # False: a frame may leave it out (added as nulls by ``conform``)
 
 
 _OBSERVATIONS = (
@@ -132,6 +133,11 @@ _SCORES = (
     Column("data_type", _STR, False, "NUMERIC | BOOLEAN | CATEGORICAL"),
     Column("source", _STR, False, "EVAL | API | ANNOTATION"),
     Column("environment", _STR, True, "environment of the scored trace"),
+    # added later: frames written before them stay valid
+    Column("scale_min", _FLOAT, True, "lowest value the score's definition allows (a Langfuse "
+                                      "score config's minValue), if it says", required=False),
+    Column("scale_max", _FLOAT, True, "highest value the score's definition allows, if it says",
+           required=False),
 )
 
 _METRICS = (
@@ -200,15 +206,17 @@ _EXPECTED = {
 def validate(df: pd.DataFrame, frame: str) -> pd.DataFrame:
     """Check ``df`` against the canonical ``frame`` schema and return it unchanged.
 
-    Raises :class:`SchemaError` listing every missing column, every column of the wrong dtype and
-    every non-nullable column holding nulls, so one run shows all that is wrong.
+    Raises :class:`SchemaError` listing every missing column (but those a frame may leave out),
+    every column of the wrong dtype and every non-nullable column holding nulls, so one run
+    shows all that is wrong.
     """
     if not isinstance(df, pd.DataFrame):
         raise SchemaError(f"{frame}: expected a pandas DataFrame, got {type(df).__name__}")
     problems = []
     for col in _spec(frame):
         if col.name not in df.columns:
-            problems.append(f"{col.name!r}: missing ({_EXPECTED[col.kind]} expected)")
+            if col.required:
+                problems.append(f"{col.name!r}: missing ({_EXPECTED[col.kind]} expected)")
             continue
         dtype = df[col.name].dtype
         if not _kind_ok(col.kind, dtype):

@@ -487,20 +487,26 @@ class Conventions:
         numeric = ~missing.to_numpy() & value.notna().to_numpy()
         rescaled: dict[str, tuple[float, float]] = {}
         unscaled: dict[str, tuple[float, float]] = {}
+        configured: dict[str, tuple[float, float]] = {}
         if numeric.any():
             nums = pd.DataFrame({"name": kept_names[numeric],
                                  "v": value.to_numpy()[numeric]})
             seen = nums.groupby("name")["v"].agg(["min", "max", _integral])
+            declared = _declared_scales(scores.loc[keep], numeric, kept_names)
             value = value.copy()
             for name, lo, hi, integral in seen.itertuples():
                 sig = self.scores[signal_of[name]]
-                scale = sig.scales.get(_score_key(name)) or _infer_scale(lo, hi, integral)
+                scale = sig.scales.get(_score_key(name))
+                if scale is None and name in declared:
+                    scale = configured[name] = declared[name]
+                scale = scale or _infer_scale(lo, hi, integral)
                 at = numeric & (kept_names == name)
                 if scale is None:
                     unscaled[name] = (float(lo), float(hi))
                     value[at] = np.nan
                 elif scale != (0.0, 1.0):
-                    rescaled[name] = scale
+                    if name not in configured:
+                        rescaled[name] = scale
                     value[at] = (value[at] - scale[0]) / (scale[1] - scale[0])
         part["value"] = value
         part = part[part["value"].notna()].drop(columns=["string_value", "data_type"])
@@ -509,6 +515,7 @@ class Conventions:
         out.attrs["unmapped_categories"] = lost
         out.attrs["rescaled"] = rescaled
         out.attrs["unscaled"] = unscaled
+        out.attrs["configured"] = configured
         return out
 
 
@@ -580,6 +587,24 @@ def coverage(observations: pd.DataFrame, scores: pd.DataFrame | None = None,
 
 def _integral(v: pd.Series) -> bool:
     return bool(np.all(np.mod(v.to_numpy(dtype="float64"), 1.0) == 0))
+
+
+def _declared_scales(scores: pd.DataFrame, numeric: np.ndarray,
+                     names: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Score name -> the scale its rows declare (``scale_min`` / ``scale_max``, from a Langfuse
+    score config), where every numeric row of the name declares the same one."""
+    if "scale_min" not in scores.columns or "scale_max" not in scores.columns:
+        return {}
+    lo = scores["scale_min"].to_numpy(dtype="float64", na_value=np.nan)[numeric]
+    hi = scores["scale_max"].to_numpy(dtype="float64", na_value=np.nan)[numeric]
+    rows = pd.DataFrame({"name": names[numeric], "lo": lo, "hi": hi})
+    ends = rows.groupby("name").agg(lo_min=("lo", "min"), lo_max=("lo", "max"),
+                                    hi_min=("hi", "min"), hi_max=("hi", "max"),
+                                    missing=("lo", lambda v: bool(v.isna().any())))
+    return {str(name): (float(r.lo_min), float(r.hi_min))
+            for name, r in ends.iterrows()
+            if not r.missing and r.lo_min == r.lo_max and r.hi_min == r.hi_max
+            and np.isfinite(r.hi_min) and r.hi_min > r.lo_min}
 
 
 def _infer_scale(lo: float, hi: float, integral: bool) -> tuple[float, float] | None:

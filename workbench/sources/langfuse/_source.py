@@ -18,7 +18,7 @@ from workbench.errors import ConfigError, SourceAuthError, SourceError, SourceQu
 from workbench.sources import TraceSource, incomplete_reason, mark_incomplete, to_utc
 from workbench.sources import conventions as conv
 
-from . import _legacy, _metrics, _observations, _parse, _scores, _slices
+from . import _legacy, _metrics, _observations, _parse, _score_configs, _scores, _slices
 from ._cache import SliceCache, project_hash
 from ._client import Budget, NotFound, Stats, Transport, resolve_config
 
@@ -157,6 +157,7 @@ class LangfuseSource(TraceSource):
         self.conventions = conventions if isinstance(conventions, conv.Conventions) \
             else conv.load(conventions)
         self._now = now or (lambda: pd.Timestamp.now(tz="UTC"))
+        self._score_ranges: dict[str, tuple[float, float]] | None = None  # per score config
         self._transport = Transport(config, timeout_s=timeout_s, max_attempts=max_attempts,
                                     backoff_s=backoff_s, pool_size=max(4, 2 * concurrency))
         self.last_stats: dict[str, int] = {}
@@ -516,7 +517,7 @@ class LangfuseSource(TraceSource):
                                 "timestamp", counts=plan, page_limit=_scores.PAGE_LIMIT)
 
         if not (self.reconcile and countable and settled > lo):
-            return sliced()
+            return self._with_scales(sliced(), lo, hi, settled, parts, budget, stats)
         cache = self._cache("scores", parts, "timestamp")
         whole = cache is not None and settled == hi
         kept = cache.get_json("reported", lo, hi) if whole else None
@@ -534,6 +535,33 @@ class LangfuseSource(TraceSource):
                 cache.forget(day, day + pd.Timedelta(days=1))
         elif whole and kept is None and out.attrs["langfuse"].get("reconciled") == "checked":
             cache.put_json("reported", lo, hi, reported.result()[0])
+        return self._with_scales(out, lo, hi, settled, parts, budget, stats)
+
+    def _with_scales(self, out: pd.DataFrame, lo: pd.Timestamp, hi: pd.Timestamp,
+                     settled: pd.Timestamp, parts: dict[str, Any], budget: Budget,
+                     stats: Stats) -> pd.DataFrame:
+        """``out`` with the scale of every numeric score its Langfuse score config declares
+        (:mod:`._score_configs`). Configs are read once per source, or kept with a closed window
+        in the cache; a server that cannot list them leaves the scales to be inferred."""
+        if not out["data_type"].astype(str).str.upper().eq("NUMERIC").any():
+            return out
+        ranges = self._score_ranges
+        if ranges is None:
+            cache = self._cache("scores", parts, "timestamp") if settled == hi else None
+            kept = cache.get_json("score-configs", lo, hi) if cache is not None else None
+            if kept is not None:
+                configs, why = kept, None
+            else:
+                configs, why = _score_configs.pull(self._transport, budget, stats)
+                if why is None and cache is not None:
+                    cache.put_json("score-configs", lo, hi, configs)
+            ranges = _score_configs.ranges(configs)
+            if why is None:
+                self._score_ranges = ranges
+            else:  # asked again by the next pull
+                log.warning("langfuse: %s; judge scales are inferred from their values", why)
+                out.attrs.setdefault("langfuse", {})["score_configs"] = f"not read: {why}"
+        _score_configs.apply(out, ranges)
         return out
 
     def _reported_scores(self, lo: pd.Timestamp, settled: pd.Timestamp,
