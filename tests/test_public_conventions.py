@@ -397,6 +397,30 @@ def test_reasoning_and_audio_tokens_reach_the_same_columns_through_langfuse():
     assert by_name.loc["thought-answer"].tolist() == [50, 50, 30, 100]
 
 
+def test_json_usage_fields_are_read_nested_and_summed():
+    c = conv.load({"input_tokens": [{"attribute": "my.usage#in+in_audio+in_note",
+                                     "cache": "excluded"}],
+                   "cache_read_tokens": [{"attribute": "my.usage#details.cached"}],
+                   "output_tokens": [{"attribute": "my.usage#a.b.c"}]})
+    raw = pd.DataFrame({"trace_id": ["t"] * 5, "observation_id": list("abcde"),
+                        "start_time": [pd.Timestamp("2026-11-02T10:00:00Z")] * 5,
+                        "attr:my.usage": [
+                            '{"in": 10, "in_audio": 5, "in_note": "x", "details": {"cached": 2},'
+                            ' "a": {"b": {"c": 7}}}',
+                            {"in_audio": "4", "details.cached": 3, "details": {"cached": 9},
+                             "a.b.c": 8},
+                            '{"in": true, "details": 3, "a": {"b": 1}}',
+                            "not json {",
+                            None]})
+    obs = c.observations(raw)
+    cols = ["input_tokens", "cache_read_tokens", "output_tokens"]
+    # a sum of the numbers among the fields present (text that is not a number and booleans
+    # left out, a number as text read); a path into nested objects unless a field has the
+    # dotted name itself; the cache part added to a count marked `cache: excluded`
+    assert obs[cols].astype(object).where(obs[cols].notna(), None).values.tolist() == [
+        [17, 2, 7], [7, 3, 8], [None, None, None], [None, None, None], [None, None, None]]
+
+
 def test_reasoning_marker_is_checked():
     c = conv.load({"output_tokens": [{"attribute": "my.completion", "reasoning": "excluded"}]})
     assert c.rules["output_tokens"][0].parts_excluded
