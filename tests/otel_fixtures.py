@@ -362,6 +362,77 @@ def reasoning(rec: Recorder, base: pd.Timestamp = T0) -> None:
         gen.end(ns(541 + 10 * i, base))
 
 
+# -- audio and predicted-output tokens ----------------------------------------------------------
+
+#: The OpenAI chat completion usage object of an audio reply to an audio prompt that also used a
+#: predicted output, as the API returns it: every detail is part of prompt_tokens /
+#: completion_tokens (rejected prediction tokens are billed as completion tokens too).
+OPENAI_AUDIO_USAGE = {
+    "prompt_tokens": 1200, "completion_tokens": 900, "total_tokens": 2100,
+    "prompt_tokens_details": {"cached_tokens": 200, "audio_tokens": 300},
+    "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 400,
+                                  "accepted_prediction_tokens": 150,
+                                  "rejected_prediction_tokens": 50}}
+
+
+def audio(rec: Recorder, base: pd.Timestamp = T0) -> None:
+    """Audio and predicted-output tokens in each convention: Langfuse SDK generations (the
+    Python SDK's OpenAI integration sends the usage object as it is; the JS SDK's flattens it
+    into Langfuse usage types, each detail taken off ``input`` / ``output``), an OpenInference
+    LLM call with prompt_details.audio and completion_details.audio / .reasoning, and a GenAI
+    chat with gen_ai.usage.audio.input_tokens / .output_tokens (subsets of the input / output
+    counts). Not in :data:`BUILDERS`."""
+    lf = rec.tracer({"service.name": "voice-lf"}, "langfuse-sdk", "3.9.0")
+    flattened = {"input": 500, "output": 120, "total": 800, "input_cached_tokens": 0,
+                 "input_audio_tokens": 0, "output_reasoning_tokens": 0,
+                 "output_audio_tokens": 0, "output_accepted_prediction_tokens": 120,
+                 "output_rejected_prediction_tokens": 60}
+    for i, (name, model, usage) in enumerate((("voice-answer", "gpt-4o", OPENAI_AUDIO_USAGE),
+                                              ("predicted-edit", "gpt-4o-mini", flattened))):
+        gen = _child(lf, name, None, ns(600 + 10 * i, base), None,
+                     {"langfuse.observation.type": "generation",
+                      "langfuse.observation.model.name": model,
+                      "langfuse.observation.usage_details": json.dumps(usage)})
+        gen.end(ns(602 + 10 * i, base))
+    oi = rec.tracer({"service.name": "voice-oi"}, "openinference.instrumentation.openai")
+    llm = _child(oi, "AudioChat", None, ns(620, base), None,
+                 {"openinference.span.kind": "LLM", "llm.provider": "openai",
+                  "llm.model_name": "gpt-4o", "llm.token_count.prompt": 300,
+                  "llm.token_count.completion": 600, "llm.token_count.total": 900,
+                  "llm.token_count.prompt_details.audio": 120,
+                  "llm.token_count.completion_details.audio": 400,
+                  "llm.token_count.completion_details.reasoning": 100}, kind=SpanKind.CLIENT)
+    llm.end(ns(623, base))
+    t = rec.tracer({"service.name": "voice-genai"}, "opentelemetry.instrumentation.openai_v2")
+    chat = _child(t, "chat gpt-4o", None, ns(630, base), None,
+                  {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+                   "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 250,
+                   "gen_ai.usage.output_tokens": 500, "gen_ai.usage.audio.input_tokens": 200,
+                   "gen_ai.usage.audio.output_tokens": 450}, kind=SpanKind.CLIENT)
+    chat.end(ns(633, base))
+
+
+def provider_usage(rec: Recorder, base: pd.Timestamp = T0) -> None:
+    """Langfuse SDK generations whose usage details are a provider's usage object as the
+    Langfuse Python SDK sends it: OpenAI responses (input_tokens counts the cached input) and
+    Anthropic messages (input_tokens leaves the cache reads and writes out). Not in
+    :data:`BUILDERS`."""
+    lf = rec.tracer({"service.name": "usage-lf"}, "langfuse-sdk", "3.9.0")
+    for i, (name, model, usage) in enumerate((
+            ("responses-answer", "o3", {
+                "input_tokens": 1000, "output_tokens": 500, "total_tokens": 1500,
+                "input_tokens_details": {"cached_tokens": 400},
+                "output_tokens_details": {"reasoning_tokens": 300}}),
+            ("messages-answer", "claude-sonnet-4.5", {
+                "input_tokens": 50, "output_tokens": 200, "cache_read_input_tokens": 1000,
+                "cache_creation_input_tokens": 300}))):
+        gen = _child(lf, name, None, ns(700 + 10 * i, base), None,
+                     {"langfuse.observation.type": "generation",
+                      "langfuse.observation.model.name": model,
+                      "langfuse.observation.usage_details": json.dumps(usage)})
+        gen.end(ns(702 + 10 * i, base))
+
+
 BUILDERS: dict[str, Callable[[Recorder, pd.Timestamp], None]] = {
     "genai": genai, "openinference": openinference, "langfuse_otel": langfuse_otel,
     "agents_openinference": agents_openinference, "agents_logfire": agents_logfire,

@@ -310,3 +310,50 @@ def test_reasoning_and_audio_usage_keys_read_alike_on_both_paths() -> None:
     assert got == [[1000, 900, 1400], [50, 30, 100], [600, None, 700], [15, 7, 25],
                    [1, None, 11], [None, 4, 10]]
     pd.testing.assert_frame_equal(obs, c.observations(plain))
+
+
+def test_audio_and_prediction_usage_types_are_added_back_on_both_paths() -> None:
+    # usageDetails as the public API returns them: Langfuse's ingestion turns an OpenAI usage
+    # object into one usage type per prompt_tokens_details / completion_tokens_details entry,
+    # each taken off `input` / `output`; `total` stays the API's total_tokens
+    openai_audio = {"input": 700, "output": 300, "total": 2100, "input_cached_tokens": 200,
+                    "input_audio_tokens": 300, "output_reasoning_tokens": 0,
+                    "output_audio_tokens": 400, "output_accepted_prediction_tokens": 150,
+                    "output_rejected_prediction_tokens": 50}  # prompt 1200, completion 900
+    predicted = {"input": 500, "output": 120, "total": 800, "input_cached_tokens": 0,
+                 "input_audio_tokens": 0, "output_reasoning_tokens": 0,
+                 "output_audio_tokens": 0, "output_accepted_prediction_tokens": 120,
+                 "output_rejected_prediction_tokens": 60}  # prompt 500, completion 300
+    # Langfuse's LangChain integration: input_token_details {audio: 40, cache_read: 100},
+    # output_token_details {audio: 30, reasoning: 20} of input 500 / output 200
+    langchain = {"input": 360, "output": 150, "total": 700, "input_audio": 40,
+                 "input_cache_read": 100, "output_audio": 30, "output_reasoning": 20}
+    # details Langfuse's OTel ingestion leaves inside `input` / `output` are not added: an
+    # OpenInference span's prompt_details.audio, the Vercel AI SDK's prediction tokens
+    openinference = {"input": 300, "output": 100, "total": 900, "prompt_details.audio": 120,
+                     "output_reasoning_tokens": 100, "output_audio_tokens": 400}
+    vercel = {"input": 500, "output": 300, "total": 800, "accepted_prediction_tokens": 120,
+              "rejected_prediction_tokens": 60}
+    only_details = {"input_audio_tokens": 30, "output_rejected_prediction_tokens": 5}
+    usages = [openai_audio, predicted, langchain, openinference, vercel, only_details]
+    items = [_item(3 * i, None, type="GENERATION", providedModelName="gpt-4o", usageDetails=u)
+             for i, u in enumerate(usages)]
+    c = conv.load()
+    fast, _ = _parse.raw_observations(items, c)
+    plain, _ = _parse.raw_observations(items, c, trace_info={"t0": {}})  # the row-by-row path
+    cols = ["input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens",
+            "total_tokens"]
+    pd.testing.assert_frame_equal(fast[cols], plain[cols])
+    # audio and prediction tokens have no column: added to the raw input / output counts
+    assert fast[cols].astype(object).where(fast[cols].notna(), None).values.tolist() == [
+        [1000, 900, 200, 0, 2100], [500, 300, 0, 0, 800], [400, 180, 100, 20, 700],
+        [300, 500, None, 100, 900],
+        [500, 300, None, None, 800], [30, 5, None, None, None]]
+    obs = c.observations(fast)  # the cache parts and the reasoning tokens added back too
+    got = obs[cols].astype(object).where(obs[cols].notna(), None).values.tolist()
+    assert got == [[1200, 900, 200, 0, 2100], [500, 300, 0, 0, 800], [500, 200, 100, 20, 700],
+                   [300, 600, None, 100, 900], [500, 300, None, None, 800],
+                   [30, 5, None, None, 35]]
+    # Langfuse's total is the sum of its disjoint usage types: input + output once added back
+    assert (obs["total_tokens"] == obs["input_tokens"] + obs["output_tokens"]).all()
+    pd.testing.assert_frame_equal(obs, c.observations(plain))

@@ -250,6 +250,29 @@ def test_a_cache_written_before_reasoning_tokens_were_read_is_not_served(tmp_pat
     assert (row["output_tokens"], row["reasoning_tokens"]) == (1000, 900)
 
 
+def test_a_cache_written_before_audio_and_prediction_tokens_were_read_is_not_served(
+        tmp_path, monkeypatch):
+    """Version 6 cached raw frames whose input / output counts left Langfuse's audio and
+    predicted-output usage types out."""
+    from tests.otel_fixtures import Recorder, audio
+
+    rec = Recorder()
+    audio(rec)
+    with LangfuseDouble.from_spans(rec.spans, prices=()) as d:
+        monkeypatch.setattr(_cache, "CACHE_VERSION", 6)
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+            src.observations(*WEEK)
+        monkeypatch.undo()
+        d.reset_log()
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+            got = src.observations(*WEEK)
+            stats = src.last_stats
+        assert _pulled(d)
+    assert stats["slices_cached"] == 0
+    row = got.set_index("name").loc["voice-answer"]
+    assert (row["input_tokens"], row["output_tokens"]) == (1200, 900)
+
+
 def test_counts_asked_for_while_probing_are_used_once_and_ignored_on_a_legacy_server(smp):
     with LangfuseDouble(*smp.frames) as d, d.source(slice_s=3600) as src:
         src.observations(*WEEK)  # first pull of the process: the server is probed

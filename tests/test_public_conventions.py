@@ -10,7 +10,7 @@ import pytest
 
 from tests.doubles import LangfuseDouble
 from tests.doubles.langfuse_ingest import ingest
-from tests.otel_fixtures import Recorder, prompt_cache, reasoning
+from tests.otel_fixtures import Recorder, audio, prompt_cache, provider_usage, reasoning
 from workbench.errors import ConfigError
 from workbench.simulate import errors
 from workbench.simulate.plan import CallPlan, TracePlan
@@ -395,6 +395,88 @@ def test_reasoning_and_audio_tokens_reach_the_same_columns_through_langfuse():
     assert by_name.loc["AudioCompletion"].tolist() == [100, 600, pd.NA, 700]
     assert by_name.loc["reasoned-answer"].tolist() == [400, 1000, 900, 1400]
     assert by_name.loc["thought-answer"].tolist() == [50, 50, 30, 100]
+
+
+def test_audio_and_prediction_tokens_reach_the_same_columns_through_langfuse():
+    rec = Recorder()
+    audio(rec)
+    otel = conv.load().observations(raw_from_spans(rec.spans))
+    with LangfuseDouble.from_spans(rec.spans, prices=()) as d, d.source() as src:
+        served = src.observations(*DAY)
+    records = {r["basic"]["name"]: r for r in ingest(rec.spans)}
+    # Langfuse keeps its usage types disjoint: each OpenAI usage detail is out of `input` /
+    # `output`, the Python SDK's usage object flattened by Langfuse as the JS SDK flattens it
+    assert records["voice-answer"]["usage"]["usageDetails"] == {
+        "input": 700, "output": 300, "total": 2100, "input_cached_tokens": 200,
+        "input_audio_tokens": 300, "output_reasoning_tokens": 0, "output_audio_tokens": 400,
+        "output_accepted_prediction_tokens": 150, "output_rejected_prediction_tokens": 50}
+    assert records["predicted-edit"]["usage"]["usageDetails"]["output"] == 120
+    # OpenInference's prompt audio stays inside `input` (kept beside it under its own name)
+    assert records["AudioChat"]["usage"]["usageDetails"] == {
+        "input": 300, "output": 100, "total": 900, "output_reasoning_tokens": 100,
+        "output_audio_tokens": 400, "prompt_details.audio": 120}
+    cols = ["name", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens"]
+    got = served.sort_values("name")[cols].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, otel.sort_values("name")[cols].reset_index(drop=True))
+    by_name = got.set_index("name")
+    assert by_name.loc["voice-answer"].tolist() == [1200, 900, 200, 0]
+    assert by_name.loc["predicted-edit"].tolist() == [500, 300, 0, 0]
+    # OpenInference and GenAI audio counts are parts of the prompt / completion: not added
+    assert by_name.loc["AudioChat"].tolist() == [300, 600, pd.NA, 100]
+    assert by_name.loc["chat gpt-4o"].tolist() == [250, 500, pd.NA, pd.NA]
+    totals = otel.set_index("name")["total_tokens"]
+    assert totals.to_dict() == {"voice-answer": 2100, "predicted-edit": 800, "AudioChat": 900,
+                                "chat gpt-4o": 750}
+    reported = served.set_index("name").drop(index="chat gpt-4o")
+    assert (reported["total_tokens"] == totals.drop(index="chat gpt-4o")).all()
+    assert (reported["total_tokens"]
+            == reported["input_tokens"] + reported["output_tokens"]).all()
+
+
+def test_provider_usage_objects_sent_by_the_langfuse_sdk_count_every_token():
+    rec = Recorder()
+    provider_usage(rec)
+    otel = conv.load().observations(raw_from_spans(rec.spans))
+    with LangfuseDouble.from_spans(rec.spans, prices=()) as d, d.source() as src:
+        served = src.observations(*DAY)
+    cols = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+            "reasoning_tokens", "total_tokens"]
+
+    def rows(obs):
+        by_name = obs.set_index("name")[cols]
+        return by_name.astype(object).where(by_name.notna(), None).T.to_dict("list")
+
+    # OpenAI responses: input_tokens counts the cached input (read from the span it is not
+    # taken for a cache part; Langfuse's ingestion splits it off `input`, added back)
+    assert rows(otel)["responses-answer"] == [1000, 500, None, None, 300, 1500]
+    assert rows(served)["responses-answer"] == [1000, 500, 400, None, 300, 1500]
+    # Anthropic messages: input_tokens leaves the cache reads and writes out: added to it
+    assert rows(otel)["messages-answer"] == [1350, 200, 1000, 300, None, 1550]
+    assert rows(served)["messages-answer"] == rows(otel)["messages-answer"]
+
+
+def test_json_usage_fields_are_read_nested_and_summed():
+    c = conv.load({"input_tokens": [{"attribute": "my.usage#in+in_audio+in_note",
+                                     "cache": "excluded"}],
+                   "cache_read_tokens": [{"attribute": "my.usage#details.cached"}],
+                   "output_tokens": [{"attribute": "my.usage#a.b.c"}]})
+    raw = pd.DataFrame({"trace_id": ["t"] * 5, "observation_id": list("abcde"),
+                        "start_time": [pd.Timestamp("2026-11-02T10:00:00Z")] * 5,
+                        "attr:my.usage": [
+                            '{"in": 10, "in_audio": 5, "in_note": "x", "details": {"cached": 2},'
+                            ' "a": {"b": {"c": 7}}}',
+                            {"in_audio": "4", "details.cached": 3, "details": {"cached": 9},
+                             "a.b.c": 8},
+                            '{"in": true, "details": 3, "a": {"b": 1}}',
+                            "not json {",
+                            None]})
+    obs = c.observations(raw)
+    cols = ["input_tokens", "cache_read_tokens", "output_tokens"]
+    # a sum of the numbers among the fields present (text that is not a number and booleans
+    # left out, a number as text read); a path into nested objects unless a field has the
+    # dotted name itself; the cache part added to a count marked `cache: excluded`
+    assert obs[cols].astype(object).where(obs[cols].notna(), None).values.tolist() == [
+        [17, 2, 7], [7, 3, 8], [None, None, None], [None, None, None], [None, None, None]]
 
 
 def test_reasoning_marker_is_checked():

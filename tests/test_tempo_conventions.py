@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from tests.doubles import TempoDouble
-from tests.otel_fixtures import Recorder, prompt_cache, reasoning, record
+from tests.otel_fixtures import Recorder, audio, prompt_cache, reasoning, record
 from workbench import schema
 
 WINDOW = ("2026-11-02T09:00:00Z", "2026-11-02T12:00:00Z")
@@ -164,3 +164,28 @@ def test_reasoning_tokens_in_each_convention_and_their_prices():
     assert usage("reasoned-answer") == (400, 1000, 900, 1400, pytest.approx(0.0021))
     # Genkit's output_reasoning, gemini-2.5-flash: 50 x 0.30 + (20 + 30) x 2.50
     assert usage("thought-answer") == (50, 50, 30, 100, pytest.approx(0.00014))
+
+
+def test_audio_and_prediction_tokens_in_each_convention_and_their_prices():
+    rec = Recorder()
+    audio(rec)
+    with TempoDouble(rec.spans) as d, d.source(now=lambda: LATER) as src:
+        obs = src.observations(*WINDOW)
+    cols = ["input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens",
+            "total_tokens", "cost_usd"]
+
+    def usage(name):
+        return tuple(None if pd.isna(v) else v for v in row(obs, name)[cols])
+
+    # audio input tokens bill at the input price, audio output and prediction tokens at the
+    # output price (the table has no audio prices)
+    # the Langfuse Python SDK's OpenAI usage object, gpt-4o:
+    # (1200 - 200 cached) x 2.50 + 200 x 1.25 + 900 x 10 USD per 1M
+    assert usage("voice-answer") == (1200, 900, 200, 0, 2100, pytest.approx(0.01175))
+    # the JS SDK's flattened usage types leave the prediction tokens out of `output`: added
+    # back; gpt-4o-mini: 500 x 0.15 + (120 + 120 + 60) x 0.60
+    assert usage("predicted-edit") == (500, 300, 0, 0, 800, pytest.approx(0.000255))
+    # OpenInference audio and reasoning details are inside the counts: 300 x 2.5 + 600 x 10
+    assert usage("AudioChat") == (300, 600, None, 100, 900, pytest.approx(0.00675))
+    # GenAI audio counts are subsets of the counts: 250 x 2.5 + 500 x 10
+    assert usage("chat gpt-4o") == (250, 500, None, None, 750, pytest.approx(0.005625))

@@ -99,7 +99,9 @@ class Rule:
     """One place a canonical value may come from (see ``conventions.yaml``).
 
     ``json_key`` (written ``key#field``) reads one field of a JSON object held by the attribute,
-    as the Langfuse SDKs send usage and cost details. ``parts_excluded`` marks a count that
+    as the Langfuse SDKs send usage and cost details: ``a.b`` reads field ``b`` of the object in
+    field ``a`` (when no field is named ``a.b``), and ``a+b`` the sum of the fields present
+    (the parts a count leaves out, added to it). ``parts_excluded`` marks a count that
     leaves out parts of itself, as Langfuse's usage details do, so that they are added back to
     it: the cached input on ``input_tokens`` rules (written ``cache: excluded``), the reasoning
     tokens on ``output_tokens`` rules (``reasoning: excluded``).
@@ -923,13 +925,50 @@ def _text_value(v: Any) -> str:
 
 
 def _json_field(value: Any, key: str) -> Any:
-    """``value[key]`` of a JSON object given as a mapping or a JSON string (None otherwise)."""
+    """``value[key]`` of a JSON object given as a mapping or a JSON string (None otherwise).
+
+    ``key`` may be a path (``prompt_tokens_details.cached_tokens``: a field of a nested object,
+    as OpenAI nests usage details) and a sum (``output+output_audio_tokens``: the numbers among
+    the fields present, None when none is)."""
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None
-    return value.get(key) if isinstance(value, Mapping) else None
+        value = _json_object(value)
+    if not isinstance(value, Mapping):
+        return None
+    if "+" not in key:
+        return _json_path(value, key)
+    found = [v for v in (_json_path(value, k) for k in key.split("+"))
+             if v is not None and not isinstance(v, bool)]
+    numbers = [n for n in (_number(v) for v in found) if n is not None]
+    if not numbers:
+        return None
+    total = sum(numbers)
+    return int(total) if float(total).is_integer() else total
+
+
+@functools.lru_cache(maxsize=4096)
+def _json_object(text: str) -> Any:
+    """A JSON string parsed once for every rule that reads a field of it (never modified)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _json_path(value: Mapping[str, Any], key: str) -> Any:
+    if key in value or "." not in key:
+        return value.get(key)
+    head, rest = key.split(".", 1)
+    inner = value.get(head)
+    return _json_path(inner, rest) if isinstance(inner, Mapping) else None
+
+
+def _number(v: Any) -> float | None:
+    if isinstance(v, (int, float)):
+        return float(v) if v == v else None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
 
 
 def _where(s: pd.Series, cond: Any, other: Any = None) -> pd.Series:

@@ -12,7 +12,12 @@ model's ``cached_input`` price and those written to it (``cache_write_tokens``) 
 ``cache_write`` price, so a cache that stops hitting shows as a cost jump at equal token
 counts. Both are parts of ``input_tokens``; the rest of the input is billed at the input price.
 Reasoning tokens are part of ``output_tokens`` and bill with it at the output price, as list
-prices bill them.
+prices bill them; so do OpenAI's accepted and rejected predicted-output tokens (OpenAI counts and
+bills both as completion tokens; Langfuse's price list has no price for them and leaves them
+unbilled). Audio tokens are part of ``input_tokens`` / ``output_tokens`` and, having no column
+and no price of their own in this table, bill at the input / output price: Langfuse's price list
+bills them at their own, higher rates for audio models (gpt-4o-audio-preview: 40x input, 20x
+output), so a table-priced cost of audio calls is a lower bound.
 """
 
 from __future__ import annotations

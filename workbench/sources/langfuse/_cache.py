@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from workbench import schema
 
 #: Bumped whenever what a cache file holds changes: older directories are then ignored.
-CACHE_VERSION = 6
+CACHE_VERSION = 7
 
 Slice = tuple[pd.Timestamp, pd.Timestamp]
 _CELLS = b"workbench.slices"

@@ -98,13 +98,23 @@ _USAGE_KEYS = {"input": ("input", "prompt_tokens", "input_tokens", "promptTokens
                               "input_cache_read"),
                "cache_write": ("input_cache_creation", "cache_creation_input_tokens"),
                "reasoning": ("output_reasoning_tokens", "output_reasoning"),
+               "audio_in": ("input_audio_tokens", "input_audio"),
                "audio_out": ("output_audio_tokens", "output_audio")}
 #: Anthropic cache writes by lifetime: Langfuse keeps them beside ``input_cache_creation``,
 #: not in it.
 _CACHE_WRITE_PARTS = ("input_cache_creation_5m", "input_cache_creation_1h")
-# Langfuse keeps its usage types disjoint: `output` leaves out the reasoning tokens (the
-# conventions add ``reasoning_tokens`` back: `reasoning: excluded`) and the audio tokens. Audio
-# tokens have no column of their own, so they are added to ``output_tokens`` here.
+#: OpenAI predicted outputs: tokens of the prediction that appeared in the completion and those
+#: that did not; OpenAI counts (and bills) both in ``completion_tokens``.
+_PREDICTION_PARTS = ("output_accepted_prediction_tokens", "output_rejected_prediction_tokens")
+# Langfuse keeps its usage types disjoint: an OpenAI usage object becomes one usage type per
+# `prompt_tokens_details` / `completion_tokens_details` entry (`input_<key>` / `output_<key>`),
+# each taken off `input` / `output`, as the Langfuse SDKs' OpenAI and LangChain integrations
+# flatten it too (LangChain's `input_token_details.audio` becomes `input_audio`). The cache parts
+# and the reasoning tokens are added back by the conventions (`cache: excluded`,
+# `reasoning: excluded`); the audio tokens (in and out) and the prediction tokens have no column
+# of their own, so they are added to ``input_tokens`` / ``output_tokens`` here. Details that
+# Langfuse leaves inside `input` / `output` (an OTel span's `prompt_details.audio`, the Vercel AI
+# SDK's unprefixed `accepted_prediction_tokens`) are not added.
 
 
 def metadata_lookup(conventions: conv.Conventions) -> dict[str, str]:
@@ -251,8 +261,8 @@ def raw_observation_pulls(pulls: Sequence[Sequence[Any]], conventions: conv.Conv
 
 
 _S, _I, _F, _B = pa.string(), pa.int64(), pa.float64(), pa.bool_()
-_USAGE_TYPE = pa.struct([(k, _I) for keys in (*_USAGE_KEYS.values(), _CACHE_WRITE_PARTS)
-                         for k in keys])
+_USAGE_TYPE = pa.struct([(k, _I) for keys in (*_USAGE_KEYS.values(), _CACHE_WRITE_PARTS,
+                                                _PREDICTION_PARTS) for k in keys])
 _V2_TYPE = pa.struct([
     ("id", _S), ("traceId", _S), ("startTime", _S), ("parentObservationId", _S),
     ("endTime", _S),
@@ -296,9 +306,12 @@ def _fixed_arrow(arr: pa.StructArray) -> dict[str, Any]:
         "model": text(pc.coalesce(f["providedModelName"], f["model"])),
         "prompt_name": text(f["promptName"]), "prompt_version": ints(f["promptVersion"]),
         "trace_name": text(f["traceName"]), "release": text(f["release"]), "tags": text(tags),
-        "input_tokens": ints(pick(_USAGE_KEYS["input"])),
+        "input_tokens": ints(_present_sum(pick(_USAGE_KEYS["input"]),
+                                          pick(_USAGE_KEYS["audio_in"]))),
         "output_tokens": ints(_present_sum(pick(_USAGE_KEYS["output"]),
-                                           pick(_USAGE_KEYS["audio_out"]))),
+                                           pick(_USAGE_KEYS["audio_out"]),
+                                           *(pc.struct_field(usage, k)
+                                             for k in _PREDICTION_PARTS))),
         "total_tokens": ints(pick(_USAGE_KEYS["total"])),
         "cache_read_tokens": ints(pick(_USAGE_KEYS["cache_read"])),
         "cache_write_tokens": ints(_present_sum(pick(_USAGE_KEYS["cache_write"]),
@@ -311,8 +324,8 @@ def _fixed_arrow(arr: pa.StructArray) -> dict[str, Any]:
 
 
 def _present_sum(*parts: pa.Array) -> pa.Array:
-    """The parts summed (cache writes of every lifetime, output and audio tokens); null where
-    none is reported."""
+    """The parts summed (cache writes of every lifetime; input and its audio tokens; output and
+    its audio and prediction tokens); null where none is reported."""
     total = None
     for p in parts:
         total = p if total is None else pc.if_else(
@@ -336,8 +349,14 @@ def _cache_write_usage(u: Any) -> Any:
                             for k in _CACHE_WRITE_PARTS))
 
 
+def _input_usage(u: Any) -> Any:
+    return _present_total(_usage(u, "input"), _usage(u, "audio_in"))
+
+
 def _output_usage(u: Any) -> Any:
-    return _present_total(_usage(u, "output"), _usage(u, "audio_out"))
+    return _present_total(_usage(u, "output"), _usage(u, "audio_out"),
+                          *(_int(u.get(k)) if isinstance(u, dict) else None
+                            for k in _PREDICTION_PARTS))
 
 
 def _present_total(*parts: Any) -> Any:
@@ -381,7 +400,7 @@ def _fixed_rows(rows: Sequence[dict[str, Any]], trace_info: Mapping[str, Mapping
         "trace_name": text(_v1_trace_names(rows, col("traceName", "name"))),
         "release": text(col("release", "release")),
         "tags": [_tags(v) for v in col("tags", "tags")],
-        "input_tokens": [_usage(r.get("usageDetails"), "input") for r in rows],
+        "input_tokens": [_input_usage(r.get("usageDetails")) for r in rows],
         "output_tokens": [_output_usage(r.get("usageDetails")) for r in rows],
         "total_tokens": [_usage(r.get("usageDetails"), "total") for r in rows],
         "cache_read_tokens": [_usage(r.get("usageDetails"), "cache_read") for r in rows],
