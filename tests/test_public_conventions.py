@@ -372,6 +372,27 @@ def test_agent_names_of_vercel_pydantic_ai_and_langgraph_as_langfuse_serves_them
                              "g": "research-graph", "li": "policy-rag"}
 
 
+def test_a_crewai_crew_is_the_agent_not_the_role_running_its_first_task():
+    """OpenInference names a CrewAI crew's root span "<crew name>.kickoff" (CHAIN; "Crew" when
+    the crew has no name) and each task an AGENT span "<role>._execute_core": the crew is the
+    agent, whichever role ran the first task."""
+    crew = {"attr:crew_key": "5f1c0e7d", "attr:openinference.span.kind": "CHAIN",
+            "res:service.name": "procurement-worker"}
+    rows = [
+        _span("c", "a", "vendor_research.kickoff", native_type="CHAIN", **crew),
+        _span("c", "b", "Procurement Analyst._execute_core", "a", native_type="AGENT",
+              **{"attr:graph.node.id": "Procurement Analyst"}),
+        _span("c", "c", "Report Writer._execute_core", "a", native_type="AGENT",
+              **{"attr:graph.node.id": "Report Writer"}),
+        _span("u", "d", "Crew.kickoff", native_type="CHAIN",
+              **{**crew, "res:service.name": "crew-worker"}),
+        _span("u", "e", "Researcher._execute_core", "d", native_type="AGENT"),
+        _span("f", "g", "TripPlannerFlow.kickoff", native_type="CHAIN",
+              **{"res:service.name": "planner"}),
+    ]
+    assert _agents(rows) == {"c": "vendor_research", "u": "crew-worker", "f": "TripPlannerFlow"}
+
+
 def test_reasoning_and_audio_tokens_reach_the_same_columns_through_langfuse():
     rec = Recorder()
     reasoning(rec)

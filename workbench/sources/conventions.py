@@ -175,6 +175,7 @@ class Conventions:
     source: str = "defaults"
     fingerprint: str = ""
     """A hash of the rules: caches of mapped frames are keyed by it."""
+    agent_name_suffixes: tuple[str, ...] = ()
 
     # -- what sources must extract ---------------------------------------------------------
     def wanted(self) -> dict[str, set[str]]:
@@ -428,7 +429,8 @@ class Conventions:
         return pd.DataFrame(out, index=raw.index)
 
     def _named_agents(self, values: pd.Series) -> pd.Series:
-        """``values`` as agent names: operation prefixes stripped, and the names frameworks
+        """``values`` as agent names: operation prefixes and method suffixes stripped
+        ("invoke_agent x", "vendor_research.kickoff"), and the names frameworks
         give every trace ("Agent workflow", "LangGraph", "POST /chat") set to null, so that the
         next rule is tried rather than every trace landing in one "agent"."""
         have = values.notna().to_numpy()
@@ -438,6 +440,8 @@ class Conventions:
         codes, distinct = pd.factorize(values[have].astype(object))
         names = _strip_prefixes(pd.Series(distinct, dtype=object).astype(str),
                                 self.agent_name_prefixes)
+        for suffix in self.agent_name_suffixes:
+            names = names.str.replace(f"{re.escape(suffix)}$", "", regex=True)
         if self.generic_agent_names is not None:
             names = names.where(~names.str.fullmatch(self.generic_agent_names))
         named = names.astype(object).where(names.notna() & names.ne(""), None).to_numpy()
@@ -686,8 +690,8 @@ _KINDS = ("field", "attribute", "resource", "metadata", "observation_type", "roo
 
 def _merge(base: Mapping[str, Any], user: Mapping[str, Any], where: str) -> dict[str, Any]:
     out = {k: v for k, v in base.items()}
-    known = _RULE_KEYS | {"types", "agent_name_prefixes", "generic_agent_names", "errors",
-                          "scores"}
+    known = _RULE_KEYS | {"types", "agent_name_prefixes", "agent_name_suffixes",
+                          "generic_agent_names", "errors", "scores"}
     for key, value in user.items():
         if key not in known:
             raise ConfigError(f"conventions file {where}: unknown key {key!r}; known keys: "
@@ -809,6 +813,7 @@ def _build(spec: Mapping[str, Any], where: str) -> Conventions:
     return Conventions(rules=rules, type_attributes=type_attributes, present_means_tool=present,
                        tool_span_names=tool_names,
                        agent_name_prefixes=tuple(spec.get("agent_name_prefixes", []) or []),
+                       agent_name_suffixes=tuple(spec.get("agent_name_suffixes", []) or []),
                        generic_agent_names=generic_names,
                        errors=errors, scores=scores, source=where, fingerprint=digest[:16])
 
