@@ -157,11 +157,14 @@ class BlindData:
     truth: pd.DataFrame
     """One row per trace: what the generator decided (agent, window flags, timeouts, cost)."""
     prices: tuple[Any, ...] = field(default=PRICES)
+    score_configs: list[dict[str, Any]] = field(default_factory=list)
+    """The project's score configs (``ScoreConfig`` objects as the API returns them)."""
 
     def double(self, **kwargs: Any) -> Any:
-        """A Langfuse contract double holding these spans and scores."""
+        """A Langfuse contract double holding these spans, scores and score configs."""
         from tests.doubles import LangfuseDouble
 
+        kwargs.setdefault("score_configs", self.score_configs)
         return LangfuseDouble.from_spans(self.spans, self.scores, prices=self.prices, **kwargs)
 
 

@@ -230,3 +230,35 @@ def test_v2_metrics_group_and_filter_on_is_root_observation(sdk, smp):
                                                  "value": True, "type": "boolean"}]}
     assert sdk.metrics.metrics(query=json.dumps(roots)).data == [
         {"count_count": str(obs["trace_id"].nunique())}]
+
+
+CONFIGS = [
+    {"id": "cfg-correctness", "name": "correctness", "dataType": "NUMERIC", "minValue": 0,
+     "maxValue": 10, "description": "LLM-as-a-judge, 10 = fully correct"},
+    {"id": "cfg-correctness-old", "name": "correctness", "dataType": "NUMERIC", "minValue": 1,
+     "maxValue": 5, "isArchived": True},
+    {"id": "cfg-toxicity", "name": "toxicity", "dataType": "BOOLEAN",
+     "categories": [{"value": 0, "label": "False"}, {"value": 1, "label": "True"}]},
+]
+
+
+def test_score_configs_page_and_link_the_scores_written_against_them(smp):
+    scores = smp.scores.copy()
+    scores.loc[scores.index[:3], "name"] = "correctness"
+    scores.loc[scores.index[:3], ["data_type", "value"]] = ["NUMERIC", 7.0]
+    with LangfuseDouble(smp.frames[0], scores, score_configs=CONFIGS) as d, \
+            sdk_client(d.base_url, d.public_key, d.secret_key) as api:
+        first = api.score_configs.get(page=1, limit=2)
+        second = api.score_configs.get(page=2, limit=2)
+        assert [c.id for c in first.data + second.data] == [c["id"] for c in CONFIGS]
+        assert (first.meta.total_items, first.meta.total_pages) == (3, 2)
+        live = first.data[0]
+        assert (live.min_value, live.max_value, live.is_archived) == (0, 10, False)
+        assert first.data[1].is_archived and second.data[0].categories[1].label == "True"
+        page = api.scores.get_many(fields="subject,details", limit=100, name="correctness")
+        # a score is written against the live config of its name, not the archived one
+        assert sorted(s.config_id for s in page.data) == ["cfg-correctness"] * 3
+        other = api.scores.get_many(fields="details", limit=100, name="hallucination")
+        assert other.data and {s.config_id for s in other.data} == {None}
+    with pytest.raises(ValueError, match="lacks"):
+        LangfuseDouble(smp.frames[0], scores, score_configs=[{"name": "x"}])

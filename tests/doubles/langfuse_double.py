@@ -13,6 +13,9 @@ It serves them in Langfuse's shapes:
 * ``GET /api/public/v3/scores`` (base64url cursor, limit <= 100, ``subject`` group);
 * ``GET /api/public/v2/metrics?query=<json>`` (``<agg>_<measure>`` columns, ``time_dimension``,
   counts as strings);
+* ``GET /api/public/score-configs`` (page-based, ``meta``): the project's score configs; a score
+  whose name and data type match a config carries its ``configId``, as scores written against a
+  config do;
 * legacy page-based ``/traces``, ``/observations``, ``/v2/scores`` with ``meta`` and
   ``_deprecation``; with ``legacy=True`` the v2/v3 reads answer 404 like a Langfuse v3 server.
 
@@ -63,7 +66,8 @@ class LangfuseDouble(ServedDouble):
     def __init__(self, records: list[dict[str, Any]], scores: pd.DataFrame | None = None, *,
                  public_key: str = "pk-lf-double-0001", secret_key: str = "sk-lf-double-secret",
                  legacy: bool = False, latency_s: float = 0.0,
-                 metrics_numbers_as_strings: bool = False) -> None:
+                 metrics_numbers_as_strings: bool = False,
+                 score_configs: list[dict[str, Any]] | None = None) -> None:
         self.public_key = public_key
         self.secret_key = secret_key
         self.legacy = legacy
@@ -71,6 +75,7 @@ class LangfuseDouble(ServedDouble):
         self._hidden: frozenset[str] = frozenset()
         self._hidden_scores: frozenset[str] = frozenset()
         self._init_served(latency_s)
+        self.score_configs = [shapes.score_config(c) for c in score_configs or []]
         self.set_data(records, scores)
 
     @classmethod
@@ -94,6 +99,9 @@ class LangfuseDouble(ServedDouble):
                  g["core"]["id"]) for g in records]
         order = sorted(range(len(keys)), key=keys.__getitem__)
         score_recs = shapes.score_records(sc)
+        config_of = shapes.config_ids(self.score_configs)
+        for r in score_recs:
+            r["config_id"] = config_of.get((r["name"], r["data_type"]))
         skeys = [(lq.us(r["timestamp"]), r["score_id"]) for r in score_recs]
         sorder = sorted(range(len(skeys)), key=skeys.__getitem__)
         by_trace: dict[str, list[str]] = {}
@@ -291,6 +299,11 @@ class LangfuseDouble(ServedDouble):
         return {"data": lq.run_metrics(q["query"][0], obs_m, scores,
                                        self.metrics_numbers_as_strings)}
 
+    def score_configs_get(self, q: dict[str, list[str]]) -> dict[str, Any]:
+        page = self._legacy_page(list(self.score_configs), q)
+        page.pop("_deprecation")  # a current endpoint
+        return page
+
     def _legacy_page(self, items: list[dict[str, Any]], q: dict[str, list[str]]) -> dict[str, Any]:
         page = _int_param(q, "page", 1)
         limit = _int_param(q, "limit", 50)
@@ -376,7 +389,8 @@ def _int_param(q: dict[str, list[str]], name: str, default: int) -> int:
 _V2_ROUTES = {"/api/public/v2/observations": "observations_v2",
               "/api/public/v3/scores": "scores_v3", "/api/public/v2/metrics": "metrics_v2"}
 _LEGACY_ROUTES = {"/api/public/observations": "legacy_observations",
-                  "/api/public/traces": "legacy_traces", "/api/public/v2/scores": "legacy_scores"}
+                  "/api/public/traces": "legacy_traces", "/api/public/v2/scores": "legacy_scores",
+                  "/api/public/score-configs": "score_configs_get"}
 
 
 class _Handler(RecordingHandler):

@@ -144,6 +144,33 @@ def legacy_traces(records: list[dict[str, Any]], score_ids: dict[str, list[str]]
     return out
 
 
+_CONFIG_REQUIRED = ("id", "name", "dataType")
+_CONFIG_TYPES = ("NUMERIC", "CATEGORICAL", "BOOLEAN")
+
+
+def score_config(c: dict[str, Any]) -> dict[str, Any]:
+    """One ``ScoreConfig`` as the API returns it: the given fields, the required ones the
+    server fills in (project, creation times, not archived) and the nullable ones as null."""
+    missing = [k for k in _CONFIG_REQUIRED if not c.get(k)]
+    if missing:
+        raise ValueError(f"score config {c!r} lacks {missing}")
+    if c["dataType"] not in _CONFIG_TYPES:
+        raise ValueError(f"score config {c['name']!r}: dataType {c['dataType']!r} is not one "
+                         f"of {_CONFIG_TYPES}")
+    stamp = "2026-01-05T09:00:00.000Z"
+    return {"projectId": PROJECT_ID, "createdAt": stamp, "updatedAt": stamp, "isArchived": False,
+            "minValue": None, "maxValue": None, "categories": None, "description": None, **c}
+
+
+def config_ids(configs: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """(score name, data type) -> the id of the config a score of that name is written
+    against: the live config where an archived one shares its name."""
+    out: dict[tuple[str, str], str] = {}
+    for c in sorted(configs, key=lambda c: not c["isArchived"]):  # live ones last, so they win
+        out[(c["name"], c["dataType"])] = c["id"]
+    return out
+
+
 def score_records(scores: pd.DataFrame) -> list[dict[str, Any]]:
     """Canonical scores as plain dicts with ISO timestamps (shared by v3 and legacy v2)."""
     recs = _records(scores)
@@ -166,7 +193,7 @@ def score_v3(r: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
            "environment": r["environment"] or "default", "createdAt": r["timestamp_iso"],
            "updatedAt": r["timestamp_iso"]}
     if "details" in fields:
-        out.update({"comment": None, "configId": None, "metadata": {}})
+        out.update({"comment": None, "configId": r.get("config_id"), "metadata": {}})
     if "annotation" in fields:
         out.update({"authorUserId": None, "queueId": None})
     if "subject" in fields:
@@ -185,7 +212,7 @@ def score_legacy(r: dict[str, Any]) -> dict[str, Any]:
            "observationId": r["observation_id"], "datasetRunId": None, "name": r["name"],
            "source": r["source"], "timestamp": r["timestamp_iso"],
            "createdAt": r["timestamp_iso"], "updatedAt": r["timestamp_iso"],
-           "authorUserId": None, "comment": None, "metadata": {}, "configId": None,
+           "authorUserId": None, "comment": None, "metadata": {}, "configId": r.get("config_id"),
            "queueId": None, "environment": r["environment"] or "default", "dataType": dt}
     if dt == "NUMERIC":
         out["value"] = r["value"]
