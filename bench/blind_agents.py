@@ -82,7 +82,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from blind_data import BlindData, Incident, Label
 
-__all__ = ["AGENTS", "PRICES", "SCORE_CONFIGS", "AgentsData", "generate"]
+__all__ = ["AGENTS", "PRICES", "SCORE_CONFIGS", "generate", "loop_share"]
 
 KB, TRIAGE, CREW, TRAVEL = "kb-assistant", "Triage Agent", "vendor_research", "travel_concierge"
 AGENTS = (KB, TRIAGE, CREW, TRAVEL)
@@ -132,10 +132,8 @@ PRICES = _prices()
 def _config(name: str, data_type: str, description: str, *, min_value: float | None = None,
             max_value: float | None = None,
             categories: list[tuple[float, str]] | None = None) -> dict[str, Any]:
-    """A ``ScoreConfig`` as the Langfuse API returns it."""
-    stamp = "2026-09-01T08:00:00.000Z"
+    """A ``ScoreConfig`` as the project defines it (the server adds project and times)."""
     return {"id": f"cfg-{name.lower().replace('_', '-')}", "name": name,
-            "createdAt": stamp, "updatedAt": stamp, "projectId": "cl-project-double-0001",
             "dataType": data_type, "isArchived": False, "minValue": min_value,
             "maxValue": max_value,
             "categories": None if categories is None else [
@@ -153,13 +151,6 @@ SCORE_CONFIGS = (
     _config("Resolved", "BOOLEAN", "Did the answer resolve the customer's request?",
             categories=[(0, "False"), (1, "True")]),
 )
-
-
-@dataclass
-class AgentsData(BlindData):
-    """The dataset plus the project's score configs (``ScoreConfig`` dicts)."""
-
-    score_configs: list[dict[str, Any]] = field(default_factory=list)
 
 
 # ---- spans ---------------------------------------------------------------------------------------
@@ -711,7 +702,7 @@ def _release(ts: pd.Timestamp, first: pd.Timestamp, service: str) -> str:
 
 
 def generate(seed: int = 1, end_day: str = "2026-11-29", days: int = 30,
-             incidents: Iterable[Incident] = ()) -> AgentsData:
+             incidents: Iterable[Incident] = ()) -> BlindData:
     """``days`` whole UTC days ending on ``end_day`` (inclusive) of the four agents, with the
     given incidents injected; deterministic for a seed."""
     incidents = list(incidents)
@@ -720,7 +711,6 @@ def generate(seed: int = 1, end_day: str = "2026-11-29", days: int = 30,
     nrng = np.random.default_rng(seed)
     em = _Emitter(random.Random(seed * 7919 + 13))
     first = pd.Timestamp(end_day, tz="UTC") - pd.Timedelta(days=days - 1)
-    end = pd.Timestamp(end_day, tz="UTC") + pd.Timedelta(days=1)
     benign = pd.Timestamp(end_day, tz="UTC") - pd.Timedelta(days=8) + pd.Timedelta(hours=10)
     windows = {inc.runbook: (_window(inc), inc.magnitude) for inc in incidents}
 
@@ -765,7 +755,6 @@ def generate(seed: int = 1, end_day: str = "2026-11-29", days: int = 30,
 
     truth = pd.DataFrame(rows, columns=["trace_id", "agent", "start", "duration_s", "timeout",
                                         "error", "cost", "scored", "bad"])
-    truth = truth[truth["start"] < end].reset_index(drop=True)
     sc = pd.DataFrame(scores, columns=["score_id", "trace_id", "observation_id", "timestamp",
                                        "name", "value", "string_value", "data_type", "source",
                                        "environment"])
@@ -774,5 +763,5 @@ def generate(seed: int = 1, end_day: str = "2026-11-29", days: int = 30,
         agent, dim, value, within = _RUNBOOKS[inc.runbook]
         lo, hi = _window(inc)
         labels.append(Label(inc.runbook, lo, hi, agent, dim, value, dict(within), inc.magnitude))
-    return AgentsData(spans=em.spans(), scores=sc, labels=labels, truth=truth, prices=PRICES,
+    return BlindData(spans=em.spans(), scores=sc, labels=labels, truth=truth, prices=PRICES,
                       score_configs=[dict(cfg) for cfg in SCORE_CONFIGS])
