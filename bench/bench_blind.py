@@ -3,7 +3,9 @@ asserts).
 
 The data come from ``bench/blind_data.py`` (``--data sdk``, the default) or
 ``bench/blind_frameworks.py`` (``--data frameworks``: other frameworks' instrumentation) or
-``bench/blind_gateways.py`` (``--data gateways``: LiteLLM, Langfuse JS SDK, LlamaIndex), all
+``bench/blind_gateways.py`` (``--data gateways``: LiteLLM, Langfuse JS SDK, LlamaIndex) or
+``bench/blind_agents.py`` (``--data agents``: OpenAI Agents SDK, CrewAI, Google ADK, Langfuse
+Python SDK v3, judges with score configs), all
 written from public documentation without reading the detectors. Each dataset is 30 days of four agents served through the Langfuse contract
 double and read by the real Langfuse source; the daily report is built for a day with the 7
 days before it, as a scheduled ``workbench report daily`` would.
@@ -16,7 +18,7 @@ days before it, as a scheduled ``workbench report daily`` would.
    undetectable change;
 3. what the report says about coverage and unmapped fields.
 
-    python bench/bench_blind.py [--quick] [--magnitudes 2,3,5,10] [--data sdk|frameworks|gateways]
+    python bench/bench_blind.py [--quick] [--magnitudes 2,3,5,10] [--data sdk|frameworks|gateways|agents]
     # --quick: 2x, 5x, 5 quiet days
 """
 
@@ -52,6 +54,9 @@ DATASETS = {
     "gateways": ("blind_gateways", (("timeout_surge", "2026-11-18", 10),
                                     ("cost_spike", "2026-11-24", 8),
                                     ("hallucination_spike", "2026-11-26", 11))),
+    "agents": ("blind_agents", (("timeout_surge", "2026-11-17", 15),
+                                ("cost_spike", "2026-11-19", 16),
+                                ("hallucination_spike", "2026-11-24", 14))),
 }
 INCIDENTS = DATASETS["sdk"][1]
 
@@ -200,7 +205,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--data", choices=sorted(DATASETS), default="sdk",
                     help="sdk: blind_data (default); frameworks: blind_frameworks; "
-                         "gateways: blind_gateways")
+                         "gateways: blind_gateways; agents: blind_agents")
     ap.add_argument("--magnitudes", default=None,
                     help="comma-separated, default 2,3,5,10 (10: a sanity check beyond the aim)")
     args = ap.parse_args()
