@@ -70,6 +70,7 @@ class Context:
             if "budget" in runbook.spec else {}
         self._fresh: list[tuple[str, str, np.ndarray]] | None = None
         self._generations: tuple[pd.DataFrame, np.ndarray] | None = None
+        self._tool_calls: pd.DataFrame | None = None
         self._components: tuple[pd.DataFrame, np.ndarray] | None = None
         covered = judge.baseline_coverage()
         if pd.Timedelta(0) < covered < judge.trailing:
@@ -193,7 +194,20 @@ class Context:
         lead = ranked[0] if ranked else None
         promote = (lead is not None and lead.dimension == "model") \
             or not self._sets_apart(lead, cur_m, base_m)
-        return spend.spending_model_first(ranked, table, total, promote=promote)
+        out = spend.spending_model_first(ranked, table, total, promote=promote)
+        if self._tool_calls is None:
+            self._tool_calls = spend.tool_calls(self.observations,
+                                                self.units["trace_id"].to_numpy(dtype=object))
+        p = self.judge.prepared(signal)
+        loop = spend.looping_tool(self._tool_calls, cur_m, base_m, p.shown, p.shown_e)
+        if loop is None:
+            return out
+        # the tool a runaway loop kept calling goes first: what changed, where the model is
+        # the usual one (as the attribution ranked it, when it did)
+        same = [s for s in out if s.dimension == loop.dimension and s.value == loop.value
+                and s.within.get("agent", loop.within["agent"]) == loop.within["agent"]]
+        first = same[0] if same else loop
+        return [first, *[s for s in out if s is not first]]
 
     def _attribute(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
                    top: int) -> list[Suspect]:

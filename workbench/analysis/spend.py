@@ -12,6 +12,13 @@ and ``excess_m`` over the window's whole excess is the model's share. A model th
 the excess is named first, unless a value that sets the incident's traces apart explains it (a
 tool failing only in them that made the agent loop, whose extra calls the model then served);
 a model whose spend per request did not rise explains nothing, whatever it costs.
+
+A runaway loop is the exception the split cannot see: a tool starts failing (malformed JSON)
+and the agent calls it, and the model after it, over and over. The model that spent the money
+is the one it always used; the tool is called in every run before and during the loop, so
+holding it sets nothing apart either. What changed is how often each run called it:
+:func:`looping_tool` finds the tool whose calls per run rose far past their baseline in the
+runs that carry most of the excess, and it goes first.
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ import pandas as pd
 from workbench.analysis.split import excess_by
 from workbench.findings import Suspect
 
-__all__ = ["SPLIT_SIGNALS", "generations", "model_excess", "spending_model_first"]
+__all__ = ["SPLIT_SIGNALS", "generations", "looping_tool", "model_excess",
+           "spending_model_first", "tool_calls"]
 
 #: signals whose excess is money spent by generations
 SPLIT_SIGNALS = ("cost_per_request",)
@@ -30,6 +38,13 @@ SPLIT_SIGNALS = ("cost_per_request",)
 _MIN_SHARE = 0.5
 # ... and the next model under this share of what it carries
 _REST_SHARE = 0.25
+# a run loops on a tool when it calls it more often than this share of baseline runs did ...
+_LOOP_QUANTILE = 0.99
+# ... and at least this many times as often as a baseline run calling it did on average
+_LOOP_FACTOR = 3.0
+# runs that loop on the tool must carry this share of the window's excess, and be this many
+_LOOP_SHARE = 0.5
+_LOOP_MIN_RUNS = 3
 
 
 def generations(observations: pd.DataFrame | None, trace_ids: np.ndarray
@@ -93,3 +108,55 @@ def spending_model_first(suspects: list[Suspect], table: pd.DataFrame, total_exc
     return [first, *[s for s in kept if not (s.dimension == "model" and s.value == first.value
                                              and s.within.get("agent", first.within["agent"])
                                              == first.within["agent"])]]
+
+
+def tool_calls(observations: pd.DataFrame | None, trace_ids: np.ndarray) -> pd.DataFrame:
+    """How often each run called each tool: ``agent``, ``tool_name``, ``at`` (the position of
+    the run's trace in ``trace_ids``) and ``n``; once per units frame, as :func:`generations`."""
+    cols = ["agent", "tool_name", "at", "n"]
+    if observations is None or not {"trace_id", "agent", "tool_name"} <= set(observations.columns):
+        return pd.DataFrame(columns=cols)
+    keep = observations["tool_name"].notna().to_numpy()
+    at = pd.Index(trace_ids).get_indexer(observations.loc[keep, "trace_id"])
+    calls = pd.DataFrame({"agent": observations.loc[keep, "agent"].astype(str).to_numpy(),
+                          "tool_name": observations.loc[keep, "tool_name"].astype(str).to_numpy(),
+                          "at": at})
+    calls = calls[calls["at"].to_numpy() >= 0]
+    return calls.groupby(["agent", "tool_name", "at"], observed=True, sort=True).size() \
+        .rename("n").reset_index()
+
+
+def looping_tool(per_run: pd.DataFrame, current: np.ndarray, baseline: np.ndarray,
+                 cost: np.ndarray, expected: np.ndarray) -> Suspect | None:
+    """The tool a runaway loop kept calling, as a suspect, or None.
+
+    ``per_run`` from :func:`tool_calls`; ``current`` and ``baseline`` bool masks over the traces;
+    ``cost`` each trace's cost and ``expected`` what the baseline expects of it (the suspect
+    shows the looping runs' cost against that of the baseline runs calling the tool). A run
+    loops on a tool when it called it more often than 99 % of the baseline runs that called it,
+    and at least three times their average; the tool is named when such runs carry at least
+    half of the window's excess (its contribution) and there are at least three."""
+    if per_run.empty or not current.any() or not baseline.any():
+        return None
+    excess = cost - expected
+    total = float(excess[current].sum())
+    if not total > 0:
+        return None
+    best: Suspect | None = None
+    for (agent, tool), part in per_run.groupby(["agent", "tool_name"], observed=True, sort=True):
+        rows, n = part["at"].to_numpy(), part["n"].to_numpy(dtype="float64")
+        before = n[baseline[rows]]
+        if not len(before):
+            continue
+        limit = max(float(np.quantile(before, _LOOP_QUANTILE)), _LOOP_FACTOR * before.mean())
+        looping = rows[current[rows] & (n > limit)]
+        if len(looping) < _LOOP_MIN_RUNS:
+            continue
+        share = float(excess[looping].sum()) / total
+        if share >= _LOOP_SHARE and (best is None or share > best.contribution):
+            best = Suspect(dimension="tool_name", value=str(tool),
+                           contribution=float(min(share, 1.0)),
+                           incident=float(cost[looping].mean()),
+                           baseline=float(cost[rows[baseline[rows]]].mean()),
+                           within={"agent": str(agent)})
+    return best
