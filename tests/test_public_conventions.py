@@ -393,6 +393,20 @@ def test_a_crewai_crew_is_the_agent_not_the_role_running_its_first_task():
     assert _agents(rows) == {"c": "vendor_research", "u": "crew-worker", "f": "TripPlannerFlow"}
 
 
+def test_a_smolagents_or_agno_run_is_named_after_its_agent():
+    """OpenInference names a smolagents (and Agno) agent's run "<agent name>.run", its class
+    name when the agent has none ("CodeAgent.run")."""
+    rows = [
+        _span("s", "a", "sales_analyst.run", native_type="AGENT",
+              **{"attr:openinference.span.kind": "AGENT", "res:service.name": "analytics"}),
+        _span("s", "b", "Step 1", "a", native_type="CHAIN"),
+        _span("n", "c", "CodeAgent.run", native_type="AGENT",
+              **{"res:service.name": "analytics-batch"}),
+        _span("g", "d", "Support_Team.run", native_type="AGENT"),
+    ]
+    assert _agents(rows) == {"s": "sales_analyst", "n": "analytics-batch", "g": "Support_Team"}
+
+
 def test_reasoning_and_audio_tokens_reach_the_same_columns_through_langfuse():
     rec = Recorder()
     reasoning(rec)
