@@ -59,9 +59,10 @@ def test_detectable_ratio_is_the_first_significant_multiple():
 
 # -- units by hand ---------------------------------------------------------------------------
 
-def units(rows: list[dict]) -> pd.DataFrame:
+def units(rows: list[dict], baseline: tuple[pd.Timestamp, pd.Timestamp] | None = None
+          ) -> pd.DataFrame:
     """Traces from row dicts (time, agent, duration, cost, status, ...) through the real
-    signals layer."""
+    signals layer (budgets from the ``baseline`` period, else from all of them)."""
     t = pd.DataFrame(rows)
     n = len(t)
     t = t.assign(trace_id=[f"{i:032x}" for i in range(n)],
@@ -72,7 +73,7 @@ def units(rows: list[dict]) -> pd.DataFrame:
                  n_errors=(t["status"] != "ok").astype(int))
     traces = schema.conform(t, "traces")
     return trace_signals(traces, None, None, runbooks.load_all(),
-                         budgets=agent_budgets(traces, runbooks.load_all()))
+                         budgets=agent_budgets(traces, runbooks.load_all(), baseline))
 
 
 def traffic(days: int, per_hour, agent: str = "a", duration=2.0, cost=0.01,
@@ -139,6 +140,30 @@ def test_an_agent_slow_by_design_is_judged_against_its_own_budget(books):
     j = Judge(books["timeout_surge"], traces_units, DAY0, DAY0 + D)
     assert j.interval("timeout_rate", DAY0, DAY0 + D, "research").observed < 0.05
     assert all(j.scan(s, g) == [] for s in j.signals() for g in j.groups())
+
+
+def test_a_slow_by_design_agent_running_slower_is_slow_not_timing_out(books):
+    """Past its own p99 (a derived budget) a run is slow, which the latency signals judge; its
+    timeouts are the ones it reported. A loop that doubles its runs' time is no timeout surge."""
+    def duration(t, r):
+        return float(r.uniform(9, 20)) * (3 if t >= DAY0 + 10 * H else 1)
+
+    def status(t, i):
+        return "timeout" if t >= DAY0 + 10 * H and i == 0 else "ok"
+
+    u = units(traffic(8, 10, agent="research", duration=duration, status=status),
+              baseline=(DAY0 - 7 * D, DAY0))
+    assert u.attrs["budgets"].of("research") == 20.0
+    day = u[u["time"] >= DAY0 + 10 * H]
+    assert day["near_timeout"].eq(1.0).mean() > 0.9
+    # only the reported ones: one an hour
+    assert day["timeout"].sum() == day["timeout_reported"].sum() == 14
+    assert set(day.loc[day["timeout"] > 0, "timeout_reason"]) == {"reported"}
+    j = Judge(books["timeout_surge"], u, DAY0, DAY0 + D)
+    found = {s for s in j.signals() for g in j.groups() if j.scan(s, g)}
+    assert "latency_p95" in found and "timeout_rate" in found  # 10 % reported against none
+    assert j.interval("timeout_rate", DAY0 + 10 * H, DAY0 + D, "research").observed \
+        == pytest.approx(0.1)
 
 
 def test_budgets_set_per_agent_in_the_runbook_win(books):

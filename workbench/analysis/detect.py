@@ -195,6 +195,8 @@ class Context:
         promote = (lead is not None and lead.dimension == "model") \
             or not self._sets_apart(lead, cur_m, base_m)
         out = spend.spending_model_first(ranked, table, total, promote=promote)
+        if not any(d.split("/")[-1] in ("tool_name", "culprit_tool") for d in self.dimensions):
+            return out  # the runbook (or the reader) does not attribute to tools
         if self._tool_calls is None:
             self._tool_calls = spend.tool_calls(self.observations,
                                                 self.units["trace_id"].to_numpy(dtype=object))

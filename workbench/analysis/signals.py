@@ -77,7 +77,8 @@ def agent_budgets(traces: pd.DataFrame, runbooks: Mapping[str, Any] | None,
     An agent without a budget of its own (``budget.per_agent``) whose baseline traces run past
     the default budget more than a fifth of the time gets its baseline p99 (whole seconds) as
     its budget, and a note telling the reader to set one: otherwise its normal traffic would be
-    a permanent timeout surge.
+    a permanent timeout surge. Such a budget measures nearness (``near_timeout``) but is no
+    limit: the agent's timeouts are those it reported.
     """
     spec = _budget_spec(runbooks)
     b = Budgets(default_s=float(spec["seconds"]),
@@ -102,8 +103,9 @@ def agent_budgets(traces: pd.DataFrame, runbooks: Mapping[str, Any] | None,
             b.derived[agent] = derived
             b.notes_by_agent[agent] = (
                 f"agent {agent} runs past the {b.default_s:g} s budget in {over:.0%} of its "
-                f"baseline traces: judged against its own p99, {derived:g} s (set "
-                f"budget.per_agent.{agent} in the timeout_surge runbook)")
+                f"baseline traces: judged against its own p99, {derived:g} s, its timeouts "
+                f"only those it reported (set budget.per_agent.{agent} in the timeout_surge "
+                "runbook)")
     return b
 
 
@@ -141,7 +143,11 @@ def trace_signals(traces: pd.DataFrame, observations: pd.DataFrame | None,
     u["duration"] = dur
     u["budget_s"] = budgets.for_agents(t["agent"])
     reported = t["status"].astype(str).eq("timeout").to_numpy()
-    over = dur >= u["budget_s"].to_numpy()
+    # past a budget someone set (the runbook's default or the agent's own) is a timeout; past
+    # a budget derived from an agent's own p99 is only slow: the latency signals judge that,
+    # and a loop or a longer prompt that slows such an agent is not a timeout surge
+    limited = ~t["agent"].astype(str).isin(list(budgets.derived)).to_numpy()
+    over = (dur >= u["budget_s"].to_numpy()) & limited
     u["timeout"] = (reported | over).astype("float64")
     u["timeout_reason"] = np.where(reported, "reported", np.where(over, "duration", ""))
     # a timeout the source reported (an error naming one), whatever the duration: an agent
