@@ -131,9 +131,10 @@ def _thin(ds, day, keep):
 def test_low_volume_is_judged_where_it_can_be_and_said_where_not(quiet, books):
     traces, obs, scores = _thin(quiet, 7, keep=40)  # 75 traces that day, 3,000 before
     found = detect_all(books, traces, obs, scores, *day_window(7))
-    # cost per request of 75 traces is judged (and quiet); rare timeouts and sampled
-    # hallucinations are not: not even a page-level change could be told apart
-    assert sorted(f.runbook for f in found) == ["hallucination_spike", "timeout_surge"]
+    # cost per request of 75 traces is judged (and quiet), and so is groundedness (61 judged
+    # traces tell a drop of 0.08 apart); rare timeouts are not: not even a page-level change
+    # could be told apart
+    assert sorted(f.runbook for f in found) == ["timeout_surge"]
     for f in found:
         assert f.status == "insufficient_data" and f.severity == "info"
         assert "insufficient data" in f.summary and "can only tell apart" in f.summary
@@ -143,6 +144,24 @@ def test_low_volume_is_judged_where_it_can_be_and_said_where_not(quiet, books):
     assert sorted(f.runbook for f in none) == sorted(books)
     assert all("no traces in the window" in f.summary or "no scored" in f.summary
                for f in none)
+
+
+def test_one_judge_too_sparse_is_not_insufficient_data_where_another_judges(quiet, books):
+    """The hallucination judge samples a few traces of the day, the groundedness judge many:
+    groundedness judges the day, so the runbook is not "insufficient data"."""
+    lo, hi = day_window(7)
+    s = quiet.scores
+    day = (s["timestamp"] >= lo) & (s["timestamp"] < hi)
+    judged = s[day & s["name"].eq("Hallucination")]
+    sparse = s.drop(judged.index[judged.reset_index().index % 50 != 0])
+    found = detect(books["hallucination_spike"], quiet.traces, quiet.observations, sparse,
+                   lo, hi)
+    assert not [f for f in found if f.status == "insufficient_data"]
+    # without the groundedness judge the sparse one is all there is, and that is said
+    alone = sparse[sparse["name"] != "Faithfulness"]
+    found = detect(books["hallucination_spike"], quiet.traces, quiet.observations, alone, lo, hi)
+    gap = [f for f in found if f.status == "insufficient_data"]
+    assert len(gap) == 1 and "hallucination_rate change" in gap[0].summary
 
 
 def test_no_history_gives_insufficient_data_not_an_all_clear(quiet, books):

@@ -367,29 +367,41 @@ def insufficient(ctx: Context) -> Finding | None:
         primary = [s for s in j.signals()][:1]
     if not primary:
         return None
-    why = None
-    scored = SIGNALS[primary[0]].scored
-    what = "scored traces" if scored else "traces"
+    def what(signal: str) -> str:
+        return "scored traces" if SIGNALS[signal].scored else "traces"
+
     usable = [s for s in primary if j.baseline_units(s) >= j.min_units]
     if not usable:
-        why = (f"no baseline: {j.baseline_units(primary[0])} {what} in "
+        why = (f"no baseline: {j.baseline_units(primary[0])} {what(primary[0])} in "
                f"{j.baseline_start:%Y-%m-%d} – {j.baseline_end:%Y-%m-%d}")
-    else:
-        s = usable[0]
-        n = j.window_units(s)
-        if n == 0:
-            why = f"no {what} in the window"
-        else:
+    else:  # one primary signal that can judge the window is enough (groundedness judges
+        # what a hallucination judge sampling another agent cannot)
+        reasons = []
+        for s in usable:
+            n = j.window_units(s)
+            if n == 0:
+                reasons.append(f"no {what(s)} in the window")
+                continue
             spec = rb.signal(s)
             page = spec.get("thresholds", {}).get("page")
-            detectable = j.detectable(s)
-            if spec.get("compare", "ratio") == "ratio" and page is not None \
-                    and detectable > float(page):
-                why = (f"{n} {what} in the window can only tell apart a {s} change of "
-                       f"{'no size' if not np.isfinite(detectable) else f'{detectable:.1f}x'}"
-                       f" or more (page threshold {page:g}x)")
-    if why is None:
-        return None
+            compare = spec.get("compare", "ratio")
+            if page is not None and compare == "ratio":
+                detectable = j.detectable(s)
+                if detectable > float(page):
+                    size = 'no size' if not np.isfinite(detectable) else f'{detectable:.1f}x'
+                    reasons.append(f"{n} {what(s)} in the window can only tell apart a {s} "
+                                   f"change of {size} or more (page threshold {page:g}x)")
+                    continue
+            elif page is not None and compare == "delta" and SIGNALS[s].kind == "mean" \
+                    and not SIGNALS[s].log:
+                shift = j.detectable_shift(s)
+                if shift > float(page):
+                    size = 'no size' if not np.isfinite(shift) else f'{shift:.2f}'
+                    reasons.append(f"{n} {what(s)} in the window can only tell apart a {s} "
+                                   f"change of {size} or more (page threshold {page:g})")
+                    continue
+            return None
+        why = "; ".join(reasons)
     summary = f"{rb.title}: insufficient data to judge ({why})"
     notes = ctx.notes_for(ALL)
     if notes:

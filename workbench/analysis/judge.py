@@ -477,6 +477,19 @@ class Judge:
         return stats.detectable_ratio(p.spec.kind, e, n=n, phi=p.phi.get(group, 1.0),
                                       alpha=self.alpha)
 
+    def detectable_shift(self, signal: str, group: str = ALL) -> float:
+        """The smallest shift of a mean signal (in its own units: a groundedness drop) the whole
+        window could show as significant: ``inf`` when it cannot tell any apart."""
+        p = self.prepared(signal)
+        if p.spec.kind != "mean" or p.spec.log:
+            raise ValueError(f"{signal} is not a mean on its own scale")
+        m = p.mask & self._group_mask(group) & self.in_window
+        n, _, _, v, *_ = _sums(p, m)
+        if n < 2:
+            return float("inf")
+        t = float(special.stdtrit(n - 1.0, 1 - self.alpha))
+        return float(t * np.sqrt(max(v, 0.0) * p.phi.get(group, 1.0)) / n)
+
     def baseline_coverage(self) -> pd.Timedelta:
         """How much of the baseline period holds data (from its first unit to its end)."""
         if not self.in_base.any():
