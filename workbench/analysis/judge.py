@@ -187,6 +187,7 @@ class Judge:
         self.in_base = self.between(self.baseline_start, self.baseline_end)
         self.in_window = self.between(self.start, self.end)
         self._groups: dict[str, np.ndarray] = {}
+        self._group_names: list[str] | None = None
         self._times: Any = None
         self._prepared: dict[str, _Prepared] = {}
         self._slow_thresholds: dict[str, float] = {}
@@ -280,7 +281,7 @@ class Judge:
         # per hour of the units' hours: one without units of the group sums to zero and is
         # left out by the estimate (no expectation, no variance)
         hour, hours = hour_codes(self.units, self.bucket)
-        for group in [ALL, *sorted(set(self.agents[self.in_window].tolist()))]:
+        for group in self.groups():
             m = np.flatnonzero(used & self._group_mask(group))
             if len(m) < 3:
                 out[group] = 1.0
@@ -299,7 +300,9 @@ class Judge:
     # -- judging ------------------------------------------------------------------------------
     def groups(self) -> list[str]:
         """All traffic, then every agent with units in the window."""
-        return [ALL, *sorted(set(self.agents[self.in_window].tolist()))]
+        if self._group_names is None:  # the window's agents, listed once per judge
+            self._group_names = [ALL, *sorted(set(self.agents[self.in_window].tolist()))]
+        return list(self._group_names)
 
     def interval(self, signal: str, start: Any, end: Any, group: str = ALL) -> Interval:
         """The verdict on ``signal`` over ``[start, end)`` (all traffic, or one agent)."""
