@@ -123,25 +123,39 @@ def _fit(y: np.ndarray, w: np.ndarray, kind: str, level_codes: list[np.ndarray],
         var = np.zeros(n_all)
     for level in level_codes[1:]:
         known = level >= 0
-        codes = np.where(known, level, 0)
+        # every unit has a segment (what :func:`_codes` gives): the same arithmetic without
+        # selecting the known rows again and again
+        everywhere = bool(known.all())
+        codes = level if everywhere else np.where(known, level, 0)
         size = int(codes.max()) + 1 if len(codes) else 0
-        kb = known[base]
-        cb, ybk, wbk = codes[base][kb], yb[kb], wb[kb]
+        if everywhere:
+            cb, ybk, wbk = codes[base], yb, wb
+        else:
+            kb = known[base]
+            cb, ybk, wbk = codes[base][kb], yb[kb], wb[kb]
         s_y = np.bincount(cb, weights=ybk, minlength=size)
         s_w = np.bincount(cb, weights=wbk, minlength=size)
         parent_by_code = np.zeros(size)
-        parent_by_code[codes[known]] = mean[known]  # the same for all rows of a code
+        # the same for all rows of a code
+        if everywhere:
+            parent_by_code[codes] = mean
+        else:
+            parent_by_code[codes[known]] = mean[known]
         if kind == "mean":
             shrunk = (s_y + prior * parent_by_code) / (s_w + prior)
             parent_var = np.zeros(size)
-            parent_var[codes[known]] = var[known]
+            if everywhere:
+                parent_var[codes] = var
+            else:
+                parent_var[codes[known]] = var[known]
             resid = ybk - shrunk[cb] * wbk
             s_r2 = np.bincount(cb, weights=resid ** 2 / np.where(wbk > 0, wbk, 1.0),
                                minlength=size)
-            var = np.where(known, ((s_r2 + prior * parent_var) / (s_w + prior))[codes], var)
+            level_var = ((s_r2 + prior * parent_var) / (s_w + prior))[codes]
+            var = level_var if everywhere else np.where(known, level_var, var)
         else:  # the same half event, so a quiet segment keeps a rate above zero
             shrunk = (s_y + prior * parent_by_code + 0.5) / (s_w + prior + 1.0)
-        mean = np.where(known, shrunk[codes], mean)
+        mean = shrunk[codes] if everywhere else np.where(known, shrunk[codes], mean)
     if kind == "rate":
         p = np.clip(mean, 0.0, 1.0)
         var = p * (1.0 - p)
