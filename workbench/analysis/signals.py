@@ -167,9 +167,11 @@ def trace_signals(traces: pd.DataFrame, observations: pd.DataFrame | None,
         runaway |= tokens > float(bounds["max_total_tokens"])
     u["runaway"] = runaway.astype("float64")
     u["waste"] = np.where(u["errors"].to_numpy() > 0, tokens, 0.0)
-    _add_generation_dims(u, obs)
-    _add_tool_dims(u, obs)
-    _add_scores(u, scores, runbooks, conventions)
+    unit_ids = _unit_ids(u["trace_id"])  # numbered once for the three below
+    types = obs["type"].astype(str)
+    _add_generation_dims(u, obs, unit_ids=unit_ids, types=types)
+    _add_tool_dims(u, obs, unit_ids=unit_ids, types=types)
+    _add_scores(u, scores, runbooks, conventions, unit_ids=unit_ids)
     u.attrs["budgets"] = budgets
     return u
 
@@ -235,11 +237,13 @@ def _tuples_by_trace(trace_ids: pd.Series | None, values: pd.Series, units: pd.S
     return per_id[at].tolist()
 
 
-def _add_generation_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
-    types = obs["type"].astype(str)
+def _add_generation_dims(u: pd.DataFrame, obs: pd.DataFrame, *,
+                         unit_ids: tuple[np.ndarray, pd.Index] | None = None,
+                         types: pd.Series | None = None) -> None:
+    types = obs["type"].astype(str) if types is None else types
     gens = obs[["trace_id", "model", "prompt_name", "prompt_version", "total_tokens"]][
         types.isin(schema.BILLABLE_TYPES).to_numpy()]
-    at, ids = _unit_ids(u["trace_id"])
+    at, ids = _unit_ids(u["trace_id"]) if unit_ids is None else unit_ids
     coded = (_row_codes(gens["trace_id"], ids), at, ids)  # the rows' units, for every column
     u["model"] = pd.Series(_tuples_by_trace(gens["trace_id"], gens["model"], u["trace_id"],
                                             coded=coded), dtype=object)
@@ -271,10 +275,13 @@ def _add_generation_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
         u["primary_model"] = pd.Series(pd.NA, index=u.index, dtype="string")
 
 
-def _add_tool_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
+def _add_tool_dims(u: pd.DataFrame, obs: pd.DataFrame, *,
+                   unit_ids: tuple[np.ndarray, pd.Index] | None = None,
+                   types: pd.Series | None = None) -> None:
+    types = obs["type"].astype(str) if types is None else types
     tools = obs[["trace_id", "tool_name", "duration_s", "level"]][
-        obs["type"].astype(str).eq("tool").to_numpy() & obs["tool_name"].notna().to_numpy()]
-    at, ids = _unit_ids(u["trace_id"])
+        types.eq("tool").to_numpy() & obs["tool_name"].notna().to_numpy()]
+    at, ids = _unit_ids(u["trace_id"]) if unit_ids is None else unit_ids
     trace = _row_codes(tools["trace_id"], ids)
     u["tool_name"] = pd.Series(_tuples_by_trace(tools["trace_id"], tools["tool_name"],
                                                 u["trace_id"], coded=(trace, at, ids)),
@@ -310,7 +317,8 @@ def _add_tool_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
 
 def _add_scores(u: pd.DataFrame, scores: pd.DataFrame | None,
                 runbooks: Mapping[str, Any] | None,
-                conventions: conv.Conventions | None) -> None:
+                conventions: conv.Conventions | None, *,
+                unit_ids: tuple[np.ndarray, pd.Index] | None = None) -> None:
     for name in SCORE_SIGNALS:
         u[name] = np.nan
     for flag in ("hallucinated", "refused", "ungrounded", "invalid_tool_calls",
@@ -330,7 +338,7 @@ def _add_scores(u: pd.DataFrame, scores: pd.DataFrame | None,
     if values.empty:
         return
     # each score's unit row (the first unit of its trace id; -1 for none), grouped on directly
-    at, ids = _unit_ids(u["trace_id"])
+    at, ids = _unit_ids(u["trace_id"]) if unit_ids is None else unit_ids
     first = np.full(len(ids), -1, dtype="int64")
     first[at[::-1]] = np.arange(len(at))[::-1]
     codes = _row_codes(values["trace_id"], ids)
