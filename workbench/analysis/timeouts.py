@@ -113,7 +113,9 @@ def _child_spans(ctx: Context) -> dict:
 
 
 def _spans_of(obs: pd.DataFrame) -> dict:
-    o = obs[obs["parent_observation_id"].notna().to_numpy()]
+    # the five columns read, not the whole observations frame, are filtered
+    o = obs[["start_time", "tool_name", "type", "name", "duration_s"]][
+        obs["parent_observation_id"].notna().to_numpy()]
     is_tool = o["tool_name"].notna().to_numpy()
     spans: dict = {}
     spans["start_ns"] = o["start_time"].to_numpy(dtype="datetime64[ns]").astype("int64")
@@ -232,7 +234,7 @@ def tool_units(ctx: Context) -> pd.DataFrame:
         return pd.DataFrame(columns=["time", "tool_name", "agent", "duration", "trace_id"])
     st = obs["start_time"]
     keep = (obs["tool_name"].notna() & (st >= j.baseline_start) & (st < j.end)).to_numpy()
-    o = obs[keep]
+    o = obs[["start_time", "tool_name", "agent", "duration_s", "trace_id"]][keep]
     return pd.DataFrame({"time": pd.to_datetime(o["start_time"], utc=True).array,
                          "tool_name": o["tool_name"].astype(str).to_numpy(),
                          "agent": o["agent"].astype(str).to_numpy(),
