@@ -90,10 +90,11 @@ def in_slice(units: pd.DataFrame, s: Suspect) -> np.ndarray:
     if s.dimension == "prompt_version" and "prompt_name" in s.within:
         conds[0] = ("prompt_version", f"{s.within['prompt_name']}|{s.value}")
     mask = np.ones(len(units), dtype=bool)
+    exploded = Exploded.of(units)
     for dim, value in conds:
         if dim not in units.columns:
             return np.zeros(len(units), dtype=bool)
-        mask &= _holds(units[dim].to_numpy(dtype=object), value)
+        mask &= exploded.holds(dim, value)
     return mask
 
 
@@ -102,13 +103,22 @@ def _holds_value(v: Any, value: Any) -> bool:
                                                                    and v == value)
 
 
-def _holds(col: np.ndarray, value: Any) -> np.ndarray:
-    """Per element of ``col``: it is ``value``, or a tuple/list/set holding it. Each distinct
-    value is judged once (a column holds a few dozen distinct tuples over many units)."""
+def _distinct(col: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``pd.factorize(col)``; None for unhashable values (lists, sets)."""
     try:
-        codes, distinct = pd.factorize(col)
-    except TypeError:  # unhashable values (lists, sets): one element at a time
+        return pd.factorize(col)
+    except TypeError:
+        return None
+
+
+def _holds_coded(coded: tuple[np.ndarray, np.ndarray] | None, col: np.ndarray,
+                 value: Any) -> np.ndarray:
+    """Per element of ``col``: it is ``value``, or a tuple/list/set holding it, from the
+    column's :func:`_distinct` values: each distinct value is judged once (a column holds a few
+    dozen distinct tuples over many units)."""
+    if coded is None:  # unhashable values: one element at a time
         return np.fromiter((_holds_value(v, value) for v in col), dtype=bool, count=len(col))
+    codes, distinct = coded
     hit = np.fromiter((_holds_value(v, value) for v in distinct), dtype=bool,
                       count=len(distinct))
     # missing values (code -1) hold nothing, as a value that is neither a string nor a tuple
@@ -254,6 +264,7 @@ class Exploded:
     def __init__(self, units: pd.DataFrame) -> None:
         self._units = weakref.ref(units)  # kept by :meth:`of`: never keeps the frame alive
         self._dims: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._cells: dict[str, tuple[np.ndarray, Any]] = {}
 
     @property
     def units(self) -> pd.DataFrame:
@@ -278,6 +289,15 @@ class Exploded:
             codes, labels = pd.factorize(values)
             self._dims[dim] = (rows, codes.astype("int64"), np.asarray(labels, dtype=object))
         return self._dims[dim]
+
+    def holds(self, dim: str, value: Any) -> np.ndarray:
+        """Per unit: its ``dim`` is ``value`` or holds it (:func:`in_slice`), from the column's
+        distinct values worked out once."""
+        if dim not in self._cells:
+            col = self.units[dim].to_numpy(dtype=object)
+            self._cells[dim] = (col, _distinct(col))
+        col, coded = self._cells[dim]
+        return _holds_coded(coded, col, value)
 
     def selector(self, cur: np.ndarray, base: np.ndarray):
         """``dim ->`` :func:`_factorized` of the rows at positions ``cur`` and ``base``

@@ -25,7 +25,7 @@ import pandas as pd
 
 from workbench.analysis import stats
 
-__all__ = ["Expectation", "expect"]
+__all__ = ["Expectation", "expect", "hour_codes"]
 
 #: baseline pseudo-units pulling a thin segment toward the one above it
 PRIOR = 20.0
@@ -87,6 +87,21 @@ def _memo(units: pd.DataFrame) -> dict[tuple, np.ndarray]:
     return entry
 
 
+def hour_codes(units: pd.DataFrame, bucket: pd.Timedelta) -> tuple[np.ndarray, int]:
+    """Per unit, the number of its ``bucket`` (an hour) among the distinct buckets of the
+    units in time order, and how many there are: worked out once per units frame and bucket
+    length, since every signal of every judge over the same units sums by the same hours."""
+    memo = _memo(units)
+    key = ("__buckets__", bucket.value)
+    if key not in memo:
+        hour = units["time"].to_numpy(dtype="datetime64[ns]").astype("int64") // bucket.value
+        keys, inv = np.unique(hour, return_inverse=True)
+        inv = inv.reshape(-1)
+        inv.setflags(write=False)
+        memo[key] = (inv, len(keys))
+    return memo[key]
+
+
 def _fit(y: np.ndarray, w: np.ndarray, kind: str, level_codes: list[np.ndarray],
          base: np.ndarray, prior: float) -> tuple[np.ndarray, np.ndarray]:
     """Shrunk per-unit mean and variance from the ``base`` rows, level by level."""
@@ -108,25 +123,39 @@ def _fit(y: np.ndarray, w: np.ndarray, kind: str, level_codes: list[np.ndarray],
         var = np.zeros(n_all)
     for level in level_codes[1:]:
         known = level >= 0
-        codes = np.where(known, level, 0)
+        # every unit has a segment (what :func:`_codes` gives): the same arithmetic without
+        # selecting the known rows again and again
+        everywhere = bool(known.all())
+        codes = level if everywhere else np.where(known, level, 0)
         size = int(codes.max()) + 1 if len(codes) else 0
-        kb = known[base]
-        cb, ybk, wbk = codes[base][kb], yb[kb], wb[kb]
+        if everywhere:
+            cb, ybk, wbk = codes[base], yb, wb
+        else:
+            kb = known[base]
+            cb, ybk, wbk = codes[base][kb], yb[kb], wb[kb]
         s_y = np.bincount(cb, weights=ybk, minlength=size)
         s_w = np.bincount(cb, weights=wbk, minlength=size)
         parent_by_code = np.zeros(size)
-        parent_by_code[codes[known]] = mean[known]  # the same for all rows of a code
+        # the same for all rows of a code
+        if everywhere:
+            parent_by_code[codes] = mean
+        else:
+            parent_by_code[codes[known]] = mean[known]
         if kind == "mean":
             shrunk = (s_y + prior * parent_by_code) / (s_w + prior)
             parent_var = np.zeros(size)
-            parent_var[codes[known]] = var[known]
+            if everywhere:
+                parent_var[codes] = var
+            else:
+                parent_var[codes[known]] = var[known]
             resid = ybk - shrunk[cb] * wbk
             s_r2 = np.bincount(cb, weights=resid ** 2 / np.where(wbk > 0, wbk, 1.0),
                                minlength=size)
-            var = np.where(known, ((s_r2 + prior * parent_var) / (s_w + prior))[codes], var)
+            level_var = ((s_r2 + prior * parent_var) / (s_w + prior))[codes]
+            var = level_var if everywhere else np.where(known, level_var, var)
         else:  # the same half event, so a quiet segment keeps a rate above zero
             shrunk = (s_y + prior * parent_by_code + 0.5) / (s_w + prior + 1.0)
-        mean = np.where(known, shrunk[codes], mean)
+        mean = shrunk[codes] if everywhere else np.where(known, shrunk[codes], mean)
     if kind == "rate":
         p = np.clip(mean, 0.0, 1.0)
         var = p * (1.0 - p)
@@ -158,21 +187,22 @@ def expect(units: pd.DataFrame, y: np.ndarray, kind: str, base: np.ndarray,
     dropped = 0
     if robust and base.sum() > 0:
         # hours of the baseline that were incidents themselves: leave them out, fit again
-        hour = (units["time"].to_numpy(dtype="datetime64[ns]").astype("int64")
-                // bucket.value)
+        # sums per hour of the units' hours; an hour without baseline units sums to zero,
+        # which no test finds improbable (p = 1 for counts and rates, 0.5 for means)
+        hour, hours = hour_codes(units, bucket)
         hb = hour[base]
-        keys, inv = np.unique(hb, return_inverse=True)
-        o = np.bincount(inv, weights=np.nan_to_num(y[base]))
-        e = np.bincount(inv, weights=mean[base] * w[base])
-        v = np.bincount(inv, weights=var[base] * (w[base] if kind != "mean" else w[base] ** 2))
-        n = np.bincount(inv, weights=w[base])
+        o = np.bincount(hb, weights=np.nan_to_num(y[base]), minlength=hours)
+        e = np.bincount(hb, weights=mean[base] * w[base], minlength=hours)
+        v = np.bincount(hb, weights=var[base] * (w[base] if kind != "mean" else w[base] ** 2),
+                        minlength=hours)
+        n = np.bincount(hb, weights=w[base], minlength=hours)
         p = stats.p_upper(kind, o, e, n=n, variance=v)
         p_low = stats.p_upper(kind, -o, -e, n=n, variance=v) if kind == "mean" else \
             np.ones(len(o))
-        bad = keys[(p < _ANOMALOUS_P) | (p_low < _ANOMALOUS_P)]
-        if len(bad):
-            dropped = len(bad)
-            base = base & ~np.isin(hour, bad)
+        bad = (p < _ANOMALOUS_P) | (p_low < _ANOMALOUS_P)
+        if bad.any():
+            dropped = int(bad.sum())
+            base = base & ~bad[hour]
             mean, var = _fit(np.nan_to_num(y), w, kind, level_codes, base, prior)
     # a weighted rate counts events among ``w`` trials (binomial: p(1-p) w); a weighted mean is
     # one draw of a share that scales with the whole unit (variance grows with w squared)

@@ -14,6 +14,7 @@ units that not even a page-level change could be told apart, the runbook gets an
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -69,14 +70,20 @@ class Context:
             judge.units.attrs.get("budgets"), "notes_by_agent", {})) \
             if "budget" in runbook.spec else {}
         self._fresh: list[tuple[str, str, np.ndarray]] | None = None
-        self._generations: tuple[pd.DataFrame, np.ndarray] | None = None
-        self._tool_calls: pd.DataFrame | None = None
-        self._components: tuple[pd.DataFrame, np.ndarray] | None = None
+        # tables worked out from the observations for these units, shared with every other
+        # context over the same frames (a report's daily checks and its detectors)
+        self._derived = _derived(observations, self.units)
         covered = judge.baseline_coverage()
         if pd.Timedelta(0) < covered < judge.trailing:
             self.notes.append(f"baseline covers only {covered.days} of the "
                               f"{judge.trailing.days} days before the window; judged with what "
                               "there is")
+
+    def derived(self, name: str, make: Callable[[], Any]) -> Any:
+        """``make()``, worked out once per observations and units frames (read-only)."""
+        if name not in self._derived:
+            self._derived[name] = make()
+        return self._derived[name]
 
     def add_note(self, text: str, agent: str | None = None) -> None:
         """A note for every finding, or for ``agent``'s and all traffic's findings only."""
@@ -164,10 +171,9 @@ class Context:
         cur_m, base_m = self._sides(p, start, end, group)
         if self._sets_apart(ranked[0] if ranked else None, cur_m, base_m):
             return ranked
-        if self._components is None:
-            self._components = latency.components(self.observations,
-                                                  self.units["trace_id"].to_numpy(dtype=object))
-        table = latency.component_excess(*self._components, cur_m, base_m)
+        components = self.derived("components", lambda: latency.components(
+            self.observations, self.units["trace_id"].to_numpy(dtype=object)))
+        table = latency.component_excess(*components, cur_m, base_m)
         out = latency.slowest_component_first(ranked, table)
         if out is ranked:
             return out
@@ -181,10 +187,9 @@ class Context:
     def _by_spend(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
                   ranked: list[Suspect]) -> list[Suspect]:
         cur_m, base_m = self._sides(self.judge.prepared(signal), start, end, group)
-        if self._generations is None:
-            self._generations = spend.generations(self.observations,
-                                                  self.units["trace_id"].to_numpy(dtype=object))
-        table = spend.model_excess(*self._generations, cur_m, base_m)
+        generations = self.derived("generations", lambda: spend.generations(
+            self.observations, self.units["trace_id"].to_numpy(dtype=object)))
+        table = spend.model_excess(*generations, cur_m, base_m)
         if table.empty:
             return ranked
         total = self.judge.totals(signal, start, end, group).excess
@@ -197,11 +202,10 @@ class Context:
         out = spend.spending_model_first(ranked, table, total, promote=promote)
         if not any(d.split("/")[-1] in ("tool_name", "culprit_tool") for d in self.dimensions):
             return out  # the runbook (or the reader) does not attribute to tools
-        if self._tool_calls is None:
-            self._tool_calls = spend.tool_calls(self.observations,
-                                                self.units["trace_id"].to_numpy(dtype=object))
+        tool_calls = self.derived("tool_calls", lambda: spend.tool_calls(
+            self.observations, self.units["trace_id"].to_numpy(dtype=object)))
         p = self.judge.prepared(signal)
-        loop = spend.looping_tool(self._tool_calls, cur_m, base_m, p.shown, p.shown_e)
+        loop = spend.looping_tool(tool_calls, cur_m, base_m, p.shown, p.shown_e)
         if loop is None:
             return out
         # the tool a runaway loop kept calling goes first: what changed, where the model is
@@ -255,6 +259,23 @@ class Context:
                  "severity": iv.severity if iv.significant else None}
                 for iv in self.judge.buckets(signal, group)]
         return pd.DataFrame(rows)
+
+
+_DERIVED: dict[tuple[int, int], tuple[Any, Any, dict[str, Any]]] = {}
+
+
+def _derived(observations: pd.DataFrame | None, units: pd.DataFrame) -> dict[str, Any]:
+    """The shared tables of :meth:`Context.derived` for one observations and units frame,
+    kept while both live (a context of its own where there are no observations)."""
+    if observations is None:
+        return {}
+    key = (id(observations), id(units))
+    found = _DERIVED.get(key)
+    if found is None or found[0]() is not observations or found[1]() is not units:
+        found = _DERIVED[key] = (weakref.ref(observations), weakref.ref(units), {})
+        for frame in (observations, units):
+            weakref.finalize(frame, _DERIVED.pop, key, None)
+    return found[2]
 
 
 def _bad_values(p: Any) -> np.ndarray:

@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import special
 
 from workbench.analysis import stats
-from workbench.analysis.baseline import Expectation, _memo, expect
+from workbench.analysis.baseline import Expectation, _memo, expect, hour_codes
 from workbench.findings import SEVERITIES
 from workbench.runbooks import Runbook, parse_duration
 from workbench.sources import to_utc
@@ -187,6 +187,7 @@ class Judge:
         self.in_base = self.between(self.baseline_start, self.baseline_end)
         self.in_window = self.between(self.start, self.end)
         self._groups: dict[str, np.ndarray] = {}
+        self._group_names: list[str] | None = None
         self._times: Any = None
         self._prepared: dict[str, _Prepared] = {}
         self._slow_thresholds: dict[str, float] = {}
@@ -277,18 +278,20 @@ class Judge:
         """Overdispersion per group from its baseline hours."""
         out = {}
         used = p.expectation.used
-        hours = self._time_ns // self.bucket.value
-        for group in [ALL, *sorted(set(self.agents[self.in_window].tolist()))]:
-            m = used & self._group_mask(group)
-            if m.sum() < 3:
+        # per hour of the units' hours: one without units of the group sums to zero and is
+        # left out by the estimate (no expectation, no variance)
+        hour, hours = hour_codes(self.units, self.bucket)
+        for group in self.groups():
+            m = np.flatnonzero(used & self._group_mask(group))
+            if len(m) < 3:
                 out[group] = 1.0
                 continue
-            keys, inv = np.unique(hours[m], return_inverse=True)
-            o = np.bincount(inv, weights=p.y[m])
-            e = np.bincount(inv, weights=p.e[m])
-            v = np.bincount(inv, weights=p.v[m])
+            inv = hour[m]
+            o = np.bincount(inv, weights=p.y[m], minlength=hours)
+            e = np.bincount(inv, weights=p.e[m], minlength=hours)
+            v = np.bincount(inv, weights=p.v[m], minlength=hours)
             if p.spec.kind == "rate":
-                n = np.bincount(inv, weights=p.weight[m])
+                n = np.bincount(inv, weights=p.weight[m], minlength=hours)
                 pp = np.clip(e / np.maximum(n, 1e-12), 0, 1)
                 v = n * pp * (1 - pp)
             out[group] = stats.overdispersion(o, e, v)
@@ -297,7 +300,9 @@ class Judge:
     # -- judging ------------------------------------------------------------------------------
     def groups(self) -> list[str]:
         """All traffic, then every agent with units in the window."""
-        return [ALL, *sorted(set(self.agents[self.in_window].tolist()))]
+        if self._group_names is None:  # the window's agents, listed once per judge
+            self._group_names = [ALL, *sorted(set(self.agents[self.in_window].tolist()))]
+        return list(self._group_names)
 
     def interval(self, signal: str, start: Any, end: Any, group: str = ALL) -> Interval:
         """The verdict on ``signal`` over ``[start, end)`` (all traffic, or one agent)."""
@@ -400,10 +405,10 @@ class Judge:
         n_b = int(np.ceil((self.end - self.start) / self.bucket))
         if n_b <= 0:
             return []
-        m = p.mask & self._group_mask(group) & self.in_window
+        m = np.flatnonzero(p.mask & self._group_mask(group) & self.in_window)
         idx = ((self._time_ns[m] - self.start.value) // self.bucket.value).astype("int64")
         per = [np.bincount(idx, weights=w, minlength=n_b)[:n_b] for w in
-               (np.ones(m.sum()), p.y[m], p.e[m], p.v[m], p.shown[m], p.shown_e[m],
+               (np.ones(len(m)), p.y[m], p.e[m], p.v[m], p.shown[m], p.shown_e[m],
                 p.weight[m])]
         cum = [np.concatenate([[0.0], np.cumsum(x)]) for x in per]
         ii, jj = _pairs(n_b, self.scan_len)

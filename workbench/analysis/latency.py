@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbench.analysis.split import excess_by
+from workbench.analysis.split import excess_by, positions
 from workbench.findings import Suspect
 
 __all__ = ["SPLIT_SIGNALS", "components", "component_excess", "slowest_component_first"]
@@ -57,8 +57,7 @@ def components(observations: pd.DataFrame | None, trace_ids: np.ndarray
                 "duration_s": dur[keep]})))
     if not parts:
         return pd.DataFrame(columns=_COLUMNS), np.empty(0, dtype="int64")
-    index = pd.Index(trace_ids)
-    at = np.concatenate([index.get_indexer(observations.loc[keep, "trace_id"])
+    at = np.concatenate([positions(trace_ids, observations.loc[keep, "trace_id"])
                          for keep, _ in parts])
     return pd.concat([p for _, p in parts], ignore_index=True), np.asarray(at, dtype="int64")
 

@@ -173,9 +173,11 @@ def trace_signals(traces: pd.DataFrame, observations: pd.DataFrame | None,
         runaway |= tokens > float(bounds["max_total_tokens"])
     u["runaway"] = runaway.astype("float64")
     u["waste"] = np.where(u["errors"].to_numpy() > 0, tokens, 0.0)
-    _add_generation_dims(u, obs)
-    _add_tool_dims(u, obs)
-    _add_scores(u, scores, runbooks, conventions)
+    unit_ids = _unit_ids(u["trace_id"])  # numbered once for the three below
+    types = obs["type"].astype(str)
+    _add_generation_dims(u, obs, unit_ids=unit_ids, types=types)
+    _add_tool_dims(u, obs, unit_ids=unit_ids, types=types)
+    _add_scores(u, scores, runbooks, conventions, unit_ids=unit_ids)
     u.attrs["budgets"] = budgets
     return u
 
@@ -188,7 +190,15 @@ def _unit_ids(units: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
 def _row_codes(trace_ids: pd.Series, ids: pd.Index) -> np.ndarray:
     """Per row of ``trace_ids``, the code (:func:`_unit_ids`) of its unit; -1 for none."""
-    codes, uniques = pd.factorize(trace_ids.astype(str))
+    rows = trace_ids.astype(str)
+    if len(ids) and ids.inferred_type == "string" and not ids.hasnans:
+        # the units' ids and the rows' numbered together, the ids first: an id's number is its
+        # code, a row's number past them is no unit (Arrow hashes the strings, not Python)
+        joint = pd.concat([pd.Series(ids.to_numpy(), dtype=rows.dtype),
+                           rows.reset_index(drop=True)], ignore_index=True)
+        codes = pd.factorize(joint)[0][len(ids):]
+        return np.where(codes < len(ids), codes, -1).astype("int64")
+    codes, uniques = pd.factorize(rows)
     found = ids.get_indexer(np.asarray(uniques, dtype=object))
     out = np.full(len(codes), -1, dtype="int64")
     out[codes >= 0] = found[codes[codes >= 0]]
@@ -241,11 +251,13 @@ def _tuples_by_trace(trace_ids: pd.Series | None, values: pd.Series, units: pd.S
     return per_id[at].tolist()
 
 
-def _add_generation_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
-    types = obs["type"].astype(str)
+def _add_generation_dims(u: pd.DataFrame, obs: pd.DataFrame, *,
+                         unit_ids: tuple[np.ndarray, pd.Index] | None = None,
+                         types: pd.Series | None = None) -> None:
+    types = obs["type"].astype(str) if types is None else types
     gens = obs[["trace_id", "model", "prompt_name", "prompt_version", "total_tokens"]][
         types.isin(schema.BILLABLE_TYPES).to_numpy()]
-    at, ids = _unit_ids(u["trace_id"])
+    at, ids = _unit_ids(u["trace_id"]) if unit_ids is None else unit_ids
     coded = (_row_codes(gens["trace_id"], ids), at, ids)  # the rows' units, for every column
     u["model"] = pd.Series(_tuples_by_trace(gens["trace_id"], gens["model"], u["trace_id"],
                                             coded=coded), dtype=object)
@@ -277,10 +289,13 @@ def _add_generation_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
         u["primary_model"] = pd.Series(pd.NA, index=u.index, dtype="string")
 
 
-def _add_tool_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
+def _add_tool_dims(u: pd.DataFrame, obs: pd.DataFrame, *,
+                   unit_ids: tuple[np.ndarray, pd.Index] | None = None,
+                   types: pd.Series | None = None) -> None:
+    types = obs["type"].astype(str) if types is None else types
     tools = obs[["trace_id", "tool_name", "duration_s", "level"]][
-        obs["type"].astype(str).eq("tool").to_numpy() & obs["tool_name"].notna().to_numpy()]
-    at, ids = _unit_ids(u["trace_id"])
+        types.eq("tool").to_numpy() & obs["tool_name"].notna().to_numpy()]
+    at, ids = _unit_ids(u["trace_id"]) if unit_ids is None else unit_ids
     trace = _row_codes(tools["trace_id"], ids)
     u["tool_name"] = pd.Series(_tuples_by_trace(tools["trace_id"], tools["tool_name"],
                                                 u["trace_id"], coded=(trace, at, ids)),
@@ -316,7 +331,8 @@ def _add_tool_dims(u: pd.DataFrame, obs: pd.DataFrame) -> None:
 
 def _add_scores(u: pd.DataFrame, scores: pd.DataFrame | None,
                 runbooks: Mapping[str, Any] | None,
-                conventions: conv.Conventions | None) -> None:
+                conventions: conv.Conventions | None, *,
+                unit_ids: tuple[np.ndarray, pd.Index] | None = None) -> None:
     for name in SCORE_SIGNALS:
         u[name] = np.nan
     for flag in ("hallucinated", "refused", "ungrounded", "invalid_tool_calls",
@@ -336,7 +352,7 @@ def _add_scores(u: pd.DataFrame, scores: pd.DataFrame | None,
     if values.empty:
         return
     # each score's unit row (the first unit of its trace id; -1 for none), grouped on directly
-    at, ids = _unit_ids(u["trace_id"])
+    at, ids = _unit_ids(u["trace_id"]) if unit_ids is None else unit_ids
     first = np.full(len(ids), -1, dtype="int64")
     first[at[::-1]] = np.arange(len(at))[::-1]
     codes = _row_codes(values["trace_id"], ids)

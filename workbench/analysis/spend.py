@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbench.analysis.split import excess_by
+from workbench.analysis.split import excess_by, positions
 from workbench.findings import Suspect
 
 __all__ = ["SPLIT_SIGNALS", "generations", "looping_tool", "model_excess",
@@ -57,7 +57,7 @@ def generations(observations: pd.DataFrame | None, trace_ids: np.ndarray
         return pd.DataFrame(columns=cols), np.empty(0, dtype="int64")
     keep = (observations["model"].notna() & observations["cost_usd"].notna()).to_numpy()
     gens = observations.loc[keep, cols].reset_index(drop=True)
-    at = pd.Index(trace_ids).get_indexer(observations.loc[keep, "trace_id"])
+    at = positions(trace_ids, observations.loc[keep, "trace_id"])
     return gens, np.asarray(at, dtype="int64")
 
 

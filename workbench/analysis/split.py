@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["excess_by"]
+__all__ = ["excess_by", "positions"]
 
 
 def excess_by(rows: pd.DataFrame, at: np.ndarray, current: np.ndarray, baseline: np.ndarray,
@@ -37,3 +37,19 @@ def excess_by(rows: pd.DataFrame, at: np.ndarray, current: np.ndarray, baseline:
     out = table.reset_index()[cols].astype({k: str for k in keys})
     return out.sort_values(["excess", *keys], ascending=[False, *[True] * len(keys)],
                            ignore_index=True)
+
+
+def positions(ids: np.ndarray, values: pd.Series) -> np.ndarray:
+    """``pd.Index(ids).get_indexer(values)``: each value's position among the distinct
+    ``ids`` (-1 where none). Text against text is numbered by Arrow together, the ids first so
+    that an id's number is its position, instead of hashing every value as a Python string."""
+    index = pd.Index(ids)
+    n = len(index)
+    if n and isinstance(values.dtype, pd.StringDtype) and index.inferred_type == "string":
+        joint = pd.concat([pd.Series(index.to_numpy(), dtype=values.dtype),
+                           values.reset_index(drop=True)], ignore_index=True)
+        codes = pd.factorize(joint)[0]
+        if np.array_equal(codes[:n], np.arange(n)):  # distinct ids, none missing
+            rest = codes[n:]
+            return np.where(rest < n, rest, -1).astype("int64")
+    return index.get_indexer(values)

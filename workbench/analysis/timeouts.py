@@ -103,20 +103,28 @@ def _quantile(q: float):
 
 
 def _child_spans(ctx: Context) -> dict:
-    """The observations below a trace's root, as arrays, once per detection run: start time
-    (ns), kind (``tool`` or the observation type), name (the tool's or the span's), duration."""
+    """The observations below a trace's root, as arrays, once per observations frame: start
+    time (ns), kind (``tool`` or the observation type), name (the tool's or the span's),
+    duration. The context's own copy of the dict also keeps its baseline's p95 per span."""
     spans = ctx._spans
     if "start_ns" not in spans:
-        obs = ctx.observations
-        o = obs[obs["parent_observation_id"].notna().to_numpy()]
-        is_tool = o["tool_name"].notna().to_numpy()
-        spans["start_ns"] = o["start_time"].to_numpy(dtype="datetime64[ns]").astype("int64")
-        spans["kind"] = np.where(is_tool, "tool", o["type"].astype(str).to_numpy())
-        spans["name"] = np.where(is_tool, o["tool_name"].astype(str).to_numpy(dtype=object),
-                                 o["name"].astype(str).to_numpy(dtype=object))
-        spans["dur"] = o["duration_s"].to_numpy()
-        spans["frame"] = pd.DataFrame({"kind": spans["kind"], "name": spans["name"],
-                                       "dur": spans["dur"]})
+        spans.update(ctx.derived("child_spans", lambda: _spans_of(ctx.observations)))
+    return spans
+
+
+def _spans_of(obs: pd.DataFrame) -> dict:
+    # the five columns read, not the whole observations frame, are filtered
+    o = obs[["start_time", "tool_name", "type", "name", "duration_s"]][
+        obs["parent_observation_id"].notna().to_numpy()]
+    is_tool = o["tool_name"].notna().to_numpy()
+    spans: dict = {}
+    spans["start_ns"] = o["start_time"].to_numpy(dtype="datetime64[ns]").astype("int64")
+    spans["kind"] = np.where(is_tool, "tool", o["type"].astype(str).to_numpy())
+    spans["name"] = np.where(is_tool, o["tool_name"].astype(str).to_numpy(dtype=object),
+                             o["name"].astype(str).to_numpy(dtype=object))
+    spans["dur"] = o["duration_s"].to_numpy()
+    spans["frame"] = pd.DataFrame({"kind": spans["kind"], "name": spans["name"],
+                                   "dur": spans["dur"]})
     return spans
 
 
@@ -226,7 +234,7 @@ def tool_units(ctx: Context) -> pd.DataFrame:
         return pd.DataFrame(columns=["time", "tool_name", "agent", "duration", "trace_id"])
     st = obs["start_time"]
     keep = (obs["tool_name"].notna() & (st >= j.baseline_start) & (st < j.end)).to_numpy()
-    o = obs[keep]
+    o = obs[["start_time", "tool_name", "agent", "duration_s", "trace_id"]][keep]
     return pd.DataFrame({"time": pd.to_datetime(o["start_time"], utc=True).array,
                          "tool_name": o["tool_name"].astype(str).to_numpy(),
                          "agent": o["agent"].astype(str).to_numpy(),

@@ -542,23 +542,35 @@ class Coverage:
 def coverage(observations: pd.DataFrame, scores: pd.DataFrame | None = None,
              conventions: Conventions | None = None) -> Coverage:
     """Share of traces whose agent, tool, model and prompt could not be mapped, with a note
-    for every gap a reader should act on (never silent when a mapping is wrong)."""
+    for every gap a reader should act on (never silent when a mapping is wrong).
+
+    A trace's agent is that of its first observation naming one. The trace ids are numbered
+    once and every count works on those numbers and on the few columns read, not on copies of
+    the observations frame."""
     obs = observations
-    n = int(obs["trace_id"].nunique()) if len(obs) else 0
+    trace, ids = pd.factorize(obs["trace_id"]) if len(obs) else (np.zeros(0, "int64"), [])
+    n = len(ids)
     cov = Coverage(traces=n)
     if n == 0:
         return cov
-    agent_unknown = obs.groupby("trace_id", sort=False, observed=True)["agent"].first() \
-        .astype(str).eq("unknown")
+    known = trace >= 0
+
+    def traces_with(rows: np.ndarray) -> int:
+        return int(np.count_nonzero(np.bincount(trace[rows & known], minlength=n)))
+
+    agent = obs["agent"]
+    named = np.flatnonzero(known & agent.notna().to_numpy())
+    first = named[np.unique(trace[named], return_index=True)[1]]  # per trace, in trace order
+    unknown_agents = int(agent.take(first).astype(str).eq("unknown").sum())
     types = obs["type"].astype(str)
-    gens = obs.loc[types.isin(["generation", "embedding"]).to_numpy(),
-                   ["trace_id", "model", "prompt_name"]]
-    tools = obs.loc[types.eq("tool").to_numpy(), ["trace_id", "tool_name"]]
-    traces_with_model = gens.loc[gens["model"].notna(), "trace_id"].nunique()
-    traces_with_prompt = gens.loc[gens["prompt_name"].notna(), "trace_id"].nunique()
-    traces_with_tool = tools.loc[tools["tool_name"].notna(), "trace_id"].nunique()
+    gen_rows = types.isin(["generation", "embedding"]).to_numpy()
+    tool_rows = types.eq("tool").to_numpy()
+    n_gens, n_tools = int(gen_rows.sum()), int(tool_rows.sum())
+    traces_with_model = traces_with(gen_rows & obs["model"].notna().to_numpy())
+    traces_with_prompt = traces_with(gen_rows & obs["prompt_name"].notna().to_numpy())
+    traces_with_tool = traces_with(tool_rows & obs["tool_name"].notna().to_numpy())
     cov.unknown = {
-        "agent": float(agent_unknown.mean()),
+        "agent": unknown_agents / n,
         "model": 1.0 - traces_with_model / n,
         "prompt": 1.0 - traces_with_prompt / n,
         "tool": 1.0 - traces_with_tool / n,
@@ -567,16 +579,16 @@ def coverage(observations: pd.DataFrame, scores: pd.DataFrame | None = None,
         cov.notes.append(f"agent unknown on {cov.unknown['agent']:.0%} of traces: set `agent:` "
                          f"in the conventions file ({ENV_CONVENTIONS}) to the field that names "
                          "your agents")
-    if len(gens) == 0:
+    if n_gens == 0:
         cov.notes.append("no generation (LLM call) found in any trace: cost and model "
                          "attribution are off; map your LLM spans with `types:` or `model:`")
     elif cov.unknown["model"] > 0.5:
         cov.notes.append(f"model unknown on {cov.unknown['model']:.0%} of traces: set `model:` "
                          "in the conventions file")
-    if len(tools) == 0:
+    if n_tools == 0:
         cov.notes.append("no tool call found in any trace: tool attribution is off; if your "
                          "agents call tools, map them with `types:` or `tool_name:`")
-    if traces_with_prompt == 0 and len(gens):
+    if traces_with_prompt == 0 and n_gens:
         cov.notes.append("no prompt name or version on any generation: prompt attribution is "
                          "off (link prompts to generations, or set `prompt_name:` / "
                          "`prompt_version:`)")
