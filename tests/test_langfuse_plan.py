@@ -229,14 +229,15 @@ def test_a_cache_of_another_version_is_never_read(smp, tmp_path, monkeypatch):
     assert len(list(tmp_path.iterdir())) == 2
 
 
-def test_a_cache_written_before_reasoning_tokens_were_read_is_not_served(tmp_path, monkeypatch):
-    """Version 5 cached canonical frames whose output counts left reasoning tokens out."""
-    from tests.otel_fixtures import Recorder, reasoning
+def _read_over_an_older_cache(tmp_path, monkeypatch, fixture, version: int) -> pd.DataFrame:
+    """The ``fixture``'s observations, read over a cache the ``version`` before wrote: pulled
+    again (none of the old slices served)."""
+    from tests import otel_fixtures
 
-    rec = Recorder()
-    reasoning(rec)
+    rec = otel_fixtures.Recorder()
+    getattr(otel_fixtures, fixture)(rec)
     with LangfuseDouble.from_spans(rec.spans, prices=()) as d:
-        monkeypatch.setattr(_cache, "CACHE_VERSION", 5)
+        monkeypatch.setattr(_cache, "CACHE_VERSION", version)
         with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
             src.observations(*WEEK)
         monkeypatch.undo()
@@ -246,7 +247,12 @@ def test_a_cache_written_before_reasoning_tokens_were_read_is_not_served(tmp_pat
             stats = src.last_stats
         assert _pulled(d)
     assert stats["slices_cached"] == 0
-    row = got.set_index("name").loc["reasoned-answer"]
+    return got.set_index("name")
+
+
+def test_a_cache_written_before_reasoning_tokens_were_read_is_not_served(tmp_path, monkeypatch):
+    """Version 5 cached canonical frames whose output counts left reasoning tokens out."""
+    row = _read_over_an_older_cache(tmp_path, monkeypatch, "reasoning", 5).loc["reasoned-answer"]
     assert (row["output_tokens"], row["reasoning_tokens"]) == (1000, 900)
 
 
@@ -254,22 +260,7 @@ def test_a_cache_written_before_audio_and_prediction_tokens_were_read_is_not_ser
         tmp_path, monkeypatch):
     """Version 6 cached raw frames whose input / output counts left Langfuse's audio and
     predicted-output usage types out."""
-    from tests.otel_fixtures import Recorder, audio
-
-    rec = Recorder()
-    audio(rec)
-    with LangfuseDouble.from_spans(rec.spans, prices=()) as d:
-        monkeypatch.setattr(_cache, "CACHE_VERSION", 6)
-        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
-            src.observations(*WEEK)
-        monkeypatch.undo()
-        d.reset_log()
-        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
-            got = src.observations(*WEEK)
-            stats = src.last_stats
-        assert _pulled(d)
-    assert stats["slices_cached"] == 0
-    row = got.set_index("name").loc["voice-answer"]
+    row = _read_over_an_older_cache(tmp_path, monkeypatch, "audio", 6).loc["voice-answer"]
     assert (row["input_tokens"], row["output_tokens"]) == (1200, 900)
 
 
