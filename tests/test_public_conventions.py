@@ -564,3 +564,56 @@ def test_judge_scores_off_the_unit_scale_are_read_on_their_own_scale_and_said():
     with pytest.raises(ConfigError, match=r"scores.groundedness.scales.x must be \[lowest, "
                                           r"highest\]"):
         conv.load({"scores": {"groundedness": {"scales": {"x": [5, 1]}}}})
+
+
+def test_a_generic_name_is_the_last_resort_for_an_agent_and_the_report_says_so():
+    """Flowise's Langfuse analytics name a Tool Agent's trace after LangChain's root run,
+    "AgentExecutor", with nothing else naming the agent: that name beats "unknown", and the
+    coverage says the agent is only named generically."""
+    rows = [
+        _span("f", "a", "AgentExecutor", trace_name="AgentExecutor", native_type="SPAN"),
+        _span("f", "b", "ChatOpenAI", "a", native_type="GENERATION"),
+        _span("s", "c", "AgentExecutor", trace_name="AgentExecutor",
+              **{"res:service.name": "storefront"}),
+        _span("n", "d", "POST /chat"),
+    ]
+    assert _agents(rows) == {"f": "AgentExecutor", "s": "storefront", "n": "POST /chat"}
+    raw = conv.raw_frame({c: [r.get(c) for r in rows] for c in sorted({k for r in rows
+                                                                        for k in r})})
+    cov = conv.coverage(conv.load().observations(raw))
+    assert cov.unknown["agent"] == 0.0
+    note, = [n for n in cov.notes if "generic name" in n]
+    assert note.startswith("agent named only by a framework's generic name (AgentExecutor, "
+                           "POST /chat) on 67% of traces")
+    # the last resort is a rule like any other: dropped, such traces are unknown again
+    rules = [r for r in conv._defaults()["agent"] if not isinstance(r, dict)
+             or "generic" not in r]
+    strict = conv.load({"agent": {"replace": True, "rules": rules}})
+    assert _agents(rows, strict)["f"] == "unknown"
+    with pytest.raises(ConfigError, match=r"agent\[0\]: `generic` must be `allowed` or "
+                                          r"`skipped`, got 'yes'"):
+        conv.load({"agent": [{"root_observation": "*", "generic": "yes"}]})
+
+
+def test_a_dify_node_is_typed_by_its_node_type_metadata():
+    """Dify writes workflow nodes through Langfuse's ingestion API as plain spans named by
+    their title, with the node type in metadata: an HTTP request or tool node is a tool call,
+    a knowledge retrieval a retriever."""
+    dify = {"meta:app_id": "6f1c2f0e", "native_type": "SPAN"}
+    rows = [
+        _span("d", "a", "workflow", trace_name="message", **dify),
+        _span("d", "b", "Order Status API", "a", level="ERROR",
+              status_message="Reached maximum retries (3) for URL https://erp.example/api",
+              **{**dify, "meta:node_type": "http-request"}),
+        _span("d", "c", "Knowledge Retrieval", "a", **{**dify, "meta:node_type":
+                                                       "knowledge-retrieval"}),
+        _span("d", "e", "Start", "a", **{**dify, "meta:node_type": "start"}),
+    ]
+    raw = conv.raw_frame({c: [r.get(c) for r in rows] for c in sorted({k for r in rows
+                                                                        for k in r})})
+    obs = conv.load().observations(raw).set_index("name")
+    assert obs.loc["Order Status API", ["type", "tool_name"]].tolist() == \
+        ["tool", "Order Status API"]
+    assert obs.loc["Knowledge Retrieval", "type"] == "retriever"
+    assert obs.loc["Start", "type"] == "span" and obs.loc["workflow", "agent"] == "message"
+    assert "meta:node_type" in conv.load().wanted_columns()

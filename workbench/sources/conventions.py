@@ -112,6 +112,7 @@ class Rule:
     pattern: re.Pattern[str] | None = None
     json_key: str | None = None
     parts_excluded: bool = False
+    generic_allowed: bool = False  # agent rules: a generic name is taken too (`generic: allowed`)
 
     @property
     def column(self) -> str:
@@ -176,6 +177,9 @@ class Conventions:
     fingerprint: str = ""
     """A hash of the rules: caches of mapped frames are keyed by it."""
     agent_name_suffixes: tuple[str, ...] = ()
+    type_metadata: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """As ``type_attributes``, for metadata keys (what platforms writing through Langfuse's
+    ingestion API, such as Dify, say of a span)."""
 
     # -- what sources must extract ---------------------------------------------------------
     def wanted(self) -> dict[str, set[str]]:
@@ -186,6 +190,7 @@ class Conventions:
                 if r.kind in out:
                     out[r.kind].add(r.key)
         out["attribute"].update(self.type_attributes)
+        out["metadata"].update(self.type_metadata)
         out["attribute"].update(self.present_means_tool)
         out["attribute"].add("error.type")
         return out
@@ -324,8 +329,9 @@ class Conventions:
         native = raw["native_type"].str.upper()
         known = _where(native, native.isin(TYPES) & (native != "SPAN"))
         inferred = pd.Series(pd.NA, index=raw.index, dtype=_TEXT)
-        for key, mapping in self.type_attributes.items():
-            col = "attr:" + key
+        typed = [("attr:" + k, m) for k, m in self.type_attributes.items()] + \
+            [("meta:" + k, m) for k, m in self.type_metadata.items()]
+        for col, mapping in typed:
             if col not in raw.columns:
                 continue
             lookup = {str(k).lower(): v for k, v in mapping.items()}
@@ -413,7 +419,7 @@ class Conventions:
                     if values is None:
                         continue
                 if col == "agent":
-                    values = self._named_agents(values)
+                    values = self._named_agents(values, generic=rule.generic_allowed)
                 have = values.notna().to_numpy()
                 rows = order[have[order]]
                 rows = rows[chosen[codes[rows]] < 0]
@@ -428,11 +434,12 @@ class Conventions:
             out[col] = _to_text(pd.Series(per_row, index=raw.index, dtype=object))
         return pd.DataFrame(out, index=raw.index)
 
-    def _named_agents(self, values: pd.Series) -> pd.Series:
+    def _named_agents(self, values: pd.Series, generic: bool = False) -> pd.Series:
         """``values`` as agent names: operation prefixes and method suffixes stripped
         ("invoke_agent x", "vendor_research.kickoff"), and the names frameworks
         give every trace ("Agent workflow", "LangGraph", "POST /chat") set to null, so that the
-        next rule is tried rather than every trace landing in one "agent"."""
+        next rule is tried rather than every trace landing in one "agent" (unless ``generic``:
+        the last resort, a framework's name for the trace rather than none)."""
         have = values.notna().to_numpy()
         if not have.any():
             return values
@@ -442,7 +449,7 @@ class Conventions:
                                 self.agent_name_prefixes)
         for suffix in self.agent_name_suffixes:
             names = names.str.replace(f"{re.escape(suffix)}$", "", regex=True)
-        if self.generic_agent_names is not None:
+        if self.generic_agent_names is not None and not generic:
             names = names.where(~names.str.fullmatch(self.generic_agent_names))
         named = names.astype(object).where(names.notna() & names.ne(""), None).to_numpy()
         out = values.astype(object).copy()
@@ -579,6 +586,16 @@ def coverage(observations: pd.DataFrame, scores: pd.DataFrame | None = None,
         cov.notes.append(f"agent unknown on {cov.unknown['agent']:.0%} of traces: set `agent:` "
                          f"in the conventions file ({ENV_CONVENTIONS}) to the field that names "
                          "your agents")
+    conv = conventions or load()
+    if conv.generic_agent_names is not None:
+        counts = agent.take(first).astype(str).value_counts()
+        generic = counts[counts.index.str.fullmatch(conv.generic_agent_names)]
+        if len(generic):
+            names = ", ".join(generic.index[:3])
+            cov.notes.append(f"agent named only by a framework's generic name ({names}) on "
+                             f"{generic.sum() / n:.0%} of traces: set `agent:` in the "
+                             f"conventions file ({ENV_CONVENTIONS}) to the field that names "
+                             "your agents")
     if n_gens == 0:
         cov.notes.append("no generation (LLM call) found in any trace: cost and model "
                          "attribution are off; map your LLM spans with `types:` or `model:`")
@@ -593,7 +610,6 @@ def coverage(observations: pd.DataFrame, scores: pd.DataFrame | None = None,
                          "off (link prompts to generations, or set `prompt_name:` / "
                          "`prompt_version:`)")
     if scores is not None and len(scores):
-        conv = conventions or load()
         names = sorted(str(x) for x in scores["name"].unique())
         used = [s for s in names if conv.score_signal(s) is not None]
         if not used:
@@ -754,7 +770,13 @@ def _build(spec: Mapping[str, Any], where: str) -> Conventions:
     for key in _RULE_KEYS:
         parsed = []
         for i, entry in enumerate(spec.get(key, []) or []):
-            excluded = False
+            excluded = generic = False
+            if key == "agent" and isinstance(entry, Mapping) and "generic" in entry:
+                if entry["generic"] not in ("allowed", "skipped"):
+                    raise ConfigError(f"conventions {where}: {key}[{i}]: `generic` must be "
+                                      f"`allowed` or `skipped`, got {entry['generic']!r}")
+                generic = entry["generic"] == "allowed"
+                entry = {k: v for k, v in entry.items() if k != "generic"}
             option = _EXCLUDABLE[key][0] if key in _EXCLUDABLE else None
             if isinstance(entry, Mapping) and option is not None and option in entry:
                 marker = entry[option]
@@ -780,16 +802,19 @@ def _build(spec: Mapping[str, Any], where: str) -> Conventions:
             elif kind == "field" and value not in RAW_COLUMNS:
                 raise ConfigError(f"conventions {where}: {key}[{i}] names unknown field "
                                   f"{value!r}; fields: {sorted(RAW_COLUMNS)}")
-            parsed.append(Rule(kind, str(value), pattern, json_key, excluded))
+            parsed.append(Rule(kind, str(value), pattern, json_key, excluded, generic))
         rules[key] = tuple(parsed)
     types = spec.get("types", {}) or {}
-    type_attributes = {str(k): {str(a): str(b).upper() for a, b in (v or {}).items()}
-                       for k, v in (types.get("attributes", {}) or {}).items()}
-    for key, mapping in type_attributes.items():
-        bad = sorted(set(mapping.values()) - set(TYPES))
-        if bad:
-            raise ConfigError(f"conventions {where}: types.attributes.{key} maps to unknown "
-                              f"type(s) {bad}; types: {list(TYPES)}")
+    typed: dict[str, dict[str, dict[str, str]]] = {}
+    for part in ("attributes", "metadata"):
+        typed[part] = {str(k): {str(a): str(b).upper() for a, b in (v or {}).items()}
+                       for k, v in (types.get(part, {}) or {}).items()}
+        for key, mapping in typed[part].items():
+            bad = sorted(set(mapping.values()) - set(TYPES))
+            if bad:
+                raise ConfigError(f"conventions {where}: types.{part}.{key} maps to unknown "
+                                  f"type(s) {bad}; types: {list(TYPES)}")
+    type_attributes = typed["attributes"]
     present = tuple(str(k) for k in types.get("present_means_tool", []) or [])
     tool_names = tuple(_compile(p, f"{where}: types.tool_span_names")
                        for p in types.get("tool_span_names", []) or [])
@@ -822,7 +847,8 @@ def _build(spec: Mapping[str, Any], where: str) -> Conventions:
             categories={_score_key(k): float(v) for k, v in (s.get("categories") or {}).items()},
             scales=scales)
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
-    return Conventions(rules=rules, type_attributes=type_attributes, present_means_tool=present,
+    return Conventions(rules=rules, type_attributes=type_attributes,
+                       type_metadata=typed["metadata"], present_means_tool=present,
                        tool_span_names=tool_names,
                        agent_name_prefixes=tuple(spec.get("agent_name_prefixes", []) or []),
                        agent_name_suffixes=tuple(spec.get("agent_name_suffixes", []) or []),
