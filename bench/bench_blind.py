@@ -6,7 +6,8 @@ The data come from ``bench/blind_data.py`` (``--data sdk``, the default) or
 ``bench/blind_gateways.py`` (``--data gateways``: LiteLLM, Langfuse JS SDK, LlamaIndex) or
 ``bench/blind_agents.py`` (``--data agents``: OpenAI Agents SDK, CrewAI, Google ADK, Langfuse
 Python SDK v3, judges with score configs) or ``bench/blind_stacks.py`` (``--data stacks``: Mastra,
-Haystack, smolagents, Semantic Kernel; a Tokyo day), all
+Haystack, smolagents, Semantic Kernel; a Tokyo day) or ``bench/blind_lowcode.py`` (``--data
+lowcode``: Dify, Flowise, Langfuse Python SDK v2, LangChain's CallbackHandler), all
 written from public documentation without reading the detectors. Each dataset is 30 days of four agents served through the Langfuse contract
 double and read by the real Langfuse source; the daily report is built for a day with the 7
 days before it, as a scheduled ``workbench report daily`` would.
@@ -19,7 +20,7 @@ days before it, as a scheduled ``workbench report daily`` would.
    undetectable change;
 3. what the report says about coverage and unmapped fields.
 
-    python bench/bench_blind.py [--quick] [--magnitudes 2,3,5,10] [--data sdk|frameworks|gateways|agents|stacks]
+    python bench/bench_blind.py [--quick] [--magnitudes 2,3,5,10] [--data sdk|frameworks|gateways|agents|stacks|lowcode]
     # --quick: 2x, 5x, 5 quiet days
 """
 
@@ -62,6 +63,10 @@ DATASETS = {
     "stacks": ("blind_stacks", (("timeout_surge", "2026-11-18", 2),
                                 ("cost_spike", "2026-11-20", 1),
                                 ("hallucination_spike", "2026-11-25", 3))),
+    # Dify, Flowise, the Langfuse Python SDK v2 and LangChain; a European working day
+    "lowcode": ("blind_lowcode", (("timeout_surge", "2026-11-19", 10),
+                                  ("cost_spike", "2026-11-24", 13),
+                                  ("hallucination_spike", "2026-11-26", 9))),
 }
 INCIDENTS = DATASETS["sdk"][1]
 
@@ -211,7 +216,7 @@ def main() -> None:
     ap.add_argument("--data", choices=sorted(DATASETS), default="sdk",
                     help="sdk: blind_data (default); frameworks: blind_frameworks; "
                          "gateways: blind_gateways; agents: blind_agents; "
-                         "stacks: blind_stacks")
+                         "stacks: blind_stacks; lowcode: blind_lowcode")
     ap.add_argument("--magnitudes", default=None,
                     help="comma-separated, default 2,3,5,10 (10: a sanity check beyond the aim)")
     args = ap.parse_args()
