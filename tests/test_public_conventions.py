@@ -608,6 +608,12 @@ def test_a_dify_node_is_typed_by_its_node_type_metadata():
         _span("d", "c", "Knowledge Retrieval", "a", **{**dify, "meta:node_type":
                                                        "knowledge-retrieval"}),
         _span("d", "e", "Start", "a", **{**dify, "meta:node_type": "start"}),
+        # sent over OpenTelemetry by an SDK that marks every span a "span": the node type wins
+        _span("o", "f", "Weather API", **{"attr:langfuse.observation.type": "span",
+                                          "meta:node_type": "tool"}),
+        # ... but a "span" stays one where only a guess would make it more (a model named)
+        _span("o", "g", "rerank", "f", **{"attr:langfuse.observation.type": "span",
+                                          "attr:gen_ai.request.model": "rerank-v3.5"}),
     ]
     raw = conv.raw_frame({c: [r.get(c) for r in rows] for c in sorted({k for r in rows
                                                                         for k in r})})
@@ -616,4 +622,5 @@ def test_a_dify_node_is_typed_by_its_node_type_metadata():
         ["tool", "Order Status API"]
     assert obs.loc["Knowledge Retrieval", "type"] == "retriever"
     assert obs.loc["Start", "type"] == "span" and obs.loc["workflow", "agent"] == "message"
+    assert obs.loc["Weather API", "type"] == "tool" and obs.loc["rerank", "type"] == "span"
     assert "meta:node_type" in conv.load().wanted_columns()

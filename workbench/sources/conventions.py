@@ -337,13 +337,19 @@ class Conventions:
             lookup = {str(k).lower(): v for k, v in mapping.items()}
             mapped = _per_value(raw[col].astype(_TEXT).str.lower(),
                                 lambda v, lookup=lookup: v.map(lookup), _TEXT)
+            # a plain span says nothing: the next key may (Dify's node_type under an SDK's
+            # default "span")
+            mapped = _where(mapped, mapped.ne("SPAN").fillna(False).to_numpy(dtype=bool))
             inferred = _where(inferred, inferred.notna(), mapped)
         explicit = raw["attr:langfuse.observation.type"].astype(_TEXT).str.upper() \
             if "attr:langfuse.observation.type" in raw.columns else None
         out = known
         if explicit is not None:
-            out = _where(explicit, explicit.isin(TYPES), out)
+            out = _where(explicit, explicit.isin(TYPES) & (explicit != "SPAN"), out)
         out = _where(out, out.notna(), inferred)
+        if explicit is not None:  # an SDK's "span" yields to the keys above, not to guesses
+            out = _where(out, (out.notna() | explicit.ne("SPAN").fillna(True)).to_numpy(
+                dtype=bool), "SPAN")
         names = raw["name"].fillna("")
         tool_like = np.zeros(len(raw), dtype=bool)
         for key in self.present_means_tool:
