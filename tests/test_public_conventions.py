@@ -217,11 +217,15 @@ def test_error_type_from_the_status_message_when_events_are_gone():
                              "c": "error", "d": "grpc.RpcError"}
 
 
+def _raw(rows: list[dict]) -> pd.DataFrame:
+    """A raw frame from rows (one dict per observation)."""
+    cols = sorted({k for r in rows for k in r})
+    return conv.raw_frame({c: [r.get(c) for r in rows] for c in cols})
+
+
 def _agents(rows: list[dict], conventions=None) -> dict[str, str]:
     """Agent per trace id from raw rows (one dict per observation)."""
-    cols = sorted({k for r in rows for k in r})
-    raw = conv.raw_frame({c: [r.get(c) for r in rows] for c in cols})
-    obs = (conventions or conv.load()).observations(raw)
+    obs = (conventions or conv.load()).observations(_raw(rows))
     return obs.groupby("trace_id")["agent"].first().to_dict()
 
 
@@ -578,9 +582,7 @@ def test_a_generic_name_is_the_last_resort_for_an_agent_and_the_report_says_so()
         _span("n", "d", "POST /chat"),
     ]
     assert _agents(rows) == {"f": "AgentExecutor", "s": "storefront", "n": "POST /chat"}
-    raw = conv.raw_frame({c: [r.get(c) for r in rows] for c in sorted({k for r in rows
-                                                                        for k in r})})
-    cov = conv.coverage(conv.load().observations(raw))
+    cov = conv.coverage(conv.load().observations(_raw(rows)))
     assert cov.unknown["agent"] == 0.0
     note, = [n for n in cov.notes if "generic name" in n]
     assert note.startswith("agent named only by a framework's generic name (AgentExecutor, "
@@ -615,9 +617,7 @@ def test_a_dify_node_is_typed_by_its_node_type_metadata():
         _span("o", "g", "rerank", "f", **{"attr:langfuse.observation.type": "span",
                                           "attr:gen_ai.request.model": "rerank-v3.5"}),
     ]
-    raw = conv.raw_frame({c: [r.get(c) for r in rows] for c in sorted({k for r in rows
-                                                                        for k in r})})
-    obs = conv.load().observations(raw).set_index("name")
+    obs = conv.load().observations(_raw(rows)).set_index("name")
     assert obs.loc["Order Status API", ["type", "tool_name"]].tolist() == \
         ["tool", "Order Status API"]
     assert obs.loc["Knowledge Retrieval", "type"] == "retriever"
