@@ -406,21 +406,18 @@ def insufficient(ctx: Context) -> Finding | None:
             spec = rb.signal(s)
             page = spec.get("thresholds", {}).get("page")
             compare = spec.get("compare", "ratio")
+            smallest, unit = None, ""
             if page is not None and compare == "ratio":
-                detectable = j.detectable(s)
-                if detectable > float(page):
-                    size = 'no size' if not np.isfinite(detectable) else f'{detectable:.1f}x'
-                    reasons.append(f"{n} {what(s)} in the window can only tell apart a {s} "
-                                   f"change of {size} or more (page threshold {page:g}x)")
-                    continue
+                smallest, unit = j.detectable(s), "x"
             elif page is not None and compare == "delta" and SIGNALS[s].kind == "mean" \
                     and not SIGNALS[s].log:
-                shift = j.detectable_shift(s)
-                if shift > float(page):
-                    size = 'no size' if not np.isfinite(shift) else f'{shift:.2f}'
-                    reasons.append(f"{n} {what(s)} in the window can only tell apart a {s} "
-                                   f"change of {size} or more (page threshold {page:g})")
-                    continue
+                smallest = j.detectable_shift(s)
+            if smallest is not None and smallest > float(page):
+                size = 'no size' if not np.isfinite(smallest) else \
+                    (f'{smallest:.1f}x' if unit else f'{smallest:.2f}')
+                reasons.append(f"{n} {what(s)} in the window can only tell apart a {s} "
+                               f"change of {size} or more (page threshold {page:g}{unit})")
+                continue
             return None
         why = "; ".join(reasons)
     summary = f"{rb.title}: insufficient data to judge ({why})"

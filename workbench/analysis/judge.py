@@ -470,14 +470,10 @@ class Judge:
         m = p.mask & self._group_mask(group) & self.in_window
         n, o, e, v, *_ = _sums(p, m)
         if p.spec.kind == "mean":
-            if n < 2:
-                return float("inf")
-            # the smallest shift of the mean the t test would call significant, as a ratio
-            t = float(special.stdtrit(n - 1.0, 1 - self.alpha))
-            shift = t * np.sqrt(max(v, 0.0) * p.phi.get(group, 1.0)) / n
+            shift = self._mean_shift(p, n, v, group)
             if p.spec.log:
                 return float(np.exp(shift))
-            level = abs(e) / n
+            level = abs(e) / n if n else 0.0
             return float(1.0 + shift / level) if level > 0 else float("inf")
         return stats.detectable_ratio(p.spec.kind, e, n=n, phi=p.phi.get(group, 1.0),
                                       alpha=self.alpha)
@@ -488,8 +484,12 @@ class Judge:
         p = self.prepared(signal)
         if p.spec.kind != "mean" or p.spec.log:
             raise ValueError(f"{signal} is not a mean on its own scale")
-        m = p.mask & self._group_mask(group) & self.in_window
-        n, _, _, v, *_ = _sums(p, m)
+        n, _, _, v, *_ = _sums(p, p.mask & self._group_mask(group) & self.in_window)
+        return self._mean_shift(p, n, v, group)
+
+    def _mean_shift(self, p: _Prepared, n: float, v: float, group: str) -> float:
+        """The smallest shift of the mean of ``n`` units (summed variance ``v``) the t test
+        would call significant."""
         if n < 2:
             return float("inf")
         t = float(special.stdtrit(n - 1.0, 1 - self.alpha))

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import schema
+from workbench.analysis.split import positions
 from workbench.errors import SchemaError
 from workbench.sources import conventions as conv
 
@@ -190,19 +191,7 @@ def _unit_ids(units: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
 def _row_codes(trace_ids: pd.Series, ids: pd.Index) -> np.ndarray:
     """Per row of ``trace_ids``, the code (:func:`_unit_ids`) of its unit; -1 for none."""
-    rows = trace_ids.astype(str)
-    if len(ids) and ids.inferred_type == "string" and not ids.hasnans:
-        # the units' ids and the rows' numbered together, the ids first: an id's number is its
-        # code, a row's number past them is no unit (Arrow hashes the strings, not Python)
-        joint = pd.concat([pd.Series(ids.to_numpy(), dtype=rows.dtype),
-                           rows.reset_index(drop=True)], ignore_index=True)
-        codes = pd.factorize(joint)[0][len(ids):]
-        return np.where(codes < len(ids), codes, -1).astype("int64")
-    codes, uniques = pd.factorize(rows)
-    found = ids.get_indexer(np.asarray(uniques, dtype=object))
-    out = np.full(len(codes), -1, dtype="int64")
-    out[codes >= 0] = found[codes[codes >= 0]]
-    return out
+    return np.asarray(positions(ids, trace_ids.astype(str)), dtype="int64")
 
 
 def _tuples_by_trace(trace_ids: pd.Series | None, values: pd.Series, units: pd.Series, *,

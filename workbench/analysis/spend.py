@@ -117,7 +117,7 @@ def tool_calls(observations: pd.DataFrame | None, trace_ids: np.ndarray) -> pd.D
     if observations is None or not {"trace_id", "agent", "tool_name"} <= set(observations.columns):
         return pd.DataFrame(columns=cols)
     keep = observations["tool_name"].notna().to_numpy()
-    at = pd.Index(trace_ids).get_indexer(observations.loc[keep, "trace_id"])
+    at = positions(trace_ids, observations.loc[keep, "trace_id"])
     calls = pd.DataFrame({"agent": observations.loc[keep, "agent"].astype(str).to_numpy(),
                           "tool_name": observations.loc[keep, "tool_name"].astype(str).to_numpy(),
                           "at": at})

@@ -41,8 +41,9 @@ def excess_by(rows: pd.DataFrame, at: np.ndarray, current: np.ndarray, baseline:
 
 def positions(ids: np.ndarray, values: pd.Series) -> np.ndarray:
     """``pd.Index(ids).get_indexer(values)``: each value's position among the distinct
-    ``ids`` (-1 where none). Text against text is numbered by Arrow together, the ids first so
-    that an id's number is its position, instead of hashing every value as a Python string."""
+    ``ids`` (-1 where none, and for a missing value). Text against text is numbered by Arrow
+    together, the ids first so that an id's number is its position, instead of hashing every
+    value as a Python string."""
     index = pd.Index(ids)
     n = len(index)
     if n and isinstance(values.dtype, pd.StringDtype) and index.inferred_type == "string":
@@ -52,4 +53,9 @@ def positions(ids: np.ndarray, values: pd.Series) -> np.ndarray:
         if np.array_equal(codes[:n], np.arange(n)):  # distinct ids, none missing
             rest = codes[n:]
             return np.where(rest < n, rest, -1).astype("int64")
-    return index.get_indexer(values)
+    # each distinct value looked up once; a missing value is no id, even where an id is missing
+    codes, uniques = pd.factorize(values)
+    found = index.get_indexer(np.asarray(uniques, dtype=object))
+    out = np.full(len(codes), -1, dtype="int64")
+    out[codes >= 0] = found[codes[codes >= 0]]
+    return out
