@@ -30,6 +30,7 @@ from workbench import runbooks as runbook_mod
 from workbench import schema
 from workbench.analysis import ALL, PRIMARY, SIGNALS, Judge, detect_all, units_for
 from workbench.analysis.detect import Context, baseline_period
+from workbench.analysis.signals import score_notes
 from workbench.deadline import Deadline, active_deadline
 from workbench.errors import ConfigError
 from workbench.findings import SEVERITIES, Finding
@@ -41,7 +42,6 @@ __all__ = ["Investigation", "TraceWindow", "explore", "html_table", "investigate
            "open_trace_source"]
 
 _CONTEXT = pd.Timedelta(hours=6)  # shown around the window in the signal charts
-_SCORE_LAG = pd.Timedelta(hours=1)  # scores land minutes after their trace
 _STYLE = """<style>
 .wb-table { border-collapse: collapse; font-size: 13px; margin: 6px 0 14px 0; }
 .wb-table th, .wb-table td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
@@ -413,14 +413,15 @@ def investigate(runbook: str | Runbook, source: str | TraceSource, start: Any, e
     base0 = min(baseline_period(r, t0)[0] for r in rbs.values())
     deadline = active_deadline() or Deadline.from_env() or Deadline(None)
     with deadline.active(), pulling(source, data_dir, progress=progress) as src:
-        scores = src.scores(base0, t1 + _CONTEXT + _SCORE_LAG)
+        scores = src.trace_scores(base0, t1 + _CONTEXT)
         view = TraceWindow.load(src, base0, t1 + _CONTEXT, scores=scores, judged_from=t0,
                                 runbooks=rbs)
-    notes = [f"{label} incomplete: {why}" for label, frame in
-             (("traces", view.traces), ("scores", scores)) if (why := incomplete_reason(frame))]
-    notes += list(view.units.attrs["budgets"].notes)
+    incomplete = [f"{label} incomplete: {why}" for label, frame in
+                  (("traces", view.traces), ("scores", scores))
+                  if (why := incomplete_reason(frame))]
+    notes = incomplete + list(view.units.attrs["budgets"].notes) + score_notes(view.units, t1)
     found = detect_all({rb.name: rb}, view.traces, view.observations, scores, t0, t1,
-                       units=view.units, confirmed=not notes) if len(view.traces) else []
+                       units=view.units, confirmed=not incomplete) if len(view.traces) else []
     judge = Judge(rb, view.units, t0, t1)
     if agent and agent not in set(view.units["agent"].astype(str)):
         raise ConfigError(f"agent {agent!r} has no traces between {base0} and {t1}; agents: "

@@ -91,7 +91,7 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
             obs = src.observations(pull_start, end)
             traces = (schema.traces_from_observations(obs)
                       if type(src).traces is TraceSource.traces else src.traces(pull_start, end))
-            scores = src.scores(pull_start, end)
+            scores = src.trace_scores(pull_start, end)
         except (SourceError, SchemaError) as exc:
             failure = f"{type(exc).__name__}: {exc}"
             problems.append(failure)

@@ -29,7 +29,8 @@ from workbench.analysis.split import positions
 from workbench.errors import SchemaError
 from workbench.sources import conventions as conv
 
-__all__ = ["SCORE_SIGNALS", "Budgets", "agent_budgets", "score_flags", "trace_signals"]
+__all__ = ["SCORE_SIGNALS", "Budgets", "agent_budgets", "score_flags", "score_notes",
+           "trace_signals"]
 
 #: Score signals and the per-trace column of their worst value.
 SCORE_SIGNALS = ("hallucination", "groundedness", "refusal", "tool_call_valid")
@@ -318,6 +319,66 @@ def _add_tool_dims(u: pd.DataFrame, obs: pd.DataFrame, *,
         coded=(owner[culprit], at, ids)), dtype=object)
 
 
+def _ns(times: pd.Series) -> np.ndarray:
+    """UTC nanoseconds since the epoch, whatever the column's unit."""
+    return times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype(
+        "datetime64[ns]").view("int64")
+
+
+def _drop_late(u: pd.DataFrame, values: pd.DataFrame, row: np.ndarray, signal: np.ndarray,
+               lag: pd.Timedelta) -> None:
+    """Unlink (``row = -1``) each score recorded more than ``lag`` after its trace's start.
+
+    The rule depends on the trace alone, never on the window asked for, so a report, a check
+    and a notebook count the same scores for a trace once its evaluations are in. How many were
+    left out, per signal, is in ``attrs["late_scores"]``; how long each signal's judge takes
+    (the 99th percentile of its counted scores' delays) in ``attrs["score_delays"]``."""
+    u.attrs["late_scores"] = {}
+    u.attrs["score_delays"] = {}
+    linked = np.flatnonzero(row >= 0)
+    if not len(linked):
+        return
+    delay = _ns(values["timestamp"])[linked] - _ns(u["time"])[row[linked]]
+    late = delay > lag.value
+    if late.any():
+        row[linked[late]] = -1
+        names, counts = np.unique(signal[linked[late]].astype(str), return_counts=True)
+        u.attrs["late_scores"] = {str(k): int(n) for k, n in zip(names, counts)}
+    kept, kept_delay = signal[linked[~late]].astype(str), delay[~late]
+    for name in np.unique(kept):
+        u.attrs["score_delays"][str(name)] = pd.Timedelta(
+            int(np.percentile(kept_delay[kept == name], 99)), unit="ns")
+
+
+def _hours(d: pd.Timedelta) -> str:
+    h = d / pd.Timedelta(hours=1)
+    return f"{h:.0f} h" if h >= 1.5 else f"{d / pd.Timedelta(minutes=1):.0f} min"
+
+
+def score_notes(units: pd.DataFrame, end: pd.Timestamp,
+                now: pd.Timestamp | None = None) -> list[str]:
+    """What a reader of figures up to ``end`` must know of the evaluations, said at ``now``
+    (the run's time): scores left out as too late, and judges that may not have scored the
+    last traces yet (their figures can still change)."""
+    notes = []
+    if late := units.attrs.get("late_scores"):
+        lag = conv.load().score_lag
+        parts = ", ".join(f"{k} {n}" for k, n in sorted(late.items()))
+        notes.append(f"{sum(late.values())} evaluation score(s) recorded more than "
+                     f"{_hours(lag)} after their trace were left out ({parts}): raise "
+                     "`score_lag` in the conventions to count them")
+    now = now if now is not None else pd.Timestamp.now(tz="UTC")
+    pending = {k: d for k, d in (units.attrs.get("score_delays") or {}).items()
+               if now - d < end}
+    if pending:
+        since = min(now - d for d in pending.values()).floor("min")
+        judges = ", ".join(f"{k} up to {_hours(d)}" for k, d in sorted(pending.items()))
+        notes.append(f"evaluations may still be arriving: scores land after their trace "
+                     f"({judges}, 99th percentile); traces after {since:%Y-%m-%d %H:%M} UTC may "
+                     "not have theirs yet, so score figures from then on can still change")
+    return notes
+
+
 def _add_scores(u: pd.DataFrame, scores: pd.DataFrame | None,
                 runbooks: Mapping[str, Any] | None,
                 conventions: conv.Conventions | None, *,
@@ -330,6 +391,8 @@ def _add_scores(u: pd.DataFrame, scores: pd.DataFrame | None,
     u.attrs["unmapped_scores"] = []
     u.attrs["unmapped_categories"] = {}
     u.attrs["score_scales"] = []
+    u.attrs["late_scores"] = {}
+    u.attrs["score_delays"] = {}
     if scores is None or scores.empty:
         return
     c = conventions or conv.load()
@@ -348,6 +411,7 @@ def _add_scores(u: pd.DataFrame, scores: pd.DataFrame | None,
     row = np.full(len(codes), -1, dtype="int64")
     row[codes >= 0] = first[codes[codes >= 0]]
     signal = values["signal"].to_numpy(dtype=object)
+    _drop_late(u, values, row, signal, c.score_lag)
     threshold = score_flags(runbooks)
     calls = (signal == "tool_call_valid") & (row >= 0)
     if calls.any():

@@ -28,7 +28,7 @@ from workbench import runbooks as runbook_mod
 from workbench import schema
 from workbench.alerts import Alert, Delivery, send
 from workbench.analysis.detect import units_for
-from workbench.analysis.signals import score_flags
+from workbench.analysis.signals import score_flags, score_notes
 from workbench.deadline import Deadline
 from workbench.errors import ConfigError, SchemaError, SourceError, WorkbenchError
 from workbench.findings import SEVERITIES, Finding
@@ -143,7 +143,7 @@ def _pull(src: TraceSource, status: SourceStatus, start: pd.Timestamp, end: pd.T
     except (SourceError, SchemaError) as exc:
         status.problems.append(f"traces: {type(exc).__name__}: {exc}")
     try:
-        scores = src.scores(start, end)
+        scores = src.trace_scores(start, end)
     except (SourceError, SchemaError) as exc:
         status.problems.append(f"scores: {type(exc).__name__}: {exc}")
     for label, frame in (("observations", obs), ("traces", traces), ("scores", scores)):
@@ -459,6 +459,7 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
     if lost := units.attrs.get("unmapped_categories"):
         notes.append(conv.unmapped_categories_note(lost))
     notes += units.attrs.get("score_scales", [])
+    notes += score_notes(units, end)
     all_days = pd.date_range(pull_start, day, freq="D")
     all_kpis = kpi_mod.daily_kpis(units, days=all_days)
     window_days = pd.date_range(window_start, day, freq="D")

@@ -152,6 +152,16 @@ class TraceSource(ABC):
     def scores(self, start: Any, end: Any, **filters: Any) -> pd.DataFrame:
         """Canonical scores recorded in ``[start, end)``."""
 
+    def trace_scores(self, start: Any, end: Any) -> pd.DataFrame:
+        """The scores that may count toward traces started in ``[start, end)``: recorded from
+        ``start`` until the conventions' ``score_lag`` after ``end``. Which of them count is
+        decided per trace (:mod:`workbench.analysis.signals`), so every reader of a window
+        counts the same ones."""
+        from workbench.sources import conventions as conv
+
+        t0, t1 = to_window(start, end)
+        return self.scores(t0, t1 + conv.load().score_lag)
+
     def traces(self, start: Any, end: Any, **filters: Any) -> pd.DataFrame:
         """Canonical traces, rolled up from observations so every source agrees on KPIs."""
         obs = self.observations(start, end, **filters)

@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 
 from workbench import schema
 from workbench.errors import ConfigError
+from workbench.runbooks import parse_duration
 from workbench.yaml_file import parse_yaml, read_yaml
 
 __all__ = [
@@ -180,6 +181,8 @@ class Conventions:
     type_metadata: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """As ``type_attributes``, for metadata keys (what platforms writing through Langfuse's
     ingestion API, such as Dify, say of a span)."""
+    score_lag: pd.Timedelta = pd.Timedelta(hours=48)
+    """A score counts toward its trace when recorded within this long of the trace's start."""
 
     # -- what sources must extract ---------------------------------------------------------
     def wanted(self) -> dict[str, set[str]]:
@@ -725,7 +728,7 @@ _KINDS = ("field", "attribute", "resource", "metadata", "observation_type", "roo
 def _merge(base: Mapping[str, Any], user: Mapping[str, Any], where: str) -> dict[str, Any]:
     out = {k: v for k, v in base.items()}
     known = _RULE_KEYS | {"types", "agent_name_prefixes", "agent_name_suffixes",
-                          "generic_agent_names", "errors", "scores"}
+                          "generic_agent_names", "errors", "scores", "score_lag"}
     for key, value in user.items():
         if key not in known:
             raise ConfigError(f"conventions file {where}: unknown key {key!r}; known keys: "
@@ -852,6 +855,13 @@ def _build(spec: Mapping[str, Any], where: str) -> Conventions:
             bad=str(s["bad"]),
             categories={_score_key(k): float(v) for k, v in (s.get("categories") or {}).items()},
             scales=scales)
+    try:
+        lag = parse_duration(spec.get("score_lag", "48h"))
+    except ConfigError:
+        lag = pd.Timedelta(0)
+    if lag <= pd.Timedelta(0):
+        raise ConfigError(f"conventions {where}: score_lag must be a positive duration such as "
+                          f"48h or 30h, got {spec.get('score_lag')!r}")
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
     return Conventions(rules=rules, type_attributes=type_attributes,
                        type_metadata=typed["metadata"], present_means_tool=present,
@@ -859,7 +869,8 @@ def _build(spec: Mapping[str, Any], where: str) -> Conventions:
                        agent_name_prefixes=tuple(spec.get("agent_name_prefixes", []) or []),
                        agent_name_suffixes=tuple(spec.get("agent_name_suffixes", []) or []),
                        generic_agent_names=generic_names,
-                       errors=errors, scores=scores, source=where, fingerprint=digest[:16])
+                       errors=errors, scores=scores, source=where, fingerprint=digest[:16],
+                       score_lag=lag)
 
 
 def _compile(pattern: str, where: str) -> re.Pattern[str]:

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from workbench import schema
 from workbench.errors import ConfigError, SourceError, SourceQueryError
 from workbench.sources import TraceSource, to_utc
+from workbench.sources import conventions as conv
 
 __all__ = ["LABEL_COLUMNS", "LocalSource"]
 
@@ -44,8 +45,6 @@ for _f in _FILTERS.values():
 # Filters on scores that describe the scored trace: answered from the traces partitions.
 _SCORE_TRACE_FILTERS = ("agent", "release", "model", "user_id", "session_id", "prompt_name",
                         "prompt_version")
-# How long before a score a scored trace may have started.
-_SCORE_LAG = pd.Timedelta(days=1)
 _INT_COLUMNS = {"prompt_version"}
 
 
@@ -218,8 +217,10 @@ class LocalSource(TraceSource):
                         params: dict[str, Any]) -> str:
         tfiles = self._files("traces")
         clauses = self._where("traces", trace_filters, params, {}, prefix="s")
-        params.update(tfiles=tfiles or [""], td0=(t0 - _SCORE_LAG).date(),
-                      tt0=(t0 - _SCORE_LAG).to_pydatetime())
+        # a score counts toward a trace started at most the conventions' score_lag before it
+        earliest = t0 - conv.load().score_lag
+        params.update(tfiles=tfiles or [""], td0=earliest.date(),
+                      tt0=earliest.to_pydatetime())
         if not tfiles:
             return "FALSE"
         return ("trace_id IN (SELECT trace_id FROM read_parquet($tfiles, hive_partitioning = "
