@@ -153,3 +153,48 @@ def test_a_shorter_lag_leaves_the_nightly_scores_out_and_says_so(nightly, tmp_pa
     u = report.units
     scored = u.loc[u["hallucination"].notna(), "time"]
     assert len(scored) and (scored.dt.hour >= 14).all()
+
+
+class _Frames:
+    """A trace source over a simulated dataset's frames."""
+
+    name = "frames"
+
+    def __init__(self, ds):
+        self.ds = ds
+
+    def observations(self, start, end, **filters):
+        o = self.ds.observations
+        return o[(o["start_time"] >= start) & (o["start_time"] < end)]
+
+    def scores(self, start, end, **filters):
+        s = self.ds.scores
+        return s[(s["timestamp"] >= start) & (s["timestamp"] < end)]
+
+
+def test_a_report_made_before_the_evaluations_are_in_is_no_all_clear():
+    from workbench.simulate import generate
+    from workbench.sources import TraceSource
+
+    source = type("FrameSource", (_Frames, TraceSource), {})
+    today = pd.Timestamp.now(tz="UTC").floor("D")
+    ds = generate(seed=3, days=2, traces_per_day=300, incidents=[],
+                  start=f"{today - pd.Timedelta(days=1):%Y-%m-%d}")
+    before = pd.Timestamp.now(tz="UTC")
+    rep = build(today, source(ds), days=1, alert_days=1)
+    # today's traces are still being judged (the simulated judge takes up to 3 min)
+    assert rep.scores_pending is not None
+    assert before - pd.Timedelta(minutes=5) <= rep.scores_pending <= pd.Timestamp.now(tz="UTC")
+    head = rep.header_html()
+    assert "<div class='wb-pending'>" in head and "<div class='wb-ok'>" not in head
+    assert "Evaluations still arriving" in head
+    assert any(n.startswith("evaluations may still be arriving") for n in rep.notes)
+    assert rep.summary({}, None)["scores_pending_since"] == rep.scores_pending
+
+
+def test_a_report_on_settled_evaluations_says_nothing_of_them(nightly):
+    root, label = nightly
+    rep = build(label["start"].floor("D"), "local", root, days=1, alert_days=1)
+    assert rep.scores_pending is None
+    assert "<div class='wb-pending'>" not in rep.header_html()
+    assert "<div class='wb-ok'>" in rep.header_html()

@@ -30,7 +30,7 @@ from workbench.errors import SchemaError
 from workbench.sources import conventions as conv
 
 __all__ = ["SCORE_SIGNALS", "Budgets", "agent_budgets", "score_flags", "score_notes",
-           "trace_signals"]
+           "scores_pending_since", "trace_signals"]
 
 #: Score signals and the per-trace column of their worst value.
 SCORE_SIGNALS = ("hallucination", "groundedness", "refusal", "tool_call_valid")
@@ -367,16 +367,29 @@ def score_notes(units: pd.DataFrame, end: pd.Timestamp,
         notes.append(f"{sum(late.values())} evaluation score(s) recorded more than "
                      f"{_hours(lag)} after their trace were left out ({parts}): raise "
                      "`score_lag` in the conventions to count them")
-    now = now if now is not None else pd.Timestamp.now(tz="UTC")
-    pending = {k: d for k, d in (units.attrs.get("score_delays") or {}).items()
-               if now - d < end}
+    pending = _pending(units, end, now)
     if pending:
-        since = min(now - d for d in pending.values()).floor("min")
+        since = scores_pending_since(units, end, now)
         judges = ", ".join(f"{k} up to {_hours(d)}" for k, d in sorted(pending.items()))
         notes.append(f"evaluations may still be arriving: scores land after their trace "
                      f"({judges}, 99th percentile); traces after {since:%Y-%m-%d %H:%M} UTC may "
                      "not have theirs yet, so score figures from then on can still change")
     return notes
+
+
+def _pending(units: pd.DataFrame, end: pd.Timestamp,
+             now: pd.Timestamp | None) -> dict[str, pd.Timedelta]:
+    now = now if now is not None else pd.Timestamp.now(tz="UTC")
+    return {k: d for k, d in (units.attrs.get("score_delays") or {}).items() if now - d < end}
+
+
+def scores_pending_since(units: pd.DataFrame, end: pd.Timestamp,
+                         now: pd.Timestamp | None = None) -> pd.Timestamp | None:
+    """From when, before ``end``, traces may still lack scores at ``now`` (None: none may):
+    each score signal's judge is given its own 99th-percentile delay (``score_delays``)."""
+    now = now if now is not None else pd.Timestamp.now(tz="UTC")
+    pending = _pending(units, end, now)
+    return min(now - d for d in pending.values()).floor("min") if pending else None
 
 
 def _add_scores(u: pd.DataFrame, scores: pd.DataFrame | None,

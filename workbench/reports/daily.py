@@ -28,7 +28,7 @@ from workbench import runbooks as runbook_mod
 from workbench import schema
 from workbench.alerts import Alert, Delivery, send
 from workbench.analysis.detect import units_for
-from workbench.analysis.signals import score_flags, score_notes
+from workbench.analysis.signals import score_flags, score_notes, scores_pending_since
 from workbench.deadline import Deadline
 from workbench.errors import ConfigError, SchemaError, SourceError, WorkbenchError
 from workbench.findings import SEVERITIES, Finding
@@ -193,6 +193,8 @@ class DailyReport:
     deadline: Deadline | None = None
     #: The local source's folder (None for remote sources): the next-step commands name it.
     data_dir: str | None = None
+    #: Traces from then on may not have their evaluation scores yet (None: all are in).
+    scores_pending: pd.Timestamp | None = None
 
     @property
     def window_start(self) -> pd.Timestamp:
@@ -351,6 +353,7 @@ class DailyReport:
             "metrics": self.metrics.to_dict(self.findings),
             "alerts": alerts,
             "notes": list(self.notes),
+            "scores_pending_since": self.scores_pending,
         }
 
     def write_summary(self, out_dir: str | Path, parameters: dict[str, Any],
@@ -459,7 +462,9 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
     if lost := units.attrs.get("unmapped_categories"):
         notes.append(conv.unmapped_categories_note(lost))
     notes += units.attrs.get("score_scales", [])
-    notes += score_notes(units, end)
+    now = pd.Timestamp.now(tz="UTC")
+    notes += score_notes(units, end, now)
+    pending = scores_pending_since(units, end, now)
     all_days = pd.date_range(pull_start, day, freq="D")
     all_kpis = kpi_mod.daily_kpis(units, days=all_days)
     window_days = pd.date_range(window_start, day, freq="D")
@@ -485,4 +490,4 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
                        units=units, all_kpis=all_kpis, checks=checks, findings=findings,
                        coverage=cov, notes=notes, metrics=metrics,
                        data_dir=str(Path(data_dir).resolve()) if source == "local" and data_dir
-                       else None)
+                       else None, scores_pending=pending)
