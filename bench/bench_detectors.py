@@ -30,6 +30,7 @@ import pandas as pd
 
 from workbench import kpis, runbooks, simulate
 from workbench.analysis import detect_all, units_for
+from workbench.sources import conventions as conv
 from workbench.findings import SEVERITIES
 
 START = pd.Timestamp("2026-11-02", tz="UTC")
@@ -50,7 +51,9 @@ def _slice(ds, lo, hi):
     t = ds.traces[(ds.traces["start_time"] >= lo) & (ds.traces["start_time"] < hi)]
     o = ds.observations[(ds.observations["start_time"] >= lo)
                         & (ds.observations["start_time"] < hi)]
-    s = ds.scores[(ds.scores["timestamp"] >= lo) & (ds.scores["timestamp"] < hi + H)]
+    # scores as every report pulls them: up to the conventions' score_lag past the traces
+    ts = ds.scores["timestamp"]
+    s = ds.scores[(ts >= lo) & (ts < hi + conv.load().score_lag)]
     return t, o, s
 
 
