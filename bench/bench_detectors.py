@@ -47,20 +47,22 @@ class Tally:
     incidents: list[dict] = field(default_factory=list)
 
 
-def _slice(ds, lo, hi):
+def _slice(ds, lo, hi, now=None):
+    """The frames a run at ``now`` pulls for ``[lo, hi)``: scores as every report pulls them,
+    up to the conventions' score_lag past the traces, but none recorded after ``now``."""
     t = ds.traces[(ds.traces["start_time"] >= lo) & (ds.traces["start_time"] < hi)]
     o = ds.observations[(ds.observations["start_time"] >= lo)
                         & (ds.observations["start_time"] < hi)]
-    # scores as every report pulls them: up to the conventions' score_lag past the traces
     ts = ds.scores["timestamp"]
-    s = ds.scores[(ts >= lo) & (ts < hi + conv.load().score_lag)]
+    s = ds.scores[(ts >= lo) & (ts < min(hi + conv.load().score_lag, now or hi + DAY * 365))]
     return t, o, s
 
 
-def alerted(books, ds, start, end):
-    """What a daily report (or a check) over ``[start, end)`` would alert on."""
+def alerted(books, ds, start, end, now=None):
+    """What a daily report (or a check) over ``[start, end)``, run at ``now`` (default: once
+    every score is in), would alert on."""
     lo = start.floor("D") - BASELINE_DAYS * DAY
-    t, o, s = _slice(ds, lo, end)
+    t, o, s = _slice(ds, lo, end, now)
     units = units_for(books, t, o, s, start)
     found = detect_all(books, t, o, s, start, end, units=units)
     if end - start == DAY:
@@ -117,7 +119,7 @@ def incidents(profile: str, seed: int, magnitude: float, days: int, books, tally
         for k in range(1, hourly + 1):  # hourly checks after the start
             at = label.start.floor("h") + k * H
             runs = [f for f in alerted({label.runbook: books[label.runbook]}, ds,
-                                       at - lookback, at)
+                                       at - lookback, at, now=at)
                     if f.start < label.end and label.start < f.end]
             if runs:
                 delay = (at - label.start) / H
