@@ -407,4 +407,27 @@ def test_a_weekend_as_quiet_as_the_last_one_is_not_no_data(week):
     gap = [f for f in daily.build("2026-11-14", FrameSource(once), days=2).findings
            if f.signal == "no_data"]
     assert [f.severity for f in gap] == ["warning"]
-    assert "the same weekday a week earlier" in gap[0].summary
+    assert "the same weekday in the weeks before" in gap[0].summary
+
+
+def test_an_outage_a_week_earlier_does_not_make_a_second_one_usual():
+    """Three Saturdays: busy, silent (an outage), silent again. The second outage is a
+    finding: the busiest of the earlier Saturdays is that weekday's usual volume."""
+    from workbench.simulate import generate
+
+    three = generate(seed=7, days=20, traces_per_day=200, incidents=[])
+    t = three.traces
+    day = t["start_time"].dt.floor("D")
+    out = day.isin([pd.Timestamp("2026-11-14T00:00:00Z"),
+                    pd.Timestamp("2026-11-21T00:00:00Z")]).to_numpy()
+    ids = set(t.loc[~out, "trace_id"])
+    gone = copy.copy(three)
+    gone.observations = three.observations[three.observations["trace_id"].isin(ids)]
+    gone.scores = three.scores[three.scores["trace_id"].isin(ids)]
+    busy = int((day == pd.Timestamp("2026-11-07T00:00:00Z")).sum())
+    rep = daily.build("2026-11-21", FrameSource(gone), days=8, alert_days=1)
+    gap = [f for f in rep.findings if f.signal == "no_data"]
+    assert [(f.severity, f.observed) for f in gap] == [("critical", 0.0)]
+    # the usual volume: the week before's median (its Saturday was silent too) or that busy
+    # Saturday, whichever is lower
+    assert 0 < gap[0].baseline <= busy

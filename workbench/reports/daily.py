@@ -366,16 +366,19 @@ def _no_data(units: pd.DataFrame, day: pd.Timestamp, kpis: pd.DataFrame) -> Find
     """A finding when the report day has no traces (or a tenth of its usual volume) while the
     days before it had them: silence from a source is never an all-clear.
 
-    The usual volume is the median of the week before, or the same weekday a week earlier when
-    that was quieter: a weekend of a business-hours agent is its usual quiet, not an outage.
+    The usual volume is the median of the week before, or the same weekday in the weeks before
+    when that was quieter: a weekend of a business-hours agent is its usual quiet, not an outage.
+    Of those weekdays the busiest counts, so an outage a week earlier does not make a second
+    one look usual.
     """
     before = kpis.loc[(kpis.index < day) & (kpis.index >= day - pd.Timedelta(days=7)), "traces"]
     usual = float(before[before > 0].median()) if (before > 0).any() else 0.0
-    week_ago = day - pd.Timedelta(days=7)
     reached = kpis.index[kpis["traces"].to_numpy() > 0]
-    if week_ago in kpis.index and len(reached) and reached.min() <= week_ago:
-        # the history reaches that far back: that weekday's own volume counts
-        usual = min(usual, float(kpis.at[week_ago, "traces"]))
+    # the weekdays the history reaches: their own volume counts
+    same = [d for d in (day - pd.Timedelta(weeks=k) for k in range(1, 5))
+            if d in kpis.index and len(reached) and reached.min() <= d]
+    if same:
+        usual = min(usual, max(float(kpis.at[d, "traces"]) for d in same))
     seen = int(kpis.at[day, "traces"]) if day in kpis.index else 0
     if usual < 20 or seen >= 0.1 * usual:
         return None
@@ -385,7 +388,8 @@ def _no_data(units: pd.DataFrame, day: pd.Timestamp, kpis: pd.DataFrame) -> Find
                    end=day + pd.Timedelta(days=1), observed=float(seen), baseline=usual,
                    unit="traces",
                    summary=(f"{what} on {day:%Y-%m-%d} where {usual:,.0f} were usual (the "
-                            "median of the week before, or the same weekday a week earlier): "
+                            "median of the week before, or the same weekday in the weeks "
+                            "before): "
                             "the source, the instrumentation or the traffic stopped; nothing "
                             "can be judged on this day"),
                    labels={"day": f"{day:%Y-%m-%d}"})
