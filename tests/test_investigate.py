@@ -224,3 +224,22 @@ def test_runbook_board_redraws_every_section_for_a_new_window(store, labels):
     assert board.traces.value in set(board.investigation.worst_traces(10)["trace_id"])
     assert f"{timeout.start:%Y-%m-%d %H:%M}" in board.summary_out.outputs[0]["data"]["text/html"]
     widgets.forget()
+
+
+def test_a_derived_budget_is_said_without_unconfirming_the_notebooks_findings(tmp_path):
+    """An agent slow by design gets its own budget, said in the notes; the data is complete,
+    so the notebook's findings are confirmed, as the daily report's are."""
+    from workbench.reports.daily import build
+    from workbench.simulate import write_demo
+
+    root = write_demo(tmp_path / "real", days=8, traces_per_day=1250, profile="realistic")
+    label = LocalSource(root).labels().set_index("runbook").loc["cost_spike"]
+    inv = investigate("cost_spike", "local", label["start"], label["end"], data_dir=root)
+    assert any("runs past the 8 s budget" in n for n in inv.notes)
+    assert inv.findings and all(f.confirmed for f in inv.findings)
+    report = build(label["start"].floor("D"), "local", root, days=1)
+    ours = {(f.signal, f.start, f.end, f.confirmed) for f in inv.findings
+            if f.status == "firing" and f.signal == "cost_per_request"}
+    theirs = {(f.signal, f.start, f.end, f.confirmed) for f in report.findings
+              if f.status == "firing" and f.signal == "cost_per_request"}
+    assert ours and ours == theirs
