@@ -23,10 +23,10 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -148,6 +148,14 @@ class Rule:
         if self.column not in raw.columns or not _is_number(raw[self.column].dtype):
             return None
         return raw[self.column].to_numpy(dtype="float64", na_value=np.nan)
+
+
+class _TypeSource(NamedTuple):
+    """One place an observation's type comes from (see ``Conventions._types``)."""
+
+    types: pd.Series | None  # upper-case types, NA where it says nothing (None: nothing at all)
+    strong: bool  # said of the record; weak: guessed from its other fields
+    span_stated: bool = False  # its SPAN is a choice, not the default of a writer told nothing
 
 
 @dataclass(frozen=True)
@@ -326,42 +334,67 @@ class Conventions:
         return pd.Series(result, index=raw.index)
 
     def _types(self, raw: pd.DataFrame, has_model: pd.Series) -> pd.Series:
-        native = raw["native_type"].str.upper()
-        known = _where(native, native.isin(TYPES) & (native != "SPAN"))
-        inferred = pd.Series(pd.NA, index=raw.index, dtype=_TEXT)
+        """Each row's observation type (upper case): the first strong source below that gives
+        one, else the first weak one, else SPAN.
+
+        A strong source says what the record is; a weak one guesses it from its other fields.
+        SPAN is what SDKs and Langfuse write of anything they know no more of, so a SPAN never
+        hides a type a strong source gives; only where it was set on purpose
+        (``span_stated``) does it stand against the guesses: a Dify node an SDK calls a "span"
+        is typed by its node_type, but a "span" that names a model stays a span."""
+        index = raw.index
+        sources = [
+            # the type an SDK set on the span (langfuse.observation.type)
+            _TypeSource(_known_types(raw.get("attr:langfuse.observation.type")), strong=True,
+                        span_stated=True),
+            # the type Langfuse stored: SPAN for anything untyped
+            _TypeSource(_known_types(raw["native_type"]), strong=True),
+            # what the type attributes, then the type metadata keys, map to
+            *(_TypeSource(mapped, strong=True) for mapped in self._mapped_types(raw)),
+            _TypeSource(_typed(self._tool_like(raw), "TOOL", index), strong=False),
+            _TypeSource(_typed(has_model.to_numpy(dtype=bool), "GENERATION", index),
+                        strong=False),
+        ]
+        said = pd.Series(pd.NA, index=index, dtype=_TEXT)
+        guessed = pd.Series(pd.NA, index=index, dtype=_TEXT)
+        span = np.zeros(len(raw), dtype=bool)  # a strong source stated SPAN
+        for source in sources:
+            if source.types is None:
+                continue
+            if not source.strong:
+                guessed = _where(guessed, guessed.notna(), source.types)
+                continue
+            is_span = source.types.eq("SPAN").fillna(False).to_numpy(dtype=bool)
+            said = _where(said, said.notna(), _where(source.types, ~is_span))
+            if source.span_stated:
+                span |= is_span
+        out = _where(said, said.notna() | ~span, "SPAN")
+        out = _where(out, out.notna(), guessed)
+        return out.fillna("SPAN").astype(_TEXT)
+
+    def _mapped_types(self, raw: pd.DataFrame) -> Iterator[pd.Series]:
+        """The type each type attribute, then each type metadata key, maps its value to."""
         typed = [("attr:" + k, m) for k, m in self.type_attributes.items()] + \
             [("meta:" + k, m) for k, m in self.type_metadata.items()]
         for col, mapping in typed:
             if col not in raw.columns:
                 continue
             lookup = {str(k).lower(): v for k, v in mapping.items()}
-            mapped = _per_value(raw[col].astype(_TEXT).str.lower(),
-                                lambda v, lookup=lookup: v.map(lookup), _TEXT)
-            # a plain span says nothing: the next key may (Dify's node_type under an SDK's
-            # default "span")
-            mapped = _where(mapped, mapped.ne("SPAN").fillna(False).to_numpy(dtype=bool))
-            inferred = _where(inferred, inferred.notna(), mapped)
-        explicit = raw["attr:langfuse.observation.type"].astype(_TEXT).str.upper() \
-            if "attr:langfuse.observation.type" in raw.columns else None
-        out = known
-        if explicit is not None:
-            out = _where(explicit, explicit.isin(TYPES) & (explicit != "SPAN"), out)
-        out = _where(out, out.notna(), inferred)
-        if explicit is not None:  # an SDK's "span" yields to the keys above, not to guesses
-            out = _where(out, (out.notna() | explicit.ne("SPAN").fillna(True)).to_numpy(
-                dtype=bool), "SPAN")
-        names = raw["name"].fillna("")
+            yield _per_value(raw[col].astype(_TEXT).str.lower(),
+                             lambda v, lookup=lookup: v.map(lookup), _TEXT)
+
+    def _tool_like(self, raw: pd.DataFrame) -> np.ndarray:
+        """Rows that look like a tool call: a ``present_means_tool`` attribute set, or a span
+        name like a tool call's."""
         tool_like = np.zeros(len(raw), dtype=bool)
         for key in self.present_means_tool:
             if "attr:" + key in raw.columns:
                 tool_like |= _present(raw["attr:" + key]).to_numpy(dtype=bool)
+        names = raw["name"].fillna("")
         for pattern in self.tool_span_names:
             tool_like |= _per_value(names, lambda v, p=pattern: v.str.contains(p, regex=True)
                                     ).to_numpy(dtype=bool)
-        out = _where(out, out.notna() | ~tool_like, "TOOL")
-        out = _where(out, out.notna() | ~has_model, "GENERATION")
-        out = _where(out, out.notna(), _where(native, native.isin(TYPES)))
-        return out.fillna("SPAN").astype(_TEXT)
+        return tool_like
 
     def _error_types(self, raw: pd.DataFrame, level: pd.Series, message: pd.Series
                      ) -> pd.Series:
@@ -1034,6 +1067,19 @@ def _where(s: pd.Series, cond: Any, other: Any = None) -> pd.Series:
         alt = pa.scalar(other, text.type)
     return pd.Series(pd.arrays.ArrowStringArray(pc.if_else(keep, text, alt)), index=s.index,
                      name=s.name, dtype=_TEXT)
+
+
+def _known_types(values: pd.Series | None) -> pd.Series | None:
+    """``values`` upper-cased where they name a Langfuse observation type, NA elsewhere."""
+    if values is None:
+        return None
+    upper = values.astype(_TEXT).str.upper()
+    return _where(upper, upper.isin(TYPES))
+
+
+def _typed(rows: np.ndarray, type_: str, index: pd.Index) -> pd.Series:
+    """``type_`` at ``rows``, NA elsewhere."""
+    return _where(pd.Series(type_, index=index, dtype=_TEXT), rows)
 
 
 def _arrow_text(s: pd.Series) -> pa.Array | pa.ChunkedArray:
