@@ -271,18 +271,10 @@ class Conventions:
         rules = self.rules.get(column, ())
         if not any(r.parts_excluded for r in rules):
             return _numeric(self._first(raw, column), "Int64")
-        counts = np.full(len(raw), np.nan)
-        excluded = np.zeros(len(raw), dtype=bool)
-        for rule in rules:
-            values = rule.numbers(raw)
-            if values is None:
-                read = rule.values(raw)
-                if read is None:
-                    continue
-                values = _numeric(read, "float64").to_numpy(dtype="float64", na_value=np.nan)
-            new = np.isnan(counts) & ~np.isnan(values)
-            counts[new] = values[new]
-            excluded[new] = rule.parts_excluded
+        found = self._first_number(raw, column, parse=True)
+        assert found is not None  # text is parsed, never given up on
+        counts, by = found
+        excluded = np.array([r.parts_excluded for r in rules] + [False])[by]  # -1: no rule
         added = sum(p.to_numpy(dtype="float64", na_value=0.0) for p in parts)
         counts = np.where(excluded, counts + added, counts)
         return _numeric(pd.Series(counts, index=raw.index), "Int64")
@@ -298,9 +290,9 @@ class Conventions:
                ) -> pd.Series:
         """The first non-empty value of ``column``'s rules, per row."""
         if column in _NUMERIC:
-            numbers = self._first_number(raw, column, rows)
-            if numbers is not None:
-                return numbers
+            found = self._first_number(raw, column, rows)
+            if found is not None:
+                return pd.Series(found[0], index=raw.index)
             result = pd.Series(pd.NA, index=raw.index, dtype=object)
             for values in self._rule_values(raw, column, rows):
                 result = result.where(result.notna(), values)
@@ -317,21 +309,31 @@ class Conventions:
             return pd.Series(pd.NA, index=raw.index, dtype=_TEXT)
         return pd.Series(pd.arrays.ArrowStringArray(merged), index=raw.index, dtype=_TEXT)
 
-    def _first_number(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None
-                      ) -> pd.Series | None:
-        """:meth:`_first` of a numeric column whose rules all read numeric raw columns, in
-        numpy (None when any rule reads text, JSON or a span name)."""
+    def _first_number(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None = None,
+                      parse: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+        """The first number of ``column``'s rules per row (NaN where none), and the position
+        of the rule it came from (-1 where none), in numpy. A rule reading text, JSON or a span
+        name has its values parsed as numbers when ``parse``; otherwise the answer is None
+        (:meth:`_first` then reads the values as they are)."""
         result = np.full(len(raw), np.nan)
-        for rule in self.rules.get(column, ()):
-            if rule.kind == "observation_type" or rule.column not in raw.columns:
-                continue
+        by = np.full(len(raw), -1)
+        for i, rule in enumerate(self.rules.get(column, ())):
             values = rule.numbers(raw)
             if values is None:
-                return None
+                if rule.kind == "observation_type" or rule.column not in raw.columns:
+                    continue
+                if not parse:
+                    return None
+                read = rule.values(raw)
+                if read is None:
+                    continue
+                values = _numeric(read, "float64").to_numpy(dtype="float64", na_value=np.nan)
             if rows is not None:
                 values = np.where(rows, values, np.nan)
-            result = np.where(np.isnan(result), values, result)
-        return pd.Series(result, index=raw.index)
+            new = np.isnan(result) & ~np.isnan(values)
+            result[new] = values[new]
+            by[new] = i
+        return result, by
 
     def _types(self, raw: pd.DataFrame, has_model: pd.Series) -> pd.Series:
         """Each row's observation type (upper case): the first strong source below that gives
