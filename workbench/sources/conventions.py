@@ -357,22 +357,25 @@ class Conventions:
             _TypeSource(_typed(has_model.to_numpy(dtype=bool), "GENERATION", index),
                         strong=False),
         ]
-        said = pd.Series(pd.NA, index=index, dtype=_TEXT)
-        guessed = pd.Series(pd.NA, index=index, dtype=_TEXT)
-        span = np.zeros(len(raw), dtype=bool)  # a strong source stated SPAN
+        said, guessed = [], []  # the strong sources' types but SPAN; the weak sources'
+        stated = np.zeros(len(raw), dtype=bool)  # a strong source stated SPAN
         for source in sources:
             if source.types is None:
                 continue
+            types = _arrow_text(source.types)
             if not source.strong:
-                guessed = _where(guessed, guessed.notna(), source.types)
+                guessed.append(types)
                 continue
-            is_span = source.types.eq("SPAN").fillna(False).to_numpy(dtype=bool)
-            said = _where(said, said.notna(), _where(source.types, ~is_span))
+            is_span = pc.fill_null(pc.equal(types, "SPAN"), False)
+            said.append(pc.if_else(is_span, pa.scalar(None, types.type), types))
             if source.span_stated:
-                span |= is_span
-        out = _where(said, said.notna() | ~span, "SPAN")
-        out = _where(out, out.notna(), guessed)
-        return out.fillna("SPAN").astype(_TEXT)
+                stated |= is_span.to_numpy(zero_copy_only=False)
+        # the first of: a strong source's type, a stated SPAN, a weak source's type, SPAN
+        text = pa.large_string()
+        span = pc.if_else(pa.array(stated), pa.scalar("SPAN", text), pa.scalar(None, text))
+        out = pc.coalesce(*(a.cast(text) for a in (*said, span, *guessed)),
+                          pa.scalar("SPAN", text))
+        return pd.Series(pd.arrays.ArrowStringArray(out), index=index, dtype=_TEXT)
 
     def _mapped_types(self, raw: pd.DataFrame) -> Iterator[pd.Series]:
         """The type each type attribute, then each type metadata key, maps its value to."""
