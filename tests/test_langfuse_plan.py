@@ -3,12 +3,14 @@ whole windows."""
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
 from tests.doubles import LangfuseDouble, sample
 from workbench.sources import incomplete_reason
-from workbench.sources.langfuse import _cache, _legacy, _parse, _slices
+from workbench.sources.langfuse import _cache, _legacy, _parse, _slices, _source
 from workbench.sources import conventions as conv
 
 OBS = "/api/public/v2/observations"
@@ -134,6 +136,133 @@ def test_counts_far_too_low_cost_pages_never_rows(smp):
     assert incomplete_reason(got) is None
     assert stats["slice_pulls"] == 1  # the whole week "looked" empty
     assert len(pages) == -(-len(smp.observations) // 50) + (len(smp.observations) % 50 == 0)
+
+
+@pytest.fixture(scope="module")
+def spread():
+    """Requests over five days, so that counts fall on several days."""
+    return sample(n_traces=80, start="2026-11-01T05:00:00Z", hours=5 * 24, prices=())
+
+
+def _asked(d: LangfuseDouble) -> list[tuple[str, str, str, list[str]]]:
+    """Every Metrics API request: (view, granularity, [from, to) as sent, dimensions)."""
+    out = []
+    for r in d.requests_to(METRICS):
+        q = json.loads(r.param("query"))
+        out.append((q["view"], q["timeDimension"]["granularity"],
+                    f"{q['fromTimestamp']}..{q['toTimestamp']}",
+                    [x["field"] for x in q["dimensions"]]))
+    return sorted(out)
+
+
+def _per_day(obs: pd.DataFrame) -> list[dict]:
+    day = obs["start_time"].dt.strftime("%Y-%m-%d")
+    roots = obs["parent_observation_id"].isna()
+    n = obs.groupby(day).size()
+    traces = obs[roots.to_numpy()].groupby(day[roots])["trace_id"].nunique()
+    return [{"day": k, "reported_observations": int(n[k]), "pulled_observations": int(n[k]),
+             "reported_traces": int(traces.get(k, 0)), "pulled_traces": int(traces.get(k, 0))}
+            for k in n.index]
+
+
+def test_a_closed_window_is_planned_and_reconciled_by_one_metrics_request(spread):
+    """Its hourly counts of roots and other observations plan the pulls and are summed into
+    the days the pull is reconciled with: one request where the plan and the reconciliation
+    asked one each (hourly counts, then daily ones). So too once the server is known (no
+    probe to ask them during)."""
+    with LangfuseDouble(*spread.frames) as d, d.source(slice_s=3600) as src:
+        src.observations(*WEEK)  # the first pull of the process: the server is probed
+        first = _asked(d)
+        d.reset_log()
+        got = src.observations(*WEEK)
+        stats = src.last_stats
+        asked = _asked(d)
+    assert first == asked == [("observations", "hour", "..".join(WEEK), ["isRootObservation"])]
+    _exact(got, spread.observations)
+    assert incomplete_reason(got) is None
+    assert stats["slice_pulls"] < 7 * 24 / 8  # planned by those counts
+    assert got.attrs["langfuse"]["reconciled"] == "checked"
+    assert got.attrs["langfuse"]["reconciliation"] == _per_day(spread.observations)
+    assert len(got.attrs["langfuse"]["reconciliation"]) == 6
+
+
+def test_a_shortfall_is_found_on_its_days_from_the_shared_counts(spread):
+    with LangfuseDouble(*spread.frames) as d, d.source(slice_s=3600) as src:
+        d.drop_rows(0.1, seed=3)
+        lost = spread.observations[spread.observations["observation_id"].isin(d.dropped)]
+        got = src.observations(*WEEK)
+        asked = _asked(d)
+    assert len(asked) == 1
+    reason = incomplete_reason(got)
+    assert f"{len(lost)} fewer observations pulled than Langfuse reports" in reason
+    for day, n in lost.groupby(lost["start_time"].dt.strftime("%Y-%m-%d")).size().items():
+        table = {r["day"]: r for r in got.attrs["langfuse"]["reconciliation"]}
+        assert table[day]["reported_observations"] - table[day]["pulled_observations"] == n
+        assert day in reason
+
+
+def test_an_open_window_is_reconciled_on_its_settled_time_only(spread):
+    """Counts of hours still arriving plan the pulls but are never compared: the plan and
+    the reconciliation ask for different windows, so each asks its own."""
+    now = lambda: pd.Timestamp("2026-11-04T10:10:00Z")  # noqa: E731
+    with LangfuseDouble(*spread.frames) as d, d.source(slice_s=3600, now=now) as src:
+        got = src.observations(*WEEK)
+        asked = _asked(d)
+    assert asked == [
+        ("observations", "day", f"{WEEK[0]}..2026-11-04T09:55:00Z", ["isRootObservation"]),
+        ("observations", "hour", "..".join(WEEK), [])]
+    assert incomplete_reason(got) is None
+    settled = spread.observations[spread.observations["start_time"]
+                                  < pd.Timestamp("2026-11-04T09:55:00Z")]
+    assert got.attrs["langfuse"]["reconciliation"] == _per_day(settled)
+
+
+def test_a_window_whose_hourly_counts_take_several_answers_is_reconciled_by_day(spread):
+    """A month's hourly counts of roots and others are more rows than one answer holds: the
+    plan's hourly totals and the reconciliation's daily counts, one request each, cost less."""
+    month = ("2026-10-10T00:00:00Z", "2026-11-09T00:00:00Z")
+    with LangfuseDouble(*spread.frames) as d, d.source(slice_s=3600) as src:
+        got = src.observations(*month)
+        asked = _asked(d)
+    assert asked == [("observations", "day", "..".join(month), ["isRootObservation"]),
+                     ("observations", "hour", "..".join(month), [])]
+    _exact(got, spread.observations)
+    assert got.attrs["langfuse"]["reconciliation"] == _per_day(spread.observations)
+
+
+def test_slow_counts_leave_the_plan_but_still_reconcile(spread, monkeypatch):
+    """The plan waits for the shared counts no longer than its own budget; the reconciliation
+    waits for them within the pull's."""
+    monkeypatch.setattr(_source, "PLAN_BUDGET_S", 0.3)
+    with LangfuseDouble(*spread.frames) as d, d.source(slice_s=3600) as src:
+        d.slow(1, delay_s=1.0, path=METRICS)
+        got = src.observations(*WEEK)
+        stats = src.last_stats
+        asked = _asked(d)
+    assert len(asked) == 1
+    _exact(got, spread.observations)
+    assert stats["slice_pulls"] == 7 * 24  # unplanned: every slice a pull of its own
+    assert incomplete_reason(got) is None
+    assert got.attrs["langfuse"]["reconciliation"] == _per_day(spread.observations)
+
+
+def test_a_closed_window_of_scores_asks_each_view_once(spread):
+    """Each score view's hourly counts plan the pulls and reconcile them: two requests where
+    there were four (hourly for the plan, daily for the reconciliation, per view)."""
+    with LangfuseDouble(*spread.frames) as d, d.source(slice_s=3600) as src:
+        got = src.scores(*WEEK)
+        stats = src.last_stats
+        asked = _asked(d)
+    assert asked == [("scores-categorical", "hour", "..".join(WEEK), []),
+                     ("scores-numeric", "hour", "..".join(WEEK), [])]
+    assert sorted(got["score_id"]) == sorted(spread.scores["score_id"])
+    assert stats["slice_pulls"] < 7 * 24 / 8
+    assert incomplete_reason(got) is None
+    counted = spread.scores[spread.scores["data_type"].isin(["NUMERIC", "BOOLEAN",
+                                                              "CATEGORICAL"])]
+    n = counted.groupby(counted["timestamp"].dt.strftime("%Y-%m-%d")).size()
+    assert got.attrs["langfuse"]["reconciliation"] == [
+        {"day": k, "reported_scores": int(v), "pulled_scores": int(v)} for k, v in n.items()]
 
 
 def test_malformed_items_are_counted_per_pull():

@@ -23,10 +23,10 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -151,6 +151,14 @@ class Rule:
         return raw[self.column].to_numpy(dtype="float64", na_value=np.nan)
 
 
+class _TypeSource(NamedTuple):
+    """One place an observation's type comes from (see ``Conventions._types``)."""
+
+    types: pd.Series | None  # upper-case types, NA where it says nothing (None: nothing at all)
+    strong: bool  # said of the record; weak: guessed from its other fields
+    span_stated: bool = False  # its SPAN is a choice, not the default of a writer told nothing
+
+
 @dataclass(frozen=True)
 class ScoreSignal:
     """Score names that feed one signal, which way is bad, and categorical values on 0..1."""
@@ -266,18 +274,10 @@ class Conventions:
         rules = self.rules.get(column, ())
         if not any(r.parts_excluded for r in rules):
             return _numeric(self._first(raw, column), "Int64")
-        counts = np.full(len(raw), np.nan)
-        excluded = np.zeros(len(raw), dtype=bool)
-        for rule in rules:
-            values = rule.numbers(raw)
-            if values is None:
-                read = rule.values(raw)
-                if read is None:
-                    continue
-                values = _numeric(read, "float64").to_numpy(dtype="float64", na_value=np.nan)
-            new = np.isnan(counts) & ~np.isnan(values)
-            counts[new] = values[new]
-            excluded[new] = rule.parts_excluded
+        found = self._first_number(raw, column, parse=True)
+        assert found is not None  # text is parsed, never given up on
+        counts, by = found
+        excluded = np.array([r.parts_excluded for r in rules] + [False])[by]  # -1: no rule
         added = sum(p.to_numpy(dtype="float64", na_value=0.0) for p in parts)
         counts = np.where(excluded, counts + added, counts)
         return _numeric(pd.Series(counts, index=raw.index), "Int64")
@@ -293,9 +293,9 @@ class Conventions:
                ) -> pd.Series:
         """The first non-empty value of ``column``'s rules, per row."""
         if column in _NUMERIC:
-            numbers = self._first_number(raw, column, rows)
-            if numbers is not None:
-                return numbers
+            found = self._first_number(raw, column, rows)
+            if found is not None:
+                return pd.Series(found[0], index=raw.index)
             result = pd.Series(pd.NA, index=raw.index, dtype=object)
             for values in self._rule_values(raw, column, rows):
                 result = result.where(result.notna(), values)
@@ -312,59 +312,97 @@ class Conventions:
             return pd.Series(pd.NA, index=raw.index, dtype=_TEXT)
         return pd.Series(pd.arrays.ArrowStringArray(merged), index=raw.index, dtype=_TEXT)
 
-    def _first_number(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None
-                      ) -> pd.Series | None:
-        """:meth:`_first` of a numeric column whose rules all read numeric raw columns, in
-        numpy (None when any rule reads text, JSON or a span name)."""
+    def _first_number(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None = None,
+                      parse: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+        """The first number of ``column``'s rules per row (NaN where none), and the position
+        of the rule it came from (-1 where none), in numpy. A rule reading text, JSON or a span
+        name has its values parsed as numbers when ``parse``; otherwise the answer is None
+        (:meth:`_first` then reads the values as they are)."""
         result = np.full(len(raw), np.nan)
-        for rule in self.rules.get(column, ()):
-            if rule.kind == "observation_type" or rule.column not in raw.columns:
-                continue
+        by = np.full(len(raw), -1)
+        for i, rule in enumerate(self.rules.get(column, ())):
             values = rule.numbers(raw)
             if values is None:
-                return None
+                if rule.kind == "observation_type" or rule.column not in raw.columns:
+                    continue
+                if not parse:
+                    return None
+                read = rule.values(raw)
+                if read is None:
+                    continue
+                values = _numeric(read, "float64").to_numpy(dtype="float64", na_value=np.nan)
             if rows is not None:
                 values = np.where(rows, values, np.nan)
-            result = np.where(np.isnan(result), values, result)
-        return pd.Series(result, index=raw.index)
+            new = np.isnan(result) & ~np.isnan(values)
+            result[new] = values[new]
+            by[new] = i
+        return result, by
 
     def _types(self, raw: pd.DataFrame, has_model: pd.Series) -> pd.Series:
-        native = raw["native_type"].str.upper()
-        known = _where(native, native.isin(TYPES) & (native != "SPAN"))
-        inferred = pd.Series(pd.NA, index=raw.index, dtype=_TEXT)
+        """Each row's observation type (upper case): the first strong source below that gives
+        one, else the first weak one, else SPAN.
+
+        A strong source says what the record is; a weak one guesses it from its other fields.
+        SPAN is what SDKs and Langfuse write of anything they know no more of, so a SPAN never
+        hides a type a strong source gives; only where it was set on purpose
+        (``span_stated``) does it stand against the guesses: a Dify node an SDK calls a "span"
+        is typed by its node_type, but a "span" that names a model stays a span."""
+        index = raw.index
+        sources = [
+            # the type an SDK set on the span (langfuse.observation.type)
+            _TypeSource(_known_types(raw.get("attr:langfuse.observation.type")), strong=True,
+                        span_stated=True),
+            # the type Langfuse stored: SPAN for anything untyped
+            _TypeSource(_known_types(raw["native_type"]), strong=True),
+            # what the type attributes, then the type metadata keys, map to
+            *(_TypeSource(mapped, strong=True) for mapped in self._mapped_types(raw)),
+            _TypeSource(_typed(self._tool_like(raw), "TOOL", index), strong=False),
+            _TypeSource(_typed(has_model.to_numpy(dtype=bool), "GENERATION", index),
+                        strong=False),
+        ]
+        said, guessed = [], []  # the strong sources' types but SPAN; the weak sources'
+        stated = np.zeros(len(raw), dtype=bool)  # a strong source stated SPAN
+        for source in sources:
+            if source.types is None:
+                continue
+            types = _arrow_text(source.types)
+            if not source.strong:
+                guessed.append(types)
+                continue
+            is_span = pc.fill_null(pc.equal(types, "SPAN"), False)
+            said.append(pc.if_else(is_span, pa.scalar(None, types.type), types))
+            if source.span_stated:
+                stated |= is_span.to_numpy(zero_copy_only=False)
+        # the first of: a strong source's type, a stated SPAN, a weak source's type, SPAN
+        text = pa.large_string()
+        span = pc.if_else(pa.array(stated), pa.scalar("SPAN", text), pa.scalar(None, text))
+        out = pc.coalesce(*(a.cast(text) for a in (*said, span, *guessed)),
+                          pa.scalar("SPAN", text))
+        return pd.Series(pd.arrays.ArrowStringArray(out), index=index, dtype=_TEXT)
+
+    def _mapped_types(self, raw: pd.DataFrame) -> Iterator[pd.Series]:
+        """The type each type attribute, then each type metadata key, maps its value to."""
         typed = [("attr:" + k, m) for k, m in self.type_attributes.items()] + \
             [("meta:" + k, m) for k, m in self.type_metadata.items()]
         for col, mapping in typed:
             if col not in raw.columns:
                 continue
             lookup = {str(k).lower(): v for k, v in mapping.items()}
-            mapped = _per_value(raw[col].astype(_TEXT).str.lower(),
-                                lambda v, lookup=lookup: v.map(lookup), _TEXT)
-            # a plain span says nothing: the next key may (Dify's node_type under an SDK's
-            # default "span")
-            mapped = _where(mapped, mapped.ne("SPAN").fillna(False).to_numpy(dtype=bool))
-            inferred = _where(inferred, inferred.notna(), mapped)
-        explicit = raw["attr:langfuse.observation.type"].astype(_TEXT).str.upper() \
-            if "attr:langfuse.observation.type" in raw.columns else None
-        out = known
-        if explicit is not None:
-            out = _where(explicit, explicit.isin(TYPES) & (explicit != "SPAN"), out)
-        out = _where(out, out.notna(), inferred)
-        if explicit is not None:  # an SDK's "span" yields to the keys above, not to guesses
-            out = _where(out, (out.notna() | explicit.ne("SPAN").fillna(True)).to_numpy(
-                dtype=bool), "SPAN")
-        names = raw["name"].fillna("")
+            yield _per_value(raw[col].astype(_TEXT).str.lower(),
+                             lambda v, lookup=lookup: v.map(lookup), _TEXT)
+
+    def _tool_like(self, raw: pd.DataFrame) -> np.ndarray:
+        """Rows that look like a tool call: a ``present_means_tool`` attribute set, or a span
+        name like a tool call's."""
         tool_like = np.zeros(len(raw), dtype=bool)
         for key in self.present_means_tool:
             if "attr:" + key in raw.columns:
                 tool_like |= _present(raw["attr:" + key]).to_numpy(dtype=bool)
+        names = raw["name"].fillna("")
         for pattern in self.tool_span_names:
             tool_like |= _per_value(names, lambda v, p=pattern: v.str.contains(p, regex=True)
                                     ).to_numpy(dtype=bool)
-        out = _where(out, out.notna() | ~tool_like, "TOOL")
-        out = _where(out, out.notna() | ~has_model, "GENERATION")
-        out = _where(out, out.notna(), _where(native, native.isin(TYPES)))
-        return out.fillna("SPAN").astype(_TEXT)
+        return tool_like
 
     def _error_types(self, raw: pd.DataFrame, level: pd.Series, message: pd.Series
                      ) -> pd.Series:
@@ -1045,6 +1083,19 @@ def _where(s: pd.Series, cond: Any, other: Any = None) -> pd.Series:
         alt = pa.scalar(other, text.type)
     return pd.Series(pd.arrays.ArrowStringArray(pc.if_else(keep, text, alt)), index=s.index,
                      name=s.name, dtype=_TEXT)
+
+
+def _known_types(values: pd.Series | None) -> pd.Series | None:
+    """``values`` upper-cased where they name a Langfuse observation type, NA elsewhere."""
+    if values is None:
+        return None
+    upper = values.astype(_TEXT).str.upper()
+    return _where(upper, upper.isin(TYPES))
+
+
+def _typed(rows: np.ndarray, type_: str, index: pd.Index) -> pd.Series:
+    """``type_`` at ``rows``, NA elsewhere."""
+    return _where(pd.Series(type_, index=index, dtype=_TEXT), rows)
 
 
 def _arrow_text(s: pd.Series) -> pa.Array | pa.ChunkedArray:

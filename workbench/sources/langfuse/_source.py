@@ -7,6 +7,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,8 @@ Pulled = tuple[list[Any], "str | None"]  # (items of one pull, reason-if-incompl
 Build = Callable[[list[list[Any]]], tuple[pd.DataFrame, list[int]]]
 #: Slices -> rows expected in each (keyed by the slice's start), or None when unknown.
 Counts = Callable[[list[tuple[pd.Timestamp, pd.Timestamp]]], "dict[pd.Timestamp, int] | None"]
+#: What the Metrics API counted: its rows, and why they fall short (empty when they do not).
+Counted = tuple[list[dict[str, Any]], list[str]]
 
 #: Seconds of a pull's budget the slice plan may spend asking the Metrics API for counts.
 PLAN_BUDGET_S = 5.0
@@ -36,6 +39,23 @@ PLAN_BUDGET_S = 5.0
 
 def _iso(ts: pd.Timestamp) -> str:
     return ts.isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """Counts of a whole window asked for in the background, and how long the slice plan may
+    wait for them."""
+
+    counted: Future[Counted]
+    plan_by: Deadline
+
+
+def _one_answer(lo: pd.Timestamp, hi: pd.Timestamp, groups: int) -> bool:
+    """Whether hourly counts of ``[lo, hi)`` in ``groups`` groups fit in one Metrics API answer
+    (a row an hour and group at most): then the reconciliation reads the counts the plan does,
+    at no extra request; split over several answers, its daily counts are cheaper."""
+    hours = -(-(hi - lo.floor("h")) // pd.Timedelta(hours=1))
+    return hours * groups < _metrics.ROW_LIMIT
 
 
 def _merge(frames: Sequence[pd.DataFrame], frame: str, keys: list[str],
@@ -258,36 +278,30 @@ class LangfuseSource(TraceSource):
                  **cache_parts}
         return SliceCache(self.cache_dir, frame, parts, order=order, create=create)
 
-    def _hourly_counts(self, lo: pd.Timestamp, hi: pd.Timestamp, pushed: dict[str, Any],
-                       budget: Budget, stats: Stats, views: Sequence[str] = ("observations",)
-                       ) -> pd.DataFrame | None:
-        """Rows per hour in ``[lo, hi)`` from the Metrics API (``timestamp``, ``count_count``),
-        summed over ``views``, or None when the server cannot say; at most ``PLAN_BUDGET_S``."""
+    def _counted(self, lo: pd.Timestamp, hi: pd.Timestamp, pushed: dict[str, Any],
+                 granularity: str, budget: Budget, stats: Stats,
+                 views: Sequence[str] = ("observations",), by: Sequence[str] = ()) -> Counted:
+        """What the Metrics API counts in ``[lo, hi)`` per ``granularity`` bucket and ``by``
+        dimension, in each of ``views`` (rows tagged with their ``view``); it stops at the
+        first view it could not count. Raises what :meth:`_metric_rows` raises."""
         filters = {"environment": pushed["environment"]} if "environment" in pushed else {}
         ms = _metrics.parse_measures(["count"])
-        plan_budget = Budget.of(budget, PLAN_BUDGET_S)
+        dims = _metrics.parse_dimensions(list(by))
         rows: list[dict[str, Any]] = []
         for view in views:
-            try:
-                got, reasons = self._metric_rows(lo, hi, ms, [], "hour", filters, plan_budget,
-                                                 stats, view)
-            except (NotFound, SourceError) as exc:
-                log.debug("langfuse: no counts to plan slices by: %s", exc)
-                return None
+            got, reasons = self._metric_rows(lo, hi, ms, dims, granularity, filters, budget,
+                                             stats, view)
             if reasons:
-                log.debug("langfuse: no counts to plan slices by: %s", reasons[0])
-                return None
-            rows += got
-        counts = _metrics.frame(rows, [], ms, timed=True)
-        if len(views) > 1:
-            counts = counts.groupby("timestamp", as_index=False)["count_count"].sum()
-        return counts
+                return rows, reasons
+            rows += [{**r, "view": view} for r in got]
+        return rows, []
 
     def _slice_counts(self, pushed: dict[str, Any], budget: Budget, stats: Stats,
-                      early: Future[pd.DataFrame | None] | None = None,
+                      early: _Asked | None = None,
                       views: Sequence[str] = ("observations",)) -> Counts:
-        """Rows per slice, to plan pulls by: from ``early`` (hourly counts of the whole
-        window, asked for while the server was probed) or asked for now.
+        """Rows per slice, to plan pulls by: the hourly counts ``early`` holds (of the whole
+        window, asked for while the server was probed or for the reconciliation) or asked for
+        now; either way at most ``PLAN_BUDGET_S`` is spent waiting for them.
 
         Only a plan: a server without the Metrics API, or one that fails or is slow to
         answer, leaves every slice a pull of its own."""
@@ -296,10 +310,21 @@ class LangfuseSource(TraceSource):
             if not cells:
                 return None
             lo, hi = cells[0][0], cells[-1][1]
-            got = early.result() if early is not None else \
-                self._hourly_counts(lo, hi, pushed, budget, stats, views)
-            if got is None:
+            try:
+                if early is not None:
+                    rows, reasons = early.counted.result(timeout=early.plan_by.remaining())
+                else:
+                    rows, reasons = self._counted(lo, hi, pushed, "hour",
+                                                  Budget.of(budget, PLAN_BUDGET_S), stats, views)
+            except (TimeoutError, SourceError) as exc:
+                log.debug("langfuse: no counts to plan slices by: %s",
+                          str(exc) or "not in within the plan's time")
                 return None
+            if reasons:
+                log.debug("langfuse: no counts to plan slices by: %s", reasons[0])
+                return None
+            got = _metrics.frame(rows, [], _metrics.parse_measures(["count"]), timed=True)
+            got = got.groupby("timestamp", as_index=False)["count_count"].sum()
             hour = pd.Timedelta(hours=1)
             got = got[(got["timestamp"] + hour > lo) & (got["timestamp"] < hi)]
             return _slices.cell_counts(cells, list(got["timestamp"]),
@@ -324,30 +349,34 @@ class LangfuseSource(TraceSource):
         lo, hi = self._window(start, end)
         pushed, local = _observations.normalise_filters(filters)
         budget, stats = self._budget(), Stats()
-        plannable = set(pushed) <= {"environment"} and \
-            len(_slices.plan(lo, hi, self.slice_s)) > self.concurrency
+        countable = set(pushed) <= {"environment"}
+        plannable = countable and len(_slices.plan(lo, hi, self.slice_s)) > self.concurrency
         # slices are pulled (and cached) raw and mapped once, together: a trace crossing a slice
         # edge is mapped whole, and the mapping's fixed cost is paid once per pull
         parts = {"fields": _observations.GROUPS, "filters": pushed,
                  "conventions": self.conventions.fingerprint}
         settled = min(hi, self._now() - pd.Timedelta(seconds=self.settle_s))
+        # a closed window's hourly counts of roots and children plan the pulls and are what
+        # the pull is reconciled with: asked for once (when one answer holds them)
+        by_root = ("is_root",)
+        shared = plannable and self.reconcile and settled == hi and _one_answer(lo, hi, 2)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="langfuse-side") as pool:
-            early = None
+            early: _Asked | None = None
             if plannable and _legacy.known(self.base_url) is None:
                 looked = self._cache("observations-raw", {"api": "v2", **parts}, "start_time",
                                      create=False)
                 if looked is None or not looked.has_window("mapped", lo, hi):
                     # the server is probed first: the counts to plan the pulls by are asked
                     # for meanwhile (a legacy server's 404 is then ignored)
-                    early = pool.submit(self._hourly_counts, lo, hi, pushed, budget, stats)
+                    plan_by = Budget.of(budget, PLAN_BUDGET_S)
+                    early = _Asked(pool.submit(
+                        self._counted, lo, hi, pushed, "hour", budget if shared else plan_by,
+                        stats, by=by_root if shared else ()), plan_by)
             legacy = _legacy.detect(self._transport, budget, stats)
             fetch, build = self._legacy_observation_fetcher(lo, hi, pushed, budget, stats) \
                 if legacy else self._v2_observation_fetcher(pushed, budget, stats)
-            plan = self._slice_counts(pushed, budget, stats, early) \
-                if not legacy and plannable else None
             parts = {"api": "v1" if legacy else "v2", **parts}
-            checked = self.reconcile and not legacy and set(pushed) <= {"environment"} \
-                and settled > lo
+            checked = self.reconcile and not legacy and countable and settled > lo
             # a window closed and cached whole has one answer while its day files stay as
             # they are: its mapped frame, and the counts Langfuse reported for it, are kept
             cache = self._cache("observations-raw", parts, "start_time")
@@ -355,12 +384,21 @@ class LangfuseSource(TraceSource):
             kept = cache.get_window("mapped", lo, hi) if whole else None
             kept_counts = cache.get_json("reported", lo, hi) if whole and checked else None
             # the counts to reconcile with are asked for while the slices are pulled
-            reported: Future[tuple[list[dict[str, Any]], list[str]]] | None = None
+            reported: Future[Counted] | None = None
             if kept_counts is not None:
                 reported = Future()
                 reported.set_result((kept_counts, []))
+            elif checked and shared:
+                if early is None:
+                    early = _Asked(pool.submit(self._counted, lo, hi, pushed, "hour", budget,
+                                               stats, by=by_root),
+                                   Budget.of(budget, PLAN_BUDGET_S))
+                reported = early.counted
             elif checked:
-                reported = pool.submit(self._reported, lo, settled, pushed, budget, stats)
+                reported = pool.submit(self._counted, lo, settled, pushed, "day", budget, stats,
+                                       by=by_root)
+            plan = self._slice_counts(pushed, budget, stats, early) \
+                if not legacy and plannable else None
             if kept is not None:
                 n = len(_slices.plan(lo, hi, self.slice_s))
                 stats.add(slices_total=n, slices_cached=n)
@@ -392,22 +430,14 @@ class LangfuseSource(TraceSource):
                 mark_incomplete(out, reason)
         return out
 
-    def _reported(self, lo: pd.Timestamp, settled: pd.Timestamp, pushed: dict[str, Any],
-                  budget: Budget, stats: Stats) -> tuple[list[dict[str, Any]], list[str]]:
-        """Observations per day and ``is_root`` that the Metrics API counts in ``[lo, settled)``."""
-        filters = {"environment": pushed["environment"]} if "environment" in pushed else {}
-        ms = _metrics.parse_measures(["count"])
-        dims = _metrics.parse_dimensions(["is_root"])
-        return self._metric_rows(lo, settled, ms, dims, "day", filters, budget, stats)
-
     def _reconcile(self, out: pd.DataFrame, lo: pd.Timestamp, settled: pd.Timestamp,
-                   reported_rows: Future[tuple[list[dict[str, Any]], list[str]]]
-                   ) -> list[pd.Timestamp]:
+                   reported_rows: Future[Counted]) -> list[pd.Timestamp]:
         """Compare what was pulled with what the Metrics API counts for the same days; the
         days (UTC midnights) with fewer observations pulled than reported.
 
         Only settled time is compared (data still arriving would look like a shortfall); a
-        server without the Metrics API v2 is noted, not failed.
+        server without the Metrics API v2 is noted, not failed. The counts may be per day or
+        per hour: they are summed into days.
         """
         ms = _metrics.parse_measures(["count"])
         dims = _metrics.parse_dimensions(["is_root"])
@@ -508,11 +538,11 @@ class LangfuseSource(TraceSource):
         settled = min(hi, self._now() - pd.Timedelta(seconds=self.settle_s))
         countable = not legacy and set(f) <= {"environment"}
         env = {"environment": f["environment"].split(",")} if "environment" in f else {}
-        # scores are sparse (a judge samples some traces): quiet hours share a page
-        plan = self._slice_counts(env, budget, stats, views=tuple(_metrics.SCORE_VIEWS)) \
-            if countable else None
+        views = tuple(_metrics.SCORE_VIEWS)
 
-        def sliced() -> pd.DataFrame:
+        def sliced(early: _Asked | None = None) -> pd.DataFrame:
+            # scores are sparse (a judge samples some traces): quiet hours share a page
+            plan = self._slice_counts(env, budget, stats, early, views) if countable else None
             return self._sliced("scores", lo, hi, fetch, build, parts, stats, ["score_id"],
                                 "timestamp", counts=plan, page_limit=_scores.PAGE_LIMIT)
 
@@ -521,14 +551,22 @@ class LangfuseSource(TraceSource):
         cache = self._cache("scores", parts, "timestamp")
         whole = cache is not None and settled == hi
         kept = cache.get_json("reported", lo, hi) if whole else None
+        # a closed window's hourly counts plan the pulls and are what the pull is reconciled
+        # with: asked for once (when one answer a view holds them)
+        shared = settled == hi and _one_answer(lo, hi, 1) and \
+            len(_slices.plan(lo, hi, self.slice_s)) > self.concurrency
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="langfuse-side") as pool:
-            reported: Future[tuple[list[dict[str, Any]], list[str]]]
+            reported: Future[Counted]
+            early: _Asked | None = None
             if kept is not None:
                 reported = Future()
                 reported.set_result((kept, []))
             else:  # the counts to reconcile with are asked for while the slices are pulled
-                reported = pool.submit(self._reported_scores, lo, settled, env, budget, stats)
-            out = sliced()
+                reported = pool.submit(self._counted, lo, settled, env,
+                                       "hour" if shared else "day", budget, stats, views)
+                if shared:
+                    early = _Asked(reported, Budget.of(budget, PLAN_BUDGET_S))
+            out = sliced(early)
             short = self._reconcile_scores(out, lo, settled, reported)
         if cache is not None and short:
             for day in short:  # pull those days again next time
@@ -564,24 +602,8 @@ class LangfuseSource(TraceSource):
         _score_configs.apply(out, ranges)
         return out
 
-    def _reported_scores(self, lo: pd.Timestamp, settled: pd.Timestamp,
-                         filters: dict[str, Any], budget: Budget, stats: Stats
-                         ) -> tuple[list[dict[str, Any]], list[str]]:
-        """Scores per day and Metrics API view (numeric and boolean; categorical) in
-        ``[lo, settled)``, each row tagged with its view."""
-        ms = _metrics.parse_measures(["count"])
-        rows: list[dict[str, Any]] = []
-        reasons: list[str] = []
-        for view in _metrics.SCORE_VIEWS:
-            got, why = self._metric_rows(lo, settled, ms, [], "day", filters, budget, stats,
-                                         view)
-            rows += [{**r, "view": view} for r in got]
-            reasons += why
-        return rows, reasons
-
     def _reconcile_scores(self, out: pd.DataFrame, lo: pd.Timestamp, settled: pd.Timestamp,
-                          reported_rows: Future[tuple[list[dict[str, Any]], list[str]]]
-                          ) -> list[pd.Timestamp]:
+                          reported_rows: Future[Counted]) -> list[pd.Timestamp]:
         """Scores pulled per day against the Metrics API's count of the same data types; the
         days with fewer pulled than reported (a score missing there would go unnoticed: a
         judge's verdicts are what the hallucination signals are made of)."""
