@@ -21,13 +21,16 @@ days before it, as a scheduled ``workbench report daily`` would.
 3. what the report says about coverage and unmapped fields.
 
     python bench/bench_blind.py [--quick] [--magnitudes 2,3,5,10] [--data sdk|frameworks|gateways|agents|stacks|lowcode]
-    # --quick: 2x, 5x, 5 quiet days
+                                [--volume 0.1]
+    # --quick: 2x, 5x, 5 quiet days; --volume: that many times each dataset's usual traffic
+    # (0.1: a small team's ~100-150 traces a day), quiet and incident projects alike
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import sys
 import tempfile
 import time
@@ -69,6 +72,14 @@ DATASETS = {
                                   ("hallucination_spike", "2026-11-26", 9))),
 }
 INCIDENTS = DATASETS["sdk"][1]
+
+
+def _traffic(gen: Any, factor: float) -> dict[str, float]:
+    """The keyword asking generator module ``gen`` for ``factor`` times its usual traffic:
+    ``weekday_traces`` where the generator takes a day's total, else ``volume``."""
+    if "weekday_traces" in inspect.signature(gen.generate).parameters:
+        return {"weekday_traces": gen.WEEKDAY_TRACES * factor}
+    return {"volume": factor}
 
 
 def _reports(data: bd.BlindData, days: list[str]) -> dict[str, Any]:
@@ -219,19 +230,27 @@ def main() -> None:
                          "stacks: blind_stacks; lowcode: blind_lowcode")
     ap.add_argument("--magnitudes", default=None,
                     help="comma-separated, default 2,3,5,10 (10: a sanity check beyond the aim)")
+    ap.add_argument("--volume", type=float, default=1.0,
+                    help="traffic as a multiple of the dataset's usual (default 1.0; 0.1: a "
+                         "tenth)")
     args = ap.parse_args()
+    if not args.volume > 0:
+        ap.error(f"--volume must be > 0, got {args.volume:g}")
     module, incidents_at = DATASETS[args.data]
     gen = importlib.import_module(module)
+    traffic = _traffic(gen, args.volume)
     mags = tuple(float(m) for m in (args.magnitudes or ("2,5" if args.quick else "2,3,5,10")
                                     ).split(","))
     quiet_days = [f"{d:%Y-%m-%d}" for d in pd.date_range(end=END_DAY,
                                                          periods=5 if args.quick else 10)]
 
     notes: dict[str, None] = {}
+    print(f"blind check on {args.data} ({module}), volume {args.volume:g}x the usual traffic",
+          flush=True)
     print(f"quiet project (seed {QUIET_SEED}), judged {quiet_days[0]}..{quiet_days[-1]}",
           flush=True)
     t0 = time.perf_counter()
-    quiet = gen.generate(seed=QUIET_SEED, end_day=END_DAY, days=30)
+    quiet = gen.generate(seed=QUIET_SEED, end_day=END_DAY, days=30, **traffic)
     print(f"  generated {len(quiet.truth):,} traces, {len(quiet.spans):,} spans, "
           f"{len(quiet.scores):,} scores in {time.perf_counter() - t0:.0f} s", flush=True)
     qreps = _reports(quiet, quiet_days)
@@ -251,7 +270,8 @@ def main() -> None:
         seed = 200 + int(mag * 10)
         incidents = [bd.Incident(rb, day, hour, mag) for rb, day, hour in incidents_at]
         print(f"incident project {mag:g}x (seed {seed})", flush=True)
-        data = gen.generate(seed=seed, end_day=END_DAY, days=30, incidents=incidents)
+        data = gen.generate(seed=seed, end_day=END_DAY, days=30, incidents=incidents,
+                            **traffic)
         reps = _reports(data, sorted({d for _, d, _ in incidents_at}))
         rows += incident_rows(data, reps, mag)
         for rep in reps.values():
