@@ -18,7 +18,8 @@ days before it, as a scheduled ``workbench report daily`` would.
    incident's start to the finding's window start, and what an oracle that knows the injected
    window sees (the excess in the generator's own truth), so a miss can be told from an
    undetectable change;
-3. what the report says about coverage and unmapped fields.
+3. what the report says about coverage and unmapped fields, and on each quiet day its banner
+   and what it could not judge or only noted (info findings, never alerted).
 
     python bench/bench_blind.py [--quick] [--magnitudes 2,3,5,10] [--data sdk|frameworks|gateways|agents|stacks|lowcode]
                                 [--volume 0.1]
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import re
 import sys
 import tempfile
 import time
@@ -91,6 +93,19 @@ def _reports(data: bd.BlindData, days: list[str]) -> dict[str, Any]:
                                    prometheus=False)
             print(f"  report {day}: {time.perf_counter() - t0:.1f} s", flush=True)
     return out
+
+
+def _banner(rep: Any) -> str:
+    """The verdict banner of the report's HTML header, as text."""
+    found = re.search(r"<div class='(wb-\w+)'>(.*?)</div>", rep.header_html(), re.S)
+    if found is None:
+        return "-"
+    shade = {"wb-ok": "green", "wb-degraded": "red"}.get(found.group(1), found.group(1))
+    return f"[{shade}] " + re.sub(r"<[^>]+>", "", found.group(2))
+
+
+def _on_day(rep: Any, f: Any) -> bool:
+    return f.end > rep.date
 
 
 def _agent(f: Any) -> str:
@@ -176,7 +191,9 @@ def incident_rows(data: bd.BlindData, reps: dict[str, Any], mag: float) -> list[
                                    for x in (lead.suspects[:5] if lead is not None else [])),
             "_others": others, "_insufficient": [f for f in rep.findings
                                                  if f.runbook == label.runbook
-                                                 and f.status != "firing"],
+                                                 and f.status != "firing" and _on_day(rep, f)],
+            "_info": [f for f in rep.findings if f.runbook == label.runbook
+                      and f.status == "firing" and f not in alerts and _on_day(rep, f)],
         })
     return rows
 
@@ -256,7 +273,12 @@ def main() -> None:
     qreps = _reports(quiet, quiet_days)
     mapped = mapping(quiet, qreps[quiet_days[-1]])
     false_alerts = []
+    said: dict[str, list[str]] = {}
     for day, rep in qreps.items():
+        said[day] = [f"banner: {_banner(rep)}"] + [
+            f"{'not judged' if f.status != 'firing' else 'info, not alerted'}: "
+            f"{f.runbook}/{f.signal}: {f.summary}" for f in rep.findings
+            if _on_day(rep, f) and f not in rep.alert_findings()]
         for f in rep.alert_findings():
             false_alerts.append({"day": day, "runbook": f.runbook, "signal": f.signal,
                                  "severity": f.severity, "agent": _agent(f),
@@ -292,12 +314,20 @@ def main() -> None:
                   f"{f.summary}")
         for f in r["_insufficient"]:
             print(f"- {r['magnitude']} {r['runbook']} day, not judged: {f.signal}: {f.summary}")
+        for f in r["_info"]:
+            print(f"- {r['magnitude']} {r['runbook']} day, info (not alerted): {f.signal} "
+                  f"agent={_agent(f)} {f.start:%H:%M}-{f.end:%H:%M}: {f.summary}")
     n_quiet = len(quiet_days)
     print(f"\n## False alerts on {n_quiet} quiet days: {len(false_alerts)} "
           f"on {len({a['day'] for a in false_alerts})} days\n")
     for a in false_alerts:
         print(f"- {a['day']} {a['runbook']}/{a['signal']} [{a['severity']}] agent={a['agent']} "
               f"{a['window']}: {a['summary']}")
+    print(f"\n## What the {n_quiet} quiet reports said besides alerts\n")
+    for day, lines in said.items():
+        print(f"- {day}")
+        for line in lines:
+            print(f"  - {line}")
     print(f"\n## Mapping: the quiet report of {quiet_days[-1]} (7 days) against the truth\n")
     print(mapped.to_string())
     print("\n## What the reports said about coverage and mapping\n")
