@@ -30,6 +30,7 @@ _STYLE = """<style>
 .wb-table td:last-child { text-align: left; }
 .wb-degraded { background: #fdecea; border-left: 6px solid #d62728; padding: 8px 12px; }
 .wb-ok { background: #eef7ee; border-left: 6px solid #2ca02c; padding: 8px 12px; }
+.wb-partial { background: #fff6e0; border-left: 6px solid #e69500; padding: 8px 12px; }
 .wb-next { border-left: 6px solid #4c72b0; padding: 4px 12px; margin: 8px 0 14px 0; }
 .wb-next pre { background: #f6f8fa; padding: 6px 8px; white-space: pre-wrap;
   word-break: break-all; }
@@ -69,7 +70,15 @@ def header(rep: DailyReport) -> str:
     else:
         verdict = (f"{len(today)} finding(s) on the report day, {len(firing)} in the window."
                    if firing else "No check or detector fired in the window.")
-        lines.append(f"<div class='wb-ok'>Source ok. {_e(verdict)}</div>")
+        if unjudged := rep.not_judged():
+            # nothing fired is no all-clear where a runbook could not judge the day
+            titles = ", ".join(rep.runbooks[r].title if r in rep.runbooks else r
+                               for r in unjudged)
+            lines.append(f"<div class='wb-partial'>Source ok. {_e(verdict)} <b>Not judged</b> "
+                         f"(too little data, see \"Could not judge\" below): "
+                         f"{_e(titles)}.</div>")
+        else:
+            lines.append(f"<div class='wb-ok'>Source ok. {_e(verdict)}</div>")
     lines += [f"<p><i>{_e(n)}</i></p>" for n in rep.notes]
     if rep.coverage.traces:
         unknown = ", ".join(f"{k} {v:.0%}" for k, v in rep.coverage.unknown.items())
