@@ -167,8 +167,9 @@ def incident_rows(data: bd.BlindData, reps: dict[str, Any], mag: float) -> list[
         same = [f for f in alerts if f.runbook == label.runbook]
         # a finding without an agent label (a new prompt version, a whole-day check) counts
         hit = [f for f in same if _agent(f) in (label.agent, "-")]
+        # the incident day's own (an info finding of an earlier day in the window is not it)
         firing = [f for f in rep.findings if f.runbook == label.runbook and f.status == "firing"
-                  and _agent(f) in (label.agent, "-")]
+                  and _agent(f) in (label.agent, "-") and _on_day(rep, f)]
         # the hourly finding first: a whole-day check starts at midnight by construction
         hourly = [f for f in hit or firing if not f.signal.startswith("daily_")]
         lead = (hourly or hit or firing or [None])[0]
