@@ -100,8 +100,9 @@ def _banner(rep: Any) -> str:
     found = re.search(r"<div class='(wb-\w+)'>(.*?)</div>", rep.header_html(), re.S)
     if found is None:
         return "-"
-    shade = {"wb-ok": "green", "wb-partial": "amber", "wb-degraded": "red"}.get(
-        found.group(1), found.group(1))
+    shades = {"wb-ok": "green", "wb-partial": "amber", "wb-pending": "amber",
+              "wb-degraded": "red"}
+    shade = shades.get(found.group(1), found.group(1))
     return f"[{shade}] " + re.sub(r"<[^>]+>", "", found.group(2))
 
 
