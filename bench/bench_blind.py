@@ -18,16 +18,21 @@ days before it, as a scheduled ``workbench report daily`` would.
    incident's start to the finding's window start, and what an oracle that knows the injected
    window sees (the excess in the generator's own truth), so a miss can be told from an
    undetectable change;
-3. what the report says about coverage and unmapped fields.
+3. what the report says about coverage and unmapped fields, and on each quiet day its banner
+   and what it could not judge or only noted (info findings, never alerted).
 
     python bench/bench_blind.py [--quick] [--magnitudes 2,3,5,10] [--data sdk|frameworks|gateways|agents|stacks|lowcode]
-    # --quick: 2x, 5x, 5 quiet days
+                                [--volume 0.1]
+    # --quick: 2x, 5x, 5 quiet days; --volume: that many times each dataset's usual traffic
+    # (0.1: a small team's ~100-150 traces a day), quiet and incident projects alike
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
+import re
 import sys
 import tempfile
 import time
@@ -71,6 +76,14 @@ DATASETS = {
 INCIDENTS = DATASETS["sdk"][1]
 
 
+def _traffic(gen: Any, factor: float) -> dict[str, float]:
+    """The keyword asking generator module ``gen`` for ``factor`` times its usual traffic:
+    ``weekday_traces`` where the generator takes a day's total, else ``volume``."""
+    if "weekday_traces" in inspect.signature(gen.generate).parameters:
+        return {"weekday_traces": gen.WEEKDAY_TRACES * factor}
+    return {"volume": factor}
+
+
 def _reports(data: bd.BlindData, days: list[str]) -> dict[str, Any]:
     out = {}
     with data.double() as dbl, tempfile.TemporaryDirectory() as cache:
@@ -80,6 +93,20 @@ def _reports(data: bd.BlindData, days: list[str]) -> dict[str, Any]:
                                    prometheus=False)
             print(f"  report {day}: {time.perf_counter() - t0:.1f} s", flush=True)
     return out
+
+
+def _banner(rep: Any) -> str:
+    """The verdict banner of the report's HTML header, as text."""
+    found = re.search(r"<div class='(wb-\w+)'>(.*?)</div>", rep.header_html(), re.S)
+    if found is None:
+        return "-"
+    shades = {"wb-ok": "green", "wb-partial": "amber", "wb-degraded": "red"}
+    shade = shades.get(found.group(1), found.group(1))
+    return f"[{shade}] " + re.sub(r"<[^>]+>", "", found.group(2))
+
+
+def _on_day(rep: Any, f: Any) -> bool:
+    return f.end > rep.date
 
 
 def _agent(f: Any) -> str:
@@ -141,8 +168,9 @@ def incident_rows(data: bd.BlindData, reps: dict[str, Any], mag: float) -> list[
         same = [f for f in alerts if f.runbook == label.runbook]
         # a finding without an agent label (a new prompt version, a whole-day check) counts
         hit = [f for f in same if _agent(f) in (label.agent, "-")]
+        # the incident day's own (an info finding of an earlier day in the window is not it)
         firing = [f for f in rep.findings if f.runbook == label.runbook and f.status == "firing"
-                  and _agent(f) in (label.agent, "-")]
+                  and _agent(f) in (label.agent, "-") and _on_day(rep, f)]
         # the hourly finding first: a whole-day check starts at midnight by construction
         hourly = [f for f in hit or firing if not f.signal.startswith("daily_")]
         lead = (hourly or hit or firing or [None])[0]
@@ -165,7 +193,9 @@ def incident_rows(data: bd.BlindData, reps: dict[str, Any], mag: float) -> list[
                                    for x in (lead.suspects[:5] if lead is not None else [])),
             "_others": others, "_insufficient": [f for f in rep.findings
                                                  if f.runbook == label.runbook
-                                                 and f.status != "firing"],
+                                                 and f.status != "firing" and _on_day(rep, f)],
+            "_info": [f for f in rep.findings if f.runbook == label.runbook
+                      and f.status == "firing" and f not in alerts and _on_day(rep, f)],
         })
     return rows
 
@@ -219,25 +249,38 @@ def main() -> None:
                          "stacks: blind_stacks; lowcode: blind_lowcode")
     ap.add_argument("--magnitudes", default=None,
                     help="comma-separated, default 2,3,5,10 (10: a sanity check beyond the aim)")
+    ap.add_argument("--volume", type=float, default=1.0,
+                    help="traffic as a multiple of the dataset's usual (default 1.0; 0.1: a "
+                         "tenth)")
     args = ap.parse_args()
+    if not args.volume > 0:
+        ap.error(f"--volume must be > 0, got {args.volume:g}")
     module, incidents_at = DATASETS[args.data]
     gen = importlib.import_module(module)
+    traffic = _traffic(gen, args.volume)
     mags = tuple(float(m) for m in (args.magnitudes or ("2,5" if args.quick else "2,3,5,10")
                                     ).split(","))
     quiet_days = [f"{d:%Y-%m-%d}" for d in pd.date_range(end=END_DAY,
                                                          periods=5 if args.quick else 10)]
 
     notes: dict[str, None] = {}
+    print(f"blind check on {args.data} ({module}), volume {args.volume:g}x the usual traffic",
+          flush=True)
     print(f"quiet project (seed {QUIET_SEED}), judged {quiet_days[0]}..{quiet_days[-1]}",
           flush=True)
     t0 = time.perf_counter()
-    quiet = gen.generate(seed=QUIET_SEED, end_day=END_DAY, days=30)
+    quiet = gen.generate(seed=QUIET_SEED, end_day=END_DAY, days=30, **traffic)
     print(f"  generated {len(quiet.truth):,} traces, {len(quiet.spans):,} spans, "
           f"{len(quiet.scores):,} scores in {time.perf_counter() - t0:.0f} s", flush=True)
     qreps = _reports(quiet, quiet_days)
     mapped = mapping(quiet, qreps[quiet_days[-1]])
     false_alerts = []
+    said: dict[str, list[str]] = {}
     for day, rep in qreps.items():
+        said[day] = [f"banner: {_banner(rep)}"] + [
+            f"{'not judged' if f.status != 'firing' else 'info, not alerted'}: "
+            f"{f.runbook}/{f.signal}: {f.summary}" for f in rep.findings
+            if _on_day(rep, f) and f not in rep.alert_findings()]
         for f in rep.alert_findings():
             false_alerts.append({"day": day, "runbook": f.runbook, "signal": f.signal,
                                  "severity": f.severity, "agent": _agent(f),
@@ -251,7 +294,8 @@ def main() -> None:
         seed = 200 + int(mag * 10)
         incidents = [bd.Incident(rb, day, hour, mag) for rb, day, hour in incidents_at]
         print(f"incident project {mag:g}x (seed {seed})", flush=True)
-        data = gen.generate(seed=seed, end_day=END_DAY, days=30, incidents=incidents)
+        data = gen.generate(seed=seed, end_day=END_DAY, days=30, incidents=incidents,
+                            **traffic)
         reps = _reports(data, sorted({d for _, d, _ in incidents_at}))
         rows += incident_rows(data, reps, mag)
         for rep in reps.values():
@@ -272,12 +316,20 @@ def main() -> None:
                   f"{f.summary}")
         for f in r["_insufficient"]:
             print(f"- {r['magnitude']} {r['runbook']} day, not judged: {f.signal}: {f.summary}")
+        for f in r["_info"]:
+            print(f"- {r['magnitude']} {r['runbook']} day, info (not alerted): {f.signal} "
+                  f"agent={_agent(f)} {f.start:%H:%M}-{f.end:%H:%M}: {f.summary}")
     n_quiet = len(quiet_days)
     print(f"\n## False alerts on {n_quiet} quiet days: {len(false_alerts)} "
           f"on {len({a['day'] for a in false_alerts})} days\n")
     for a in false_alerts:
         print(f"- {a['day']} {a['runbook']}/{a['signal']} [{a['severity']}] agent={a['agent']} "
               f"{a['window']}: {a['summary']}")
+    print(f"\n## What the {n_quiet} quiet reports said besides alerts\n")
+    for day, lines in said.items():
+        print(f"- {day}")
+        for line in lines:
+            print(f"  - {line}")
     print(f"\n## Mapping: the quiet report of {quiet_days[-1]} (7 days) against the truth\n")
     print(mapped.to_string())
     print("\n## What the reports said about coverage and mapping\n")

@@ -702,11 +702,14 @@ def _release(ts: pd.Timestamp, first: pd.Timestamp, service: str) -> str:
 
 
 def generate(seed: int = 1, end_day: str = "2026-11-29", days: int = 30,
-             incidents: Iterable[Incident] = ()) -> BlindData:
+             incidents: Iterable[Incident] = (), volume: float = 1.0) -> BlindData:
     """``days`` whole UTC days ending on ``end_day`` (inclusive) of the four agents, with the
-    given incidents injected; deterministic for a seed."""
+    given incidents injected and ``volume`` times the usual traffic (:data:`DAILY`);
+    deterministic for a seed."""
     incidents = list(incidents)
     _check(incidents, days)
+    if not volume > 0:
+        raise ValueError(f"volume must be > 0, got {volume!r}")
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
     em = _Emitter(random.Random(seed * 7919 + 13))
@@ -718,7 +721,7 @@ def generate(seed: int = 1, end_day: str = "2026-11-29", days: int = 30,
     for day in pd.date_range(first, periods=days, freq="D"):
         weekend = day.weekday() >= 5
         for agent in AGENTS:
-            n = int(nrng.poisson(DAILY[agent] * (WEEKEND[agent] if weekend else 1.0)))
+            n = int(nrng.poisson(DAILY[agent] * volume * (WEEKEND[agent] if weekend else 1.0)))
             hours = nrng.choice(24, size=n, p=_hour_weights(agent))
             secs = nrng.uniform(0, 3600, size=n)
             base = day.value / 1e9

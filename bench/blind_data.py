@@ -547,11 +547,14 @@ def _labels(incidents: Sequence[Incident], prompt_at: dict[pd.Timestamp, int]) -
 
 
 def generate(seed: int = 1, end_day: str = "2026-11-29", days: int = 30,
-             incidents: Iterable[Incident] = (), weekday_traces: int = WEEKDAY_TRACES
+             incidents: Iterable[Incident] = (), weekday_traces: float = WEEKDAY_TRACES
              ) -> BlindData:
     """``days`` whole UTC days ending on ``end_day`` (inclusive) of the four agents, with the
-    given incidents injected; deterministic for a seed."""
+    given incidents injected and ``weekday_traces`` expected on a weekday; deterministic for a
+    seed."""
     incidents = list(incidents)
+    if not weekday_traces > 0:
+        raise ValueError(f"weekday_traces must be > 0, got {weekday_traces!r}")
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
     em = _Emitter(random.Random(seed + 7919))

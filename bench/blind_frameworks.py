@@ -655,9 +655,10 @@ def _judge(rng: random.Random, t: _Trace, st: _State) -> None:
 
 # ---- the project ---------------------------------------------------------------------------------
 
-def _starts(rng: np.random.Generator, agent: str, day: pd.Timestamp) -> list[float]:
+def _starts(rng: np.random.Generator, agent: str, day: pd.Timestamp,
+            volume: float) -> list[float]:
     weekend = day.day_of_week >= 5
-    n = VOLUME[agent] * (WEEKEND[agent] if weekend else 1.0)
+    n = VOLUME[agent] * volume * (WEEKEND[agent] if weekend else 1.0)
     lam = n * HOURLY / HOURLY.sum()
     base = day.timestamp()
     out: list[float] = []
@@ -712,11 +713,14 @@ def _labels(incidents: Sequence[Incident]) -> list[Label]:
 
 
 def generate(seed: int, end_day: str, days: int,
-             incidents: Sequence[Incident] = ()) -> BlindData:
+             incidents: Sequence[Incident] = (), volume: float = 1.0) -> BlindData:
     """``days`` whole UTC days ending with ``end_day`` of the four agents' traces and scores,
-    with ``incidents`` injected; deterministic for a seed."""
+    with ``incidents`` injected and ``volume`` times the usual traffic (:data:`VOLUME`);
+    deterministic for a seed."""
     if days < 1:
         raise ValueError(f"days must be >= 1, got {days}")
+    if not volume > 0:
+        raise ValueError(f"volume must be > 0, got {volume!r}")
     windows = _windows(incidents)
     end = pd.Timestamp(end_day, tz="UTC").normalize()
     first = end - pd.Timedelta(days=days - 1)
@@ -726,7 +730,7 @@ def generate(seed: int, end_day: str, days: int,
     out = _Spans(seed)
     users = [f"user_{rng.randrange(10**5, 10**6)}" for _ in range(900)]
     starts = [(t0, agent) for day in pd.date_range(first, end, freq="D") for agent in AGENTS
-              for t0 in _starts(nrng, agent, day)]
+              for t0 in _starts(nrng, agent, day, volume)]
     starts.sort()
     traces: list[_Trace] = []
     for t0, agent in starts:

@@ -465,19 +465,23 @@ def _judge(rng: random.Random, tr: _Trace, w_h: tuple[float, float, float] | Non
     scores.append(row)
 
 
-def _starts(nrng: np.random.Generator, day: pd.Timestamp, agent: str) -> np.ndarray:
+def _starts(nrng: np.random.Generator, day: pd.Timestamp, agent: str,
+            volume: float) -> np.ndarray:
     weekend = day.day_of_week >= 5
-    n = nrng.poisson(VOLUME[agent] * (WEEKEND[agent] if weekend else 1.0))
+    n = nrng.poisson(VOLUME[agent] * volume * (WEEKEND[agent] if weekend else 1.0))
     hours = nrng.choice(24, size=n, p=HOURLY / HOURLY.sum())
     return np.sort(day.timestamp() + hours * 3600.0 + nrng.random(n) * 3600.0)
 
 
 def generate(seed: int, end_day: str, days: int,
-             incidents: Sequence[Incident] = ()) -> BlindData:
+             incidents: Sequence[Incident] = (), volume: float = 1.0) -> BlindData:
     """``days`` whole UTC days ending with ``end_day`` of the three agents' traces and scores,
-    with ``incidents`` injected; deterministic for a seed."""
+    with ``incidents`` injected and ``volume`` times the usual traffic (:data:`VOLUME`);
+    deterministic for a seed."""
     if days < 1:
         raise ValueError(f"days must be >= 1, got {days}")
+    if not volume > 0:
+        raise ValueError(f"volume must be > 0, got {volume!r}")
     w = _windows(incidents)
     w_t, w_c, w_h = (w.get(k) for k in _RUNBOOKS)
     end = pd.Timestamp(end_day, tz="UTC").normalize()
@@ -488,7 +492,7 @@ def generate(seed: int, end_day: str, days: int,
     scores: list[dict[str, Any]] = []
     for d in range(days - 1, -1, -1):
         day = end - pd.Timedelta(days=d)
-        starts = [(float(s), a) for a in AGENTS for s in _starts(nrng, day, a)]
+        starts = [(float(s), a) for a in AGENTS for s in _starts(nrng, day, a, volume)]
         for s, agent in sorted(starts):
             tr = _Trace(agent, s)
             if agent == "invoice-copilot":

@@ -608,14 +608,15 @@ def _label(inc: Incident) -> Label:
     return Label(inc.runbook, start, end, agent, dim, str(value), within, inc.magnitude)
 
 
-def _staging_times(rng: random.Random, day: pd.Timestamp) -> list[float]:
+def _staging_times(rng: random.Random, day: pd.Timestamp, scale: float) -> list[float]:
     """Staging: scattered developer traffic, a nightly regression run at 02:00 UTC and, on some
-    weekdays, a load-test burst."""
+    weekdays, a load-test burst; developer traffic and bursts ``scale`` times the usual, the
+    regression suite a fixed 40 cases."""
     base = day.timestamp()
     weekday = day.day_of_week < 5
     hw = _hour_weights()
     out = []
-    n = int(rng.gauss(60 if weekday else 8, 6 if weekday else 3))
+    n = int(rng.gauss(60 if weekday else 8, 6 if weekday else 3) * scale)
     for _ in range(max(n, 0)):
         h = int(np.searchsorted(np.cumsum(hw), rng.random()))
         out.append(base + min(h, 23) * 3600 + rng.uniform(0, 3600))
@@ -624,15 +625,20 @@ def _staging_times(rng: random.Random, day: pd.Timestamp) -> list[float]:
         out.append(start + i * 20 + rng.uniform(0, 5))
     if weekday and rng.random() < 0.35:
         b = base + rng.uniform(9, 16) * 3600
-        out.extend(b + rng.uniform(0, 1500) for _ in range(int(rng.uniform(80, 160))))
+        out.extend(b + rng.uniform(0, 1500) for _ in range(int(rng.uniform(80, 160) * scale)))
     return out
 
 
 def generate(seed: int, end_day: str, days: int = 30,
-             incidents: Sequence[Incident] = ()) -> LowcodeData:
-    """``days`` days of traffic ending with ``end_day`` (UTC), ``incidents`` injected."""
+             incidents: Sequence[Incident] = (), weekday_traces: float = WEEKDAY_TRACES
+             ) -> LowcodeData:
+    """``days`` days of traffic ending with ``end_day`` (UTC), ``incidents`` injected,
+    ``weekday_traces`` production traces expected on a weekday (staging scales with it)."""
     incidents = list(incidents)
     _check(incidents, days)
+    if not weekday_traces > 0:
+        raise ValueError(f"weekday_traces must be > 0, got {weekday_traces!r}")
+    scale = weekday_traces / WEEKDAY_TRACES
     rng = random.Random(seed)
     em = _Emitter(random.Random(seed * 7919 + 1))
     end = pd.Timestamp(end_day, tz="UTC")
@@ -670,14 +676,14 @@ def generate(seed: int, end_day: str, days: int = 30,
             ts += rng.uniform(20, 150)
 
     for day in pd.date_range(first, end, freq="D"):
-        n = WEEKDAY_TRACES * (WEEKEND_FACTOR if day.day_of_week >= 5 else 1.0)
+        n = weekday_traces * (WEEKEND_FACTOR if day.day_of_week >= 5 else 1.0)
         n = n * rng.uniform(0.93, 1.07)
         base = day.timestamp()
         for a, share in SHARE.items():
             for _ in range(int(n * share / turns[a])):
                 h = min(int(np.searchsorted(hw, rng.random())), 23)
                 conversation(base + h * 3600 + rng.uniform(0, 3600), a, "production")
-        for ts in _staging_times(rng, day):
+        for ts in _staging_times(rng, day, scale):
             conversation(ts, rng.choice(["policy-qa", "policy-qa", "travel-agent"]), "staging",
                          one_turn=True)
     plan.sort()

@@ -686,11 +686,14 @@ def _check(incidents: list[Incident], days: int) -> None:
 
 
 def generate(seed: int = 1, end_day: str = "2026-11-29", days: int = 30,
-             incidents: Iterable[Incident] = ()) -> BlindData:
+             incidents: Iterable[Incident] = (), volume: float = 1.0) -> BlindData:
     """``days`` whole UTC days ending on ``end_day`` of the four agents with the incidents
-    injected; deterministic for a seed."""
+    injected and ``volume`` times the usual traffic (:data:`VOLUME`); deterministic for a
+    seed."""
     incidents = list(incidents)
     _check(incidents, days)
+    if not volume > 0:
+        raise ValueError(f"volume must be > 0, got {volume!r}")
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
     em = _ScopedEmitter(random.Random(seed + 104729))
@@ -714,7 +717,7 @@ def generate(seed: int = 1, end_day: str = "2026-11-29", days: int = 30,
             if key not in day_noise:
                 day_noise[key] = math.exp(rng.gauss(0.0, 0.07))
             w = (weekend if is_weekend else shapes[agent])[local.hour]
-            lam = VOLUME[agent][int(is_weekend)] * w * day_noise[key]
+            lam = VOLUME[agent][int(is_weekend)] * volume * w * day_noise[key]
             for _ in range(int(nrng.poisson(lam))):
                 starts.append((hour.timestamp() + rng.uniform(0, 3600), agent))
         starts.sort()

@@ -164,6 +164,31 @@ def test_one_judge_too_sparse_is_not_insufficient_data_where_another_judges(quie
     assert len(gap) == 1 and "hallucination_rate change" in gap[0].summary
 
 
+def test_a_handful_of_scores_is_said_per_judge_and_without_a_made_up_size(quiet, books):
+    """Two hallucination scores and no groundedness score on the day: neither judge can tell
+    any change apart, and the summary says which judge lacks what."""
+    lo, hi = day_window(7)
+    t, s = quiet.traces, quiet.scores
+    day = s["trace_id"].isin(t.loc[(t["start_time"] >= lo) & (t["start_time"] < hi),
+                                   "trace_id"])
+    judged = s[day & s["name"].eq("Hallucination")]
+    few = s.drop(judged.index[2:]).drop(s.index[day & s["name"].eq("Faithfulness")])
+    found = detect(books["hallucination_spike"], quiet.traces, quiet.observations, few, lo, hi)
+    gap = [f for f in found if f.status == "insufficient_data"]
+    assert len(gap) == 1
+    assert ("2 scored traces in the window cannot show any hallucination_rate change as "
+            "significant (page threshold 4x)") in gap[0].summary
+    assert "no scored traces in the window for groundedness" in gap[0].summary
+    assert "1000" not in gap[0].summary and "no size" not in gap[0].summary
+    # two groundedness scores on a 0..1 scale: the drop they could show is beyond the scale
+    grounded = s[day & s["name"].eq("Faithfulness")]
+    found = detect(books["hallucination_spike"], quiet.traces, quiet.observations,
+                   s.drop(judged.index[2:]).drop(grounded.index[2:]), lo, hi)
+    gap = [f for f in found if f.status == "insufficient_data"]
+    assert len(gap) == 1 and ("2 scored traces in the window cannot show any groundedness "
+                              "change as significant (page threshold 0.25)") in gap[0].summary
+
+
 def test_no_history_gives_insufficient_data_not_an_all_clear(quiet, books):
     found = detect(books["cost_spike"], quiet.traces, quiet.observations, quiet.scores,
                    *day_window(0))

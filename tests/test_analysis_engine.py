@@ -57,6 +57,16 @@ def test_detectable_ratio_is_the_first_significant_multiple():
     assert stats.detectable_ratio("count", 0.0) == float("inf")
 
 
+def test_a_rate_no_window_of_its_units_could_show_is_no_size_not_the_cap():
+    # 3 scored traces at 5 %: all 3 bad has p = 1.25e-4, never significant at 1e-5
+    assert stats.p_upper("rate", 3, 0.15, n=3) > 1e-5
+    assert stats.detectable_ratio("rate", 0.15, n=3, alpha=1e-5) == float("inf")
+    assert stats.detectable_ratio("rate", 0.05, n=1, alpha=1e-5) == float("inf")
+    # 7 at 5 %: 5 of 7 bad is significant, so a finite size short of all of them
+    r = stats.detectable_ratio("rate", 0.35, n=7, alpha=1e-5)
+    assert 0.35 * r < 7 and stats.p_upper("rate", np.ceil(0.35 * r), 0.35, n=7) <= 1e-5
+
+
 # -- units by hand ---------------------------------------------------------------------------
 
 def units(rows: list[dict], baseline: tuple[pd.Timestamp, pd.Timestamp] | None = None

@@ -149,3 +149,23 @@ def test_runbook_command_rejects_unknown_runbook_and_bad_window(demo, capsys):
     assert main(["runbook", "cost_spike", "--start", "2026-11-07", "--end", "2026-11-06",
                  "--data", str(root / "data")]) == EXIT_BAD_INPUT
     assert "not after its start" in capsys.readouterr().err
+
+
+def test_the_report_line_names_the_runbooks_that_could_not_judge(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from workbench.cli import _report_exit
+
+    def result(not_judged):
+        return SimpleNamespace(summary={"findings": [], "alerts": {"sent": []},
+                                        "not_judged": not_judged, "degraded": False},
+                               summary_path=tmp_path / "s.json", html=tmp_path / "r.html",
+                               degraded=False)
+
+    assert _report_exit(result(["hallucination_spike", "timeout_surge"])) == EXIT_OK
+    assert capsys.readouterr().out.splitlines() == [
+        "findings: 0 firing; not judged (too little data): hallucination_spike, timeout_surge; "
+        f"alerts sent: 0; summary: {tmp_path / 's.json'}", str(tmp_path / "r.html")]
+    assert _report_exit(result([])) == EXIT_OK
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"findings: 0 firing; alerts sent: 0; summary: {tmp_path / 's.json'}")

@@ -237,6 +237,28 @@ def test_spend_up_with_traffic_is_growth_not_a_breach():
     assert f.severity == "info" and "traffic growth" in f.summary
 
 
+def test_spend_up_with_cost_per_request_on_a_few_traces_is_not_called_growth():
+    """A small team's day: the same 12 traces as every day, each costing twice as much. Spend is
+    2x the median and cost per request 2x expected, not significant on 12 traces: that is no
+    traffic growth, and the check says it cannot tell."""
+    rb = runbooks.load("cost_spike")
+    spread = [0.002, 0.02, 0.004, 0.05, 0.008, 0.001, 0.03, 0.01, 0.003, 0.06, 0.006, 0.015]
+    t = make_traces([(d, 8 + i % 10, 2.0, "ok", spread[(i + d) % 12] * (2.0 if d == 8 else 1.0),
+                      100, 20) for d in range(9) for i in range(12)])
+    u = units_of(t, None)
+    k = kpis.daily_kpis(u)
+    day = D + pd.Timedelta(days=8)
+    row = kpis.check_table(k, [rb], day, u).iloc[0]
+    assert row["ratio"] == pytest.approx(2.0) and k.loc[day, "traces"] == 12
+    assert row["observed"] / row["expected"] == pytest.approx(2.0, rel=0.05)
+    assert 1e-3 < row["p_value"] < 0.1 and row["status"] == "insufficient_data"
+    f = kpis.check_findings(k, kpis.check_table(k, [rb], day, u))[0]
+    assert (f.status, f.severity, f.signal) == ("insufficient_data", "info", "daily_cost_usd")
+    assert "growth, cannot judge" in f.summary and "traffic growth, not" not in f.summary
+    assert "cost_per_request 0.03483 against 0.01734 expected" in f.summary
+    assert "(2.01x), not significant (p=0.03)" in f.summary
+
+
 def test_a_day_without_hallucination_scores_says_so_not_that_it_had_no_traces():
     """A project whose judge writes only groundedness has traces every day and no
     hallucination score: the daily check cannot judge, and says why."""

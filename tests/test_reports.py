@@ -344,6 +344,29 @@ def test_a_day_without_data_is_a_finding_not_a_green_banner(week):
                 if f.signal == "no_data"]
 
 
+def test_a_small_teams_quiet_day_that_could_not_be_judged_is_no_green_all_clear(tmp_path):
+    """100 traces a day: nothing fires, but a page-size timeout change could not be told apart
+    on the day. The banner names the runbook instead of a green all-clear, and the summary
+    says the same; a project big enough to judge keeps its green banner."""
+    from workbench.simulate import generate
+
+    small = generate(seed=7, days=7, traces_per_day=100, incidents=[])
+    rep = daily.build("2026-11-08", FrameSource(small), days=2)
+    assert not [f for f in rep.findings if f.status == "firing"]
+    gap = [f for f in rep.findings if f.signal == "data_volume"]
+    assert [f.runbook for f in gap] == ["timeout_surge"] and rep.not_judged() == [
+        "timeout_surge"]
+    head = rep.header_html()
+    assert "<div class='wb-ok'>" not in head and "<div class='wb-partial'>Source ok. No check or detector " \
+        "fired in the window. <b>Not judged</b> (too little data, see \"Could not " \
+        "judge\" below): Timeout surge.</div>" in head
+    s = json.loads(rep.write_summary(tmp_path, {"date": "2026-11-08"}, None).read_text())
+    assert s["not_judged"] == ["timeout_surge"] and s["degraded"] is False
+    busy = daily.build("2026-11-08", FrameSource(generate(seed=7, days=7, traces_per_day=500,
+                                                         incidents=[])), days=2)
+    assert busy.not_judged() == [] and "<div class='wb-ok'>Source ok." in busy.header_html()
+
+
 def test_findings_on_partial_data_are_shown_unconfirmed_and_never_alerted(week):
     rep = daily.build("2026-11-06", FrameSource(week, partial="3 of 24 slices lost"), days=2)
     incident = [f for f in rep.findings if f.runbook == "cost_spike" and f.status == "firing"]

@@ -186,7 +186,7 @@ def test_a_report_made_before_the_evaluations_are_in_is_no_all_clear():
     assert rep.scores_pending is not None
     assert before - pd.Timedelta(minutes=5) <= rep.scores_pending <= pd.Timestamp.now(tz="UTC")
     head = rep.header_html()
-    assert "<div class='wb-pending'>" in head and "<div class='wb-ok'>" not in head
+    assert "<div class='wb-partial'>" in head and "<div class='wb-ok'>" not in head
     assert "Evaluations still arriving" in head
     assert any(n.startswith("evaluations may still be arriving") for n in rep.notes)
     assert rep.summary({}, None)["scores_pending_since"] == rep.scores_pending
@@ -196,5 +196,5 @@ def test_a_report_on_settled_evaluations_says_nothing_of_them(nightly):
     root, label = nightly
     rep = build(label["start"].floor("D"), "local", root, days=1, alert_days=1)
     assert rep.scores_pending is None
-    assert "<div class='wb-pending'>" not in rep.header_html()
+    assert "<div class='wb-partial'>" not in rep.header_html()
     assert "<div class='wb-ok'>" in rep.header_html()

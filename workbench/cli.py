@@ -329,7 +329,10 @@ def _report_exit(result) -> int:
                        (("sent", "sent"), ("skipped", "already sent by an earlier run"),
                         ("spooled", "spooled"), ("rejected", "rejected"),
                         ("dropped", "dropped")) if k == "sent" or alerts.get(k))
-    print(f"findings: {len(firing)} firing; alerts {counts}; summary: {result.summary_path}")
+    unjudged = s.get("not_judged") or []
+    said = f"; not judged (too little data): {', '.join(unjudged)}" if unjudged else ""
+    print(f"findings: {len(firing)} firing{said}; alerts {counts}; summary: "
+          f"{result.summary_path}")
     for err in alerts.get("errors", []):
         print(f"workbench: warning: {_one_line(err)}", file=sys.stderr)
     if s.get("degraded"):

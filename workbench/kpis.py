@@ -10,7 +10,9 @@ over ``max_ratio_to_baseline`` times the median of the previous ``baseline_days`
 ``max_value``) **and** the runbook's primary signal over the whole day is significant against
 the baseline expected for that day's traffic (:meth:`workbench.analysis.Judge.interval`): seven
 flagged traces on a quiet day are not an incident, and spend up with traffic is growth, said as
-such, not a cost breach. A breach carries suspects, like every finding.
+such, not a cost breach. Spend up while cost per request is up too, but on too few traces to be
+significant, is neither: the check says it cannot tell. A breach carries suspects, like every
+finding.
 """
 
 from __future__ import annotations
@@ -134,10 +136,12 @@ def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[R
         max_value = float(spec["max_value"]) if "max_value" in spec else float("nan")
         signal = _CONFIRMED_BY.get(rb.name)
         observed = expected = p_value = float("nan")
+        flat = True  # the signal's day reaches none of its severities (cost per request as usual)
         if units is not None and signal in rb.signals and not np.isnan(value):
             judge = judge_for(rb, units, day, day + pd.Timedelta(days=1), judges)
             iv = judge.interval(signal, day, day + pd.Timedelta(days=1))
             observed, expected, p_value = iv.observed, iv.expected, iv.p_value
+            flat = iv.severity is None
             judge_min = rb.spec["evaluation"]
             significant = (iv.p_value <= float(spec.get("alpha", DAILY_ALPHA))
                            and iv.units >= int(judge_min.get("min_units", 5))
@@ -162,8 +166,10 @@ def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[R
                 status = OK
             elif significant:
                 status = BREACH
-            else:
-                status = GROWTH if rb.name == "cost_spike" else OK
+            elif rb.name != "cost_spike":
+                status = OK
+            else:  # growth only where cost per request stayed as expected; else too few to tell
+                status = GROWTH if flat else INSUFFICIENT
         rows.append({"runbook": rb.name, "kpi": kpi, "day": day, "value": value,
                      "baseline": baseline, "baseline_days": len(base_values), "ratio": ratio,
                      "max_ratio_to_baseline": max_ratio, "max_value": max_value,
@@ -196,7 +202,8 @@ def check_findings(kpis: pd.DataFrame, table: pd.DataFrame,
 
     A breach is a ``warning`` (the daily view is coarse; the hourly detectors grade severity)
     with suspects when ``runbooks`` and ``units`` are given; growth (spend up with traffic, cost
-    per request flat) is ``info``; a check with no value for the day or no baseline days is an
+    per request flat) is ``info``; a check with no value for the day or no baseline days, or
+    whose spend and cost per request are both up on too few traces to tell, is an
     ``insufficient_data`` finding, never a silent pass. Signal names are ``daily_<kpi>``; the
     ``day`` label makes each day's breach its own alert.
     """
@@ -228,6 +235,17 @@ def check_findings(kpis: pd.DataFrame, table: pd.DataFrame,
                     if suspects:
                         summary += "; suspects: " + ", ".join(
                             f"{s.label} ({s.contribution:.0%})" for s in suspects[:2])
+        elif not np.isnan(row.value) and not np.isnan(row.baseline):
+            # over the limit with the signal up too, but not significant on the day's traffic
+            ratio = "inf" if np.isinf(row.ratio) else f"{row.ratio:.2f}"
+            up = f"{row.observed / row.expected:.2f}x" if row.expected > 0 else "new"
+            summary = (f"{row.kpi} on {when} was {_fmt(row.value, unit)}, {ratio}x the "
+                       f"{row.baseline_days}-day median {_fmt(row.baseline, unit)} (limit "
+                       f"{row.max_ratio_to_baseline:g}x); {row.signal} {row.observed:.4g} "
+                       f"against {row.expected:.4g} expected for the day's traffic "
+                       f"({up}), not significant (p="
+                       f"{row.p_value:.1g}): too few traces to tell a cost anomaly from "
+                       "growth, cannot judge")
         elif np.isnan(row.value):
             n = int(kpis["traces"].get(start, 0)) if "traces" in kpis else 0
             if n == 0:

@@ -401,7 +401,9 @@ def insufficient(ctx: Context) -> Finding | None:
         for s in usable:
             n = j.window_units(s)
             if n == 0:
-                reasons.append(f"no {what(s)} in the window")
+                # each scored signal has its own judge: say whose scores are missing
+                reasons.append(f"no {what(s)} in the window" + (
+                    f" for {s}" if SIGNALS[s].scored and len(usable) > 1 else ""))
                 continue
             spec = rb.signal(s)
             page = spec.get("thresholds", {}).get("page")
@@ -412,11 +414,16 @@ def insufficient(ctx: Context) -> Finding | None:
             elif page is not None and compare == "delta" and SIGNALS[s].kind == "mean" \
                     and not SIGNALS[s].log:
                 smallest = j.detectable_shift(s)
+                if SIGNALS[s].scored and smallest >= 1.0:
+                    smallest = float("inf")  # scores are read on 0..1: no such drop exists
             if smallest is not None and smallest > float(page):
-                size = 'no size' if not np.isfinite(smallest) else \
-                    (f'{smallest:.1f}x' if unit else f'{smallest:.2f}')
-                reasons.append(f"{n} {what(s)} in the window can only tell apart a {s} "
-                               f"change of {size} or more (page threshold {page:g}{unit})")
+                if np.isfinite(smallest):
+                    size = f'{smallest:.1f}x' if unit else f'{smallest:.2f}'
+                    reasons.append(f"{n} {what(s)} in the window can only tell apart a {s} "
+                                   f"change of {size} or more (page threshold {page:g}{unit})")
+                else:
+                    reasons.append(f"{n} {what(s)} in the window cannot show any {s} change "
+                                   f"as significant (page threshold {page:g}{unit})")
                 continue
             return None
         why = "; ".join(reasons)

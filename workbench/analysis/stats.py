@@ -93,15 +93,18 @@ def detectable_ratio(kind: str, expected: float, n: float | None = None,
     window of this size can tell apart at all (``inf`` when not even ``cap`` times would)."""
     if not expected > 0:
         return float("inf")
+
+    def seen(ratio: float) -> float:
+        # a rate's events cannot outnumber its units: all of them is the most a window shows
+        o = ratio * expected
+        return min(o, float(n)) if kind == "rate" and n is not None else o
+
     lo, hi = 1.0, cap
-    if p_upper(kind, hi * expected, expected, n, variance, phi) > alpha:
+    if p_upper(kind, seen(hi), expected, n, variance, phi) > alpha:
         return float("inf")
     for _ in range(60):
         mid = (lo * hi) ** 0.5
-        o = mid * expected
-        if kind == "rate" and n is not None:
-            o = min(o, float(n))
-        if p_upper(kind, o, expected, n, variance, phi) <= alpha:
+        if p_upper(kind, seen(mid), expected, n, variance, phi) <= alpha:
             hi = mid
         else:
             lo = mid

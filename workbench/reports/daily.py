@@ -218,6 +218,12 @@ class DailyReport:
         """The report day had no traces (or a tenth of its usual volume)."""
         return any(f.signal == "no_data" for f in self.findings)
 
+    def not_judged(self) -> list[str]:
+        """The runbooks whose detectors could not judge the alert window at all (too little
+        data): said wherever the report says nothing fired, so silence is no all-clear."""
+        return sorted({f.runbook for f in self.findings if f.status == "insufficient_data"
+                       and f.signal == "data_volume" and f.end > self.alert_start})
+
     @property
     def degraded(self) -> bool:
         """The trace source or Prometheus failed, or the day has no data: the report cannot
@@ -344,6 +350,7 @@ class DailyReport:
             "degraded": self.degraded,
             "degraded_sources": self.degraded_sources(),
             "no_data": self.no_data,
+            "not_judged": self.not_judged(),
             "coverage": self.coverage.to_dict(),
             "reconciliation": self.traces.attrs.get("langfuse", {}).get("reconciliation"),
             "kpis": self.kpis,

@@ -30,7 +30,7 @@ _STYLE = """<style>
 .wb-table td:last-child { text-align: left; }
 .wb-degraded { background: #fdecea; border-left: 6px solid #d62728; padding: 8px 12px; }
 .wb-ok { background: #eef7ee; border-left: 6px solid #2ca02c; padding: 8px 12px; }
-.wb-pending { background: #fff4e5; border-left: 6px solid #ff7f0e; padding: 8px 12px; }
+.wb-partial { background: #fff6e0; border-left: 6px solid #e69500; padding: 8px 12px; }
 .wb-next { border-left: 6px solid #4c72b0; padding: 4px 12px; margin: 8px 0 14px 0; }
 .wb-next pre { background: #f6f8fa; padding: 6px 8px; white-space: pre-wrap;
   word-break: break-all; }
@@ -70,11 +70,21 @@ def header(rep: DailyReport) -> str:
     else:
         verdict = (f"{len(today)} finding(s) on the report day, {len(firing)} in the window."
                    if firing else "No check or detector fired in the window.")
+        # nothing fired is no all-clear where a runbook could not judge the day, or while the
+        # judges have yet to score its last traces
+        caveats = []
+        if unjudged := rep.not_judged():
+            titles = ", ".join(rep.runbooks[r].title if r in rep.runbooks else r
+                               for r in unjudged)
+            caveats.append(f"<b>Not judged</b> (too little data, see \"Could not judge\" "
+                           f"below): {_e(titles)}.")
         if rep.scores_pending is not None:
-            # judged on the evaluations in so far: not an all-clear for what they will say
-            lines.append(f"<div class='wb-pending'>Source ok. {_e(verdict)} <b>Evaluations "
-                         f"still arriving</b> for traces after {rep.scores_pending:%Y-%m-%d %H:%M}"
-                         " UTC: score-based findings (hallucination) are not final.</div>")
+            caveats.append(f"<b>Evaluations still arriving</b> for traces after "
+                           f"{rep.scores_pending:%Y-%m-%d %H:%M} UTC: score-based findings "
+                           "(hallucination) are not final.")
+        if caveats:
+            lines.append(f"<div class='wb-partial'>Source ok. {_e(verdict)} "
+                         f"{' '.join(caveats)}</div>")
         else:
             lines.append(f"<div class='wb-ok'>Source ok. {_e(verdict)}</div>")
     lines += [f"<p><i>{_e(n)}</i></p>" for n in rep.notes]
