@@ -257,7 +257,7 @@ class Conventions:
         both = out["input_tokens"].fillna(0) + out["output_tokens"].fillna(0)
         has_any = out["input_tokens"].notna() | out["output_tokens"].notna()
         out["total_tokens"] = total.where(total.notna(), both.where(has_any))
-        df = pd.DataFrame(out, index=raw.index)
+        df = pd.DataFrame(out, index=raw.index, copy=False)  # columns not stacked in blocks
         assert len(df) == n
         return schema.conform(df.reset_index(drop=True), "observations")
 
@@ -305,14 +305,40 @@ class Conventions:
                 if result.notna().all():
                     break
             return result
-        merged: pa.Array | None = None
-        for values in self._rule_values(raw, column, rows):
-            text = pa.array(_to_text(values).array)
-            merged = text if merged is None else pc.coalesce(merged, text)
-            if merged.null_count == 0:
+        # Each rule is read only where no earlier rule gave a value; the values found are
+        # gathered in Arrow and put in place by one take.
+        n = len(raw)
+        pending = None if rows is None else np.flatnonzero(rows)  # None: every row
+        pieces: list[pa.Array] = []
+        index = np.full(n, -1, dtype="int64")  # row -> position among the pieces' values
+        size = 0
+        for rule in self.rules.get(column, ()):
+            if pending is not None and not len(pending):
                 break
-        if merged is None:
+            values = rule.values(raw, pending)
+            if values is None:
+                continue
+            if pending is not None and rule.kind != "span_name" \
+                    and not isinstance(values.dtype, pd.StringDtype):
+                # text made of other values is decided on the whole column (as it was read)
+                whole = rule.values(raw)
+                whole = whole if rows is None else _where(whole, rows)
+                text = _arrow_array(pa.array(_to_text(whole).array)).take(pending)
+            else:
+                text = _arrow_array(pa.array(_to_text(values).array))
+            valid = text.is_valid().to_numpy(zero_copy_only=False)
+            at = np.flatnonzero(valid) if pending is None else pending[valid]
+            index[at] = size + np.flatnonzero(valid)
+            pieces.append(text)
+            size += len(text)
+            pending = np.flatnonzero(~valid) if pending is None else pending[~valid]
+        if not pieces:
             return pd.Series(pd.NA, index=raw.index, dtype=_TEXT)
+        if len(pieces) == 1 and len(pieces[0]) == n:
+            merged = pieces[0]
+        else:
+            merged = pa.concat_arrays([p.cast(pa.large_string()) for p in pieces]).take(
+                pa.array(index, mask=index < 0))
         return pd.Series(pd.arrays.ArrowStringArray(merged), index=raw.index, dtype=_TEXT)
 
     def _first_number(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None
@@ -334,54 +360,72 @@ class Conventions:
     def _types(self, raw: pd.DataFrame, has_model: pd.Series) -> pd.Series:
         native = raw["native_type"].str.upper()
         known = _where(native, native.isin(TYPES) & (native != "SPAN"))
-        inferred = pd.Series(pd.NA, index=raw.index, dtype=_TEXT)
+        explicit = raw["attr:langfuse.observation.type"].astype(_TEXT).str.upper() \
+            if "attr:langfuse.observation.type" in raw.columns else None
+        out = known
+        if explicit is not None:
+            out = _where(explicit, explicit.isin(TYPES) & (explicit != "SPAN"), out)
+        # the rest only types the rows still without a type (Langfuse types most): read there
+        rows = np.flatnonzero(out.isna().to_numpy(dtype=bool))
+        if not len(rows):
+            return out.astype(_TEXT)
+        guessed = self._guessed_types(raw, rows, has_model.to_numpy(dtype=bool), native,
+                                      explicit)
+        return _put(out, rows, guessed).astype(_TEXT)
+
+    def _guessed_types(self, raw: pd.DataFrame, rows: np.ndarray, has_model: np.ndarray,
+                       native: pd.Series, explicit: pd.Series | None) -> pd.Series:
+        """The types of the rows at ``rows`` (positions), which neither Langfuse nor
+        ``langfuse.observation.type`` typed: from the type attributes and metadata, tool-like
+        attributes and span names, a model, else the native type or a span."""
+        index = raw.index[rows]
+        inferred = pd.Series(pd.NA, index=index, dtype=_TEXT)
         typed = [("attr:" + k, m) for k, m in self.type_attributes.items()] + \
             [("meta:" + k, m) for k, m in self.type_metadata.items()]
         for col, mapping in typed:
             if col not in raw.columns:
                 continue
             lookup = {str(k).lower(): v for k, v in mapping.items()}
-            mapped = _per_value(raw[col].astype(_TEXT).str.lower(),
-                                lambda v, lookup=lookup: v.map(lookup), _TEXT)
+            mapped = _per_value(raw[col].iloc[rows].astype(_TEXT),
+                                lambda v, lookup=lookup: v.str.lower().map(lookup), _TEXT)
             # a plain span says nothing: the next key may (Dify's node_type under an SDK's
             # default "span")
             mapped = _where(mapped, mapped.ne("SPAN").fillna(False).to_numpy(dtype=bool))
             inferred = _where(inferred, inferred.notna(), mapped)
-        explicit = raw["attr:langfuse.observation.type"].astype(_TEXT).str.upper() \
-            if "attr:langfuse.observation.type" in raw.columns else None
-        out = known
-        if explicit is not None:
-            out = _where(explicit, explicit.isin(TYPES) & (explicit != "SPAN"), out)
-        out = _where(out, out.notna(), inferred)
+        out = inferred
         if explicit is not None:  # an SDK's "span" yields to the keys above, not to guesses
-            out = _where(out, (out.notna() | explicit.ne("SPAN").fillna(True)).to_numpy(
-                dtype=bool), "SPAN")
-        names = raw["name"].fillna("")
-        tool_like = np.zeros(len(raw), dtype=bool)
+            out = _where(out, (out.notna() | explicit.iloc[rows].ne("SPAN").fillna(True)
+                               ).to_numpy(dtype=bool), "SPAN")
+        names = raw["name"].iloc[rows].fillna("")
+        tool_like = np.zeros(len(rows), dtype=bool)
         for key in self.present_means_tool:
             if "attr:" + key in raw.columns:
-                tool_like |= _present(raw["attr:" + key]).to_numpy(dtype=bool)
+                tool_like |= _present(raw["attr:" + key].iloc[rows]).to_numpy(dtype=bool)
         for pattern in self.tool_span_names:
             tool_like |= _per_value(names, lambda v, p=pattern: v.str.contains(p, regex=True)
                                     ).to_numpy(dtype=bool)
         out = _where(out, out.notna() | ~tool_like, "TOOL")
-        out = _where(out, out.notna() | ~has_model, "GENERATION")
+        out = _where(out, out.notna() | ~has_model[rows], "GENERATION")
+        native = native.iloc[rows]
         out = _where(out, out.notna(), _where(native, native.isin(TYPES)))
-        return out.fillna("SPAN").astype(_TEXT)
+        return out.fillna("SPAN")
 
     def _error_types(self, raw: pd.DataFrame, level: pd.Series, message: pd.Series
                      ) -> pd.Series:
         """The error class of every failing row (level ERROR), NA elsewhere: classified on
         the failing rows alone, a few in a pull."""
         at = np.flatnonzero(level.eq("ERROR").fillna(False).to_numpy())
-        classes = np.full(len(raw), None, dtype=object)
-        if len(at):
-            parts = [c for c in ("exception_type", "exception_message", "attr:error.type")
-                     if c in raw.columns]
-            failing = raw[parts].iloc[at]
-            classes[at] = self._failing_error_types(failing, message.iloc[at]).to_numpy(
-                dtype=object, na_value=None)
-        return pd.Series(pd.array(classes, dtype=_TEXT), index=raw.index)
+        if not len(at):
+            return pd.Series(pd.NA, index=raw.index, dtype=_TEXT)
+        parts = [c for c in ("exception_type", "exception_message", "attr:error.type")
+                 if c in raw.columns]
+        failing = raw[parts].iloc[at]
+        classes = _arrow_array(_arrow_text(self._failing_error_types(failing, message.iloc[at])))
+        index = np.full(len(raw), -1, dtype="int64")
+        index[at] = np.arange(len(at))
+        return pd.Series(pd.arrays.ArrowStringArray(classes.take(pa.array(index,
+                                                                          mask=index < 0))),
+                         index=raw.index, dtype=_TEXT)
 
     def _failing_error_types(self, failing: pd.DataFrame, message: pd.Series) -> pd.Series:
         fallback = failing["attr:error.type"] if "attr:error.type" in failing.columns else None
@@ -943,6 +987,10 @@ def _completed(columns: Mapping[str, pd.Series], index: pd.Index) -> pd.DataFram
     n = len(index)
     for col, kind in RAW_COLUMNS.items():
         s = columns.get(col)
+        if s is None and kind == _STR:  # what `_to_text` makes of nulls, without reading them
+            out[col] = pd.Series(pd.arrays.ArrowStringArray(pa.nulls(n, pa.string())),
+                                 index=index, dtype=_TEXT)
+            continue
         if s is None:
             s = pd.Series([None] * n, index=index, dtype=object)
         elif _has_kind(s, kind):
@@ -962,7 +1010,7 @@ def _completed(columns: Mapping[str, pd.Series], index: pd.Index) -> pd.DataFram
             s = s.astype(object)
         out[col] = s
     out.update((c, s) for c, s in columns.items() if c not in RAW_COLUMNS)
-    return pd.DataFrame(out, index=index)
+    return pd.DataFrame(out, index=index, copy=False)  # columns kept, not stacked in blocks
 
 
 _TS_DTYPE = pd.DatetimeTZDtype(unit="us", tz="UTC")
@@ -1106,6 +1154,22 @@ def _where(s: pd.Series, cond: Any, other: Any = None) -> pd.Series:
         alt = pa.scalar(other, text.type)
     return pd.Series(pd.arrays.ArrowStringArray(pc.if_else(keep, text, alt)), index=s.index,
                      name=s.name, dtype=_TEXT)
+
+
+def _put(text: pd.Series, rows: np.ndarray, values: pd.Series) -> pd.Series:
+    """``text`` with ``values`` (text) put at the positions ``rows``, in Arrow."""
+    n = len(text)
+    at = np.arange(n)
+    at[rows] = n + np.arange(len(rows))
+    both = pa.concat_arrays([_arrow_array(_arrow_text(text)).cast(pa.large_string()),
+                             _arrow_array(_arrow_text(values)).cast(pa.large_string())])
+    return pd.Series(pd.arrays.ArrowStringArray(both.take(pa.array(at))), index=text.index,
+                     name=text.name, dtype=_TEXT)
+
+
+def _arrow_array(a: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One Arrow array (chunks combined)."""
+    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
 
 
 def _arrow_text(s: pd.Series) -> pa.Array | pa.ChunkedArray:
