@@ -304,7 +304,16 @@ def _usage_details(values: list[Any], at: list[int], n: int
     Arrow, and the take indices that spread them back to the ``n`` items (null for items
     without); None when Arrow cannot type one of them (numbers as strings, say)."""
     try:
-        given = pa.array(values, type=_USAGE_TYPE)
+        keys = set().union(*values)  # the usage types reported: only these are looked up
+    except TypeError:
+        keys = None
+    if keys is None or not all(type(k) is str for k in keys) \
+            or not all(type(v) is dict for v in values):
+        kind = _USAGE_TYPE
+    else:
+        kind = pa.struct([f for f in _USAGE_TYPE if f.name in keys])
+    try:
+        given = pa.array(values, type=kind)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
         return None
     index = np.full(n, -1, dtype="int64")
@@ -323,8 +332,14 @@ def _fixed_arrow(arr: pa.StructArray, usage_details: tuple[pa.StructArray, pa.Ar
     f = {name: pc.struct_field(arr, name) for name in _V2_TYPE.names}
     usage, spread = usage_details  # counts are added up on the items with usage alone
 
+    def part(name: str) -> pa.Array:
+        """One usage type (null where not reported)."""
+        if usage.type.get_field_index(name) < 0:
+            return pa.nulls(len(usage), _I)
+        return pc.struct_field(usage, name)
+
     def pick(names: Iterable[str]) -> pa.Array:
-        return pc.coalesce(*(pc.struct_field(usage, k) for k in names))
+        return pc.coalesce(*(part(k) for k in names))
 
     def text(a: pa.Array) -> pd.Series:
         return pd.Series(pd.arrays.ArrowStringArray(a), dtype=_STR)
@@ -352,13 +367,11 @@ def _fixed_arrow(arr: pa.StructArray, usage_details: tuple[pa.StructArray, pa.Ar
                                           pick(_USAGE_KEYS["audio_in"]))),
         "output_tokens": counts(_present_sum(pick(_USAGE_KEYS["output"]),
                                            pick(_USAGE_KEYS["audio_out"]),
-                                           *(pc.struct_field(usage, k)
-                                             for k in _PREDICTION_PARTS))),
+                                           *(part(k) for k in _PREDICTION_PARTS))),
         "total_tokens": counts(pick(_USAGE_KEYS["total"])),
         "cache_read_tokens": counts(pick(_USAGE_KEYS["cache_read"])),
         "cache_write_tokens": counts(_present_sum(pick(_USAGE_KEYS["cache_write"]),
-                                                *(pc.struct_field(usage, k)
-                                                  for k in _CACHE_WRITE_PARTS))),
+                                                *(part(k) for k in _CACHE_WRITE_PARTS))),
         "reasoning_tokens": counts(pick(_USAGE_KEYS["reasoning"])),
         "cost_usd": pc.coalesce(f["totalCost"], pc.struct_field(f["costDetails"], "total")
                                 ).to_numpy(zero_copy_only=False).astype("float64"),
