@@ -1178,8 +1178,10 @@ def _arrow_text(s: pd.Series) -> pa.Array | pa.ChunkedArray:
 
 
 def _filled(text: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """Non-null and not blank, as an Arrow boolean array without nulls."""
-    return pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(text), ""), False)
+    """Non-null and not blank, as an Arrow boolean array without nulls. Blank: empty or
+    whitespace alone (the characters ``utf8_trim_whitespace`` strips; no trimmed copy made)."""
+    blank = pc.or_(pc.equal(pc.binary_length(text), 0), pc.utf8_is_space(text))
+    return pc.fill_null(pc.invert(blank), False)
 
 
 def _present(s: pd.Series) -> pd.Series:
