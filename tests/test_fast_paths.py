@@ -1,7 +1,8 @@
 """The engine's and the report's faster paths give what the general ones give: attribution of
 rows of a units frame (``attribute_rows``) against ``attribute`` of the two frames, composites
-keyed per distinct value against keyed per row, and the charts' grid layout against
-``plotly.subplots.make_subplots``."""
+keyed per distinct value against keyed per row, the charts' grid layout against
+``plotly.subplots.make_subplots``, and the conventions' test for blank text (no trimmed copy
+made) against trimming."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import json
 import numpy as np
 import pandas as pd
 import plotly.io as pio
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from plotly.subplots import make_subplots
 
@@ -17,6 +20,7 @@ from workbench import plots
 from workbench.analysis import attribution
 from workbench.analysis.attribution import Exploded, attribute, attribute_rows
 from workbench.findings import Suspect
+from workbench.sources import conventions as conv
 
 
 def _units(seed: int, n: int = 3000) -> pd.DataFrame:
@@ -134,3 +138,17 @@ def test_a_window_s_buckets_are_judged_as_each_interval_alone() -> None:
                     assert repr(iv) == repr(alone)
                     seen += 1
     assert seen > 1000
+
+
+def test_blank_text_is_what_trimming_leaves_empty() -> None:
+    """Every character (surrogates aside) alone, then padded, empty and null strings: filled
+    exactly where ``utf8_trim_whitespace`` leaves something."""
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    text = pa.array([*chars, *(f" {c}\t" for c in chars[:0x3100]), "", None, " \u3000 ", "a b"],
+                    type=pa.large_string())
+    trimmed = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(text), ""), False)
+    got = conv._filled(text)
+    assert got.null_count == 0
+    assert got.equals(trimmed)
+    blank = len(text) - pc.sum(got).as_py()
+    assert blank > 50  # the whitespace characters alone and padded, "", None, " \u3000 "

@@ -122,13 +122,16 @@ class Rule:
             return _PREFIXES[self.kind] + self.key
         return "name" if self.kind in _NAME_KINDS else self.key
 
-    def values(self, raw: pd.DataFrame) -> pd.Series | None:
+    def values(self, raw: pd.DataFrame, rows: np.ndarray | None = None) -> pd.Series | None:
         """This rule's value per row (object dtype, nulls where absent), or None when the raw
-        frame has no such column."""
+        frame has no such column. Only at the positions ``rows`` when given: a row's value
+        depends on that row alone."""
         if self.kind in ("observation_type", "root_observation") \
                 or self.column not in raw.columns:
             return None
         values = raw[self.column]
+        if rows is not None:
+            values = values.iloc[rows]
         if self.kind == "span_name":
             assert self.pattern is not None
             values = _extract(values, self.pattern)
@@ -243,7 +246,7 @@ class Conventions:
         exc = _join_text(raw["exception_type"], raw["exception_message"], sep=": ")
         out["status_message"] = _where(message, message.notna(), exc)
         out["error_type"] = self._error_types(raw, level, out["status_message"])
-        trace = self._trace_level(raw, types)
+        trace = self._trace_level(raw, types, out["trace_id"])
         for col in _TRACE_LEVEL:
             out[col] = trace[col]
         out["agent"] = out["agent"].fillna("unknown")
@@ -262,7 +265,7 @@ class Conventions:
         both = out["input_tokens"].fillna(0) + out["output_tokens"].fillna(0)
         has_any = out["input_tokens"].notna() | out["output_tokens"].notna()
         out["total_tokens"] = total.where(total.notna(), both.where(has_any))
-        df = pd.DataFrame(out, index=raw.index)
+        df = pd.DataFrame(out, index=raw.index, copy=False)  # columns not stacked in blocks
         assert len(df) == n
         return schema.conform(df.reset_index(drop=True), "observations")
 
@@ -302,14 +305,40 @@ class Conventions:
                 if result.notna().all():
                     break
             return result
-        merged: pa.Array | None = None
-        for values in self._rule_values(raw, column, rows):
-            text = pa.array(_to_text(values).array)
-            merged = text if merged is None else pc.coalesce(merged, text)
-            if merged.null_count == 0:
+        # Each rule is read only where no earlier rule gave a value; the values found are
+        # gathered in Arrow and put in place by one take.
+        n = len(raw)
+        pending = None if rows is None else np.flatnonzero(rows)  # None: every row
+        pieces: list[pa.Array] = []
+        index = np.full(n, -1, dtype="int64")  # row -> position among the pieces' values
+        size = 0
+        for rule in self.rules.get(column, ()):
+            if pending is not None and not len(pending):
                 break
-        if merged is None:
+            values = rule.values(raw, pending)
+            if values is None:
+                continue
+            if pending is not None and rule.kind != "span_name" \
+                    and not isinstance(values.dtype, pd.StringDtype):
+                # text made of other values is decided on the whole column (as it was read)
+                whole = rule.values(raw)
+                whole = whole if rows is None else _where(whole, rows)
+                text = _arrow_array(pa.array(_to_text(whole).array)).take(pending)
+            else:
+                text = _arrow_array(pa.array(_to_text(values).array))
+            valid = text.is_valid().to_numpy(zero_copy_only=False)
+            at = np.flatnonzero(valid) if pending is None else pending[valid]
+            index[at] = size + np.flatnonzero(valid)
+            pieces.append(text)
+            size += len(text)
+            pending = np.flatnonzero(~valid) if pending is None else pending[~valid]
+        if not pieces:
             return pd.Series(pd.NA, index=raw.index, dtype=_TEXT)
+        if len(pieces) == 1 and len(pieces[0]) == n:
+            merged = pieces[0]
+        else:
+            merged = pa.concat_arrays([p.cast(pa.large_string()) for p in pieces]).take(
+                pa.array(index, mask=index < 0))
         return pd.Series(pd.arrays.ArrowStringArray(merged), index=raw.index, dtype=_TEXT)
 
     def _first_number(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None = None,
@@ -409,14 +438,17 @@ class Conventions:
         """The error class of every failing row (level ERROR), NA elsewhere: classified on
         the failing rows alone, a few in a pull."""
         at = np.flatnonzero(level.eq("ERROR").fillna(False).to_numpy())
-        classes = np.full(len(raw), None, dtype=object)
-        if len(at):
-            parts = [c for c in ("exception_type", "exception_message", "attr:error.type")
-                     if c in raw.columns]
-            failing = raw[parts].iloc[at]
-            classes[at] = self._failing_error_types(failing, message.iloc[at]).to_numpy(
-                dtype=object, na_value=None)
-        return pd.Series(pd.array(classes, dtype=_TEXT), index=raw.index)
+        if not len(at):
+            return pd.Series(pd.NA, index=raw.index, dtype=_TEXT)
+        parts = [c for c in ("exception_type", "exception_message", "attr:error.type")
+                 if c in raw.columns]
+        failing = raw[parts].iloc[at]
+        classes = _arrow_array(_arrow_text(self._failing_error_types(failing, message.iloc[at])))
+        index = np.full(len(raw), -1, dtype="int64")
+        index[at] = np.arange(len(at))
+        return pd.Series(pd.arrays.ArrowStringArray(classes.take(pa.array(index,
+                                                                          mask=index < 0))),
+                         index=raw.index, dtype=_TEXT)
 
     def _failing_error_types(self, failing: pd.DataFrame, message: pd.Series) -> pd.Series:
         fallback = failing["attr:error.type"] if "attr:error.type" in failing.columns else None
@@ -438,48 +470,64 @@ class Conventions:
         out = out.where(out.notna(), "error")
         return out.astype(_TEXT)
 
-    def _trace_level(self, raw: pd.DataFrame, types: pd.Series) -> pd.DataFrame:
-        """Per row, the trace's value of every trace-level column."""
+    def _trace_level(self, raw: pd.DataFrame, types: pd.Series, trace_ids: pd.Series
+                     ) -> dict[str, pd.Series]:
+        """Per row, the trace's value of every trace-level column.
+
+        A rule is read only on the rows of traces no earlier rule gave a value (after the
+        first rule or two, few), and the values are gathered per trace, then spread to its
+        rows in Arrow."""
         is_root = (raw["is_root"].astype(object).eq(True).to_numpy()
                    | raw["parent_observation_id"].isna().to_numpy())
-        codes, _ = pd.factorize(raw["trace_id"].str.lower())
-        n_traces = int(codes.max()) + 1 if len(codes) else 0
+        codes, _ = pd.factorize(trace_ids)
+        n, n_traces = len(raw), (int(codes.max()) + 1 if len(codes) else 0)
         # the root first, then the others by start: "first value wins" within a trace
         start = raw["start_time"].to_numpy(dtype="datetime64[us]").astype("int64")
         order = np.lexsort((start, ~is_root, codes))
+        spread = pa.array(np.where(codes < 0, codes + n_traces, codes))
+        names = raw["name"]
+        named: np.ndarray | None = None
         out = {}
         for col in _TRACE_LEVEL:
             chosen = np.full(n_traces, -1, dtype="int64")  # row holding each trace's value
-            value_of = np.empty(len(raw), dtype=object)
+            value_of = np.full(n_traces, None, dtype=object)
+            rows: np.ndarray | None = None  # rows of traces still without a value (None: all)
             for rule in self.rules.get(col, ()):
-                if not (chosen < 0).any():
+                if rows is not None and not len(rows):
                     break
-                if rule.kind == "observation_type":
-                    values = raw["name"].astype(object).where(
-                        (types == rule.key.upper()).to_numpy() & _present(raw["name"]))
-                elif rule.kind == "root_observation":
-                    typed = is_root if rule.key == "*" else \
-                        is_root & (types == rule.key.upper()).to_numpy()
-                    values = raw["name"].astype(object).where(typed & _present(raw["name"]))
+                if rule.kind in ("observation_type", "root_observation"):
+                    if named is None:
+                        named = _present(names).to_numpy(dtype=bool)
+                    typed = is_root if rule.kind == "root_observation" else None
+                    if rule.key != "*":
+                        kind = (types == rule.key.upper()).to_numpy()
+                        typed = kind if typed is None else typed & kind
+                    keep = named if typed is None else typed & named
+                    values = _where(names if rows is None else names.iloc[rows],
+                                    keep if rows is None else keep[rows])
                 else:
-                    values = rule.values(raw)
+                    values = rule.values(raw, rows)
                     if values is None:
                         continue
                 if col == "agent":
                     values = self._named_agents(values, generic=rule.generic_allowed)
-                have = values.notna().to_numpy()
-                rows = order[have[order]]
-                rows = rows[chosen[codes[rows]] < 0]
-                if not len(rows):
+                have = values.notna().to_numpy(dtype=bool)
+                at = np.flatnonzero(have) if rows is None else rows[have]
+                if not len(at):
                     continue
-                trace_codes, first = np.unique(codes[rows], return_index=True)
-                picked = rows[first]
+                mask = np.zeros(n, dtype=bool)
+                mask[at] = True
+                ordered = order[mask[order]]
+                trace_codes, first = np.unique(codes[ordered], return_index=True)
+                picked = ordered[first]
                 chosen[trace_codes] = picked
-                value_of[picked] = values.to_numpy(dtype=object)[picked]
-            at = chosen[codes]
-            per_row = np.where(at >= 0, value_of[np.maximum(at, 0)], None)
-            out[col] = _to_text(pd.Series(per_row, index=raw.index, dtype=object))
-        return pd.DataFrame(out, index=raw.index)
+                pos = picked if rows is None else np.searchsorted(rows, picked)
+                value_of[trace_codes] = values.iloc[pos].to_numpy(dtype=object)
+                rows = np.flatnonzero((chosen < 0)[codes])
+            text = pa.array(_to_text(pd.Series(value_of, dtype=object)).array)
+            out[col] = pd.Series(pd.arrays.ArrowStringArray(text.take(spread)),
+                                 index=raw.index, dtype=_TEXT)
+        return out
 
     def _named_agents(self, values: pd.Series, generic: bool = False) -> pd.Series:
         """``values`` as agent names: operation prefixes and method suffixes stripped
@@ -487,11 +535,13 @@ class Conventions:
         give every trace ("Agent workflow", "LangGraph", "POST /chat") set to null, so that the
         next rule is tried rather than every trace landing in one "agent" (unless ``generic``:
         the last resort, a framework's name for the trace rather than none)."""
-        have = values.notna().to_numpy()
+        have = values.notna().to_numpy(dtype=bool)
         if not have.any():
             return values
         # a handful of distinct names among many rows: each is judged once
-        codes, distinct = pd.factorize(values[have].astype(object))
+        present = values[have]
+        codes, distinct = pd.factorize(present if present.dtype == _TEXT
+                                       else present.astype(object))
         names = _strip_prefixes(pd.Series(distinct, dtype=object).astype(str),
                                 self.agent_name_prefixes)
         for suffix in self.agent_name_suffixes:
@@ -499,9 +549,10 @@ class Conventions:
         if self.generic_agent_names is not None and not generic:
             names = names.where(~names.str.fullmatch(self.generic_agent_names))
         named = names.astype(object).where(names.notna() & names.ne(""), None).to_numpy()
-        out = values.astype(object).copy()
-        out[have] = named[codes]
-        return out
+        at = np.full(len(values), -1, dtype="int64")
+        at[have] = codes
+        text = pa.array(named, type=pa.large_string()).take(pa.array(at, mask=at < 0))
+        return pd.Series(pd.arrays.ArrowStringArray(text), index=values.index, dtype=_TEXT)
 
     # -- scores ----------------------------------------------------------------------------
     def score_signal(self, name: str) -> str | None:
@@ -931,23 +982,47 @@ def raw_frame(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
         if len(values) != n:
             raise ValueError(f"raw column {name!r} has {len(values)} values, expected {n}")
         data[name] = values
+    if n is not None and all(isinstance(v, (list, np.ndarray, pd.api.extensions.ExtensionArray))
+                             or (isinstance(v, pd.Series) and v.index.equals(pd.RangeIndex(n)))
+                             for v in data.values()):
+        # one frame built, not one inferred and another completed from it
+        index = pd.RangeIndex(n)
+        return _completed({k: v if isinstance(v, pd.Series) else pd.Series(v, index=index)
+                           for k, v in data.items()}, index)
     return _complete(pd.DataFrame(data))
 
 
 def _complete(raw: pd.DataFrame) -> pd.DataFrame:
     """Every native raw column present with its kind; ``attr:`` etc. columns kept."""
-    missing = [c for c in ("trace_id", "observation_id", "start_time") if c not in raw.columns]
-    if missing and len(raw.columns):
+    natives = list(raw.columns[:len(RAW_COLUMNS)])
+    if natives == list(RAW_COLUMNS) and all(_has_kind(raw[c], k) for c, k in RAW_COLUMNS.items()):
+        return raw  # a raw frame already completed (when built, and now to be mapped)
+    return _completed(dict(raw.items()), raw.index)
+
+
+def _completed(columns: Mapping[str, pd.Series], index: pd.Index) -> pd.DataFrame:
+    """:func:`_complete` of a frame's columns: a column that already has its kind is kept as
+    it is."""
+    missing = [c for c in ("trace_id", "observation_id", "start_time") if c not in columns]
+    if missing and len(columns):
         raise ConfigError(f"raw frame lacks required column(s) {missing}")
     out = {}
-    n = len(raw)
+    n = len(index)
     for col, kind in RAW_COLUMNS.items():
-        s = raw[col] if col in raw.columns else pd.Series([None] * n, index=raw.index,
-                                                         dtype=object)
+        s = columns.get(col)
+        if s is None and kind == _STR:  # what `_to_text` makes of nulls, without reading them
+            out[col] = pd.Series(pd.arrays.ArrowStringArray(pa.nulls(n, pa.string())),
+                                 index=index, dtype=_TEXT)
+            continue
+        if s is None:
+            s = pd.Series([None] * n, index=index, dtype=object)
+        elif _has_kind(s, kind):
+            out[col] = s
+            continue
         if kind == _TS:
             if not isinstance(s.dtype, pd.DatetimeTZDtype):
                 s = pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce")
-            s = s.dt.tz_convert("UTC").astype(pd.DatetimeTZDtype(unit="us", tz="UTC"))
+            s = s.dt.tz_convert("UTC").astype(_TS_DTYPE)
         elif kind == _STR:
             s = _to_text(s)
         elif kind == _INT:
@@ -957,11 +1032,30 @@ def _complete(raw: pd.DataFrame) -> pd.DataFrame:
         elif kind == _BOOL:
             s = s.astype(object)
         out[col] = s
-    frame = pd.DataFrame(out, index=raw.index)
-    extra = [c for c in raw.columns if c not in RAW_COLUMNS]
-    if extra:
-        frame = pd.concat([frame, raw[extra]], axis=1)
-    return frame
+    out.update((c, s) for c, s in columns.items() if c not in RAW_COLUMNS)
+    return pd.DataFrame(out, index=index, copy=False)  # columns kept, not stacked in blocks
+
+
+_TS_DTYPE = pd.DatetimeTZDtype(unit="us", tz="UTC")
+#: Integers as large as this and smaller pass through float64 unchanged (as `_numeric` reads
+#: them).
+_EXACT_INT = 2 ** 53
+
+
+def _has_kind(s: pd.Series, kind: str) -> bool:
+    """Whether ``s`` is already what :func:`_complete` makes of a column of ``kind``."""
+    if kind == _STR:
+        return s.dtype == _TEXT
+    if kind == _TS:
+        return s.dtype == _TS_DTYPE
+    if kind == _FLOAT:
+        return s.dtype == np.float64
+    if kind == _BOOL:
+        return s.dtype == object
+    if s.dtype != "Int64":
+        return False
+    values = s.to_numpy(dtype="int64", na_value=0)
+    return bool(values.min(initial=0) >= -_EXACT_INT and values.max(initial=0) <= _EXACT_INT)
 
 
 def as_text(raw: pd.DataFrame) -> pd.DataFrame:
@@ -1098,14 +1192,21 @@ def _typed(rows: np.ndarray, type_: str, index: pd.Index) -> pd.Series:
     return _where(pd.Series(type_, index=index, dtype=_TEXT), rows)
 
 
+def _arrow_array(a: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One Arrow array (chunks combined)."""
+    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+
+
 def _arrow_text(s: pd.Series) -> pa.Array | pa.ChunkedArray:
     """A text series' values in Arrow."""
     return pa.array(s.astype(_TEXT).array)
 
 
 def _filled(text: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """Non-null and not blank, as an Arrow boolean array without nulls."""
-    return pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(text), ""), False)
+    """Non-null and not blank, as an Arrow boolean array without nulls. Blank: empty or
+    whitespace alone (the characters ``utf8_trim_whitespace`` strips; no trimmed copy made)."""
+    blank = pc.or_(pc.equal(pc.binary_length(text), 0), pc.utf8_is_space(text))
+    return pc.fill_null(pc.invert(blank), False)
 
 
 def _present(s: pd.Series) -> pd.Series:
@@ -1117,6 +1218,8 @@ def _present(s: pd.Series) -> pd.Series:
     if s.dtype == object:  # only text can be blank: the other values are not turned to text
         at = np.flatnonzero(ok.to_numpy(dtype=bool))
         values = s.to_numpy(dtype=object)[at].tolist()
+        if not any(issubclass(t, str) for t in set(map(type, values))):
+            return ok  # lists, numbers, objects: none is blank
         blank = np.fromiter((isinstance(v, str) and not v.strip() for v in values),
                             dtype=bool, count=len(values))
         keep = ok.to_numpy(dtype=bool, copy=True)

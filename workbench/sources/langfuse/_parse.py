@@ -126,48 +126,58 @@ def metadata_lookup(conventions: conv.Conventions) -> dict[str, str]:
     return out
 
 
-class _Columns(dict):
-    """Raw column lists by metadata key, each made (all None) when first written to."""
-
-    def __init__(self, n: int) -> None:
-        super().__init__()
-        self.n = n
-
-    def __missing__(self, key: str) -> list[Any]:
-        values = self[key] = [None] * self.n
-        return values
-
-
 def _metadata_columns(rows: Sequence[dict[str, Any]], lookup: Mapping[str, str]
-                      ) -> dict[str, pd.Series | list[Any]]:
+                      ) -> tuple[dict[str, pd.Series | list[Any]], list[Any], list[int]]:
     """The wanted metadata values of every row, one column per raw column that has any
-    (None where absent).
+    (None where absent); and, read in the same pass, the rows' usage details that Arrow has
+    to type (not null, not empty) with their positions.
 
     Only the keys a row shares with ``lookup`` are visited (a set intersection, in C): rows
     carry many keys nobody maps."""
     n = len(rows)
-    cols = _Columns(n)
-    wanted = lookup.keys()
+    cols: dict[str, list[Any]] = {}
+    shared = set(lookup).intersection
+    usage: list[Any] = []
+    usage_at: list[int] = []
     for i, r in enumerate(rows):
+        u = r.get("usageDetails")
+        if u is not None and (type(u) is not dict or u):
+            usage.append(u)
+            usage_at.append(i)
         m = r.get("metadata")
         if not m:
             continue
-        if type(m) is not dict:
-            m = _meta(m)
-        if "attributes" in m or "resourceAttributes" in m:
-            m = _flat(m)
-        for key in m.keys() & wanted:
-            cols[key][i] = m[key]
-    return {lookup[k]: _column(v) for k, v in sorted(cols.items()) if v.count(None) < n}
+        if type(m) is not dict or "attributes" in m or "resourceAttributes" in m:
+            m = _flat_meta(m)
+        for key in shared(m):
+            try:
+                cols[key][i] = m[key]
+            except KeyError:  # the key's first value: its column is made
+                cols[key] = [None] * n
+                cols[key][i] = m[key]
+    out = {}
+    for key, values in sorted(cols.items()):
+        column = _column(values)
+        if column is not None:
+            out[lookup[key]] = column
+    return out, usage, usage_at
 
 
-def _column(values: list[Any]) -> pd.Series | list[Any]:
+def _column(values: list[Any]) -> pd.Series | list[Any] | None:
     """Text and nulls as a text series built in Arrow (what pandas infers for them, without
-    its value-by-value inference); any other list as it is, for pandas to infer."""
+    its value-by-value inference); any other list as it is, for pandas to infer; None when
+    every value is null."""
     try:
-        return pa.array(values, type=pa.large_string()).to_pandas()
+        text = pa.array(values, type=pa.large_string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return values
+        return values if values.count(None) < len(values) else None
+    return text.to_pandas() if text.null_count < len(values) else None
+
+
+def _flat_meta(m: Any) -> Mapping[str, Any]:
+    """Metadata given as a JSON string or with nested sections, as flat dotted keys."""
+    m = _meta(m) if type(m) is not dict else m
+    return _flat(m) if "attributes" in m or "resourceAttributes" in m else m
 
 
 def _flat(m: Mapping[str, Any]) -> dict[str, Any]:
@@ -250,13 +260,25 @@ def raw_observation_pulls(pulls: Sequence[Sequence[Any]], conventions: conv.Conv
             start = start[ok].reset_index(drop=True)
     else:
         good, start, ok = _valid_rows(rows)
+    meta: dict[str, Any] = {}
+    usage = None
+    if good:
+        meta, usage_values, usage_at = _metadata_columns(good, metadata_lookup(conventions))
+        if arr is not None:
+            usage = _usage_details(usage_values, usage_at, len(good))
+        if arr is not None and usage is None:  # a usage record Arrow cannot type
+            arr = None
+            fallback, start, fallback_ok = _valid_rows(rows)
+            if not np.array_equal(fallback_ok, ok):
+                good, ok = fallback, fallback_ok
+                meta = _metadata_columns(good, metadata_lookup(conventions))[0] if good else {}
     edges = np.cumsum([0, *(len(p) for p in pulls)])
     bad = [int((b - a) - ok[a:b].sum()) for a, b in zip(edges[:-1], edges[1:])]
     if not good:
         return conv.raw_frame({}), bad
-    fixed = _fixed_arrow(arr) if arr is not None else _fixed_rows(good, trace_info or {})
+    fixed = _fixed_arrow(arr, usage) if arr is not None and usage is not None \
+        else _fixed_rows(good, trace_info or {})
     fixed["start_time"] = start.array
-    meta = _metadata_columns(good, metadata_lookup(conventions))
     return conv.raw_frame({**fixed, **meta}), bad
 
 
@@ -270,8 +292,33 @@ _V2_TYPE = pa.struct([
     ("environment", _S), ("userId", _S), ("sessionId", _S), ("isRootObservation", _B),
     ("providedModelName", _S), ("model", _S), ("promptName", _S), ("promptVersion", _I),
     ("totalCost", _F), ("traceName", _S), ("release", _S), ("tags", pa.list_(_S)),
-    ("usageDetails", _USAGE_TYPE), ("costDetails", pa.struct([("total", _F)])),
+    ("costDetails", pa.struct([("total", _F)])),
 ])
+#: ``usageDetails`` is typed apart, on the items that report usage (a minority: generations):
+#: a struct of every usage type costs Arrow a lookup and a null per type on every item.
+
+
+def _usage_details(values: list[Any], at: list[int], n: int
+                   ) -> tuple[pa.StructArray, pa.Array] | None:
+    """The usage details ``values`` (of the items at positions ``at`` among ``n``) typed by
+    Arrow, and the take indices that spread them back to the ``n`` items (null for items
+    without); None when Arrow cannot type one of them (numbers as strings, say)."""
+    try:
+        keys = set().union(*values)  # the usage types reported: only these are looked up
+    except TypeError:
+        keys = None
+    if keys is None or not all(type(k) is str for k in keys) \
+            or not all(type(v) is dict for v in values):
+        kind = _USAGE_TYPE
+    else:
+        kind = pa.struct([f for f in _USAGE_TYPE if f.name in keys])
+    try:
+        given = pa.array(values, type=kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        return None
+    index = np.full(n, -1, dtype="int64")
+    index[at] = np.arange(len(at))
+    return given, pa.array(index, mask=index < 0)
 
 
 def _named(ids: pa.Array) -> np.ndarray:
@@ -280,18 +327,28 @@ def _named(ids: pa.Array) -> np.ndarray:
         zero_copy_only=False)
 
 
-def _fixed_arrow(arr: pa.StructArray) -> dict[str, Any]:
+def _fixed_arrow(arr: pa.StructArray, usage_details: tuple[pa.StructArray, pa.Array]
+                 ) -> dict[str, Any]:
     f = {name: pc.struct_field(arr, name) for name in _V2_TYPE.names}
-    usage = f["usageDetails"]
+    usage, spread = usage_details  # counts are added up on the items with usage alone
+
+    def part(name: str) -> pa.Array:
+        """One usage type (null where not reported)."""
+        if usage.type.get_field_index(name) < 0:
+            return pa.nulls(len(usage), _I)
+        return pc.struct_field(usage, name)
 
     def pick(names: Iterable[str]) -> pa.Array:
-        return pc.coalesce(*(pc.struct_field(usage, k) for k in names))
+        return pc.coalesce(*(part(k) for k in names))
 
     def text(a: pa.Array) -> pd.Series:
         return pd.Series(pd.arrays.ArrowStringArray(a), dtype=_STR)
 
     def ints(a: pa.Array) -> pd.Series:
         return a.to_pandas(types_mapper={_I: pd.Int64Dtype()}.get)
+
+    def counts(a: pa.Array) -> pd.Series:
+        return ints(a.take(spread))
 
     tags = pc.binary_join(f["tags"], ",")
     return {
@@ -306,18 +363,16 @@ def _fixed_arrow(arr: pa.StructArray) -> dict[str, Any]:
         "model": text(pc.coalesce(f["providedModelName"], f["model"])),
         "prompt_name": text(f["promptName"]), "prompt_version": ints(f["promptVersion"]),
         "trace_name": text(f["traceName"]), "release": text(f["release"]), "tags": text(tags),
-        "input_tokens": ints(_present_sum(pick(_USAGE_KEYS["input"]),
+        "input_tokens": counts(_present_sum(pick(_USAGE_KEYS["input"]),
                                           pick(_USAGE_KEYS["audio_in"]))),
-        "output_tokens": ints(_present_sum(pick(_USAGE_KEYS["output"]),
+        "output_tokens": counts(_present_sum(pick(_USAGE_KEYS["output"]),
                                            pick(_USAGE_KEYS["audio_out"]),
-                                           *(pc.struct_field(usage, k)
-                                             for k in _PREDICTION_PARTS))),
-        "total_tokens": ints(pick(_USAGE_KEYS["total"])),
-        "cache_read_tokens": ints(pick(_USAGE_KEYS["cache_read"])),
-        "cache_write_tokens": ints(_present_sum(pick(_USAGE_KEYS["cache_write"]),
-                                                *(pc.struct_field(usage, k)
-                                                  for k in _CACHE_WRITE_PARTS))),
-        "reasoning_tokens": ints(pick(_USAGE_KEYS["reasoning"])),
+                                           *(part(k) for k in _PREDICTION_PARTS))),
+        "total_tokens": counts(pick(_USAGE_KEYS["total"])),
+        "cache_read_tokens": counts(pick(_USAGE_KEYS["cache_read"])),
+        "cache_write_tokens": counts(_present_sum(pick(_USAGE_KEYS["cache_write"]),
+                                                *(part(k) for k in _CACHE_WRITE_PARTS))),
+        "reasoning_tokens": counts(pick(_USAGE_KEYS["reasoning"])),
         "cost_usd": pc.coalesce(f["totalCost"], pc.struct_field(f["costDetails"], "total")
                                 ).to_numpy(zero_copy_only=False).astype("float64"),
     }
