@@ -121,7 +121,8 @@ class ServedDouble:
     def start(self) -> Any:
         handler = type("Handler", (self.handler,), {"double": self})
         self._server = QuietServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True,
+        # polled every 50 ms, not 0.5 s: stop() waits for the loop to notice
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True,
                          name=self.thread_name).start()
         return self
 
