@@ -1,20 +1,33 @@
 """Shared test set-up: every test starts from an environment with no source credentials, so a
 developer's own LANGFUSE_* or PROMETHEUS_* variables can never leak into (or change) a test, and
-with a cache folder of its own, so no test reads what another one (or a real run) cached."""
+with a cache folder of its own, so no test reads what another one (or a real run) cached.
+
+One part of that folder is the session's: ``runbooks-valid``, where a clean validation of a
+runbook is noted by the hash of its content and the schema (:mod:`workbench.runbooks`). A note
+says only that exactly that content passed, so sharing it changes no outcome; without it every
+report kernel and alert-sending process a test starts would import jsonschema and validate the
+shipped runbooks again (about a second each, a hundred times and more a session)."""
 
 import pytest
 
 _SOURCE_ENV_PREFIXES = ("LANGFUSE_", "TEMPO_", "PROMETHEUS_", "ALERTMANAGER_", "WORKBENCH_")
 
 
+@pytest.fixture(scope="session")
+def _runbook_verdicts(tmp_path_factory):
+    return tmp_path_factory.mktemp("runbooks-valid")
+
+
 @pytest.fixture(autouse=True)
-def _clean_source_env(monkeypatch, tmp_path_factory):
+def _clean_source_env(monkeypatch, tmp_path_factory, _runbook_verdicts):
     import os
 
     for key in list(os.environ):
         if key.startswith(_SOURCE_ENV_PREFIXES):
             monkeypatch.delenv(key)
-    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    cache = tmp_path_factory.mktemp("cache")
+    (cache / "runbooks-valid").symlink_to(_runbook_verdicts, target_is_directory=True)
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(cache))
 
 
 def pytest_sessionstart(session):

@@ -446,10 +446,10 @@ def test_slack_lines_are_clipped_and_errors_hide_the_webhook_path(receiver, tmp_
 
 
 def test_daily_report_findings_reach_the_real_alertmanager(am, am_auth, tmp_path):
+    from shared_datasets import demo_store
     from workbench.reports import daily
-    from workbench.simulate import write_demo
 
-    store = write_demo(tmp_path / "demo", days=7, traces_per_day=500)
+    store = demo_store(tmp_path / "demo", days=7, traces_per_day=500)
     report = daily.build("2026-11-08", "local", store, days=7, alert_days=7, prometheus=False)
     expected = {f.fingerprint for f in report.alert_findings()}
     assert expected  # the demo week holds three incidents

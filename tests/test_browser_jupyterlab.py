@@ -43,9 +43,9 @@ _PLOTS = """() => Array.from(document.querySelectorAll('.jp-OutputArea .js-plotl
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     require_chromium()  # before minutes of set-up, not after
-    from workbench.simulate import write_demo
+    from shared_datasets import demo_store
 
-    return write_demo(tmp_path_factory.mktemp("lab-store") / "demo", days=6,
+    return demo_store(tmp_path_factory.mktemp("lab-store") / "demo", days=6,
                       traces_per_day=2000)
 
 

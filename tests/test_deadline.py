@@ -38,7 +38,7 @@ class _Drip(BaseHTTPRequestHandler):
 def drip_url():
     _Drip.sent = 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Drip)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
@@ -110,7 +110,7 @@ class _HeaderDrip(BaseHTTPRequestHandler):
 def header_drip_url():
     _HeaderDrip.sent = 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), _HeaderDrip)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()

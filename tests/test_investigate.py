@@ -13,9 +13,9 @@ from workbench.sources.local import LocalSource
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    from workbench.simulate import write_demo
+    from shared_datasets import demo_store
 
-    return write_demo(tmp_path_factory.mktemp("inv") / "demo", days=8, traces_per_day=600)
+    return demo_store(tmp_path_factory.mktemp("inv") / "demo", days=8, traces_per_day=600)
 
 
 @pytest.fixture(scope="module")

@@ -101,9 +101,9 @@ def test_alerts_carry_runbook_url_and_the_report_as_generator_url(monkeypatch):
 
 @pytest.fixture(scope="module")
 def week(tmp_path_factory):
-    from workbench.simulate import write_demo
+    from shared_datasets import demo_store
 
-    return write_demo(tmp_path_factory.mktemp("steps") / "demo", days=7, traces_per_day=500)
+    return demo_store(tmp_path_factory.mktemp("steps") / "demo", days=7, traces_per_day=500)
 
 
 def test_every_incident_of_the_week_says_what_to_do_next(week, tmp_path):

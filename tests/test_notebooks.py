@@ -19,9 +19,9 @@ pytestmark = pytest.mark.notebook
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    from workbench.simulate.writer import write_demo
+    from shared_datasets import demo_store
 
-    return write_demo(tmp_path_factory.mktemp("store") / "demo", days=7, traces_per_day=500)
+    return demo_store(tmp_path_factory.mktemp("store") / "demo", days=7, traces_per_day=500)
 
 
 @pytest.fixture(scope="module")

@@ -53,9 +53,9 @@ class FrameSource(TraceSource):
 
 @pytest.fixture(scope="module")
 def week():
-    from workbench.simulate import generate
+    from shared_datasets import simulated
 
-    return generate(seed=7, days=7, traces_per_day=1000)
+    return simulated(seed=7, days=7, traces_per_day=1000)
 
 
 @pytest.fixture(scope="module")

@@ -28,9 +28,9 @@ STAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    from workbench.simulate import write_demo
+    from shared_datasets import demo_store
 
-    return write_demo(tmp_path_factory.mktemp("pm") / "demo", days=7, traces_per_day=1000)
+    return demo_store(tmp_path_factory.mktemp("pm") / "demo", days=7, traces_per_day=1000)
 
 
 @pytest.fixture(scope="module")

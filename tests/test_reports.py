@@ -201,9 +201,9 @@ class FrameSource(TraceSource):
 
 @pytest.fixture(scope="module")
 def week():
-    from workbench.simulate import generate
+    from shared_datasets import simulated
 
-    return generate(seed=7, days=7, traces_per_day=500)
+    return simulated(seed=7, days=7, traces_per_day=500)
 
 
 def label_day(ds, runbook):

@@ -19,9 +19,9 @@ NAMES = ["cost_spike", "timeout_surge", "hallucination_spike"]
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    from workbench.simulate import write_demo
+    from shared_datasets import demo_store
 
-    return write_demo(tmp_path_factory.mktemp("rbnb") / "demo", days=8, traces_per_day=600)
+    return demo_store(tmp_path_factory.mktemp("rbnb") / "demo", days=8, traces_per_day=600)
 
 
 @pytest.fixture(scope="module")

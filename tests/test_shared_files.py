@@ -205,9 +205,10 @@ def test_rendered_file_opens_offline_in_chromium_with_every_figure_drawn(execute
 def hostile_store(tmp_path_factory):
     """The demo with secrets and markup in every field a report can show: agent and trace
     names, span names, tool names, status messages, user ids (metadata), environments."""
-    from workbench.simulate import generate, write_demo
+    from shared_datasets import simulated
+    from workbench.simulate import write_demo
 
-    ds = generate(days=6, traces_per_day=2000)
+    ds = simulated(days=6, traces_per_day=2000)
     obs, traces = ds.observations, ds.traces
     for frame in (obs, traces):
         frame["agent"] = frame["agent"].str.replace("tool-agent", f"tool-agent {SCRIPT}",

@@ -57,6 +57,10 @@ class RecordingHandler(BaseHTTPRequestHandler):
 
     double: Any
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes; with Nagle's algorithm on, the body waits for the
+    # client's delayed ACK (some 40 ms a request on a kept-alive connection), which no server
+    # in front of Langfuse or Tempo adds. Latency is what ``latency_s`` and the faults say.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Quiet: the double keeps its own request log."""
@@ -117,7 +121,8 @@ class ServedDouble:
     def start(self) -> Any:
         handler = type("Handler", (self.handler,), {"double": self})
         self._server = QuietServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True,
+        # polled every 50 ms, not 0.5 s: stop() waits for the loop to notice
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True,
                          name=self.thread_name).start()
         return self
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 import base64
 import copy
 import time
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +64,11 @@ class _Trace:
     root_name: str
     body_v2: bytes | None = None
     body_v1: bytes | None = None
+
+
+#: first span of a trace -> (the trace's spans, its served form); finished spans never change
+_BUILT: weakref.WeakKeyDictionary[Any, tuple[tuple[weakref.ref, ...], _Trace]] = \
+    weakref.WeakKeyDictionary()
 
 
 class _BadRequest(Exception):
@@ -172,6 +178,19 @@ class TempoDouble(ServedDouble):
 
     @staticmethod
     def _trace(trace_id: str, group: Sequence[Any]) -> _Trace:
+        """The served form of one trace's spans; built once for the same span objects, which
+        doubles over one dataset (a test module's several servers) share: a ``_Trace`` never
+        changes after it is built but for the bodies it caches, which its spans alone decide."""
+        known = _BUILT.get(group[0])
+        if known is not None and len(known[0]) == len(group) and all(
+                ref() is sp for ref, sp in zip(known[0], group)):
+            return known[1]
+        t = TempoDouble._build(trace_id, group)
+        _BUILT[group[0]] = (tuple(weakref.ref(sp) for sp in group), t)
+        return t
+
+    @staticmethod
+    def _build(trace_id: str, group: Sequence[Any]) -> _Trace:
         ids = {format(sp.context.span_id, "016x") for sp in group}
         spans = []
         for sp in group:
