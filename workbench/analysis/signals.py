@@ -367,9 +367,10 @@ def score_notes(units: pd.DataFrame, end: pd.Timestamp,
         notes.append(f"{sum(late.values())} evaluation score(s) recorded more than "
                      f"{_hours(lag)} after their trace were left out ({parts}): raise "
                      "`score_lag` in the conventions to count them")
+    now = now if now is not None else pd.Timestamp.now(tz="UTC")
     pending = _pending(units, end, now)
     if pending:
-        since = scores_pending_since(units, end, now)
+        since = min(now - d for d in pending.values()).floor("min")
         judges = ", ".join(f"{k} up to {_hours(d)}" for k, d in sorted(pending.items()))
         notes.append(f"evaluations may still be arriving: scores land after their trace "
                      f"({judges}, 99th percentile); traces after {since:%Y-%m-%d %H:%M} UTC may "
@@ -378,8 +379,8 @@ def score_notes(units: pd.DataFrame, end: pd.Timestamp,
 
 
 def _pending(units: pd.DataFrame, end: pd.Timestamp,
-             now: pd.Timestamp | None) -> dict[str, pd.Timedelta]:
-    now = now if now is not None else pd.Timestamp.now(tz="UTC")
+             now: pd.Timestamp) -> dict[str, pd.Timedelta]:
+    """The score signals whose judges may not yet have scored traces before ``end``."""
     return {k: d for k, d in (units.attrs.get("score_delays") or {}).items() if now - d < end}
 
 
