@@ -14,20 +14,27 @@ _SOURCE_ENV_PREFIXES = ("LANGFUSE_", "TEMPO_", "PROMETHEUS_", "ALERTMANAGER_", "
 
 
 @pytest.fixture(scope="session")
-def _runbook_verdicts(tmp_path_factory):
-    return tmp_path_factory.mktemp("runbooks-valid")
+def own_cache(tmp_path_factory):
+    """``own_cache(path)``: ``path`` made a cache folder of its own (for a run a test starts with
+    its own ``WORKBENCH_CACHE_DIR``), sharing only the session's runbook verdicts."""
+    verdicts = tmp_path_factory.mktemp("runbooks-valid")
+
+    def make(path):
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "runbooks-valid").symlink_to(verdicts, target_is_directory=True)
+        return path
+
+    return make
 
 
 @pytest.fixture(autouse=True)
-def _clean_source_env(monkeypatch, tmp_path_factory, _runbook_verdicts):
+def _clean_source_env(monkeypatch, tmp_path_factory, own_cache):
     import os
 
     for key in list(os.environ):
         if key.startswith(_SOURCE_ENV_PREFIXES):
             monkeypatch.delenv(key)
-    cache = tmp_path_factory.mktemp("cache")
-    (cache / "runbooks-valid").symlink_to(_runbook_verdicts, target_is_directory=True)
-    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(cache))
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(own_cache(tmp_path_factory.mktemp("cache"))))
 
 
 def pytest_sessionstart(session):

@@ -51,12 +51,12 @@ def argv(name, start, end, store, out, *extra):
 
 
 @pytest.fixture(scope="module")
-def written(store, labels, tmp_path_factory):
+def written(store, labels, tmp_path_factory, own_cache):
     """The post-mortem of each demo incident, over the incident's whole day."""
     out = tmp_path_factory.mktemp("postmortems")
     runs = {}
     with pytest.MonkeyPatch.context() as mp:  # a cache, hence an alert ledger, of its own
-        mp.setenv("WORKBENCH_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        mp.setenv("WORKBENCH_CACHE_DIR", str(own_cache(tmp_path_factory.mktemp("cache"))))
         for name, lab in labels.items():
             day = lab.start.floor("D")
             runs[name] = run(argv(name, day, day + pd.Timedelta(days=1), store, out))

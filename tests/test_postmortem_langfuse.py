@@ -45,13 +45,13 @@ def double(dataset):
 
 
 @pytest.fixture(scope="module")
-def through_langfuse(double, dataset, tmp_path_factory):
+def through_langfuse(double, dataset, tmp_path_factory, own_cache):
     """``workbench postmortem --source langfuse`` for each incident, over its day."""
     out = tmp_path_factory.mktemp("pm-langfuse")
     runs = {}
     env = {"LANGFUSE_BASE_URL": double.base_url, "LANGFUSE_PUBLIC_KEY": "pk-lf-double-0001",
            "LANGFUSE_SECRET_KEY": SECRET,  # a cache (and an alert ledger) of its own
-           "WORKBENCH_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
+           "WORKBENCH_CACHE_DIR": str(own_cache(tmp_path_factory.mktemp("cache")))}
     with pytest.MonkeyPatch.context() as mp:
         for k, v in env.items():
             mp.setenv(k, v)
@@ -110,12 +110,12 @@ def test_no_secret_in_a_langfuse_postmortem(through_langfuse, double):
 
 
 def test_a_runbook_rendered_from_langfuse_has_no_progress_bar(double, dataset, tmp_path,
-                                                               monkeypatch):
+                                                               monkeypatch, own_cache):
     """``workbench runbook --source langfuse`` writes a document: the pull shows no progress
     widget in it, and its findings match the source's data."""
     for k, v in {"LANGFUSE_BASE_URL": double.base_url, "LANGFUSE_PUBLIC_KEY": "pk-lf-double-0001",
                  "LANGFUSE_SECRET_KEY": SECRET,
-                 "WORKBENCH_CACHE_DIR": str(tmp_path / "cache")}.items():
+                 "WORKBENCH_CACHE_DIR": str(own_cache(tmp_path / "cache"))}.items():
         monkeypatch.setenv(k, v)
     lab = dataset.labels[dataset.labels["runbook"] == "cost_spike"].iloc[0]
     stderr = io.StringIO()

@@ -119,7 +119,8 @@ def test_a_runbook_renders_through_tempo(week, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["cost_spike", "timeout_surge"])
-def test_a_postmortem_through_tempo_equals_the_local_stores(week, store, tmp_path, name):
+def test_a_postmortem_through_tempo_equals_the_local_stores(week, store, tmp_path, own_cache,
+                                                            name):
     """The incidents spans alone show (hallucination needs judge scores, not in these spans)."""
     from workbench.reports import postmortem
 
@@ -130,7 +131,8 @@ def test_a_postmortem_through_tempo_equals_the_local_stores(week, store, tmp_pat
         code, stdout, stderr, _ = run_cli(
             ["postmortem", "--runbook", name, "--start", day.isoformat(), "--end",
              (day + pd.Timedelta(days=1)).isoformat(), "--source", "tempo",
-             "--out", str(tmp_path)], {**d.env(), "WORKBENCH_CACHE_DIR": str(tmp_path / "c")})
+             "--out", str(tmp_path)],
+            {**d.env(), "WORKBENCH_CACHE_DIR": str(own_cache(tmp_path / "c"))})
         assert d.requests_to("/api/v2/traces/")
     assert code == EXIT_OK, stderr
     html = Path(stdout.splitlines()[-1])

@@ -118,10 +118,10 @@ def test_runbook_errors_exit_2_naming_file_key_and_problem(store, tmp_path, caps
 # -- runs side by side ----------------------------------------------------------------------------
 
 @pytest.mark.notebook
-def test_concurrent_runs_sharing_out_dir_and_cache_lose_no_alert(store, tmp_path):
+def test_concurrent_runs_sharing_out_dir_and_cache_lose_no_alert(store, tmp_path, own_cache):
     """Two runs of the same day and two of other days, one out folder, one cache, the receiver
     failing: no crash, every alert spooled once, and the recovery delivers each exactly once."""
-    cache, out = tmp_path / "cache", tmp_path / "out"
+    cache, out = own_cache(tmp_path / "cache"), tmp_path / "out"
     env = {"WORKBENCH_CACHE_DIR": str(cache)}
     with FaultReceiver(default="500") as recv:
         procs = [cli(*daily_args(store, out, date, "--alerts", recv.url, "--alert-days", "2"),
@@ -153,8 +153,8 @@ def test_concurrent_runs_sharing_out_dir_and_cache_lose_no_alert(store, tmp_path
 
 @pytest.mark.notebook
 def test_a_run_killed_by_sigterm_mid_delivery_publishes_nothing_and_keeps_its_alerts(
-        store, tmp_path):
-    cache, out = tmp_path / "cache", tmp_path / "out"
+        store, tmp_path, own_cache):
+    cache, out = own_cache(tmp_path / "cache"), tmp_path / "out"
     env = {"WORKBENCH_CACHE_DIR": str(cache)}
     with FaultReceiver(default="stall", stall_s=120) as recv:
         proc = cli(*daily_args(store, out, "2026-11-03", "--alerts", recv.url), env=env)
@@ -237,9 +237,10 @@ def test_stale_leftovers_of_killed_runs_are_cleaned(tmp_path):
 
 
 @pytest.mark.notebook
-def test_kernel_sockets_live_in_a_private_folder_not_the_out_dir(store, tmp_path):
+def test_kernel_sockets_live_in_a_private_folder_not_the_out_dir(store, tmp_path, own_cache):
     out = tmp_path / "out"
-    proc = cli(*daily_args(store, out), env={"WORKBENCH_CACHE_DIR": str(tmp_path / "c")})
+    proc = cli(*daily_args(store, out),
+               env={"WORKBENCH_CACHE_DIR": str(own_cache(tmp_path / "c"))})
     seen: set[str] = set()
     while proc.poll() is None:
         for d in Path(tempfile.gettempdir()).glob(f"workbench-run-{proc.pid}-*"):

@@ -253,7 +253,7 @@ def hostile_explorer(hostile_store, hostile_labels, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def hostile_postmortem(hostile_store, hostile_labels, tmp_path_factory):
+def hostile_postmortem(hostile_store, hostile_labels, tmp_path_factory, own_cache):
     """The cost spike's post-mortem over the hostile store, with secrets and markup in every
     part people write too (the notes file)."""
     from workbench.reports.runner import postmortem_report
@@ -268,7 +268,7 @@ def hostile_postmortem(hostile_store, hostile_labels, tmp_path_factory):
         f"action_items:\n  - {{action: {quoted(SVG + ' card ' + CARD)}, owner: {quoted(EMAIL)},"
         f" tracked_in: {quoted('http://' + IP + '/x')}}}\n")
     with pytest.MonkeyPatch.context() as mp:  # a cache of its own
-        mp.setenv("WORKBENCH_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        mp.setenv("WORKBENCH_CACHE_DIR", str(own_cache(tmp_path_factory.mktemp("cache"))))
         return postmortem_report("cost_spike", lab.start, lab.end, "local", hostile_store, out,
                                  notes=notes)
 
