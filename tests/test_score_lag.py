@@ -84,6 +84,23 @@ def test_score_lag_must_be_a_positive_duration():
             conv.load({"score_lag": bad})
 
 
+def test_a_conventions_file_is_built_once_and_again_when_edited(tmp_path, monkeypatch):
+    path = tmp_path / "conv.yaml"
+    path.write_text("score_lag: 12h\n")
+    monkeypatch.setenv(conv.ENV_CONVENTIONS, str(path))
+    first = conv.load()
+    assert first.score_lag == pd.Timedelta(hours=12)
+    assert conv.load() is first  # every pull asks; the file is read once
+    path.write_text("score_lag: 100h\n")
+    assert conv.load().score_lag == pd.Timedelta(hours=100)
+    path.write_text("score_lag: 0h\n")
+    with pytest.raises(ConfigError, match="score_lag must be a positive duration"):
+        conv.load()
+    path.unlink()
+    with pytest.raises(ConfigError, match="conv.yaml"):
+        conv.load()
+
+
 def test_a_source_pulls_scores_past_its_traces_by_the_lag():
     asked = []
 

@@ -791,12 +791,27 @@ def load(path: str | os.PathLike[str] | Mapping[str, Any] | None = None) -> Conv
     if path is None:
         return _default_conventions()
     p = Path(path)
-    user = read_yaml(p, f"conventions file {p}")
+    try:
+        st = p.stat()
+    except OSError:
+        return _read_file(str(p))  # read_yaml names what is wrong with the path
+    return _load_file(str(p), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_file(path: str, mtime_ns: int, size: int) -> Conventions:
+    """A user's conventions file, built once per version of it: every pull and every signal
+    computation asks for the conventions, and an edited file (new mtime or size) is read again."""
+    return _read_file(path)
+
+
+def _read_file(path: str) -> Conventions:
+    user = read_yaml(Path(path), f"conventions file {path}")
     if user is None:
         user = {}
     if not isinstance(user, Mapping):
-        raise ConfigError(f"conventions file {p}: expected a mapping at the top level")
-    return _build(_merge(_defaults(), user, str(p)), str(p))
+        raise ConfigError(f"conventions file {path}: expected a mapping at the top level")
+    return _build(_merge(_defaults(), user, path), path)
 
 
 @functools.lru_cache(maxsize=1)
