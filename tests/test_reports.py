@@ -433,6 +433,23 @@ def test_a_weekend_as_quiet_as_the_last_one_is_not_no_data(week):
     assert "the same weekday in the weeks before" in gap[0].summary
 
 
+def test_a_small_teams_silent_day_is_no_data_once_silence_cannot_be_chance():
+    """Ten traces a day: a silent day has Poisson chance 5e-5, a finding; a team of four a
+    day is silent by chance one day in fifty, no finding. A thin day is judged the same way."""
+    days = pd.date_range("2026-11-01", periods=8, freq="D", tz="UTC")
+
+    def gap(before: int, today: int):
+        kpis = pd.DataFrame({"traces": [before] * 7 + [today]}, index=days)
+        return daily._no_data(pd.DataFrame(), days[-1], kpis)
+
+    silent = gap(10, 0)
+    assert (silent.severity, silent.observed, silent.baseline) == ("critical", 0.0, 10.0)
+    assert silent.summary.startswith("no traces on 2026-11-08 where 10 were usual")
+    assert gap(4, 0) is None and gap(10, 1) is None
+    assert gap(12, 1).severity == "warning"  # 1 of 12 usual: p = 8e-5, under a tenth
+    assert gap(19, 1) is not None and gap(500, 50) is None
+
+
 def test_an_outage_a_week_earlier_does_not_make_a_second_one_usual():
     """Three Saturdays: busy, silent (an outage), silent again. The second outage is a
     finding: the busiest of the earlier Saturdays is that weekday's usual volume."""

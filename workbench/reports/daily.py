@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from scipy import special
 
 from workbench import kpis as kpi_mod
 from workbench import links
@@ -369,6 +370,11 @@ class DailyReport:
         return write_summary(path, self.summary(parameters, delivery), redact=redact)
 
 
+#: how unlikely a day as quiet as the report day must be, given the usual volume, to be a
+#: ``no_data`` finding (with a tenth of the usual volume or less)
+NO_DATA_ALPHA = 1e-3
+
+
 def _no_data(units: pd.DataFrame, day: pd.Timestamp, kpis: pd.DataFrame) -> Finding | None:
     """A finding when the report day has no traces (or a tenth of its usual volume) while the
     days before it had them: silence from a source is never an all-clear.
@@ -376,7 +382,9 @@ def _no_data(units: pd.DataFrame, day: pd.Timestamp, kpis: pd.DataFrame) -> Find
     The usual volume is the median of the week before, or the same weekday in the weeks before
     when that was quieter: a weekend of a business-hours agent is its usual quiet, not an outage.
     Of those weekdays the busiest counts, so an outage a week earlier does not make a second
-    one look usual.
+    one look usual. A small team's silence counts too, once it is too unlikely to be chance
+    (Poisson, :data:`NO_DATA_ALPHA`): a silent day where 10 traces were usual is a finding, one
+    where 4 were usual is not.
     """
     before = kpis.loc[(kpis.index < day) & (kpis.index >= day - pd.Timedelta(days=7)), "traces"]
     usual = float(before[before > 0].median()) if (before > 0).any() else 0.0
@@ -387,7 +395,7 @@ def _no_data(units: pd.DataFrame, day: pd.Timestamp, kpis: pd.DataFrame) -> Find
     if same:
         usual = min(usual, max(float(kpis.at[d, "traces"]) for d in same))
     seen = int(kpis.at[day, "traces"]) if day in kpis.index else 0
-    if usual < 20 or seen >= 0.1 * usual:
+    if seen >= 0.1 * usual or special.pdtr(seen, usual) > NO_DATA_ALPHA:
         return None
     severity = "critical" if seen == 0 else "warning"
     what = "no traces" if seen == 0 else f"only {seen:,} traces"
