@@ -163,8 +163,6 @@ def test_mapping_with_the_numeric_fast_paths_equals_the_general_path(
     raw, _ = _parse.raw_observations(items() * 5, c)
     if as_text:
         raw = conv.as_text(raw)
-    typed = items is _typed_items and not as_text
-    assert (c._first_number(raw, "input_tokens", None) is not None) == typed
     fast = c.observations(raw)
     _no_fast_numbers(monkeypatch)
     plain = c.observations(raw)
@@ -183,6 +181,18 @@ def test_numbers_already_typed_convert_as_parsed_objects_do(
     for s, (as_int, as_float) in zip(cases, fast):
         pd.testing.assert_series_equal(as_int, conv._numeric(s, "Int64"), check_exact=True)
         pd.testing.assert_series_equal(as_float, conv._numeric(s, "float64"), check_exact=True)
+
+
+def test_text_that_is_no_number_gives_way_to_the_next_rule() -> None:
+    """A numeric column takes its first *number*: OpenInference's free-text template version
+    ("latest") does not hide the version the metadata gives."""
+    raw = conv.raw_frame({"trace_id": ["t"] * 3, "observation_id": list("abc"),
+                          "start_time": ["2026-11-02T10:00:00Z"] * 3,
+                          "attr:llm.prompt_template.version": pd.array(["latest", "7", None],
+                                                                      dtype="string"),
+                          "meta:prompt_version": pd.array([4, 5, 6], dtype="Int64")})
+    got = conv.load().observations(raw)["prompt_version"]
+    assert got.tolist() == [4, 7, 6]
 
 
 def test_a_text_rule_drops_blanks_as_the_general_path_does() -> None:

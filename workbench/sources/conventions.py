@@ -277,34 +277,18 @@ class Conventions:
         rules = self.rules.get(column, ())
         if not any(r.parts_excluded for r in rules):
             return _numeric(self._first(raw, column), "Int64")
-        found = self._first_number(raw, column, parse=True)
-        assert found is not None  # text is parsed, never given up on
-        counts, by = found
+        counts, by = self._first_number(raw, column)
         excluded = np.array([r.parts_excluded for r in rules] + [False])[by]  # -1: no rule
         added = sum(p.to_numpy(dtype="float64", na_value=0.0) for p in parts)
         counts = np.where(excluded, counts + added, counts)
         return _numeric(pd.Series(counts, index=raw.index), "Int64")
 
-    def _rule_values(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None):
-        """What each of ``column``'s rules reads, in order (only at ``rows`` when given)."""
-        for rule in self.rules.get(column, ()):
-            values = rule.values(raw)
-            if values is not None:
-                yield values if rows is None else _where(values, rows)
-
     def _first(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None = None
                ) -> pd.Series:
-        """The first non-empty value of ``column``'s rules, per row."""
+        """The first non-empty value of ``column``'s rules, per row; for a numeric column the
+        first number (text that is no number gives way to the next rule)."""
         if column in _NUMERIC:
-            found = self._first_number(raw, column, rows)
-            if found is not None:
-                return pd.Series(found[0], index=raw.index)
-            result = pd.Series(pd.NA, index=raw.index, dtype=object)
-            for values in self._rule_values(raw, column, rows):
-                result = result.where(result.notna(), values)
-                if result.notna().all():
-                    break
-            return result
+            return pd.Series(self._first_number(raw, column, rows)[0], index=raw.index)
         # Each rule is read only where no earlier rule gave a value; the values found are
         # gathered in Arrow and put in place by one take.
         n = len(raw)
@@ -341,12 +325,11 @@ class Conventions:
                 pa.array(index, mask=index < 0))
         return pd.Series(pd.arrays.ArrowStringArray(merged), index=raw.index, dtype=_TEXT)
 
-    def _first_number(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None = None,
-                      parse: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+    def _first_number(self, raw: pd.DataFrame, column: str, rows: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
         """The first number of ``column``'s rules per row (NaN where none), and the position
         of the rule it came from (-1 where none), in numpy. A rule reading text, JSON or a span
-        name has its values parsed as numbers when ``parse``; otherwise the answer is None
-        (:meth:`_first` then reads the values as they are)."""
+        name has its values parsed as numbers."""
         result = np.full(len(raw), np.nan)
         by = np.full(len(raw), -1)
         for i, rule in enumerate(self.rules.get(column, ())):
@@ -354,8 +337,6 @@ class Conventions:
             if values is None:
                 if rule.kind == "observation_type" or rule.column not in raw.columns:
                     continue
-                if not parse:
-                    return None
                 read = rule.values(raw)
                 if read is None:
                     continue
