@@ -482,16 +482,20 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
     judges: dict = {}  # one judge per runbook and window, shared by checks and detectors
     checks = pd.concat([kpi_mod.check_table(all_kpis, runbooks, d, units, judges=judges)
                         for d in window_days], ignore_index=True)
-    findings = kpi_mod.check_findings(all_kpis, checks, runbooks, units, obs, complete,
-                                      judges=judges)
-    if (gap := _no_data(units, day, all_kpis)) is not None:
-        findings.append(gap)
+    detected: list[Finding] = []
     if len(traces) and detect_start < end:
         detected, note = _detect(runbooks, traces, obs, scores, detect_start, end, units,
                                  complete, judges)
-        findings += detected
         if note:
             notes.append(note)
+    # a day the detectors already say a runbook cannot judge gets no second such finding
+    said = [(f.runbook, d) for f in detected if f.status == "insufficient_data"
+            and f.signal == "data_volume" for d in window_days if f.start <= d < f.end]
+    findings = kpi_mod.check_findings(all_kpis, checks, runbooks, units, obs, complete,
+                                      judges=judges, said=said)
+    if (gap := _no_data(units, day, all_kpis)) is not None:
+        findings.append(gap)
+    findings += detected
     if not complete:
         notes.append("findings on incomplete data are unconfirmed: shown, not alerted")
     findings.sort(key=_order)
