@@ -242,9 +242,10 @@ def _cannot_judge(row: Mapping[str, Any], kpis: pd.DataFrame, units: int,
         return (f"{kpi} on {when} was {_fmt(value, unit)}; no earlier days to compare with, "
                 "cannot judge")
     limit = row["max_ratio_to_baseline"]
-    ratio = "inf" if np.isinf(row["ratio"]) else f"{row['ratio']:.2f}"
-    head = (f"{kpi} on {when} was {_fmt(value, unit)}, {ratio}x the {row['baseline_days']}-day "
-            f"median {_fmt(baseline, unit)} (limit {limit:g}x)")
+    ratio = "" if np.isnan(row["ratio"]) else \
+        "inf" if np.isinf(row["ratio"]) else f"{row['ratio']:.2f}"
+    head = (f"{kpi} on {when} was {_fmt(value, unit)}, {ratio + 'x ' if ratio else ''}the "
+            f"{row['baseline_days']}-day median {_fmt(baseline, unit)} (limit {limit:g}x)")
     signal, detectable = row["signal"], row["detectable"]
     if not _over(row):  # "ok" on too few values
         from workbench.analysis import SIGNALS
