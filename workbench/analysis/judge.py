@@ -468,13 +468,28 @@ class Judge:
         significant at ``alpha`` (default ``evaluation.alpha``): ``inf`` when it cannot tell
         any apart."""
         p = self.prepared(signal)
-        m = p.mask & self._group_mask(group) & self.in_window
-        n, o, e, v, *_ = _sums(p, m)
+        n, _, e, v, *_ = _sums(p, p.mask & self._group_mask(group) & self.in_window)
+        return self._detectable(p, n, e, v, group, alpha)
+
+    def detectable_at(self, signal: str, units: float, *, alpha: float | None = None) -> float:
+        """:meth:`detectable` for ``units`` units like the window's traffic (its expected
+        level, spread and overdispersion per unit): what that much traffic could show,
+        whoever sends it."""
+        p = self.prepared(signal)
+        n, _, e, v, *_ = _sums(p, p.mask & self.in_window)
+        if not (n > 0 and units > 0):
+            return float("inf")
+        k = float(units) / n
+        return self._detectable(p, float(units), e * k, v * k, ALL, alpha)
+
+    def _detectable(self, p: _Prepared, n: float, e: float, v: float, group: str,
+                    alpha: float | None) -> float:
         alpha = self.alpha if alpha is None else float(alpha)
         if p.spec.kind == "mean":
             shift = self._mean_shift(p, n, v, group, alpha)
             if p.spec.log:
-                return float(np.exp(shift))
+                with np.errstate(over="ignore"):  # a shift no window could show: inf
+                    return float(np.exp(shift))
             level = abs(e) / n if n else 0.0
             return float(1.0 + shift / level) if level > 0 else float("inf")
         return stats.detectable_ratio(p.spec.kind, e, n=n, phi=p.phi.get(group, 1.0),
