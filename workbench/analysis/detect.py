@@ -39,7 +39,7 @@ from workbench.runbooks import Runbook, parse_duration
 from workbench.sources import to_utc
 
 __all__ = ["DETECTORS", "PRIMARY", "Context", "baseline_period", "detect", "detect_all",
-           "units_for"]
+           "too_little_traffic", "units_for"]
 
 #: runbook -> the signal that decides whether the runbook can judge a window at all, and the
 #: one attribution explains in a notebook
