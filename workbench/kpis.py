@@ -224,8 +224,9 @@ def _page(rb: Runbook, signal: str | None, max_ratio: float) -> float:
 
 def _cannot_judge(row: Mapping[str, Any], kpis: pd.DataFrame, units: int,
                   page: float) -> str:
-    """Why a check cannot judge its day: no value, no earlier days, too few values to show a
-    change of the limit's size, or spend and cost per request up on too few to tell."""
+    """Why a check cannot judge its day: no value, no earlier days, too few values to show the
+    runbook's page-size change (``page``), or spend and cost per request up on too few to
+    tell."""
     kpi, when = row["kpi"], row["day"].strftime("%Y-%m-%d")
     unit = KPI_UNITS.get(kpi, "")
     value, baseline = row["value"], row["baseline"]
@@ -301,7 +302,7 @@ def check_findings(kpis: pd.DataFrame, table: pd.DataFrame,
     ``insufficient_data`` finding, never a silent pass. Signal names are ``daily_<kpi>``; the
     ``day`` label makes each day's breach its own alert.
 
-    A check whose day holds too few values to show a change of its limit's size is an
+    A check whose day holds too few values to show the runbook's page-size change is an
     ``insufficient_data`` finding too, except on the ``said`` ``(runbook, day)`` pairs: where
     the runbook's detectors already say they cannot judge that day (one finding says it).
     """
