@@ -246,7 +246,7 @@ class DailyReport:
         if not thin:
             return None
         return prefix + ", ".join(
-            f"{a['agent']} ({a['traces']:,} traces: "
+            f"{a['agent']} ({a['traces']:,} trace{'' if a['traces'] == 1 else 's'}: "
             f"{', '.join(self._title(r) for r in a['runbooks'])})" for a in thin)
 
     def _title(self, name: str) -> str:
