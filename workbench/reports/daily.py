@@ -513,11 +513,13 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
     checks = pd.concat([kpi_mod.check_table(all_kpis, runbooks, d, units, judges=judges)
                         for d in window_days], ignore_index=True)
     detected: list[Finding] = []
-    if len(traces) and detect_start < end:
+    judged = bool(len(traces)) and detect_start < end
+    if judged:
         detected, note = _detect(runbooks, traces, obs, scores, detect_start, end, units,
                                  complete, judges)
         if note:
             notes.append(note)
+            judged = False  # the detectors failed: no agent is said to be too small either
     # a day the detectors already say a runbook cannot judge gets no second such finding
     said = [(f.runbook, d) for f in detected if f.status == "insufficient_data"
             and f.signal == "data_volume" for d in window_days if f.start <= d < f.end]
@@ -525,8 +527,7 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
                                       judges=judges, said=said)
     unjudged = {f.runbook for f in detected if f.status == "insufficient_data"
                 and f.signal == "data_volume"}
-    thin = _thin(runbooks, units, detect_start, end, judges, unjudged) \
-        if len(traces) and detect_start < end else {}
+    thin = _thin(runbooks, units, detect_start, end, judges, unjudged) if judged else {}
     if (gap := _no_data(units, day, all_kpis)) is not None:
         findings.append(gap)
     findings += detected
