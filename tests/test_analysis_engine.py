@@ -236,6 +236,31 @@ def test_what_a_window_can_tell_apart_grows_with_its_volume(books):
     assert big.detectable("timeout_rate") < 3.0  # 1,440 traces, 2 %: a 2.5x change shows
 
 
+def test_an_agent_too_small_to_judge_is_told_by_its_volume_not_by_rare_events(books):
+    """Beside a busy agent at ~2 % timeouts, one agent sends a trace every other hour (12 a
+    day) and another as many as the busy one but never times out. The small one's traffic
+    could not show a page-size timeout change (40x at the least); the one that never times out
+    has the volume to, so it is not called small."""
+    from workbench.analysis.detect import too_little_traffic
+
+    def status(t, i):
+        return "timeout" if (t.value // 1000) % 50 == 0 else "ok"
+    rows = traffic(8, 20, agent="busy", status=status) + \
+        traffic(8, lambda h: h % 2, agent="small", status=status, seed=1) + \
+        traffic(8, 20, agent="steady", seed=2)
+    u = units(rows)
+    j = Judge(books["timeout_surge"], u, DAY0, DAY0 + D)
+    n_all = j.window_units("timeout_rate")
+    assert j.detectable_at("timeout_rate", n_all) == pytest.approx(j.detectable("timeout_rate"))
+    assert j.detectable_at("timeout_rate", 12) > 10.0 > j.detectable_at("timeout_rate", 480)
+    assert j.interval("timeout_rate", DAY0, DAY0 + D, "steady").expected < 0.001
+    assert too_little_traffic(j) == {"small": 12}
+    assert too_little_traffic(j, 1e-3) == {"small": 12}
+    # 12 traces of steady cost per request could show a 1.7x change, under its 5x page size
+    cost = Judge(books["cost_spike"], u, DAY0, DAY0 + D)
+    assert too_little_traffic(cost) == {} == too_little_traffic(cost, 1e-3)
+
+
 # -- new versions and unattainable SLOs ---------------------------------------------------------
 
 def _judged_traffic(days, per_hour, version_of, hallucinated, seed=3):

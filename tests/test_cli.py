@@ -169,3 +169,12 @@ def test_the_report_line_names_the_runbooks_that_could_not_judge(tmp_path, capsy
     assert _report_exit(result([])) == EXIT_OK
     assert capsys.readouterr().out.splitlines()[0] == (
         f"findings: 0 firing; alerts sent: 0; summary: {tmp_path / 's.json'}")
+    # an agent too small to judge on its own is named on the same line
+    thin = result([])
+    thin.summary["too_little_traffic"] = {
+        "note": "too little traffic to judge: crew-x (6 traces: Cost spike)",
+        "agents": [{"agent": "crew-x", "traces": 6, "runbooks": ["cost_spike"]}]}
+    assert _report_exit(thin) == EXIT_OK
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "findings: 0 firing; too little traffic to judge: crew-x (6 traces: Cost spike); "
+        f"alerts sent: 0; summary: {tmp_path / 's.json'}")

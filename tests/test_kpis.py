@@ -270,3 +270,71 @@ def test_a_day_without_hallucination_scores_says_so_not_that_it_had_no_traces():
     assert f.summary == ("hallucination_rate on 2026-11-03: none of the day's 1,215 traces has a "
                          "hallucination score, cannot judge (the hourly detectors read the "
                          "other evaluation signals)")
+
+
+def _judged_scores(last):
+    """Eight days of 200 traces, each scored, every 20th judged hallucinated (5 %); then the
+    judged day with ``last`` traces: none hallucinated on a handful, 5 % on a full day."""
+    rows, pairs = [], []
+    for d in range(9):
+        n = 200 if d < 8 else last
+        for i in range(n):
+            bad = i % 20 == 3 and (d < 8 or last >= 100)
+            pairs.append((len(rows), 0.9 if bad else 0.1))
+            rows.append((d, 8 + (i * 10) // n, 2.0, "ok", 0.01, 100, 20))
+    t = make_traces(rows)
+    return t, make_scores(pairs, t)
+
+
+def test_a_handful_of_scored_traces_cannot_judge_the_day_and_says_why():
+    """0 of 11 scored traces hallucinated, against 5 % before: under every limit, but 11 values
+    could not show even the runbook's page-size change (4x) as significant, so the row says it
+    cannot judge instead of "ok", and its finding says why in numbers."""
+    rb = runbooks.load("hallucination_spike")
+    t, s = _judged_scores(11)
+    u = units_of(t, s)
+    k = kpis.daily_kpis(u)
+    day = D + pd.Timedelta(days=8)
+    row = kpis.check_table(k, [rb], day, u).iloc[0]
+    assert (row["value"], row["baseline"], row["ratio"]) == (0.0, 0.05, 0.0)
+    assert row["status"] == "insufficient_data"
+    # 4.2 hallucinated answers where 0.55 were expected would be the first significant count
+    assert row["detectable"] == pytest.approx(7.57, abs=0.01)
+    assert row["reason"] == (
+        "hallucination_rate on 2026-11-09 was 0.00%, 0.00x the 7-day median 5.00% (limit "
+        "1.5x); the day's 11 scored traces can only tell apart a hallucination_rate change of "
+        "7.6x or more (page threshold 4x): too few to judge, cannot judge")
+    (f,) = kpis.check_findings(k, kpis.check_table(k, [rb], day, u))
+    assert (f.status, f.severity, f.signal) == ("insufficient_data", "info",
+                                                "daily_hallucination_rate")
+    assert f.summary == row["reason"]
+    # where the detectors already say the runbook cannot judge that day, no second finding
+    assert kpis.check_findings(k, kpis.check_table(k, [rb], day, u),
+                               said=[("hallucination_spike", day)]) == []
+    assert len(kpis.check_findings(k, kpis.check_table(k, [rb], day, u),
+                                   said=[("timeout_surge", day)])) == 1
+
+
+def test_a_full_day_of_scores_stays_ok():
+    """200 scored traces at the usual 5 %: a 2.1x change would show, under the 4x page size;
+    the check judges and passes."""
+    rb = runbooks.load("hallucination_spike")
+    t, s = _judged_scores(200)
+    u = units_of(t, s)
+    k = kpis.daily_kpis(u)
+    day = D + pd.Timedelta(days=8)
+    row = kpis.check_table(k, [rb], day, u).iloc[0]
+    assert row["value"] == pytest.approx(0.05) and row["status"] == "ok"
+    assert row["detectable"] == pytest.approx(2.11, abs=0.01) and row["reason"] is None
+    assert kpis.check_findings(k, kpis.check_table(k, [rb], day, u)) == []
+
+
+def test_forty_scored_traces_judge_a_page_size_change_and_pass():
+    """Between the two: 40 scored traces, none hallucinated, could show a 3.9x change (under
+    the 4x page size): ok, the check's own statistics decide, not a count."""
+    rb = runbooks.load("hallucination_spike")
+    t, s = _judged_scores(40)
+    u = units_of(t, s)
+    k = kpis.daily_kpis(u)
+    row = kpis.check_table(k, [rb], D + pd.Timedelta(days=8), u).iloc[0]
+    assert row["status"] == "ok" and row["detectable"] == pytest.approx(3.88, abs=0.01)

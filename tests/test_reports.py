@@ -344,7 +344,17 @@ def test_a_day_without_data_is_a_finding_not_a_green_banner(week):
                 if f.signal == "no_data"]
 
 
-def test_a_small_teams_quiet_day_that_could_not_be_judged_is_no_green_all_clear(tmp_path):
+@pytest.fixture(scope="module")
+def quiet_project():
+    """A week of 2,000 traces a day and no incident: every agent (~400-800 traces a day)
+    big enough to judge on its own."""
+    from workbench.simulate import generate
+
+    return generate(seed=7, days=7, traces_per_day=2000, incidents=[])
+
+
+def test_a_small_teams_quiet_day_that_could_not_be_judged_is_no_green_all_clear(
+        tmp_path, quiet_project):
     """100 traces a day: nothing fires, but a page-size timeout change could not be told apart
     on the day. The banner names the runbook instead of a green all-clear, and the summary
     says the same; a project big enough to judge keeps its green banner."""
@@ -362,9 +372,67 @@ def test_a_small_teams_quiet_day_that_could_not_be_judged_is_no_green_all_clear(
         "judge\" below): Timeout surge.</div>" in head
     s = json.loads(rep.write_summary(tmp_path, {"date": "2026-11-08"}, None).read_text())
     assert s["not_judged"] == ["timeout_surge"] and s["degraded"] is False
-    busy = daily.build("2026-11-08", FrameSource(generate(seed=7, days=7, traces_per_day=500,
-                                                         incidents=[])), days=2)
-    assert busy.not_judged() == [] and "<div class='wb-ok'>Source ok." in busy.header_html()
+    # the day's timeout check cannot judge either, and says so in its row; its finding would
+    # repeat the detectors' own, so there is one
+    (row,) = [c for c in s["checks"] if c["runbook"] == "timeout_surge"]
+    assert row["status"] == "insufficient_data" and row["detectable"] == pytest.approx(10.59,
+                                                                                       abs=0.01)
+    assert row["reason"] == (
+        "timeout_rate on 2026-11-08 was 0.00%, the 6-day median 0.00% (limit 3x); the day's 70 "
+        "traces can only tell apart a timeout_rate change of 10.6x or more (page threshold "
+        "10x): too few to judge, cannot judge")
+    assert [(f.runbook, f.signal) for f in rep.findings if f.status == "insufficient_data"
+            and f.end > rep.date] == [("timeout_surge", "data_volume")]
+    assert {c["runbook"]: c["status"] for c in s["checks"]} == {
+        "cost_spike": "ok", "hallucination_spike": "ok", "timeout_surge": "insufficient_data"}
+    busy = daily.build("2026-11-08", FrameSource(quiet_project), days=2)
+    assert busy.not_judged() == [] and busy.too_little_traffic() == []
+    assert "<div class='wb-ok'>Source ok." in busy.header_html()
+
+
+class ThinAgent(FrameSource):
+    """``agent`` sends only ``keep`` traces on ``day`` (its first ones): a small agent beside
+    busy ones, in the simulator's own spans."""
+
+    def __init__(self, ds, agent, day, keep):
+        super().__init__(ds)
+        t = ds.traces
+        day = to_utc(day)
+        mine = t[(t["agent"] == agent) & (t["start_time"] >= day)
+                 & (t["start_time"] < day + pd.Timedelta(days=1))].sort_values("start_time")
+        self.dropped = set(mine["trace_id"].iloc[keep:])
+
+    def observations(self, start, end, **filters):
+        out = super().observations(start, end)
+        return out[~out["trace_id"].isin(self.dropped)]
+
+
+def test_an_agent_too_small_to_judge_on_its_own_is_named_not_passed_over(tmp_path,
+                                                                          quiet_project):
+    """The planner sends 4 traces on the report day beside ~1,600 of the other agents: all
+    traffic can be judged, the planner's own cannot show a page-size change of either traffic
+    runbook. The report names it (banner amber, one line in the summary and the HTML); the
+    same day with the planner's usual ~400 traces names nobody and stays green."""
+    quiet = quiet_project
+    rep = daily.build("2026-11-08", ThinAgent(quiet, "planner-agent", "2026-11-08", 4), days=2)
+    assert not [f for f in rep.findings if f.status == "firing"] and rep.not_judged() == []
+    assert rep.too_little_traffic() == [
+        {"agent": "planner-agent", "traces": 4, "runbooks": ["cost_spike", "timeout_surge"]}]
+    line = "too little traffic to judge: planner-agent (4 traces: Cost spike, Timeout surge)"
+    assert rep.too_little_traffic_note() == line
+    head = rep.header_html()
+    assert "<div class='wb-ok'>" not in head
+    assert ("<div class='wb-partial'>Source ok. No check or detector fired in the window. "
+            "<b>Too little traffic to judge</b> on their own: planner-agent (4 traces: Cost "
+            "spike, Timeout surge).</div>") in head
+    s = json.loads(rep.write_summary(tmp_path, {"date": "2026-11-08"}, None).read_text())
+    assert s["too_little_traffic"] == {"note": line, "agents": [
+        {"agent": "planner-agent", "traces": 4, "runbooks": ["cost_spike", "timeout_surge"]}]}
+    usual = daily.build("2026-11-08", FrameSource(quiet), days=2)
+    assert usual.too_little_traffic() == [] and usual.too_little_traffic_note() is None
+    assert "<div class='wb-ok'>Source ok. No check or detector fired" in usual.header_html()
+    s = json.loads(usual.write_summary(tmp_path, {"date": "2026-11-08"}, None).read_text())
+    assert s["too_little_traffic"] == {"note": None, "agents": []}
 
 
 def test_findings_on_partial_data_are_shown_unconfirmed_and_never_alerted(week):

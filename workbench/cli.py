@@ -331,6 +331,8 @@ def _report_exit(result) -> int:
                         ("dropped", "dropped")) if k == "sent" or alerts.get(k))
     unjudged = s.get("not_judged") or []
     said = f"; not judged (too little data): {', '.join(unjudged)}" if unjudged else ""
+    if thin := (s.get("too_little_traffic") or {}).get("note"):
+        said += f"; {thin}"
     print(f"findings: {len(firing)} firing{said}; alerts {counts}; summary: "
           f"{result.summary_path}")
     for err in alerts.get("errors", []):

@@ -13,6 +13,11 @@ flagged traces on a quiet day are not an incident, and spend up with traffic is 
 such, not a cost breach. Spend up while cost per request is up too, but on too few traces to be
 significant, is neither: the check says it cannot tell. A breach carries suspects, like every
 finding.
+
+"ok" is said only where the check could have said otherwise: a day whose traffic could not show
+even the runbook's page-size change of the signal as significant (the same whole-day test,
+:meth:`workbench.analysis.Judge.detectable`) cannot be judged, and the row says so with the
+size it could show (``detectable``, ``reason``).
 """
 
 from __future__ import annotations
@@ -104,7 +109,25 @@ def _runbook_list(runbooks: Mapping[str, Runbook] | Iterable[Runbook]) -> list[R
 
 _CHECK_COLUMNS = ["runbook", "kpi", "day", "value", "baseline", "baseline_days", "ratio",
                   "max_ratio_to_baseline", "max_value", "signal", "observed", "expected",
-                  "p_value", "status"]
+                  "p_value", "status", "detectable", "reason"]
+
+
+def _detectable(judge: Any, signal: str, iv: Any, alpha: float) -> float:
+    """The smallest change of ``signal`` over the judged day, as a ratio to what the baseline
+    expects for the day's traffic, that the day's check could call significant: the whole-day
+    test at ``alpha`` with the runbook's ``min_units`` and ``min_events``. ``inf`` when no
+    change could; NaN where the baseline expects no events at all (any would be new)."""
+    from workbench.analysis import SIGNALS
+
+    rate = SIGNALS[signal].kind != "mean"
+    if iv.units < judge.min_units or (rate and iv.units < judge.min_events):
+        return float("inf")
+    if rate:
+        events = judge.totals(signal, iv.start, iv.end).expected
+        if not events > 0:
+            return float("nan")
+        return max(judge.detectable(signal, alpha=alpha), judge.min_events / events)
+    return judge.detectable(signal, alpha=alpha)
 
 
 def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[Runbook],
@@ -135,7 +158,9 @@ def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[R
         max_ratio = float(spec["max_ratio_to_baseline"])
         max_value = float(spec["max_value"]) if "max_value" in spec else float("nan")
         signal = _CONFIRMED_BY.get(rb.name)
-        observed = expected = p_value = float("nan")
+        observed = expected = p_value = detectable = float("nan")
+        page = _page(rb, signal, max_ratio)
+        n_units = 0
         flat = True  # the signal's day reaches none of its severities (cost per request as usual)
         if units is not None and signal in rb.signals and not np.isnan(value):
             judge = judge_for(rb, units, day, day + pd.Timedelta(days=1), judges)
@@ -143,7 +168,9 @@ def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[R
             observed, expected, p_value = iv.observed, iv.expected, iv.p_value
             flat = iv.severity is None
             judge_min = rb.spec["evaluation"]
-            significant = (iv.p_value <= float(spec.get("alpha", DAILY_ALPHA))
+            alpha = float(spec.get("alpha", DAILY_ALPHA))
+            detectable, n_units = _detectable(judge, signal, iv, alpha), iv.units
+            significant = (iv.p_value <= alpha
                            and iv.units >= int(judge_min.get("min_units", 5))
                            and (SIGNALS[signal].kind == "mean"
                                 or iv.events >= float(judge_min.get("min_events", 3))))
@@ -170,12 +197,79 @@ def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[R
                 status = OK
             else:  # growth only where cost per request stayed as expected; else too few to tell
                 status = GROWTH if flat else INSUFFICIENT
-        rows.append({"runbook": rb.name, "kpi": kpi, "day": day, "value": value,
-                     "baseline": baseline, "baseline_days": len(base_values), "ratio": ratio,
-                     "max_ratio_to_baseline": max_ratio, "max_value": max_value,
-                     "signal": signal, "observed": observed, "expected": expected,
-                     "p_value": p_value, "status": status})
+            # "ok" is a verdict only where the day's traffic could show a change the runbook
+            # pages for as significant: a handful of values passes any check
+            if status == OK and detectable > page:
+                status = INSUFFICIENT
+        row = {"runbook": rb.name, "kpi": kpi, "day": day, "value": value,
+               "baseline": baseline, "baseline_days": len(base_values), "ratio": ratio,
+               "max_ratio_to_baseline": max_ratio, "max_value": max_value,
+               "signal": signal, "observed": observed, "expected": expected,
+               "p_value": p_value, "status": status, "detectable": detectable, "reason": None}
+        if status == INSUFFICIENT:
+            row["reason"] = _cannot_judge(row, kpis, n_units, page)
+        rows.append(row)
     return pd.DataFrame(rows, columns=_CHECK_COLUMNS)
+
+
+def _page(rb: Runbook, signal: str | None, max_ratio: float) -> float:
+    """The largest change the runbook names for the check's signal: its page threshold (a
+    ratio to baseline), the check's own limit where it has none."""
+    spec = rb.spec.get("signals", {}).get(signal) or {}
+    page = spec.get("thresholds", {}).get("page")
+    if page is None or spec.get("compare", "ratio") != "ratio":
+        return max_ratio
+    return max(float(page), max_ratio)
+
+
+def _cannot_judge(row: Mapping[str, Any], kpis: pd.DataFrame, units: int,
+                  page: float) -> str:
+    """Why a check cannot judge its day: no value, no earlier days, too few values to show the
+    runbook's page-size change (``page``), or spend and cost per request up on too few to
+    tell."""
+    kpi, when = row["kpi"], row["day"].strftime("%Y-%m-%d")
+    unit = KPI_UNITS.get(kpi, "")
+    value, baseline = row["value"], row["baseline"]
+    if np.isnan(value):
+        n = int(kpis["traces"].get(row["day"], 0)) if "traces" in kpis else 0
+        if n == 0:
+            return f"{kpi} on {when}: no traces that day, cannot judge"
+        if kpi == "hallucination_rate":
+            return (f"{kpi} on {when}: none of the day's {n:,} traces has a hallucination "
+                    "score, cannot judge (the hourly detectors read the other evaluation "
+                    "signals)")
+        return f"{kpi} on {when}: no value in the day's {n:,} traces, cannot judge"
+    if np.isnan(baseline):
+        return (f"{kpi} on {when} was {_fmt(value, unit)}; no earlier days to compare with, "
+                "cannot judge")
+    limit = row["max_ratio_to_baseline"]
+    ratio = "" if np.isnan(row["ratio"]) else \
+        "inf" if np.isinf(row["ratio"]) else f"{row['ratio']:.2f}"
+    head = (f"{kpi} on {when} was {_fmt(value, unit)}, {ratio + 'x ' if ratio else ''}the "
+            f"{row['baseline_days']}-day median {_fmt(baseline, unit)} (limit {limit:g}x)")
+    signal, detectable = row["signal"], row["detectable"]
+    if not _over(row):  # "ok" on too few values
+        from workbench.analysis import SIGNALS
+
+        what = f"{units:,} {'scored ' if SIGNALS[signal].scored else ''}traces"
+        if np.isfinite(detectable):
+            return (f"{head}; the day's {what} can only tell apart a {signal} change of "
+                    f"{detectable:.1f}x or more (page threshold {page:g}x): too few to "
+                    "judge, cannot judge")
+        return (f"{head}; the day's {what} cannot show any {signal} change as significant "
+                f"(page threshold {page:g}x): too few to judge, cannot judge")
+    # over the limit with the signal up too, but not significant on the day's traffic
+    up = f"{row['observed'] / row['expected']:.2f}x" if row["expected"] > 0 else "new"
+    return (f"{head}; {signal} {row['observed']:.4g} against {row['expected']:.4g} expected "
+            f"for the day's traffic ({up}), not significant (p={row['p_value']:.1g}): too few "
+            "traces to tell a cost anomaly from growth, cannot judge")
+
+
+def _over(row: Mapping[str, Any]) -> bool:
+    """The cost check's own "cannot tell": over its limit, on too few to tell growth apart."""
+    return row["runbook"] == "cost_spike" and bool(
+        row["ratio"] > row["max_ratio_to_baseline"]
+        or (not np.isnan(row["max_value"]) and row["value"] > row["max_value"]))
 
 
 def daily_checks(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[Runbook],
@@ -197,7 +291,8 @@ def check_findings(kpis: pd.DataFrame, table: pd.DataFrame,
                    runbooks: Mapping[str, Runbook] | None = None,
                    units: pd.DataFrame | None = None,
                    observations: pd.DataFrame | None = None,
-                   confirmed: bool = True, *, judges: dict | None = None) -> list[Finding]:
+                   confirmed: bool = True, *, judges: dict | None = None,
+                   said: Iterable[tuple[str, Any]] = ()) -> list[Finding]:
     """Findings for the checks of ``table`` that breach, show growth or cannot be judged.
 
     A breach is a ``warning`` (the daily view is coarse; the hourly detectors grade severity)
@@ -206,11 +301,20 @@ def check_findings(kpis: pd.DataFrame, table: pd.DataFrame,
     whose spend and cost per request are both up on too few traces to tell, is an
     ``insufficient_data`` finding, never a silent pass. Signal names are ``daily_<kpi>``; the
     ``day`` label makes each day's breach its own alert.
+
+    A check whose day holds too few values to show the runbook's page-size change is an
+    ``insufficient_data`` finding too, except on the ``said`` ``(runbook, day)`` pairs: where
+    the runbook's detectors already say they cannot judge that day (one finding says it).
     """
+    said = {(name, to_utc(day).floor("D")) for name, day in said}
     out = []
     for row in table.itertuples(index=False):
         if row.status == OK:
             continue
+        if row.status == INSUFFICIENT and (row.runbook, row.day) in said \
+                and not np.isnan(row.value) and not np.isnan(row.baseline) \
+                and not _over(row._asdict()):
+            continue  # "ok" on too few values, and the detectors say so already
         unit = KPI_UNITS.get(row.kpi, "")
         start = row.day
         when = start.strftime("%Y-%m-%d")
@@ -235,30 +339,8 @@ def check_findings(kpis: pd.DataFrame, table: pd.DataFrame,
                     if suspects:
                         summary += "; suspects: " + ", ".join(
                             f"{s.label} ({s.contribution:.0%})" for s in suspects[:2])
-        elif not np.isnan(row.value) and not np.isnan(row.baseline):
-            # over the limit with the signal up too, but not significant on the day's traffic
-            ratio = "inf" if np.isinf(row.ratio) else f"{row.ratio:.2f}"
-            up = f"{row.observed / row.expected:.2f}x" if row.expected > 0 else "new"
-            summary = (f"{row.kpi} on {when} was {_fmt(row.value, unit)}, {ratio}x the "
-                       f"{row.baseline_days}-day median {_fmt(row.baseline, unit)} (limit "
-                       f"{row.max_ratio_to_baseline:g}x); {row.signal} {row.observed:.4g} "
-                       f"against {row.expected:.4g} expected for the day's traffic "
-                       f"({up}), not significant (p="
-                       f"{row.p_value:.1g}): too few traces to tell a cost anomaly from "
-                       "growth, cannot judge")
-        elif np.isnan(row.value):
-            n = int(kpis["traces"].get(start, 0)) if "traces" in kpis else 0
-            if n == 0:
-                summary = f"{row.kpi} on {when}: no traces that day, cannot judge"
-            elif row.kpi == "hallucination_rate":
-                summary = (f"{row.kpi} on {when}: none of the day's {n:,} traces has a "
-                           "hallucination score, cannot judge (the hourly detectors read the "
-                           "other evaluation signals)")
-            else:
-                summary = f"{row.kpi} on {when}: no value in the day's {n:,} traces, cannot judge"
         else:
-            summary = (f"{row.kpi} on {when} was {_fmt(row.value, unit)}; no earlier days to "
-                       "compare with, cannot judge")
+            summary = row.reason
         window = kpis.loc[(kpis.index >= start - pd.Timedelta(days=int(row.baseline_days or 0)))
                           & (kpis.index <= start)]
         status = {BREACH: "firing", GROWTH: "firing"}.get(row.status, "insufficient_data")

@@ -39,7 +39,7 @@ from workbench.runbooks import Runbook, parse_duration
 from workbench.sources import to_utc
 
 __all__ = ["DETECTORS", "PRIMARY", "Context", "baseline_period", "detect", "detect_all",
-           "units_for"]
+           "too_little_traffic", "units_for"]
 
 #: runbook -> the signal that decides whether the runbook can judge a window at all, and the
 #: one attribution explains in a notebook
@@ -377,6 +377,52 @@ def scan_signal(ctx: Context, signal: str) -> list[Interval]:
     overall = [iv for iv in j.scan(signal, ALL)
                if not any(iv.start < a.end and a.start < iv.end for a in per_agent)]
     return per_agent + overall
+
+
+def too_little_traffic(j: Judge, alpha: float | None = None) -> dict[str, int]:
+    """The agents whose own traffic over the whole window is too little to show a page-size
+    change of the runbook's primary traffic signals (:data:`PRIMARY`) as significant at
+    ``alpha`` (default ``evaluation.alpha``), with their traces in the window.
+
+    The runbook's data-volume check (:func:`insufficient`) judges all traffic; a small agent
+    beside busy ones is judged on its own and missed without a word unless named here. The
+    question is one of volume: whether as many units of the window's traffic (its usual rates
+    and spread, :meth:`.judge.Judge.detectable_at`), with at least ``min_units`` units and
+    ``min_events`` events, could show the runbook's page threshold; an agent that rarely times
+    out at all is not "too small". Sampled evaluation signals are left out: an agent without
+    scores is the judge's sampling, not its traffic."""
+    rb = j.runbook
+    primary = [s for s in PRIMARY.get(rb.name, ()) if s in rb.signals and s in SIGNALS
+               and not SIGNALS[s].scored and rb.signal(s).get("compare", "ratio") == "ratio"
+               and rb.signal(s).get("thresholds", {}).get("page") is not None]
+    out: dict[str, int] = {}
+    for group in j.groups():
+        if group == ALL:
+            continue
+        judged = None  # no primary signal has units of the agent: nothing to say
+        for s in primary:
+            n = j.window_units(s, group)
+            if n == 0:
+                continue
+            judged = _smallest_for(j, s, n, alpha) <= float(rb.signal(s)["thresholds"]["page"])
+            if judged:
+                break
+        if judged is False:
+            out[group] = j.window_units(None, group)
+    return out
+
+
+def _smallest_for(j: Judge, signal: str, units: int, alpha: float | None) -> float:
+    """The smallest change ``units`` units of the window's traffic could show as a finding:
+    significant, on at least ``min_units`` units and, for rates, ``min_events`` events."""
+    if units < j.min_units:
+        return float("inf")
+    smallest = j.detectable_at(signal, units, alpha=alpha)
+    if SIGNALS[signal].kind != "mean":
+        total = j.totals(signal, j.start, j.end)
+        events = total.expected * units / total.units if total.units else 0.0
+        smallest = max(smallest, j.min_events / events) if events > 0 else float("inf")
+    return smallest
 
 
 def insufficient(ctx: Context) -> Finding | None:

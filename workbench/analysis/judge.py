@@ -463,20 +463,37 @@ class Judge:
                     return length * self.bucket
         return best
 
-    def detectable(self, signal: str, group: str = ALL) -> float:
+    def detectable(self, signal: str, group: str = ALL, *, alpha: float | None = None) -> float:
         """The smallest change (as a ratio to baseline) the whole window could show as
-        significant: ``inf`` when it cannot tell any apart."""
+        significant at ``alpha`` (default ``evaluation.alpha``): ``inf`` when it cannot tell
+        any apart."""
         p = self.prepared(signal)
-        m = p.mask & self._group_mask(group) & self.in_window
-        n, o, e, v, *_ = _sums(p, m)
+        n, _, e, v, *_ = _sums(p, p.mask & self._group_mask(group) & self.in_window)
+        return self._detectable(p, n, e, v, group, alpha)
+
+    def detectable_at(self, signal: str, units: float, *, alpha: float | None = None) -> float:
+        """:meth:`detectable` for ``units`` units like the window's traffic (its expected
+        level, spread and overdispersion per unit): what that much traffic could show,
+        whoever sends it."""
+        p = self.prepared(signal)
+        n, _, e, v, *_ = _sums(p, p.mask & self.in_window)
+        if not (n > 0 and units > 0):
+            return float("inf")
+        k = float(units) / n
+        return self._detectable(p, float(units), e * k, v * k, ALL, alpha)
+
+    def _detectable(self, p: _Prepared, n: float, e: float, v: float, group: str,
+                    alpha: float | None) -> float:
+        alpha = self.alpha if alpha is None else float(alpha)
         if p.spec.kind == "mean":
-            shift = self._mean_shift(p, n, v, group)
+            shift = self._mean_shift(p, n, v, group, alpha)
             if p.spec.log:
-                return float(np.exp(shift))
+                with np.errstate(over="ignore"):  # a shift no window could show: inf
+                    return float(np.exp(shift))
             level = abs(e) / n if n else 0.0
             return float(1.0 + shift / level) if level > 0 else float("inf")
         return stats.detectable_ratio(p.spec.kind, e, n=n, phi=p.phi.get(group, 1.0),
-                                      alpha=self.alpha)
+                                      alpha=alpha)
 
     def detectable_shift(self, signal: str, group: str = ALL) -> float:
         """The smallest shift of a mean signal (in its own units: a groundedness drop) the whole
@@ -487,12 +504,13 @@ class Judge:
         n, _, _, v, *_ = _sums(p, p.mask & self._group_mask(group) & self.in_window)
         return self._mean_shift(p, n, v, group)
 
-    def _mean_shift(self, p: _Prepared, n: float, v: float, group: str) -> float:
+    def _mean_shift(self, p: _Prepared, n: float, v: float, group: str,
+                    alpha: float | None = None) -> float:
         """The smallest shift of the mean of ``n`` units (summed variance ``v``) the t test
-        would call significant."""
+        would call significant (at ``alpha``, default ``evaluation.alpha``)."""
         if n < 2:
             return float("inf")
-        t = float(special.stdtrit(n - 1.0, 1 - self.alpha))
+        t = float(special.stdtrit(n - 1.0, 1 - (self.alpha if alpha is None else alpha)))
         return float(t * np.sqrt(max(v, 0.0) * p.phi.get(group, 1.0)) / n)
 
     def baseline_coverage(self) -> pd.Timedelta:

@@ -196,6 +196,10 @@ class DailyReport:
     data_dir: str | None = None
     #: Traces from then on may not have their evaluation scores yet (None: all are in).
     scores_pending: pd.Timestamp | None = None
+    #: runbook -> {agent: traces in the alert window}: the agents too small to judge on their
+    #: own traffic (:func:`workbench.analysis.detect.too_little_traffic`), for the runbooks
+    #: that could judge the window as a whole
+    thin: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def window_start(self) -> pd.Timestamp:
@@ -224,6 +228,30 @@ class DailyReport:
         data): said wherever the report says nothing fired, so silence is no all-clear."""
         return sorted({f.runbook for f in self.findings if f.status == "insufficient_data"
                        and f.signal == "data_volume" and f.end > self.alert_start})
+
+    def too_little_traffic(self) -> list[dict[str, Any]]:
+        """``[{"agent", "traces", "runbooks"}]``, fewest traces first: the agents whose own
+        traffic in the alert window cannot show a page-size change of a runbook that judged
+        the window as a whole (so an agent's miss is never silent)."""
+        agents: dict[str, dict[str, Any]] = {}
+        for name, found in sorted(self.thin.items()):
+            for agent, n in found.items():
+                entry = agents.setdefault(agent, {"agent": agent, "traces": n, "runbooks": []})
+                entry["runbooks"].append(name)
+        return sorted(agents.values(), key=lambda a: (a["traces"], a["agent"]))
+
+    def too_little_traffic_note(self, prefix: str = "too little traffic to judge: "
+                                ) -> str | None:
+        """The one line naming :meth:`too_little_traffic`, None when every agent is judged."""
+        thin = self.too_little_traffic()
+        if not thin:
+            return None
+        return prefix + ", ".join(
+            f"{a['agent']} ({a['traces']:,} trace{'' if a['traces'] == 1 else 's'}: "
+            f"{', '.join(self._title(r) for r in a['runbooks'])})" for a in thin)
+
+    def _title(self, name: str) -> str:
+        return self.runbooks[name].title if name in self.runbooks else name
 
     @property
     def degraded(self) -> bool:
@@ -352,6 +380,8 @@ class DailyReport:
             "degraded_sources": self.degraded_sources(),
             "no_data": self.no_data,
             "not_judged": self.not_judged(),
+            "too_little_traffic": {"note": self.too_little_traffic_note(),
+                                   "agents": self.too_little_traffic()},
             "coverage": self.coverage.to_dict(),
             "reconciliation": self.traces.attrs.get("langfuse", {}).get("reconciliation"),
             "kpis": self.kpis,
@@ -490,16 +520,25 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
     judges: dict = {}  # one judge per runbook and window, shared by checks and detectors
     checks = pd.concat([kpi_mod.check_table(all_kpis, runbooks, d, units, judges=judges)
                         for d in window_days], ignore_index=True)
-    findings = kpi_mod.check_findings(all_kpis, checks, runbooks, units, obs, complete,
-                                      judges=judges)
-    if (gap := _no_data(units, day, all_kpis)) is not None:
-        findings.append(gap)
-    if len(traces) and detect_start < end:
+    detected: list[Finding] = []
+    judged = bool(len(traces)) and detect_start < end
+    if judged:
         detected, note = _detect(runbooks, traces, obs, scores, detect_start, end, units,
                                  complete, judges)
-        findings += detected
         if note:
             notes.append(note)
+            judged = False  # the detectors failed: no agent is said to be too small either
+    # a day the detectors already say a runbook cannot judge gets no second such finding
+    said = [(f.runbook, d) for f in detected if f.status == "insufficient_data"
+            and f.signal == "data_volume" for d in window_days if f.start <= d < f.end]
+    findings = kpi_mod.check_findings(all_kpis, checks, runbooks, units, obs, complete,
+                                      judges=judges, said=said)
+    unjudged = {f.runbook for f in detected if f.status == "insufficient_data"
+                and f.signal == "data_volume"}
+    thin = _thin(runbooks, units, detect_start, end, judges, unjudged) if judged else {}
+    if (gap := _no_data(units, day, all_kpis)) is not None:
+        findings.append(gap)
+    findings += detected
     if not complete:
         notes.append("findings on incomplete data are unconfirmed: shown, not alerted")
     findings.sort(key=_order)
@@ -509,4 +548,20 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
                        units=units, all_kpis=all_kpis, checks=checks, findings=findings,
                        coverage=cov, notes=notes, metrics=metrics,
                        data_dir=str(Path(data_dir).resolve()) if source == "local" and data_dir
-                       else None, scores_pending=pending)
+                       else None, scores_pending=pending, thin=thin)
+
+
+def _thin(runbooks: dict, units: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
+          judges: dict, unjudged: set[str]) -> dict[str, dict[str, int]]:
+    """Per runbook with a detector that judged ``[start, end)`` as a whole (not in
+    ``unjudged``), the agents too small to judge on their own traffic, at the significance
+    the detectors fire at (``evaluation.alpha``): what they could not find is what is said."""
+    from workbench.analysis.detect import DETECTORS, too_little_traffic
+    from workbench.analysis.judge import judge_for
+
+    out = {}
+    for name in sorted(set(runbooks) & set(DETECTORS) - unjudged):
+        found = too_little_traffic(judge_for(runbooks[name], units, start, end, judges))
+        if found:
+            out[name] = found
+    return out

@@ -78,6 +78,8 @@ def header(rep: DailyReport) -> str:
                                for r in unjudged)
             caveats.append(f"<b>Not judged</b> (too little data, see \"Could not judge\" "
                            f"below): {_e(titles)}.")
+        if thin := rep.too_little_traffic_note(prefix=""):
+            caveats.append(f"<b>Too little traffic to judge</b> on their own: {_e(thin)}.")
         if rep.scores_pending is not None:
             caveats.append(f"<b>Evaluations still arriving</b> for traces after "
                            f"{rep.scores_pending:%Y-%m-%d %H:%M} UTC: score-based findings "
