@@ -220,6 +220,16 @@ def test_traffic_growth_is_not_a_cost_spike(quiet, books):
     assert len(growth) == 1 and growth[0].severity == "info"
     assert "traffic growth" in growth[0].summary
     assert growth[0].ratio > 5
+    # the finding spans the grown hours; its figures are its top hour's, and it says which
+    g = growth[0]
+    hours = g.evidence["hours"]
+    top = hours.loc[hours["spend_ratio"].idxmax()]
+    assert (g.start, g.end) == (hours["bucket"].min(), hours["end"].max())
+    assert g.observed == pytest.approx(top["spend_usd"])
+    assert g.summary.startswith(
+        f"Spend grew with traffic in {len(hours)} hour{'s' if len(hours) > 1 else ''} between "
+        f"{g.start:%H:%M} and {g.end:%H:%M} UTC, at most {top['spend_ratio']:.1f}x the "
+        f"baseline for the hour ({top['bucket']:%H:%M}–{top['end']:%H:%M})")
 
 
 def test_spend_up_on_modest_traffic_is_a_per_request_anomaly(quiet, books):

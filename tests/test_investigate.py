@@ -1,5 +1,8 @@
 """The investigation facade over a small demo store: suspects, numbers, drill-down, escaping."""
 
+import sys
+from pathlib import Path
+
 import pandas as pd
 import plotly.io as pio
 import pytest
@@ -188,6 +191,79 @@ def test_an_empty_window_says_so_instead_of_failing(store):
     assert s["traces_in_window"] == 0 and s["top_suspect"] is None
     assert "no traces in the window" in s["notes"]
     assert "nothing to attribute" in inv.suspects_html()
+    # no green all-clear and no NaN where nothing could be judged
+    head = inv.summary_html()
+    assert "Severity: UNKNOWN" in head and "class='wb-sev-none'" not in head
+    assert "cost_per_request: cannot judge, no traces in the window" in head
+    assert "nan" not in head.lower()
+
+
+@pytest.fixture(scope="module")
+def stacks():
+    """Two weeks of bench/blind_stacks.py (a Haystack RAG pipeline judged by RAGAS
+    faithfulness only, beside agents judged by DeepEval's Hallucination), with the RAG's
+    embedder switched on the last day."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import blind_stacks
+    from blind_data import Incident
+
+    return blind_stacks.generate(seed=5, end_day="2026-11-25", days=8, volume=0.5, incidents=[
+        Incident("hallucination_spike", "2026-11-25", 3, 5.0)])
+
+
+def test_an_agent_judged_for_groundedness_alone_is_explained_by_it(stacks):
+    lab = stacks.labels[0]
+    with stacks.double() as dbl:
+        inv = investigate("hallucination_spike", dbl.source(), lab.start, lab.end,
+                          agent="kb-rag")
+        whole = investigate("hallucination_spike", dbl.source(), lab.start, lab.end)
+    table = inv.signal_table().set_index("signal")
+    assert table.loc["hallucination_rate", "units"] == 0  # no hallucination judge on kb-rag
+    assert inv.primary == "groundedness" and table.loc["groundedness", "severity"] == "page"
+    s = inv.summary()
+    assert s["observed"] == table.loc["groundedness", "observed"] < 0.7
+    assert s["baseline"] == table.loc["groundedness", "expected"] > 0.8
+    assert s["top_suspect"] == "model=text-embedding-3-large"
+    assert "groundedness: 0.5916 against 0.8503" in inv.summary_html()
+    worst = inv.worst_traces(5)  # the least grounded answers, their scores shown
+    assert worst["score"].is_monotonic_increasing and (worst["score"] < 0.5).all()
+    # all traffic: the signal that fired is the one explained, not a quiet one beside it
+    assert whole.primary == "groundedness"
+    assert whole.suspects().iloc[0]["suspect"] == "model=text-embedding-3-large"
+
+
+def test_a_partial_pull_is_said_and_no_all_clear(stacks):
+    lab = stacks.labels[0]
+    day = lab.start.floor("D")
+    with stacks.double() as dbl:
+        dbl.drop_rows(0.3, seed=3)
+        inv = investigate("cost_spike", dbl.source(), day + pd.Timedelta(hours=12),
+                          day + pd.Timedelta(hours=15))
+    assert any(n.startswith("traces incomplete: langfuse observations") for n in inv.notes)
+    assert inv.problems and all(not f.confirmed for f in inv.findings)
+    assert inv.summary()["traces_in_window"] > 0  # what came is shown, said partial
+    head = inv.summary_html()
+    assert "traces incomplete" in head and "class='wb-sev-none'" not in head
+
+
+def test_an_unreachable_source_fails_at_once_naming_it():
+    from workbench.errors import SourceUnavailable
+    from workbench.sources.langfuse import LangfuseSource
+
+    src = LangfuseSource("http://127.0.0.1:9", "pk-lf-x", "sk-lf-x", progress=False)
+    with pytest.raises(SourceUnavailable, match=r"cannot reach http://127\.0\.0\.1:9"):
+        investigate("cost_spike", src, "2026-11-20T01:00Z", "2026-11-20T07:00Z")
+
+
+def test_tables_show_counts_in_full_and_times_to_the_second():
+    df = pd.DataFrame({"start_time": pd.to_datetime(["2026-11-20 06:09:55.926701", None],
+                                                    utc=True),
+                       "total_tokens": [24170.0, float("nan")], "cost_usd": [0.01061, 123456.7],
+                       "p_value": [1.079e-35, 1.0]})
+    out = html_table(df)
+    cells = [c.split("</td>")[0] for c in out.split("<td>")[1:]]
+    assert cells == ["2026-11-20 06:09:55", "24,170", "0.01061", "1.079e-35",
+                     "–", "–", "123,457", "1"]
 
 
 def test_trace_window_filters_and_validates(store, labels):

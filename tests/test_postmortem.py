@@ -193,6 +193,22 @@ def test_detection_is_the_first_alert_the_ledger_delivered(week, labels, tmp_pat
     assert "First alert: CostSpikeCostPerRequest at" in p.markdown()
 
 
+def test_a_late_alert_went_badly_not_well(week, labels, tmp_path):
+    lab = labels["cost_spike"]
+    spool = Spool(tmp_path / "spool.jsonl")
+    f = Finding(runbook="cost_spike", signal="cost_per_request", severity="page",
+                start=lab.start, end=lab.start + H, observed=1.0, baseline=0.1, summary="x",
+                labels={"agent": "tool-agent"})
+    with spool.locked():  # the daily report of the next morning: 20 h after the start
+        spool.settle([Entry.new("file:///x", Alert.from_finding(f))], [],
+                     now=(lab.start + 20 * H).to_pydatetime())
+    p = pm.build("cost_spike", FrameSource(week), lab.start, lab.end, ledger=spool.path)
+    assert p.incident.detected == lab.start + 20 * H
+    assert "Detected 20 h after the change started." in p.went_badly()
+    assert not any("Alerted" in x for x in p.went_well())
+    assert any(x.startswith("Attribution names one candidate") for x in p.went_well())
+
+
 def test_an_incident_the_data_ends_in_is_not_resolved(week, labels):
     lab = labels["timeout_surge"]
     cut = lab.start + 2 * H  # the data stops two hours into the surge

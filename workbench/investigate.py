@@ -30,13 +30,13 @@ from workbench import runbooks as runbook_mod
 from workbench import schema
 from workbench.analysis import ALL, PRIMARY, SIGNALS, Judge, detect_all, units_for
 from workbench.analysis.detect import Context, baseline_period
-from workbench.analysis.signals import score_notes
+from workbench.analysis.signals import SCORE_SIGNALS, score_notes
 from workbench.deadline import Deadline, active_deadline
 from workbench.errors import ConfigError
 from workbench.findings import SEVERITIES, Finding
 from workbench.runbooks import Runbook
-from workbench.sources import (TraceSource, incomplete_reason, open_trace_source, pulling,
-                               to_window)
+from workbench.sources import (TraceSource, incomplete_reason, mark_incomplete,
+                               open_trace_source, pulling, to_window)
 
 __all__ = ["Investigation", "TraceWindow", "explore", "html_table", "investigate",
            "open_trace_source"]
@@ -46,7 +46,7 @@ _STYLE = """<style>
 .wb-table { border-collapse: collapse; font-size: 13px; margin: 6px 0 14px 0; }
 .wb-table th, .wb-table td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
 .wb-sev-page, .wb-sev-critical { background: #fdecea; border-left: 6px solid #d62728; }
-.wb-sev-warning { background: #fff4e5; border-left: 6px solid #ff7f0e; }
+.wb-sev-warning, .wb-sev-unknown { background: #fff4e5; border-left: 6px solid #ff7f0e; }
 .wb-sev-info, .wb-sev-none { background: #eef7ee; border-left: 6px solid #2ca02c; }
 [class^=wb-sev] { padding: 8px 12px; } .wb-checklist { list-style: none; padding-left: 6px; }
 </style>"""
@@ -56,12 +56,27 @@ def _e(text: object) -> str:
     return _html.escape(str(text))
 
 
+def _number(x: float) -> str:
+    """Four significant digits, but a count or an amount of 10,000 or more in full
+    (24,170 tokens, never 2.417e+04)."""
+    return f"{x:,.0f}" if abs(x) >= 1e4 and np.isfinite(x) else f"{x:.4g}"
+
+
 def html_table(df: pd.DataFrame) -> str:
-    return _STYLE + df.to_html(escape=True, index=False, classes="wb-table", border=0,
-                               na_rep="–", float_format=lambda x: f"{x:.4g}")
+    """``df`` as an escaped HTML table: numbers as :func:`_number` says, times to the second
+    (UTC), missing values as a dash."""
+    shown = df.copy()
+    for col in shown.columns:
+        if isinstance(shown[col].dtype, pd.DatetimeTZDtype) or \
+                pd.api.types.is_datetime64_any_dtype(shown[col]):
+            shown[col] = shown[col].dt.strftime("%Y-%m-%d %H:%M:%S")
+    return _STYLE + shown.to_html(escape=True, index=False, classes="wb-table", border=0,
+                                  na_rep="–", float_format=_number)
 
 
 _FILTERS = ("agent", "model", "status")
+#: what a note says when the data cannot back an all-clear
+_PROBLEM_NOTES = ("incomplete", "no traces", "no data")
 
 
 @dataclass
@@ -84,6 +99,8 @@ class TraceWindow:
         obs = src.observations(start, end)
         if type(src).traces is TraceSource.traces:  # the base roll-up: reuse what was pulled
             traces = schema.traces_from_observations(obs)
+            if why := incomplete_reason(obs):  # a partial pull stays said on its roll-up
+                mark_incomplete(traces, why)
         else:
             traces = src.traces(start, end)
         rbs = runbooks if runbooks is not None else runbook_mod.load_all()
@@ -137,7 +154,17 @@ def explore(source: str | TraceSource, start: Any, end: Any, *,
     t0, t1 = to_window(start, end)
     deadline = active_deadline() or Deadline.from_env() or Deadline(None)
     with deadline.active(), pulling(source, data_dir, progress=progress) as src:
+        _reachable(src)
         return TraceWindow.load(src, t0, t1)
+
+
+def _reachable(src: TraceSource) -> None:
+    """Ask a remote source's health endpoint before pulling: one that is down fails here
+    within seconds (:class:`~workbench.errors.SourceUnavailable`, naming it), not after every
+    time slice of the window has spent its retries and drawn a notebook of nothing."""
+    health = getattr(src, "health", None)
+    if callable(health):
+        health()
 
 
 
@@ -179,9 +206,15 @@ class Investigation:
 
     @property
     def primary(self) -> str:
-        for name in PRIMARY.get(self.runbook.name, ()):
-            if name in self.signal_names and self.judge.baseline_units(name):
-                return name
+        """The signal the summary, attribution and drill-down explain: of the runbook's primary
+        signals with baseline units in this investigation's scope, the first that fired, else
+        the first. An agent judged only by a groundedness judge is explained by groundedness,
+        even when other agents' hallucination judges fill the project's baseline."""
+        usable = [name for name in PRIMARY.get(self.runbook.name, ())
+                  if name in self.signal_names and self.judge.baseline_units(name, self.group)]
+        fired = {f.signal for f in self.findings if f.status == "firing"}
+        for name in sorted(usable, key=lambda n: n not in fired):
+            return name
         names = [s for s in self.signal_names if not SIGNALS[s].scored] or self.signal_names
         if not names:
             raise ConfigError(f"runbook {self.runbook.name!r} has no signal the engine knows; "
@@ -237,20 +270,36 @@ class Investigation:
             "notes": list(self.notes),
         }
 
+    @property
+    def problems(self) -> list[str]:
+        """The notes saying the data cannot back an all-clear: a partial pull, no traces in the
+        window, no baseline."""
+        return [n for n in self.notes if any(p in n for p in _PROBLEM_NOTES)]
+
     def summary_html(self) -> str:
         s = self.summary()
         sev = s["severity"]
         fired = ", ".join(s["firing"]) or "no detector fired"
+        if np.isfinite(s["observed"]):
+            judged = (f"{_e(s['primary_signal'])}: {s['observed']:.4g} against "
+                      f"{s['baseline']:.4g} expected for the same traffic "
+                      f"(p={s['p_value']:.2g}).")
+        else:
+            what = "scored traces" if SIGNALS[s["primary_signal"]].scored else "traces"
+            judged = f"{_e(s['primary_signal'])}: cannot judge, no {what} in the window."
+        if sev == "none" and (self.problems or not np.isfinite(s["observed"])):
+            # nothing fired on data that could not show it: no green all-clear
+            box, label = "unknown", "UNKNOWN (incomplete data, see below)"
+        else:
+            box, label = sev, sev.upper()
         who = f" Agent <b>{_e(s['agent'])}</b>." if s["agent"] else ""
         lines = [_STYLE, f"<h1>{_e(s['title'])}</h1>",
                  f"<p>Window {s['start']:%Y-%m-%d %H:%M} – {s['end']:%Y-%m-%d %H:%M} UTC, "
                  f"baseline {s['baseline_start']:%Y-%m-%d} – {self.judge.baseline_end:%Y-%m-%d}."
                  f" Source <b>{_e(s['source'])}</b>, {s['traces_in_window']:,} traces in the "
                  f"window.{who}</p>",
-                 f"<div class='wb-sev-{_e(sev)}'><b>Severity: {_e(sev.upper())}</b>. "
-                 f"Detectors: {_e(fired)}. {_e(s['primary_signal'])}: "
-                 f"{s['observed']:.4g} against {s['baseline']:.4g} expected for the same "
-                 f"traffic (p={s['p_value']:.2g}).</div>"]
+                 f"<div class='wb-sev-{_e(box)}'><b>Severity: {_e(label)}</b>. "
+                 f"Detectors: {_e(fired)}. {judged}</div>"]
         if s["top_suspect"]:
             lines.append(f"<p data-top-suspect='{_e(s['top_suspect'])}'>Top suspect: "
                          f"<b>{_e(s['top_suspect'])}</b></p>")
@@ -357,13 +406,17 @@ class Investigation:
             m = self.context.window_mask(self.start, self.end, self.group)
             ids = self.units[m].sort_values(by, ascending=False)["trace_id"].head(n).tolist()
         u = self.units.set_index("trace_id").loc[ids].reset_index()
+        # the judge's score the primary signal reads (groundedness for groundedness)
+        spec = SIGNALS[self.primary]
+        score = next((c for c in (spec.worst_by, spec.column) if c in SCORE_SIGNALS),
+                     "hallucination")
         cols = [c for c in ("trace_id", "time", "agent", "status", "duration", "cost", "tokens",
-                            "generations", "errors", "hallucination", "timeout_reason")
+                            "generations", "errors", score, "timeout_reason")
                 if c in u.columns]
         return u[cols].rename(columns={"time": "start_time", "duration": "duration_s",
                                        "cost": "cost_usd", "tokens": "total_tokens",
                                        "generations": "n_generations", "errors": "n_errors",
-                                       "hallucination": "score"}).reset_index(drop=True)
+                                       score: "score"}).reset_index(drop=True)
 
     def worst_traces_html(self, n: int = 10) -> str:
         return html_table(self.worst_traces(n))
@@ -413,6 +466,7 @@ def investigate(runbook: str | Runbook, source: str | TraceSource, start: Any, e
     base0 = min(baseline_period(r, t0)[0] for r in rbs.values())
     deadline = active_deadline() or Deadline.from_env() or Deadline(None)
     with deadline.active(), pulling(source, data_dir, progress=progress) as src:
+        _reachable(src)
         scores = src.trace_scores(base0, t1 + _CONTEXT)
         view = TraceWindow.load(src, base0, t1 + _CONTEXT, scores=scores, judged_from=t0,
                                 runbooks=rbs)

@@ -144,6 +144,10 @@ def _hourly_baseline(ctx: Context, traffic: bool = False) -> np.ndarray:
     return np.bincount(hours[base], weights=weights, minlength=24) / days
 
 
+def _hours(n: int) -> str:
+    return "1 hour" if n == 1 else f"{n} hours"
+
+
 def growth(ctx: Context) -> list[Finding]:
     """One ``info`` finding for the hours whose spend grew past ``cost_per_hour``'s
     ``min_ratio_to_baseline`` while cost per request stayed as expected."""
@@ -178,7 +182,10 @@ def growth(ctx: Context) -> list[Finding]:
         runbook=rb.name, signal="cost_per_hour", severity="info",
         start=frame["bucket"].min(), end=frame["end"].max(), observed=float(top["spend_usd"]),
         baseline=float(top["baseline_usd"]), unit=spec.get("unit", "USD/h"),
-        summary=(f"Spend {top['spend_ratio']:.1f}x the baseline for the hour with cost per "
-                 f"request {top['cost_per_request_ratio']:.2f}x expected: traffic growth, not "
-                 "a cost anomaly"),
+        summary=(f"Spend grew with traffic in {_hours(len(frame))} between "
+                 f"{frame['bucket'].min():%H:%M} and {frame['end'].max():%H:%M} UTC, at most "
+                 f"{top['spend_ratio']:.1f}x the baseline for the hour "
+                 f"({top['bucket']:%H:%M}–{top['end']:%H:%M}), with cost per request "
+                 f"{top['cost_per_request_ratio']:.2f}x expected: traffic growth, not a cost "
+                 "anomaly"),
         confirmed=ctx.confirmed, evidence={"hours": frame})]

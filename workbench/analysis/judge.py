@@ -520,11 +520,13 @@ class Judge:
         first = self.units["time"][self.in_base].min().floor("D")
         return self.baseline_end - max(first, self.baseline_start)
 
-    def baseline_units(self, signal: str | None = None) -> int:
-        """Units of the baseline period (of ``signal``'s units, e.g. scored traces)."""
+    def baseline_units(self, signal: str | None = None, group: str = ALL) -> int:
+        """Units of the baseline period (of ``signal``'s units, e.g. scored traces; of
+        ``group``'s traces)."""
+        m = self.in_base if group == ALL else self.in_base & self._group_mask(group)
         if signal is None:
-            return int(self.in_base.sum())
-        return int((self.in_base & self.prepared(signal).mask).sum())
+            return int(m.sum())
+        return int((m & self.prepared(signal).mask).sum())
 
     def window_units(self, signal: str | None = None, group: str = ALL) -> int:
         m = self.in_window & self._group_mask(group)

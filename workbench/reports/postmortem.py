@@ -40,6 +40,8 @@ __all__ = ["SECTIONS", "PostMortem", "build", "postmortem_stem"]
 SECTIONS = ("Summary", "Impact", "Timeline", "Root cause", "Contributing factors",
             "What went well", "What went badly", "Action items", "Links")
 _CONTEXT = pd.Timedelta(hours=6)  # drawn around the impact window
+#: an alert this soon after the change started went well; a later one went badly
+_PROMPT = pd.Timedelta(hours=1)
 
 
 def postmortem_stem(runbook: str, start: Any, agent: str | None = None) -> str:
@@ -218,7 +220,8 @@ class PostMortem:
         if self.notes.went_well is not None:
             return list(self.notes.went_well)
         inc, out = self.incident, []
-        if inc.detected_by and inc.detected is not None and inc.started is not None:
+        if inc.detected_by and inc.detected is not None and inc.started is not None and \
+                inc.detected - inc.started <= _PROMPT:
             out.append(f"Alerted {fmt_duration(inc.detected - inc.started)} after the change "
                        f"started ({inc.detected_by}).")
         if inc.resolved is not None and inc.started is not None:
@@ -236,7 +239,7 @@ class PostMortem:
         if inc.changed is not None and not inc.detected_by:
             out.append("No alert of this runbook was recorded as delivered for the incident.")
         if inc.detected is not None and inc.started is not None and \
-                inc.detected - inc.started > pd.Timedelta(hours=1):
+                inc.detected - inc.started > _PROMPT:
             out.append(f"Detected {fmt_duration(inc.detected - inc.started)} after the change "
                        "started.")
         if inc.changed is not None and inc.resolved is None:
