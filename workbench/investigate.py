@@ -213,8 +213,8 @@ class Investigation:
         usable = [name for name in PRIMARY.get(self.runbook.name, ())
                   if name in self.signal_names and self.judge.baseline_units(name, self.group)]
         fired = {f.signal for f in self.findings if f.status == "firing"}
-        for name in sorted(usable, key=lambda n: n not in fired):
-            return name
+        if usable:
+            return min(usable, key=lambda n: n not in fired)  # stable: the first that fired
         names = [s for s in self.signal_names if not SIGNALS[s].scored] or self.signal_names
         if not names:
             raise ConfigError(f"runbook {self.runbook.name!r} has no signal the engine knows; "
