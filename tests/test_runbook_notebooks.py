@@ -135,3 +135,30 @@ def test_run_runbook_refuses_bad_input_before_starting_a_kernel(store, tmp_path,
     with pytest.raises(ConfigError, match=message):
         run_runbook(**args)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_two_agents_runs_of_one_window_keep_their_own_files(store, tmp_path, monkeypatch):
+    """The runbook's notebook and HTML are named per agent, as post-mortems are: on-call
+    looking at two agents of one incident keeps both."""
+    from types import SimpleNamespace
+
+    from workbench.reports import runbook as runbook_mod
+    from workbench.reports.postmortem import postmortem_stem
+
+    written = []
+
+    def executed(nb, params, out, output_name, cwd):
+        written.append(output_name)
+        return out / output_name
+
+    monkeypatch.setattr(runbook_mod, "run_notebook", executed)
+    monkeypatch.setattr(runbook_mod, "render_report",
+                        lambda executed, html, **_: SimpleNamespace(html=html))
+    paths = [run_runbook("cost_spike", "2026-11-06T09:00Z", "2026-11-06T12:00Z", "local", store,
+                         tmp_path, agent=agent) for agent in (None, "support-bot", "sql agent/2")]
+    assert [p.name for p in paths] == ["cost_spike-20261106T0900.html",
+                                       "cost_spike-20261106T0900-support-bot.html",
+                                       "cost_spike-20261106T0900-sql-agent-2.html"]
+    assert written == [p.with_suffix(".ipynb").name for p in paths]
+    assert postmortem_stem("cost_spike", "2026-11-06T09:00Z", "sql agent/2") == \
+        "postmortem-" + paths[-1].stem

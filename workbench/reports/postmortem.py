@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html as _html
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from workbench.reports.document import (Block, Code, Link, fmt_duration, fmt_p, 
                                         fmt_time, fmt_usd, fmt_value, para)
 from workbench.reports.incident import Incident, examine
 from workbench.reports.postmortem_notes import ActionItem, Notes, load_notes
+from workbench.reports.runbook import incident_stem
 from workbench.safehtml import escape
 
 __all__ = ["SECTIONS", "PostMortem", "build", "postmortem_stem"]
@@ -47,12 +47,7 @@ _PROMPT = pd.Timedelta(hours=1)
 def postmortem_stem(runbook: str, start: Any, agent: str | None = None) -> str:
     """``postmortem-cost_spike-20261106T0900`` (``-<agent>`` when one agent is examined):
     the name shared by the HTML, Markdown, summary and notebook."""
-    t = pd.Timestamp(start)
-    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-    stem = f"postmortem-{runbook}-{t:%Y%m%dT%H%M}"
-    if agent:
-        stem += "-" + (re.sub(r"[^A-Za-z0-9_]+", "-", agent).strip("-")[:40] or "agent")
-    return stem
+    return "postmortem-" + incident_stem(runbook, start, agent)
 
 
 @dataclass

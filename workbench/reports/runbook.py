@@ -8,8 +8,11 @@ and the executed notebook beside it are redacted unless ``redact=False``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from workbench import runbooks as runbook_mod
 from workbench.errors import ConfigError, ReportError
@@ -19,7 +22,18 @@ from workbench.reports.render import clean_file, render_report
 from workbench.reports.runner import notebooks_dir
 from workbench.sources import SOURCES, to_window
 
-__all__ = ["notebook_path", "run_runbook"]
+__all__ = ["incident_stem", "notebook_path", "run_runbook"]
+
+
+def incident_stem(runbook: str, start: Any, agent: str | None = None) -> str:
+    """``cost_spike-20261106T0900`` (``-<agent>`` when one agent is examined): an incident
+    window's file name, so two agents' runs of one window never overwrite each other."""
+    t = pd.Timestamp(start)
+    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    stem = f"{runbook}-{t:%Y%m%dT%H%M}"
+    if agent:
+        stem += "-" + (re.sub(r"[^A-Za-z0-9_]+", "-", agent).strip("-")[:40] or "agent")
+    return stem
 
 
 def notebook_path(runbook: runbook_mod.Runbook) -> Path:
@@ -38,8 +52,8 @@ def run_runbook(name: str, start: Any, end: Any, source: str = "local",
     """Execute runbook ``name``'s notebook over ``[start, end)`` (all traffic, or one
     ``agent``); return the HTML report's path.
 
-    The executed notebook sits beside the HTML as ``<name>-<start>.ipynb``; a failing run keeps
-    ``<name>-<start>-err.ipynb`` (redacted too) and raises
+    The executed notebook sits beside the HTML under the same :func:`incident_stem`
+    (``<name>-<start>[-<agent>].ipynb``); a failing run keeps ``<stem>-err.ipynb`` (redacted too) and raises
     :class:`~workbench.errors.ReportError`.
     """
     rb = runbook_mod.load(name, runbooks_dir)
@@ -56,7 +70,7 @@ def run_runbook(name: str, start: Any, end: Any, source: str = "local",
     params = {"start": t0.isoformat(), "end": t1.isoformat(), "source": source,
               "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else "",
               "agent": agent or "", "interactive": False}
-    stem = f"{rb.name}-{t0:%Y%m%dT%H%M}"
+    stem = incident_stem(rb.name, t0, agent)
     try:
         executed = run_notebook(nb, params, out, output_name=f"{stem}.ipynb", cwd=out)
     except ReportError:
