@@ -146,6 +146,22 @@ def test_low_volume_is_judged_where_it_can_be_and_said_where_not(quiet, books):
                for f in none)
 
 
+def test_a_surge_shown_on_thin_data_is_not_also_called_insufficient(labelled, books):
+    """A twentieth of the surge day (150 traces) still shows the 20x timeout surge: the runbook
+    pages, and "too little data to judge" beside the page would contradict it."""
+    traces, obs, scores = _thin(labelled, PLAN["timeout_surge"][0], keep=20)
+    found = detect(books["timeout_surge"], traces, obs, scores,
+                   *day_window(PLAN["timeout_surge"][0]))
+    assert {"timeout_rate", "timeout_errors"} <= {f.signal for f in firing(found)
+                                                  if f.severity == "page"}
+    assert not [f for f in found if f.status == "insufficient_data"]
+    # a fortieth shows nothing: then it is said
+    traces, obs, scores = _thin(labelled, PLAN["timeout_surge"][0], keep=40)
+    found = detect(books["timeout_surge"], traces, obs, scores,
+                   *day_window(PLAN["timeout_surge"][0]))
+    assert [(f.status, f.signal) for f in found] == [("insufficient_data", "data_volume")]
+
+
 def test_one_judge_too_sparse_is_not_insufficient_data_where_another_judges(quiet, books):
     """The hallucination judge samples a few traces of the day, the groundedness judge many:
     groundedness judges the day, so the runbook is not "insufficient data"."""

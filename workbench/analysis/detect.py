@@ -621,13 +621,10 @@ def _generic(ctx: Context) -> list[Finding]:
 def _run(ctx: Context) -> list[Finding]:
     from workbench.analysis import cost, timeouts
 
-    out: list[Finding] = []
     gap = insufficient(ctx)
-    if gap is not None:
-        out.append(gap)
     if ctx.judge.window_units() == 0 or ctx.judge.baseline_units() == 0:
-        return out
-    out += _generic(ctx)
+        return [gap] if gap is not None else []
+    out = _generic(ctx)
     out += canary_findings(ctx, out)
     if ctx.runbook.name == "cost_spike":
         out += cost.page_bursts(ctx)
@@ -635,7 +632,9 @@ def _run(ctx: Context) -> list[Finding]:
     if ctx.runbook.name == "timeout_surge":
         out += timeouts.burn_findings(ctx)
         out += timeouts.tool_latency(ctx)
-    return out
+    # a change the runbook alerts on was shown: "too little data to judge" would contradict it
+    shown = any(f.status == "firing" and f.severity != "info" for f in out)
+    return out if gap is None or shown else [gap, *out]
 
 
 #: runbook name -> what runs it (the generic scan plus the runbook's own extras)
