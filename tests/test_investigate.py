@@ -224,7 +224,10 @@ def test_an_agent_judged_for_groundedness_alone_is_explained_by_it(stacks):
     assert s["observed"] == table.loc["groundedness", "observed"] < 0.7
     assert s["baseline"] == table.loc["groundedness", "expected"] > 0.8
     assert s["top_suspect"] == "model=text-embedding-3-large"
-    assert "groundedness: 0.5916 against 0.8503" in inv.summary_html()
+    n = int(table.loc["groundedness", "units"])
+    # the whole scope's figures, said as such (a finding on a slice quotes its own)
+    assert (f"groundedness over all of kb-rag in the window ({n:,} scored traces): 0.5916 "
+            "against 0.8503") in inv.summary_html()
     worst = inv.worst_traces(5)  # the least grounded answers, their scores shown
     assert worst["score"].is_monotonic_increasing and (worst["score"] < 0.5).all()
     # all traffic: the signal that fired is the one explained, not a quiet one beside it

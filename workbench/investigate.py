@@ -262,7 +262,7 @@ class Investigation:
             "start": self.start, "end": self.end, "baseline_start": self.baseline_start,
             "agent": self.agent, "severity": self.severity, "primary_signal": self.primary,
             "observed": float(primary["observed"]), "baseline": float(primary["expected"]),
-            "p_value": float(primary["p_value"]),
+            "p_value": float(primary["p_value"]), "units": int(primary["units"]),
             "firing": [f"{f.signal} ({f.severity})" for f in self.firing],
             "unjudged": [f.summary for f in self.findings if f.status != "firing"],
             "top_suspect": None if top.empty else top["suspect"].iloc[0],
@@ -281,7 +281,12 @@ class Investigation:
         sev = s["severity"]
         fired = ", ".join(s["firing"]) or "no detector fired"
         if np.isfinite(s["observed"]):
-            judged = (f"{_e(s['primary_signal'])}: {s['observed']:.4g} against "
+            # the whole scope's figures: a finding on a slice (a new prompt version, some
+            # hours) quotes its own, so say which these are
+            scope = f"all of {s['agent']}" if s["agent"] else "all traffic"
+            what = "scored traces" if SIGNALS[s["primary_signal"]].scored else "traces"
+            judged = (f"{_e(s['primary_signal'])} over {_e(scope)} in the window "
+                      f"({s['units']:,} {what}): {s['observed']:.4g} against "
                       f"{s['baseline']:.4g} expected for the same traffic "
                       f"(p={s['p_value']:.2g}).")
         else:
