@@ -388,6 +388,12 @@ def test_a_small_teams_quiet_day_that_could_not_be_judged_is_no_green_all_clear(
     busy = daily.build("2026-11-08", FrameSource(quiet_project), days=2)
     assert busy.not_judged() == [] and busy.too_little_traffic() == []
     assert "<div class='wb-ok'>Source ok." in busy.header_html()
+    # the coverage line counts what was pulled (the checks' earlier days too), and says so
+    shown = len(busy.window(busy.traces))
+    assert busy.coverage.traces > shown
+    assert (f"{shown:,} traces.</p>" in busy.header_html()
+            and f"Mapping coverage over the {busy.coverage.traces:,} traces pulled (the window "
+            "and the days its checks compare with)" in busy.header_html())
 
 
 class ThinAgent(FrameSource):

@@ -92,7 +92,8 @@ def header(rep: DailyReport) -> str:
     lines += [f"<p><i>{_e(n)}</i></p>" for n in rep.notes]
     if rep.coverage.traces:
         unknown = ", ".join(f"{k} {v:.0%}" for k, v in rep.coverage.unknown.items())
-        lines.append(f"<p>Mapping coverage over {rep.coverage.traces:,} traces, share unknown: "
+        lines.append(f"<p>Mapping coverage over the {rep.coverage.traces:,} traces pulled (the "
+                     "window and the days its checks compare with), share unknown: "
                      f"{_e(unknown)}.</p>")
     return "\n".join(lines)
 
