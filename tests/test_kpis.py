@@ -302,7 +302,8 @@ def test_a_handful_of_scored_traces_cannot_judge_the_day_and_says_why():
     assert row["detectable"] == pytest.approx(7.57, abs=0.01)
     assert row["reason"] == (
         "hallucination_rate on 2026-11-09 was 0.00%, 0.00x the 7-day median 5.00% (limit "
-        "1.5x); the day's 11 scored traces can only tell apart a hallucination_rate change of "
+        "1.5x); hallucination_rate 0 against 0.05032 expected for the day's traffic (0.00x); "
+        "the day's 11 scored traces can only tell apart a hallucination_rate change of "
         "7.6x or more (page threshold 4x): too few to judge, cannot judge")
     (f,) = kpis.check_findings(k, kpis.check_table(k, [rb], day, u))
     assert (f.status, f.severity, f.signal) == ("insufficient_data", "info",

@@ -252,6 +252,12 @@ def _cannot_judge(row: Mapping[str, Any], kpis: pd.DataFrame, units: int,
         from workbench.analysis import SIGNALS
 
         what = f"{units:,} {'scored ' if SIGNALS[signal].scored else ''}traces"
+        # the size that could show is a ratio to what the day's traffic expects, not to the
+        # median: the day's own ratio is quoted beside it
+        if np.isfinite(row["observed"]) and np.isfinite(row["expected"]):
+            up = f"{row['observed'] / row['expected']:.2f}x" if row["expected"] > 0 else "new"
+            head += (f"; {signal} {row['observed']:.4g} against {row['expected']:.4g} "
+                     f"expected for the day's traffic ({up})")
         if np.isfinite(detectable):
             return (f"{head}; the day's {what} can only tell apart a {signal} change of "
                     f"{detectable:.1f}x or more (page threshold {page:g}x): too few to "
