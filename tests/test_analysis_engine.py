@@ -596,3 +596,22 @@ def test_a_segment_the_baseline_never_saw_keeps_the_spread_between_segments(book
     spread = np.var([p.y[base & j._group_mask(a)].mean() for a in ("chat", "crew")])
     assert fresh.sum() == 240 and (p.v[fresh] >= 0.8 * spread).all()
     assert j.scan("cost_per_request", "fresh") == []
+
+
+def test_segments_that_never_varied_still_give_a_new_one_its_parents_level():
+    """Two agents whose every unit shows the same value (no scatter within, all of it between):
+    their own levels stand, and an agent first seen in the window gets all traffic's level and
+    the spread between agents, not a division by zero."""
+    from workbench.analysis.baseline import expect
+
+    t = DAY0 - D + pd.to_timedelta(np.arange(13), unit="h")
+    agents = ["chat"] * 6 + ["crew"] * 6 + ["fresh"]
+    u = pd.DataFrame({"time": t, "agent": agents})
+    y = np.array([1.0] * 6 + [3.0] * 6 + [2.5])
+    base = np.arange(13) < 12
+    exp = expect(u, y, "mean", base, segments=["agent"], robust=False)
+    assert np.isfinite(exp.expected).all() and np.isfinite(exp.variance).all()
+    assert exp.expected[:6] == pytest.approx([1.0] * 6)
+    assert exp.expected[6:12] == pytest.approx([3.0] * 6)
+    assert exp.expected[12] == pytest.approx(2.0)  # all traffic's level
+    assert exp.variance[12] >= 1.0  # the agents' levels lie 1 apart either side of it

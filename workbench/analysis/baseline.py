@@ -179,7 +179,12 @@ def _fit(y: np.ndarray, w: np.ndarray, kind: str, level_codes: list[np.ndarray],
                 level_codes[depth - 1][base][kb]
             pull, spread, within_share = _mean_pull(s_y, s_w, cb, ybk, wbk, parent_by_code,
                                                     parents, prior)
-            shrunk = (s_y + pull * parent_by_code) / (s_w + pull)
+            # a segment the baseline never saw takes its parent's mean, even where the
+            # segments it did see never varied (no pull at all)
+            held = s_w + pull > 0
+            shrunk = np.where(held, (s_y + pull * parent_by_code)
+                              / np.where(held, s_w + pull, 1.0), parent_by_code)
+            unsure = np.where(held, pull / np.where(held, s_w + pull, 1.0), 1.0)
             parent_var = np.zeros(size)
             if everywhere:
                 parent_var[codes] = var
@@ -192,7 +197,7 @@ def _fit(y: np.ndarray, w: np.ndarray, kind: str, level_codes: list[np.ndarray],
             # segment's own mean may still be off is added (all of ``spread`` for a segment
             # the baseline never saw: it is expected at its parent's mean)
             level_var = ((s_r2 + prior * parent_var * within_share) / (s_w + prior)
-                         + spread * pull / (s_w + pull))[codes]
+                         + spread * unsure)[codes]
             var = level_var if everywhere else np.where(known, level_var, var)
         else:  # the same half event, so a quiet segment keeps a rate above zero
             shrunk = (s_y + prior * parent_by_code + 0.5) / (s_w + prior + 1.0)
