@@ -541,3 +541,77 @@ def test_reported_timeouts_surge_where_slow_traces_hide_them_in_the_timeout_rate
     assert (found.start, found.end) == (DAY0 + 10 * H, DAY0 + 14 * H)
     assert found.expected == pytest.approx(0.02, abs=0.005)  # the share a normal hour has
     assert found.ratio > 3 and found.p_value < 1e-5
+
+
+def _office(first: int, last: int):
+    """One trace an hour from ``first`` to ``last`` o'clock, none otherwise."""
+    return lambda h: 1 if first <= h <= last else 0
+
+
+def test_a_small_agent_beside_cheaper_ones_is_judged_on_its_own_spread(books):
+    """A crew of agents running 8 times a day at ~$0.04 (tight: each run does the same work)
+    beside chat agents at a tenth of a cent: the crew's baseline must be its own level and
+    scatter, not dragged toward the chat agents' and swollen by the gap between them, or 4 of
+    its 8 runs looping at 10x the cost on the judged day stay below significance."""
+    def crew_cost(t, r):
+        loop = DAY0 + 16 * H <= t < DAY0 + 20 * H
+        return 0.04 * float(r.lognormal(0, 0.2)) * (10.0 if loop else 1.0)
+
+    crew = traffic(8, _office(13, 20), agent="crew", cost=crew_cost, seed=4)
+    chat = traffic(8, 20, agent="chat", cost=0.001, seed=5)
+    helper = traffic(8, 10, agent="helper", cost=0.003, seed=6)
+    u = units(crew + chat + helper)
+    j = Judge(books["cost_spike"], u, DAY0, DAY0 + D)
+    p = j.prepared("cost_per_request")
+    mine = j._group_mask("crew")
+    base = mine & j.in_base
+    assert base.sum() == 56
+    own_mean, own_var = p.y[base].mean(), p.y[base].var()
+    # expected at its own level, with its own scatter (the floor aside), not the chat agents'
+    assert np.abs(p.e[mine] - own_mean).max() < 0.05
+    assert p.v[mine].max() < 1.5 * max(own_var, (0.05 * own_mean) ** 2)
+    assert np.exp(own_mean) == pytest.approx(0.04, rel=0.1)
+    (found,) = j.scan("cost_per_request", "crew")
+    assert found.start <= DAY0 + 16 * H and found.end >= DAY0 + 20 * H
+    assert found.p_value <= 1e-5 and found.severity in ("critical", "page")
+    assert found.units <= 10 and found.ratio > 3
+    # the same crew on a day like the others: nothing
+    quiet = traffic(8, _office(13, 20), agent="crew", cost=0.04, seed=4)
+    j2 = Judge(books["cost_spike"], units(quiet + chat + helper), DAY0, DAY0 + D)
+    assert j2.scan("cost_per_request", "crew") == [] and j2.scan("cost_per_request") == []
+
+
+def test_a_segment_the_baseline_never_saw_keeps_the_spread_between_segments(books):
+    """A new agent is expected at the level of all traffic; how far agents' levels lie apart
+    stays in its variance (a $0.04 agent showing up is no cost spike by itself)."""
+    old = traffic(8, 10, agent="chat", cost=0.001, seed=5) + \
+        traffic(8, 10, agent="crew", cost=0.04, seed=4)
+    new = [r for r in traffic(8, 10, agent="fresh", cost=0.01, seed=7)
+           if r["start_time"] >= DAY0]
+    u = units(old + new)
+    j = Judge(books["cost_spike"], u, DAY0, DAY0 + D)
+    p = j.prepared("cost_per_request")
+    fresh = j._group_mask("fresh")
+    base = j.in_base
+    spread = np.var([p.y[base & j._group_mask(a)].mean() for a in ("chat", "crew")])
+    assert fresh.sum() == 240 and (p.v[fresh] >= 0.8 * spread).all()
+    assert j.scan("cost_per_request", "fresh") == []
+
+
+def test_segments_that_never_varied_still_give_a_new_one_its_parents_level():
+    """Two agents whose every unit shows the same value (no scatter within, all of it between):
+    their own levels stand, and an agent first seen in the window gets all traffic's level and
+    the spread between agents, not a division by zero."""
+    from workbench.analysis.baseline import expect
+
+    t = DAY0 - D + pd.to_timedelta(np.arange(13), unit="h")
+    agents = ["chat"] * 6 + ["crew"] * 6 + ["fresh"]
+    u = pd.DataFrame({"time": t, "agent": agents})
+    y = np.array([1.0] * 6 + [3.0] * 6 + [2.5])
+    base = np.arange(13) < 12
+    exp = expect(u, y, "mean", base, segments=["agent"], robust=False)
+    assert np.isfinite(exp.expected).all() and np.isfinite(exp.variance).all()
+    assert exp.expected[:6] == pytest.approx([1.0] * 6)
+    assert exp.expected[6:12] == pytest.approx([3.0] * 6)
+    assert exp.expected[12] == pytest.approx(2.0)  # all traffic's level
+    assert exp.variance[12] >= 1.0  # the agents' levels lie 1 apart either side of it

@@ -2,11 +2,12 @@
 
 A unit's expectation is the baseline mean of the finest *segment* it belongs to (its agent, its
 agent and model, ...), shrunk toward the segment above it when the baseline saw the segment only a
-few times (``prior`` pseudo-units), and, with ``seasonality="hour_of_day"``, toward the same hour
-of the day. Summing expectations over any group of units gives what that group should have shown
-*for the traffic it actually had*: when the evening brings three times the share of an expensive
-agent, the expected spend per request of all traffic rises with it, so a change in traffic mix is
-never mistaken for a cost spike.
+few times (``prior`` pseudo-units; for a mean, fewer where the segments plainly differ, so a small
+agent costing ten times its neighbours keeps its own level and scatter), and, with
+``seasonality="hour_of_day"``, toward the same hour of the day. Summing expectations over any
+group of units gives what that group should have shown *for the traffic it actually had*: when
+the evening brings three times the share of an expensive agent, the expected spend per request of
+all traffic rises with it, so a change in traffic mix is never mistaken for a cost spike.
 
 Robustness: baseline hours that were themselves anomalous (an earlier incident inside the
 trailing week) are found against a first estimate and left out of the second, so one bad
@@ -102,6 +103,38 @@ def hour_codes(units: pd.DataFrame, bucket: pd.Timedelta) -> tuple[np.ndarray, i
     return memo[key]
 
 
+def _mean_pull(s_y: np.ndarray, s_w: np.ndarray, cb: np.ndarray, yb: np.ndarray,
+               wb: np.ndarray, parent_mean: np.ndarray, parents: np.ndarray, prior: float
+               ) -> tuple[float, float, float]:
+    """How hard a level's segment means are pulled toward their parents' for a mean signal:
+    ``(pseudo-units, spread, within share)``.
+
+    ``prior`` pseudo-units where the segments' baseline means differ no more than their units'
+    scatter explains; fewer where the segments truly differ (the expensive crew beside cheap
+    chat agents), as many as their spread warrants (within-segment variance over the variance
+    of the segment means, method of moments): else a small segment's mean is dragged toward
+    its siblings' and its variance, taken around that mean and from its parent (which holds
+    the siblings' differences), swells until no change of it is significant. ``spread`` is
+    that variance of the segment means (0 where none shows), ``within share`` the part of the
+    parent's variance left within its segments."""
+    total = float(s_w.sum())
+    seen = s_w > 0
+    if not total > 0 or seen.sum() < 2:
+        return prior, 0.0, 1.0
+    own = np.where(seen, s_y / np.where(seen, s_w, 1.0), 0.0)
+    resid = yb - own[cb] * wb
+    within = float((resid ** 2 / np.where(wb > 0, wb, 1.0)).sum()) / total
+    # the squared distance of each segment's mean from its parent's, less what the scatter of
+    # its units alone would give (one degree of freedom per segment beyond its parent's)
+    apart = float((s_w[seen] * (own[seen] - parent_mean[seen]) ** 2).sum())
+    free = int(seen.sum()) - len(np.unique(parents))
+    spread = max(apart - max(free, 0) * within, 0.0) / total
+    if not spread > 0:
+        return prior, 0.0, 1.0
+    pull = min(prior, within / spread)
+    return pull, spread, within / (within + spread)
+
+
 def _fit(y: np.ndarray, w: np.ndarray, kind: str, level_codes: list[np.ndarray],
          base: np.ndarray, prior: float) -> tuple[np.ndarray, np.ndarray]:
     """Shrunk per-unit mean and variance from the ``base`` rows, level by level."""
@@ -121,7 +154,7 @@ def _fit(y: np.ndarray, w: np.ndarray, kind: str, level_codes: list[np.ndarray],
         var = np.full(n_all, var0)
     else:
         var = np.zeros(n_all)
-    for level in level_codes[1:]:
+    for depth, level in enumerate(level_codes[1:], 1):
         known = level >= 0
         # every unit has a segment (what :func:`_codes` gives): the same arithmetic without
         # selecting the known rows again and again
@@ -142,7 +175,16 @@ def _fit(y: np.ndarray, w: np.ndarray, kind: str, level_codes: list[np.ndarray],
         else:
             parent_by_code[codes[known]] = mean[known]
         if kind == "mean":
-            shrunk = (s_y + prior * parent_by_code) / (s_w + prior)
+            parents = level_codes[depth - 1][base] if everywhere else \
+                level_codes[depth - 1][base][kb]
+            pull, spread, within_share = _mean_pull(s_y, s_w, cb, ybk, wbk, parent_by_code,
+                                                    parents, prior)
+            # a segment the baseline never saw takes its parent's mean, even where the
+            # segments it did see never varied (no pull at all)
+            held = s_w + pull > 0
+            shrunk = np.where(held, (s_y + pull * parent_by_code)
+                              / np.where(held, s_w + pull, 1.0), parent_by_code)
+            unsure = np.where(held, pull / np.where(held, s_w + pull, 1.0), 1.0)
             parent_var = np.zeros(size)
             if everywhere:
                 parent_var[codes] = var
@@ -151,7 +193,11 @@ def _fit(y: np.ndarray, w: np.ndarray, kind: str, level_codes: list[np.ndarray],
             resid = ybk - shrunk[cb] * wbk
             s_r2 = np.bincount(cb, weights=resid ** 2 / np.where(wbk > 0, wbk, 1.0),
                                minlength=size)
-            level_var = ((s_r2 + prior * parent_var) / (s_w + prior))[codes]
+            # the parent's spread within its segments is the prior for theirs; how far a
+            # segment's own mean may still be off is added (all of ``spread`` for a segment
+            # the baseline never saw: it is expected at its parent's mean)
+            level_var = ((s_r2 + prior * parent_var * within_share) / (s_w + prior)
+                         + spread * unsure)[codes]
             var = level_var if everywhere else np.where(known, level_var, var)
         else:  # the same half event, so a quiet segment keeps a rate above zero
             shrunk = (s_y + prior * parent_by_code + 0.5) / (s_w + prior + 1.0)
