@@ -130,6 +130,12 @@ def test_every_incident_of_the_week_says_what_to_do_next(week, tmp_path):
         for text in (steps["runbook_command"], steps["postmortem_command"],
                      rb.spec["investigation"][0], rb.spec["mitigations"][0]):
             assert text.replace("'", "&#x27;") in section, text
+    # traffic growth (an info finding) is no incident: nothing to mitigate, no next steps
+    import dataclasses
+
+    growth = dataclasses.replace(f, signal="cost_per_hour", severity="info",
+                                 summary="Spend grew with traffic ...: traffic growth")
+    assert rep.next_steps(growth) is None and rep.next_steps(f) is not None
     # the alerts sent carry the report as generatorURL
     delivery = rep.send_alerts(None, tmp_path)
     assert delivery.sent and {a.generator_url for a in delivery.sent} == {

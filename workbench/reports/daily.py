@@ -322,9 +322,10 @@ class DailyReport:
         """What to do about finding ``f``: its runbook's first investigation steps and
         mitigations, the runbook's URL, and the exact commands that open the runbook notebook
         and write the post-mortem over the finding's window (and agent). None for findings
-        of no runbook (the report's own health)."""
+        of no runbook (the report's own health) and for ``info`` ones (traffic growth is no
+        incident to mitigate)."""
         rb = self.runbooks.get(f.runbook)
-        if rb is None or f.status != "firing":
+        if rb is None or f.status != "firing" or f.severity == "info":
             return None
         agent = f.labels.get("agent")
         window = (f.start, f.end, self.source.name, self.data_dir, agent)
