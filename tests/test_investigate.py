@@ -322,3 +322,11 @@ def test_a_derived_budget_is_said_without_unconfirming_the_notebooks_findings(tm
     theirs = {(f.signal, f.start, f.end, f.confirmed) for f in report.findings
               if f.status == "firing" and f.signal == "cost_per_request"}
     assert ours and ours == theirs
+    # one agent's investigation is told of its own budget only
+    slow = {n.split()[1] for n in inv.notes if "runs past the 8 s budget" in n}
+    agents = set(inv.units["agent"].astype(str))
+    for agent in (next(iter(slow)), min(agents - slow)):
+        mine = investigate("cost_spike", "local", label["start"], label["end"], data_dir=root,
+                           agent=agent)
+        told = {n.split()[1] for n in mine.notes if "runs past the 8 s budget" in n}
+        assert told == ({agent} & slow)

@@ -478,7 +478,10 @@ def investigate(runbook: str | Runbook, source: str | TraceSource, start: Any, e
     incomplete = [f"{label} incomplete: {why}" for label, frame in
                   (("traces", view.traces), ("scores", scores))
                   if (why := incomplete_reason(frame))]
-    notes = incomplete + list(view.units.attrs["budgets"].notes) + score_notes(view.units, t1)
+    budgets = view.units.attrs["budgets"].notes_by_agent
+    # one agent's investigation is told of its own derived budget only
+    notes = incomplete + [n for a, n in budgets.items() if not agent or a == agent] \
+        + score_notes(view.units, t1)
     found = detect_all({rb.name: rb}, view.traces, view.observations, scores, t0, t1,
                        units=view.units, confirmed=not incomplete) if len(view.traces) else []
     judge = Judge(rb, view.units, t0, t1)
