@@ -63,7 +63,8 @@ def test_runbook_names_a_stored_notebook_with_parameters_and_no_outputs(name):
     params = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1
     names = set(re.findall(r"^(\w+) =", params[0].source, re.MULTILINE))
-    assert {"start", "end", "source", "data_dir", "agent", "interactive"} <= names
+    assert {"start", "end", "source", "data_dir", "agent", "interactive", "redact",
+            "summary_path"} <= names
     assert not {n for n in names if re.search("secret|key|token|password", n)}
 
 
