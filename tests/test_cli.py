@@ -134,11 +134,62 @@ def test_runbook_command_renders_the_incident_window(demo):
                      "--end", label["end"].isoformat(), "--data", str(root / "data"),
                      "--out", str(root / "runbook-out")])
     assert code == EXIT_OK
-    html = Path(stdout.getvalue().splitlines()[-1])
+    lines = stdout.getvalue().splitlines()
+    html = Path(lines[-1])
     assert html.parent == (root / "runbook-out").resolve() and html.suffix == ".html"
     text = html.read_text()
     assert "search_api" in text  # the injected cause is named in the rendered report
     assert "<script src=\"http" not in text
+    summary = html.with_name(f"{html.stem}.summary.json")
+    s = json.loads(summary.read_text())
+    assert s["degraded"] is False and s["problems"] == [] and s["severity"] == "page"
+    assert s["top_suspect"].startswith("tool_name=search_api")
+    p = s["primary"]
+    assert lines[-2] == (f"cost_spike: severity page; cost_per_request {p['observed']:.4g} "
+                         f"against {p['expected']:.4g} expected; firing: "
+                         f"{', '.join(s['firing'])}; top suspect: {s['top_suspect']}; "
+                         f"summary: {summary}")
+
+
+@pytest.mark.notebook
+def test_runbook_command_on_a_partial_pull_exits_3_and_its_summary_says_so(tmp_path, capsys,
+                                                                         monkeypatch):
+    """Langfuse leaves rows out of its pages while its Metrics API still counts them: the
+    runbook is rendered from what came, and the exit code and the summary say it is partial
+    (never an all-clear)."""
+    from tests.doubles import double_from_dataset
+    from workbench.simulate import generate
+
+    secret = "sk-lf-runbook-partial-0001"
+    dataset = generate(seed=7, days=4, traces_per_day=200, keep_spans=True)
+    lab = dataset.labels[dataset.labels["runbook"] == "cost_spike"].iloc[0]
+    out = tmp_path / "out"
+    with double_from_dataset(dataset, secret_key=secret) as dbl:
+        for k, v in {"LANGFUSE_BASE_URL": dbl.base_url, "LANGFUSE_PUBLIC_KEY": "pk-lf-double-0001",
+                     "LANGFUSE_SECRET_KEY": secret}.items():
+            monkeypatch.setenv(k, v)
+        dbl.drop_rows(0.3, seed=3)
+        code = main(["runbook", "cost_spike", "--start", f"{lab['start']:%Y-%m-%dT%H:%MZ}",
+                     "--end", f"{lab['end']:%Y-%m-%dT%H:%MZ}", "--source", "langfuse",
+                     "--out", str(out)])
+        assert dbl.requests_to("/api/public/v2/observations")
+    stdout, stderr = capsys.readouterr()
+    assert code == EXIT_DEGRADED, stderr
+    html = Path(stdout.splitlines()[-1])
+    assert html.is_file() and html.parent == out.resolve()
+    summary = html.with_name(f"{html.stem}.summary.json")
+    s = json.loads(summary.read_text())
+    assert s["source"] == "langfuse" and s["degraded"] is True
+    assert [p for p in s["problems"] if p.startswith("traces incomplete: langfuse observations")]
+    assert set(s["problems"]) <= set(s["notes"])
+    assert s["verdict"] != "none" and s["traces_in_window"] > 0  # what came, said partial
+    assert all(f["confirmed"] is False for f in s["findings"])
+    assert "severity " + s["verdict"] in stdout and f"summary: {summary}" in stdout
+    assert "workbench: warning: runbook on incomplete data: traces incomplete: langfuse " \
+           "observations" in stderr
+    assert "traces incomplete" in html.read_text()
+    for path in out.iterdir():
+        assert secret not in path.read_text(errors="replace"), path.name
 
 
 def test_runbook_command_rejects_unknown_runbook_and_bad_window(demo, capsys):

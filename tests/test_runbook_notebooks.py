@@ -1,16 +1,20 @@
 """The runbook notebooks and the trace explorer executed through papermill (one run each)."""
 
 import html as html_mod
+import json
 import re
+import stat
+from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from workbench import runbooks
 from workbench.errors import ConfigError
 from workbench.reports import run_notebook
 from workbench.reports.render import external_loads
-from workbench.reports.runbook import notebook_path, run_runbook
+from workbench.reports.runbook import notebook_path, run_runbook, summary_path_of
 from workbench.reports.runner import notebooks_dir
 from workbench.sources.local import LocalSource
 
@@ -59,7 +63,8 @@ def test_runbook_names_a_stored_notebook_with_parameters_and_no_outputs(name):
     params = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1
     names = set(re.findall(r"^(\w+) =", params[0].source, re.MULTILINE))
-    assert {"start", "end", "source", "data_dir", "agent", "interactive"} <= names
+    assert {"start", "end", "source", "data_dir", "agent", "interactive", "redact",
+            "summary_path"} <= names
     assert not {n for n in names if re.search("secret|key|token|password", n)}
 
 
@@ -149,16 +154,84 @@ def test_two_agents_runs_of_one_window_keep_their_own_files(store, tmp_path, mon
 
     def executed(nb, params, out, output_name, cwd):
         written.append(output_name)
+        Path(params["summary_path"]).write_text("{}")
         return out / output_name
 
     monkeypatch.setattr(runbook_mod, "run_notebook", executed)
     monkeypatch.setattr(runbook_mod, "render_report",
-                        lambda executed, html, **_: SimpleNamespace(html=html))
+                        lambda executed, html, **_: SimpleNamespace(html=html, redaction={}))
     paths = [run_runbook("cost_spike", "2026-11-06T09:00Z", "2026-11-06T12:00Z", "local", store,
                          tmp_path, agent=agent) for agent in (None, "support-bot", "sql agent/2")]
     assert [p.name for p in paths] == ["cost_spike-20261106T0900.html",
                                        "cost_spike-20261106T0900-support-bot.html",
                                        "cost_spike-20261106T0900-sql-agent-2.html"]
     assert written == [p.with_suffix(".ipynb").name for p in paths]
+    assert sorted(p.name for p in tmp_path.glob("*.summary.json")) == \
+        sorted(summary_path_of(p).name for p in paths)
     assert postmortem_stem("cost_spike", "2026-11-06T09:00Z", "sql agent/2") == \
         "postmortem-" + paths[-1].stem
+
+
+def test_a_run_whose_notebook_wrote_no_summary_fails(store, tmp_path, monkeypatch):
+    """An earlier run's summary beside the HTML is not this run's: a notebook that wrote none
+    (an edited copy without the last cell) is a failed run, never a stale verdict."""
+    from workbench.errors import ReportError
+    from workbench.reports import runbook as runbook_mod
+
+    stale = tmp_path / "cost_spike-20261106T0900.summary.json"
+    stale.write_text('{"severity": "none"}')
+    monkeypatch.setattr(runbook_mod, "run_notebook",
+                        lambda nb, params, out, output_name, cwd: out / output_name)
+    with pytest.raises(ReportError, match=r"cost_spike\.ipynb ran but wrote no summary "
+                                          r"\(cost_spike-20261106T0900\.summary\.json\)"):
+        run_runbook("cost_spike", "2026-11-06T09:00Z", "2026-11-06T12:00Z", "local", store,
+                    tmp_path)
+    assert not list(tmp_path.glob("*.html"))
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("name", NAMES)
+def test_summary_json_holds_the_investigations_figures(reports, store, labels, name):
+    """``<stem>.summary.json`` beside the HTML: the numbers the summary section shows, from
+    the same computation (an investigation of the same window here)."""
+    from workbench.investigate import investigate
+
+    html = reports(name)
+    path = summary_path_of(html)
+    assert path.name == f"{html.stem}.summary.json" and path.parent == html.parent
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    s = json.loads(path.read_text())
+    lab = labels[name]
+    inv = investigate(name, "local", lab.start, lab.end, data_dir=store)
+    want = inv.summary()
+    table = inv.signal_table().set_index("signal")
+    assert s["report"] == "runbook" and s["runbook"] == name and s["title"] == want["title"]
+    assert s["source"] == "local" and s["agent"] is None
+    assert s["window"] == {"start": lab.start.isoformat(), "end": lab.end.isoformat()}
+    assert s["baseline"] == {"start": inv.baseline_start.isoformat(),
+                             "end": inv.judge.baseline_end.isoformat()}
+    assert s["severity"] == inv.severity != "none" and s["verdict"] == inv.verdict == inv.severity
+    p = s["primary"]
+    assert p["signal"] == inv.primary == want["primary_signal"]
+    assert (p["observed"], p["expected"], p["p_value"], p["units"]) == \
+        (want["observed"], want["baseline"], want["p_value"], want["units"])
+    assert p["ratio"] == table.loc[inv.primary, "ratio"] and abs(p["ratio"] - 1) > 0.2
+    assert p["unit"] == table.loc[inv.primary, "unit"]
+    assert [r["signal"] for r in s["signals"]] == list(table.index)
+    assert [r["observed"] for r in s["signals"]] == \
+        [None if pd.isna(x) else x for x in table["observed"]]
+    assert s["firing"] == want["firing"] and s["firing"]
+    assert [(f["signal"], f["status"], f["fingerprint"]) for f in s["findings"]] == \
+        [(f.signal, f.status, f.fingerprint) for f in inv.findings]
+    assert s["top_suspect"] == want["top_suspect"]
+    assert s["top_suspect"].startswith(f"{lab.cause_dimension}={lab.cause_value}")
+    assert [x["suspect"] for x in s["suspects"]] == inv.suspects()["suspect"].head(5).tolist()
+    assert s["suspects"][0]["contribution"] == inv.suspects()["contribution"].iloc[0]
+    assert s["traces_in_window"] == want["traces_in_window"] > 0
+    assert s["notes"] == want["notes"] and s["unjudged"] == want["unjudged"]
+    assert s["degraded"] is False and s["problems"] == []
+    assert s["parameters"] == {"start": lab.start.isoformat(), "end": lab.end.isoformat(),
+                               "source": "local", "data_dir": str(store.resolve()),
+                               "agent": ""}
+    assert s["outputs"] == {"html": str(html), "notebook": str(html.with_suffix(".ipynb"))}
+    assert s["redaction"]["enabled"] is True and "report" in s["redaction"]["parts"]

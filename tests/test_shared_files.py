@@ -306,6 +306,17 @@ def test_runbook_report_over_hostile_traces(hostile_runbook):
     html = check_shared(hostile_runbook, hostile_runbook.with_suffix(".ipynb"))
     assert marker("email") in html  # the user_id suspects
     assert "search_api &lt;a href=" in html  # the top suspect, as text
+    # the summary JSON beside it: redacted like the daily report's, its counts added up
+    path = hostile_runbook.with_name(f"{hostile_runbook.stem}.summary.json")
+    text = path.read_text()
+    assert no_secrets(text) == []
+    s = json.loads(text)
+    assert s["top_suspect"].startswith("tool_name=search_api") and marker("email") in text
+    red = s["redaction"]
+    assert red["enabled"] is True and set(red["parts"]) == {"summary", "report"}
+    assert red["parts"]["summary"]["count"] > 0
+    assert red["parts"]["report"]["count"] == int(redactions_shown(html))
+    assert red["count"] == red["parts"]["report"]["count"] + red["parts"]["summary"]["count"]
 
 
 @pytest.mark.notebook
@@ -363,6 +374,8 @@ def test_no_redact_flag_keeps_content_and_says_so(hostile_store, hostile_labels,
     assert code == 0
     html = (tmp_path / f"cost_spike-{lab.start:%Y%m%dT%H%M}.html").read_text()
     assert "@example.com" in html and "Redaction was turned off" in html
+    s = json.loads((tmp_path / f"cost_spike-{lab.start:%Y%m%dT%H%M}.summary.json").read_text())
+    assert s["redaction"]["enabled"] is False and EMAIL in s["top_suspect"]
     for bad in HOSTILE:
         assert bad not in html  # escaping does not depend on redaction
 

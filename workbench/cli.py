@@ -5,7 +5,9 @@ Exit codes: 0 report written; 2 bad input (unknown source, bad date or day count
 a bad alert sink, a runbook file or its PromQL wrong, a source's environment variables missing
 or malformed: one line on stderr names it, before any kernel starts); 1 the report failed to
 execute or render, or ran past its budget; 3 the report was written but is degraded (a source
-failed, or alerts were spooled, rejected or dropped: the HTML says which); 128+N the run was
+failed, or alerts were spooled, rejected or dropped: the HTML says which; a runbook or
+post-mortem window was judged on incomplete data, a partial pull, no traces or no baseline: its
+``<stem>.summary.json`` says which under ``problems``); 128+N the run was
 stopped by signal N (143 for a scheduler's SIGTERM) and published nothing. The HTML path is
 always stdout's last line when a report was written.
 
@@ -115,7 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="workbench", description="Incident workbench for LLM apps and agents.",
         epilog="exit codes: 0 ok, 1 report failed, 2 bad input, 3 report degraded (a source "
-               "failed, or alerts spooled/rejected), 143 stopped by SIGTERM. "
+               "failed, or alerts spooled/rejected; a runbook or post-mortem judged on "
+               "incomplete data: its summary JSON says why), 143 stopped by SIGTERM. "
                "Set PROMETHEUS_URL to add the Prometheus metrics section to reports.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -143,7 +146,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="findings touching the last N days raise alerts (default: 1)")
     _report_args(daily, default_days=7)
 
-    runbook = sub.add_parser("runbook", help="render a runbook notebook over an incident window")
+    runbook = sub.add_parser("runbook", help="render a runbook notebook over an incident "
+                                             "window: HTML and summary JSON under one name")
     runbook.add_argument("name", help="runbook name, e.g. cost_spike (a file in runbooks/)")
     runbook.add_argument("--start", required=True, help="window start, ISO-8601 (UTC if naive)")
     runbook.add_argument("--end", required=True, help="window end, ISO-8601 (UTC if naive)")
@@ -289,15 +293,31 @@ def _daily(args: argparse.Namespace):
 
 def _runbook(args: argparse.Namespace) -> int:
     from workbench.reports.daily import check_sources
-    from workbench.reports.runbook import run_runbook
+    from workbench.reports.runbook import run_runbook, summary_path_of
+    from workbench.reports.summary import read_summary
 
     data = args.data if args.source == "local" else None
     check_sources(args.source, data)
     _check_runbooks()
     html = run_runbook(args.name, args.start, args.end, args.source, data, args.out,
                        agent=args.agent, redact=not args.no_redact)
+    path = summary_path_of(html)
+    s = read_summary(path)
+    primary = s.get("primary") or {}
+    top = f"; top suspect: {_one_line(s['top_suspect'])}" if s.get("top_suspect") else ""
+    print(f"{s.get('runbook')}: severity {s.get('verdict')}; {primary.get('signal')} "
+          f"{_figure(primary.get('observed'))} against {_figure(primary.get('expected'))} "
+          f"expected; firing: {', '.join(s.get('firing') or []) or 'none'}{top}; "
+          f"summary: {path}")
+    for problem in s.get("problems") or []:
+        print(f"workbench: warning: runbook on incomplete data: {_one_line(problem)}",
+              file=sys.stderr)
     print(html)
-    return EXIT_OK
+    return EXIT_DEGRADED if s.get("degraded") else EXIT_OK
+
+
+def _figure(x: float | None) -> str:
+    return "–" if x is None else f"{x:.4g}"
 
 
 def _postmortem(args: argparse.Namespace) -> int:

@@ -252,6 +252,17 @@ class Investigation:
         sevs += [s for s in self.signal_table()["severity"] if s in SEVERITIES]
         return max(sevs, key=SEVERITIES.index) if sevs else "none"
 
+    @property
+    def verdict(self) -> str:
+        """The severity the summary shows: :attr:`severity`, but "unknown" when nothing fired
+        on data that could not show it (a partial pull, no traces, no baseline, nothing to
+        judge the primary signal on), never a green all-clear."""
+        sev = self.severity
+        observed = self.signal_table().set_index("signal").loc[self.primary, "observed"]
+        if sev == "none" and (self.problems or not np.isfinite(observed)):
+            return "unknown"
+        return sev
+
     def summary(self) -> dict[str, Any]:
         """What the summary section says, as data (used by the HTML and by tests)."""
         table = self.signal_table()
@@ -292,11 +303,8 @@ class Investigation:
         else:
             what = "scored traces" if SIGNALS[s["primary_signal"]].scored else "traces"
             judged = f"{_e(s['primary_signal'])}: cannot judge, no {what} in the window."
-        if sev == "none" and (self.problems or not np.isfinite(s["observed"])):
-            # nothing fired on data that could not show it: no green all-clear
-            box, label = "unknown", "UNKNOWN (incomplete data, see below)"
-        else:
-            box, label = sev, sev.upper()
+        box = self.verdict
+        label = "UNKNOWN (incomplete data, see below)" if box == "unknown" else sev.upper()
         who = f" Agent <b>{_e(s['agent'])}</b>." if s["agent"] else ""
         lines = [_STYLE, f"<h1>{_e(s['title'])}</h1>",
                  f"<p>Window {s['start']:%Y-%m-%d %H:%M} – {s['end']:%Y-%m-%d %H:%M} UTC, "
