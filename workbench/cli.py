@@ -293,6 +293,7 @@ def _daily(args: argparse.Namespace):
 
 def _runbook(args: argparse.Namespace) -> int:
     from workbench.reports.daily import check_sources
+    from workbench.reports.document import fmt_value
     from workbench.reports.runbook import run_runbook, summary_path_of
     from workbench.reports.summary import read_summary
 
@@ -306,7 +307,7 @@ def _runbook(args: argparse.Namespace) -> int:
     primary = s.get("primary") or {}
     top = f"; top suspect: {_one_line(s['top_suspect'])}" if s.get("top_suspect") else ""
     print(f"{s.get('runbook')}: severity {s.get('verdict')}; {primary.get('signal')} "
-          f"{_figure(primary.get('observed'))} against {_figure(primary.get('expected'))} "
+          f"{fmt_value(primary.get('observed'))} against {fmt_value(primary.get('expected'))} "
           f"expected; firing: {', '.join(s.get('firing') or []) or 'none'}{top}; "
           f"summary: {path}")
     for problem in s.get("problems") or []:
@@ -314,10 +315,6 @@ def _runbook(args: argparse.Namespace) -> int:
               file=sys.stderr)
     print(html)
     return EXIT_DEGRADED if s.get("degraded") else EXIT_OK
-
-
-def _figure(x: float | None) -> str:
-    return "–" if x is None else f"{x:.4g}"
 
 
 def _postmortem(args: argparse.Namespace) -> int:
