@@ -112,24 +112,6 @@ _CHECK_COLUMNS = ["runbook", "kpi", "day", "value", "baseline", "baseline_days",
                   "p_value", "status", "detectable", "reason"]
 
 
-def _detectable(judge: Any, signal: str, iv: Any, alpha: float) -> float:
-    """The smallest change of ``signal`` over the judged day, as a ratio to what the baseline
-    expects for the day's traffic, that the day's check could call significant: the whole-day
-    test at ``alpha`` with the runbook's ``min_units`` and ``min_events``. ``inf`` when no
-    change could; NaN where the baseline expects no events at all (any would be new)."""
-    from workbench.analysis import SIGNALS
-
-    rate = SIGNALS[signal].kind != "mean"
-    if iv.units < judge.min_units or (rate and iv.units < judge.min_events):
-        return float("inf")
-    if rate:
-        events = judge.totals(signal, iv.start, iv.end).expected
-        if not events > 0:
-            return float("nan")
-        return max(judge.detectable(signal, alpha=alpha), judge.min_events / events)
-    return judge.detectable(signal, alpha=alpha)
-
-
 def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[Runbook],
                 day: Any, units: pd.DataFrame | None = None, *,
                 judges: dict | None = None) -> pd.DataFrame:
@@ -169,7 +151,7 @@ def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[R
             flat = iv.severity is None
             judge_min = rb.spec["evaluation"]
             alpha = float(spec.get("alpha", DAILY_ALPHA))
-            detectable, n_units = _detectable(judge, signal, iv, alpha), iv.units
+            detectable, n_units = judge.smallest_finding(signal, alpha=alpha), iv.units
             significant = (iv.p_value <= alpha
                            and iv.units >= int(judge_min.get("min_units", 5))
                            and (SIGNALS[signal].kind == "mean"

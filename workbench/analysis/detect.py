@@ -404,25 +404,13 @@ def too_little_traffic(j: Judge, alpha: float | None = None) -> dict[str, int]:
             n = j.window_units(s, group)
             if n == 0:
                 continue
-            judged = _smallest_for(j, s, n, alpha) <= float(rb.signal(s)["thresholds"]["page"])
+            judged = j.smallest_finding(s, n, alpha=alpha) \
+                <= float(rb.signal(s)["thresholds"]["page"])
             if judged:
                 break
         if judged is False:
             out[group] = j.window_units(None, group)
     return out
-
-
-def _smallest_for(j: Judge, signal: str, units: int, alpha: float | None) -> float:
-    """The smallest change ``units`` units of the window's traffic could show as a finding:
-    significant, on at least ``min_units`` units and, for rates, ``min_events`` events."""
-    if units < j.min_units:
-        return float("inf")
-    smallest = j.detectable_at(signal, units, alpha=alpha)
-    if SIGNALS[signal].kind != "mean":
-        total = j.totals(signal, j.start, j.end)
-        events = total.expected * units / total.units if total.units else 0.0
-        smallest = max(smallest, j.min_events / events) if events > 0 else float("inf")
-    return smallest
 
 
 def insufficient(ctx: Context) -> Finding | None:

@@ -482,6 +482,26 @@ class Judge:
         k = float(units) / n
         return self._detectable(p, float(units), e * k, v * k, ALL, alpha)
 
+    def smallest_finding(self, signal: str, units: float | None = None, *,
+                         alpha: float | None = None) -> float:
+        """The smallest change (as a ratio to baseline) that could be a finding: significant
+        at ``alpha`` on ``units`` units like the window's traffic (default: the window's own),
+        at least ``min_units`` of them and, for rates and counts, ``min_events`` expected
+        events. ``inf`` when no change could; NaN for a rate the baseline never saw happen
+        (any event would be new)."""
+        n = self.window_units(signal) if units is None else units
+        rate = SIGNALS[signal].kind != "mean"
+        if n < self.min_units or (rate and n < self.min_events):
+            return float("inf")
+        if not rate:
+            return self.detectable_at(signal, n, alpha=alpha)
+        total = self.totals(signal, self.start, self.end)
+        events = total.expected if units is None else \
+            (total.expected * units / total.units if total.units else 0.0)
+        if not events > 0:
+            return float("nan")
+        return max(self.detectable_at(signal, n, alpha=alpha), self.min_events / events)
+
     def _detectable(self, p: _Prepared, n: float, e: float, v: float, group: str,
                     alpha: float | None) -> float:
         alpha = self.alpha if alpha is None else float(alpha)
