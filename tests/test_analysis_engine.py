@@ -261,6 +261,34 @@ def test_an_agent_too_small_to_judge_is_told_by_its_volume_not_by_rare_events(bo
     assert too_little_traffic(cost) == {} == too_little_traffic(cost, 1e-3)
 
 
+def test_what_an_agents_traffic_could_show_is_what_the_scan_finds(books):
+    """A small agent (2 traces an hour) beside a busy one: the smallest cost change its six
+    hours could show is what the scan finds. Its cost at 1.4 times that ratio for six hours is
+    found; at 0.6 times it, it is not. An hour of it, two traces, cannot show any change."""
+    from workbench.analysis.detect import sensitivity
+
+    def rows(factor):
+        def cost(t, r):
+            base = 0.01 * float(r.lognormal(0, 0.3))
+            return base * factor if DAY0 + 12 * H <= t < DAY0 + 18 * H else base
+        return traffic(8, 20, agent="busy") + traffic(8, 2, agent="small", cost=cost, seed=1)
+
+    quiet = Judge(books["cost_spike"], units(rows(1.0)), DAY0, DAY0 + D)
+    table = {(r["agent"], r["signal"]): r for r in sensitivity(quiet)}
+    small, busy = table[("small", "cost_per_request")], table[("busy", "cost_per_request")]
+    assert small["units"] == 48 and busy["units"] == 480
+    assert small["1h"] == float("inf") and small["6h"] > small["window"] > 1.0
+    assert busy["1h"] < 2.0 and busy["6h"] < small["6h"] and busy["window"] < small["window"]
+    assert quiet.smallest_finding("cost_per_request", None, "small") == small["window"]
+    r6 = small["6h"]
+    assert 1.5 < r6 < 5.0, r6
+    seen = Judge(books["cost_spike"], units(rows(1.4 * r6)), DAY0, DAY0 + D)
+    found = seen.scan("cost_per_request", "small")
+    assert found and found[0].start >= DAY0 + 12 * H and found[0].end <= DAY0 + 18 * H
+    missed = Judge(books["cost_spike"], units(rows(0.6 * r6)), DAY0, DAY0 + D)
+    assert missed.scan("cost_per_request", "small") == []
+
+
 # -- new versions and unattainable SLOs ---------------------------------------------------------
 
 def _judged_traffic(days, per_hour, version_of, hallucinated, seed=3):

@@ -435,6 +435,24 @@ def test_an_agent_too_small_to_judge_on_its_own_is_named_not_passed_over(tmp_pat
     s = json.loads(rep.write_summary(tmp_path, {"date": "2026-11-08"}, None).read_text())
     assert s["too_little_traffic"] == {"note": line, "agents": [
         {"agent": "planner-agent", "traces": 4, "runbooks": ["cost_spike", "timeout_surge"]}]}
+    # what each agent could show: the planner's 4 traces nothing over any window; the others'
+    # day a cost change a few percent up, an hour of them less
+    rows = {(r["agent"], r["signal"]): r for r in s["sensitivity"]["rows"]}
+    planner = rows[("planner-agent", "cost_per_request")]
+    assert planner == {"runbook": "cost_spike", "agent": "planner-agent",
+                       "signal": "cost_per_request", "units": 4, "1h": None, "6h": None,
+                       "window": None}
+    rag = rows[("rag-agent", "cost_per_request")]
+    assert rag["units"] > 500 and 1.0 < rag["window"] < rag["6h"] < rag["1h"] < 2.0
+    assert rows[("rag-agent", "hallucination_rate")]["units"] > 500
+    assert set(s["sensitivity"]["rows"][0]) == {"runbook", "agent", "signal", "units", "1h",
+                                                "6h", "window"}
+    shown = rep.findings_html()
+    assert "<h3>What each agent's traffic could show</h3>" in shown
+    assert ("<td>planner-agent</td>\n      <td>cost_per_request</td>\n      <td>4 traces</td>\n"
+            "      <td>cannot tell</td>\n      <td>cannot tell</td>\n      <td>cannot tell</td>\n"
+            "      <td>5x</td>") in shown
+    assert f"<td>≥ {rag['1h']:.3g}x</td>" in shown
     usual = daily.build("2026-11-08", FrameSource(quiet), days=2)
     assert usual.too_little_traffic() == [] and usual.too_little_traffic_note() is None
     assert "<div class='wb-ok'>Source ok. No check or detector fired" in usual.header_html()

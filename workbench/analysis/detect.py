@@ -39,7 +39,7 @@ from workbench.runbooks import Runbook, parse_duration
 from workbench.sources import to_utc
 
 __all__ = ["DETECTORS", "PRIMARY", "Context", "baseline_period", "detect", "detect_all",
-           "too_little_traffic", "units_for"]
+           "sensitivity", "too_little_traffic", "units_for"]
 
 #: runbook -> the signal that decides whether the runbook can judge a window at all, and the
 #: one attribution explains in a notebook
@@ -411,6 +411,42 @@ def too_little_traffic(j: Judge, alpha: float | None = None) -> dict[str, int]:
         if judged is False:
             out[group] = j.window_units(None, group)
     return out
+
+
+#: The short windows :func:`sensitivity` asks about besides the whole window, in hours.
+SENSITIVITY_HOURS = (1, 6)
+
+
+def sensitivity(j: Judge, hours: tuple[int, ...] = SENSITIVITY_HOURS
+                ) -> list[dict[str, Any]]:
+    """Per agent and primary ratio signal (:data:`PRIMARY`, scored ones included), the
+    smallest change its traffic could show as a finding over ``hours`` and over the whole
+    window: ``{"agent", "signal", "units", "<h>h": ratio, ..., "window": ratio}``.
+
+    A short change on a small agent is otherwise missed without a word: the whole-window
+    question (:func:`too_little_traffic`) says nothing of a three-hour spike. The short
+    windows assume the agent's average traffic per hour in the window (nights hold less); a
+    ratio is ``inf`` when no change could be told apart, NaN for a rate the baseline never saw
+    happen (any event would be new)."""
+    rb = j.runbook
+    signals = [s for s in PRIMARY.get(rb.name, ()) if s in rb.signals and s in SIGNALS
+               and rb.signal(s).get("compare", "ratio") == "ratio"]
+    span_h = (j.end - j.start) / pd.Timedelta(hours=1)
+    rows = []
+    for group in j.groups():
+        if group == ALL:
+            continue
+        for s in signals:
+            n = j.window_units(s, group)
+            if n == 0:
+                continue
+            row: dict[str, Any] = {"agent": group, "signal": s, "units": n}
+            for h in hours:
+                row[f"{h}h"] = j.smallest_finding(s, n * min(h / span_h, 1.0), group) \
+                    if span_h > 0 else float("inf")
+            row["window"] = j.smallest_finding(s, None, group)
+            rows.append(row)
+    return rows
 
 
 def insufficient(ctx: Context) -> Finding | None:

@@ -471,36 +471,37 @@ class Judge:
         n, _, e, v, *_ = _sums(p, p.mask & self._group_mask(group) & self.in_window)
         return self._detectable(p, n, e, v, group, alpha)
 
-    def detectable_at(self, signal: str, units: float, *, alpha: float | None = None) -> float:
-        """:meth:`detectable` for ``units`` units like the window's traffic (its expected
-        level, spread and overdispersion per unit): what that much traffic could show,
-        whoever sends it."""
+    def detectable_at(self, signal: str, units: float, group: str = ALL, *,
+                      alpha: float | None = None) -> float:
+        """:meth:`detectable` for ``units`` units like the window's traffic (of all traffic, or
+        of ``group``: its expected level, spread and overdispersion per unit): what that much
+        traffic could show."""
         p = self.prepared(signal)
-        n, _, e, v, *_ = _sums(p, p.mask & self.in_window)
+        n, _, e, v, *_ = _sums(p, p.mask & self._group_mask(group) & self.in_window)
         if not (n > 0 and units > 0):
             return float("inf")
         k = float(units) / n
-        return self._detectable(p, float(units), e * k, v * k, ALL, alpha)
+        return self._detectable(p, float(units), e * k, v * k, group, alpha)
 
-    def smallest_finding(self, signal: str, units: float | None = None, *,
+    def smallest_finding(self, signal: str, units: float | None = None, group: str = ALL, *,
                          alpha: float | None = None) -> float:
         """The smallest change (as a ratio to baseline) that could be a finding: significant
-        at ``alpha`` on ``units`` units like the window's traffic (default: the window's own),
-        at least ``min_units`` of them and, for rates and counts, ``min_events`` expected
-        events. ``inf`` when no change could; NaN for a rate the baseline never saw happen
-        (any event would be new)."""
-        n = self.window_units(signal) if units is None else units
+        at ``alpha`` on ``units`` units like the window's traffic (all traffic's, or
+        ``group``'s; default: the window's own units), at least ``min_units`` of them and, for
+        rates and counts, ``min_events`` expected events. ``inf`` when no change could; NaN
+        for a rate the baseline never saw happen (any event would be new)."""
+        n = self.window_units(signal, group) if units is None else units
         rate = SIGNALS[signal].kind != "mean"
         if n < self.min_units or (rate and n < self.min_events):
             return float("inf")
         if not rate:
-            return self.detectable_at(signal, n, alpha=alpha)
-        total = self.totals(signal, self.start, self.end)
+            return self.detectable_at(signal, n, group, alpha=alpha)
+        total = self.totals(signal, self.start, self.end, group)
         events = total.expected if units is None else \
             (total.expected * units / total.units if total.units else 0.0)
         if not events > 0:
             return float("nan")
-        return max(self.detectable_at(signal, n, alpha=alpha), self.min_events / events)
+        return max(self.detectable_at(signal, n, group, alpha=alpha), self.min_events / events)
 
     def _detectable(self, p: _Prepared, n: float, e: float, v: float, group: str,
                     alpha: float | None) -> float:

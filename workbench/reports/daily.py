@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from scipy import special
 
@@ -200,6 +201,10 @@ class DailyReport:
     #: own traffic (:func:`workbench.analysis.detect.too_little_traffic`), for the runbooks
     #: that could judge the window as a whole
     thin: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Per runbook, agent and primary signal, the smallest change the agent's traffic could
+    #: show over an hour, six hours and the alert window
+    #: (:func:`workbench.analysis.detect.sensitivity`): what a miss would look like
+    sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def window_start(self) -> pd.Timestamp:
@@ -249,6 +254,21 @@ class DailyReport:
         return prefix + ", ".join(
             f"{a['agent']} ({a['traces']:,} trace{'' if a['traces'] == 1 else 's'}: "
             f"{', '.join(self._title(r) for r in a['runbooks'])})" for a in thin)
+
+    def sensitivity_summary(self) -> dict[str, Any]:
+        """:attr:`sensitivity` for the summary JSON, where NaN and inf cannot be told apart:
+        a ratio, null where no change could be told apart, ``"new"`` where the baseline never
+        saw the event (any ``min_events`` of them would be new)."""
+        def value(x: float) -> float | str | None:
+            return "new" if np.isnan(x) else None if np.isinf(x) else round(float(x), 3)
+
+        windows = [c for c in self.sensitivity.columns if c.endswith("h") or c == "window"]
+        rows = [{**{k: r[k] for k in ("runbook", "agent", "signal", "units")},
+                 **{c: value(r[c]) for c in windows}}
+                for r in self.sensitivity.to_dict(orient="records")]
+        return {"note": "smallest change (ratio to the agent's baseline) that could be a "
+                        "finding over each window at the agent's average traffic; null: none "
+                        "could; \"new\": the baseline never saw the event", "rows": rows}
 
     def _title(self, name: str) -> str:
         return self.runbooks[name].title if name in self.runbooks else name
@@ -383,6 +403,7 @@ class DailyReport:
             "not_judged": self.not_judged(),
             "too_little_traffic": {"note": self.too_little_traffic_note(),
                                    "agents": self.too_little_traffic()},
+            "sensitivity": self.sensitivity_summary(),
             "coverage": self.coverage.to_dict(),
             "reconciliation": self.traces.attrs.get("langfuse", {}).get("reconciliation"),
             "kpis": self.kpis,
@@ -537,6 +558,8 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
     unjudged = {f.runbook for f in detected if f.status == "insufficient_data"
                 and f.signal == "data_volume"}
     thin = _thin(runbooks, units, detect_start, end, judges, unjudged) if judged else {}
+    sens = _sensitivity(runbooks, units, detect_start, end, judges, unjudged) if judged \
+        else pd.DataFrame()
     if (gap := _no_data(units, day, all_kpis)) is not None:
         findings.append(gap)
     findings += detected
@@ -549,7 +572,21 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
                        units=units, all_kpis=all_kpis, checks=checks, findings=findings,
                        coverage=cov, notes=notes, metrics=metrics,
                        data_dir=str(Path(data_dir).resolve()) if source == "local" and data_dir
-                       else None, scores_pending=pending, thin=thin)
+                       else None, scores_pending=pending, thin=thin, sensitivity=sens)
+
+
+def _sensitivity(runbooks: dict, units: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
+                 judges: dict, unjudged: set[str]) -> pd.DataFrame:
+    """One row per runbook, agent and primary signal: the smallest change each agent's traffic
+    could show (:func:`workbench.analysis.detect.sensitivity`), by the judges the detectors
+    used."""
+    from workbench.analysis.detect import DETECTORS, sensitivity
+    from workbench.analysis.judge import judge_for
+
+    rows = [{"runbook": name, **row}
+            for name in sorted(set(runbooks) & set(DETECTORS) - unjudged)
+            for row in sensitivity(judge_for(runbooks[name], units, start, end, judges))]
+    return pd.DataFrame(rows)
 
 
 def _thin(runbooks: dict, units: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.alerts import Delivery
+from workbench.analysis.judge import SIGNALS
 from workbench.findings import Finding
 from workbench.plots import flagged_days
 from workbench.safehtml import escape, mathsafe
@@ -22,7 +23,7 @@ from workbench.safehtml import escape, mathsafe
 if TYPE_CHECKING:
     from workbench.reports.daily import DailyReport
 
-__all__ = ["delivery", "findings", "header", "kpi_table", "next_steps"]
+__all__ = ["delivery", "findings", "header", "kpi_table", "next_steps", "sensitivity"]
 
 _STYLE = """<style>
 .wb-table { border-collapse: collapse; font-size: 13px; margin: 6px 0 14px 0; }
@@ -161,9 +162,47 @@ def findings(rep: DailyReport) -> str:
     if unjudged:
         parts.append("<h3>Could not judge (insufficient data)</h3>")
         parts.append(_table(_findings_frame(unjudged)))
+    if (table := sensitivity(rep)):
+        parts.append(table)
     if steps := next_steps(rep, today + earlier):
         parts.append("<h3>Next steps</h3>" + steps)
     return "\n".join(parts)
+
+
+def _smallest(x: float) -> str:
+    if np.isnan(x):
+        return "any (never seen before)"
+    return "cannot tell" if np.isinf(x) else f"≥ {x:.3g}x"
+
+
+def sensitivity(rep: DailyReport) -> str:
+    """"What each agent's traffic could show": per agent and primary signal, the smallest
+    change that could be a finding over an hour, six hours and the alert window; empty
+    without agents. A change smaller or shorter than this is missed, not absent."""
+    sens = rep.sensitivity
+    if sens.empty:
+        return ""
+    whole = "the day" if rep.alert_days == 1 else f"the {rep.alert_days} days"
+    short = [c for c in sens.columns if c.endswith("h") and c[:-1].isdigit()]
+    def page(runbook: str, signal: str) -> str:
+        rb = rep.runbooks.get(runbook)
+        at = rb.signal(signal).get("thresholds", {}).get("page") if rb is not None else None
+        return "–" if at is None else f"{float(at):g}x"
+
+    view = pd.DataFrame({
+        "agent": sens["agent"],
+        "signal": sens["signal"],
+        "in window": [f"{n:,} {'scored traces' if SIGNALS[s].scored else 'traces'}"
+                      for n, s in zip(sens["units"], sens["signal"])],
+        **{f"over {c[:-1]} h": [_smallest(x) for x in sens[c]] for c in short},
+        f"over {whole}": [_smallest(x) for x in sens["window"]],
+        "pages at": [page(r, s) for r, s in zip(sens["runbook"], sens["signal"])],
+    }).sort_values(["agent", "signal"], kind="stable")
+    return ("<h3>What each agent's traffic could show</h3>"
+            "<p>The smallest change (ratio to the agent's baseline) that could be a finding "
+            f"over {', '.join(c[:-1] + ' h' for c in short)} and {whole}, at the agent's "
+            f"average traffic in {whole}; a smaller or shorter change is missed, not absent."
+            "</p>" + _table(view))
 
 
 def _window(f: Finding) -> str:
