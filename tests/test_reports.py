@@ -440,13 +440,13 @@ def test_an_agent_too_small_to_judge_on_its_own_is_named_not_passed_over(tmp_pat
     rows = {(r["agent"], r["signal"]): r for r in s["sensitivity"]["rows"]}
     planner = rows[("planner-agent", "cost_per_request")]
     assert planner == {"runbook": "cost_spike", "agent": "planner-agent",
-                       "signal": "cost_per_request", "units": 4, "1h": None, "6h": None,
-                       "window": None}
+                       "signal": "cost_per_request", "units": 4, "window_h": 24.0,
+                       "1h": None, "6h": None, "window": None}
     rag = rows[("rag-agent", "cost_per_request")]
     assert rag["units"] > 500 and 1.0 < rag["window"] < rag["6h"] < rag["1h"] < 2.0
     assert rows[("rag-agent", "hallucination_rate")]["units"] > 500
-    assert set(s["sensitivity"]["rows"][0]) == {"runbook", "agent", "signal", "units", "1h",
-                                                "6h", "window"}
+    assert set(s["sensitivity"]["rows"][0]) == {"runbook", "agent", "signal", "units",
+                                                "window_h", "1h", "6h", "window"}
     shown = rep.findings_html()
     assert "<h3>What each agent's traffic could show</h3>" in shown
     assert ("<td>planner-agent</td>\n      <td>cost_per_request</td>\n      <td>4 traces</td>\n"

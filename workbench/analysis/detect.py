@@ -421,7 +421,7 @@ def sensitivity(j: Judge, hours: tuple[int, ...] = SENSITIVITY_HOURS
                 ) -> list[dict[str, Any]]:
     """Per agent and primary ratio signal (:data:`PRIMARY`, scored ones included), the
     smallest change its traffic could show as a finding over ``hours`` and over the whole
-    window: ``{"agent", "signal", "units", "<h>h": ratio, ..., "window": ratio}``.
+    window: ``{"agent", "signal", "units", "window_h", "<h>h": ratio, ..., "window": ratio}``.
 
     A short change on a small agent is otherwise missed without a word: the whole-window
     question (:func:`too_little_traffic`) says nothing of a three-hour spike. The short
@@ -440,7 +440,8 @@ def sensitivity(j: Judge, hours: tuple[int, ...] = SENSITIVITY_HOURS
             n = j.window_units(s, group)
             if n == 0:
                 continue
-            row: dict[str, Any] = {"agent": group, "signal": s, "units": n}
+            row: dict[str, Any] = {"agent": group, "signal": s, "units": n,
+                                   "window_h": span_h}
             for h in hours:
                 row[f"{h}h"] = j.smallest_finding(s, n * min(h / span_h, 1.0), group) \
                     if span_h > 0 else float("inf")

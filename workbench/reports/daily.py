@@ -262,8 +262,9 @@ class DailyReport:
         def value(x: float) -> float | str | None:
             return "new" if np.isnan(x) else None if np.isinf(x) else round(float(x), 3)
 
-        windows = [c for c in self.sensitivity.columns if c.endswith("h") or c == "window"]
-        rows = [{**{k: r[k] for k in ("runbook", "agent", "signal", "units")},
+        windows = [c for c in self.sensitivity.columns
+                   if (c.endswith("h") and c[:-1].isdigit()) or c == "window"]
+        rows = [{**{k: r[k] for k in ("runbook", "agent", "signal", "units", "window_h")},
                  **{c: value(r[c]) for c in windows}}
                 for r in self.sensitivity.to_dict(orient="records")]
         return {"note": "smallest change (ratio to the agent's baseline) that could be a "

@@ -182,7 +182,9 @@ def sensitivity(rep: DailyReport) -> str:
     sens = rep.sensitivity
     if sens.empty:
         return ""
-    whole = "the day" if rep.alert_days == 1 else f"the {rep.alert_days} days"
+    span = float(sens["window_h"].iloc[0])
+    whole = "the day" if span == 24 else f"the {span / 24:g} days" if span % 24 == 0 \
+        else f"the {span:g} h judged"
     short = [c for c in sens.columns if c.endswith("h") and c[:-1].isdigit()]
     def page(runbook: str, signal: str) -> str:
         rb = rep.runbooks.get(runbook)
