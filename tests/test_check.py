@@ -61,8 +61,37 @@ def test_a_quiet_window_fires_nothing_and_a_rerun_sends_nothing_twice(demo, labe
                      str(demo), "--alerts", str(sink)]) == EXIT_OK
     prints = [a["fingerprint"] + a["startsAt"] for a in sent(sink)]
     assert prints and len(prints) == len(set(prints))  # the second check sent nothing again
-    last = capsys.readouterr().out.splitlines()[-1]
+    last = [x for x in capsys.readouterr().out.splitlines() if x.startswith("check ")][-1]
     assert "alerts sent: 0" in last and f"already sent by an earlier run: {len(prints)}" in last
+
+
+def test_a_night_check_says_what_it_could_not_judge(demo, tmp_path, capsys):
+    """A quarter-hour at 03:45 holds 13 traces: nothing fires, and the check says that this is
+    no all-clear: which runbooks the window could not judge (with the size of change it could
+    have shown) and which agents were too few to judge on their own."""
+    from workbench.alerts.check import run_check
+
+    at = "2026-11-07T04:00"
+    result = run_check(pd.Timedelta("15m"), at=at, data_dir=demo)
+    assert result.traces == 13 and result.firing == [] and not result.degraded
+    assert sorted(f.runbook for f in result.not_judged) == ["hallucination_spike",
+                                                            "timeout_surge"]
+    assert result.thin == {"cost_spike": {"planner-agent": 2, "tool-agent": 4}}
+    assert main(["check", "--since", "15m", "--at", at, "--data", str(demo),
+                 "--no-alerts"]) == EXIT_OK
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "check 2026-11-07 03:45-04:00 UTC: 13 traces, 0 firing; alerts off"
+    assert out[1].startswith("not judged: hallucination_spike: Hallucination spike: "
+                             "insufficient data to judge (9 scored traces in the window can "
+                             "only tell apart a hallucination_rate change of ")
+    assert out[2].startswith("not judged: timeout_surge: Timeout surge: insufficient data to "
+                             "judge (13 traces in the window can only tell apart a timeout_rate "
+                             "change of ")
+    assert out[3] == ("too little traffic to judge: planner-agent (2 traces: cost_spike), "
+                      "tool-agent (4 traces: cost_spike)")
+    # a busy hour of the same night judges every runbook and agent: nothing more is said
+    busy = run_check(pd.Timedelta("3h"), at="2026-11-07T15:00", data_dir=demo)
+    assert busy.not_judged == [] and busy.thin == {} and busy.traces > 500
 
 
 def test_no_data_in_the_window_is_degraded_not_an_all_clear(demo, tmp_path, capsys):

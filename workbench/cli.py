@@ -401,6 +401,7 @@ def _check(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from workbench.alerts.check import run_check
+    from workbench.analysis.detect import thin_note
     from workbench.deadline import Deadline
     from workbench.reports.daily import check_sources
     from workbench.reports.inputs import check_sink
@@ -437,6 +438,11 @@ def _check(args: argparse.Namespace) -> int:
             if d else "alerts off")
     print(f"check {result.start:%Y-%m-%d %H:%M}-{result.end:%H:%M} UTC: {result.traces} traces, "
           f"{len(result.firing)} firing; {sent}")
+    # nothing firing is no all-clear where the window could not show a change
+    for f in result.not_judged:
+        print(f"not judged: {f.runbook}: {_one_line(f.summary)}")
+    if thin := thin_note(result.thin, str):
+        print(thin)
     for problem in result.problems + (d.problems() if d else []) + (d.errors if d else []):
         print(f"workbench: warning: {_one_line(problem)}", file=sys.stderr)
     degraded = result.degraded

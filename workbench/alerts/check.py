@@ -39,10 +39,19 @@ class CheckResult:
     findings: list[Finding]
     delivery: Delivery | None
     problems: list[str] = field(default_factory=list)
+    #: runbook -> {agent: traces}: the agents whose own traffic in the window could not show
+    #: a page-size change (:func:`workbench.analysis.detect.thin_traffic`)
+    thin: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def firing(self) -> list[Finding]:
         return [f for f in self.findings if f.status == "firing"]
+
+    @property
+    def not_judged(self) -> list[Finding]:
+        """The runbooks' "too little data to judge the window" findings: a check that fired
+        nothing is no all-clear for them."""
+        return [f for f in self.findings if f.status == "insufficient_data"]
 
     @property
     def degraded(self) -> bool:
@@ -71,6 +80,7 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
     from workbench import runbooks as runbook_mod
     from workbench import schema
     from workbench.analysis import detect_all
+    from workbench.analysis.detect import thin_traffic, units_for
     from workbench.reports.daily import require_trace_source
     from workbench.sources import TraceSource, incomplete_reason, pulling, to_utc
 
@@ -101,12 +111,19 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
     recent = int(((traces["start_time"] >= start) & (traces["start_time"] < end)).sum()) \
         if len(traces) else 0
     findings: list[Finding] = []
+    thin: dict[str, dict[str, int]] = {}
     if not problems and recent == 0:
         problems.append(f"no traces between {start:%Y-%m-%d %H:%M} and {end:%H:%M} UTC: "
                         "nothing to judge (is the source the right one?)")
     if recent:
         try:
-            findings = list(detect_all(runbooks, traces, obs, scores, start, end))
+            units = units_for(runbooks, traces, obs, scores, start)
+            judges: dict = {}  # the detectors' judges, asked again which agents were too small
+            findings = list(detect_all(runbooks, traces, obs, scores, start, end, units=units,
+                                       judges=judges))
+            unjudged = {f.runbook for f in findings if f.status == "insufficient_data"
+                        and f.signal == "data_volume"}
+            thin = thin_traffic(runbooks, units, start, end, judges, unjudged)
         except WorkbenchError as exc:
             problems.append(f"detectors failed: {type(exc).__name__}: {exc}")
     alertable = _to_alertable(findings)
@@ -117,4 +134,4 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
         alerts = [Alert.from_finding(f) for f in alertable]
         delivery = send(alerts, sink, deadline=deadline)
     return CheckResult(start=start, end=end, traces=recent, findings=findings,
-                       delivery=delivery, problems=problems)
+                       delivery=delivery, problems=problems, thin=thin)

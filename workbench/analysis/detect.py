@@ -39,7 +39,7 @@ from workbench.runbooks import Runbook, parse_duration
 from workbench.sources import to_utc
 
 __all__ = ["DETECTORS", "PRIMARY", "Context", "baseline_period", "detect", "detect_all",
-           "sensitivity", "too_little_traffic", "units_for"]
+           "sensitivity", "thin_agents", "thin_note", "thin_traffic", "too_little_traffic", "units_for"]
 
 #: runbook -> the signal that decides whether the runbook can judge a window at all, and the
 #: one attribution explains in a notebook
@@ -448,6 +448,43 @@ def sensitivity(j: Judge, hours: tuple[int, ...] = SENSITIVITY_HOURS
             row["window"] = j.smallest_finding(s, None, group)
             rows.append(row)
     return rows
+
+
+def thin_traffic(runbooks: Mapping[str, Runbook], units: pd.DataFrame, start: Any, end: Any,
+                 judges: dict | None = None, unjudged: set[str] = frozenset()
+                 ) -> dict[str, dict[str, int]]:
+    """Per runbook with a detector that judged ``[start, end)`` as a whole (not in
+    ``unjudged``), the agents too small to judge on their own traffic
+    (:func:`too_little_traffic`, at the significance the detectors fire at): what they could
+    not find is what is said."""
+    out = {}
+    for name in sorted(set(runbooks) & set(DETECTORS) - set(unjudged)):
+        if found := too_little_traffic(judge_for(runbooks[name], units, start, end, judges)):
+            out[name] = found
+    return out
+
+
+def thin_agents(thin: Mapping[str, Mapping[str, int]]) -> list[dict[str, Any]]:
+    """``[{"agent", "traces", "runbooks"}]``, fewest traces first, from runbook -> the agents
+    :func:`too_little_traffic` named with their traces."""
+    agents: dict[str, dict[str, Any]] = {}
+    for name, found in sorted(thin.items()):
+        for agent, n in found.items():
+            entry = agents.setdefault(agent, {"agent": agent, "traces": n, "runbooks": []})
+            entry["runbooks"].append(name)
+    return sorted(agents.values(), key=lambda a: (a["traces"], a["agent"]))
+
+
+def thin_note(thin: Mapping[str, Mapping[str, int]], title: Callable[[str], str],
+              prefix: str = "too little traffic to judge: ") -> str | None:
+    """The one line naming :func:`thin_agents` (runbooks by ``title``), None when every
+    agent is judged."""
+    agents = thin_agents(thin)
+    if not agents:
+        return None
+    return prefix + ", ".join(
+        f"{a['agent']} ({a['traces']:,} trace{'' if a['traces'] == 1 else 's'}: "
+        f"{', '.join(title(r) for r in a['runbooks'])})" for a in agents)
 
 
 def insufficient(ctx: Context) -> Finding | None:

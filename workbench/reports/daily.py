@@ -29,7 +29,15 @@ from workbench import links
 from workbench import runbooks as runbook_mod
 from workbench import schema
 from workbench.alerts import Alert, Delivery, send
-from workbench.analysis.detect import units_for
+from workbench.analysis.detect import (
+    DETECTORS,
+    sensitivity,
+    thin_agents,
+    thin_note,
+    thin_traffic,
+    units_for,
+)
+from workbench.analysis.judge import judge_for
 from workbench.analysis.signals import score_flags, score_notes, scores_pending_since
 from workbench.deadline import Deadline
 from workbench.errors import ConfigError, SchemaError, SourceError, WorkbenchError
@@ -238,22 +246,12 @@ class DailyReport:
         """``[{"agent", "traces", "runbooks"}]``, fewest traces first: the agents whose own
         traffic in the alert window cannot show a page-size change of a runbook that judged
         the window as a whole (so an agent's miss is never silent)."""
-        agents: dict[str, dict[str, Any]] = {}
-        for name, found in sorted(self.thin.items()):
-            for agent, n in found.items():
-                entry = agents.setdefault(agent, {"agent": agent, "traces": n, "runbooks": []})
-                entry["runbooks"].append(name)
-        return sorted(agents.values(), key=lambda a: (a["traces"], a["agent"]))
+        return thin_agents(self.thin)
 
     def too_little_traffic_note(self, prefix: str = "too little traffic to judge: "
                                 ) -> str | None:
         """The one line naming :meth:`too_little_traffic`, None when every agent is judged."""
-        thin = self.too_little_traffic()
-        if not thin:
-            return None
-        return prefix + ", ".join(
-            f"{a['agent']} ({a['traces']:,} trace{'' if a['traces'] == 1 else 's'}: "
-            f"{', '.join(self._title(r) for r in a['runbooks'])})" for a in thin)
+        return thin_note(self.thin, self._title, prefix)
 
     def sensitivity_summary(self) -> dict[str, Any]:
         """:attr:`sensitivity` for the summary JSON, where NaN and inf cannot be told apart:
@@ -558,7 +556,7 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
                                       judges=judges, said=said)
     unjudged = {f.runbook for f in detected if f.status == "insufficient_data"
                 and f.signal == "data_volume"}
-    thin = _thin(runbooks, units, detect_start, end, judges, unjudged) if judged else {}
+    thin = thin_traffic(runbooks, units, detect_start, end, judges, unjudged) if judged else {}
     sens = _sensitivity(runbooks, units, detect_start, end, judges, unjudged) if judged \
         else pd.DataFrame()
     if (gap := _no_data(units, day, all_kpis)) is not None:
@@ -581,26 +579,7 @@ def _sensitivity(runbooks: dict, units: pd.DataFrame, start: pd.Timestamp, end: 
     """One row per runbook, agent and primary signal: the smallest change each agent's traffic
     could show (:func:`workbench.analysis.detect.sensitivity`), by the judges the detectors
     used."""
-    from workbench.analysis.detect import DETECTORS, sensitivity
-    from workbench.analysis.judge import judge_for
-
     rows = [{"runbook": name, **row}
             for name in sorted(set(runbooks) & set(DETECTORS) - unjudged)
             for row in sensitivity(judge_for(runbooks[name], units, start, end, judges))]
     return pd.DataFrame(rows)
-
-
-def _thin(runbooks: dict, units: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
-          judges: dict, unjudged: set[str]) -> dict[str, dict[str, int]]:
-    """Per runbook with a detector that judged ``[start, end)`` as a whole (not in
-    ``unjudged``), the agents too small to judge on their own traffic, at the significance
-    the detectors fire at (``evaluation.alpha``): what they could not find is what is said."""
-    from workbench.analysis.detect import DETECTORS, too_little_traffic
-    from workbench.analysis.judge import judge_for
-
-    out = {}
-    for name in sorted(set(runbooks) & set(DETECTORS) - unjudged):
-        found = too_little_traffic(judge_for(runbooks[name], units, start, end, judges))
-        if found:
-            out[name] = found
-    return out
