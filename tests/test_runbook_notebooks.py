@@ -147,19 +147,23 @@ def test_two_agents_runs_of_one_window_keep_their_own_files(store, tmp_path, mon
     looking at two agents of one incident keeps both."""
     from types import SimpleNamespace
 
-    from workbench.reports import runbook as runbook_mod
+    from workbench.reports import runner
     from workbench.reports.postmortem import postmortem_stem
 
     written = []
 
-    def executed(nb, params, out, output_name, cwd):
+    def executed(nb, params, out, output_name, **_):
         written.append(output_name)
         Path(params["summary_path"]).write_text("{}")
+        (out / output_name).write_text("{}")
         return out / output_name
 
-    monkeypatch.setattr(runbook_mod, "run_notebook", executed)
-    monkeypatch.setattr(runbook_mod, "render_report",
-                        lambda executed, html, **_: SimpleNamespace(html=html, redaction={}))
+    def rendered(executed, html, **_):
+        html.write_text("<html></html>")
+        return SimpleNamespace(html=html, redaction={})
+
+    monkeypatch.setattr(runner, "run_notebook", executed)
+    monkeypatch.setattr(runner, "render_report", rendered)
     paths = [run_runbook("cost_spike", "2026-11-06T09:00Z", "2026-11-06T12:00Z", "local", store,
                          tmp_path, agent=agent) for agent in (None, "support-bot", "sql agent/2")]
     assert [p.name for p in paths] == ["cost_spike-20261106T0900.html",
@@ -176,17 +180,22 @@ def test_a_run_whose_notebook_wrote_no_summary_fails(store, tmp_path, monkeypatc
     """An earlier run's summary beside the HTML is not this run's: a notebook that wrote none
     (an edited copy without the last cell) is a failed run, never a stale verdict."""
     from workbench.errors import ReportError
-    from workbench.reports import runbook as runbook_mod
+    from workbench.reports import runner
 
     stale = tmp_path / "cost_spike-20261106T0900.summary.json"
     stale.write_text('{"severity": "none"}')
-    monkeypatch.setattr(runbook_mod, "run_notebook",
-                        lambda nb, params, out, output_name, cwd: out / output_name)
+
+    def executed(nb, params, out, output_name, **_):
+        (out / output_name).write_text("{}")
+        return out / output_name
+
+    monkeypatch.setattr(runner, "run_notebook", executed)
     with pytest.raises(ReportError, match=r"cost_spike\.ipynb ran but wrote no summary "
                                           r"\(cost_spike-20261106T0900\.summary\.json\)"):
         run_runbook("cost_spike", "2026-11-06T09:00Z", "2026-11-06T12:00Z", "local", store,
                     tmp_path)
-    assert not list(tmp_path.glob("*.html"))
+    assert [p.name for p in tmp_path.iterdir()] == [stale.name]  # nothing published
+    assert stale.read_text() == '{"severity": "none"}'
 
 
 @pytest.mark.notebook

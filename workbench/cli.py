@@ -158,6 +158,8 @@ def _parser() -> argparse.ArgumentParser:
     runbook.add_argument("--agent", default=None,
                          help="investigate one agent (default: all traffic)")
     runbook.add_argument("--out", default="out", help="output folder (default: out)")
+    runbook.add_argument("--budget", type=_seconds, default=None, metavar="SECONDS",
+                         help="wall-clock budget of the whole run (default: 1200 s)")
     _redact_arg(runbook)
 
     pm = sub.add_parser("postmortem", help="write the post-mortem of an incident window: "
@@ -301,7 +303,7 @@ def _runbook(args: argparse.Namespace) -> int:
     check_sources(args.source, data)
     _check_runbooks()
     html = run_runbook(args.name, args.start, args.end, args.source, data, args.out,
-                       agent=args.agent, redact=not args.no_redact)
+                       agent=args.agent, redact=not args.no_redact, budget_s=_budget(args))
     path = summary_path_of(html)
     s = read_summary(path)
     primary = s.get("primary") or {}

@@ -6,6 +6,11 @@ cell writes ``<stem>.summary.json`` beside the HTML (:mod:`workbench.reports.run
 severity, the primary signal's figures, what fired, whether the data was complete). Inputs are
 checked before a kernel starts, so bad input fails in a second with a message naming it. The
 HTML, the summary and the executed notebook beside them are redacted unless ``redact=False``.
+
+The run goes through the daily report's runner (:mod:`workbench.reports.runner`): a lock per
+incident name and out folder, a private folder for the kernel's sockets, a wall-clock budget the
+kernel's pulls obey, and a staging folder whose notebook, summary and HTML replace the published
+set only once all three are complete.
 """
 
 from __future__ import annotations
@@ -17,13 +22,12 @@ from typing import Any
 import pandas as pd
 
 from workbench import runbooks as runbook_mod
-from workbench.errors import ConfigError, ReportError
+from workbench.deadline import Deadline
+from workbench.errors import ConfigError
 from workbench.redact import redactor
-from workbench.reports.execute import run_notebook
-from workbench.reports.render import clean_file, render_report
 from workbench.reports.runbook_summary import summary_path_of
-from workbench.reports.runner import notebooks_dir
-from workbench.reports.summary import read_summary, write_summary
+from workbench.reports.runner import (DEFAULT_BUDGET_S, ReportResult, _execute_and_publish,
+                                      _in_slot, notebooks_dir)
 from workbench.sources import SOURCES, to_window
 
 __all__ = ["incident_stem", "notebook_path", "run_runbook", "summary_path_of"]
@@ -52,14 +56,18 @@ def notebook_path(runbook: runbook_mod.Runbook) -> Path:
 def run_runbook(name: str, start: Any, end: Any, source: str = "local",
                 data_dir: str | Path | None = "data/demo", out_dir: str | Path = "out", *,
                 agent: str | None = None, runbooks_dir: str | Path | None = None,
-                redact: bool = True) -> Path:
+                redact: bool = True, budget_s: float | None = DEFAULT_BUDGET_S) -> Path:
     """Execute runbook ``name``'s notebook over ``[start, end)`` (all traffic, or one
     ``agent``); return the HTML report's path.
 
     The executed notebook and the summary JSON sit beside the HTML under the same
     :func:`incident_stem` (``<name>-<start>[-<agent>].ipynb`` and ``.summary.json``, which
-    :func:`summary_path_of` finds from the HTML's path); a failing run keeps
-    ``<stem>-err.ipynb`` (redacted too) and raises :class:`~workbench.errors.ReportError`.
+    :func:`summary_path_of` finds from the HTML's path). They are written in a staging folder
+    and published together, the HTML last, under the lock of that name in ``out_dir``: a second
+    run of the same window and agent waits for the first, a failed run leaves the earlier set
+    as it was, keeps ``<stem>-err.ipynb`` (redacted too) when its notebook failed, and raises
+    :class:`~workbench.errors.ReportError`. ``budget_s`` bounds the whole run, the wait for the
+    lock included (None: no bound).
     """
     rb = runbook_mod.load(name, runbooks_dir)
     t0, t1 = to_window(start, end)
@@ -71,36 +79,17 @@ def run_runbook(name: str, start: Any, end: Any, source: str = "local",
     nb = notebook_path(rb)
     if not nb.is_file():
         raise ConfigError(f"runbook {name!r} names notebook {rb.notebook}, not found at {nb}")
+    deadline = Deadline.after(budget_s)
     out = Path(out_dir).resolve()
     stem = incident_stem(rb.name, t0, agent)
-    summary_path = out / f"{stem}.summary.json"
-    params = {"start": t0.isoformat(), "end": t1.isoformat(), "source": source,
-              "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else "",
-              "agent": agent or "", "interactive": False, "redact": bool(redact),
-              "summary_path": str(summary_path)}
-    before = _identity(summary_path)  # an earlier run's summary is not this run's
-    try:
-        executed = run_notebook(nb, params, out, output_name=f"{stem}.ipynb", cwd=out)
-    except ReportError:
-        clean_file(out / f"{stem}-err.ipynb", redact=redact)
-        raise
-    if _identity(summary_path) in (None, before):
-        raise ReportError(f"{nb.name} ran but wrote no summary ({summary_path.name})")
-    rendered = render_report(executed, out / f"{stem}.html", redact=redact,
-                             title=f"{rb.title} {t0:%Y-%m-%d %H:%M} – {t1:%H:%M} UTC")
-    # the summary names the files of its run and counts what the HTML's redaction replaced
-    summary = read_summary(summary_path)
-    summary["outputs"] = {"html": str(rendered.html), "notebook": str(executed)}
-    summary.setdefault("redaction", {}).setdefault("parts", {})["report"] = rendered.redaction
-    write_summary(summary_path, summary, redact=redact)
-    return rendered.html
 
+    def work(staging: Path, private: Path) -> ReportResult:
+        params = {"start": t0.isoformat(), "end": t1.isoformat(), "source": source,
+                  "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else "",
+                  "agent": agent or "", "interactive": False, "redact": bool(redact),
+                  "summary_path": str(staging / f"{stem}.summary.json")}
+        return _execute_and_publish(
+            nb, params, stem, out, staging, private, deadline, redact,
+            title=f"{rb.title} {t0:%Y-%m-%d %H:%M} – {t1:%H:%M} UTC")
 
-def _identity(path: Path) -> tuple[int, int] | None:
-    """Inode and modification time: a summary written atomically (a new file replacing the
-    old) always changes the first."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    return st.st_ino, st.st_mtime_ns
+    return _in_slot(out, stem, deadline, work).html

@@ -195,7 +195,8 @@ def slot_lock(out: Path, stem: str, deadline: Deadline) -> Iterator[Path]:
             except BlockingIOError:
                 if deadline.expired:
                     raise ReportError(f"another run of {stem} into {out} is still going; "
-                                      "gave up waiting for it within the budget") from None
+                                      f"gave up waiting for its lock {path} within the "
+                                      "budget") from None
                 time.sleep(0.2)
         yield path
     finally:
@@ -315,16 +316,17 @@ def _execute_and_publish(nb: Path, params: Mapping[str, Any], stem: str, out: Pa
             os.chmod(failed, _PUBLISHED_MODE)
             os.replace(failed, out / failed.name)
         raise
-    rendered = render_report(executed, staging / f"{stem}.html", redact=redact, title=title)
-    html = rendered.html
     summary_path = staging / f"{stem}.summary.json"
     if not summary_path.is_file():
-        raise ReportError(f"{nb.name} ran but wrote no summary")
+        raise ReportError(f"{nb.name} ran but wrote no summary ({summary_path.name})")
     for kind, name in extra.items():
         if not (staging / name).is_file():
             raise ReportError(f"{nb.name} ran but wrote no {kind} ({name})")
+    rendered = render_report(executed, staging / f"{stem}.html", redact=redact, title=title)
+    html = rendered.html
     summary = read_summary(summary_path)
-    summary.setdefault("parameters", {})["out_dir"] = str(out)
+    if "out_dir" in summary.setdefault("parameters", {}):  # the kernel wrote into staging
+        summary["parameters"]["out_dir"] = str(out)
     summary["outputs"] = {"html": str(out / html.name), "notebook": str(out / executed.name),
                           **{kind: str(out / name) for kind, name in extra.items()}}
     summary.setdefault("redaction", {}).setdefault("parts", {})["report"] = rendered.redaction
