@@ -184,6 +184,22 @@ def test_bad_input_is_refused_with_a_clear_message(store, kwargs, message, monke
                     **args)
 
 
+def test_a_window_too_small_to_judge_is_unknown_not_none(store):
+    """Half an hour of a night (600 traces a day): the timeout runbook's detectors say the
+    window cannot show even a page-size change. Nothing fired, and the verdict is "unknown"
+    with the reason, never a green NONE; the busy incident window keeps its severity."""
+    inv = investigate("timeout_surge", "local", "2026-11-07T03:00Z", "2026-11-07T03:30Z",
+                      data_dir=store)
+    assert inv.severity == "none" and inv.too_little and inv.problems == []
+    assert inv.verdict == "unknown"
+    (reason,) = inv.summary()["unjudged"]
+    assert reason.startswith("Timeout surge: insufficient data to judge (")
+    head = inv.summary_html()
+    assert "Severity: UNKNOWN (too little data to judge, see below)" in head
+    assert "class='wb-sev-unknown'" in head and "class='wb-sev-none'" not in head
+    assert reason.split(" (")[0] in head
+
+
 def test_an_empty_window_says_so_instead_of_failing(store):
     inv = investigate("cost_spike", "local", "2027-01-01T00:00Z", "2027-01-01T03:00Z",
                       data_dir=store)

@@ -256,12 +256,19 @@ class Investigation:
     def verdict(self) -> str:
         """The severity the summary shows: :attr:`severity`, but "unknown" when nothing fired
         on data that could not show it (a partial pull, no traces, no baseline, nothing to
-        judge the primary signal on), never a green all-clear."""
+        judge the primary signal on, too few units for even a page-size change), never a
+        green all-clear."""
         sev = self.severity
         observed = self.signal_table().set_index("signal").loc[self.primary, "observed"]
-        if sev == "none" and (self.problems or not np.isfinite(observed)):
+        if sev == "none" and (self.problems or not np.isfinite(observed) or self.too_little):
             return "unknown"
         return sev
+
+    @property
+    def too_little(self) -> bool:
+        """The detectors said the window holds too little data to judge the runbook at all."""
+        return any(f.status == "insufficient_data" and f.signal == "data_volume"
+                   for f in self.findings)
 
     def summary(self) -> dict[str, Any]:
         """What the summary section says, as data (used by the HTML and by tests)."""
@@ -304,7 +311,9 @@ class Investigation:
             what = "scored traces" if SIGNALS[s["primary_signal"]].scored else "traces"
             judged = f"{_e(s['primary_signal'])}: cannot judge, no {what} in the window."
         box = self.verdict
-        label = "UNKNOWN (incomplete data, see below)" if box == "unknown" else sev.upper()
+        why = "incomplete data" if self.problems or not np.isfinite(s["observed"]) \
+            else "too little data to judge"
+        label = f"UNKNOWN ({why}, see below)" if box == "unknown" else sev.upper()
         who = f" Agent <b>{_e(s['agent'])}</b>." if s["agent"] else ""
         lines = [_STYLE, f"<h1>{_e(s['title'])}</h1>",
                  f"<p>Window {s['start']:%Y-%m-%d %H:%M} – {s['end']:%Y-%m-%d %H:%M} UTC, "
