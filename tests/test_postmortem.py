@@ -235,6 +235,22 @@ def test_a_quiet_window_says_so_and_suggests_nothing(week, labels):
     assert "No root-cause candidate: no changed hours to explain." in text
 
 
+def test_a_window_too_small_to_judge_says_so_not_no_change(week, labels):
+    """Half an hour of a night: the timeout runbook cannot tell even a page-size change
+    apart there, so the post-mortem says it could not judge, not that nothing changed."""
+    night = labels["timeout_surge"].start.floor("D") + 3 * H
+    p = pm.build("timeout_surge", FrameSource(week), night, night + H / 2, ledger=[])
+    inc = p.incident
+    assert inc.changed is None and inc.inv.too_little
+    assert inc.state == "cannot judge (too little data)"
+    text = p.markdown().replace("\\", "")  # Markdown's escapes
+    assert ("No change of timeout rate could be judged between 2026-11-05 03:00 and "
+            "2026-11-05 03:30 UTC: insufficient data to judge (13 traces in the window can "
+            "only tell apart a timeout_rate change of ") in text
+    assert "Not finding one here is no all-clear." in text
+    assert "No significant change" not in text
+
+
 def test_no_data_in_the_window_is_degraded_not_an_all_clear(week):
     late = week.traces["start_time"].max().ceil("D") + pd.Timedelta(days=2)
     p = pm.build("cost_spike", FrameSource(week), late, late + 3 * H, ledger=[])

@@ -92,7 +92,8 @@ class Incident:
     @property
     def state(self) -> str:
         if self.changed is None:
-            return "no change found"
+            return "cannot judge (too little data)" if self.inv.too_little else \
+                "no change found"
         return "resolved" if self.resolved is not None else "ongoing when the data ends"
 
     @property

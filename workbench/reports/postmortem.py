@@ -102,6 +102,14 @@ class PostMortem:
         out = [para(self.notes.summary)] if self.notes.summary else []
         name = pr["signal"].replace("_", " ")
         scope = "" if inc.group == ALL else f" in {inc.group}"
+        if inc.changed is None and inc.inv.too_little:
+            why = "; ".join(f.summary.removeprefix(f"{self.runbook.title}: ")
+                            for f in inc.inv.findings
+                            if f.status == "insufficient_data" and f.signal == "data_volume")
+            return out + [para(
+                f"No change of {name}{scope} could be judged between {fmt_time(inc.inv.start)} "
+                f"and {fmt_time(inc.inv.end)} UTC: {why}. Not finding one here is no "
+                "all-clear.")]
         if inc.changed is None:
             return out + [para(
                 f"No significant change of {name}{scope} between {fmt_time(inc.inv.start)} and"
