@@ -26,8 +26,8 @@ from workbench.deadline import Deadline
 from workbench.errors import ConfigError
 from workbench.redact import redactor
 from workbench.reports.runbook_summary import summary_path_of
-from workbench.reports.runner import (DEFAULT_BUDGET_S, ReportResult, _execute_and_publish,
-                                      _in_slot, notebooks_dir)
+from workbench.reports.runner import (DEFAULT_BUDGET_S, ReportResult, execute_and_publish,
+                                      in_slot, notebooks_dir)
 from workbench.sources import SOURCES, to_window
 
 __all__ = ["incident_stem", "notebook_path", "run_runbook", "summary_path_of"]
@@ -88,8 +88,8 @@ def run_runbook(name: str, start: Any, end: Any, source: str = "local",
                   "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else "",
                   "agent": agent or "", "interactive": False, "redact": bool(redact),
                   "summary_path": str(staging / f"{stem}.summary.json")}
-        return _execute_and_publish(
+        return execute_and_publish(
             nb, params, stem, out, staging, private, deadline, redact,
             title=f"{rb.title} {t0:%Y-%m-%d %H:%M} – {t1:%H:%M} UTC")
 
-    return _in_slot(out, stem, deadline, work).html
+    return in_slot(out, stem, deadline, work).html

@@ -47,8 +47,8 @@ from workbench.reports.summary import read_summary, write_summary
 from workbench.settings import cache_dir
 from workbench.sources import SOURCES
 
-__all__ = ["DEFAULT_BUDGET_S", "ReportResult", "daily_report", "notebooks_dir",
-           "postmortem_report", "slot_lock"]
+__all__ = ["DEFAULT_BUDGET_S", "ReportResult", "daily_report", "execute_and_publish",
+           "in_slot", "notebooks_dir", "postmortem_report", "slot_lock"]
 
 #: The default wall-clock budget of one report run: 20 minutes, below the 30-60 minute time-outs
 #: schedulers are commonly given, so the run ends itself (and says why) before it is killed.
@@ -264,15 +264,15 @@ def daily_report(date: Any, source: str = "local", data_dir: str | Path | None =
             "send_alerts": bool(send_alerts), "redact": bool(redact),
             "report_url": links.report_url(f"{stem}.html", out),
         }
-        return _execute_and_publish(
+        return execute_and_publish(
             nb, params, stem, out, staging, private, deadline, redact,
             title=f"Daily report {day:%Y-%m-%d}",
             env={"WORKBENCH_ALERTS_URL": None if _is_file_url(sink) else sink})
 
-    return _in_slot(out, stem, deadline, work)
+    return in_slot(out, stem, deadline, work)
 
 
-def _in_slot(out: Path, stem: str, deadline: Deadline,
+def in_slot(out: Path, stem: str, deadline: Deadline,
              work: Callable[[Path, Path], ReportResult]) -> ReportResult:
     """Run ``work(staging, private)`` holding report ``stem``'s lock in ``out``, after
     cleaning what killed runs left; the staging folder is removed afterwards."""
@@ -294,7 +294,7 @@ def _in_slot(out: Path, stem: str, deadline: Deadline,
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _execute_and_publish(nb: Path, params: Mapping[str, Any], stem: str, out: Path,
+def execute_and_publish(nb: Path, params: Mapping[str, Any], stem: str, out: Path,
                          staging: Path, private: Path, deadline: Deadline, redact: bool, *,
                          title: str, env: Mapping[str, str | None] | None = None,
                          extra: Mapping[str, str] | None = None) -> ReportResult:
@@ -391,9 +391,9 @@ def postmortem_report(runbook: str, start: Any, end: Any, source: str = "local",
                   "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else "",
                   "agent": agent or "", "notes_file": str(notes_path or ""),
                   "out_dir": str(staging), "name": stem, "redact": bool(redact)}
-        return _execute_and_publish(
+        return execute_and_publish(
             nb, params, stem, out, staging, private, deadline, redact,
             title=f"Post-mortem: {rb.title}, {t0:%Y-%m-%d %H:%M} UTC",
             extra={"markdown": f"{stem}.md"})
 
-    return _in_slot(out, stem, deadline, work)
+    return in_slot(out, stem, deadline, work)
