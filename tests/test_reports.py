@@ -449,10 +449,9 @@ def test_an_agent_too_small_to_judge_on_its_own_is_named_not_passed_over(tmp_pat
                                                 "window_h", "1h", "6h", "window"}
     shown = rep.findings_html()
     assert "<h3>What each agent's traffic could show</h3>" in shown
-    assert ("<td>planner-agent</td>\n      <td>cost_per_request</td>\n      <td>4 traces</td>\n"
-            "      <td>cannot tell</td>\n      <td>cannot tell</td>\n      <td>cannot tell</td>\n"
-            "      <td>5x</td>") in shown
-    assert f"<td>≥ {rag['1h']:.3g}x</td>" in shown
+    assert "<th>cost per request (pages at 5x)</th>" in shown
+    assert "<td>planner-agent</td>\n      <td>4</td>\n      <td>– / – / –</td>" in shown
+    assert (f"<td>{rag['1h']:.3g}x / {rag['6h']:.3g}x / {rag['window']:.3g}x</td>") in shown
     usual = daily.build("2026-11-08", FrameSource(quiet), days=2)
     assert usual.too_little_traffic() == [] and usual.too_little_traffic_note() is None
     assert "<div class='wb-ok'>Source ok. No check or detector fired" in usual.header_html()

@@ -171,14 +171,15 @@ def findings(rep: DailyReport) -> str:
 
 def _smallest(x: float) -> str:
     if np.isnan(x):
-        return "any (never seen before)"
-    return "cannot tell" if np.isinf(x) else f"≥ {x:.3g}x"
+        return "any"
+    return "–" if np.isinf(x) else f"{x:.3g}x"
 
 
 def sensitivity(rep: DailyReport) -> str:
-    """"What each agent's traffic could show": per agent and primary signal, the smallest
-    change that could be a finding over an hour, six hours and the alert window; empty
-    without agents. A change smaller or shorter than this is missed, not absent."""
+    """"What each agent's traffic could show": per agent (a row) and primary signal (a
+    column), the smallest change that could be a finding over an hour, six hours and the
+    alert window; empty without agents. A change smaller or shorter than this is missed, not
+    absent."""
     sens = rep.sensitivity
     if sens.empty:
         return ""
@@ -186,25 +187,29 @@ def sensitivity(rep: DailyReport) -> str:
     whole = "the day" if span == 24 else f"the {span / 24:g} days" if span % 24 == 0 \
         else f"the {span:g} h judged"
     short = [c for c in sens.columns if c.endswith("h") and c[:-1].isdigit()]
-    def page(runbook: str, signal: str) -> str:
+    spans = " / ".join([*(c[:-1] + " h" for c in short), whole.removeprefix("the ")])
+
+    def head(runbook: str, signal: str) -> str:
         rb = rep.runbooks.get(runbook)
         at = rb.signal(signal).get("thresholds", {}).get("page") if rb is not None else None
-        return "–" if at is None else f"{float(at):g}x"
+        return signal.replace("_", " ") + ("" if at is None else f" (pages at {float(at):g}x)")
 
-    view = pd.DataFrame({
-        "agent": sens["agent"],
-        "signal": sens["signal"],
-        "in window": [f"{n:,} {'scored traces' if SIGNALS[s].scored else 'traces'}"
-                      for n, s in zip(sens["units"], sens["signal"])],
-        **{f"over {c[:-1]} h": [_smallest(x) for x in sens[c]] for c in short},
-        f"over {whole}": [_smallest(x) for x in sens["window"]],
-        "pages at": [page(r, s) for r, s in zip(sens["runbook"], sens["signal"])],
-    }).sort_values(["agent", "signal"], kind="stable")
+    agents = sorted(set(sens["agent"]))
+    view = pd.DataFrame({"agent": agents})
+    traces = sens[~sens["signal"].map(lambda s: SIGNALS[s].scored)].groupby("agent")["units"]
+    view["traces"] = [f"{traces.max().get(a, 0):,}" for a in agents]
+    for (runbook, signal), rows in sens.groupby(["runbook", "signal"], sort=False):
+        by = rows.set_index("agent")
+        scored = SIGNALS[signal].scored
+        view[head(runbook, signal)] = [
+            ("no scores" if scored else "no traces") if a not in by.index else
+            " / ".join(_smallest(by.at[a, c]) for c in [*short, "window"])
+            + (f" ({by.at[a, 'units']:,} scored)" if scored else "") for a in agents]
     return ("<h3>What each agent's traffic could show</h3>"
             "<p>The smallest change (ratio to the agent's baseline) that could be a finding "
-            f"over {', '.join(c[:-1] + ' h' for c in short)} and {whole}, at the agent's "
-            f"average traffic in {whole}; a smaller or shorter change is missed, not absent."
-            "</p>" + _table(view))
+            f"over {spans}, at the agent's average traffic in {whole}; a smaller or shorter "
+            "change is missed, not absent. \u2013: none could be; any: never seen in the "
+            "baseline, so any few would be new.</p>" + _table(view))
 
 
 def _window(f: Finding) -> str:
