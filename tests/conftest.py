@@ -55,6 +55,24 @@ def forget_legacy():
     _legacy.forget()
 
 
+@pytest.fixture(scope="module")
+def am_receiver():
+    """The webhook receiver a module's Alertmanager forwards every alert to."""
+    from alertmanager_server import Receiver
+
+    with Receiver() as recv:
+        yield recv
+
+
+@pytest.fixture(scope="module")
+def am(am_receiver, tmp_path_factory):
+    """A real Alertmanager for the module (basic auth on), routing to ``am_receiver``."""
+    from alertmanager_server import AlertmanagerServer
+
+    with AlertmanagerServer(tmp_path_factory.mktemp("alertmanager"), am_receiver.url) as server:
+        yield server
+
+
 def pytest_sessionstart(session):
     import time
 
