@@ -37,6 +37,42 @@ def _clean_source_env(monkeypatch, tmp_path_factory, own_cache):
     monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(own_cache(tmp_path_factory.mktemp("cache"))))
 
 
+@pytest.fixture(scope="module")
+def smp():
+    """The doubles' sample project, 60 traces, under a model table that prices nothing: costs
+    are exactly what the spans carry. One per module; a module may define a ``smp`` of its own."""
+    from tests.doubles import sample
+
+    return sample(n_traces=60, prices=())
+
+
+@pytest.fixture
+def forget_legacy():
+    """Forget which Langfuse servers answered only the legacy API, so no test inherits what an
+    earlier one probed (``pytestmark = pytest.mark.usefixtures("forget_legacy")``)."""
+    from workbench.sources.langfuse import _legacy
+
+    _legacy.forget()
+
+
+@pytest.fixture(scope="module")
+def am_receiver():
+    """The webhook receiver a module's Alertmanager forwards every alert to."""
+    from alertmanager_server import Receiver
+
+    with Receiver() as recv:
+        yield recv
+
+
+@pytest.fixture(scope="module")
+def am(am_receiver, tmp_path_factory):
+    """A real Alertmanager for the module (basic auth on), routing to ``am_receiver``."""
+    from alertmanager_server import AlertmanagerServer
+
+    with AlertmanagerServer(tmp_path_factory.mktemp("alertmanager"), am_receiver.url) as server:
+        yield server
+
+
 def pytest_sessionstart(session):
     import time
 

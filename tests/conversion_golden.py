@@ -16,7 +16,6 @@ give the same JSON.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import gzip
 import hashlib
@@ -27,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from tests import golden
+from tests.golden import plain
 
 HERE = Path(__file__).parent / "data" / "conversion_golden"
 FIELDS = ("core", "basic", "metadata", "model", "usage", "prompt", "trace_context")
@@ -39,8 +41,6 @@ def load() -> list[dict[str, Any]]:
 
 
 def _digest(frame: pd.DataFrame) -> dict[str, Any]:
-    from tests.engine_golden import plain
-
     return {"rows": len(frame), "columns": [str(c) for c in frame.columns],
             "dtypes": [str(t) for t in frame.dtypes],
             "sha256": {str(c): hashlib.sha256(json.dumps(
@@ -186,16 +186,5 @@ def _dataset() -> None:
         f.write(json.dumps(cases).encode())
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--write", action="store_true")
-    ap.add_argument("--dataset", action="store_true")
-    args = ap.parse_args()
-    if args.dataset:
-        _dataset()
-    if args.write:
-        (HERE / "expected.json").write_text(json.dumps(outputs(), indent=0, sort_keys=True))
-
-
 if __name__ == "__main__":
-    main()
+    golden.main(__doc__, HERE, outputs, _dataset)

@@ -7,22 +7,22 @@ runbooks are the copies beside it, so tuning the product's runbooks does not mov
 suspects, trace ids and evidence tables are written exactly (floats by their shortest round-trip
 text), so a change that makes the engine faster must give the same JSON.
 
-    python tests/engine_golden.py --write     # rewrite expected.json (after a wanted change)
-    python tests/engine_golden.py --dataset   # regenerate the stored dataset (simulator)
+    python -m tests.engine_golden --write     # rewrite expected.json (after a wanted change)
+    python -m tests.engine_golden --dataset   # regenerate the stored dataset (simulator)
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
+
+from tests import golden
+from tests.golden import plain
 
 HERE = Path(__file__).parent / "data" / "engine_golden"
 FRAMES = ("traces", "observations", "scores")
@@ -34,33 +34,6 @@ def load() -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     books = runbooks.load_all(HERE / "runbooks")
     frames = [pd.read_parquet(HERE / f"{name}.parquet") for name in FRAMES]
     return books, *frames
-
-
-def plain(obj: Any) -> Any:
-    """``obj`` as JSON values that keep every digit and every type name."""
-    if isinstance(obj, pd.DataFrame):
-        return {"columns": [str(c) for c in obj.columns],
-                "dtypes": [str(t) for t in obj.dtypes],
-                "index": plain(obj.index.tolist()), "index_dtype": str(obj.index.dtype),
-                "rows": [plain(list(r)) for r in obj.itertuples(index=False, name=None)]}
-    if hasattr(obj, "__dataclass_fields__"):
-        return {k: plain(getattr(obj, k)) for k in obj.__dataclass_fields__}
-    if isinstance(obj, dict):
-        return {str(k): plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [plain(v) for v in obj]
-    if isinstance(obj, (pd.Timestamp, pd.Timedelta)):
-        return f"{obj} {getattr(obj, 'unit', '')}"
-    if obj is None or obj is pd.NA or obj is pd.NaT:
-        return None
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        x = float(obj)
-        return repr(x) if math.isnan(x) or math.isinf(x) else x
-    return str(obj)
 
 
 def outputs() -> dict[str, Any]:
@@ -117,16 +90,5 @@ def _dataset() -> None:
         frame.to_parquet(HERE / f"{name}.parquet", compression="zstd")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--write", action="store_true")
-    ap.add_argument("--dataset", action="store_true")
-    args = ap.parse_args()
-    if args.dataset:
-        _dataset()
-    if args.write:
-        (HERE / "expected.json").write_text(json.dumps(outputs(), indent=0, sort_keys=True))
-
-
 if __name__ == "__main__":
-    main()
+    golden.main(__doc__, HERE, outputs, _dataset)

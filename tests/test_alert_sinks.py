@@ -71,18 +71,6 @@ def waits(monkeypatch):
     return slept
 
 
-@pytest.fixture(scope="module")
-def am_receiver():
-    with Receiver() as recv:
-        yield recv
-
-
-@pytest.fixture(scope="module")
-def am(am_receiver, tmp_path_factory):
-    with AlertmanagerServer(tmp_path_factory.mktemp("alertmanager"), am_receiver.url) as server:
-        yield server
-
-
 @pytest.fixture
 def am_auth(monkeypatch):
     monkeypatch.setenv("ALERTMANAGER_USERNAME", USERNAME)

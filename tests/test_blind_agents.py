@@ -5,58 +5,30 @@ scores and score configs served through the real Langfuse source."""
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from tests import blind_checks as checks  # puts bench/ on the import path
 
 import blind_agents as ba  # noqa: E402
 from blind_data import Incident  # noqa: E402
 
-from tests.doubles import langfuse_ingest as ingest  # noqa: E402
-
 END = "2026-11-25"  # a Wednesday; both days are weekdays
 INCIDENTS = (Incident("timeout_surge", END, 15, 8.0), Incident("cost_spike", END, 14, 5.0),
              Incident("hallucination_spike", "2026-11-24", 14, 6.0))
-
-
-@pytest.fixture(scope="module")
-def data():
-    return ba.generate(seed=5, end_day=END, days=2, incidents=INCIDENTS)
-
-
-@pytest.fixture(scope="module")
-def records(data):
-    return ingest.ingest(data.spans, data.prices)
-
-
-def _inside(records, label):
-    ts = pd.to_datetime([r["core"]["startTime"] for r in records], utc=True)
-    return [label.start <= t < label.end for t in ts]
+BLIND = checks.Blind(ba, seed=5, end=END, incidents=INCIDENTS)
+data, records = BLIND.fixtures()
 
 
 def test_same_seed_same_data_other_seed_other_data(data):
-    again = ba.generate(seed=5, end_day=END, days=2, incidents=INCIDENTS)
-    key = [(s.context.trace_id, s.context.span_id, s.name, s.start_time, s.end_time)
-           for s in data.spans]
-    assert key == [(s.context.trace_id, s.context.span_id, s.name, s.start_time, s.end_time)
-                   for s in again.spans]
-    pd.testing.assert_frame_equal(data.truth, again.truth)
-    pd.testing.assert_frame_equal(data.scores, again.scores)
-    other = ba.generate(seed=6, end_day=END, days=2, incidents=INCIDENTS)
-    assert set(other.truth["trace_id"]).isdisjoint(data.truth["trace_id"])
+    checks.assert_same_seed_same_data_other_seed_other_data(BLIND, data)
 
 
 def test_us_hours_volumes_truth_and_judges(data):
+    checks.assert_truth_names_every_trace(data)
     t = data.truth
-    assert list(t.columns) == ["trace_id", "agent", "start", "duration_s", "timeout", "error",
-                               "cost", "scored", "bad"]
-    assert t["trace_id"].str.fullmatch(r"[0-9a-f]{32}").all() and t["trace_id"].is_unique
-    assert {format(s.context.trace_id, "032x") for s in data.spans} == set(t["trace_id"])
     per_day = t.groupby(t["start"].dt.floor("D")).size()
     assert len(per_day) == 2 and ((per_day > 1100) & (per_day < 1500)).all(), per_day
     hours = t["start"].dt.hour
@@ -93,8 +65,7 @@ def test_us_hours_volumes_truth_and_judges(data):
     kb = s[s["name"] == "Hallucination"].merge(t[["trace_id", "bad"]], on="trace_id")
     assert kb.loc[kb["bad"] == True, "value"].min() >= 0.6  # noqa: E712
     assert kb.loc[kb["bad"] == False, "value"].max() <= 0.4  # noqa: E712
-    ends = t["start"] + pd.to_timedelta(t["duration_s"], unit="s")
-    lag = s["timestamp"] - s["trace_id"].map(pd.Series(ends.array, index=t["trace_id"]))
+    lag = checks.score_lag(data)
     assert (lag > pd.Timedelta(seconds=4)).all() and (lag < pd.Timedelta(minutes=21)).all()
 
 
@@ -110,28 +81,12 @@ def test_score_configs_define_the_judges_off_the_unit_scale(data):
 
 
 def test_the_real_source_and_sdk_read_traces_scores_and_configs(data):
-    import httpx
-    from langfuse.api import LangfuseAPI
-
-    t = data.truth
-    lo, hi = pd.Timestamp(END, tz="UTC") - pd.Timedelta(days=1), pd.Timestamp(END, tz="UTC") \
-        + pd.Timedelta(days=1)
-    with data.double() as dbl:
-        with dbl.source() as src:
-            traces, scores = src.traces(lo, hi), src.scores(lo, hi)
-        with httpx.Client(timeout=10) as http:
-            api = LangfuseAPI(base_url=dbl.base_url, username=dbl.public_key,
-                              password=dbl.secret_key, httpx_client=http)
-            configs = api.score_configs.get(page=1, limit=50)
-            quality = api.scores.get_many(fields="details", limit=100, name="report_quality")
-            judged = api.scores.get_many(fields="details", limit=100, name="Hallucination")
-    assert set(traces["trace_id"]) == set(t["trace_id"])
-    assert len(scores) == len(data.scores)
-    assert sorted(scores["name"].unique()) == sorted(data.scores["name"].unique())
+    traces, scores, configs, pages = checks.read_back(data, END,
+                                                      ("report_quality", "Hallucination"))
+    checks.assert_read_back_as_generated(data, traces, scores)
     assert Counter(traces["status"])["error"] + Counter(traces["status"])["timeout"] == int(
-        t["error"].sum())
-    cost = traces.set_index("trace_id")["cost_usd"].reindex(t["trace_id"]).to_numpy()
-    assert abs(cost - t["cost"].to_numpy()).max() < 1e-9
+        data.truth["error"].sum())
+    quality, judged = pages["report_quality"], pages["Hallucination"]
     assert {c.id for c in configs.data} == {c["id"] for c in data.score_configs}
     rq = next(c for c in configs.data if c.name == "report_quality")
     assert (rq.data_type, rq.min_value, rq.max_value) == ("NUMERIC", 1, 10)
@@ -141,7 +96,7 @@ def test_the_real_source_and_sdk_read_traces_scores_and_configs(data):
 
 
 def test_labels_name_each_cause(data):
-    by = {lab.runbook: lab for lab in data.labels}
+    by = checks.by_runbook(data)
     ts = by["timeout_surge"]
     assert (ts.agent, ts.cause_dimension, ts.cause_value, ts.within) == (
         "travel_concierge", "tool", "check_availability", {"agent": "travel_concierge"})
@@ -158,16 +113,7 @@ def test_labels_name_each_cause(data):
 
 
 def test_bad_incidents_are_refused():
-    with pytest.raises(ValueError, match="unknown runbook 'latency'"):
-        ba.generate(1, END, 1, [Incident("latency", END, 3, 2.0)])
-    with pytest.raises(ValueError, match="one cost_spike"):
-        ba.generate(1, END, 1, [Incident("cost_spike", END, 3, 2.0)] * 2)
-    with pytest.raises(ValueError, match="magnitude"):
-        ba.generate(1, END, 1, [Incident("cost_spike", END, 3, 0.5)])
-    with pytest.raises(ValueError, match="hour"):
-        ba.generate(1, END, 1, [Incident("cost_spike", END, 24, 2.0)])
-    with pytest.raises(ValueError, match="days"):
-        ba.generate(1, END, 0)
+    checks.assert_bad_incidents_refused(ba, END, magnitude=0.5, hour=True)
 
 
 def test_double_ingests_each_framework(records):
@@ -212,18 +158,13 @@ def test_double_ingests_each_framework(records):
 
 
 def test_incidents_show_in_the_spans(data, records):
-    by = {lab.runbook: lab for lab in data.labels}
+    by = checks.by_runbook(data)
     hs = by["hallucination_spike"]
-    inside = _inside(records, hs)
+    inside = checks.inside(records, hs)
     versions = {(inside[i], r["prompt"]["promptVersion"]) for i, r in enumerate(records)
                 if r["prompt"]["promptName"] == "kb-answer"}
     assert versions == {(True, 13), (False, 12)}
-    to = by["timeout_surge"]
-    inside = _inside(records, to)
-    calls = [(inside[i], r["basic"]["level"] == "ERROR") for i, r in enumerate(records)
-             if r["basic"]["name"] == "check_availability"]
-    rate = {w: sum(e for x, e in calls if x == w) / sum(x == w for x, _ in calls)
-            for w in (True, False)}
+    rate = checks.error_rates(records, by["timeout_surge"], "check_availability")
     assert rate[True] > 4 * rate[False] > 0
     msgs = {r["basic"]["statusMessage"] for r in records
             if r["basic"]["name"] == "check_availability" and r["basic"]["level"] == "ERROR"}
@@ -237,7 +178,7 @@ def test_incidents_show_in_the_spans(data, records):
     win = crew[(crew["start"] >= cs.start) & (crew["start"] < cs.end)]
     before = crew[crew["start"] < cs.start.floor("D")]
     assert win["cost"].mean() > 2.5 * before["cost"].mean()
-    inside = _inside(records, cs)
+    inside = checks.inside(records, cs)
     catalog = Counter((inside[i], r["io"]["output"].startswith('{"items": [{"sku"'))
                       for i, r in enumerate(records) if r["basic"]["name"] == "supplier_catalog._use")
     assert catalog[(True, True)] > 10 * max(1, catalog[(False, True)]) and not catalog[

@@ -3,14 +3,11 @@ Langfuse double the way Langfuse stores Dify, Flowise, Python SDK v2 and LangCha
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pandas as pd
-import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from tests import blind_checks as checks  # puts bench/ on the import path
 
 import blind_lowcode as bl  # noqa: E402
 from blind_data import Incident  # noqa: E402
@@ -18,45 +15,21 @@ from blind_data import Incident  # noqa: E402
 END = "2026-11-25"  # a Wednesday; both days are weekdays
 INCIDENTS = (Incident("timeout_surge", END, 9, 8.0), Incident("cost_spike", END, 12, 5.0),
              Incident("hallucination_spike", "2026-11-24", 9, 6.0))
-
-
-@pytest.fixture(scope="module")
-def data():
-    return bl.generate(seed=11, end_day=END, days=2, incidents=INCIDENTS)
-
-
-@pytest.fixture(scope="module")
-def records(data):
-    with data.double() as dbl:
-        return list(dbl.records)
-
-
-def _inside(rec, label):
-    return label.start <= pd.Timestamp(rec["core"]["startTime"]) < label.end
+BLIND = checks.Blind(bl, seed=11, end=END, incidents=INCIDENTS)
+data, records = BLIND.fixtures()
 
 
 def test_same_seed_same_data_other_seed_other_data(data):
-    again = bl.generate(seed=11, end_day=END, days=2, incidents=INCIDENTS)
-    key = [(s.context.trace_id, s.context.span_id, s.name, s.start_time, s.end_time,
-            dict(s.attributes)) for s in data.spans]
-    assert key == [(s.context.trace_id, s.context.span_id, s.name, s.start_time, s.end_time,
-                    dict(s.attributes)) for s in again.spans]
-    pd.testing.assert_frame_equal(data.truth, again.truth)
-    pd.testing.assert_frame_equal(data.scores, again.scores)
-    other = bl.generate(seed=12, end_day=END, days=2, incidents=INCIDENTS)
-    assert set(other.truth["trace_id"]).isdisjoint(data.truth["trace_id"])
+    checks.assert_same_seed_same_data_other_seed_other_data(BLIND, data)
 
 
 def test_european_day_volumes_environments_and_sessions(data, records):
+    checks.assert_truth_names_every_trace(data)
     t = data.truth
-    assert list(t.columns) == ["trace_id", "agent", "start", "duration_s", "timeout", "error",
-                               "cost", "scored", "bad"]
-    assert t["trace_id"].str.fullmatch(r"[0-9a-f]{32}").all() and t["trace_id"].is_unique
     per_day = t.groupby(t["start"].dt.floor("D")).size()
     assert len(per_day) == 2 and ((per_day > 1000) & (per_day < 1500)).all(), per_day
     hours = t["start"].dt.hour
     assert hours.between(7, 16).sum() > 5 * (~hours.between(6, 19)).sum()
-    assert {format(s.context.trace_id, "032x") for s in data.spans} == set(t["trace_id"])
     roots = {r["core"]["traceId"]: r for r in records if r["basic"]["isRootObservation"]}
     assert len(roots) == len(t)
     env = Counter(r["_trace"]["environment"] for r in roots.values())
@@ -106,17 +79,13 @@ def test_each_platform_as_langfuse_stores_it(data, records):
     assert tags == {("message", "workflow")}
     versions = {r["_trace"]["version"] for r in records if r["_trace"]["name"] == "message"}
     assert versions == {"2026-11-17 08:41:17.482113", "2026-11-24 08:41:17.482113"}
-    billed = Counter()
-    for r in records:
-        billed[r["core"]["traceId"]] += r["usage"]["totalCost"] or 0.0
-    truth = data.truth.set_index("trace_id")["cost"]
-    assert (pd.Series(billed).reindex(truth.index).fillna(0.0) - truth).abs().max() < 1e-9
+    checks.assert_double_bills_the_truth(data, records)
     warned = [r for r in records if r["basic"]["level"] == "WARNING"]
     assert warned and {r["core"]["type"] for r in warned} == {"EVENT"}
 
 
 def test_labels_name_each_cause(data):
-    by = {lab.runbook: lab for lab in data.labels}
+    by = checks.by_runbook(data)
     ts = by["timeout_surge"]
     assert (ts.agent, ts.cause_dimension, ts.cause_value, ts.within) == (
         "message", "tool", "Order Status API", {"agent": "message"})
@@ -130,18 +99,15 @@ def test_labels_name_each_cause(data):
 
 
 def test_incidents_show_in_what_langfuse_serves(data, records):
-    by = {lab.runbook: lab for lab in data.labels}
-    ts = by["timeout_surge"]
-    runs = [(_inside(r, ts), r["basic"]["level"] == "ERROR") for r in records
-            if r["basic"]["name"] == "Order Status API"]
-    rate = {w: sum(e for x, e in runs if x == w) / sum(x == w for x, _ in runs)
-            for w in (True, False)}
+    by = checks.by_runbook(data)
+    rate = checks.error_rates(records, by["timeout_surge"], "Order Status API")
     assert rate[True] > 3 * rate[False] > 0
     msgs = {r["basic"]["statusMessage"] for r in records
             if r["basic"]["name"] == "Order Status API" and r["basic"]["level"] == "ERROR"}
     assert msgs == {f"Reached maximum retries (3) for URL {bl.ERP_URL}"}
     cs = by["cost_spike"]
-    models = Counter((_inside(r, cs), r["model"]["providedModelName"]) for r in records
+    within = checks.inside(records, cs)
+    models = Counter((within[i], r["model"]["providedModelName"]) for i, r in enumerate(records)
                      if r["basic"]["name"] == "ChatOpenAI" and r["_trace"]["name"] == "AgentExecutor")
     assert {m for w, m in models if w} == {"gpt-4.1"}
     assert {m for w, m in models if not w} == {"gpt-4.1-mini"}
@@ -150,8 +116,9 @@ def test_incidents_show_in_what_langfuse_serves(data, records):
     inside = (fl["start"] >= cs.start) & (fl["start"] < cs.end)
     assert 4.0 < fl.loc[inside, "cost"].mean() / fl.loc[~inside, "cost"].mean() < 6.5
     hs = by["hallucination_spike"]
-    versions = {(_inside(r, hs), r["prompt"]["promptVersion"], r["basic"]["environment"])
-                for r in records if r["prompt"]["promptName"] == "policy-answer"}
+    within = checks.inside(records, hs)
+    versions = {(within[i], r["prompt"]["promptVersion"], r["basic"]["environment"])
+                for i, r in enumerate(records) if r["prompt"]["promptName"] == "policy-answer"}
     assert {v for w, v, e in versions if w and e == "production"} == {13}
     assert {v for w, v, e in versions if not w or e == "staging"} == {12}
     pq = t[(t["agent"] == "policy-qa") & t["scored"]]
@@ -176,35 +143,17 @@ def test_judges_annotations_feedback_and_configs(data):
     assert set(ann["environment"]) <= {"production", "default"}
     hours = ann["timestamp"].dt.hour
     assert hours.between(8, 15).all() and (ann["timestamp"].dt.day_of_week < 5).all()
-    ends = t["start"] + pd.to_timedelta(t["duration_s"], unit="s")
-    lag = s["timestamp"] - s["trace_id"].map(pd.Series(ends.array, index=t["trace_id"]))
+    lag = checks.score_lag(data)
     assert (lag > pd.Timedelta(0)).all()
     assert (lag[s["source"] == "EVAL"] < pd.Timedelta(minutes=31)).all()
     assert {c["name"] for c in data.score_configs} == {"quality", "answer_correct"}
 
 
 def test_the_real_source_reads_traces_scores_and_configs(data):
-    import httpx
-    from langfuse.api import LangfuseAPI
-
-    t = data.truth
-    lo = pd.Timestamp(END, tz="UTC") - pd.Timedelta(days=1)
-    hi = pd.Timestamp(END, tz="UTC") + pd.Timedelta(days=1)
-    with data.double() as dbl:
-        with dbl.source() as src:
-            traces = src.traces(lo, hi)
-            scores = src.scores(lo, hi + pd.Timedelta(days=3))
-        with httpx.Client(timeout=10) as http:
-            api = LangfuseAPI(base_url=dbl.base_url, username=dbl.public_key,
-                              password=dbl.secret_key, httpx_client=http)
-            configs = api.score_configs.get(page=1, limit=50)
-            quality = api.scores.get_many(fields="details", limit=100, name="quality")
-            judged = api.scores.get_many(fields="details", limit=100, name="hallucination")
-    assert set(traces["trace_id"]) == set(t["trace_id"])
-    assert len(scores) == len(data.scores)
-    assert sorted(scores["name"].unique()) == sorted(data.scores["name"].unique())
-    cost = traces.set_index("trace_id")["cost_usd"].reindex(t["trace_id"]).to_numpy()
-    assert abs(cost - t["cost"].to_numpy()).max() < 1e-9
+    traces, scores, configs, pages = checks.read_back(data, END, ("quality", "hallucination"),
+                                                      scores_later=pd.Timedelta(days=3))
+    checks.assert_read_back_as_generated(data, traces, scores)
+    quality, judged = pages["quality"], pages["hallucination"]
     assert {c.id for c in configs.data} == {c["id"] for c in bl.SCORE_CONFIGS}
     assert quality.data and {s.config_id for s in quality.data} == {"cfg-quality-1to5"}
     assert {s.source for s in quality.data} == {"ANNOTATION"}
@@ -214,13 +163,4 @@ def test_the_real_source_reads_traces_scores_and_configs(data):
 
 
 def test_bad_incidents_are_refused():
-    with pytest.raises(ValueError, match="unknown runbook 'latency'"):
-        bl.generate(1, END, 1, [Incident("latency", END, 3, 2.0)])
-    with pytest.raises(ValueError, match="one cost_spike"):
-        bl.generate(1, END, 1, [Incident("cost_spike", END, 3, 2.0)] * 2)
-    with pytest.raises(ValueError, match="magnitude"):
-        bl.generate(1, END, 1, [Incident("cost_spike", END, 3, -1.0)])
-    with pytest.raises(ValueError, match="hour"):
-        bl.generate(1, END, 1, [Incident("cost_spike", END, 24, 2.0)])
-    with pytest.raises(ValueError, match="days"):
-        bl.generate(1, END, 0)
+    checks.assert_bad_incidents_refused(bl, END, magnitude=-1.0, hour=True)

@@ -4,59 +4,29 @@ LangfuseConnector, OpenInference smolagents and Semantic Kernel spans."""
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pandas as pd
-import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from tests import blind_checks as checks  # puts bench/ on the import path
 
 import blind_stacks as bs  # noqa: E402
 from blind_data import Incident  # noqa: E402
 
-from tests.doubles import langfuse_ingest as ingest  # noqa: E402
-
 END = "2026-11-18"  # UTC Tue 17th and Wed 18th: Tokyo weekdays from Tue 09:00 to Thu 09:00
 INCIDENTS = (Incident("timeout_surge", END, 2, 5.0), Incident("cost_spike", END, 1, 3.0),
              Incident("hallucination_spike", "2026-11-17", 3, 4.0))
-
-
-@pytest.fixture(scope="module")
-def data():
-    return bs.generate(seed=5, end_day=END, days=2, incidents=INCIDENTS)
-
-
-@pytest.fixture(scope="module")
-def records(data):
-    return ingest.ingest(data.spans, data.prices)
-
-
-def _inside(records, label):
-    ts = pd.to_datetime([r["core"]["startTime"] for r in records], utc=True)
-    return [label.start <= t < label.end for t in ts]
+BLIND = checks.Blind(bs, seed=5, end=END, incidents=INCIDENTS)
+data, records = BLIND.fixtures()
 
 
 def test_same_seed_same_data_other_seed_other_data(data):
-    again = bs.generate(seed=5, end_day=END, days=2, incidents=INCIDENTS)
-    key = [(s.context.trace_id, s.context.span_id, s.name, s.start_time, s.end_time,
-            dict(s.attributes)) for s in data.spans]
-    assert key == [(s.context.trace_id, s.context.span_id, s.name, s.start_time, s.end_time,
-                    dict(s.attributes)) for s in again.spans]
-    pd.testing.assert_frame_equal(data.truth, again.truth)
-    pd.testing.assert_frame_equal(data.scores, again.scores)
-    assert data.labels == again.labels
-    other = bs.generate(seed=6, end_day=END, days=2, incidents=INCIDENTS)
-    assert set(other.truth["trace_id"]).isdisjoint(data.truth["trace_id"])
+    checks.assert_same_seed_same_data_other_seed_other_data(BLIND, data)
 
 
 def test_tokyo_day_shape_volumes_and_mix(data):
+    checks.assert_truth_names_every_trace(data)
     t = data.truth
-    assert list(t.columns) == ["trace_id", "agent", "start", "duration_s", "timeout", "error",
-                               "cost", "scored", "bad"]
-    assert t["trace_id"].str.fullmatch(r"[0-9a-f]{32}").all() and t["trace_id"].is_unique
-    assert {format(s.context.trace_id, "032x") for s in data.spans} == set(t["trace_id"])
     per_day = t.groupby(t["start"].dt.floor("D")).size()
     assert len(per_day) == 2 and ((per_day > 1100) & (per_day < 1400)).all(), per_day
     hours = t["start"].dt.hour
@@ -98,8 +68,7 @@ def test_judges_feedback_and_late_batch_scores(data):
     assert set(s["source"]) == {"API"}
     assert 0.10 < s["trace_id"].nunique() / len(t) < 0.25
     assert t.loc[~t["scored"], "bad"].isna().all()
-    ends = t["start"] + pd.to_timedelta(t["duration_s"], unit="s")
-    lag = s["timestamp"] - s["trace_id"].map(pd.Series(ends.array, index=t["trace_id"]))
+    lag = checks.score_lag(data)
     assert (lag > pd.Timedelta(0)).all()
     ragas = lag[s["name"] == "faithfulness"]
     # the nightly batch (02:00 JST): every RAGAS score lands hours after its trace
@@ -112,7 +81,7 @@ def test_judges_feedback_and_late_batch_scores(data):
 
 
 def test_labels_name_each_cause(data):
-    by = {lab.runbook: lab for lab in data.labels}
+    by = checks.by_runbook(data)
     ts = by["timeout_surge"]
     assert (ts.agent, ts.cause_dimension, ts.cause_value, ts.within) == (
         "billing-assistant", "model", "gpt-4o", {"agent": "billing-assistant"})
@@ -128,14 +97,7 @@ def test_labels_name_each_cause(data):
 
 
 def test_bad_incidents_are_refused():
-    with pytest.raises(ValueError, match="unknown runbook 'latency'"):
-        bs.generate(1, END, 1, [Incident("latency", END, 3, 2.0)])
-    with pytest.raises(ValueError, match="one cost_spike"):
-        bs.generate(1, END, 1, [Incident("cost_spike", END, 3, 2.0)] * 2)
-    with pytest.raises(ValueError, match="magnitude"):
-        bs.generate(1, END, 1, [Incident("cost_spike", END, 3, 0.0)])
-    with pytest.raises(ValueError, match="days"):
-        bs.generate(1, END, 0)
+    checks.assert_bad_incidents_refused(bs, END, magnitude=0.0, hour=False)
 
 
 def test_double_ingests_each_stack(data, records):
@@ -178,24 +140,15 @@ def test_double_ingests_each_stack(data, records):
                       ("gpt-4o-mini-2024-07-18", "model-gpt-4o-mini"),
                       (bs._CLAUDE, "model-claude-sonnet-4-5"),
                       ("gpt-4o", "model-gpt-4o"), ("gpt-4o-mini", "model-gpt-4o-mini")}
-    billed: Counter = Counter()
-    for r in records:
-        billed[r["core"]["traceId"]] += r["usage"]["totalCost"] or 0.0
-    truth = data.truth.set_index("trace_id")["cost"]
-    assert (pd.Series(billed).reindex(truth.index).fillna(0.0) - truth).abs().max() < 1e-9
+    checks.assert_double_bills_the_truth(data, records)
     prompts = {(r["prompt"]["promptName"], r["prompt"]["promptVersion"]) for r in records
                if r["prompt"]["promptName"]}
     assert prompts == {("trip-planner-system", 12), ("trip-planner-system", 14)}
 
 
 def test_incidents_and_background_errors_show_in_the_spans(data, records):
-    by = {lab.runbook: lab for lab in data.labels}
-    to = by["timeout_surge"]
-    inside = _inside(records, to)
-    calls = [(inside[i], r["basic"]["level"] == "ERROR") for i, r in enumerate(records)
-             if r["basic"]["name"] == "chat.completions gpt-4o"]
-    rate = {w: sum(e for x, e in calls if x == w) / sum(x == w for x, _ in calls)
-            for w in (True, False)}
+    by = checks.by_runbook(data)
+    rate = checks.error_rates(records, by["timeout_surge"], "chat.completions gpt-4o")
     assert rate[True] > 2.5 * rate[False] > 0
     msgs = {r["basic"]["statusMessage"] for r in records
             if r["basic"]["name"].startswith("chat.completions") and r["basic"]["level"] == "ERROR"}
@@ -203,7 +156,7 @@ def test_incidents_and_background_errors_show_in_the_spans(data, records):
     assert not any(r["basic"]["level"] == "ERROR" for r in records
                    if r["basic"]["name"] == "chat.completions gpt-4o-mini")
     cs = by["cost_spike"]
-    inside = _inside(records, cs)
+    inside = checks.inside(records, cs)
     tokens = {True: [], False: []}
     for i, r in enumerate(records):
         if r["basic"]["name"] == "chat gpt-4.1-mini" and r["usage"]["usageDetails"]:
@@ -211,7 +164,7 @@ def test_incidents_and_background_errors_show_in_the_spans(data, records):
     ratio = (sum(tokens[True]) / len(tokens[True])) / (sum(tokens[False]) / len(tokens[False]))
     assert 2.2 < ratio < 3.2
     hs = by["hallucination_spike"]
-    inside = _inside(records, hs)
+    inside = checks.inside(records, hs)
     embed = {(inside[i], r["model"]["providedModelName"]) for i, r in enumerate(records)
              if r["core"]["type"] == "EMBEDDING"}
     assert embed == {(True, "text-embedding-3-large"), (False, "text-embedding-3-small")}
@@ -227,27 +180,10 @@ def test_incidents_and_background_errors_show_in_the_spans(data, records):
 
 
 def test_the_real_source_reads_traces_scores_and_configs(data):
-    import httpx
-    from langfuse.api import LangfuseAPI
-
-    t = data.truth
-    lo = pd.Timestamp(END, tz="UTC") - pd.Timedelta(days=1)
-    hi = pd.Timestamp(END, tz="UTC") + pd.Timedelta(days=1)
-    with data.double() as dbl:
-        with dbl.source() as src:
-            traces = src.traces(lo, hi)
-            scores = src.scores(lo, hi + pd.Timedelta(days=1))
-        with httpx.Client(timeout=10) as http:
-            api = LangfuseAPI(base_url=dbl.base_url, username=dbl.public_key,
-                              password=dbl.secret_key, httpx_client=http)
-            configs = api.score_configs.get(page=1, limit=50)
-            faith = api.scores.get_many(fields="details", limit=100, name="faithfulness")
-            ragas = api.scores.get_many(fields="details", limit=100, name="context_precision")
-    assert set(traces["trace_id"]) == set(t["trace_id"])
-    assert len(scores) == len(data.scores)
-    assert sorted(scores["name"].unique()) == sorted(data.scores["name"].unique())
-    cost = traces.set_index("trace_id")["cost_usd"].reindex(t["trace_id"]).to_numpy()
-    assert abs(cost - t["cost"].to_numpy()).max() < 1e-9
+    traces, scores, configs, pages = checks.read_back(
+        data, END, ("faithfulness", "context_precision"), scores_later=pd.Timedelta(days=1))
+    checks.assert_read_back_as_generated(data, traces, scores)
+    faith, ragas = pages["faithfulness"], pages["context_precision"]
     assert {c.id for c in configs.data} == {c["id"] for c in bs.SCORE_CONFIGS}
     assert faith.data and {s.config_id for s in faith.data} == {"cfg-faithfulness-01"}
     assert ragas.data and {s.config_id for s in ragas.data} == {None}

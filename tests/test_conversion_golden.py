@@ -7,22 +7,20 @@ result."""
 
 from __future__ import annotations
 
-import json
-
 import pyarrow as pa
 import pytest
 
-from tests import conversion_golden
+from tests import conversion_golden, golden
 
 
 @pytest.fixture(scope="module")
 def outputs() -> dict:
-    return json.loads(json.dumps(conversion_golden.outputs()))
+    return golden.as_written(conversion_golden.outputs())
 
 
 @pytest.fixture(scope="module")
 def expected() -> dict:
-    return json.loads((conversion_golden.HERE / "expected.json").read_text())
+    return golden.expected(conversion_golden.HERE)
 
 
 @pytest.mark.parametrize("frame", ["raw", "observations"])

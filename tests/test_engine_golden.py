@@ -6,22 +6,20 @@ of result."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests import engine_golden
+from tests import engine_golden, golden
 
 
 @pytest.fixture(scope="module")
 def outputs() -> dict:
     # through JSON, as the stored file was written: tuples become lists on both sides
-    return json.loads(json.dumps(engine_golden.outputs()))
+    return golden.as_written(engine_golden.outputs())
 
 
 @pytest.fixture(scope="module")
 def expected() -> dict:
-    return json.loads((engine_golden.HERE / "expected.json").read_text())
+    return golden.expected(engine_golden.HERE)
 
 
 @pytest.mark.parametrize("window", ["day", "week"])

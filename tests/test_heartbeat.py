@@ -8,25 +8,13 @@ import time
 
 import pandas as pd
 import pytest
-from alertmanager_server import PASSWORD, USERNAME, AlertmanagerServer, Receiver, poll
+from alertmanager_server import PASSWORD, USERNAME, poll
 
 from workbench.alerts.heartbeat import WATCHDOG, send_heartbeat, watchdog_alert
 from workbench.cli import EXIT_OK, main
 from workbench.errors import AlertDeliveryError, ConfigError
 
 pytestmark = pytest.mark.alertmanager
-
-
-@pytest.fixture(scope="module")
-def am_receiver():
-    with Receiver() as recv:
-        yield recv
-
-
-@pytest.fixture(scope="module")
-def am(am_receiver, tmp_path_factory):
-    with AlertmanagerServer(tmp_path_factory.mktemp("am-heartbeat"), am_receiver.url) as server:
-        yield server
 
 
 @pytest.fixture(autouse=True)

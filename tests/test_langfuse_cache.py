@@ -7,24 +7,17 @@ import pytest
 
 import copy
 
-from tests.doubles import LangfuseDouble, sample
+from tests.doubles import LangfuseDouble
 from tests.doubles.langfuse_ingest import iso
 from workbench import schema
 from workbench.sources import incomplete_reason
-from workbench.sources.langfuse import _legacy, _slices
+from workbench.sources.langfuse import _slices
 
 OBS = "/api/public/v2/observations"
 DAY = ("2026-11-02T00:00:00Z", "2026-11-03T00:00:00Z")
 
 
-@pytest.fixture(autouse=True)
-def _clean():
-    _legacy.forget()
-
-
-@pytest.fixture(scope="module")
-def smp():
-    return sample(n_traces=60, prices=())  # costs exactly as the spans carry them
+pytestmark = pytest.mark.usefixtures("forget_legacy")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from tests.doubles import LangfuseDouble, sample
 from tests.doubles import langfuse_query as lq
 from workbench.errors import SourceAuthError, SourceError
 from workbench.sources import incomplete_reason
-from workbench.sources.langfuse import _legacy
 
 DAY = ("2026-11-02T00:00:00Z", "2026-11-03T00:00:00Z")
 OBS = "/api/public/v2/observations"
@@ -19,9 +18,7 @@ OBS = "/api/public/v2/observations"
 FAST = dict(slice_s=86400, page_limit=40, backoff_s=0.01, concurrency=1)
 
 
-@pytest.fixture(autouse=True)
-def _clean():
-    _legacy.forget()
+pytestmark = pytest.mark.usefixtures("forget_legacy")
 
 
 @pytest.fixture(scope="module")

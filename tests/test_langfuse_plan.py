@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.doubles import LangfuseDouble, sample
+from tests.doubles.sample import settled_now
 from workbench.sources import incomplete_reason
 from workbench.sources.langfuse import _cache, _legacy, _parse, _slices, _source
 from workbench.sources import conventions as conv
@@ -20,18 +21,7 @@ WEEK = ("2026-11-01T00:00:00Z", "2026-11-08T00:00:00Z")  # the sample's 6 busy h
 T0 = pd.Timestamp("2026-11-02T00:00:00Z")
 
 
-@pytest.fixture(autouse=True)
-def _clean():
-    _legacy.forget()
-
-
-@pytest.fixture(scope="module")
-def smp():
-    return sample(n_traces=60, prices=())
-
-
-def _later():
-    return pd.Timestamp("2026-11-20T00:00:00Z")
+pytestmark = pytest.mark.usefixtures("forget_legacy")
 
 
 def _exact(got: pd.DataFrame, want: pd.DataFrame) -> None:
@@ -278,7 +268,7 @@ def test_malformed_items_are_counted_per_pull():
 
 def test_cache_holds_one_file_a_day_and_a_closed_window_whole(smp, tmp_path):
     with LangfuseDouble(*smp.frames) as d:
-        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=settled_now) as src:
             first = src.observations(*WEEK)
         (folder,) = tmp_path.iterdir()
         days = sorted(p.name for p in folder.glob("[0-9]*.parquet"))
@@ -286,7 +276,7 @@ def test_cache_holds_one_file_a_day_and_a_closed_window_whole(smp, tmp_path):
         assert len(list(folder.glob("mapped-*.parquet"))) == 1
         assert len(list(folder.glob("reported-*.json"))) == 1
         d.reset_log()
-        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=settled_now) as src:
             again = src.observations(*WEEK)
             stats = src.last_stats
         assert d.requests == []  # rows, mapping and reported counts all from disk
@@ -297,13 +287,13 @@ def test_cache_holds_one_file_a_day_and_a_closed_window_whole(smp, tmp_path):
 
 def test_a_changed_or_torn_day_file_is_pulled_again(smp, tmp_path):
     with LangfuseDouble(*smp.frames) as d:
-        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=settled_now) as src:
             first = src.observations(*WEEK)
         (folder,) = tmp_path.iterdir()
         busy = folder / f"{T0.value // 1000}.parquet"
         busy.write_bytes(b"not parquet")
         d.reset_log()
-        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=settled_now) as src:
             again = src.observations(*WEEK)
         pulled = _pulled(d)
     pd.testing.assert_frame_equal(again, first)
@@ -329,12 +319,12 @@ def test_an_open_window_is_not_kept_whole_and_its_open_hours_not_cached(smp, tmp
 def test_days_short_of_the_reported_counts_are_pulled_again(smp, tmp_path):
     with LangfuseDouble(*smp.frames) as d:
         d.drop_rows(0.1, seed=3)
-        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=settled_now) as src:
             short = src.observations(*WEEK)
         assert "fewer observations pulled than Langfuse reports" in incomplete_reason(short)
         d.clear_faults()
         d.reset_log()
-        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=settled_now) as src:
             full = src.observations(*WEEK)
         pulled = _pulled(d)
     assert incomplete_reason(full) is None
@@ -345,11 +335,11 @@ def test_days_short_of_the_reported_counts_are_pulled_again(smp, tmp_path):
 def test_a_cache_of_another_version_is_never_read(smp, tmp_path, monkeypatch):
     with LangfuseDouble(*smp.frames) as d:
         monkeypatch.setattr(_cache, "CACHE_VERSION", _cache.CACHE_VERSION - 1)
-        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=settled_now) as src:
             src.observations(*WEEK)
         monkeypatch.undo()
         d.reset_log()
-        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=settled_now) as src:
             got = src.observations(*WEEK)
             stats = src.last_stats
         assert _pulled(d)
@@ -367,11 +357,11 @@ def _read_over_an_older_cache(tmp_path, monkeypatch, fixture, version: int) -> p
     getattr(otel_fixtures, fixture)(rec)
     with LangfuseDouble.from_spans(rec.spans, prices=()) as d:
         monkeypatch.setattr(_cache, "CACHE_VERSION", version)
-        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=settled_now) as src:
             src.observations(*WEEK)
         monkeypatch.undo()
         d.reset_log()
-        with d.source(cache_dir=tmp_path, slice_s=3600, now=_later) as src:
+        with d.source(cache_dir=tmp_path, slice_s=3600, now=settled_now) as src:
             got = src.observations(*WEEK)
             stats = src.last_stats
         assert _pulled(d)

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.doubles import LangfuseDouble, sample
+from tests.doubles import LangfuseDouble
+from tests.doubles.sample import settled_now
 from workbench.sources import conventions as conv
-from workbench.sources.langfuse import _legacy, _score_configs
+from workbench.sources.langfuse import _score_configs
 
 WEEK = ("2026-11-01T00:00:00Z", "2026-11-08T00:00:00Z")
 CONFIGS = "/api/public/score-configs"
@@ -25,18 +26,7 @@ FAITHFULNESS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _clean():
-    _legacy.forget()
-
-
-@pytest.fixture(scope="module")
-def smp():
-    return sample(n_traces=60, prices=())
-
-
-def _later():
-    return pd.Timestamp("2026-11-20T00:00:00Z")
+pytestmark = pytest.mark.usefixtures("forget_legacy")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +56,7 @@ def test_ranges_take_numeric_configs_with_both_ends_and_the_live_one_over_the_ar
 def test_a_judge_is_read_on_its_configs_scale_not_on_the_one_its_values_suggest(frames):
     records, scores, n = frames
     with LangfuseDouble(records, scores, score_configs=FAITHFULNESS) as d, \
-            d.source(slice_s=3600, now=_later) as src:
+            d.source(slice_s=3600, now=settled_now) as src:
         got = src.scores(*WEEK)
         assert len(d.requests_to(CONFIGS)) == 1
     faith = got[got["name"] == "faithfulness"]
@@ -87,7 +77,7 @@ def test_a_judge_is_read_on_its_configs_scale_not_on_the_one_its_values_suggest(
 def test_a_declared_scale_in_the_conventions_wins_over_the_config(frames):
     records, scores, _ = frames
     with LangfuseDouble(records, scores, score_configs=FAITHFULNESS) as d, \
-            d.source(slice_s=3600, now=_later) as src:
+            d.source(slice_s=3600, now=settled_now) as src:
         got = src.scores(*WEEK)
     mine = conv.load({"scores": {"groundedness": {"scales": {"faithfulness": [0, 2]}}}})
     values = mine.score_values(got)
@@ -98,10 +88,10 @@ def test_a_declared_scale_in_the_conventions_wins_over_the_config(frames):
 def test_configs_are_kept_with_a_closed_window_in_the_cache(frames, tmp_path):
     records, scores, _ = frames
     with LangfuseDouble(records, scores, score_configs=FAITHFULNESS) as d:
-        with d.source(slice_s=3600, now=_later, cache_dir=tmp_path) as src:
+        with d.source(slice_s=3600, now=settled_now, cache_dir=tmp_path) as src:
             first = src.scores(*WEEK)
         d.reset_log()
-        with d.source(slice_s=3600, now=_later, cache_dir=tmp_path) as src:
+        with d.source(slice_s=3600, now=settled_now, cache_dir=tmp_path) as src:
             again = src.scores(*WEEK)
         assert d.requests == []
     pd.testing.assert_frame_equal(again, first)
@@ -111,7 +101,7 @@ def test_a_server_that_cannot_list_configs_leaves_scales_inferred_and_is_asked_a
         frames, caplog):
     records, scores, _ = frames
     with LangfuseDouble(records, scores, score_configs=FAITHFULNESS) as d, \
-            d.source(slice_s=3600, now=_later, max_attempts=1) as src:
+            d.source(slice_s=3600, now=settled_now, max_attempts=1) as src:
         d.server_error(times=1, status=503, path=CONFIGS)
         with caplog.at_level(logging.WARNING, logger="workbench.sources.langfuse"):
             first = src.scores(*WEEK)

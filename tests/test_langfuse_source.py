@@ -10,22 +10,11 @@ from tests.doubles import LangfuseDouble, double_from_dataset, sample
 from workbench import schema
 from workbench.errors import ConfigError
 from workbench.sources import get_source, incomplete_reason
-from workbench.sources.langfuse import _legacy
 
 DAY = ("2026-11-02T00:00:00Z", "2026-11-03T00:00:00Z")
 
 
-@pytest.fixture(autouse=True)
-def _clean(monkeypatch):
-    for var in ("LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "LANGFUSE_BASE_URL"):
-        monkeypatch.delenv(var, raising=False)
-    _legacy.forget()
-
-
-@pytest.fixture(scope="module")
-def smp():
-    # a project whose model table prices nothing: costs are exactly what the spans carry
-    return sample(n_traces=60, prices=())
+pytestmark = pytest.mark.usefixtures("forget_legacy")
 
 
 @pytest.fixture(scope="module")

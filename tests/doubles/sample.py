@@ -48,6 +48,12 @@ class Sample:
         return self.records, self.scores
 
 
+def settled_now() -> pd.Timestamp:
+    """A ``now`` for a source reading a sample from its default ``start``: weeks later, so every
+    hour of it is settled (and may be cached)."""
+    return pd.Timestamp("2026-11-20T00:00:00Z")
+
+
 def sample(n_traces: int = 60, start: str = "2026-11-02T00:00:00Z", hours: float = 6.0,
            seed: int = 7, prices: Any = DEFAULT_PRICES) -> Sample:
     """``n_traces`` requests spread over ``hours`` from ``start``, agents in turn."""

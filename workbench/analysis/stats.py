@@ -32,12 +32,16 @@ _CHI2_1_MEDIAN = 0.4549364231195724
 _MAX_PHI = 10.0
 
 
+def _floats(observed, expected, phi) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``observed`` and ``expected`` as float arrays, and ``phi`` as one no smaller than 1."""
+    return (np.asarray(observed, dtype="float64"), np.asarray(expected, dtype="float64"),
+            np.maximum(np.asarray(phi, dtype="float64"), 1.0))
+
+
 def p_upper(kind: str, observed, expected, n=None, variance=None, phi=1.0) -> np.ndarray:
     """One-sided p-value of seeing at least ``observed`` where the baseline expects
     ``expected`` (1 where nothing was expected and nothing seen)."""
-    o = np.asarray(observed, dtype="float64")
-    e = np.asarray(expected, dtype="float64")
-    phi = np.maximum(np.asarray(phi, dtype="float64"), 1.0)
+    o, e, phi = _floats(observed, expected, phi)
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "mean":
             v = np.asarray(variance, dtype="float64") * phi
@@ -68,9 +72,7 @@ def llr(kind: str, observed, expected, n=None, variance=None, phi=1.0) -> np.nda
     """Log-likelihood ratio of "the window's own level" against the baseline, 0 unless the
     change is in the bad direction. Ranks candidate windows: the window a change fills
     maximises it."""
-    o = np.asarray(observed, dtype="float64")
-    e = np.asarray(expected, dtype="float64")
-    phi = np.maximum(np.asarray(phi, dtype="float64"), 1.0)
+    o, e, phi = _floats(observed, expected, phi)
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "mean":
             v = np.asarray(variance, dtype="float64") * phi

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,12 +25,12 @@ from typing import Any
 import httpx
 import orjson
 
-from workbench.deadline import Deadline
-from workbench.errors import SourceError, SourceTimeout, SourceUnavailable
+from workbench.deadline import Deadline, DeadlineTransport
+from workbench.errors import ConfigError, SourceError, SourceTimeout, SourceUnavailable
 from workbench.http_retry import backoff, retry_after
 
 __all__ = ["MAX_REQUEST_TIMEOUT_S", "Budget", "BudgetExhausted", "Counters", "Malformed",
-           "RetryPolicy", "get_with_retries", "json_body", "retryable"]
+           "PooledTransport", "RetryPolicy", "get_with_retries", "json_body", "retryable"]
 
 log = logging.getLogger("workbench.sources")
 
@@ -87,6 +88,31 @@ class RetryPolicy:
     max_attempts: int = 4
     backoff_s: float = 0.5
     max_backoff_s: float = 20.0
+
+
+class PooledTransport:
+    """A source's pooled HTTP client: every request bounded by ``timeout_s`` (at most
+    :data:`MAX_REQUEST_TIMEOUT_S`) and the pull's deadline, retried by :attr:`policy`; its sockets
+    released on :meth:`close` or when the source is collected (notebooks often drop sources
+    without closing them). ``url``: the server, as errors name it; ``client``: further
+    ``httpx.Client`` arguments."""
+
+    def __init__(self, url: str, *, timeout_s: float, max_attempts: int, backoff_s: float,
+                 max_backoff_s: float, pool_size: int, **client: Any) -> None:
+        if not 0 < timeout_s <= MAX_REQUEST_TIMEOUT_S:
+            raise ConfigError(f"timeout_s must be in (0, {MAX_REQUEST_TIMEOUT_S}], "
+                              f"got {timeout_s}")
+        self.base_url = url
+        self.timeout_s = timeout_s
+        self.policy = RetryPolicy(timeout_s=timeout_s, max_attempts=max(1, max_attempts),
+                                  backoff_s=backoff_s, max_backoff_s=max_backoff_s)
+        limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
+        self._http = httpx.Client(timeout=timeout_s, limits=limits, follow_redirects=True,
+                                  transport=DeadlineTransport(limits=limits), **client)
+        self._finalizer = weakref.finalize(self, self._http.close)
+
+    def close(self) -> None:
+        self._finalizer()
 
 
 def json_body(check: Callable[[Any], bool] | None, what: str) -> Callable[[bytes], Any]:

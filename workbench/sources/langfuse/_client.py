@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import os
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,10 +32,9 @@ from langfuse.api import LangfuseAPI
 __all__ = ["Budget", "BudgetExhausted", "Config", "Malformed", "NotFound", "Stats", "Transport",
            "resolve_config"]
 
-from workbench.deadline import DeadlineTransport
 from workbench.errors import ConfigError, SourceAuthError, SourceError, SourceQueryError
 from workbench.sources._pull import (MAX_REQUEST_TIMEOUT_S, Budget, BudgetExhausted, Counters,
-                                     Malformed, RetryPolicy, get_with_retries,
+                                     Malformed, PooledTransport, get_with_retries,
                                      json_body)
 
 log = logging.getLogger("workbench.sources.langfuse")
@@ -107,30 +105,17 @@ def _message(resp: httpx.Response) -> str:
     return str(body)[:200]
 
 
-class Transport:
+class Transport(PooledTransport):
     """GET JSON from Langfuse through the SDK client, with time-outs, retries and a budget."""
 
     def __init__(self, config: Config, *, timeout_s: float = MAX_REQUEST_TIMEOUT_S,
                  max_attempts: int = 5, backoff_s: float = 0.5, max_backoff_s: float = 30.0,
                  pool_size: int = 16) -> None:
-        if not 0 < timeout_s <= MAX_REQUEST_TIMEOUT_S:
-            raise ConfigError(f"timeout_s must be in (0, {MAX_REQUEST_TIMEOUT_S}], "
-                              f"got {timeout_s}")
-        self.base_url = config.base_url
-        self.timeout_s = timeout_s
-        self.policy = RetryPolicy(timeout_s=timeout_s, max_attempts=max(1, max_attempts),
-                                  backoff_s=backoff_s, max_backoff_s=max_backoff_s)
-        limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
-        self._httpx = httpx.Client(timeout=timeout_s, limits=limits, follow_redirects=True,
-                                   transport=DeadlineTransport(limits=limits))
-        # sources are often dropped without close() in notebooks: release sockets on collection
-        self._finalizer = weakref.finalize(self, self._httpx.close)
+        super().__init__(config.base_url, timeout_s=timeout_s, max_attempts=max_attempts,
+                         backoff_s=backoff_s, max_backoff_s=max_backoff_s, pool_size=pool_size)
         self.api = LangfuseAPI(base_url=config.base_url, username=config.public_key,
                                password=config.secret_key, timeout=timeout_s,
-                               httpx_client=self._httpx)
-
-    def close(self) -> None:
-        self._finalizer()
+                               httpx_client=self._http)
 
     def get(self, path: str, params: dict[str, Any], budget: Budget, stats: Stats,
             check: Callable[[Any], bool] | None = None) -> Any:

@@ -13,17 +13,15 @@
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from workbench.deadline import DeadlineTransport
-from workbench.errors import ConfigError, SourceAuthError, SourceError, SourceQueryError
+from workbench.errors import SourceAuthError, SourceError, SourceQueryError
 from workbench.sources._pull import (MAX_REQUEST_TIMEOUT_S, Budget, BudgetExhausted, Counters,
-                                     RetryPolicy, get_with_retries, json_body)
+                                     PooledTransport, get_with_retries, json_body)
 
 from ._config import ENV_ORG_ID, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME, Config
 
@@ -73,28 +71,15 @@ def _text(resp: httpx.Response) -> str:
     return " ".join(resp.text.split())[:300]
 
 
-class Transport:
+class Transport(PooledTransport):
     """GET JSON from Tempo with time-outs, retries and a budget."""
 
     def __init__(self, config: Config, *, timeout_s: float = MAX_REQUEST_TIMEOUT_S,
                  max_attempts: int = 4, backoff_s: float = 0.5, max_backoff_s: float = 20.0,
                  pool_size: int = 16) -> None:
-        if not 0 < timeout_s <= MAX_REQUEST_TIMEOUT_S:
-            raise ConfigError(f"timeout_s must be in (0, {MAX_REQUEST_TIMEOUT_S}], got "
-                              f"{timeout_s}")
-        self.base_url = config.url
-        self.timeout_s = timeout_s
-        self.policy = RetryPolicy(timeout_s=timeout_s, max_attempts=max(1, max_attempts),
-                                  backoff_s=backoff_s, max_backoff_s=max_backoff_s)
-        limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
-        self._http = httpx.Client(base_url=config.url + "/", headers=config.http_headers(),
-                                  timeout=timeout_s, limits=limits, follow_redirects=True,
-                                  transport=DeadlineTransport(limits=limits))
-        # sources are often dropped without close() in notebooks: release sockets on collection
-        self._finalizer = weakref.finalize(self, self._http.close)
-
-    def close(self) -> None:
-        self._finalizer()
+        super().__init__(config.url, timeout_s=timeout_s, max_attempts=max_attempts,
+                         backoff_s=backoff_s, max_backoff_s=max_backoff_s, pool_size=pool_size,
+                         base_url=config.url + "/", headers=config.http_headers())
 
     def get_json(self, path: str, params: dict[str, Any], budget: Budget, stats: Stats,
                  check: Callable[[Any], bool] | None = None) -> Any:
