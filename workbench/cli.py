@@ -429,8 +429,9 @@ def _check(args: argparse.Namespace) -> int:
     result = run_check(since, at=at, source=args.source, data_dir=data, sink=sink,
                        deadline=Deadline.after(budget))
     for f in result.firing:
-        print(f"[{f.severity}] {f.runbook}.{f.signal} {f.start:%Y-%m-%d %H:%M}-{f.end:%H:%M}: "
-              f"{_one_line(f.summary)}")
+        unconfirmed = "" if f.confirmed else " (unconfirmed: partial data, not alerted)"
+        print(f"[{f.severity}] {f.runbook}.{f.signal} {f.start:%Y-%m-%d %H:%M}-{f.end:%H:%M}"
+              f"{unconfirmed}: {_one_line(f.summary)}")
     d = result.delivery
     sent = (f"alerts sent: {len(d.sent)}, spooled: {len(d.spooled)}"
             + (f", already sent by an earlier run: {len(d.skipped)}" if d.skipped else "")
