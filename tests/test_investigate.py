@@ -69,6 +69,25 @@ def test_a_quiet_window_has_no_severe_signal(store, labels):
     assert table.loc["cost_per_request", "severity"] == "ok"
 
 
+def test_a_window_no_worse_than_its_baseline_names_no_suspect(store, labels):
+    """Cost per request below what the window's traffic should cost and nothing fired: no
+    excess to attribute, so no "top suspect" in the summary, the HTML or the summary JSON
+    (attribution's raw means would otherwise name a slice, e.g. an environment)."""
+    from workbench.reports.runbook_summary import runbook_summary
+
+    start = labels["cost_spike"].start.floor("D") - pd.Timedelta(days=1) + pd.Timedelta(hours=3)
+    quiet = investigate("cost_spike", "local", start, start + pd.Timedelta(hours=3),
+                        data_dir=store)
+    row = quiet.signal_table().set_index("signal").loc["cost_per_request"]
+    assert row["observed"] < row["expected"] and quiet.firing == []
+    assert quiet.suspects().empty and quiet.suspects("environment").empty
+    assert quiet.summary()["top_suspect"] is None
+    assert "Top suspect" not in quiet.summary_html()
+    assert "nothing to attribute" in quiet.suspects_html()
+    s = runbook_summary(quiet)
+    assert s["severity"] == "none" and s["top_suspect"] is None and s["suspects"] == []
+
+
 def test_signal_series_shows_each_hour_against_what_it_should_have_been(cases, labels):
     inv, lab = cases["timeout_surge"], labels["timeout_surge"]
     s = inv.signal_series()

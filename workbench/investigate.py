@@ -379,6 +379,12 @@ class Investigation:
             raise ConfigError(f"dimension {dimension!r} is not one of runbook "
                               f"{self.runbook.name!r}'s attribution dimensions {self.dimensions}")
         key = f"suspects:{dimension}"
+        if key not in self._cache and not self.firing and not self._worse_than_expected():
+            # nothing fired and the window is no worse than its traffic should be: there is no
+            # excess to attribute, and naming a "top suspect" would read as a finding
+            self._cache[key] = pd.DataFrame(columns=["rank", "suspect", "dimension", "value",
+                                                     "within", "contribution", "incident",
+                                                     "baseline"])
         if key not in self._cache:
             ctx = self.context
             if dimension is not None:
@@ -394,6 +400,16 @@ class Investigation:
                 "incident": [s.incident for s in found], "baseline": [s.baseline for s in found],
             })
         return self._cache[key].copy()
+
+    def _worse_than_expected(self) -> bool:
+        """The primary signal over the window is on the bad side of what the baseline expects
+        of the same traffic (above it, or below it for a signal whose direction is down)."""
+        row = self.signal_table().set_index("signal").loc[self.primary]
+        observed, expected = float(row["observed"]), float(row["expected"])
+        if not (np.isfinite(observed) and np.isfinite(expected)):
+            return False
+        up = self.runbook.signal(self.primary).get("direction", "up") != "down"
+        return observed > expected if up else observed < expected
 
     def suspects_html(self, dimension: str | None = None) -> str:
         table = self.suspects(dimension)
