@@ -4,6 +4,7 @@ import copy
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -251,6 +252,35 @@ def test_trace_content_is_escaped_in_findings(week):
                                 summary="<script>alert(1)</script> from agent <b>"))
     out = html.findings(rep)
     assert "<script>alert(1)" not in out and "&lt;script&gt;alert(1)&lt;/script&gt;" in out
+
+
+def test_findings_table_prints_figures_in_their_unit_and_missing_ones_as_a_dash(week):
+    """Observed and baseline in one unit (dollars for cost, as the finding's summary says);
+    a check that could not judge shows a dash, never "– ratio", and a value with nothing
+    before it a "new" ratio, never "inf"."""
+    from workbench.findings import Finding
+    from workbench.reports import html
+
+    rep = daily.build("2026-11-08", FrameSource(week), days=2)
+    day, nan = rep.date, float("nan")
+    rep.findings[:] = [
+        Finding(runbook="cost_spike", signal="cost_per_request", severity="warning",
+                start=day, end=day + pd.Timedelta(hours=2), observed=0.11370404,
+                baseline=0.03917890, unit="USD", summary="cost per request rose"),
+        Finding(runbook="hallucination_spike", signal="daily_hallucination_rate",
+                severity="info", status="insufficient_data", start=day,
+                end=day + pd.Timedelta(days=1), observed=nan, baseline=nan, unit="ratio",
+                summary="no hallucination score"),
+        Finding(runbook="timeout_surge", signal="timeout_errors", severity="warning",
+                start=day, end=day + pd.Timedelta(hours=1), observed=0.05, baseline=0.0,
+                unit="ratio", summary="timeouts where there were none"),
+    ]
+    out = html.findings(rep)
+    # the text of each cell ("$" is set apart in a span so that JupyterLab shows no math)
+    cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td>(.*?)</td>", out, re.S)]
+    assert "$0.1137" in cells and "$0.03918" in cells
+    assert "– ratio" not in out and not any(c.lower() in ("nan", "inf") for c in cells)
+    assert "0.05" in cells and "new" in cells
 
 
 def test_failing_source_degrades_the_report_and_alerts(week, tmp_path):

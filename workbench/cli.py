@@ -305,9 +305,11 @@ def _runbook(args: argparse.Namespace) -> int:
     path = summary_path_of(html)
     s = read_summary(path)
     primary = s.get("primary") or {}
+    unit = str(primary.get("unit") or "")
     top = f"; top suspect: {_one_line(s['top_suspect'])}" if s.get("top_suspect") else ""
     print(f"{s.get('runbook')}: severity {s.get('verdict')}; {primary.get('signal')} "
-          f"{fmt_value(primary.get('observed'))} against {fmt_value(primary.get('expected'))} "
+          f"{fmt_value(primary.get('observed'), unit)} against "
+          f"{fmt_value(primary.get('expected'), unit)} "
           f"expected; firing: {', '.join(s.get('firing') or []) or 'none'}{top}; "
           f"summary: {path}")
     for problem in s.get("problems") or []:

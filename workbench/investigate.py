@@ -34,6 +34,7 @@ from workbench.analysis.signals import SCORE_SIGNALS, score_notes
 from workbench.deadline import Deadline, active_deadline
 from workbench.errors import ConfigError
 from workbench.findings import SEVERITIES, Finding
+from workbench.reports.document import fmt_value
 from workbench.runbooks import Runbook
 from workbench.sources import (TraceSource, incomplete_reason, mark_incomplete,
                                open_trace_source, pulling, to_window)
@@ -291,14 +292,15 @@ class Investigation:
         s = self.summary()
         sev = s["severity"]
         fired = ", ".join(s["firing"]) or "no detector fired"
+        unit = str(self.runbook.signal(s["primary_signal"]).get("unit", ""))
         if np.isfinite(s["observed"]):
             # the whole scope's figures: a finding on a slice (a new prompt version, some
             # hours) quotes its own, so say which these are
             scope = f"all of {s['agent']}" if s["agent"] else "all traffic"
             what = "scored traces" if SIGNALS[s["primary_signal"]].scored else "traces"
             judged = (f"{_e(s['primary_signal'])} over {_e(scope)} in the window "
-                      f"({s['units']:,} {what}): {s['observed']:.4g} against "
-                      f"{s['baseline']:.4g} expected for the same traffic "
+                      f"({s['units']:,} {what}): {fmt_value(s['observed'], unit)} against "
+                      f"{fmt_value(s['baseline'], unit)} expected for the same traffic "
                       f"(p={s['p_value']:.2g}).")
         else:
             what = "scored traces" if SIGNALS[s["primary_signal"]].scored else "traces"

@@ -17,6 +17,7 @@ import pandas as pd
 from workbench.alerts import Delivery
 from workbench.findings import Finding
 from workbench.plots import flagged_days
+from workbench.reports.document import fmt_value
 from workbench.safehtml import escape, mathsafe
 
 if TYPE_CHECKING:
@@ -137,9 +138,10 @@ def _findings_frame(found: list[Finding]) -> pd.DataFrame:
                        pd.Timedelta(days=1) else f"{f.start:%Y-%m-%d}" for f in found],
         "runbook": [f.runbook for f in found],
         "signal": [f.signal for f in found],
-        "observed": [_num(f.observed, ".4g") + (f" {f.unit}" if f.unit else "") for f in found],
-        "baseline": [_num(f.baseline, ".4g") for f in found],
-        "ratio": ["inf" if np.isinf(f.ratio) else _num(f.ratio, ".2f") for f in found],
+        "observed": [fmt_value(f.observed, f.unit) for f in found],
+        "baseline": [fmt_value(f.baseline, f.unit) for f in found],
+        # no baseline to divide by (a value that was zero before): new, never "inf"
+        "ratio": ["new" if np.isinf(f.ratio) else _num(f.ratio, ".2f") for f in found],
         "suspects": ["; ".join(f"{s.label} ({s.contribution:.0%})"
                                for s in f.suspects[:3]) for f in found],
         "summary": [f.summary for f in found],
