@@ -238,6 +238,10 @@ def test_an_agent_judged_for_groundedness_alone_is_explained_by_it(stacks):
         whole = investigate("hallucination_spike", dbl.source(), lab.start, lab.end)
     table = inv.signal_table().set_index("signal")
     assert table.loc["hallucination_rate", "units"] == 0  # no hallucination judge on kb-rag
+    # nothing to judge it on is said as such, never an "ok" with p=1
+    assert table.loc["hallucination_rate", "severity"] == "no data"
+    assert pd.isna(table.loc["hallucination_rate", "p_value"])
+    assert "<td>no data</td>" in inv.signal_table_html()
     assert inv.primary == "groundedness" and table.loc["groundedness", "severity"] == "page"
     s = inv.summary()
     assert s["observed"] == table.loc["groundedness", "observed"] < 0.7

@@ -225,17 +225,21 @@ class Investigation:
     # -- summary ------------------------------------------------------------------------------
     def signal_table(self) -> pd.DataFrame:
         """Per signal: the window's value, what the baseline expects of the same traffic, the
-        ratio, p-value and severity (a severity only where the change is significant)."""
+        ratio, p-value and severity (a severity only where the change is significant; "no
+        data" where the window holds nothing to judge the signal on)."""
         if "signal_table" in self._cache:
             return self._cache["signal_table"].copy()
         rows = []
         for name in self.signal_names:
             iv = self.judge.interval(name, self.start, self.end, self.group)
+            # a signal with nothing to read in the window (no scored trace) is not "ok"
+            empty = not iv.units or not np.isfinite(iv.observed)
+            severity = "no data" if empty else (
+                iv.severity if iv.significant and iv.severity else "ok")
             rows.append({"signal": name, "unit": self.runbook.signal(name).get("unit", ""),
                          "observed": iv.observed, "expected": iv.expected, "ratio": iv.ratio,
-                         "p_value": iv.p_value,
-                         "severity": iv.severity if iv.significant and iv.severity else "ok",
-                         "units": iv.units})
+                         "p_value": float("nan") if empty else iv.p_value,
+                         "severity": severity, "units": iv.units})
         table = pd.DataFrame(rows, columns=["signal", "unit", "observed", "expected", "ratio",
                                             "p_value", "severity", "units"])
         self._cache["signal_table"] = table
