@@ -230,7 +230,14 @@ def test_a_late_alert_went_badly_not_well(week, labels, tmp_path):
     assert p.incident.detected == lab.start + 20 * H
     assert "Detected 20 h after the change started." in p.went_badly()
     assert not any("Alerted" in x for x in p.went_well())
-    assert any(x.startswith("Attribution names one candidate") for x in p.went_well())
+    causes = p.incident.causes
+    said = next(x for x in p.went_well() if x.startswith("Attribution explains"))
+    assert f"its first candidate: {causes[0]['suspect']}" in said
+    # every other candidate explaining as much is named beside it, never "one candidate"
+    also = [c["suspect"] for c in causes[1:] if c["contribution"] >= 0.8]
+    assert all(s in said for s in also) and "one candidate" not in said
+    if also:
+        assert f"{len(also)} other candidate" in said
 
 
 def test_an_incident_the_data_ends_in_is_not_resolved(week, labels):

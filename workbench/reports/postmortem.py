@@ -231,8 +231,17 @@ class PostMortem:
             out.append(f"Back to baseline {fmt_duration(inc.resolved - inc.started)} after it "
                        "started.")
         if inc.causes and inc.causes[0]["contribution"] >= 0.8:
-            out.append(f"Attribution names one candidate for {inc.causes[0]['contribution']:.0%}"
-                       f" of the excess: {inc.causes[0]['suspect']}.")
+            top = inc.causes[0]
+            text = (f"Attribution explains {top['contribution']:.0%} of the excess; its first "
+                    f"candidate: {top['suspect']}")
+            # overlapping slices (the agent, its model, its release) can explain as much:
+            # said, not hidden behind "one candidate"
+            also = [c["suspect"] for c in inc.causes[1:] if c["contribution"] >= 0.8]
+            if also:
+                text += (f" ({len(also)} other candidate{'s' if len(also) > 1 else ''} "
+                         f"explain{'' if len(also) > 1 else 's'} 80% or more of it too: "
+                         f"{', '.join(also)})")
+            out.append(text + ".")
         return out
 
     def went_badly(self) -> list[str]:
