@@ -240,6 +240,9 @@ def test_kpi_table_html_marks_anomalous_days_and_escapes(week):
     assert "ANOMALOUS: daily_cost_usd" in table
     findings_html = rep.findings_html()
     assert "Earlier in the window" in findings_html and "daily_cost_usd" in findings_html
+    # earlier days are judged by the daily checks alone, and the report says so
+    assert "Daily checks only: the hourly detectors judged on the report day" in findings_html
+    assert not any(f.signal == "cost_per_request" for f in rep.findings)  # the 11-06 hours
 
 
 def test_trace_content_is_escaped_in_findings(week):
@@ -397,9 +400,10 @@ def test_a_small_teams_quiet_day_that_could_not_be_judged_is_no_green_all_clear(
     assert [f.runbook for f in gap] == ["timeout_surge"] and rep.not_judged() == [
         "timeout_surge"]
     head = rep.header_html()
-    assert "<div class='wb-ok'>" not in head and "<div class='wb-partial'>Source ok. No check or detector " \
-        "fired in the window. <b>Not judged</b> (too little data, see \"Could not " \
-        "judge\" below): Timeout surge.</div>" in head
+    assert "<div class='wb-ok'>" not in head and "<div class='wb-partial'>Source ok. Nothing " \
+        "fired: no daily check in the window, no hourly detector on the report day. " \
+        "<b>Not judged</b> (too little data, see \"Could not judge\" below): Timeout " \
+        "surge.</div>" in head
     s = json.loads(rep.write_summary(tmp_path, {"date": "2026-11-08"}, None).read_text())
     assert s["not_judged"] == ["timeout_surge"] and s["degraded"] is False
     # the day's timeout check cannot judge either, and says so in its row; its finding would
@@ -459,7 +463,8 @@ def test_an_agent_too_small_to_judge_on_its_own_is_named_not_passed_over(tmp_pat
     assert rep.too_little_traffic_note() == line
     head = rep.header_html()
     assert "<div class='wb-ok'>" not in head
-    assert ("<div class='wb-partial'>Source ok. No check or detector fired in the window. "
+    assert ("<div class='wb-partial'>Source ok. Nothing fired: no daily check in the window, "
+            "no hourly detector on the report day. "
             "<b>Too little traffic to judge</b> on their own: planner-agent (4 traces: Cost "
             "spike, Timeout surge).</div>") in head
     s = json.loads(rep.write_summary(tmp_path, {"date": "2026-11-08"}, None).read_text())
@@ -467,7 +472,7 @@ def test_an_agent_too_small_to_judge_on_its_own_is_named_not_passed_over(tmp_pat
         {"agent": "planner-agent", "traces": 4, "runbooks": ["cost_spike", "timeout_surge"]}]}
     usual = daily.build("2026-11-08", FrameSource(quiet), days=2)
     assert usual.too_little_traffic() == [] and usual.too_little_traffic_note() is None
-    assert "<div class='wb-ok'>Source ok. No check or detector fired" in usual.header_html()
+    assert "<div class='wb-ok'>Source ok. Nothing fired: no daily check" in usual.header_html()
     s = json.loads(usual.write_summary(tmp_path, {"date": "2026-11-08"}, None).read_text())
     assert s["too_little_traffic"] == {"note": None, "agents": []}
 

@@ -69,8 +69,11 @@ def header(rep: DailyReport) -> str:
         why = "; ".join(f"{d['name']}: {d['reason']}" for d in rep.degraded_sources())
         lines.append(f"<div class='wb-degraded'><b>DEGRADED REPORT.</b> {_e(why)}</div>")
     else:
+        # the hourly detectors judge the alert window only, the daily checks every day: say
+        # which, so a day after an hourly finding does not read "nothing in the window"
         verdict = (f"{len(today)} finding(s) on the report day, {len(firing)} in the window."
-                   if firing else "No check or detector fired in the window.")
+                   if firing else "Nothing fired: no daily check in the window, no hourly "
+                   f"detector {_detectors_judged(rep)}.")
         # nothing fired is no all-clear where a runbook could not judge the day, or while the
         # judges have yet to score its last traces
         caveats = []
@@ -97,6 +100,12 @@ def header(rep: DailyReport) -> str:
                      "window and the days its checks compare with), share unknown: "
                      f"{_e(unknown)}.</p>")
     return "\n".join(lines)
+
+
+def _detectors_judged(rep: DailyReport) -> str:
+    """Where the hourly detectors looked: the report day, or the alert days."""
+    return "on the report day" if rep.alert_days == 1 else \
+        f"from {rep.alert_start:%Y-%m-%d} to the report day"
 
 
 def _pct(x: float) -> str:
@@ -159,6 +168,10 @@ def findings(rep: DailyReport) -> str:
     parts.append(f"<h3>On {rep.date:%Y-%m-%d}</h3>")
     parts.append(_table(_findings_frame(today)) if today else "<p>Nothing fired.</p>")
     parts.append("<h3>Earlier in the window</h3>")
+    if rep.days > rep.alert_days:
+        parts.append(f"<p><i>Daily checks only: the hourly detectors judged "
+                     f"{_detectors_judged(rep)}; earlier days' reports hold their "
+                     "findings.</i></p>")
     parts.append(_table(_findings_frame(earlier)) if earlier else "<p>Nothing fired.</p>")
     if unjudged:
         parts.append("<h3>Could not judge (insufficient data)</h3>")
