@@ -37,6 +37,21 @@ def test_alert_from_finding_has_labels_annotations_and_window():
     assert Alert.from_dict(a.to_dict()) == a
 
 
+def test_a_finding_without_figures_says_so_instead_of_nan():
+    """A failed source's alert (observed and baseline NaN) and a finding without a baseline
+    describe what they have; an on-call reader never sees "nan"."""
+    failed = Finding(runbook="daily_report", signal="source_degraded", severity="critical",
+                     start=T0, end=T0 + pd.Timedelta(days=1), observed=float("nan"),
+                     baseline=float("nan"), summary="source 'langfuse' failed")
+    no_base = Finding(runbook="cost_spike", signal="cost_per_request", severity="warning",
+                      start=T0, end=T0 + pd.Timedelta(hours=2), observed=0.25,
+                      baseline=float("nan"), unit="USD", summary="cost per request rose")
+    said = [Alert.from_finding(f).annotations["description"] for f in (failed, no_base)]
+    assert said == ["nothing measured: see the summary (firing)",
+                    "observed 0.25 USD, no baseline (firing)"]
+    assert not any("nan" in s.lower() for s in said)
+
+
 def test_alert_for_unknown_runbook_has_no_notebook_annotation():
     a = Alert.from_finding(finding(runbook="daily_report", signal="source_degraded"))
     assert "runbook_notebook" not in a.annotations

@@ -137,3 +137,54 @@ def test_bad_check_input_exits_2_with_one_line(demo, tmp_path, capsys, argv, mes
     assert main(args) == EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_an_unreachable_langfuse_is_degraded_and_alerts_about_itself(tmp_path, monkeypatch,
+                                                                     capsys):
+    """The source's health is asked first: a Langfuse that is down is said by the check's own
+    alert (naming what could not be reached), not by a silent run that spends its budget
+    retrying every time slice."""
+    from tests.server_process import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("LANGFUSE_BASE_URL", url)
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-check")
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-check-secret")
+    sink = tmp_path / "alerts.jsonl"
+    code = main(["check", "--since", "3h", "--at", "2026-11-19T22:00", "--source", "langfuse",
+                 "--alerts", str(sink), "--budget", "60"])
+    captured = capsys.readouterr()
+    assert code == EXIT_DEGRADED
+    assert " 0 traces, 0 firing; alerts sent: 1" in captured.out
+    assert f"cannot reach {url}" in captured.err
+    (alert,) = sent(sink)
+    assert alert["labels"]["alertname"] == "WorkbenchCheckSourceDegraded"
+    assert f"cannot reach {url}" in alert["annotations"]["summary"]
+    assert "nan" not in alert["annotations"]["description"]
+    assert "sk-lf-check-secret" not in sink.read_text() + captured.out + captured.err
+
+
+def test_findings_on_a_partial_pull_are_shown_not_alerted(demo, labels, tmp_path):
+    """A pull that came back in part (a slice that failed) cannot back a page: the check
+    shows what fired as unconfirmed and alerts about the source instead, as the daily report
+    does."""
+    from workbench.alerts.check import run_check
+    from workbench.sources import mark_incomplete
+
+    class Partial(LocalSource):
+        def observations(self, start, end, **filters):
+            return mark_incomplete(super().observations(start, end, **filters),
+                                   "1 of 24 time slices failed")
+
+    cost = labels.set_index("runbook").loc["cost_spike"]
+    sink = tmp_path / "alerts.jsonl"
+    result = run_check(pd.Timedelta(hours=3), at=cost["end"], source=Partial(demo),
+                       sink=str(sink))
+    fired = [f for f in result.firing if f.runbook == "cost_spike"]
+    assert fired and not any(f.confirmed for f in result.findings)
+    assert result.degraded
+    assert any("observations incomplete: 1 of 24 time slices failed" in p
+               for p in result.problems)
+    (alert,) = sent(sink)
+    assert alert["labels"]["alertname"] == "WorkbenchCheckSourceDegraded"
+    assert "1 of 24 time slices failed" in alert["annotations"]["summary"]

@@ -69,6 +69,25 @@ def test_a_quiet_window_has_no_severe_signal(store, labels):
     assert table.loc["cost_per_request", "severity"] == "ok"
 
 
+def test_a_window_no_worse_than_its_baseline_names_no_suspect(store, labels):
+    """Cost per request below what the window's traffic should cost and nothing fired: no
+    excess to attribute, so no "top suspect" in the summary, the HTML or the summary JSON
+    (attribution's raw means would otherwise name a slice, e.g. an environment)."""
+    from workbench.reports.runbook_summary import runbook_summary
+
+    start = labels["cost_spike"].start.floor("D") - pd.Timedelta(days=1) + pd.Timedelta(hours=3)
+    quiet = investigate("cost_spike", "local", start, start + pd.Timedelta(hours=3),
+                        data_dir=store)
+    row = quiet.signal_table().set_index("signal").loc["cost_per_request"]
+    assert row["observed"] < row["expected"] and quiet.firing == []
+    assert quiet.suspects().empty and quiet.suspects("environment").empty
+    assert quiet.summary()["top_suspect"] is None
+    assert "Top suspect" not in quiet.summary_html()
+    assert "nothing to attribute" in quiet.suspects_html()
+    s = runbook_summary(quiet)
+    assert s["severity"] == "none" and s["top_suspect"] is None and s["suspects"] == []
+
+
 def test_signal_series_shows_each_hour_against_what_it_should_have_been(cases, labels):
     inv, lab = cases["timeout_surge"], labels["timeout_surge"]
     s = inv.signal_series()
@@ -235,6 +254,10 @@ def test_an_agent_judged_for_groundedness_alone_is_explained_by_it(stacks):
         whole = investigate("hallucination_spike", dbl.source(), lab.start, lab.end)
     table = inv.signal_table().set_index("signal")
     assert table.loc["hallucination_rate", "units"] == 0  # no hallucination judge on kb-rag
+    # nothing to judge it on is said as such, never an "ok" with p=1
+    assert table.loc["hallucination_rate", "severity"] == "no data"
+    assert pd.isna(table.loc["hallucination_rate", "p_value"])
+    assert "<td>no data</td>" in inv.signal_table_html()
     assert inv.primary == "groundedness" and table.loc["groundedness", "severity"] == "page"
     s = inv.summary()
     assert s["observed"] == table.loc["groundedness", "observed"] < 0.7

@@ -125,6 +125,30 @@ def test_cost_spike_impact_is_excess_dollars_against_the_same_traffic(written, l
     assert f"\\${im['excess_cost_usd']:,.2f}" in text  # printed in USD, the dollar escaped
 
 
+def test_the_primary_signal_is_printed_in_its_unit(written):
+    """Cost per request reads as dollars wherever the post-mortem states it (Summary, Impact,
+    Timeline, Root cause), the same 4 digits the daily report prints; a rate stays bare."""
+    p = written["cost_spike"]
+    inc = p.incident
+    pr = inc.impact["primary"]
+    seen, expected = f"${pr['observed']:.4g}", f"${pr['expected']:.4g}"
+    impact = p.blocks("Impact")[0].content.set_index("")
+    assert impact.loc["cost_per_request", "value"] == seen
+    assert impact.loc["cost_per_request", "against"].startswith(
+        f"{expected} expected for the same traffic")
+    assert f"rose to {seen} against {expected} expected" in p.blocks("Summary")[-1].content[0]
+    assert f"cost_per_request {seen} against" in inc.event("Started").what
+    assert inc.event("Peaked").what.startswith("cost_per_request $")
+    causes = p.blocks("Root cause")[1].content
+    assert causes["in the incident"].str.startswith("$").all()
+    assert causes["in the baseline"].str.startswith("$").all()
+    markdown = p.markdown()
+    assert f"| cost\\_per\\_request | \\{seen} | \\{expected} expected" in markdown
+    rate = written["timeout_surge"].blocks("Impact")[0].content.set_index("")
+    assert rate.loc["timeout_rate", "value"] == \
+        f"{written['timeout_surge'].incident.impact['primary']['observed']:.4g}"
+
+
 def test_timeout_surge_impact_counts_timeouts_and_the_slo_budget_they_burnt(written, labels):
     inc = written["timeout_surge"].incident
     im = inc.impact
@@ -206,7 +230,14 @@ def test_a_late_alert_went_badly_not_well(week, labels, tmp_path):
     assert p.incident.detected == lab.start + 20 * H
     assert "Detected 20 h after the change started." in p.went_badly()
     assert not any("Alerted" in x for x in p.went_well())
-    assert any(x.startswith("Attribution names one candidate") for x in p.went_well())
+    causes = p.incident.causes
+    said = next(x for x in p.went_well() if x.startswith("Attribution explains"))
+    assert f"its first candidate: {causes[0]['suspect']}" in said
+    # every other candidate explaining as much is named beside it, never "one candidate"
+    also = [c["suspect"] for c in causes[1:] if c["contribution"] >= 0.8]
+    assert all(s in said for s in also) and "one candidate" not in said
+    if also:
+        assert f"{len(also)} other candidate" in said
 
 
 def test_an_incident_the_data_ends_in_is_not_resolved(week, labels):

@@ -4,6 +4,7 @@ import copy
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -239,6 +240,9 @@ def test_kpi_table_html_marks_anomalous_days_and_escapes(week):
     assert "ANOMALOUS: daily_cost_usd" in table
     findings_html = rep.findings_html()
     assert "Earlier in the window" in findings_html and "daily_cost_usd" in findings_html
+    # earlier days are judged by the daily checks alone, and the report says so
+    assert "Daily checks only: the hourly detectors judged on the report day" in findings_html
+    assert not any(f.signal == "cost_per_request" for f in rep.findings)  # the 11-06 hours
 
 
 def test_trace_content_is_escaped_in_findings(week):
@@ -251,6 +255,35 @@ def test_trace_content_is_escaped_in_findings(week):
                                 summary="<script>alert(1)</script> from agent <b>"))
     out = html.findings(rep)
     assert "<script>alert(1)" not in out and "&lt;script&gt;alert(1)&lt;/script&gt;" in out
+
+
+def test_findings_table_prints_figures_in_their_unit_and_missing_ones_as_a_dash(week):
+    """Observed and baseline in one unit (dollars for cost, as the finding's summary says);
+    a check that could not judge shows a dash, never "– ratio", and a value with nothing
+    before it a "new" ratio, never "inf"."""
+    from workbench.findings import Finding
+    from workbench.reports import html
+
+    rep = daily.build("2026-11-08", FrameSource(week), days=2)
+    day, nan = rep.date, float("nan")
+    rep.findings[:] = [
+        Finding(runbook="cost_spike", signal="cost_per_request", severity="warning",
+                start=day, end=day + pd.Timedelta(hours=2), observed=0.11370404,
+                baseline=0.03917890, unit="USD", summary="cost per request rose"),
+        Finding(runbook="hallucination_spike", signal="daily_hallucination_rate",
+                severity="info", status="insufficient_data", start=day,
+                end=day + pd.Timedelta(days=1), observed=nan, baseline=nan, unit="ratio",
+                summary="no hallucination score"),
+        Finding(runbook="timeout_surge", signal="timeout_errors", severity="warning",
+                start=day, end=day + pd.Timedelta(hours=1), observed=0.05, baseline=0.0,
+                unit="ratio", summary="timeouts where there were none"),
+    ]
+    out = html.findings(rep)
+    # the text of each cell ("$" is set apart in a span so that JupyterLab shows no math)
+    cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td>(.*?)</td>", out, re.S)]
+    assert "$0.1137" in cells and "$0.03918" in cells
+    assert "– ratio" not in out and not any(c.lower() in ("nan", "inf") for c in cells)
+    assert "0.05" in cells and "new" in cells
 
 
 def test_failing_source_degrades_the_report_and_alerts(week, tmp_path):
@@ -367,9 +400,10 @@ def test_a_small_teams_quiet_day_that_could_not_be_judged_is_no_green_all_clear(
     assert [f.runbook for f in gap] == ["timeout_surge"] and rep.not_judged() == [
         "timeout_surge"]
     head = rep.header_html()
-    assert "<div class='wb-ok'>" not in head and "<div class='wb-partial'>Source ok. No check or detector " \
-        "fired in the window. <b>Not judged</b> (too little data, see \"Could not " \
-        "judge\" below): Timeout surge.</div>" in head
+    assert "<div class='wb-ok'>" not in head and "<div class='wb-partial'>Source ok. Nothing " \
+        "fired: no daily check in the window, no hourly detector on the report day. " \
+        "<b>Not judged</b> (too little data, see \"Could not judge\" below): Timeout " \
+        "surge.</div>" in head
     s = json.loads(rep.write_summary(tmp_path, {"date": "2026-11-08"}, None).read_text())
     assert s["not_judged"] == ["timeout_surge"] and s["degraded"] is False
     # the day's timeout check cannot judge either, and says so in its row; its finding would
@@ -429,7 +463,8 @@ def test_an_agent_too_small_to_judge_on_its_own_is_named_not_passed_over(tmp_pat
     assert rep.too_little_traffic_note() == line
     head = rep.header_html()
     assert "<div class='wb-ok'>" not in head
-    assert ("<div class='wb-partial'>Source ok. No check or detector fired in the window. "
+    assert ("<div class='wb-partial'>Source ok. Nothing fired: no daily check in the window, "
+            "no hourly detector on the report day. "
             "<b>Too little traffic to judge</b> on their own: planner-agent (4 traces: Cost "
             "spike, Timeout surge).</div>") in head
     s = json.loads(rep.write_summary(tmp_path, {"date": "2026-11-08"}, None).read_text())
@@ -454,7 +489,7 @@ def test_an_agent_too_small_to_judge_on_its_own_is_named_not_passed_over(tmp_pat
     assert (f"<td>{rag['1h']:.3g}x / {rag['6h']:.3g}x / {rag['window']:.3g}x</td>") in shown
     usual = daily.build("2026-11-08", FrameSource(quiet), days=2)
     assert usual.too_little_traffic() == [] and usual.too_little_traffic_note() is None
-    assert "<div class='wb-ok'>Source ok. No check or detector fired" in usual.header_html()
+    assert "<div class='wb-ok'>Source ok. Nothing fired: no daily check" in usual.header_html()
     s = json.loads(usual.write_summary(tmp_path, {"date": "2026-11-08"}, None).read_text())
     assert s["too_little_traffic"] == {"note": None, "agents": []}
 

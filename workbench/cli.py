@@ -307,9 +307,11 @@ def _runbook(args: argparse.Namespace) -> int:
     path = summary_path_of(html)
     s = read_summary(path)
     primary = s.get("primary") or {}
+    unit = str(primary.get("unit") or "")
     top = f"; top suspect: {_one_line(s['top_suspect'])}" if s.get("top_suspect") else ""
     print(f"{s.get('runbook')}: severity {s.get('verdict')}; {primary.get('signal')} "
-          f"{fmt_value(primary.get('observed'))} against {fmt_value(primary.get('expected'))} "
+          f"{fmt_value(primary.get('observed'), unit)} against "
+          f"{fmt_value(primary.get('expected'), unit)} "
           f"expected; firing: {', '.join(s.get('firing') or []) or 'none'}{top}; "
           f"summary: {path}")
     for problem in s.get("problems") or []:
@@ -432,8 +434,9 @@ def _check(args: argparse.Namespace) -> int:
     result = run_check(since, at=at, source=args.source, data_dir=data, sink=sink,
                        deadline=Deadline.after(budget))
     for f in result.firing:
-        print(f"[{f.severity}] {f.runbook}.{f.signal} {f.start:%Y-%m-%d %H:%M}-{f.end:%H:%M}: "
-              f"{_one_line(f.summary)}")
+        unconfirmed = "" if f.confirmed else " (unconfirmed: partial data, not alerted)"
+        print(f"[{f.severity}] {f.runbook}.{f.signal} {f.start:%Y-%m-%d %H:%M}-{f.end:%H:%M}"
+              f"{unconfirmed}: {_one_line(f.summary)}")
     d = result.delivery
     sent = (f"alerts sent: {len(d.sent)}, spooled: {len(d.spooled)}"
             + (f", already sent by an earlier run: {len(d.skipped)}" if d.skipped else "")

@@ -34,6 +34,7 @@ from workbench.analysis.signals import SCORE_SIGNALS, score_notes
 from workbench.deadline import Deadline, active_deadline
 from workbench.errors import ConfigError
 from workbench.findings import SEVERITIES, Finding
+from workbench.reports.document import fmt_value
 from workbench.runbooks import Runbook
 from workbench.sources import (TraceSource, incomplete_reason, mark_incomplete,
                                open_trace_source, pulling, to_window)
@@ -224,17 +225,21 @@ class Investigation:
     # -- summary ------------------------------------------------------------------------------
     def signal_table(self) -> pd.DataFrame:
         """Per signal: the window's value, what the baseline expects of the same traffic, the
-        ratio, p-value and severity (a severity only where the change is significant)."""
+        ratio, p-value and severity (a severity only where the change is significant; "no
+        data" where the window holds nothing to judge the signal on)."""
         if "signal_table" in self._cache:
             return self._cache["signal_table"].copy()
         rows = []
         for name in self.signal_names:
             iv = self.judge.interval(name, self.start, self.end, self.group)
+            # a signal with nothing to read in the window (no scored trace) is not "ok"
+            empty = not iv.units or not np.isfinite(iv.observed)
+            severity = "no data" if empty else (
+                iv.severity if iv.significant and iv.severity else "ok")
             rows.append({"signal": name, "unit": self.runbook.signal(name).get("unit", ""),
                          "observed": iv.observed, "expected": iv.expected, "ratio": iv.ratio,
-                         "p_value": iv.p_value,
-                         "severity": iv.severity if iv.significant and iv.severity else "ok",
-                         "units": iv.units})
+                         "p_value": float("nan") if empty else iv.p_value,
+                         "severity": severity, "units": iv.units})
         table = pd.DataFrame(rows, columns=["signal", "unit", "observed", "expected", "ratio",
                                             "p_value", "severity", "units"])
         self._cache["signal_table"] = table
@@ -298,14 +303,15 @@ class Investigation:
         s = self.summary()
         sev = s["severity"]
         fired = ", ".join(s["firing"]) or "no detector fired"
+        unit = str(self.runbook.signal(s["primary_signal"]).get("unit", ""))
         if np.isfinite(s["observed"]):
             # the whole scope's figures: a finding on a slice (a new prompt version, some
             # hours) quotes its own, so say which these are
             scope = f"all of {s['agent']}" if s["agent"] else "all traffic"
             what = "scored traces" if SIGNALS[s["primary_signal"]].scored else "traces"
             judged = (f"{_e(s['primary_signal'])} over {_e(scope)} in the window "
-                      f"({s['units']:,} {what}): {s['observed']:.4g} against "
-                      f"{s['baseline']:.4g} expected for the same traffic "
+                      f"({s['units']:,} {what}): {fmt_value(s['observed'], unit)} against "
+                      f"{fmt_value(s['baseline'], unit)} expected for the same traffic "
                       f"(p={s['p_value']:.2g}).")
         else:
             what = "scored traces" if SIGNALS[s["primary_signal"]].scored else "traces"
@@ -388,6 +394,12 @@ class Investigation:
             raise ConfigError(f"dimension {dimension!r} is not one of runbook "
                               f"{self.runbook.name!r}'s attribution dimensions {self.dimensions}")
         key = f"suspects:{dimension}"
+        if key not in self._cache and not self.firing and not self._worse_than_expected():
+            # nothing fired and the window is no worse than its traffic should be: there is no
+            # excess to attribute, and naming a "top suspect" would read as a finding
+            self._cache[key] = pd.DataFrame(columns=["rank", "suspect", "dimension", "value",
+                                                     "within", "contribution", "incident",
+                                                     "baseline"])
         if key not in self._cache:
             ctx = self.context
             if dimension is not None:
@@ -403,6 +415,16 @@ class Investigation:
                 "incident": [s.incident for s in found], "baseline": [s.baseline for s in found],
             })
         return self._cache[key].copy()
+
+    def _worse_than_expected(self) -> bool:
+        """The primary signal over the window is on the bad side of what the baseline expects
+        of the same traffic (above it, or below it for a signal whose direction is down)."""
+        row = self.signal_table().set_index("signal").loc[self.primary]
+        observed, expected = float(row["observed"]), float(row["expected"])
+        if not (np.isfinite(observed) and np.isfinite(expected)):
+            return False
+        up = self.runbook.signal(self.primary).get("direction", "up") != "down"
+        return observed > expected if up else observed < expected
 
     def suspects_html(self, dimension: str | None = None) -> str:
         table = self.suspects(dimension)

@@ -10,6 +10,7 @@ whatever the sink.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,6 +62,19 @@ def _runbook_url(name: str) -> str | None:
     return runbook_url(name, notebook) if notebook else None
 
 
+def _description(finding: Finding) -> str:
+    """The finding's figures in one line; a finding about the run itself (a failed source)
+    has none, and says so instead of showing NaN."""
+    unit = f" {finding.unit}" if finding.unit else ""
+    seen, base = (math.isfinite(x) for x in (finding.observed, finding.baseline))
+    if seen and base:
+        return (f"observed {finding.observed:.4g}{unit} against a baseline of "
+                f"{finding.baseline:.4g}{unit} ({finding.status})")
+    if seen:
+        return f"observed {finding.observed:.4g}{unit}, no baseline ({finding.status})"
+    return f"nothing measured: see the summary ({finding.status})"
+
+
 @dataclass(frozen=True)
 class Alert:
     labels: Mapping[str, str]
@@ -90,12 +104,7 @@ class Alert:
             "signal": finding.signal,
             "severity": finding.severity,
         })
-        unit = f" {finding.unit}" if finding.unit else ""
-        annotations = {
-            "summary": finding.summary,
-            "description": (f"observed {finding.observed:.4g}{unit} against a baseline of "
-                            f"{finding.baseline:.4g}{unit} ({finding.status})"),
-        }
+        annotations = {"summary": finding.summary, "description": _description(finding)}
         notebook = notebook or _runbook_notebook(finding.runbook)
         if notebook:
             annotations["runbook_notebook"] = notebook

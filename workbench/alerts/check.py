@@ -6,7 +6,9 @@ a schedule: pull the recent window (plus the baseline the detectors compare it w
 spool (so a re-run never sends twice and an outage loses nothing), all within one deadline.
 
 Missing or partial data is never an all-clear: a source that fails or returns no traces for the
-window makes the check *degraded* (exit 3) and, when it failed, raises an alert of its own.
+window makes the check *degraded* (exit 3) and, when it failed (unreachable, or a partial pull),
+raises an alert of its own; findings on a partial pull are shown, not alerted, as the daily
+report's are.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ class CheckResult:
 
 def _to_alertable(findings: list[Finding]) -> list[Finding]:
     floor = SEVERITIES.index(ALERT_MIN_SEVERITY)
-    return [f for f in findings if f.status == "firing" and SEVERITIES.index(f.severity) >= floor]
+    return [f for f in findings if f.status == "firing" and f.confirmed
+            and SEVERITIES.index(f.severity) >= floor]
 
 
 def _source_finding(name: str, why: str, start: pd.Timestamp, end: pd.Timestamp) -> Finding:
@@ -98,6 +101,10 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
     require_trace_source(source)
     with deadline.active(), pulling(source, data_dir) as src:
         try:
+            # a remote source that is down fails here within seconds, not after every time
+            # slice of the window has spent its retries (and the check its whole budget)
+            if callable(health := getattr(src, "health", None)):
+                health()
             obs = src.observations(pull_start, end)
             traces = (schema.traces_from_observations(obs)
                       if type(src).traces is TraceSource.traces else src.traces(pull_start, end))
@@ -105,9 +112,15 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
         except (SourceError, SchemaError) as exc:
             failure = f"{type(exc).__name__}: {exc}"
             problems.append(failure)
-    for label, frame in (("observations", obs), ("traces", traces), ("scores", scores)):
-        if reason := incomplete_reason(frame):
-            problems.append(f"{label} incomplete: {reason}")
+    incomplete = [f"{label} incomplete: {reason}"
+                  for label, frame in (("observations", obs), ("traces", traces),
+                                       ("scores", scores))
+                  if (reason := incomplete_reason(frame))]
+    problems += incomplete
+    if incomplete and failure is None:
+        # a partial pull is a failing source too: said by an alert of its own, as the daily
+        # report's degraded alert says it
+        failure = "; ".join(incomplete)
     recent = int(((traces["start_time"] >= start) & (traces["start_time"] < end)).sum()) \
         if len(traces) else 0
     findings: list[Finding] = []
@@ -119,8 +132,9 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
         try:
             units = units_for(runbooks, traces, obs, scores, start)
             judges: dict = {}  # the detectors' judges, asked again which agents were too small
+            # findings on missing rows are shown, never alerted (the source alert is)
             findings = list(detect_all(runbooks, traces, obs, scores, start, end, units=units,
-                                       judges=judges))
+                                       confirmed=not incomplete, judges=judges))
             unjudged = {f.runbook for f in findings if f.status == "insufficient_data"
                         and f.signal == "data_volume"}
             thin = thin_traffic(runbooks, units, start, end, judges, unjudged)

@@ -156,10 +156,19 @@ def fmt_time(ts: pd.Timestamp | None) -> str:
     return "–" if ts is None else f"{ts:%Y-%m-%d %H:%M}"
 
 
-def fmt_value(x: float | None) -> str:
-    """A signal's value as the daily report and the runbook notebook print it (4
-    significant digits)."""
-    return "–" if x is None or not np.isfinite(x) else f"{x:.4g}"
+def fmt_value(x: float | None, unit: str = "") -> str:
+    """A signal's value as every document prints it: 4 significant digits (10,000 or more in
+    full, never 1.235e+04), in the signal's ``unit`` where one is worth saying: ``$0.1137``
+    (USD), ``$12.5/h`` (USD/h), ``8.214 s``; a ratio or a score bare; "–" when missing."""
+    if x is None or not np.isfinite(x):
+        return "–"
+    digits = f"{abs(x):,.0f}" if abs(x) >= 1e4 else f"{abs(x):.4g}"
+    sign = "-" if x < 0 else ""
+    if unit in ("USD", "USD/h"):
+        return f"{sign}${digits}" + unit[3:]
+    if unit in ("", "ratio", "score"):
+        return sign + digits
+    return f"{sign}{digits} {unit}"
 
 
 def fmt_usd(x: float | None) -> str:

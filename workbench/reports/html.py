@@ -18,6 +18,7 @@ from workbench.alerts import Delivery
 from workbench.analysis.judge import SIGNALS
 from workbench.findings import Finding
 from workbench.plots import flagged_days
+from workbench.reports.document import fmt_value
 from workbench.safehtml import escape, mathsafe
 
 if TYPE_CHECKING:
@@ -69,8 +70,11 @@ def header(rep: DailyReport) -> str:
         why = "; ".join(f"{d['name']}: {d['reason']}" for d in rep.degraded_sources())
         lines.append(f"<div class='wb-degraded'><b>DEGRADED REPORT.</b> {_e(why)}</div>")
     else:
+        # the hourly detectors judge the alert window only, the daily checks every day: say
+        # which, so a day after an hourly finding does not read "nothing in the window"
         verdict = (f"{len(today)} finding(s) on the report day, {len(firing)} in the window."
-                   if firing else "No check or detector fired in the window.")
+                   if firing else "Nothing fired: no daily check in the window, no hourly "
+                   f"detector {_detectors_judged(rep)}.")
         # nothing fired is no all-clear where a runbook could not judge the day, or while the
         # judges have yet to score its last traces
         caveats = []
@@ -97,6 +101,12 @@ def header(rep: DailyReport) -> str:
                      "window and the days its checks compare with), share unknown: "
                      f"{_e(unknown)}.</p>")
     return "\n".join(lines)
+
+
+def _detectors_judged(rep: DailyReport) -> str:
+    """Where the hourly detectors looked: the report day, or the alert days."""
+    return "on the report day" if rep.alert_days == 1 else \
+        f"from {rep.alert_start:%Y-%m-%d} to the report day"
 
 
 def _pct(x: float) -> str:
@@ -138,9 +148,10 @@ def _findings_frame(found: list[Finding]) -> pd.DataFrame:
                        pd.Timedelta(days=1) else f"{f.start:%Y-%m-%d}" for f in found],
         "runbook": [f.runbook for f in found],
         "signal": [f.signal for f in found],
-        "observed": [_num(f.observed, ".4g") + (f" {f.unit}" if f.unit else "") for f in found],
-        "baseline": [_num(f.baseline, ".4g") for f in found],
-        "ratio": ["inf" if np.isinf(f.ratio) else _num(f.ratio, ".2f") for f in found],
+        "observed": [fmt_value(f.observed, f.unit) for f in found],
+        "baseline": [fmt_value(f.baseline, f.unit) for f in found],
+        # no baseline to divide by (a value that was zero before): new, never "inf"
+        "ratio": ["new" if np.isinf(f.ratio) else _num(f.ratio, ".2f") for f in found],
         "suspects": ["; ".join(f"{s.label} ({s.contribution:.0%})"
                                for s in f.suspects[:3]) for f in found],
         "summary": [f.summary for f in found],
@@ -158,6 +169,10 @@ def findings(rep: DailyReport) -> str:
     parts.append(f"<h3>On {rep.date:%Y-%m-%d}</h3>")
     parts.append(_table(_findings_frame(today)) if today else "<p>Nothing fired.</p>")
     parts.append("<h3>Earlier in the window</h3>")
+    if rep.days > rep.alert_days:
+        parts.append(f"<p><i>Daily checks only: the hourly detectors judged "
+                     f"{_detectors_judged(rep)}; earlier days' reports hold their "
+                     "findings.</i></p>")
     parts.append(_table(_findings_frame(earlier)) if earlier else "<p>Nothing fired.</p>")
     if unjudged:
         parts.append("<h3>Could not judge (insufficient data)</h3>")

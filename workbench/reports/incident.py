@@ -270,8 +270,10 @@ def _peak(inv: Investigation, group: str, a: pd.Timestamp, b: pd.Timestamp) -> E
     if peak is None:
         return Event("Peaked", None, "no traffic in the changed hours", "the engine, by hour")
     iv = j.interval(primary, peak, peak + j.bucket, group)
-    return Event("Peaked", peak, f"{primary} {fmt_value(iv.observed)} against "
-                 f"{fmt_value(iv.expected)} expected ({fmt_ratio(iv.observed, iv.expected)}):"
+    unit = str(inv.runbook.signal(primary).get("unit", ""))
+    return Event("Peaked", peak, f"{primary} {fmt_value(iv.observed, unit)} against "
+                 f"{fmt_value(iv.expected, unit)} expected "
+                 f"({fmt_ratio(iv.observed, iv.expected)}):"
                  " the hour of the largest excess", "the engine, by hour")
 
 
@@ -333,8 +335,8 @@ def examine(inv: Investigation, *, ledger: Any = None,
     else:
         first = next(f for f in scanned if f.start == changed[0])
         timeline = [Event("Started", changed[0], f"first changed hour: {first.signal} "
-                          f"{fmt_value(first.observed)} against {fmt_value(first.baseline)} "
-                          "expected", "the runbook's detectors (hourly scan)")]
+                          f"{fmt_value(first.observed, first.unit)} against "
+                          f"{fmt_value(first.baseline, first.unit)} expected", "the runbook's detectors (hourly scan)")]
         hit = _first_alert(ledger_records(ledger), rb.name, group, changed[0], b)
         if hit is not None:
             detected_by = hit[1]

@@ -81,6 +81,10 @@ class PostMortem:
         inv = self.incident.inv
         return postmortem_stem(self.runbook.name, inv.start, inv.agent)
 
+    def _unit(self, signal: str) -> str:
+        """The runbook's unit of ``signal`` (USD, s, ratio, ...): figures are printed in it."""
+        return str(self.runbook.signal(signal).get("unit", ""))
+
     # -- sections ---------------------------------------------------------------------------
     def _status(self) -> list[Block]:
         inc, inv = self.incident, self.incident.inv
@@ -101,6 +105,7 @@ class PostMortem:
         im, pr = inc.impact, inc.impact["primary"]
         out = [para(self.notes.summary)] if self.notes.summary else []
         name = pr["signal"].replace("_", " ")
+        unit = self._unit(pr["signal"])
         scope = "" if inc.group == ALL else f" in {inc.group}"
         if inc.changed is None and inc.inv.too_little:
             why = "; ".join(f.summary.removeprefix(f"{self.runbook.title}: ")
@@ -113,8 +118,8 @@ class PostMortem:
         if inc.changed is None:
             return out + [para(
                 f"No significant change of {name}{scope} between {fmt_time(inc.inv.start)} and"
-                f" {fmt_time(inc.inv.end)} UTC: {fmt_value(pr['observed'])} against "
-                f"{fmt_value(pr['expected'])} expected for the same traffic "
+                f" {fmt_time(inc.inv.end)} UTC: {fmt_value(pr['observed'], unit)} against "
+                f"{fmt_value(pr['expected'], unit)} expected for the same traffic "
                 f"({fmt_p(pr['p_value'])}).")]
         until = (f"to {fmt_time(inc.resolved)} UTC "
                  f"({fmt_duration(inc.resolved - inc.started)})"
@@ -122,8 +127,8 @@ class PostMortem:
         verb = "fell to" if pr["direction"] == "down" else "rose to"
         users = (f"{im['users']:,} users" if im["users"] is not None
                  else "an unknown number of users (traces carry no user id)")
-        text = (f"{name.capitalize()}{scope} {verb} {fmt_value(pr['observed'])} against "
-                f"{fmt_value(pr['expected'])} expected for the same traffic "
+        text = (f"{name.capitalize()}{scope} {verb} {fmt_value(pr['observed'], unit)} against "
+                f"{fmt_value(pr['expected'], unit)} expected for the same traffic "
                 f"({fmt_ratio(pr['observed'], pr['expected'])}, {fmt_p(pr['p_value'])}) from "
                 f"{fmt_time(inc.started)} {until}. Affected: {im['requests']:,} requests from "
                 f"{users}; timeouts: {im['timeouts']:,}; errors: {im['errors']:,}; excess "
@@ -143,6 +148,7 @@ class PostMortem:
         inc = self.incident
         im, pr = inc.impact, inc.impact["primary"]
         a, b = inc.window
+        unit = self._unit(pr["signal"])
         rows = [
             ("Impact window", f"{fmt_time(a)} – {fmt_time(b)} UTC ({fmt_duration(b - a)})",
              "Started to Resolved, or to the end of the data"),
@@ -150,8 +156,8 @@ class PostMortem:
              f"requests of {inc.scope} in the impact window"),
             ("Users affected", "unknown" if im["users"] is None else f"{im['users']:,}",
              "distinct user ids among those requests"),
-            (pr["signal"], fmt_value(pr["observed"]),
-             f"{fmt_value(pr['expected'])} expected for the same traffic "
+            (pr["signal"], fmt_value(pr["observed"], unit),
+             f"{fmt_value(pr['expected'], unit)} expected for the same traffic "
              f"({fmt_ratio(pr['observed'], pr['expected'])}, {fmt_p(pr['p_value'])})"),
         ]
         if pr.get("events") is not None:
@@ -188,8 +194,10 @@ class PostMortem:
             why = ("no changed hours to explain" if inc.changed is None else
                    "no dimension value explains an excess over the baseline")
             return [para(f"No root-cause candidate: {why}.")]
-        rows = [(c["rank"], c["suspect"], f"{c['contribution']:.0%}", fmt_value(c["incident"]),
-                 fmt_value(c["baseline"]), ", ".join(c["traces"]) or "–") for c in inc.causes]
+        unit = self._unit(inc.impact["primary"]["signal"])
+        rows = [(c["rank"], c["suspect"], f"{c['contribution']:.0%}",
+                 fmt_value(c["incident"], unit), fmt_value(c["baseline"], unit),
+                 ", ".join(c["traces"]) or "–") for c in inc.causes]
         return [para(f"Candidates from attribution of the excess {inc.impact['primary']['signal']}"
                      " over the changed hours, the most specific explaining value first; "
                      "evidence: the worst traces of the window in each candidate's slice."),
@@ -213,8 +221,8 @@ class PostMortem:
             return list(self.notes.contributing_factors)
         inc = self.incident
         primary = inc.impact["primary"]["signal"]
-        out = [f"{f.signal} ({f.severity}) {fmt_value(f.observed)} against "
-               f"{fmt_value(f.baseline)}, {fmt_time(f.start)} – {fmt_time(f.end)} UTC"
+        out = [f"{f.signal} ({f.severity}) {fmt_value(f.observed, f.unit)} against "
+               f"{fmt_value(f.baseline, f.unit)}, {fmt_time(f.start)} – {fmt_time(f.end)} UTC"
                + (f" in {f.labels['agent']}" if f.labels.get("agent") else "")
                for f in inc.findings if f.signal != primary]
         return out + list(inc.inv.notes)
@@ -231,8 +239,17 @@ class PostMortem:
             out.append(f"Back to baseline {fmt_duration(inc.resolved - inc.started)} after it "
                        "started.")
         if inc.causes and inc.causes[0]["contribution"] >= 0.8:
-            out.append(f"Attribution names one candidate for {inc.causes[0]['contribution']:.0%}"
-                       f" of the excess: {inc.causes[0]['suspect']}.")
+            top = inc.causes[0]
+            text = (f"Attribution explains {top['contribution']:.0%} of the excess; its first "
+                    f"candidate: {top['suspect']}")
+            # overlapping slices (the agent, its model, its release) can explain as much:
+            # said, not hidden behind "one candidate"
+            also = [c["suspect"] for c in inc.causes[1:] if c["contribution"] >= 0.8]
+            if also:
+                text += (f" ({len(also)} other candidate{'s' if len(also) > 1 else ''} "
+                         f"explain{'' if len(also) > 1 else 's'} 80% or more of it too: "
+                         f"{', '.join(also)})")
+            out.append(text + ".")
         return out
 
     def went_badly(self) -> list[str]:
