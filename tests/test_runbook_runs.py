@@ -232,3 +232,21 @@ def test_runbook_budget_out_of_range_is_bad_input(store, window, tmp_path, capsy
     err = capsys.readouterr().err
     assert code == EXIT_BAD_INPUT and "between 1 and 86400" in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.notebook
+def test_an_agent_without_traces_is_bad_input_and_the_kept_notebook_is_where_it_says(
+        store, window, tmp_path, capsys):
+    """The notebook refuses an agent with no traces (its kernel raises ConfigError): exit 2,
+    like any bad input, and the message names the failed notebook where it now is, in the out
+    folder, not in the staging folder it was moved from."""
+    out = tmp_path / "out"
+    code = main(["runbook", "cost_spike", "--start", window[0].isoformat(),
+                 "--end", window[1].isoformat(), "--data", str(store), "--out", str(out),
+                 "--agent", "nobody"])
+    err = capsys.readouterr().err
+    assert code == EXIT_BAD_INPUT, err
+    assert "ConfigError: agent 'nobody' has no traces" in err
+    kept = out / f"{incident_stem('cost_spike', window[0], 'nobody')}-err.ipynb"
+    assert kept.is_file() and f"(executed notebook kept at {kept})" in err
+    assert ".staging" not in err

@@ -3,7 +3,8 @@ and ``schedule``.
 
 Exit codes: 0 report written; 2 bad input (unknown source, bad date or day count, missing data,
 a bad alert sink, a runbook file or its PromQL wrong, a source's environment variables missing
-or malformed: one line on stderr names it, before any kernel starts); 1 the report failed to
+or malformed: one line on stderr names it, before any kernel starts; an agent without traces,
+which the notebook finds); 1 the report failed to
 execute or render, or ran past its budget; 3 the report was written but is degraded (a source
 failed, or alerts were spooled, rejected or dropped: the HTML says which; a runbook or
 post-mortem window was judged on incomplete data, a partial pull, no traces or no baseline: its
@@ -26,7 +27,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from workbench.errors import ConfigError, WorkbenchError
+from workbench.errors import ConfigError, ReportError, WorkbenchError
 
 __all__ = ["main"]
 
@@ -545,7 +546,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + exc.signum
     except WorkbenchError as exc:
         print(f"workbench: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_FAILED
+        # a notebook that refused its parameters (an agent without traces) is bad input too
+        bad = isinstance(exc, ReportError) and exc.kernel_error == "ConfigError"
+        return EXIT_BAD_INPUT if bad else EXIT_FAILED
     code = _report_exit(result)
     if args.heartbeat is not None:
         sink = _sink_of(args, str(Path(args.out) / "alerts.jsonl"))

@@ -97,4 +97,9 @@ class AlertRejected(AlertDeliveryError):
 
 
 class ReportError(WorkbenchError):
-    """A report notebook failed to execute or to render."""
+    """A report notebook failed to execute or to render. ``kernel_error``: the name of the
+    exception the notebook's kernel raised, if it did (``"ConfigError"`` is bad input)."""
+
+    def __init__(self, message: str, kernel_error: str | None = None) -> None:
+        super().__init__(message)
+        self.kernel_error = kernel_error

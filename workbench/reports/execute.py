@@ -276,8 +276,8 @@ def _run_and_report(run: Any, km_class: type, deadline: Deadline | None, grace_s
         if target.exists():
             target.replace(err)
         raise ReportError(f"{src.name} failed in {_cell_label(exc)}: "
-                          f"{exc.ename}: {exc.evalue} (executed notebook kept at {err})"
-                          ) from exc
+                          f"{exc.ename}: {exc.evalue} (executed notebook kept at {err})",
+                          kernel_error=exc.ename) from exc
     except (OSError, RuntimeError, ValueError) as exc:
         # Kernel could not start, notebook unreadable, ... : papermill's own failures.
         raise ReportError(f"{src.name} could not be executed: {type(exc).__name__}: {exc}"

@@ -309,13 +309,16 @@ def execute_and_publish(nb: Path, params: Mapping[str, Any], stem: str, out: Pat
         with _env(env):
             executed = run_notebook(nb, params, staging, output_name=f"{stem}.ipynb",
                                     cwd=staging, runtime_dir=private, deadline=deadline)
-    except ReportError:
+    except ReportError as exc:
         failed = staging / f"{stem}-err.ipynb"
-        if failed.exists():
-            clean_file(failed, redact=redact)
-            os.chmod(failed, _PUBLISHED_MODE)
-            os.replace(failed, out / failed.name)
-        raise
+        if not failed.exists():
+            raise
+        clean_file(failed, redact=redact)
+        os.chmod(failed, _PUBLISHED_MODE)
+        os.replace(failed, out / failed.name)
+        # the message names where the failed notebook is now, not the staging folder
+        raise ReportError(str(exc).replace(str(failed), str(out / failed.name)),
+                          kernel_error=exc.kernel_error) from exc.__cause__
     summary_path = staging / f"{stem}.summary.json"
     if not summary_path.is_file():
         raise ReportError(f"{nb.name} ran but wrote no summary ({summary_path.name})")
