@@ -256,7 +256,7 @@ def test_spend_up_with_cost_per_request_on_a_few_traces_is_not_called_growth():
     assert (f.status, f.severity, f.signal) == ("insufficient_data", "info", "daily_cost_usd")
     assert "growth, cannot judge" in f.summary and "traffic growth, not" not in f.summary
     assert "cost_per_request 0.03483 against 0.01734 expected" in f.summary
-    assert "(2.01x), not significant (p=0.03)" in f.summary
+    assert "(2.01x), not significant (p=0.034)" in f.summary
 
 
 def test_a_day_without_hallucination_scores_says_so_not_that_it_had_no_traces():

@@ -249,7 +249,7 @@ def _cannot_judge(row: Mapping[str, Any], kpis: pd.DataFrame, units: int,
     # over the limit with the signal up too, but not significant on the day's traffic
     up = f"{row['observed'] / row['expected']:.2f}x" if row["expected"] > 0 else "new"
     return (f"{head}; {signal} {row['observed']:.4g} against {row['expected']:.4g} expected "
-            f"for the day's traffic ({up}), not significant (p={row['p_value']:.1g}): too few "
+            f"for the day's traffic ({up}), not significant (p={row['p_value']:.2g}): too few "
             "traces to tell a cost anomaly from growth, cannot judge")
 
 
@@ -320,7 +320,7 @@ def check_findings(kpis: pd.DataFrame, table: pd.DataFrame,
                             "expected: traffic growth, not a cost anomaly")
             elif not np.isnan(row.p_value):
                 summary += (f"; {row.signal} {row.observed:.4g} against {row.expected:.4g} "
-                            f"expected for the day's traffic (p={row.p_value:.1g})")
+                            f"expected for the day's traffic (p={row.p_value:.2g})")
                 if runbooks is not None and units is not None and row.runbook in runbooks:
                     suspects = _suspects(runbooks[row.runbook], units, observations,
                                          row.signal, start, judges)

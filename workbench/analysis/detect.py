@@ -327,7 +327,8 @@ def _hours(td: pd.Timedelta) -> str:
 
 
 def _p(p: float) -> str:
-    return "p<1e-12" if p < 1e-12 else f"p={p:.1g}"
+    """As the documents print it (:func:`workbench.reports.document.fmt_p`): one rounding."""
+    return "p<1e-12" if p < 1e-12 else f"p={p:.2g}"
 
 
 def suspects_text(suspects: list[Suspect], k: int = 2) -> str:

@@ -162,7 +162,7 @@ class PostMortem:
         ]
         if pr.get("events") is not None:
             rows.append((f"{pr['signal']} events", f"{pr['events']:,.0f}",
-                         f"{pr['expected_events']:,.1f} expected"))
+                         f"{fmt_value(pr['expected_events'])} expected"))
         rows += [
             ("Errors", f"{im['errors']:,}", "requests that ended in an error"),
             ("Timeouts", f"{im['timeouts']:,}",
