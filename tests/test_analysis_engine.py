@@ -506,6 +506,8 @@ def test_a_slowdown_is_put_on_the_calls_that_took_the_time(books):
     assert 0.9 < top.contribution <= 1.0
     assert top.incident > 0.5 and top.baseline == pytest.approx(0.05, abs=0.02)
     assert "search_kb" in {s.value for s in found[0].suspects[1:]}
+    # named by the runbook's label: a share of slow traces, not a latency in per cent
+    assert found[0].summary.startswith("Share slower than the baseline p95 in triage ")
 
 
 def test_the_time_split_promotes_only_calls_that_took_most_of_the_extra_time():

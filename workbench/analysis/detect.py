@@ -346,7 +346,7 @@ def signal_finding(ctx: Context, signal: str, iv: Interval,
     suspects = ctx.suspects(signal, iv.start, iv.end, iv.group)
     shortest = ctx.judge.shortest(signal, iv)
     who = "" if iv.group == ALL else f" in {iv.group}"
-    name = signal.replace("_", " ").capitalize()
+    name = spec.get("label") or signal.replace("_", " ").capitalize()
     summary = (f"{name}{who} {_fmt(iv.observed, unit)} against {_fmt(iv.expected, unit)} "
                f"expected for the same traffic ({_ratio(iv)}) over {_when(iv.start, iv.end)}, "
                f"{iv.units} {'scored ' if SIGNALS[signal].scored else ''}traces; significant "
