@@ -168,6 +168,10 @@ def test_timeout_surge_impact_counts_timeouts_and_the_slo_budget_they_burnt(writ
     assert slo["consumed"] == pytest.approx((im["timeouts"] - im["timeouts_expected"])
                                             / slo["budget_events"], rel=1e-9)
     assert 0 < slo["consumed"] < 1
+    # the planner's incident uses the whole service's budget, and the basis says so
+    assert inc.group == "planner-agent"
+    assert f"~{per_day:,.0f} requests a day of all traffic, not planner-agent alone" \
+        in slo["basis"]
 
 
 def test_the_slo_budget_is_counted_over_the_runbooks_period(written):

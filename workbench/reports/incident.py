@@ -183,7 +183,11 @@ def _would_alert(j: Judge, findings: list[Finding]) -> pd.Timestamp | None:
 
 
 def _slo(rbs: Mapping[str, runbook_mod.Runbook], units: pd.DataFrame, start: pd.Timestamp,
-         end: pd.Timestamp, excess_timeouts: float | None) -> dict[str, Any] | None:
+         end: pd.Timestamp, excess_timeouts: float | None, group: str = ALL
+         ) -> dict[str, Any] | None:
+    """The share of the service's SLO error budget the excess timeouts used. The objective is
+    the whole service's (``timeout_surge`` ``slo.objective``), so its budget is sized on all
+    traffic, an agent's incident included; the basis says so."""
     rb = rbs.get("timeout_surge")
     objective = (rb.spec.get("slo") or {}).get("objective") if rb is not None else None
     if objective is None:
@@ -205,8 +209,8 @@ def _slo(rbs: Mapping[str, runbook_mod.Runbook], units: pd.DataFrame, start: pd.
             "excess_events": used, "consumed": used / budget if budget > 0 else None,
             "basis": (f"{used:,.1f} timeouts beyond the expected, of a {days:g}-day "
                       f"budget of {budget:,.0f} ({1 - objective:.2%} of ~{per_day:,.0f} "
-                      "requests a day at the baseline's rate; timeout_surge slo.objective "
-                      f"{objective:g})")}
+                      f"requests a day{'' if group == ALL else ' of all traffic, not ' + group + ' alone'} "
+                      f"at the baseline's rate; timeout_surge slo.objective {objective:g})")}
 
 
 def _impact(inv: Investigation, rbs: Mapping[str, runbook_mod.Runbook], group: str,
@@ -251,7 +255,7 @@ def _impact(inv: Investigation, rbs: Mapping[str, runbook_mod.Runbook], group: s
     else:
         impact.update(cost_usd=float(units.loc[m, "cost"].sum()), expected_cost_usd=None,
                       excess_cost_usd=None)
-    impact["slo"] = _slo(rbs, units, inv.start, inv.end, excess_timeouts)
+    impact["slo"] = _slo(rbs, units, inv.start, inv.end, excess_timeouts, group)
     return impact
 
 
