@@ -156,3 +156,27 @@ def test_the_tool_a_trace_failed_on_is_reported_as_a_tool():
     cur = frame([(50, 30, {"culprit_tool": ("search",)}), (50, 1, {"culprit_tool": ("sql",)})])
     got = attribute(cur, base, "y", ["culprit_tool"])
     assert (got[0].dimension, got[0].value) == ("tool_name", "search")
+
+
+def test_a_models_alias_and_its_snapshot_of_the_same_calls_are_one_suspect():
+    """The request's model (``gpt-4.1-mini``) and the response's dated snapshot of the same
+    calls hold the same traces, so the same figures: one suspect, the first ranked. Two
+    snapshots, other figures, or another agent's model stay apart."""
+    from workbench.analysis.detect import _one_per_model
+    from workbench.findings import Suspect
+
+    def model(value, share=1.0, agent="research", incident=0.3):
+        return Suspect("model", value, share, incident, 0.05, {"agent": agent})
+
+    alias, snap = model("gpt-4.1-mini"), model("gpt-4.1-mini-2025-04-14")
+    tool = Suspect("tool_name", "search", 0.6, 0.2, 0.05, {"agent": "research"})
+    assert _one_per_model([alias, snap, tool]) == [alias, tool]
+    assert _one_per_model([snap, tool, alias]) == [snap, tool]
+    claude = [model("claude-sonnet-4-5"), model("claude-sonnet-4-5-20250929")]
+    assert _one_per_model(claude) == claude[:1]
+    two_snapshots = [model("gpt-4o-2024-05-13"), model("gpt-4o-2024-08-06")]
+    assert _one_per_model(two_snapshots) == two_snapshots
+    other_figures = [alias, model("gpt-4.1-mini-2025-04-14", share=0.7)]
+    assert _one_per_model(other_figures) == other_figures
+    other_agent = [alias, model("gpt-4.1-mini-2025-04-14", agent="support")]
+    assert _one_per_model(other_agent) == other_agent

@@ -14,6 +14,7 @@ units that not even a page-level change could be told apart, the runbook gets an
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -146,7 +147,7 @@ class Context:
             ranked = self._by_spend(signal, start, end, group, ranked)
         elif signal in latency.SPLIT_SIGNALS:
             ranked = self._by_time(signal, start, end, group, ranked)
-        return _new_version_first(self, signal, start, end, group, ranked)[:top]
+        return _one_per_model(_new_version_first(self, signal, start, end, group, ranked))[:top]
 
     def _sides(self, p: Any, start: pd.Timestamp, end: pd.Timestamp, group: str
                ) -> tuple[np.ndarray, np.ndarray]:
@@ -329,6 +330,31 @@ def _hours(td: pd.Timedelta) -> str:
 def _p(p: float) -> str:
     """As the documents print it (:func:`workbench.reports.document.fmt_p`): one rounding."""
     return "p<1e-12" if p < 1e-12 else f"p={p:.2g}"
+
+
+#: A model's dated snapshot: ``gpt-4.1-mini-2025-04-14``, ``claude-sonnet-4-5-20250929``.
+_SNAPSHOT_SUFFIX = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8})$")
+
+
+def _one_per_model(ranked: list[Suspect]) -> list[Suspect]:
+    """Drop a model suspect that is a later-ranked twin of one above: its alias and its dated
+    snapshot (``gpt-4.1-mini`` and ``gpt-4.1-mini-2025-04-14``, the request's and the
+    response's model of the same calls) in the same scope with the same figures. Two
+    snapshots of one model stay apart: a snapshot change can be the cause."""
+    out: list[Suspect] = []
+    for s in ranked:
+        twin = s.dimension == "model" and any(
+            k.dimension == "model" and k.within == s.within and k.value != s.value
+            and _SNAPSHOT_SUFFIX.sub("", k.value) == _SNAPSHOT_SUFFIX.sub("", s.value)
+            and (k.value == _SNAPSHOT_SUFFIX.sub("", k.value)
+                 or s.value == _SNAPSHOT_SUFFIX.sub("", s.value))
+            and np.allclose([k.contribution, k.incident, k.baseline],
+                            [s.contribution, s.incident, s.baseline], rtol=1e-9, atol=1e-12,
+                            equal_nan=True)
+            for k in out)
+        if not twin:
+            out.append(s)
+    return out
 
 
 def suspects_text(suspects: list[Suspect], k: int = 2) -> str:
