@@ -203,6 +203,30 @@ def test_bad_input_is_refused_with_a_clear_message(store, kwargs, message, monke
                     **args)
 
 
+def test_the_signal_table_says_what_an_ok_could_have_missed(store, labels):
+    """Beside each "ok", the smallest change the window could show: the judge's own figure
+    (the one the daily report prints per agent), smaller for three busy hours than for half an
+    hour of night; a score compared by its difference gives the drop it could show."""
+    day = labels["cost_spike"].start - pd.Timedelta(days=1)
+    busy = investigate("hallucination_spike", "local", day + pd.Timedelta(hours=12),
+                       day + pd.Timedelta(hours=15), data_dir=store)
+    table = busy.signal_table().set_index("signal")
+    row = table.loc["hallucination_rate"]
+    assert row["severity"] == "ok" and row["compare"] == "ratio"
+    assert row["could_show"] == busy.judge.smallest_finding("hallucination_rate")
+    assert 1.0 < row["could_show"] < 20.0
+    g = table.loc["groundedness"]
+    assert g["compare"] == "delta" and g["could_show"] == busy.judge.detectable_shift(
+        "groundedness") and 0.0 < g["could_show"] < 0.5
+    night = investigate("hallucination_spike", "local", day + pd.Timedelta(hours=3),
+                        day + pd.Timedelta(hours=3, minutes=30), data_dir=store)
+    late = night.signal_table().set_index("signal").loc["hallucination_rate", "could_show"]
+    assert late > row["could_show"]
+    html = busy.signal_table_html()
+    assert "<th>could show</th>" in html and f"≥ {row['could_show']:.3g}x" in html
+    assert f"≥ {g['could_show']:.3g}</td>" in html and "<th>compare</th>" not in html
+
+
 def test_a_window_too_small_to_judge_is_unknown_not_none(store):
     """Half an hour of a night (600 traces a day): the timeout runbook's detectors say the
     window cannot show even a page-size change. Nothing fired, and the verdict is "unknown"

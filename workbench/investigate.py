@@ -226,7 +226,10 @@ class Investigation:
     def signal_table(self) -> pd.DataFrame:
         """Per signal: the window's value, what the baseline expects of the same traffic, the
         ratio, p-value and severity (a severity only where the change is significant; "no
-        data" where the window holds nothing to judge the signal on)."""
+        data" where the window holds nothing to judge the signal on), and ``could_show``: the
+        smallest change the window's traffic could show as a finding (a ratio, or a drop for
+        a score compared by its difference; inf where none could), so "ok" is read beside
+        what "ok" could have missed."""
         if "signal_table" in self._cache:
             return self._cache["signal_table"].copy()
         rows = []
@@ -236,12 +239,16 @@ class Investigation:
             empty = not iv.units or not np.isfinite(iv.observed)
             severity = "no data" if empty else (
                 iv.severity if iv.significant and iv.severity else "ok")
-            rows.append({"signal": name, "unit": self.runbook.signal(name).get("unit", ""),
+            spec = self.runbook.signal(name)
+            rows.append({"signal": name, "unit": spec.get("unit", ""),
                          "observed": iv.observed, "expected": iv.expected, "ratio": iv.ratio,
                          "p_value": float("nan") if empty else iv.p_value,
-                         "severity": severity, "units": iv.units})
+                         "severity": severity, "units": iv.units,
+                         "compare": spec.get("compare", "ratio"),
+                         "could_show": self._could_show(name)})
         table = pd.DataFrame(rows, columns=["signal", "unit", "observed", "expected", "ratio",
-                                            "p_value", "severity", "units"])
+                                            "p_value", "severity", "units", "compare",
+                                            "could_show"])
         self._cache["signal_table"] = table
         return table.copy()
 
@@ -335,8 +342,33 @@ class Investigation:
         lines.append(f"<p>{_e(self.runbook.spec.get('summary', ''))}</p>")
         return "\n".join(lines)
 
+    def _could_show(self, name: str) -> float:
+        """The judge's smallest finding for ``name`` over the window (the daily report's "what
+        each agent's traffic could show" asks the same question): a ratio, or for a score
+        compared by difference the drop; NaN where neither applies."""
+        spec = SIGNALS[name]
+        if self.runbook.signal(name).get("compare", "ratio") == "ratio":
+            return self.judge.smallest_finding(name, None, self.group)
+        if spec.kind == "mean" and not spec.log:
+            return self.judge.detectable_shift(name, self.group)
+        return float("nan")
+
     def signal_table_html(self) -> str:
-        return html_table(self.signal_table())
+        """:meth:`signal_table` as shown: what the window could show as "≥ 3.2x" (or a drop
+        "≥ 0.12"), "none" where no change could be told apart."""
+        table = self.signal_table()
+
+        def shown(x: float, compare: str) -> str:
+            if np.isnan(x):
+                return "any" if compare == "ratio" else "–"
+            if np.isinf(x):
+                return "none"
+            return f"≥ {x:.3g}x" if compare == "ratio" else f"≥ {x:.3g}"
+
+        table["could_show"] = [shown(x, c) for x, c in zip(table["could_show"],
+                                                          table["compare"])]
+        return html_table(table.drop(columns=["compare"]).rename(
+            columns={"could_show": "could show"}))
 
     def findings_table(self) -> pd.DataFrame:
         cols = ["severity", "status", "signal", "start", "end", "observed", "baseline", "summary"]
