@@ -29,7 +29,7 @@ import pandas as pd
 from workbench import runbooks as runbook_mod
 from workbench import schema
 from workbench.analysis import ALL, PRIMARY, SIGNALS, Judge, detect_all, units_for
-from workbench.analysis.detect import Context, baseline_period
+from workbench.analysis.detect import Context, baseline_period, too_little_data
 from workbench.analysis.signals import SCORE_SIGNALS, score_notes
 from workbench.deadline import Deadline, active_deadline
 from workbench.errors import ConfigError
@@ -279,8 +279,7 @@ class Investigation:
     @property
     def too_little(self) -> bool:
         """The detectors said the window holds too little data to judge the runbook at all."""
-        return any(f.status == "insufficient_data" and f.signal == "data_volume"
-                   for f in self.findings)
+        return any(too_little_data(f) for f in self.findings)
 
     def summary(self) -> dict[str, Any]:
         """What the summary section says, as data (used by the HTML and by tests)."""

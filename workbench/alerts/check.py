@@ -83,7 +83,7 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
     from workbench import runbooks as runbook_mod
     from workbench import schema
     from workbench.analysis import detect_all
-    from workbench.analysis.detect import thin_traffic, units_for
+    from workbench.analysis.detect import thin_traffic, too_little_data, units_for
     from workbench.reports.daily import require_trace_source
     from workbench.sources import TraceSource, incomplete_reason, pulling, to_utc
 
@@ -135,8 +135,7 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
             # findings on missing rows are shown, never alerted (the source alert is)
             findings = list(detect_all(runbooks, traces, obs, scores, start, end, units=units,
                                        confirmed=not incomplete, judges=judges))
-            unjudged = {f.runbook for f in findings if f.status == "insufficient_data"
-                        and f.signal == "data_volume"}
+            unjudged = {f.runbook for f in findings if too_little_data(f)}
             thin = thin_traffic(runbooks, units, start, end, judges, unjudged)
         except WorkbenchError as exc:
             problems.append(f"detectors failed: {type(exc).__name__}: {exc}")

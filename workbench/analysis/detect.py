@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -40,7 +40,8 @@ from workbench.runbooks import Runbook, parse_duration
 from workbench.sources import to_utc
 
 __all__ = ["DETECTORS", "PRIMARY", "Context", "baseline_period", "detect", "detect_all",
-           "sensitivity", "thin_agents", "thin_note", "thin_traffic", "too_little_traffic", "units_for"]
+           "sensitivity", "sensitivity_columns", "sensitivity_table", "thin_agents",
+           "thin_note", "thin_traffic", "too_little_data", "too_little_traffic", "units_for"]
 
 #: runbook -> the signal that decides whether the runbook can judge a window at all, and the
 #: one attribution explains in a notebook
@@ -341,18 +342,20 @@ def _one_per_model(ranked: list[Suspect]) -> list[Suspect]:
     snapshot (``gpt-4.1-mini`` and ``gpt-4.1-mini-2025-04-14``, the request's and the
     response's model of the same calls) in the same scope with the same figures. Two
     snapshots of one model stay apart: a snapshot change can be the cause."""
+    def alias(value: str) -> str:
+        return _SNAPSHOT_SUFFIX.sub("", value)
+
+    def twins(k: Suspect, s: Suspect) -> bool:
+        return (k.dimension == s.dimension == "model" and k.within == s.within
+                and k.value != s.value and alias(k.value) == alias(s.value)
+                and alias(k.value) in (k.value, s.value)  # one is the alias itself
+                and np.allclose([k.contribution, k.incident, k.baseline],
+                                [s.contribution, s.incident, s.baseline], rtol=1e-9,
+                                atol=1e-12, equal_nan=True))
+
     out: list[Suspect] = []
     for s in ranked:
-        twin = s.dimension == "model" and any(
-            k.dimension == "model" and k.within == s.within and k.value != s.value
-            and _SNAPSHOT_SUFFIX.sub("", k.value) == _SNAPSHOT_SUFFIX.sub("", s.value)
-            and (k.value == _SNAPSHOT_SUFFIX.sub("", k.value)
-                 or s.value == _SNAPSHOT_SUFFIX.sub("", s.value))
-            and np.allclose([k.contribution, k.incident, k.baseline],
-                            [s.contribution, s.incident, s.baseline], rtol=1e-9, atol=1e-12,
-                            equal_nan=True)
-            for k in out)
-        if not twin:
+        if not any(twins(k, s) for k in out):
             out.append(s)
     return out
 
@@ -444,6 +447,12 @@ def too_little_traffic(j: Judge, alpha: float | None = None) -> dict[str, int]:
 SENSITIVITY_HOURS = (1, 6)
 
 
+def sensitivity_columns(hours: tuple[int, ...] = SENSITIVITY_HOURS) -> list[str]:
+    """The short windows' columns of :func:`sensitivity` (``"1h"``, ``"6h"``), the whole
+    window's (``"window"``) left out."""
+    return [f"{h}h" for h in hours]
+
+
 def sensitivity(j: Judge, hours: tuple[int, ...] = SENSITIVITY_HOURS
                 ) -> list[dict[str, Any]]:
     """Per agent and primary ratio signal (:data:`PRIMARY`, scored ones included), the
@@ -469,26 +478,45 @@ def sensitivity(j: Judge, hours: tuple[int, ...] = SENSITIVITY_HOURS
                 continue
             row: dict[str, Any] = {"agent": group, "signal": s, "units": n,
                                    "window_h": span_h}
-            for h in hours:
-                row[f"{h}h"] = j.smallest_finding(s, n * min(h / span_h, 1.0), group) \
-                    if span_h > 0 else float("inf")
+            for h, col in zip(hours, sensitivity_columns(hours)):
+                row[col] = j.smallest_finding(s, n * min(h / span_h, 1.0), group)
             row["window"] = j.smallest_finding(s, None, group)
             rows.append(row)
     return rows
 
 
-def thin_traffic(runbooks: Mapping[str, Runbook], units: pd.DataFrame, start: Any, end: Any,
-                 judges: dict | None = None, unjudged: set[str] = frozenset()
-                 ) -> dict[str, dict[str, int]]:
-    """Per runbook with a detector that judged ``[start, end)`` as a whole (not in
-    ``unjudged``), the agents too small to judge on their own traffic
-    (:func:`too_little_traffic`, at the significance the detectors fire at): what they could
-    not find is what is said."""
-    out = {}
+def too_little_data(f: Finding) -> bool:
+    """``f`` is a runbook's "too little data to judge the window at all" finding
+    (:func:`insufficient`)."""
+    return f.status == "insufficient_data" and f.signal == "data_volume"
+
+
+def _judged(runbooks: Mapping[str, Runbook], units: pd.DataFrame, start: Any, end: Any,
+            judges: dict | None, unjudged: Collection[str]) -> Iterator[tuple[str, Judge]]:
+    """Each runbook with a detector that judged ``[start, end)`` as a whole (not in
+    ``unjudged``), with the detectors' judge (``judges``: their cache)."""
     for name in sorted(set(runbooks) & set(DETECTORS) - set(unjudged)):
-        if found := too_little_traffic(judge_for(runbooks[name], units, start, end, judges)):
-            out[name] = found
-    return out
+        yield name, judge_for(runbooks[name], units, start, end, judges)
+
+
+def thin_traffic(runbooks: Mapping[str, Runbook], units: pd.DataFrame, start: Any, end: Any,
+                 judges: dict | None = None, unjudged: Collection[str] = ()
+                 ) -> dict[str, dict[str, int]]:
+    """Per runbook that judged the window as a whole, the agents too small to judge on their
+    own traffic (:func:`too_little_traffic`, at the significance the detectors fire at): what
+    they could not find is what is said."""
+    return {name: found for name, j in _judged(runbooks, units, start, end, judges, unjudged)
+            if (found := too_little_traffic(j))}
+
+
+def sensitivity_table(runbooks: Mapping[str, Runbook], units: pd.DataFrame, start: Any,
+                      end: Any, judges: dict | None = None, unjudged: Collection[str] = ()
+                      ) -> pd.DataFrame:
+    """One row per runbook that judged the window as a whole, agent and primary signal: the
+    smallest change each agent's traffic could show (:func:`sensitivity`)."""
+    return pd.DataFrame([{"runbook": name, **row} for name, j in
+                         _judged(runbooks, units, start, end, judges, unjudged)
+                         for row in sensitivity(j)])
 
 
 def thin_agents(thin: Mapping[str, Mapping[str, int]]) -> list[dict[str, Any]]:

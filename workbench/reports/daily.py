@@ -30,14 +30,14 @@ from workbench import runbooks as runbook_mod
 from workbench import schema
 from workbench.alerts import Alert, Delivery, send
 from workbench.analysis.detect import (
-    DETECTORS,
-    sensitivity,
+    sensitivity_columns,
+    sensitivity_table,
     thin_agents,
     thin_note,
     thin_traffic,
+    too_little_data,
     units_for,
 )
-from workbench.analysis.judge import judge_for
 from workbench.analysis.signals import score_flags, score_notes, scores_pending_since
 from workbench.deadline import Deadline
 from workbench.errors import ConfigError, SchemaError, SourceError, WorkbenchError
@@ -239,8 +239,8 @@ class DailyReport:
     def not_judged(self) -> list[str]:
         """The runbooks whose detectors could not judge the alert window at all (too little
         data): said wherever the report says nothing fired, so silence is no all-clear."""
-        return sorted({f.runbook for f in self.findings if f.status == "insufficient_data"
-                       and f.signal == "data_volume" and f.end > self.alert_start})
+        return sorted({f.runbook for f in self.findings
+                       if too_little_data(f) and f.end > self.alert_start})
 
     def too_little_traffic(self) -> list[dict[str, Any]]:
         """``[{"agent", "traces", "runbooks"}]``, fewest traces first: the agents whose own
@@ -260,8 +260,7 @@ class DailyReport:
         def value(x: float) -> float | str | None:
             return "new" if np.isnan(x) else None if np.isinf(x) else round(float(x), 3)
 
-        windows = [c for c in self.sensitivity.columns
-                   if (c.endswith("h") and c[:-1].isdigit()) or c == "window"]
+        windows = [*sensitivity_columns(), "window"]
         rows = [{**{k: r[k] for k in ("runbook", "agent", "signal", "units", "window_h")},
                  **{c: value(r[c]) for c in windows}}
                 for r in self.sensitivity.to_dict(orient="records")]
@@ -550,14 +549,13 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
             notes.append(note)
             judged = False  # the detectors failed: no agent is said to be too small either
     # a day the detectors already say a runbook cannot judge gets no second such finding
-    said = [(f.runbook, d) for f in detected if f.status == "insufficient_data"
-            and f.signal == "data_volume" for d in window_days if f.start <= d < f.end]
+    said = [(f.runbook, d) for f in detected if too_little_data(f)
+            for d in window_days if f.start <= d < f.end]
     findings = kpi_mod.check_findings(all_kpis, checks, runbooks, units, obs, complete,
                                       judges=judges, said=said)
-    unjudged = {f.runbook for f in detected if f.status == "insufficient_data"
-                and f.signal == "data_volume"}
+    unjudged = {f.runbook for f in detected if too_little_data(f)}
     thin = thin_traffic(runbooks, units, detect_start, end, judges, unjudged) if judged else {}
-    sens = _sensitivity(runbooks, units, detect_start, end, judges, unjudged) if judged \
+    sens = sensitivity_table(runbooks, units, detect_start, end, judges, unjudged) if judged \
         else pd.DataFrame()
     if (gap := _no_data(units, day, all_kpis)) is not None:
         findings.append(gap)
@@ -572,14 +570,3 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
                        coverage=cov, notes=notes, metrics=metrics,
                        data_dir=str(Path(data_dir).resolve()) if source == "local" and data_dir
                        else None, scores_pending=pending, thin=thin, sensitivity=sens)
-
-
-def _sensitivity(runbooks: dict, units: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
-                 judges: dict, unjudged: set[str]) -> pd.DataFrame:
-    """One row per runbook, agent and primary signal: the smallest change each agent's traffic
-    could show (:func:`workbench.analysis.detect.sensitivity`), by the judges the detectors
-    used."""
-    rows = [{"runbook": name, **row}
-            for name in sorted(set(runbooks) & set(DETECTORS) - unjudged)
-            for row in sensitivity(judge_for(runbooks[name], units, start, end, judges))]
-    return pd.DataFrame(rows)

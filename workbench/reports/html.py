@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.alerts import Delivery
+from workbench.analysis.detect import sensitivity_columns
 from workbench.analysis.judge import SIGNALS
 from workbench.findings import Finding
 from workbench.plots import flagged_days
@@ -201,7 +202,7 @@ def sensitivity(rep: DailyReport) -> str:
     span = float(sens["window_h"].iloc[0])
     whole = "the day" if span == 24 else f"the {span / 24:g} days" if span % 24 == 0 \
         else f"the {span:g} h judged"
-    short = [c for c in sens.columns if c.endswith("h") and c[:-1].isdigit()]
+    short = sensitivity_columns()
     spans = " / ".join([*(c[:-1] + " h" for c in short), whole.removeprefix("the ")])
 
     def head(runbook: str, signal: str) -> str:

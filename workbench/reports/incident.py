@@ -189,6 +189,7 @@ def _slo(rbs: Mapping[str, runbook_mod.Runbook], units: pd.DataFrame, start: pd.
     the whole service's (``timeout_surge`` ``slo.objective``), so its budget is sized on all
     traffic, an agent's incident included; the basis says so."""
     rb = rbs.get("timeout_surge")
+    whose = "" if group == ALL else f" of all traffic, not {group} alone"
     objective = (rb.spec.get("slo") or {}).get("objective") if rb is not None else None
     if objective is None:
         return None
@@ -209,8 +210,8 @@ def _slo(rbs: Mapping[str, runbook_mod.Runbook], units: pd.DataFrame, start: pd.
             "excess_events": used, "consumed": used / budget if budget > 0 else None,
             "basis": (f"{used:,.1f} timeouts beyond the expected, of a {days:g}-day "
                       f"budget of {budget:,.0f} ({1 - objective:.2%} of ~{per_day:,.0f} "
-                      f"requests a day{'' if group == ALL else ' of all traffic, not ' + group + ' alone'} "
-                      f"at the baseline's rate; timeout_surge slo.objective {objective:g})")}
+                      f"requests a day{whose} at the baseline's rate; timeout_surge "
+                      f"slo.objective {objective:g})")}
 
 
 def _impact(inv: Investigation, rbs: Mapping[str, runbook_mod.Runbook], group: str,
@@ -340,7 +341,8 @@ def examine(inv: Investigation, *, ledger: Any = None,
         first = next(f for f in scanned if f.start == changed[0])
         timeline = [Event("Started", changed[0], f"first changed hour: {first.signal} "
                           f"{fmt_value(first.observed, first.unit)} against "
-                          f"{fmt_value(first.baseline, first.unit)} expected", "the runbook's detectors (hourly scan)")]
+                          f"{fmt_value(first.baseline, first.unit)} expected",
+                          "the runbook's detectors (hourly scan)")]
         hit = _first_alert(ledger_records(ledger), rb.name, group, changed[0], b)
         if hit is not None:
             detected_by = hit[1]

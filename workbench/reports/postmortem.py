@@ -23,6 +23,7 @@ import pandas as pd
 from workbench import links
 from workbench import runbooks as runbook_mod
 from workbench.analysis import ALL
+from workbench.analysis.detect import too_little_data
 from workbench.errors import ConfigError, ReportError
 from workbench.investigate import investigate
 from workbench.redact import Redactor, redactor
@@ -110,7 +111,7 @@ class PostMortem:
         if inc.changed is None and inc.inv.too_little:
             why = "; ".join(f.summary.removeprefix(f"{self.runbook.title}: ")
                             for f in inc.inv.findings
-                            if f.status == "insufficient_data" and f.signal == "data_volume")
+                            if too_little_data(f))
             return out + [para(
                 f"No change of {name}{scope} could be judged between {fmt_time(inc.inv.start)} "
                 f"and {fmt_time(inc.inv.end)} UTC: {why}. Not finding one here is no "
