@@ -449,6 +449,8 @@ def _check(args: argparse.Namespace) -> int:
         print(f"not judged: {f.runbook}: {_one_line(f.summary)}")
     if thin := thin_note(result.thin, str):
         print(thin)
+    if result.set_aside:
+        print(result.set_aside)
     for problem in result.problems + (d.problems() if d else []) + (d.errors if d else []):
         print(f"workbench: warning: {_one_line(problem)}", file=sys.stderr)
     degraded = result.degraded

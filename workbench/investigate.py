@@ -38,6 +38,7 @@ from workbench.reports.document import fmt_value
 from workbench.runbooks import Runbook
 from workbench.sources import (TraceSource, incomplete_reason, mark_incomplete,
                                open_trace_source, pulling, to_window)
+from workbench.sources.traffic import application_traffic, set_aside_note
 
 __all__ = ["Investigation", "TraceWindow", "explore", "html_table", "investigate",
            "open_trace_source"]
@@ -90,6 +91,7 @@ class TraceWindow:
     traces: pd.DataFrame
     observations: pd.DataFrame
     units: pd.DataFrame
+    scores: pd.DataFrame | None = None  # the scores the units were computed with
 
     @classmethod
     def load(cls, src: TraceSource, start: pd.Timestamp, end: pd.Timestamp,
@@ -104,10 +106,13 @@ class TraceWindow:
                 mark_incomplete(traces, why)
         else:
             traces = src.traces(start, end)
+        obs, traces, kept = application_traffic(
+            obs, traces, scores if scores is not None else schema.empty("scores"))
+        scores = kept if scores is not None else None
         rbs = runbooks if runbooks is not None else runbook_mod.load_all()
         units = units_for(rbs, traces, obs, scores, judged_from or start)
         return cls(source=getattr(src, "name", "?"), start=start, end=end, traces=traces,
-                   observations=obs, units=units)
+                   observations=obs, units=units, scores=scores)
 
     def options(self, column: str) -> list[str]:
         """The values a filter on ``column`` can take in this window, sorted."""
@@ -545,13 +550,14 @@ def investigate(runbook: str | Runbook, source: str | TraceSource, start: Any, e
         scores = src.trace_scores(base0, t1 + _CONTEXT)
         view = TraceWindow.load(src, base0, t1 + _CONTEXT, scores=scores, judged_from=t0,
                                 runbooks=rbs)
+    scores = view.scores if view.scores is not None else scores  # the application's own
     incomplete = [f"{label} incomplete: {why}" for label, frame in
                   (("traces", view.traces), ("scores", scores))
                   if (why := incomplete_reason(frame))]
     budgets = view.units.attrs["budgets"].notes_by_agent
     # one agent's investigation is told of its own derived budget only
     notes = incomplete + [n for a, n in budgets.items() if not agent or a == agent] \
-        + score_notes(view.units, t1)
+        + score_notes(view.units, t1) + [n for n in [set_aside_note(view.observations)] if n]
     found = detect_all({rb.name: rb}, view.traces, view.observations, scores, t0, t1,
                        units=view.units, confirmed=not incomplete) if len(view.traces) else []
     judge = Judge(rb, view.units, t0, t1)

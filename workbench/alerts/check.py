@@ -24,6 +24,7 @@ from workbench.alerts.delivery import Delivery, send
 from workbench.deadline import Deadline
 from workbench.errors import SchemaError, SourceError, WorkbenchError
 from workbench.findings import SEVERITIES, Finding
+from workbench.sources.traffic import application_traffic, set_aside_note
 
 __all__ = ["ALERT_MIN_SEVERITY", "CheckResult", "run_check"]
 
@@ -44,6 +45,9 @@ class CheckResult:
     #: runbook -> {agent: traces}: the agents whose own traffic in the window could not show
     #: a page-size change (:func:`workbench.analysis.detect.thin_traffic`)
     thin: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: the pull's traces that are not the application's traffic, left out
+    #: (:func:`workbench.sources.traffic.set_aside_note`); None when nothing was
+    set_aside: str | None = None
 
     @property
     def firing(self) -> list[Finding]:
@@ -109,6 +113,7 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
             traces = (schema.traces_from_observations(obs)
                       if type(src).traces is TraceSource.traces else src.traces(pull_start, end))
             scores = src.trace_scores(pull_start, end)
+            obs, traces, scores = application_traffic(obs, traces, scores)
         except (SourceError, SchemaError) as exc:
             failure = f"{type(exc).__name__}: {exc}"
             problems.append(failure)
@@ -147,4 +152,5 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
         alerts = [Alert.from_finding(f) for f in alertable]
         delivery = send(alerts, sink, deadline=deadline)
     return CheckResult(start=start, end=end, traces=recent, findings=findings,
-                       delivery=delivery, problems=problems, thin=thin)
+                       delivery=delivery, problems=problems, thin=thin,
+                       set_aside=set_aside_note(obs))

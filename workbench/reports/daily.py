@@ -49,6 +49,7 @@ from workbench.sources import (SOURCES, TraceSource, incomplete_reason, open_tra
                                pulling, to_utc)
 from workbench.sources import conventions as conv
 from workbench.sources.conventions import Coverage, coverage
+from workbench.sources.traffic import application_traffic, set_aside_note
 
 __all__ = ["DailyReport", "SourceStatus", "build", "check_sources", "open_source",
            "report_stem", "require_trace_source"]
@@ -506,7 +507,7 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
     with pulling(source, data_dir) as src:
         status = SourceStatus(name=source if isinstance(source, str) else src.name)
         if _reachable(src, status):
-            obs, traces, scores = _pull(src, status, pull_start, end)
+            obs, traces, scores = application_traffic(*_pull(src, status, pull_start, end))
         else:
             obs, traces, scores = (schema.empty("observations"), schema.empty("traces"),
                                    schema.empty("scores"))
@@ -525,6 +526,8 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
     units = units_for(runbooks, traces, obs, scores, min(detect_start, end))
     notes += list(units.attrs["budgets"].notes)
     cov = coverage(obs, scores)
+    if aside := set_aside_note(obs):
+        notes.append(aside)
     notes += cov.notes
     if unmapped := units.attrs.get("unmapped_scores"):
         notes.append(f"score names not used by any signal: {', '.join(unmapped[:8])}")

@@ -194,6 +194,8 @@ class Conventions:
     ingestion API, such as Dify, say of a span)."""
     score_lag: pd.Timedelta = pd.Timedelta(hours=48)
     """A score counts toward its trace when recorded within this long of the trace's start."""
+    not_traffic: re.Pattern[str] | None = None
+    """Environments whose traces are not the application's traffic (whole-name match)."""
 
     # -- what sources must extract ---------------------------------------------------------
     def wanted(self) -> dict[str, set[str]]:
@@ -813,7 +815,8 @@ _KINDS = ("field", "attribute", "resource", "metadata", "observation_type", "roo
 def _merge(base: Mapping[str, Any], user: Mapping[str, Any], where: str) -> dict[str, Any]:
     out = {k: v for k, v in base.items()}
     known = _RULE_KEYS | {"types", "agent_name_prefixes", "agent_name_suffixes",
-                          "generic_agent_names", "errors", "scores", "score_lag"}
+                          "generic_agent_names", "errors", "scores", "score_lag",
+                          "not_traffic"}
     for key, value in user.items():
         if key not in known:
             raise ConfigError(f"conventions file {where}: unknown key {key!r}; known keys: "
@@ -834,6 +837,8 @@ def _merge(base: Mapping[str, Any], user: Mapping[str, Any], where: str) -> dict
             for signal, mine in value.items():
                 merged[signal] = _merge_score_signal(merged.get(signal), mine)
             out[key] = merged
+        elif key == "not_traffic":
+            out[key] = _merge_not_traffic(base.get(key), value, where)
         elif key == "errors":
             if not isinstance(value, Mapping):
                 raise ConfigError(f"conventions file {where}: {key} must be a mapping")
@@ -843,6 +848,16 @@ def _merge(base: Mapping[str, Any], user: Mapping[str, Any], where: str) -> dict
         else:
             out[key] = value
     return out
+
+
+def _merge_not_traffic(base: Any, mine: Any, where: str) -> dict[str, Any]:
+    """A user's ``not_traffic`` environments tried with the defaults (``replace: true`` drops
+    the defaults: an empty list then keeps every environment)."""
+    if not isinstance(mine, Mapping) or not isinstance(mine.get("environments", []), list):
+        raise ConfigError(f"conventions file {where}: not_traffic must be a mapping with "
+                          "`environments:`, a list of patterns")
+    kept = [] if mine.get("replace") else list((base or {}).get("environments", []) or [])
+    return {"environments": list(mine.get("environments", []) or []) + kept}
 
 
 def _merge_score_signal(base: Any, mine: Any) -> Any:
@@ -947,7 +962,12 @@ def _build(spec: Mapping[str, Any], where: str) -> Conventions:
     if lag <= pd.Timedelta(0):
         raise ConfigError(f"conventions {where}: score_lag must be a positive duration such as "
                           f"48h or 30h, got {spec.get('score_lag')!r}")
-    digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
+    envs = (spec.get("not_traffic") or {}).get("environments") or []
+    not_traffic = _compile("|".join(f"(?:{p})" for p in envs), f"{where}: not_traffic") \
+        if envs else None
+    # the mapped frames do not depend on which environments are set aside after mapping
+    mapping = {k: v for k, v in spec.items() if k != "not_traffic"}
+    digest = hashlib.sha256(json.dumps(mapping, sort_keys=True, default=str).encode()).hexdigest()
     return Conventions(rules=rules, type_attributes=type_attributes,
                        type_metadata=typed["metadata"], present_means_tool=present,
                        tool_span_names=tool_names,
@@ -955,7 +975,7 @@ def _build(spec: Mapping[str, Any], where: str) -> Conventions:
                        agent_name_suffixes=tuple(spec.get("agent_name_suffixes", []) or []),
                        generic_agent_names=generic_names,
                        errors=errors, scores=scores, source=where, fingerprint=digest[:16],
-                       score_lag=lag)
+                       score_lag=lag, not_traffic=not_traffic)
 
 
 def _compile(pattern: str, where: str) -> re.Pattern[str]:
