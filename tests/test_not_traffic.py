@@ -195,3 +195,27 @@ def test_a_runbook_and_a_check_read_the_same_traffic(served):
         [(f.runbook, f.signal, f.start) for f in checked["alone"].findings]
     assert checked["alone"].set_aside is None
     assert f"{EXPERIMENT_ENV} {EXPERIMENT_ITEMS}" in checked["whole"].set_aside
+
+
+def test_your_environments_are_added_to_the_defaults_or_replace_them():
+    from workbench.errors import ConfigError
+    from workbench.sources.conventions import load
+
+    def left_out(c, env):
+        return bool(c.not_traffic and c.not_traffic.fullmatch(env))
+
+    default = load()
+    assert [e for e in ("langfuse-llm-as-a-judge", "langfuse-prompt-experiment", "langfuse",
+                        "sdk-experiment", "llm-as-a-judge", "production", "staging",
+                        "default", "my-langfuse") if left_out(default, e)] == \
+        ["langfuse-llm-as-a-judge", "langfuse-prompt-experiment", "langfuse", "sdk-experiment",
+         "llm-as-a-judge"]
+    mine = load({"not_traffic": {"environments": ["load-test.*"]}})
+    assert left_out(mine, "load-test-7") and left_out(mine, "langfuse-llm-as-a-judge")
+    assert mine.fingerprint == default.fingerprint  # the mapped frames do not change
+    only = load({"not_traffic": {"replace": True, "environments": ["staging"]}})
+    assert left_out(only, "staging") and not left_out(only, "sdk-experiment")
+    assert load({"not_traffic": {"replace": True, "environments": []}}).not_traffic is None
+    for bad in (["staging"], {"environments": "staging"}, {"environments": ["(unclosed"]}):
+        with pytest.raises(ConfigError, match="not_traffic"):
+            load({"not_traffic": bad})
