@@ -433,6 +433,40 @@ def provider_usage(rec: Recorder, base: pd.Timestamp = T0) -> None:
         gen.end(ns(702 + 10 * i, base))
 
 
+def openllmetry(rec: Recorder, base: pd.Timestamp = T0) -> None:
+    """As OpenLLMetry (the Traceloop SDK) writes it: spans of decorated functions named
+    "<name>.<kind>" with ``traceloop.span.kind``, ``traceloop.entity.name`` and the
+    ``traceloop.workflow.name`` they run in, association properties for user and session, and
+    its OpenAI instrumentation's "openai.chat" span (``llm.request.type``, ``gen_ai.system``,
+    the older ``gen_ai.usage.prompt_tokens`` / ``completion_tokens``, ``llm.usage.total_tokens``).
+    A tool's time-out is an exception event and an ERROR status. Not in :data:`BUILDERS`."""
+    t = rec.tracer({"service.name": "helpdesk-api"}, "traceloop.tracer", "0.47.3")
+    flow = {"traceloop.workflow.name": "order_support",
+            "traceloop.association.properties.user_id": "u-9",
+            "traceloop.association.properties.session_id": "chat-9"}
+    root = _child(t, "order_support.workflow", None, ns(600, base), None,
+                  {"traceloop.span.kind": "workflow", "traceloop.entity.name": "order_support",
+                   "traceloop.entity.path": "", **flow})
+    agent = _child(t, "triage.agent", root, ns(600.01, base), None,
+                   {"traceloop.span.kind": "agent", "traceloop.entity.name": "triage",
+                    "traceloop.entity.path": "order_support", **flow})
+    chat = _child(t, "openai.chat", agent, ns(600.02, base), None,
+                  {"llm.request.type": "chat", "gen_ai.system": "openai",
+                   "gen_ai.request.model": "gpt-4o-mini", "gen_ai.response.model": "gpt-4o-mini",
+                   "gen_ai.usage.prompt_tokens": 900, "gen_ai.usage.completion_tokens": 70,
+                   "llm.usage.total_tokens": 970, "gen_ai.prompt.0.role": "user",
+                   "gen_ai.prompt.0.content": "Where is order 1187?", **flow},
+                  kind=SpanKind.CLIENT)
+    chat.end(ns(601.2, base))
+    tool = _child(t, "lookup_order.tool", agent, ns(601.3, base), None,
+                  {"traceloop.span.kind": "tool", "traceloop.entity.name": "lookup_order",
+                   "traceloop.entity.path": "order_support.triage", **flow},
+                  exception=TimeoutError("httpx.ReadTimeout: The read operation timed out"))
+    tool.end(ns(609.3, base))
+    agent.end(ns(609.4, base))
+    root.end(ns(609.5, base))
+
+
 BUILDERS: dict[str, Callable[[Recorder, pd.Timestamp], None]] = {
     "genai": genai, "openinference": openinference, "langfuse_otel": langfuse_otel,
     "agents_openinference": agents_openinference, "agents_logfire": agents_logfire,

@@ -10,7 +10,8 @@ import pytest
 
 from tests.doubles import LangfuseDouble
 from tests.doubles.langfuse_ingest import ingest
-from tests.otel_fixtures import Recorder, audio, prompt_cache, provider_usage, reasoning
+from tests.otel_fixtures import (Recorder, audio, openllmetry, prompt_cache, provider_usage,
+                                 reasoning)
 from workbench.errors import ConfigError
 from workbench.simulate import errors
 from workbench.simulate.plan import CallPlan, TracePlan
@@ -624,3 +625,30 @@ def test_a_dify_node_is_typed_by_its_node_type_metadata():
     assert obs.loc["Start", "type"] == "span" and obs.loc["workflow", "agent"] == "message"
     assert obs.loc["Weather API", "type"] == "tool" and obs.loc["rerank", "type"] == "span"
     assert "meta:node_type" in conv.load().wanted_columns()
+
+
+def test_openllmetry_spans_map_agent_tool_model_tokens_and_timeout_on_both_paths():
+    """OpenLLMetry's decorated spans say their kind only in ``traceloop.span.kind`` (Langfuse
+    keeps them as plain spans, its LLM call a generation by its model): the workflow is the
+    agent, a ``.tool`` span the tool under its entity name, the time-out the tool's."""
+    rec = Recorder(seed=4)
+    openllmetry(rec)
+    via_otel = conv.load().observations(raw_from_spans(rec.spans))
+    with LangfuseDouble.from_spans(rec.spans, prices=()) as d, d.source() as src:
+        via_langfuse = src.observations(*DAY)
+    for obs in (via_otel, via_langfuse):
+        by_name = obs.set_index("name")
+        assert set(obs["agent"]) == {"order_support"}
+        assert set(obs["user_id"]) == {"u-9"} and set(obs["session_id"]) == {"chat-9"}
+        assert by_name.loc["lookup_order.tool", "type"] == "tool"
+        assert by_name.loc["lookup_order.tool", "tool_name"] == "lookup_order"
+        assert by_name.loc["lookup_order.tool", "error_type"] == "timeout"
+        assert by_name.loc["triage.agent", "type"] == "agent"
+        chat = by_name.loc["openai.chat"]
+        assert (chat["type"], chat["model"]) == ("generation", "gpt-4o-mini")
+        assert (chat["input_tokens"], chat["output_tokens"], chat["total_tokens"]) == \
+            (900, 70, 970)
+    # the LLM call's name is no agent's, when it is all a trace holds
+    rows = [_span("l", "a", "openai.chat", **{"attr:llm.request.type": "chat",
+                                               "res:service.name": "quick-replies"})]
+    assert _agents(rows) == {"l": "quick-replies"}
