@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
 from blind_data import BlindData, Incident, Label, _Emitter, _lognormal, _Node
@@ -381,20 +382,33 @@ JUDGES = {CLAIMS: ("Correctness", "Helpfulness"), TRAVEL: ("Hallucination", "Hel
           BILLING: ("Correctness",), SUPPORT: ("Hallucination", "Helpfulness")}
 
 
+class _Recording(InMemorySpanExporter):
+    """Keeps the spans of the last emitted trace at hand (copying all finished spans per trace
+    would make generation quadratic)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recent: list[Any] = []
+
+    def export(self, spans: Any) -> Any:
+        self.recent.extend(spans)
+        return super().export(spans)
+
+
 class _Project:
     """Accumulates spans, scores and truth rows for one generated project."""
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
         self.em = _Emitter(random.Random(seed + 7919))
+        self.em.exporter = self.recording = _Recording()  # before any tracer exists
         self.truth: list[dict[str, Any]] = []
         self.scores: list[dict[str, Any]] = []
 
     def emit(self, service: str, resource: dict[str, Any], root: _Node) -> tuple[str, list[Any]]:
-        n = len(self.em.exporter.get_finished_spans())
+        self.recording.recent = []
         span = self.em.emit(service, resource, root)
-        return format(span.context.trace_id, "032x"), list(
-            self.em.exporter.get_finished_spans())[n:]
+        return format(span.context.trace_id, "032x"), self.recording.recent
 
     def score(self, trace_id: str, ts: pd.Timestamp, name: str, value: float, dtype: str,
               source: str, env: str, observation: str | None = None) -> str:
