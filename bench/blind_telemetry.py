@@ -14,13 +14,13 @@ trough 05-11 UTC, weekends at 55 %.
   OpenAI instrumentation's ``openai.chat`` spans (``llm.request.type``, ``gen_ai.system``,
   ``gen_ai.request.model``/``gen_ai.response.model``, ``gen_ai.usage.prompt_tokens``/
   ``completion_tokens``, ``llm.usage.total_tokens``).
-* ``invoke_agent travel_planner``: Strands Agents (tracer ``strands.telemetry.tracer``):
+* ``travel_planner`` (traces ``invoke_agent travel_planner``): Strands Agents (tracer ``strands.telemetry.tracer``):
   ``invoke_agent`` > ``execute_event_loop_cycle`` > ``chat`` / ``execute_tool <name>`` on a
   Bedrock model id. Sent to Langfuse, the agent span says ``langfuse.observation.type=span`` and
   carries the accumulated usage of its ``chat`` spans, so Langfuse bills the model calls twice
   (a known double count); the truth's cost is what Langfuse bills. A tool that raises ends its
   span with status ERROR and ``gen_ai.tool.status=error``; the agent carries on.
-* ``invoke_agent billing_agent``: AutoGen AgentChat's ``AssistantAgent`` (tracer
+* ``billing_agent`` (traces ``invoke_agent billing_agent``): AutoGen AgentChat's ``AssistantAgent`` (tracer
   ``autogen-agentchat``, ``invoke_agent``; tools ``execute_tool`` from ``autogen-core``), its
   model calls seen by OpenLLMetry's OpenAI instrumentation.
 * ``support-chat``: the Langfuse Python SDK v3 (``@observe(as_type="agent")``, a retriever and a
@@ -65,8 +65,12 @@ from blind_data import BlindData, Incident, Label, _Emitter, _lognormal, _Node
 __all__ = ["AGENTS", "PRICES", "SCORE_CONFIGS", "generate"]
 
 CLAIMS = "claims_intake.workflow"
-TRAVEL = "invoke_agent travel_planner"
-BILLING = "invoke_agent billing_agent"
+#: Strands and AutoGen agents by their ``gen_ai.agent.name``; Langfuse names their traces after
+#: the root span, ``invoke_agent <name>``
+TRAVEL = "travel_planner"
+BILLING = "billing_agent"
+TRAVEL_TRACE = f"invoke_agent {TRAVEL}"
+BILLING_TRACE = f"invoke_agent {BILLING}"
 SUPPORT = "support-chat"
 AGENTS = (CLAIMS, TRAVEL, BILLING, SUPPORT)
 SHARE = {CLAIMS: 0.30, TRAVEL: 0.25, BILLING: 0.17, SUPPORT: 0.28}
@@ -209,7 +213,7 @@ def _travel(c: dict[str, Any]) -> tuple[_Node, dict[str, Any]]:
     trace_attrs = {"session.id": c["session"], "user.id": c["user"],
                    "langfuse.tags": ("travel", "strands")}
     common = {"gen_ai.system": "strands-agents", **trace_attrs}
-    root = _Node(TRAVEL, t, t, {
+    root = _Node(TRAVEL_TRACE, t, t, {
         "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "travel_planner",
         "gen_ai.request.model": BEDROCK_SONNET,
         "gen_ai.agent.tools": json.dumps(["flight_search", "hotel_search", "currency_convert"]),
@@ -274,7 +278,7 @@ def _travel(c: dict[str, Any]) -> tuple[_Node, dict[str, Any]]:
 
 def _billing(c: dict[str, Any]) -> tuple[_Node, dict[str, Any]]:
     rng, t = c["rng"], c["t0"]
-    root = _Node(BILLING, t, t, {
+    root = _Node(BILLING_TRACE, t, t, {
         "gen_ai.operation.name": "invoke_agent", "gen_ai.system": "autogen",
         "gen_ai.agent.name": "billing_agent", "gen_ai.agent.id": "billing_agent/default",
         "gen_ai.agent.description": "Answers invoice and refund questions."},

@@ -48,15 +48,16 @@ def test_us_east_day_volumes_and_langfuse_environments(data, records):
 
 def test_each_instrumentation_as_langfuse_stores_it(data, records):
     seen = {(r["_trace"]["name"], r["core"]["type"], r["basic"]["name"]) for r in records}
+    tr, bi = bt.TRAVEL_TRACE, bt.BILLING_TRACE
     assert seen == {
         (bt.CLAIMS, "SPAN", "claims_intake.workflow"), (bt.CLAIMS, "SPAN", "classify_claim.task"),
         (bt.CLAIMS, "SPAN", "policy_lookup.tool"), (bt.CLAIMS, "SPAN", "draft_decision.task"),
         (bt.CLAIMS, "GENERATION", "openai.chat"),
-        (bt.TRAVEL, "SPAN", bt.TRAVEL), (bt.TRAVEL, "SPAN", "execute_event_loop_cycle"),
-        (bt.TRAVEL, "GENERATION", "chat"), (bt.TRAVEL, "TOOL", "flight_search"),
-        (bt.TRAVEL, "TOOL", "hotel_search"), (bt.TRAVEL, "TOOL", "currency_convert"),
-        (bt.BILLING, "AGENT", bt.BILLING), (bt.BILLING, "GENERATION", "openai.chat"),
-        (bt.BILLING, "TOOL", "get_invoice"), (bt.BILLING, "TOOL", "refund_status"),
+        (tr, "SPAN", tr), (tr, "SPAN", "execute_event_loop_cycle"), (tr, "GENERATION", "chat"),
+        (tr, "TOOL", "flight_search"), (tr, "TOOL", "hotel_search"),
+        (tr, "TOOL", "currency_convert"),
+        (bi, "AGENT", bi), (bi, "GENERATION", "openai.chat"), (bi, "TOOL", "get_invoice"),
+        (bi, "TOOL", "refund_status"),
         (bt.SUPPORT, "AGENT", bt.SUPPORT), (bt.SUPPORT, "RETRIEVER", "search_docs"),
         (bt.SUPPORT, "GENERATION", "answer"),
         ("experiment-item-run", "SPAN", "experiment-item-run"),
@@ -77,7 +78,7 @@ def test_each_instrumentation_as_langfuse_stores_it(data, records):
     assert set(models) == {"gpt-4o-mini-2024-07-18", "gpt-4o-2024-08-06", "gpt-4o",
                            "gpt-4.1-2025-04-14", bt.BEDROCK_SONNET, "gpt-4.1-mini"}
     # Strands' agent span carries its chat spans' usage and Langfuse bills it again
-    agent = [r for r in records if r["basic"]["name"] == bt.TRAVEL]
+    agent = [r for r in records if r["basic"]["name"] == bt.TRAVEL_TRACE]
     assert all(r["usage"]["totalCost"] > 0 for r in agent)
     judge = [m for r, m in zip(records, meta) if r["basic"]["environment"] == bt.JUDGE_ENV]
     assert judge and all(m["target_trace_id"] in set(data.truth["trace_id"]) for m in judge)
