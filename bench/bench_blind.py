@@ -7,7 +7,9 @@ The data come from ``bench/blind_data.py`` (``--data sdk``, the default) or
 ``bench/blind_agents.py`` (``--data agents``: OpenAI Agents SDK, CrewAI, Google ADK, Langfuse
 Python SDK v3, judges with score configs) or ``bench/blind_stacks.py`` (``--data stacks``: Mastra,
 Haystack, smolagents, Semantic Kernel; a Tokyo day) or ``bench/blind_lowcode.py`` (``--data
-lowcode``: Dify, Flowise, Langfuse Python SDK v2, LangChain's CallbackHandler), all
+lowcode``: Dify, Flowise, Langfuse Python SDK v2, LangChain's CallbackHandler) or
+``bench/blind_telemetry.py`` (``--data telemetry``: OpenLLMetry, Strands Agents, AutoGen, Langfuse
+Python SDK v3, Langfuse's evaluator traces and SDK experiments), all
 written from public documentation without reading the detectors. Each dataset is 30 days of four agents served through the Langfuse contract
 double and read by the real Langfuse source; the daily report is built for a day with the 7
 days before it, as a scheduled ``workbench report daily`` would.
@@ -21,7 +23,7 @@ days before it, as a scheduled ``workbench report daily`` would.
 3. what the report says about coverage and unmapped fields, and on each quiet day its banner
    and what it could not judge or only noted (info findings, never alerted).
 
-    python bench/bench_blind.py [--quick] [--magnitudes 2,3,5,10] [--data sdk|frameworks|gateways|agents|stacks|lowcode]
+    python bench/bench_blind.py [--quick] [--magnitudes 2,3,5,10] [--data sdk|frameworks|gateways|agents|stacks|lowcode|telemetry]
                                 [--volume 0.1]
     # --quick: 2x, 5x, 5 quiet days; --volume: that many times each dataset's usual traffic
     # (0.1: a small team's ~100-150 traces a day), quiet and incident projects alike
@@ -72,6 +74,10 @@ DATASETS = {
     "lowcode": ("blind_lowcode", (("timeout_surge", "2026-11-19", 10),
                                   ("cost_spike", "2026-11-24", 13),
                                   ("hallucination_spike", "2026-11-26", 9))),
+    # OpenLLMetry, Strands, AutoGen, Langfuse SDK v3 and Langfuse's own traces; US East hours
+    "telemetry": ("blind_telemetry", (("timeout_surge", "2026-11-18", 15),
+                                      ("cost_spike", "2026-11-20", 16),
+                                      ("hallucination_spike", "2026-11-25", 15))),
 }
 INCIDENTS = DATASETS["sdk"][1]
 
@@ -246,7 +252,8 @@ def main() -> None:
     ap.add_argument("--data", choices=sorted(DATASETS), default="sdk",
                     help="sdk: blind_data (default); frameworks: blind_frameworks; "
                          "gateways: blind_gateways; agents: blind_agents; "
-                         "stacks: blind_stacks; lowcode: blind_lowcode")
+                         "stacks: blind_stacks; lowcode: blind_lowcode; "
+                         "telemetry: blind_telemetry")
     ap.add_argument("--magnitudes", default=None,
                     help="comma-separated, default 2,3,5,10 (10: a sanity check beyond the aim)")
     ap.add_argument("--volume", type=float, default=1.0,
