@@ -524,9 +524,22 @@ def test_the_time_split_promotes_only_calls_that_took_most_of_the_extra_time():
     # a component whose time per request barely rose is not promoted
     flat = table.assign(per_request=[1.1, 0.2])
     assert latency.slowest_component_first([lead], flat) == [lead]
-    # nor one that shares the extra time with another
-    shared = table.assign(excess=[50.0, 40.0])
+    # nor one that shares the extra time with another whose time per request rose too
+    shared = table.assign(excess=[50.0, 40.0], per_request=[2.0, 0.4])
     assert latency.slowest_component_first([lead], shared) == [lead]
+    # a long model call a few per cent slower piles up seconds over many requests: it does not
+    # stand in the way of the tool whose calls took a third longer (a timing-out tool in an
+    # agent loop whose model turns take 12 s)
+    loop = pd.DataFrame({"agent": ["travel"] * 3, "dimension": ["tool_name", "model", "tool_name"],
+                         "value": ["flight_search", "claude-sonnet-4", "hotel_search"],
+                         "per_request": [2.40, 12.12, 0.47], "per_request_base": [1.76, 11.63, 0.40],
+                         "excess": [85.8, 66.6, 9.7]})
+    moved = latency.slowest_component_first([lead], loop)
+    assert [s.value for s in moved] == ["flight_search", "inventory_api"]
+    assert moved[0].contribution == pytest.approx(85.8 / (85.8 + 66.6 + 9.7))
+    # ... but two components that both rose still share it
+    both = loop.assign(per_request=[2.40, 16.0, 0.47])
+    assert latency.slowest_component_first([lead], both) == [lead]
 
 
 def test_a_derived_budget_is_said_on_its_own_agents_latency_findings_only(books):

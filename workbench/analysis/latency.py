@@ -10,8 +10,9 @@ split: for each model and each tool (within its agent),
     excess_c = time_c,window - time_c,baseline / requests_baseline * requests_window
 
 A component that carries most of the extra time, and whose time per request really rose, is
-named first, unless a value that sets the incident's traces apart already leads (the tool that
-timed out only in them). Nested spans are not subtracted from their parents: only model calls
+named first when no other component whose time per request rose comes near it (a long model
+call a few per cent slower piles up seconds without having changed), unless a value that sets
+the incident's traces apart already leads (the tool that timed out only in them). Nested spans are not subtracted from their parents: only model calls
 (generations) and tool calls are counted, which rarely nest.
 """
 
@@ -80,11 +81,14 @@ def slowest_component_first(suspects: list[Suspect], table: pd.DataFrame) -> lis
     if rising.empty:
         return suspects
     total = float(rising["excess"].sum())
-    top = rising.iloc[0]
-    rest = float(rising["excess"].iloc[1]) if len(rising) > 1 else 0.0
-    rose = top["per_request"] >= (1.0 + _MIN_RISE) * top["per_request_base"]
-    if not (top["excess"] >= _MIN_SHARE * total and rest < _REST_SHARE * top["excess"]
-            and rose):
+    # only a component whose own time per request rose competes: a long model call a few
+    # per cent slower piles up seconds over many requests without having changed
+    rose = rising[rising["per_request"] >= (1.0 + _MIN_RISE) * rising["per_request_base"]]
+    if rose.empty:
+        return suspects
+    top = rose.iloc[0]
+    rest = float(rose["excess"].iloc[1]) if len(rose) > 1 else 0.0
+    if not (top["excess"] >= _MIN_SHARE * total and rest < _REST_SHARE * top["excess"]):
         return suspects
     first = Suspect(dimension=str(top["dimension"]), value=str(top["value"]),
                     contribution=float(min(top["excess"] / total, 1.0)),
