@@ -70,6 +70,24 @@ def test_notes_for_pulls_without_generations_tools_or_prompts() -> None:
     assert not any(n.startswith("model unknown") for n in notes)
 
 
+def test_cost_on_observations_that_are_not_model_calls_is_said_not_counted() -> None:
+    """An agent span carrying the usage of the model calls under it (as Strands Agents' spans
+    do) is priced by Langfuse too; the report counts the model calls and says what it left."""
+    obs = _obs([{"trace_id": "a", "type": "agent", "agent": "travel"},
+                {"trace_id": "a", "type": "generation", "agent": "travel", "model": "m"},
+                {"trace_id": "a", "type": "generation", "agent": "travel", "model": "m"},
+                # a trace without model calls: its cost is its spans' and is counted
+                {"trace_id": "b", "type": "span", "agent": "legacy"}])
+    obs["cost_usd"] = [0.30, 0.10, 0.20, 0.05]
+    notes = [n for n in conv.coverage(obs).notes if "not model calls" in n]
+    assert notes == ["$0.30 the source priced on 1 observations that are not model calls "
+                     "(agent and span observations: some frameworks repeat their model calls' "
+                     "usage on them) is not counted: cost counts the model calls, so it can "
+                     "read below the source's own total"]
+    obs.loc[0, "cost_usd"] = 0.0
+    assert not [n for n in conv.coverage(obs).notes if "not model calls" in n]
+
+
 def test_empty_pull_has_no_traces() -> None:
     cov = conv.coverage(_obs([]))
     assert (cov.traces, cov.unknown, cov.notes) == (0, {}, [])

@@ -690,6 +690,8 @@ def coverage(observations: pd.DataFrame, scores: pd.DataFrame | None = None,
         cov.notes.append("no prompt name or version on any generation: prompt attribution is "
                          "off (link prompts to generations, or set `prompt_name:` / "
                          "`prompt_version:`)")
+    if "cost_usd" in obs:
+        cov.notes += _uncounted_cost(obs, trace, known, types, n)
     if scores is not None and len(scores):
         names = sorted(str(x) for x in scores["name"].unique())
         used = [s for s in names if conv.score_signal(s) is not None]
@@ -698,6 +700,23 @@ def coverage(observations: pd.DataFrame, scores: pd.DataFrame | None = None,
                              f"{', '.join(names[:8])}): add them under `scores:` in the "
                              "conventions file")
     return cov
+
+
+def _uncounted_cost(obs: pd.DataFrame, trace: np.ndarray, known: np.ndarray,
+                    types: pd.Series, n: int) -> list[str]:
+    """A note on cost the source put on observations that are not model calls, in traces that
+    have model calls: cost counts the model calls only (:func:`workbench.schema.
+    traces_from_observations`), so it reads below the source's own total by that much."""
+    cost = obs["cost_usd"].to_numpy(dtype="float64", na_value=np.nan)
+    billable = types.isin(schema.BILLABLE_TYPES).to_numpy()
+    has_calls = np.bincount(trace[billable & known], minlength=n) > 0
+    off = known & ~billable & (cost > 0) & has_calls[np.where(known, trace, 0)]
+    if not off.any():
+        return []
+    return [f"${np.nansum(cost[off]):,.2f} the source priced on {int(off.sum()):,} observations "
+            "that are not model calls (agent and span observations: some frameworks repeat "
+            "their model calls' usage on them) is not counted: cost counts the model calls, so "
+            "it can read below the source's own total"]
 
 
 def _integral(v: pd.Series) -> bool:
