@@ -393,3 +393,26 @@ def test_a_derived_budget_is_said_without_unconfirming_the_notebooks_findings(tm
                            agent=agent)
         told = {n.split()[1] for n in mine.notes if "runs past the 8 s budget" in n}
         assert told == ({agent} & slow)
+
+
+def test_a_signal_a_detector_fired_on_is_not_ok_in_the_signal_table(store, labels):
+    """A new prompt version's own test can fire on hours the whole window's test cannot tell
+    apart (the seventh blind dataset: CRITICAL above, "ok" for the same signal and the same
+    numbers in the table and the summary JSON). The table says what fired."""
+    from dataclasses import replace
+
+    from workbench.findings import Finding
+    from workbench.reports.runbook_summary import runbook_summary
+
+    day = labels["cost_spike"].start - pd.Timedelta(days=1)
+    quiet = investigate("hallucination_spike", "local", day + pd.Timedelta(hours=12),
+                        day + pd.Timedelta(hours=15), data_dir=store)
+    assert quiet.signal_table().set_index("signal").loc["hallucination_rate", "severity"] == "ok"
+    fired = replace(quiet, findings=[Finding(
+        "hallucination_spike", "hallucination_rate", "critical", quiet.start, quiet.end,
+        0.2, 0.06, "New prompt_version=13 ...", labels={"prompt_version": "13"})], _cache={})
+    row = fired.signal_table().set_index("signal").loc["hallucination_rate"]
+    assert row["severity"] == "critical" and fired.severity == "critical"
+    assert "<td>critical</td>" in fired.signal_table_html()
+    signals = {s["signal"]: s for s in runbook_summary(fired)["signals"]}
+    assert signals["hallucination_rate"]["severity"] == "critical"
