@@ -385,3 +385,21 @@ def test_the_stem_is_a_safe_file_name():
         "postmortem-cost_spike-20261106T0900-tool-agent-x"
     assert np.all([c.isalnum() or c in "-_." for c in
                    pm.postmortem_stem("x", t, "../../etc/passwd")])
+
+
+def test_notes_on_the_data_are_caveats_not_contributing_factors(written):
+    """The seventh blind dataset's billing cost spike listed "6,000 traces left out as not the
+    application's traffic" and another agent's latency budget as contributing factors: notes on
+    the data go with the summary, in the Markdown and the JSON, and suggest no factor."""
+    p = written["cost_spike"]
+    note = ("3,554 traces left out as not the application's traffic (langfuse-llm-as-a-judge "
+            "3,234): Langfuse's own evaluator runs and experiments")
+    inv = dataclasses.replace(p.incident.inv, notes=[note])
+    noted = dataclasses.replace(p, incident=dataclasses.replace(p.incident, inv=inv))
+    assert note not in noted.factors()
+    assert noted.data_notes() == [note]
+    s = noted.summary({})
+    assert s["data_notes"] == [note] and note not in s["contributing_factors"]
+    text = noted.markdown().replace("\\", "")
+    assert text.index("About the data:") < text.index(note.split(" (")[0]) < text.index(
+        "Contributing factors")
