@@ -403,3 +403,35 @@ def test_notes_on_the_data_are_caveats_not_contributing_factors(written):
     text = noted.markdown().replace("\\", "")
     assert text.index("About the data:") < text.index(note.split(" (")[0]) < text.index(
         "Contributing factors")
+
+
+def test_a_new_version_only_its_own_test_finds_is_still_detected():
+    """The seventh blind dataset's prompt release at 3x: the new version's own (canary) test
+    fires while the agent's whole traffic, over every hour from the start, is no significant
+    change. An hourly check runs that test too, so the timeline says when it would have
+    alerted instead of "no alert recorded" with no time."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import blind_telemetry
+    from blind_data import Incident
+
+    from workbench.analysis.detect import Context, new_version_interval
+
+    data = blind_telemetry.generate(seed=1, end_day="2026-11-25", days=8, incidents=[
+        Incident("hallucination_spike", "2026-11-25", 15, 3.0)])
+    lab = data.labels[0]
+    with data.double() as dbl:
+        p = pm.build("hallucination_spike", dbl.source(), lab.start - 3 * H,
+                     lab.end + 3 * H, agent="support-chat", ledger=[])
+    inc = p.incident
+    (f,) = [f for f in inc.inv.findings if f.status == "firing"]
+    assert f.summary.startswith("New prompt_version=13") and inc.started == lab.start
+    detected = inc.event("Detected")
+    assert detected.at is not None and lab.start < detected.at <= f.end
+    assert detected.what.startswith("no alert recorded; an hourly check would have alerted")
+    # the hour it says is the first at which the version's own test is significant
+    ctx = Context(inc.inv.runbook, inc.inv.judge, inc.inv.view.observations)
+    assert new_version_interval(ctx, f, f.start, detected.at) is not None
+    assert new_version_interval(ctx, f, f.start, detected.at - H) is None
