@@ -67,6 +67,11 @@ def test_a_quiet_window_has_no_severe_signal(store, labels):
     table = quiet.signal_table().set_index("signal")
     assert table.loc["cost_per_request", "ratio"] < 1.5
     assert table.loc["cost_per_request", "severity"] == "ok"
+    # nothing found is said as nothing significant, never as "no change": beside a signal
+    # short of its "could show" it would read as an all-clear
+    assert quiet.findings == []
+    assert ("found no significant change in this window: a change smaller than a signal's "
+            "“could show” above is missed, not absent") in quiet.findings_html()
 
 
 def test_a_window_no_worse_than_its_baseline_names_no_suspect(store, labels):

@@ -388,7 +388,10 @@ class Investigation:
 
     def findings_html(self) -> str:
         if not self.findings:
-            return "<p>The detectors found no change in this window.</p>"
+            # "no change" beside a signal at 3.9x (p=0.001) reads as an all-clear: say that
+            # what fell short of a finding is missed, not absent
+            return ("<p>The detectors found no significant change in this window: a change "
+                    "smaller than a signal's “could show” above is missed, not absent.</p>")
         return html_table(self.findings_table())
 
     # -- signals over time --------------------------------------------------------------------
