@@ -405,6 +405,25 @@ def test_notes_on_the_data_are_caveats_not_contributing_factors(written):
         "Contributing factors")
 
 
+def test_another_agents_latency_budget_is_no_caveat_of_one_agents_incident(written):
+    """Examined on all traffic, the tool-agent's cost spike carried planner-agent's derived
+    latency budget among its notes (the seventh blind dataset: travel_planner's in a billing
+    agent's post-mortem); its own agent's budget note stays."""
+    from types import SimpleNamespace
+
+    p = written["cost_spike"]
+    assert p.incident.group == "tool-agent"
+    other = "agent planner-agent runs past the 8 s budget in 94% of its baseline traces"
+    mine = "agent tool-agent runs past the 8 s budget in 90% of its baseline traces"
+    units = p.incident.inv.view.units.copy()
+    units.attrs = {**units.attrs, "budgets": SimpleNamespace(
+        notes_by_agent={"planner-agent": other, "tool-agent": mine})}
+    view = dataclasses.replace(p.incident.inv.view, units=units)
+    inv = dataclasses.replace(p.incident.inv, view=view, notes=[other, mine])
+    noted = dataclasses.replace(p, incident=dataclasses.replace(p.incident, inv=inv))
+    assert noted.data_notes() == [mine]
+
+
 def test_a_new_version_only_its_own_test_finds_is_still_detected():
     """The seventh blind dataset's prompt release at 3x: the new version's own (canary) test
     fires while the agent's whole traffic, over every hour from the start, is no significant

@@ -111,9 +111,13 @@ class PostMortem:
     def data_notes(self) -> list[str]:
         """The investigation's notes on the data (traffic set aside, cost not counted, an
         agent judged against its own latency): caveats of the figures, not causes of the
-        incident. Problems are in the status box already."""
+        incident. Problems are in the status box already; another agent's derived latency
+        budget is no caveat of one agent's incident (the investigation, run on all traffic
+        before the findings named the agent, carries every agent's)."""
         inc = self.incident
-        return [n for n in inc.inv.notes if n not in inc.problems]
+        budgets = getattr(inc.inv.units.attrs.get("budgets"), "notes_by_agent", {})
+        others = {n for a, n in budgets.items() if inc.group != ALL and a != inc.group}
+        return [n for n in inc.inv.notes if n not in inc.problems and n not in others]
 
     def _what_happened(self) -> list[Block]:
         inc = self.incident
