@@ -93,6 +93,14 @@ def test_a_window_no_worse_than_its_baseline_names_no_suspect(store, labels):
     assert s["severity"] == "none" and s["top_suspect"] is None and s["suspects"] == []
 
 
+def test_a_signal_named_unlike_what_it_measures_says_what_it_is(cases):
+    """latency_p95 is the share of traces slower than the baseline p95: "ratio 0.11" beside
+    its bare name read as a p95 of 0.11 s."""
+    html = cases["timeout_surge"].signal_table_html()
+    assert "<td>latency_p95 (share slower than the baseline p95)</td>" in html
+    assert "<td>timeout_rate</td>" in html  # no label, the name alone
+
+
 def test_signal_series_shows_each_hour_against_what_it_should_have_been(cases, labels):
     inv, lab = cases["timeout_surge"], labels["timeout_surge"]
     s = inv.signal_series()

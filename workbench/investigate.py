@@ -378,6 +378,11 @@ class Investigation:
 
         table["could_show"] = [shown(x, c) for x, c in zip(table["could_show"],
                                                           table["compare"])]
+        # a signal whose name is not what it measures says what it is: latency_p95 is a share
+        # of slow traces, not seconds ("ratio 0.11" beside it read as a p95 of 0.11 s)
+        labels = [self.runbook.signal(n).get("label") for n in table["signal"]]
+        table["signal"] = [f"{n} ({label[:1].lower()}{label[1:]})" if label else n
+                           for n, label in zip(table["signal"], labels)]
         return html_table(table.drop(columns=["compare"]).rename(
             columns={"could_show": "could show"}))
 
