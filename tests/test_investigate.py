@@ -67,6 +67,11 @@ def test_a_quiet_window_has_no_severe_signal(store, labels):
     table = quiet.signal_table().set_index("signal")
     assert table.loc["cost_per_request", "ratio"] < 1.5
     assert table.loc["cost_per_request", "severity"] == "ok"
+    # nothing found is said as nothing significant, never as "no change": beside a signal
+    # short of its "could show" it would read as an all-clear
+    assert quiet.findings == []
+    assert ("found no significant change in this window: a change smaller than a signal's "
+            "“could show” above is missed, not absent") in quiet.findings_html()
 
 
 def test_a_window_no_worse_than_its_baseline_names_no_suspect(store, labels):
@@ -86,6 +91,14 @@ def test_a_window_no_worse_than_its_baseline_names_no_suspect(store, labels):
     assert "nothing to attribute" in quiet.suspects_html()
     s = runbook_summary(quiet)
     assert s["severity"] == "none" and s["top_suspect"] is None and s["suspects"] == []
+
+
+def test_a_signal_named_unlike_what_it_measures_says_what_it_is(cases):
+    """latency_p95 is the share of traces slower than the baseline p95: "ratio 0.11" beside
+    its bare name read as a p95 of 0.11 s."""
+    html = cases["timeout_surge"].signal_table_html()
+    assert "<td>latency_p95 (share slower than the baseline p95)</td>" in html
+    assert "<td>timeout_rate</td>" in html  # no label, the name alone
 
 
 def test_signal_series_shows_each_hour_against_what_it_should_have_been(cases, labels):
@@ -393,3 +406,26 @@ def test_a_derived_budget_is_said_without_unconfirming_the_notebooks_findings(tm
                            agent=agent)
         told = {n.split()[1] for n in mine.notes if "runs past the 8 s budget" in n}
         assert told == ({agent} & slow)
+
+
+def test_a_signal_a_detector_fired_on_is_not_ok_in_the_signal_table(store, labels):
+    """A new prompt version's own test can fire on hours the whole window's test cannot tell
+    apart (the seventh blind dataset: CRITICAL above, "ok" for the same signal and the same
+    numbers in the table and the summary JSON). The table says what fired."""
+    from dataclasses import replace
+
+    from workbench.findings import Finding
+    from workbench.reports.runbook_summary import runbook_summary
+
+    day = labels["cost_spike"].start - pd.Timedelta(days=1)
+    quiet = investigate("hallucination_spike", "local", day + pd.Timedelta(hours=12),
+                        day + pd.Timedelta(hours=15), data_dir=store)
+    assert quiet.signal_table().set_index("signal").loc["hallucination_rate", "severity"] == "ok"
+    fired = replace(quiet, findings=[Finding(
+        "hallucination_spike", "hallucination_rate", "critical", quiet.start, quiet.end,
+        0.2, 0.06, "New prompt_version=13 ...", labels={"prompt_version": "13"})], _cache={})
+    row = fired.signal_table().set_index("signal").loc["hallucination_rate"]
+    assert row["severity"] == "critical" and fired.severity == "critical"
+    assert "<td>critical</td>" in fired.signal_table_html()
+    signals = {s["signal"]: s for s in runbook_summary(fired)["signals"]}
+    assert signals["hallucination_rate"]["severity"] == "critical"

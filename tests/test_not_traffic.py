@@ -139,7 +139,10 @@ def test_the_report_judges_the_application_alone_and_says_what_it_left_out(serve
     note = [n for n in whole.notes if "not the application's traffic" in n]
     judged = project["judge_traces"]
     assert len(note) == 1, whole.notes
-    assert f"{judged + EXPERIMENT_ITEMS:,} traces left out" in note[0]
+    # the whole pull's count, said as such: beside a window's own trace count it is no rate
+    read = judged + EXPERIMENT_ITEMS + whole.units["trace_id"].nunique()
+    assert (f"{judged + EXPERIMENT_ITEMS:,} of the {read:,} traces read (the window and the "
+            "days it is judged against) left out") in note[0]
     assert f"{JUDGE_ENV} {judged:,}" in note[0] and f"{EXPERIMENT_ENV} {EXPERIMENT_ITEMS}" \
         in note[0]
     # the judge's calls are priced by the project's model table: their spend is said, not hidden
@@ -147,8 +150,7 @@ def test_the_report_judges_the_application_alone_and_says_what_it_left_out(serve
         2400 * 2.50 + 300 * 10.00) / 1e6
     assert f"${spend:,.2f} of spend" in note[0]
     assert not [n for n in alone.notes if "not the application's traffic" in n]
-    assert f"{judged + EXPERIMENT_ITEMS:,} traces left out as not the application" in \
-        whole.header_html()
+    assert f"{judged + EXPERIMENT_ITEMS:,} of the {read:,} traces read" in whole.header_html()
 
 
 def test_judged_as_traffic_they_would_be_agents_and_an_incident(served, project, tmp_path,

@@ -385,3 +385,72 @@ def test_the_stem_is_a_safe_file_name():
         "postmortem-cost_spike-20261106T0900-tool-agent-x"
     assert np.all([c.isalnum() or c in "-_." for c in
                    pm.postmortem_stem("x", t, "../../etc/passwd")])
+
+
+def test_notes_on_the_data_are_caveats_not_contributing_factors(written):
+    """The seventh blind dataset's billing cost spike listed "6,000 traces left out as not the
+    application's traffic" and another agent's latency budget as contributing factors: notes on
+    the data go with the summary, in the Markdown and the JSON, and suggest no factor."""
+    p = written["cost_spike"]
+    note = ("3,554 traces left out as not the application's traffic (langfuse-llm-as-a-judge "
+            "3,234): Langfuse's own evaluator runs and experiments")
+    inv = dataclasses.replace(p.incident.inv, notes=[note])
+    noted = dataclasses.replace(p, incident=dataclasses.replace(p.incident, inv=inv))
+    assert note not in noted.factors()
+    assert noted.data_notes() == [note]
+    s = noted.summary({})
+    assert s["data_notes"] == [note] and note not in s["contributing_factors"]
+    text = noted.markdown().replace("\\", "")
+    assert text.index("About the data:") < text.index(note.split(" (")[0]) < text.index(
+        "Contributing factors")
+
+
+def test_another_agents_latency_budget_is_no_caveat_of_one_agents_incident(written):
+    """Examined on all traffic, the tool-agent's cost spike carried planner-agent's derived
+    latency budget among its notes (the seventh blind dataset: travel_planner's in a billing
+    agent's post-mortem); its own agent's budget note stays."""
+    from types import SimpleNamespace
+
+    p = written["cost_spike"]
+    assert p.incident.group == "tool-agent"
+    other = "agent planner-agent runs past the 8 s budget in 94% of its baseline traces"
+    mine = "agent tool-agent runs past the 8 s budget in 90% of its baseline traces"
+    units = p.incident.inv.view.units.copy()
+    units.attrs = {**units.attrs, "budgets": SimpleNamespace(
+        notes_by_agent={"planner-agent": other, "tool-agent": mine})}
+    view = dataclasses.replace(p.incident.inv.view, units=units)
+    inv = dataclasses.replace(p.incident.inv, view=view, notes=[other, mine])
+    noted = dataclasses.replace(p, incident=dataclasses.replace(p.incident, inv=inv))
+    assert noted.data_notes() == [mine]
+
+
+def test_a_new_version_only_its_own_test_finds_is_still_detected():
+    """The seventh blind dataset's prompt release at 3x: the new version's own (canary) test
+    fires while the agent's whole traffic, over every hour from the start, is no significant
+    change. An hourly check runs that test too, so the timeline says when it would have
+    alerted instead of "no alert recorded" with no time."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import blind_telemetry
+    from blind_data import Incident
+
+    from workbench.analysis.detect import Context, new_version_interval
+
+    data = blind_telemetry.generate(seed=1, end_day="2026-11-25", days=8, incidents=[
+        Incident("hallucination_spike", "2026-11-25", 15, 3.0)])
+    lab = data.labels[0]
+    with data.double() as dbl:
+        p = pm.build("hallucination_spike", dbl.source(), lab.start - 3 * H,
+                     lab.end + 3 * H, agent="support-chat", ledger=[])
+    inc = p.incident
+    (f,) = [f for f in inc.inv.findings if f.status == "firing"]
+    assert f.summary.startswith("New prompt_version=13") and inc.started == lab.start
+    detected = inc.event("Detected")
+    assert detected.at is not None and lab.start < detected.at <= f.end
+    assert detected.what.startswith("no alert recorded; an hourly check would have alerted")
+    # the hour it says is the first at which the version's own test is significant
+    ctx = Context(inc.inv.runbook, inc.inv.judge, inc.inv.view.observations)
+    assert new_version_interval(ctx, f, f.start, detected.at) is not None
+    assert new_version_interval(ctx, f, f.start, detected.at - H) is None

@@ -429,6 +429,11 @@ def test_a_small_teams_quiet_day_that_could_not_be_judged_is_no_green_all_clear(
     assert (f"{shown:,} traces.</p>" in busy.header_html()
             and f"Mapping coverage over the {busy.coverage.traces:,} traces pulled (the window "
             "and the days its checks compare with)" in busy.header_html())
+    # a trace with no prompt or tool call is said as such, not as an unknown mapping
+    u = busy.coverage.unknown
+    assert (f"agent unknown on {u['agent']:.0%}; no model on {u['model']:.0%}, no prompt on "
+            f"{u['prompt']:.0%}, no tool call on {u['tool']:.0%} of traces (an agent that "
+            "links no managed prompt or calls no tool counts there too") in busy.header_html()
 
 
 class ThinAgent(FrameSource):

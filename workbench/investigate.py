@@ -234,16 +234,23 @@ class Investigation:
         data" where the window holds nothing to judge the signal on), and ``could_show``: the
         smallest change the window's traffic could show as a finding (a ratio, or a drop for
         a score compared by its difference; inf where none could), so "ok" is read beside
-        what "ok" could have missed."""
+        what "ok" could have missed. A signal a detector fired on is never "ok": the worst
+        of its findings' severities stands (a new prompt version's own test can fire on
+        hours the whole window's test cannot tell apart), as the summary's verdict says."""
         if "signal_table" in self._cache:
             return self._cache["signal_table"].copy()
+        fired: dict[str, list[str]] = {}
+        for f in self.firing:
+            fired.setdefault(f.signal, []).append(f.severity)
         rows = []
         for name in self.signal_names:
             iv = self.judge.interval(name, self.start, self.end, self.group)
             # a signal with nothing to read in the window (no scored trace) is not "ok"
             empty = not iv.units or not np.isfinite(iv.observed)
-            severity = "no data" if empty else (
-                iv.severity if iv.significant and iv.severity else "ok")
+            sevs = fired.get(name, []) + ([iv.severity] if not empty and iv.significant
+                                          and iv.severity else [])
+            severity = max(sevs, key=SEVERITIES.index) if sevs else (
+                "no data" if empty else "ok")
             spec = self.runbook.signal(name)
             rows.append({"signal": name, "unit": spec.get("unit", ""),
                          "observed": iv.observed, "expected": iv.expected, "ratio": iv.ratio,
@@ -371,6 +378,11 @@ class Investigation:
 
         table["could_show"] = [shown(x, c) for x, c in zip(table["could_show"],
                                                           table["compare"])]
+        # a signal whose name is not what it measures says what it is: latency_p95 is a share
+        # of slow traces, not seconds ("ratio 0.11" beside it read as a p95 of 0.11 s)
+        labels = [self.runbook.signal(n).get("label") for n in table["signal"]]
+        table["signal"] = [f"{n} ({label[:1].lower()}{label[1:]})" if label else n
+                           for n, label in zip(table["signal"], labels)]
         return html_table(table.drop(columns=["compare"]).rename(
             columns={"could_show": "could show"}))
 
@@ -381,7 +393,10 @@ class Investigation:
 
     def findings_html(self) -> str:
         if not self.findings:
-            return "<p>The detectors found no change in this window.</p>"
+            # "no change" beside a signal at 3.9x (p=0.001) reads as an all-clear: say that
+            # what fell short of a finding is missed, not absent
+            return ("<p>The detectors found no significant change in this window: a change "
+                    "smaller than a signal's “could show” above is missed, not absent.</p>")
         return html_table(self.findings_table())
 
     # -- signals over time --------------------------------------------------------------------

@@ -673,6 +673,32 @@ def _new_version_first(ctx: Context, signal: str, start: pd.Timestamp, end: pd.T
         (s.dimension, s.value, s.within) == (shown_dim, shown, within))]]
 
 
+def _canary(ctx: Context, signal: str, mask: np.ndarray, start: pd.Timestamp,
+            end: pd.Timestamp, alpha: float) -> Interval | None:
+    """The new version's own traffic (``mask``) in ``[start, end)`` when it is worse at
+    ``alpha`` with enough units and a severity, else None."""
+    j = ctx.judge
+    iv = j.rows(signal, mask, start, end)
+    return iv if iv.p_value <= alpha and _enough(j, signal, iv) and iv.severity else None
+
+
+def new_version_interval(ctx: Context, finding: Finding, start: pd.Timestamp,
+                         end: pd.Timestamp) -> Interval | None:
+    """What :func:`canary_findings` would find over ``[start, end)`` for the new version
+    ``finding`` names (its labels), or None: not significant there, or no new version named.
+    When an hourly check would have alerted on a new version is asked of this test, not of
+    the whole traffic's, which a version's share of it can leave unmoved."""
+    if finding.signal not in ctx.judge.signals():
+        return None
+    alpha = float(ctx.runbook.spec["evaluation"].get("canary_alpha", 0.01))
+    for dim, value, mask in ctx.fresh_versions():
+        dim_, shown, within = _decode(dim, value)
+        if finding.labels.get(dim_) == shown and all(
+                finding.labels.get(k) == v for k, v in within.items()):
+            return _canary(ctx, finding.signal, mask, start, end, alpha)
+    return None
+
+
 def canary_findings(ctx: Context, covered: list[Finding]) -> list[Finding]:
     """Findings on new versions: a prompt version, model or release that the baseline never
     saw is judged once, on its own traffic in the window, at ``evaluation.canary_alpha``
@@ -692,8 +718,8 @@ def canary_findings(ctx: Context, covered: list[Finding]) -> list[Finding]:
                 continue
             if any(f.signal == signal and f.start < end and start < f.end for f in covered):
                 continue
-            iv = j.rows(signal, mask, start, end)
-            if not (iv.p_value <= alpha and _enough(j, signal, iv) and iv.severity):
+            iv = _canary(ctx, signal, mask, start, end, alpha)
+            if iv is None:
                 continue
             dim_, shown, within = _decode(dim, value)
             label = f"{dim_}={shown}" + "".join(f" in {k}={v}" for k, v in within.items())

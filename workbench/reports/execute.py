@@ -98,6 +98,17 @@ class _ThisPythonKernelManager(AsyncKernelManager):
     transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc" if os.name == "posix" else "tcp",
                                 config=True)
 
+    async def _async_interrupt_kernel(self) -> None:
+        """No interrupt on the way to a shutdown: jupyter_client sends SIGINT before every
+        shutdown request, and the idle kernel of a finished run logs it as "ERROR |
+        KeyboardInterrupt caught in kernel." on the stderr of every successful report (a
+        scheduler mails it). A run stopped by its deadline or a signal interrupts the kernel
+        itself (:func:`_signal_kernels`); a kernel that ignores its shutdown request is still
+        killed after ``shutdown_wait_time``."""
+        if self.shutting_down:
+            return
+        await super()._async_interrupt_kernel()
+
     @property
     def kernel_spec(self) -> KernelSpec | None:
         if self._kernel_spec is None:

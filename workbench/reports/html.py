@@ -97,10 +97,16 @@ def header(rep: DailyReport) -> str:
             lines.append(f"<div class='wb-ok'>Source ok. {_e(verdict)}</div>")
     lines += [f"<p><i>{_e(n)}</i></p>" for n in rep.notes]
     if rep.coverage.traces:
-        unknown = ", ".join(f"{k} {v:.0%}" for k, v in rep.coverage.unknown.items())
+        # "prompt 72% unknown" read as a broken mapping where most agents link no prompt:
+        # a missing model, prompt or tool call is said as missing, a gap only where used
+        u = rep.coverage.unknown
         lines.append(f"<p>Mapping coverage over the {rep.coverage.traces:,} traces pulled (the "
-                     "window and the days its checks compare with), share unknown: "
-                     f"{_e(unknown)}.</p>")
+                     "window and the days its checks compare with): agent unknown on "
+                     f"{u.get('agent', 0.0):.0%}; no model on {u.get('model', 0.0):.0%}, no "
+                     f"prompt on {u.get('prompt', 0.0):.0%}, no tool call on "
+                     f"{u.get('tool', 0.0):.0%} of traces (an agent that links no managed "
+                     "prompt or calls no tool counts there too: a gap only where yours "
+                     "do).</p>")
     return "\n".join(lines)
 
 

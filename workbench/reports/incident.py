@@ -11,7 +11,8 @@ gives one number wherever it is shown.
   change started (for an alert window starting on the incident's day before its end, and for
   the incident's agent when the ledger names one); without
   one, the first hour at whose end an hourly check would have seen a significant change at
-  warning or worse, said as such.
+  warning or worse (in the scope's traffic, or on a new version's own traffic as the check's
+  canary test judges it), said as such.
 - **Peaked**: the hour of the largest excess of the runbook's primary signal over what the
   baseline expects of that hour's traffic.
 - **Resolved**: the first hour after the changed hours with no change of its own, or none
@@ -38,7 +39,7 @@ from workbench import runbooks as runbook_mod
 from workbench.alerts.alert import alertname
 from workbench.analysis import ALL, SIGNALS, Judge
 from workbench.analysis.attribution import in_slice
-from workbench.analysis.detect import Context
+from workbench.analysis.detect import Context, new_version_interval
 from workbench.findings import SEVERITIES, Finding
 from workbench.investigate import Investigation
 from workbench.reports.document import fmt_ratio, fmt_time, fmt_value
@@ -167,15 +168,20 @@ def _first_alert(records: list[dict[str, Any]], runbook: str, group: str, starte
     return best
 
 
-def _would_alert(j: Judge, findings: list[Finding]) -> pd.Timestamp | None:
-    """The first hour end at which an hourly check would have seen one of ``findings``."""
-    first = None
+def _would_alert(ctx: Context, findings: list[Finding]) -> pd.Timestamp | None:
+    """The first hour end at which an hourly check would have seen one of ``findings``: the
+    change in its scope's traffic, or a new version's own test worse (as the check's
+    detectors judge a version the baseline never saw)."""
+    j, first = ctx.judge, None
+    floor = SEVERITIES.index(_ALERT_FLOOR)
     for f in findings:
         group = f.labels.get("agent") or ALL
         k = f.start + j.bucket
         while k < f.end + j.bucket:
             end = min(k, f.end)
-            if _changed(j, [(f.signal, group)], f.start, end):
+            version = new_version_interval(ctx, f, f.start, end)
+            if _changed(j, [(f.signal, group)], f.start, end) or (
+                    version is not None and SEVERITIES.index(version.severity) >= floor):
                 first = end if first is None else min(first, end)
                 break
             k += j.bucket
@@ -349,7 +355,7 @@ def examine(inv: Investigation, *, ledger: Any = None,
             timeline.append(Event("Detected", hit[0], f"first alert: {hit[1]} delivered",
                                   "the alert ledger"))
         else:
-            at = _would_alert(j, scanned)
+            at = _would_alert(Context(inv.runbook, j, inv.view.observations), scanned)
             timeline.append(Event(
                 "Detected", at, "no alert recorded; an hourly check would have alerted at "
                 "this time" if at is not None else "no alert recorded",

@@ -102,6 +102,24 @@ class PostMortem:
         return out
 
     def _summary(self) -> list[Block]:
+        """What happened, then what the reader should know about the data it was judged on."""
+        out = self._what_happened()
+        if notes := self.data_notes():
+            out += [para("About the data:"), Block("list", [[n] for n in notes])]
+        return out
+
+    def data_notes(self) -> list[str]:
+        """The investigation's notes on the data (traffic set aside, cost not counted, an
+        agent judged against its own latency): caveats of the figures, not causes of the
+        incident. Problems are in the status box already; another agent's derived latency
+        budget is no caveat of one agent's incident (the investigation, run on all traffic
+        before the findings named the agent, carries every agent's)."""
+        inc = self.incident
+        budgets = getattr(inc.inv.units.attrs.get("budgets"), "notes_by_agent", {})
+        others = {n for a, n in budgets.items() if inc.group != ALL and a != inc.group}
+        return [n for n in inc.inv.notes if n not in inc.problems and n not in others]
+
+    def _what_happened(self) -> list[Block]:
         inc = self.incident
         im, pr = inc.impact, inc.impact["primary"]
         out = [para(self.notes.summary)] if self.notes.summary else []
@@ -217,7 +235,8 @@ class PostMortem:
                 Block("list", [[x] for x in suggested])]
 
     def factors(self) -> list[str]:
-        """What the notes file says contributed, else what the data suggests."""
+        """What the notes file says contributed, else what the data suggests: the runbook's
+        other signals that fired (notes on the data are no factor: see :meth:`data_notes`)."""
         if self.notes.contributing_factors is not None:
             return list(self.notes.contributing_factors)
         inc = self.incident
@@ -226,7 +245,7 @@ class PostMortem:
                f"{fmt_value(f.baseline, f.unit)}, {fmt_time(f.start)} – {fmt_time(f.end)} UTC"
                + (f" in {f.labels['agent']}" if f.labels.get("agent") else "")
                for f in inc.findings if f.signal != primary]
-        return out + list(inc.inv.notes)
+        return out
 
     def went_well(self) -> list[str]:
         if self.notes.went_well is not None:
@@ -418,6 +437,7 @@ class PostMortem:
                           else fmt_time(e.at), "what": e.what, "from": e.basis}
                          for e in inc.timeline],
             "detected_by": inc.detected_by, "impact": inc.impact, "root_cause": inc.causes,
+            "data_notes": self.data_notes(),
             "contributing_factors": self.factors(), "went_well": self.went_well(),
             "went_badly": self.went_badly(),
             "action_items": [vars(x) for x in self.action_items()],

@@ -66,7 +66,9 @@ def set_aside(frame: pd.DataFrame) -> dict[str, list[float]]:
 
 
 def set_aside_note(frame: pd.DataFrame) -> str | None:
-    """One line for a report's notes on what was set aside, or None."""
+    """One line for a report's notes on what was set aside, or None. It counts the whole pull
+    (the window and the days it is judged against), and says so: beside a three-hour check of
+    17 traces, "3,138 traces left out" alone reads as 3,138 evaluator runs in those hours."""
     info = set_aside(frame)
     if not info:
         return None
@@ -75,7 +77,9 @@ def set_aside_note(frame: pd.DataFrame) -> str | None:
     parts = ", ".join(f"{env} {int(v[0]):,}" for env, v in
                       sorted(info.items(), key=lambda kv: -kv[1][0]))
     spent = f", ${cost:,.2f} of spend" if cost > 0 else ""
-    return (f"{n:,} traces left out as not the application's traffic ({parts}{spent}): "
+    kept = int(frame["trace_id"].nunique()) if "trace_id" in frame else 0
+    return (f"{n:,} of the {n + kept:,} traces read (the window and the days it is judged "
+            f"against) left out as not the application's traffic ({parts}{spent}): "
             "Langfuse's own evaluator runs and experiments; change `not_traffic:` in the "
             f"conventions file ({conv.ENV_CONVENTIONS}) to judge them")
 
