@@ -551,12 +551,14 @@ def insufficient(ctx: Context) -> Finding | None:
         primary = [s for s in j.signals()][:1]
     if not primary:
         return None
-    def what(signal: str) -> str:
-        return "scored traces" if SIGNALS[signal].scored else "traces"
+    def what(signal: str, n: int = 2) -> str:
+        word = "trace" if n == 1 else "traces"
+        return f"scored {word}" if SIGNALS[signal].scored else word
 
     usable = [s for s in primary if j.baseline_units(s) >= j.min_units]
     if not usable:
-        why = (f"no baseline: {j.baseline_units(primary[0])} {what(primary[0])} in "
+        n0 = j.baseline_units(primary[0])
+        why = (f"no baseline: {n0} {what(primary[0], n0)} in "
                f"{j.baseline_start:%Y-%m-%d} – {j.baseline_end:%Y-%m-%d}")
     else:  # one primary signal that can judge the window is enough (groundedness judges
         # what a hallucination judge sampling another agent cannot)
@@ -582,10 +584,10 @@ def insufficient(ctx: Context) -> Finding | None:
             if smallest is not None and smallest > float(page):
                 if np.isfinite(smallest):
                     size = f'{smallest:.1f}x' if unit else f'{smallest:.2f}'
-                    reasons.append(f"{n} {what(s)} in the window can only tell apart a {s} "
+                    reasons.append(f"{n} {what(s, n)} in the window can only tell apart a {s} "
                                    f"change of {size} or more (page threshold {page:g}{unit})")
                 else:
-                    reasons.append(f"{n} {what(s)} in the window cannot show any {s} change "
+                    reasons.append(f"{n} {what(s, n)} in the window cannot show any {s} change "
                                    f"as significant (page threshold {page:g}{unit})")
                 continue
             return None
