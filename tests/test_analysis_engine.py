@@ -475,6 +475,33 @@ def test_a_cost_spike_is_put_on_the_model_whose_calls_got_dearer(books):
     assert "gpt-4.1-nano" not in {s.value for s in f.suspects}
 
 
+def test_what_ran_before_and_runs_now_is_no_suspect_but_a_new_release_is(books):
+    """A release and an environment every trace ran in the baseline and runs in the window
+    explain nothing ("release=1.9.0 (100 %)" reads as a release that shipped), nor does the
+    agent a finding is scoped to; a release new in the window stays a suspect."""
+    from workbench.analysis import detect
+
+    def calls(t, in_window, rng):
+        return [("answer", "generation", "gpt-4o", 1.0,
+                 0.012 * (3.0 if in_window else 1.0) * float(rng.lognormal(0, 0.2)))]
+
+    def cost_suspects(obs: pd.DataFrame) -> list[tuple]:
+        traces = schema.traces_from_observations(obs)
+        found = [f for f in detect(books["cost_spike"], traces, obs, None, DAY0, DAY0 + D)
+                 if f.status == "firing" and f.signal == "cost_per_request"]
+        assert found and found[0].labels.get("agent") == "triage", found
+        return [(s.dimension, s.value) for s in found[0].suspects]
+
+    obs = _agent_week(12, calls).assign(release="1.9.0")
+    same = cost_suspects(schema.conform(obs, "observations"))
+    assert same[0] == ("model", "gpt-4o")
+    assert not {d for d, _ in same} & {"release", "environment", "agent"}, same
+    shipped = obs["start_time"] >= DAY0 + 10 * H
+    new = cost_suspects(schema.conform(obs.assign(release=obs["release"].where(~shipped, "2.0.0")),
+                                       "observations"))
+    assert ("release", "2.0.0") in new and ("environment", "production") not in new, new
+
+
 def _slow_model_day(slow: float) -> pd.DataFrame:
     """Every trace of the agent calls a cheap model, the tool search_kb (its slowest span,
     about 3 s) and gpt-4o (about 1.5 s); from 10:00 to 16:00 on the judged day gpt-4o's calls

@@ -148,7 +148,23 @@ class Context:
             ranked = self._by_spend(signal, start, end, group, ranked)
         elif signal in latency.SPLIT_SIGNALS:
             ranked = self._by_time(signal, start, end, group, ranked)
-        return _one_per_model(_new_version_first(self, signal, start, end, group, ranked))[:top]
+        ranked = _one_per_model(_new_version_first(self, signal, start, end, group, ranked))
+        return self._without_constants(signal, start, end, group, ranked)[:top]
+
+    def _without_constants(self, signal: str, start: pd.Timestamp, end: pd.Timestamp,
+                           group: str, ranked: list[Suspect]) -> list[Suspect]:
+        """Drop what cannot have changed: a release or environment that nearly every unit ran
+        before and runs now (read as "release 0.7.5 (100 %)" it looks like a release that
+        shipped), and the agent a finding is already scoped to. A model or tool every trace
+        uses stays: its calls can be what changed."""
+        cur_m, base_m = self._sides(self.judge.prepared(signal), start, end, group)
+
+        def constant(s: Suspect) -> bool:
+            if s.dimension == "agent" and not s.within:
+                return group != ALL and s.value == group
+            return s.dimension in _IDENTITY_DIMENSIONS and not self._sets_apart(s, cur_m, base_m)
+
+        return [s for s in ranked if not constant(s)]
 
     def _sides(self, p: Any, start: pd.Timestamp, end: pd.Timestamp, group: str
                ) -> tuple[np.ndarray, np.ndarray]:
@@ -604,6 +620,8 @@ def insufficient(ctx: Context) -> Finding | None:
 
 # a value held by this share of the traces, in the window and in the baseline, tells none apart
 _EVERYWHERE = 0.95
+#: dimensions that name what ran, not how it behaved: unchanged, they explain nothing
+_IDENTITY_DIMENSIONS = ("release", "environment")
 
 #: version-like dimensions whose new values are judged on their own traffic (canary analysis)
 RELEASE_DIMENSIONS = ("prompt_version", "model", "release")
