@@ -79,13 +79,14 @@ def test_cost_on_observations_that_are_not_model_calls_is_said_not_counted() -> 
                 # a trace without model calls: its cost is its spans' and is counted
                 {"trace_id": "b", "type": "span", "agent": "legacy"}])
     obs["cost_usd"] = [0.30, 0.10, 0.20, 0.05]
-    notes = [n for n in conv.coverage(obs).notes if "not model calls" in n]
-    assert notes == ["$0.30 the source priced on 1 observations that are not model calls "
-                     "(agent and span observations: some frameworks repeat their model calls' "
-                     "usage on them) is not counted: cost counts the model calls, so it can "
-                     "read below the source's own total"]
+    notes = [n for n in conv.coverage(obs).notes if "other than model calls" in n]
+    assert notes == ["$0.30 the source priced on 1 observation other than model calls, in "
+                     "the traces read (the window and the days it is judged against), is not "
+                     "counted: agent and span observations on which some frameworks repeat their "
+                     "model calls' usage; cost counts the model calls, so it can read below the "
+                     "source's own total"]
     obs.loc[0, "cost_usd"] = 0.0
-    assert not [n for n in conv.coverage(obs).notes if "not model calls" in n]
+    assert not [n for n in conv.coverage(obs).notes if "other than model calls" in n]
 
 
 def test_empty_pull_has_no_traces() -> None:

@@ -713,10 +713,12 @@ def _uncounted_cost(obs: pd.DataFrame, trace: np.ndarray, known: np.ndarray,
     off = known & ~billable & (cost > 0) & has_calls[np.where(known, trace, 0)]
     if not off.any():
         return []
-    return [f"${np.nansum(cost[off]):,.2f} the source priced on {int(off.sum()):,} observations "
-            "that are not model calls (agent and span observations: some frameworks repeat "
-            "their model calls' usage on them) is not counted: cost counts the model calls, so "
-            "it can read below the source's own total"]
+    k = int(off.sum())
+    return [f"${np.nansum(cost[off]):,.2f} the source priced on {k:,} "
+            f"observation{'' if k == 1 else 's'} other than model calls, in the traces read "
+            "(the window and the days it is judged against), is not counted: agent and span "
+            "observations on which some frameworks repeat their model calls' usage; cost counts "
+            "the model calls, so it can read below the source's own total"]
 
 
 def _integral(v: pd.Series) -> bool:
