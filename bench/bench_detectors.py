@@ -12,7 +12,11 @@ For each simulated profile (``realistic``: four agents in four instrumentation s
 - **top-1 attribution**: the first suspect of the incident's most urgent alerted finding names
   the injected cause (dimension and value, and its ``within``);
 - **delay**: the detectors run every hour over the runbook's look-back, as ``workbench check``
-  would: hours from the incident's start to the first run that alerts on it.
+  would: hours from the incident's start to the first run that alerts on it;
+- **what the first hour holds** (hallucination spikes): an oracle that knows the hour and the
+  new prompt version counts its scored traces the first hourly check can see and the bad ones
+  among them, and gives the power of an exact binomial test of that version at the runbook's
+  ``canary_alpha``: the best any detector could do an hour after the release.
 
     python bench/bench_detectors.py                 # 3 seeds x (30 quiet days, 3 magnitudes)
     python bench/bench_detectors.py --quick         # 1 seed, fewer days
@@ -26,10 +30,14 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from workbench import kpis, runbooks, simulate
 from workbench.analysis import detect_all, units_for
+from workbench.analysis.attribution import in_slice
+from workbench.findings import Suspect
 from workbench.sources import conventions as conv
 from workbench.findings import SEVERITIES
 
@@ -102,6 +110,32 @@ def _matches(s, label) -> tuple[bool, bool]:
     return right, right and s.within.get(key) in (None, value)
 
 
+def first_hour(books, ds, label, magnitude: float) -> dict:
+    """What the first hourly check after a prompt release can see of the new version: its
+    scored traces and the bad ones, the baseline rate of the prompt's earlier versions, and
+    the power of an exact binomial test at ``canary_alpha`` against ``magnitude`` times it."""
+    at = label.start.floor("h") + H
+    lo = label.start.floor("D") - BASELINE_DAYS * DAY
+    t, o, s = _slice(ds, lo, at, now=at)
+    units = units_for(books, t, o, s, label.start)
+    key, _, value = (label.cause_within or "").partition("=")
+    within = {key: value} if key else {}
+    version = in_slice(units, Suspect(label.cause_dimension, str(label.cause_value), 1.0,
+                                      within=within))
+    prompt = in_slice(units, Suspect(key, value, 1.0)) if key else np.ones(len(units), bool)
+    bad = units["hallucinated"].to_numpy(dtype="float64")
+    scored = ~np.isnan(bad)
+    when = units["time"]
+    win = version & scored & (when >= label.start).to_numpy() & (when < at).to_numpy()
+    base = prompt & scored & (when < label.start.floor("D")).to_numpy()
+    n, k, p0 = int(win.sum()), int(np.nansum(bad[win])), float(np.nanmean(bad[base]))
+    alpha = float(books[label.runbook].spec["evaluation"].get("canary_alpha", 0.01))
+    crit = next((c for c in range(n + 1) if sps.binom.sf(c - 1, n, p0) <= alpha), None)
+    power = float(sps.binom.sf(crit - 1, n, min(1.0, magnitude * p0))) if crit else 0.0
+    return {"n": n, "k": k, "p0": p0, "p": float(sps.binom.sf(k - 1, n, p0)) if n else 1.0,
+            "power": power}
+
+
 def incidents(profile: str, seed: int, magnitude: float, days: int, books, tally: Tally,
               hourly: int) -> None:
     n_days = BASELINE_DAYS + days
@@ -124,8 +158,10 @@ def incidents(profile: str, seed: int, magnitude: float, days: int, books, tally
             if runs:
                 delay = (at - label.start) / H
                 break
+        hour1 = first_hour(books, ds, label, magnitude) \
+            if label.runbook == "hallucination_spike" else None
         tally.incidents.append({
-            "runbook": label.runbook, "seed": seed, "magnitude": magnitude,
+            "runbook": label.runbook, "seed": seed, "magnitude": magnitude, "hour1": hour1,
             "detected": bool(hits), "top1": right, "top1_within": within,
             "top": top.label if top else "-", "delay_h": delay,
             "window": (f"{hits[0].start:%H:%M}-{hits[0].end:%H:%M}" if hits else "-"),
@@ -154,6 +190,16 @@ def report(profile: str, tally: Tally, seeds: list[int]) -> None:
               f"{(delays <= 1).sum()}/{len(g)} <= 1 h, {(delays <= 2).sum()}/{len(g)} <= 2 h")
     for seed, g in inc.groupby("seed"):
         print(f"    seed {seed}: recall {g['detected'].mean():.2f}, top-1 {g['top1'].mean():.2f}")
+    seen = inc[inc["hour1"].notna()]
+    if len(seen):
+        print("  the first hour of each hallucination spike, as the first hourly check sees the "
+              "new version (n scored, k bad, baseline rate; oracle p; power of an exact test at "
+              "canary_alpha knowing the hour and the version):")
+    for r in seen.itertuples():
+        h = r.hour1
+        print(f"    seed {r.seed} x{r.magnitude:g}: {h['k']}/{h['n']} bad vs {h['p0']:.3f}, "
+              f"p={h['p']:.2g}, power {h['power']:.2f}; alerted after "
+              f"{'-' if pd.isna(r.delay_h) else f'{r.delay_h:.0f} h'}")
     misses = inc[~inc["detected"] | ~inc["top1"]]
     for r in misses.itertuples():
         print(f"      miss: seed {r.seed} {r.runbook} x{r.magnitude:g} {r.start} cause {r.cause}"
