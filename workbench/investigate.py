@@ -565,7 +565,7 @@ def investigate(runbook: str | Runbook, source: str | TraceSource, start: Any, e
         scores = src.trace_scores(base0, t1 + _CONTEXT)
         view = TraceWindow.load(src, base0, t1 + _CONTEXT, scores=scores, judged_from=t0,
                                 runbooks=rbs)
-    scores = view.scores if view.scores is not None else scores  # the application's own
+    scores = view.scores  # the application's own: Langfuse's evaluator runs set aside
     incomplete = [f"{label} incomplete: {why}" for label, frame in
                   (("traces", view.traces), ("scores", scores))
                   if (why := incomplete_reason(frame))]

@@ -12,8 +12,9 @@ split: for each model and each tool (within its agent),
 A component that carries most of the extra time, and whose time per request really rose, is
 named first when no other component whose time per request rose comes near it (a long model
 call a few per cent slower piles up seconds without having changed), unless a value that sets
-the incident's traces apart already leads (the tool that timed out only in them). Nested spans are not subtracted from their parents: only model calls
-(generations) and tool calls are counted, which rarely nest.
+the incident's traces apart already leads (the tool that timed out only in them). Nested spans
+are not subtracted from their parents: only model calls (generations) and tool calls are
+counted, which rarely nest.
 """
 
 from __future__ import annotations
