@@ -467,6 +467,38 @@ def openllmetry(rec: Recorder, base: pd.Timestamp = T0) -> None:
     root.end(ns(609.5, base))
 
 
+def strands(rec: Recorder, base: pd.Timestamp = T0) -> None:
+    """As Strands Agents' tracer writes an agent run: ``invoke_agent`` >
+    ``execute_event_loop_cycle`` > ``chat`` and ``execute_tool <name>``. A tool that raised is handed back to the model as an
+    error result: its span ends with status OK and ``gen_ai.tool.status`` "error"; a tool that
+    answered says "success". Not in :data:`BUILDERS`."""
+    t = rec.tracer({"service.name": "trip-desk"}, "strands.telemetry.tracer")
+    common = {"gen_ai.system": "strands-agents", "gen_ai.agent.name": "trip_desk"}
+    root = _child(t, "invoke_agent trip_desk", None, ns(900, base), None,
+                  {"gen_ai.operation.name": "invoke_agent", **common,
+                   "gen_ai.request.model": "us.anthropic.claude-sonnet-4-20250514-v1:0"})
+    cycle = _child(t, "execute_event_loop_cycle", root, ns(900.01, base), None,
+                   {"event_loop.cycle_id": "c-1"})
+    chat = _child(t, "chat", cycle, ns(900.02, base), None,
+                  {"gen_ai.operation.name": "chat", "gen_ai.system": "strands-agents",
+                   "gen_ai.request.model": "us.anthropic.claude-sonnet-4-20250514-v1:0",
+                   "gen_ai.usage.input_tokens": 1500, "gen_ai.usage.output_tokens": 90},
+                  kind=SpanKind.CLIENT)
+    chat.end(ns(902.0, base))
+    for i, (tool, outcome) in enumerate((("flight_search", "error"),
+                                         ("hotel_search", "success"))):
+        span = _child(t, f"execute_tool {tool}", cycle, ns(902.1 + i, base), None,
+                      {"gen_ai.operation.name": "execute_tool", "gen_ai.system": "strands-agents",
+                       "gen_ai.tool.name": tool, "gen_ai.tool.call.id": f"tooluse_{i}"},
+                      events=[("gen_ai.tool.message", {"role": "tool", "id": f"tooluse_{i}"},
+                               ns(902.1 + i, base))])
+        span.set_attribute("gen_ai.tool.status", outcome)
+        span.set_status(Status(StatusCode.OK))
+        span.end(ns(902.9 + i, base))
+    cycle.end(ns(904.0, base))
+    root.end(ns(904.1, base))
+
+
 BUILDERS: dict[str, Callable[[Recorder, pd.Timestamp], None]] = {
     "genai": genai, "openinference": openinference, "langfuse_otel": langfuse_otel,
     "agents_openinference": agents_openinference, "agents_logfire": agents_logfire,

@@ -11,7 +11,8 @@ import pytest
 from tests.doubles import LangfuseDouble
 from tests.doubles.langfuse_ingest import ingest
 from tests.otel_fixtures import (Recorder, audio, openllmetry, prompt_cache, provider_usage,
-                                 reasoning)
+                                 reasoning, strands)
+from workbench import schema
 from workbench.errors import ConfigError
 from workbench.simulate import errors
 from workbench.simulate.plan import CallPlan, TracePlan
@@ -625,6 +626,46 @@ def test_a_dify_node_is_typed_by_its_node_type_metadata():
     assert obs.loc["Start", "type"] == "span" and obs.loc["workflow", "agent"] == "message"
     assert obs.loc["Weather API", "type"] == "tool" and obs.loc["rerank", "type"] == "span"
     assert "meta:node_type" in conv.load().wanted_columns()
+
+
+def test_a_tool_error_strands_ends_ok_is_an_error_on_both_paths():
+    """Strands hands a raising tool's error to the model and ends the tool span OK with
+    ``gen_ai.tool.status=error``: read as an error of that tool, the status message saying why;
+    the tool that answered stays fine."""
+    rec = Recorder(seed=5)
+    strands(rec)
+    via_otel = conv.load().observations(raw_from_spans(rec.spans))
+    with LangfuseDouble.from_spans(rec.spans, prices=()) as d, d.source() as src:
+        via_langfuse = src.observations(*DAY)
+    for obs in (via_otel, via_langfuse):
+        by_name = obs.set_index("name")
+        failed = by_name.loc["flight_search"]
+        assert (failed["type"], failed["tool_name"]) == ("tool", "flight_search")
+        assert (failed["level"], failed["error_type"]) == ("ERROR", "error")
+        assert failed["status_message"] == "gen_ai.tool.status=error"
+        fine = by_name.loc["hotel_search"]
+        assert fine["level"] != "ERROR" and pd.isna(fine["error_type"])
+        assert set(obs["agent"]) == {"trip_desk"}
+    traces = schema.traces_from_observations(via_otel)
+    assert traces["n_errors"].tolist() == [1]
+
+
+def test_failed_when_is_extended_and_checked(tmp_path):
+    """A team's own attribute joins the defaults; a value that is no list is refused by name."""
+    path = tmp_path / "conv.yaml"
+    path.write_text("failed_when:\n  app.outcome: [Failed]\n")
+    mine = conv.load(path)
+    assert mine.failed_when["app.outcome"] == {"failed"}
+    assert mine.failed_when["gen_ai.tool.status"] == {"error"}
+    rows = [_span("t", "a", "lookup", **{"attr:app.outcome": "FAILED"}),
+            _span("t", "b", "other", "a", **{"attr:app.outcome": "ok"})]
+    obs = mine.observations(_raw(rows)).set_index("name")
+    assert obs.loc["lookup", "level"] == "ERROR"
+    assert obs.loc["lookup", "status_message"] == "app.outcome=FAILED"
+    assert obs.loc["other", "level"] != "ERROR"
+    path.write_text("failed_when:\n  app.outcome: failed\n")
+    with pytest.raises(ConfigError, match="failed_when.app.outcome"):
+        conv.load(path)
 
 
 def test_openllmetry_spans_map_agent_tool_model_tokens_and_timeout_on_both_paths():

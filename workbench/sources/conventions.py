@@ -196,6 +196,8 @@ class Conventions:
     """A score counts toward its trace when recorded within this long of the trace's start."""
     not_traffic: re.Pattern[str] | None = None
     """Environments whose traces are not the application's traffic (whole-name match)."""
+    failed_when: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Attribute -> the lower-case values that mark an observation failed whatever its status."""
 
     # -- what sources must extract ---------------------------------------------------------
     def wanted(self) -> dict[str, set[str]]:
@@ -209,6 +211,7 @@ class Conventions:
         out["metadata"].update(self.type_metadata)
         out["attribute"].update(self.present_means_tool)
         out["attribute"].add("error.type")
+        out["attribute"].update(self.failed_when)
         return out
 
     def wanted_columns(self) -> list[str]:
@@ -243,8 +246,11 @@ class Conventions:
                                                   pa.scalar("ERROR", pa.large_string()),
                                                   pa.scalar("DEFAULT", pa.large_string()))),
             index=raw.index, dtype=_TEXT))
+        level, said_failed = self._failed_by_attribute(raw, level)
         out["level"] = level
         message = self._first(raw, "status_message")
+        if said_failed is not None:
+            message = _where(message, message.notna(), said_failed)
         exc = _join_text(raw["exception_type"], raw["exception_message"], sep=": ")
         out["status_message"] = _where(message, message.notna(), exc)
         out["error_type"] = self._error_types(raw, level, out["status_message"])
@@ -415,6 +421,26 @@ class Conventions:
             tool_like |= _per_value(names, lambda v, p=pattern: v.str.contains(p, regex=True)
                                     ).to_numpy(dtype=bool)
         return tool_like
+
+    def _failed_by_attribute(self, raw: pd.DataFrame, level: pd.Series
+                             ) -> tuple[pd.Series, pd.Series | None]:
+        """``level`` with ERROR where a ``failed_when`` attribute says the observation failed,
+        and what said so ("gen_ai.tool.status=error") for a status message (None: no row)."""
+        said = None
+        for key, values in self.failed_when.items():
+            column = raw.get("attr:" + key)
+            if column is None:
+                continue
+            text = _to_text(column.where(_present(column)))
+            hit = text.str.lower().isin(values).fillna(False).to_numpy(dtype=bool)
+            if not hit.any():
+                continue
+            what = pd.Series(pd.NA, index=raw.index, dtype=_TEXT)
+            what = _where(what, ~hit, key + "=" + text.fillna(""))
+            said = what if said is None else _where(said, said.notna(), what)
+        if said is None:
+            return level, None
+        return _where(level, said.isna(), "ERROR"), said
 
     def _error_types(self, raw: pd.DataFrame, level: pd.Series, message: pd.Series
                      ) -> pd.Series:
@@ -837,7 +863,7 @@ def _merge(base: Mapping[str, Any], user: Mapping[str, Any], where: str) -> dict
     out = {k: v for k, v in base.items()}
     known = _RULE_KEYS | {"types", "agent_name_prefixes", "agent_name_suffixes",
                           "generic_agent_names", "errors", "scores", "score_lag",
-                          "not_traffic"}
+                          "not_traffic", "failed_when"}
     for key, value in user.items():
         if key not in known:
             raise ConfigError(f"conventions file {where}: unknown key {key!r}; known keys: "
@@ -860,7 +886,7 @@ def _merge(base: Mapping[str, Any], user: Mapping[str, Any], where: str) -> dict
             out[key] = merged
         elif key == "not_traffic":
             out[key] = _merge_not_traffic(base.get(key), value, where)
-        elif key == "errors":
+        elif key in ("errors", "failed_when"):
             if not isinstance(value, Mapping):
                 raise ConfigError(f"conventions file {where}: {key} must be a mapping")
             merged = dict(base.get(key, {}))
@@ -983,6 +1009,13 @@ def _build(spec: Mapping[str, Any], where: str) -> Conventions:
     if lag <= pd.Timedelta(0):
         raise ConfigError(f"conventions {where}: score_lag must be a positive duration such as "
                           f"48h or 30h, got {spec.get('score_lag')!r}")
+    failed_when = {}
+    for key, values in (spec.get("failed_when", {}) or {}).items():
+        if not isinstance(values, list) or not values \
+                or not all(isinstance(v, (str, bool, int)) for v in values):
+            raise ConfigError(f"conventions {where}: failed_when.{key} must be a list of the "
+                              f"values that mean failed, got {values!r}")
+        failed_when[str(key)] = frozenset(str(v).lower() for v in values)
     envs = (spec.get("not_traffic") or {}).get("environments") or []
     not_traffic = _compile("|".join(f"(?:{p})" for p in envs), f"{where}: not_traffic") \
         if envs else None
@@ -996,7 +1029,7 @@ def _build(spec: Mapping[str, Any], where: str) -> Conventions:
                        agent_name_suffixes=tuple(spec.get("agent_name_suffixes", []) or []),
                        generic_agent_names=generic_names,
                        errors=errors, scores=scores, source=where, fingerprint=digest[:16],
-                       score_lag=lag, not_traffic=not_traffic)
+                       score_lag=lag, not_traffic=not_traffic, failed_when=failed_when)
 
 
 def _compile(pattern: str, where: str) -> re.Pattern[str]:
