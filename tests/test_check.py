@@ -188,3 +188,25 @@ def test_findings_on_a_partial_pull_are_shown_not_alerted(demo, labels, tmp_path
     (alert,) = sent(sink)
     assert alert["labels"]["alertname"] == "WorkbenchCheckSourceDegraded"
     assert "1 of 24 time slices failed" in alert["annotations"]["summary"]
+
+
+def test_findings_on_a_failed_score_pull_are_shown_not_alerted(demo, labels, tmp_path):
+    """The traces came but their scores did not: what fires on them is shown unconfirmed and the
+    alert is the source's, saying which pull failed, as the daily report's degraded alert does."""
+    from workbench.alerts.check import run_check
+    from workbench.errors import SourceTimeout
+
+    class NoScores(LocalSource):
+        def scores(self, start, end, **filters):
+            raise SourceTimeout("no answer within 10.0 s", source="local")
+
+    cost = labels.set_index("runbook").loc["cost_spike"]
+    sink = tmp_path / "alerts.jsonl"
+    result = run_check(pd.Timedelta(hours=3), at=cost["end"], source=NoScores(demo),
+                       sink=str(sink))
+    fired = [f for f in result.firing if f.runbook == "cost_spike"]
+    assert fired and not any(f.confirmed for f in result.findings)
+    assert result.problems == ["scores: SourceTimeout: local: no answer within 10.0 s"]
+    (alert,) = sent(sink)
+    assert alert["labels"]["alertname"] == "WorkbenchCheckSourceDegraded"
+    assert "scores: SourceTimeout" in alert["annotations"]["summary"]

@@ -36,9 +36,10 @@ from workbench.errors import ConfigError
 from workbench.findings import SEVERITIES, Finding
 from workbench.reports.document import fmt_value
 from workbench.runbooks import Runbook
-from workbench.sources import (TraceSource, incomplete_reason, mark_incomplete,
-                               open_trace_source, pulling, to_window)
-from workbench.sources.traffic import application_traffic, set_aside_note
+from workbench.sources import (TraceSource, incomplete_reason, open_trace_source, pulling,
+                               to_window)
+from workbench.sources.traffic import set_aside_note
+from workbench.sources.window import pull_window
 
 __all__ = ["Investigation", "TraceWindow", "explore", "html_table", "investigate",
            "open_trace_source"]
@@ -97,18 +98,13 @@ class TraceWindow:
     def load(cls, src: TraceSource, start: pd.Timestamp, end: pd.Timestamp,
              scores: pd.DataFrame | None = None, judged_from: pd.Timestamp | None = None,
              runbooks: Mapping[str, Runbook] | None = None) -> TraceWindow:
-        """Pull ``[start, end)``; the units' budgets come from the baseline days before
-        ``judged_from`` (default ``start``)."""
-        obs = src.observations(start, end)
-        if type(src).traces is TraceSource.traces:  # the base roll-up: reuse what was pulled
-            traces = schema.traces_from_observations(obs)
-            if why := incomplete_reason(obs):  # a partial pull stays said on its roll-up
-                mark_incomplete(traces, why)
-        else:
-            traces = src.traces(start, end)
-        obs, traces, kept = application_traffic(
-            obs, traces, scores if scores is not None else schema.empty("scores"))
-        scores = kept if scores is not None else None
+        """Pull ``[start, end)`` (a failed pull raises: the caller tells the reader); the units'
+        budgets come from the baseline days before ``judged_from`` (default ``start``).
+        ``scores``: the caller's, pulled over a wider window; None pulls none."""
+        pulled = pull_window(src, start, end, raise_errors=True,
+                             scores=scores if scores is not None else "skip")
+        obs, traces = pulled.observations, pulled.traces
+        scores = pulled.scores if scores is not None else None
         rbs = runbooks if runbooks is not None else runbook_mod.load_all()
         units = units_for(rbs, traces, obs, scores, judged_from or start)
         return cls(source=getattr(src, "name", "?"), start=start, end=end, traces=traces,

@@ -7,8 +7,8 @@ spool (so a re-run never sends twice and an outage loses nothing), all within on
 
 Missing or partial data is never an all-clear: a source that fails or returns no traces for the
 window makes the check *degraded* (exit 3) and, when it failed (unreachable, or a partial pull),
-raises an alert of its own; findings on a partial pull are shown, not alerted, as the daily
-report's are.
+raises an alert of its own; findings on a failed or partial pull are shown, not alerted, as the
+daily report's are.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import pandas as pd
 from workbench.alerts.alert import Alert
 from workbench.alerts.delivery import Delivery, send
 from workbench.deadline import Deadline
-from workbench.errors import SchemaError, SourceError, WorkbenchError
+from workbench.errors import SourceError, WorkbenchError
 from workbench.findings import SEVERITIES, Finding
-from workbench.sources.traffic import application_traffic, set_aside_note
+from workbench.sources.traffic import set_aside_note
 
 __all__ = ["ALERT_MIN_SEVERITY", "CheckResult", "run_check"]
 
@@ -89,7 +89,8 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
     from workbench.analysis import detect_all
     from workbench.analysis.detect import thin_traffic, too_little_data, units_for
     from workbench.reports.daily import require_trace_source
-    from workbench.sources import TraceSource, incomplete_reason, pulling, to_utc
+    from workbench.sources import pulling, to_utc
+    from workbench.sources.window import pull_window
 
     deadline = deadline or Deadline(None)
     end = to_utc(at).floor("min") if at is not None else pd.Timestamp.now(tz="UTC").floor("min")
@@ -109,23 +110,17 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
             # slice of the window has spent its retries (and the check its whole budget)
             if callable(health := getattr(src, "health", None)):
                 health()
-            obs = src.observations(pull_start, end)
-            traces = (schema.traces_from_observations(obs)
-                      if type(src).traces is TraceSource.traces else src.traces(pull_start, end))
-            scores = src.trace_scores(pull_start, end)
-            obs, traces, scores = application_traffic(obs, traces, scores)
-        except (SourceError, SchemaError) as exc:
+        except SourceError as exc:
             failure = f"{type(exc).__name__}: {exc}"
             problems.append(failure)
-    incomplete = [f"{label} incomplete: {reason}"
-                  for label, frame in (("observations", obs), ("traces", traces),
-                                       ("scores", scores))
-                  if (reason := incomplete_reason(frame))]
-    problems += incomplete
-    if incomplete and failure is None:
-        # a partial pull is a failing source too: said by an alert of its own, as the daily
-        # report's degraded alert says it
-        failure = "; ".join(incomplete)
+        else:
+            pulled = pull_window(src, pull_start, end)
+            obs, traces, scores = pulled.observations, pulled.traces, pulled.scores
+            problems += pulled.problems
+            # a partial pull is a failing source too: said by an alert of its own, as the
+            # daily report's degraded alert says it
+            failure = "; ".join(pulled.failures or pulled.incomplete) or None
+    complete = not problems  # the pull failed or came back in part: nothing it shows is confirmed
     recent = int(((traces["start_time"] >= start) & (traces["start_time"] < end)).sum()) \
         if len(traces) else 0
     findings: list[Finding] = []
@@ -137,9 +132,10 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
         try:
             units = units_for(runbooks, traces, obs, scores, start)
             judges: dict = {}  # the detectors' judges, asked again which agents were too small
-            # findings on missing rows are shown, never alerted (the source alert is)
+            # findings on missing rows are shown, never alerted (the source alert is), as the
+            # daily report's are
             findings = list(detect_all(runbooks, traces, obs, scores, start, end, units=units,
-                                       confirmed=not incomplete, judges=judges))
+                                       confirmed=complete, judges=judges))
             unjudged = {f.runbook for f in findings if too_little_data(f)}
             thin = thin_traffic(runbooks, units, start, end, judges, unjudged)
         except WorkbenchError as exc:

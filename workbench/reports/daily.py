@@ -40,16 +40,16 @@ from workbench.analysis.detect import (
 )
 from workbench.analysis.signals import score_flags, score_notes, scores_pending_since
 from workbench.deadline import Deadline
-from workbench.errors import ConfigError, SchemaError, SourceError, WorkbenchError
+from workbench.errors import ConfigError, SourceError, WorkbenchError
 from workbench.findings import SEVERITIES, Finding
 from workbench.metrics_overview import DEFAULT_STEP, ENV_URL, MetricsSection, metrics_section
 from workbench.reports import html as report_html
 from workbench.reports.summary import redact_url, safe_parameters, write_summary
-from workbench.sources import (SOURCES, TraceSource, incomplete_reason, open_trace_source,
-                               pulling, to_utc)
+from workbench.sources import SOURCES, TraceSource, open_trace_source, pulling, to_utc
 from workbench.sources import conventions as conv
 from workbench.sources.conventions import Coverage, coverage
-from workbench.sources.traffic import application_traffic, set_aside_note
+from workbench.sources.traffic import set_aside_note
+from workbench.sources.window import pull_window
 
 __all__ = ["DailyReport", "SourceStatus", "build", "check_sources", "open_source",
            "report_stem", "require_trace_source"]
@@ -138,29 +138,6 @@ class SourceStatus:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "status": "degraded" if self.degraded else "ok",
                 "degraded": self.degraded, "reason": self.reason}
-
-
-def _pull(src: TraceSource, status: SourceStatus, start: pd.Timestamp, end: pd.Timestamp
-          ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Observations, traces and scores; failures recorded in ``status``, frames left empty."""
-    obs, traces, scores = schema.empty("observations"), schema.empty("traces"), \
-        schema.empty("scores")
-    try:
-        obs = src.observations(start, end)
-        if type(src).traces is TraceSource.traces:  # the base roll-up: reuse what we pulled
-            traces = schema.traces_from_observations(obs)
-        else:
-            traces = src.traces(start, end)
-    except (SourceError, SchemaError) as exc:
-        status.problems.append(f"traces: {type(exc).__name__}: {exc}")
-    try:
-        scores = src.trace_scores(start, end)
-    except (SourceError, SchemaError) as exc:
-        status.problems.append(f"scores: {type(exc).__name__}: {exc}")
-    for label, frame in (("observations", obs), ("traces", traces), ("scores", scores)):
-        if reason := incomplete_reason(frame):
-            status.problems.append(f"{label} incomplete: {reason}")
-    return obs, traces, scores
 
 
 def _detect(runbooks: dict, traces: pd.DataFrame, obs: pd.DataFrame, scores: pd.DataFrame,
@@ -507,7 +484,9 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
     with pulling(source, data_dir) as src:
         status = SourceStatus(name=source if isinstance(source, str) else src.name)
         if _reachable(src, status):
-            obs, traces, scores = application_traffic(*_pull(src, status, pull_start, end))
+            pulled = pull_window(src, pull_start, end)
+            status.problems += pulled.problems
+            obs, traces, scores = pulled.observations, pulled.traces, pulled.scores
         else:
             obs, traces, scores = (schema.empty("observations"), schema.empty("traces"),
                                    schema.empty("scores"))

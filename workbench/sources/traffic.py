@@ -5,10 +5,10 @@ LLM-as-a-judge evaluators as a trace of its own ("Execute evaluator: <name>", en
 ``langfuse-llm-as-a-judge``, with the judge model's tokens and cost), and the SDKs' experiments
 over a dataset (``sdk-experiment``) may try a worse prompt on purpose. Judged as traffic they are
 an agent nobody runs, spend that is not cost per request, and a hallucination spike nobody
-shipped. The conventions' ``not_traffic`` environments are set aside right after a pull
-(:func:`application_traffic`), by the daily report, the scheduled check and the runbook
-notebook alike, and what was set aside is kept on the frames for the notes
-(:func:`set_aside_note`): left out, never silently.
+shipped. The conventions' ``not_traffic`` environments are set aside (:func:`application_traffic`)
+in the one pull of a window the daily report, the scheduled check and the runbook notebook share
+(:func:`workbench.sources.window.pull_window`), and what was set aside is kept on the frames for
+the notes (:func:`set_aside_note`): left out, never silently.
 """
 
 from __future__ import annotations
