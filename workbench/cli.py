@@ -451,6 +451,8 @@ def _check(args: argparse.Namespace) -> int:
         print(thin)
     if result.set_aside:
         print(result.set_aside)
+    if result.settled:
+        print(result.settled)
     for problem in result.problems + (d.problems() if d else []) + (d.errors if d else []):
         print(f"workbench: warning: {_one_line(problem)}", file=sys.stderr)
     degraded = result.degraded

@@ -48,6 +48,8 @@ class CheckResult:
     #: the pull's traces that are not the application's traffic, left out
     #: (:func:`workbench.sources.traffic.set_aside_note`); None when nothing was
     set_aside: str | None = None
+    #: the window was cut short of now, the newest minutes left to the next run; None when not
+    settled: str | None = None
 
     @property
     def firing(self) -> list[Finding]:
@@ -81,19 +83,28 @@ def _source_finding(name: str, why: str, start: pd.Timestamp, end: pd.Timestamp)
 def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
               data_dir: str | Path | None = None, sink: str | None = None,
               runbooks_dir: str | Path | None = None,
-              deadline: Deadline | None = None) -> CheckResult:
+              deadline: Deadline | None = None, now: Any = None) -> CheckResult:
     """Detect over ``[at - since, at)`` (``at`` default now, UTC) and send the alerts to ``sink``
-    (None: send nothing). Every network wait is bounded by ``deadline``."""
+    (None: send nothing). Every network wait is bounded by ``deadline``.
+
+    A window reaching the last minutes before ``now`` (the clock, default the current time)
+    ends where data has settled (:func:`~workbench.sources.freshness.settled_end`): traces
+    still running or being ingested are the next run's."""
     from workbench import runbooks as runbook_mod
     from workbench import schema
     from workbench.analysis import detect_all
     from workbench.analysis.detect import thin_traffic, too_little_data, units_for
     from workbench.reports.daily import require_trace_source
     from workbench.sources import pulling, to_utc
+    from workbench.sources.freshness import SETTLE, settled_end
     from workbench.sources.window import pull_window
 
     deadline = deadline or Deadline(None)
-    end = to_utc(at).floor("min") if at is not None else pd.Timestamp.now(tz="UTC").floor("min")
+    now = to_utc(now) if now is not None else pd.Timestamp.now(tz="UTC")
+    asked = to_utc(at).floor("min") if at is not None else now.floor("min")
+    end = settled_end(asked, now)
+    settled = (f"judged up to {end:%H:%M} UTC: the last {SETTLE.seconds // 60} min are left to "
+               "traces still running or being ingested") if end < asked else None
     start = end - since
     runbooks = runbook_mod.load_all(runbooks_dir)
     history = max((rb.baseline_window for rb in runbooks.values()), default=pd.Timedelta(0))
@@ -149,4 +160,4 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
         delivery = send(alerts, sink, deadline=deadline)
     return CheckResult(start=start, end=end, traces=recent, findings=findings,
                        delivery=delivery, problems=problems, thin=thin,
-                       set_aside=set_aside_note(obs))
+                       set_aside=set_aside_note(obs), settled=settled)

@@ -48,6 +48,7 @@ from workbench.reports.summary import redact_url, safe_parameters, write_summary
 from workbench.sources import SOURCES, TraceSource, open_trace_source, pulling, to_utc
 from workbench.sources import conventions as conv
 from workbench.sources.conventions import Coverage, coverage
+from workbench.sources.freshness import SETTLE, settled_end
 from workbench.sources.traffic import set_aside_note
 from workbench.sources.window import pull_window
 
@@ -191,6 +192,8 @@ class DailyReport:
     #: show over an hour, six hours and the alert window
     #: (:func:`workbench.analysis.detect.sensitivity`): what a miss would look like
     sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The report day is not over: everything is judged up to here (None: the whole day is)
+    judged_until: pd.Timestamp | None = None
 
     @property
     def window_start(self) -> pd.Timestamp:
@@ -198,7 +201,7 @@ class DailyReport:
 
     @property
     def window_end(self) -> pd.Timestamp:
-        return self.date + pd.Timedelta(days=1)
+        return self.judged_until or self.date + pd.Timedelta(days=1)
 
     @property
     def alert_start(self) -> pd.Timestamp:
@@ -376,6 +379,7 @@ class DailyReport:
             "degraded": self.degraded,
             "degraded_sources": self.degraded_sources(),
             "no_data": self.no_data,
+            "judged_until": self.judged_until,
             "not_judged": self.not_judged(),
             "too_little_traffic": {"note": self.too_little_traffic_note(),
                                    "agents": self.too_little_traffic()},
@@ -403,9 +407,11 @@ class DailyReport:
 NO_DATA_ALPHA = 1e-3
 
 
-def _no_data(units: pd.DataFrame, day: pd.Timestamp, kpis: pd.DataFrame) -> Finding | None:
+def _no_data(units: pd.DataFrame, day: pd.Timestamp, kpis: pd.DataFrame,
+             until: pd.Timestamp | None = None) -> Finding | None:
     """A finding when the report day has no traces (or a tenth of its usual volume) while the
-    days before it had them: silence from a source is never an all-clear.
+    days before it had them: silence from a source is never an all-clear. ``until``: the day is
+    in progress, and ``kpis`` count every day up to that time of day.
 
     The usual volume is the median of the week before, or the same weekday in the weeks before
     when that was quieter: a weekend of a business-hours agent is its usual quiet, not an outage.
@@ -427,6 +433,8 @@ def _no_data(units: pd.DataFrame, day: pd.Timestamp, kpis: pd.DataFrame) -> Find
         return None
     severity = "critical" if seen == 0 else "warning"
     what = "no traces" if seen == 0 else f"only {seen:,} traces"
+    if until is not None:
+        what += f" by {until:%H:%M} UTC"
     return Finding(runbook="daily_report", signal="no_data", severity=severity, start=day,
                    end=day + pd.Timedelta(days=1), observed=float(seen), baseline=usual,
                    unit="traces",
@@ -441,7 +449,7 @@ def _no_data(units: pd.DataFrame, day: pd.Timestamp, kpis: pd.DataFrame) -> Find
 def build(date: Any, source: str | TraceSource = "local", data_dir: str | Path | None = None,
           *, days: int = 7, alert_days: int = 1, runbooks_dir: str | Path | None = None,
           prometheus: Any = None, metrics_step: Any = DEFAULT_STEP,
-          deadline: Deadline | None = None) -> DailyReport:
+          deadline: Deadline | None = None, now: Any = None) -> DailyReport:
     """:func:`_build` under one wall-clock ``deadline`` for every network wait of the report.
 
     ``deadline``: the run's :class:`~workbench.deadline.Deadline`; None takes the one the
@@ -449,22 +457,29 @@ def build(date: Any, source: str | TraceSource = "local", data_dir: str | Path |
     active (:meth:`Deadline.active`) while sources pull, so any httpx client built on
     :class:`~workbench.deadline.DeadlineTransport` obeys it (work handed to threads needs
     :func:`~workbench.deadline.in_context`), and it bounds the alert delivery after.
+    ``now``: the clock (default the current time), which says whether the day is over.
     """
     deadline = deadline or Deadline.from_env() or Deadline(None)
     with deadline.active():
         report = _build(date, source, data_dir, days=days, alert_days=alert_days,
                         runbooks_dir=runbooks_dir, prometheus=prometheus,
-                        metrics_step=metrics_step)
+                        metrics_step=metrics_step,
+                        now=to_utc(now) if now is not None else pd.Timestamp.now(tz="UTC"))
     report.deadline = deadline
     return report
 
 
 def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path | None = None,
            *, days: int = 7, alert_days: int = 1, runbooks_dir: str | Path | None = None,
-           prometheus: Any = None, metrics_step: Any = DEFAULT_STEP) -> DailyReport:
+           prometheus: Any = None, metrics_step: Any = DEFAULT_STEP,
+           now: pd.Timestamp) -> DailyReport:
     """Pull ``days`` days ending on ``date`` (plus the checks' baseline days before them),
     compute the per-trace signals once, and from them the KPIs, the daily checks of every day of
     the window and the detectors over the alert window.
+
+    A report day not over at ``now`` is judged up to where its data has settled
+    (:func:`~workbench.sources.freshness.settled_end`), its checks against the same hours of
+    the days before: a morning is no outage, and no verdict on the day either.
 
     ``deadline`` bounds every pull of the report together (one budget, not one per frame);
     slices are pulled newest first, so a pull cut short loses the oldest baseline hours.
@@ -477,7 +492,8 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
     runbooks = runbook_mod.load_all(runbooks_dir)
     require_trace_source(source)
     window_start = day - pd.Timedelta(days=int(days) - 1)
-    end = day + pd.Timedelta(days=1)
+    end = settled_end(day + pd.Timedelta(days=1), now)
+    judged_until = end if end < day + pd.Timedelta(days=1) else None
     lead = max((int(rb.daily["baseline_days"]) for rb in runbooks.values()), default=0)
     pull_start = window_start - pd.Timedelta(days=lead)
     # every pull of the report under the one deadline, no progress bar in the document
@@ -492,6 +508,14 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
                                    schema.empty("scores"))
 
     notes = []
+    if judged_until is not None and judged_until <= day:
+        notes.append(f"the report day has not begun yet (data is judged once {SETTLE.seconds // 60}"
+                     " min old): nothing of it is judged")
+    elif judged_until is not None:
+        notes.append(f"the report day is not over: judged up to {judged_until:%H:%M} UTC (the "
+                     f"last {SETTLE.seconds // 60} min are left to traces still running or "
+                     "being ingested); its checks compare the day so far with the same hours of "
+                     "the days before")
     complete = not status.degraded
     # The hourly detectors judge the alert window (the report day by default, like the runbooks'
     # 24h lookback); they need a day of data before what they judge as a baseline.
@@ -513,14 +537,17 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
     if lost := units.attrs.get("unmapped_categories"):
         notes.append(conv.unmapped_categories_note(lost))
     notes += units.attrs.get("score_scales", [])
-    now = pd.Timestamp.now(tz="UTC")
     notes += score_notes(units, end, now)
     pending = scores_pending_since(units, end, now)
     all_days = pd.date_range(pull_start, day, freq="D")
     all_kpis = kpi_mod.daily_kpis(units, days=all_days)
+    # a day in progress is compared with the same hours of the days before it, never whole days
+    day_kpis = all_kpis if judged_until is None else kpi_mod.daily_kpis(
+        units[(units["time"] - units["time"].dt.floor("D")) < judged_until - day], days=all_days)
     window_days = pd.date_range(window_start, day, freq="D")
     judges: dict = {}  # one judge per runbook and window, shared by checks and detectors
-    checks = pd.concat([kpi_mod.check_table(all_kpis, runbooks, d, units, judges=judges)
+    checks = pd.concat([kpi_mod.check_table(day_kpis if d == day else all_kpis, runbooks, d,
+                                            units, judges=judges)
                         for d in window_days], ignore_index=True)
     detected: list[Finding] = []
     judged = bool(len(traces)) and detect_start < end
@@ -539,7 +566,7 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
     thin = thin_traffic(runbooks, units, detect_start, end, judges, unjudged) if judged else {}
     sens = sensitivity_table(runbooks, units, detect_start, end, judges, unjudged) if judged \
         else pd.DataFrame()
-    if (gap := _no_data(units, day, all_kpis)) is not None:
+    if (gap := _no_data(units, day, day_kpis, judged_until)) is not None:
         findings.append(gap)
     findings += detected
     if not complete:
@@ -551,4 +578,5 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
                        units=units, all_kpis=all_kpis, checks=checks, findings=findings,
                        coverage=cov, notes=notes, metrics=metrics,
                        data_dir=str(Path(data_dir).resolve()) if source == "local" and data_dir
-                       else None, scores_pending=pending, thin=thin, sensitivity=sens)
+                       else None, scores_pending=pending, thin=thin, sensitivity=sens,
+                       judged_until=judged_until)

@@ -79,6 +79,10 @@ def header(rep: DailyReport) -> str:
         # nothing fired is no all-clear where a runbook could not judge the day, or while the
         # judges have yet to score its last traces
         caveats = []
+        if rep.judged_until is not None:
+            caveats.append(f"<b>Day in progress</b>: judged up to {rep.judged_until:%H:%M} "
+                           "UTC against the same hours of the days before; not the day's "
+                           "verdict.")
         if unjudged := rep.not_judged():
             titles = ", ".join(rep.runbooks[r].title if r in rep.runbooks else r
                                for r in unjudged)

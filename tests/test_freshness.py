@@ -1,0 +1,131 @@
+"""Data of the last minutes is not judged yet: a live check stops where data has settled, and a
+daily report of a day still in progress compares the day so far with the same hours of the days
+before, never with whole days, and says it is not the day's verdict."""
+
+from __future__ import annotations
+
+import copy
+
+import pandas as pd
+import pytest
+
+from tests.test_reports import FrameSource
+from workbench.alerts.check import run_check
+from workbench.reports import daily
+from workbench.sources.freshness import SETTLE, settled_end
+
+DAY = pd.Timestamp("2026-11-08", tz="UTC")
+
+
+def test_settled_end_keeps_a_past_window_and_stops_a_live_one_five_minutes_back():
+    now = pd.Timestamp("2026-11-08T10:03:27Z")
+    assert settled_end(pd.Timestamp("2026-11-08T09:00Z"), now) == pd.Timestamp("2026-11-08T09:00Z")
+    assert settled_end(now, now) == pd.Timestamp("2026-11-08T09:58Z")
+    assert settled_end(now, now, pd.Timedelta(0)) == pd.Timestamp("2026-11-08T10:03Z")
+    assert SETTLE == pd.Timedelta(minutes=5)
+
+
+def _up_to(ds, now: pd.Timestamp):
+    """The data a source holds at ``now``: what had started, without anything started later."""
+    cut = copy.copy(ds)
+    cut.observations = ds.observations[ds.observations["start_time"] < now]
+    cut.scores = ds.scores[ds.scores["timestamp"] < now]
+    return cut
+
+
+@pytest.fixture(scope="module")
+def week8():
+    from shared_datasets import simulated
+
+    return simulated(seed=11, days=8, traces_per_day=400)
+
+
+def test_a_day_in_progress_is_no_outage_and_no_verdict(week8):
+    """At 03:00 the report day holds three hours of traffic: against whole days that read as
+    "only 5 % of the usual traces" (an outage alert); against the same hours of the days
+    before it is the usual night."""
+    now = DAY + pd.Timedelta(hours=3)
+    rep = daily.build(DAY, FrameSource(_up_to(week8, now)), days=2, now=now)
+    assert rep.judged_until == pd.Timestamp("2026-11-08T02:55Z")
+    assert [f for f in rep.findings if f.signal == "no_data"] == []
+    assert rep.window_end == rep.judged_until
+    said = [n for n in rep.notes if n.startswith("the report day is not over")]
+    assert said == ["the report day is not over: judged up to 02:55 UTC (the last 5 min are "
+                    "left to traces still running or being ingested); its checks compare the "
+                    "day so far with the same hours of the days before"]
+    head = rep.header_html()
+    assert "class='wb-ok'" not in head and "<b>Day in progress</b>" in head
+    assert rep.summary({}, None)["judged_until"] == pd.Timestamp("2026-11-08T02:55Z")
+    # the cost check's baseline: the median spend of the days before, up to 02:55 each
+    units = rep.units
+    before = units[(units["time"] < DAY) & (units["time"] >= DAY - pd.Timedelta(days=7))]
+    early = before[before["time"] - before["time"].dt.floor("D") < pd.Timedelta("2h55min")]
+    per_day = early.groupby(early["time"].dt.floor("D"))["cost"].sum()
+    cost = rep.checks[(rep.checks["day"] == DAY) & (rep.checks["runbook"] == "cost_spike")]
+    assert cost["baseline"].iloc[0] == pytest.approx(float(per_day.median()))
+    assert cost["value"].iloc[0] == pytest.approx(
+        float(units.loc[units["time"] >= DAY, "cost"].sum()))
+    # whole days for the days before the report day
+    whole = before.groupby(before["time"].dt.floor("D"))["cost"].sum()
+    earlier = rep.checks[(rep.checks["day"] == DAY - pd.Timedelta(days=1))
+                         & (rep.checks["runbook"] == "cost_spike")]
+    assert earlier["value"].iloc[0] == pytest.approx(float(whole.iloc[-1]))
+
+
+def test_a_day_in_progress_with_no_traffic_so_far_is_still_no_data(week8):
+    """Silence where the same hours of the days before had hundreds of traces is an outage,
+    day in progress or not."""
+    now = DAY + pd.Timedelta(hours=14)
+    silent = _up_to(week8, DAY)
+    rep = daily.build(DAY, FrameSource(silent), days=2, now=now)
+    (gap,) = [f for f in rep.findings if f.signal == "no_data"]
+    assert gap.severity == "critical" and gap.observed == 0
+    assert "by 13:55 UTC" in gap.summary
+
+
+def test_a_finished_day_is_judged_whole(week8):
+    """Run after the day (and the settling minutes) ended: no cut, no note."""
+    after = DAY + pd.Timedelta(days=1, minutes=6)
+    rep = daily.build(DAY, FrameSource(week8), days=2, now=after)
+    assert rep.judged_until is None
+    assert rep.window_end == DAY + pd.Timedelta(days=1)
+    assert not any(n.startswith("the report day is not over") for n in rep.notes)
+
+
+def test_a_live_check_leaves_the_newest_minutes_to_the_next_run(week8):
+    """A trace still running at the check shows only its finished tool call, without the root
+    that names its agent: the check stops five minutes before now and never sees it."""
+    now = DAY + pd.Timedelta(hours=15, minutes=2, seconds=40)
+    ds = _up_to(week8, now)
+    o = ds.observations
+    tool = o[o["type"] == "tool"].iloc[[0]].copy()
+    tool["trace_id"] = "f" * 32
+    tool["parent_observation_id"] = "0" * 16
+    tool["start_time"] = now - pd.Timedelta(seconds=50)
+    tool["end_time"] = now - pd.Timedelta(seconds=10)
+    tool["agent"] = "unknown"
+    ds.observations = pd.concat([o, tool], ignore_index=True)
+    res = run_check(pd.Timedelta("1h"), source=FrameSource(ds), now=now)
+    assert (res.start, res.end) == (pd.Timestamp("2026-11-08T13:57Z"),
+                                    pd.Timestamp("2026-11-08T14:57Z"))
+    units = ds.observations
+    expected = units[(units["start_time"] >= res.start) & (units["start_time"] < res.end)]
+    assert res.traces == expected["trace_id"].nunique()
+    assert res.settled == ("judged up to 14:57 UTC: the last 5 min are left to traces still "
+                           "running or being ingested")
+    # a window asked for in the past is judged as asked
+    past = run_check(pd.Timedelta("1h"), at=DAY + pd.Timedelta(hours=12), source=FrameSource(ds),
+                     now=now)
+    assert past.end == DAY + pd.Timedelta(hours=12) and past.settled is None
+
+
+def test_a_day_not_begun_is_not_judged(week8):
+    """A report asked for the day that starts in two minutes judges nothing of it, and says
+    so; nothing of the day is an outage."""
+    now = DAY - pd.Timedelta(minutes=2)
+    rep = daily.build(DAY, FrameSource(_up_to(week8, now)), days=2, now=now)
+    assert rep.judged_until == pd.Timestamp("2026-11-07T23:53Z")
+    assert "the report day has not begun yet (data is judged once 5 min old): nothing of it is " \
+           "judged" in rep.notes
+    assert [f for f in rep.findings if f.signal == "no_data"] == []
+    assert "<b>Day in progress</b>" in rep.header_html()
