@@ -129,3 +129,32 @@ def test_a_day_not_begun_is_not_judged(week8):
            "judged" in rep.notes
     assert [f for f in rep.findings if f.signal == "no_data"] == []
     assert "<b>Day in progress</b>" in rep.header_html()
+
+
+def test_a_runbook_window_up_to_now_stops_where_data_has_settled(week8, monkeypatch):
+    """The runbook notebook and the trace explorer on a window ending now: the same cut as the
+    check, said in the notes, and the trace still running is not in the tables."""
+    from workbench.investigate import explore, investigate
+    from workbench.sources import freshness
+
+    now = DAY + pd.Timedelta(hours=15, minutes=2, seconds=40)
+    monkeypatch.setattr(freshness, "_now", lambda: now)
+    ds = _up_to(week8, now)
+    o = ds.observations
+    running = o[o["type"] == "tool"].iloc[[0]].assign(
+        trace_id="f" * 32, start_time=now - pd.Timedelta(seconds=50),
+        end_time=now - pd.Timedelta(seconds=10))
+    ds.observations = pd.concat([o, running], ignore_index=True)
+    inv = investigate("timeout_surge", FrameSource(ds), now - pd.Timedelta(hours=3), now)
+    assert inv.end == pd.Timestamp("2026-11-08T14:57Z")
+    assert ("judged up to 14:57 UTC: the last 5 min are left to traces still running or being "
+            "ingested") in inv.notes
+    assert "f" * 32 not in set(inv.view.traces["trace_id"])
+    window = explore(FrameSource(ds), now - pd.Timedelta(hours=1), now)
+    assert window.end == pd.Timestamp("2026-11-08T14:57Z")
+    assert "f" * 32 not in set(window.traces["trace_id"])
+    # a window in the past is investigated as asked
+    past = investigate("timeout_surge", FrameSource(ds), DAY + pd.Timedelta(hours=9),
+                       DAY + pd.Timedelta(hours=12))
+    assert past.end == DAY + pd.Timedelta(hours=12)
+    assert not any(n.startswith("judged up to") for n in past.notes)

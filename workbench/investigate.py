@@ -38,6 +38,7 @@ from workbench.reports.document import fmt_value
 from workbench.runbooks import Runbook
 from workbench.sources import (TraceSource, incomplete_reason, open_trace_source, pulling,
                                to_window)
+from workbench.sources.freshness import settled_end, settled_note
 from workbench.sources.traffic import set_aside_note
 from workbench.sources.window import pull_window
 
@@ -157,7 +158,15 @@ def explore(source: str | TraceSource, start: Any, end: Any, *,
     deadline = active_deadline() or Deadline.from_env() or Deadline(None)
     with deadline.active(), pulling(source, data_dir, progress=progress) as src:
         _reachable(src)
-        return TraceWindow.load(src, t0, t1)
+        return TraceWindow.load(src, t0, _settled(t0, t1))
+
+
+def _settled(start: pd.Timestamp, end: pd.Timestamp) -> pd.Timestamp:
+    """``end``, short of the newest minutes that are still arriving
+    (:func:`~workbench.sources.freshness.settled_end`); as asked for a window that would be
+    left with nothing (one yet to come)."""
+    cut = settled_end(end)
+    return cut if cut > start else end
 
 
 def _reachable(src: TraceSource) -> None:
@@ -553,13 +562,17 @@ def investigate(runbook: str | Runbook, source: str | TraceSource, start: Any, e
     rbs = runbook_mod.load_all(runbooks_dir)
     rb = runbook if isinstance(runbook, Runbook) else runbook_mod.load(runbook, runbooks_dir)
     rbs[rb.name] = rb
-    t0, t1 = to_window(start, end)
+    t0, asked = to_window(start, end)
+    t1 = _settled(t0, asked)
     base0 = min(baseline_period(r, t0)[0] for r in rbs.values())
     deadline = active_deadline() or Deadline.from_env() or Deadline(None)
     with deadline.active(), pulling(source, data_dir, progress=progress) as src:
         _reachable(src)
-        scores = src.trace_scores(base0, t1 + _CONTEXT)
-        view = TraceWindow.load(src, base0, t1 + _CONTEXT, scores=scores, judged_from=t0,
+        pull_end = settled_end(t1 + _CONTEXT)
+        if pull_end <= base0:  # a window yet to come: nothing to cut, nothing there either
+            pull_end = t1 + _CONTEXT
+        scores = src.trace_scores(base0, pull_end)
+        view = TraceWindow.load(src, base0, pull_end, scores=scores, judged_from=t0,
                                 runbooks=rbs)
     scores = view.scores  # the application's own: Langfuse's evaluator runs set aside
     incomplete = [f"{label} incomplete: {why}" for label, frame in
@@ -567,7 +580,8 @@ def investigate(runbook: str | Runbook, source: str | TraceSource, start: Any, e
                   if (why := incomplete_reason(frame))]
     budgets = view.units.attrs["budgets"].notes_by_agent
     # one agent's investigation is told of its own derived budget only
-    notes = incomplete + [n for a, n in budgets.items() if not agent or a == agent] \
+    notes = incomplete + ([settled_note(t1)] if t1 < asked else []) \
+        + [n for a, n in budgets.items() if not agent or a == agent] \
         + score_notes(view.units, t1) + [n for n in [set_aside_note(view.observations)] if n]
     found = detect_all({rb.name: rb}, view.traces, view.observations, scores, t0, t1,
                        units=view.units, confirmed=not incomplete) if len(view.traces) else []

@@ -96,15 +96,14 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
     from workbench.analysis.detect import thin_traffic, too_little_data, units_for
     from workbench.reports.daily import require_trace_source
     from workbench.sources import pulling, to_utc
-    from workbench.sources.freshness import SETTLE, settled_end
+    from workbench.sources.freshness import settled_end, settled_note
     from workbench.sources.window import pull_window
 
     deadline = deadline or Deadline(None)
     now = to_utc(now) if now is not None else pd.Timestamp.now(tz="UTC")
     asked = to_utc(at).floor("min") if at is not None else now.floor("min")
     end = settled_end(asked, now)
-    settled = (f"judged up to {end:%H:%M} UTC: the last {SETTLE.seconds // 60} min are left to "
-               "traces still running or being ingested") if end < asked else None
+    settled = settled_note(end) if end < asked else None
     start = end - since
     runbooks = runbook_mod.load_all(runbooks_dir)
     history = max((rb.baseline_window for rb in runbooks.values()), default=pd.Timedelta(0))

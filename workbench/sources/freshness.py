@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["SETTLE", "settled_end"]
+__all__ = ["SETTLE", "settled_end", "settled_note"]
 
 #: What the newest data judged is at least this old: traces still running or being ingested are
 #: left to the next run.
@@ -24,5 +24,15 @@ def settled_end(end: pd.Timestamp, now: pd.Timestamp | None = None,
                 settle: pd.Timedelta = SETTLE) -> pd.Timestamp:
     """``end``, or ``now - settle`` (to the minute) when that is earlier: a window over the
     past is judged as asked, one reaching the last minutes stops where data has settled."""
-    now = now if now is not None else pd.Timestamp.now(tz="UTC")
+    now = now if now is not None else _now()
     return min(end, (now - settle).floor("min"))
+
+
+def settled_note(end: pd.Timestamp) -> str:
+    """What a window cut at ``end`` by :func:`settled_end` says of it."""
+    return (f"judged up to {end:%H:%M} UTC: the last {SETTLE.seconds // 60} min are left to "
+            "traces still running or being ingested")
+
+
+def _now() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC")
