@@ -628,16 +628,21 @@ def test_a_dify_node_is_typed_by_its_node_type_metadata():
     assert "meta:node_type" in conv.load().wanted_columns()
 
 
+def _both_paths(builder, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The observations of ``builder``'s spans mapped from OpenTelemetry directly and as the
+    Langfuse double serves them after its OTel ingestion: one convention, both paths."""
+    rec = Recorder(seed=seed)
+    builder(rec)
+    via_otel = conv.load().observations(raw_from_spans(rec.spans))
+    with LangfuseDouble.from_spans(rec.spans, prices=()) as d, d.source() as src:
+        return via_otel, src.observations(*DAY)
+
+
 def test_a_tool_error_strands_ends_ok_is_an_error_on_both_paths():
     """Strands hands a raising tool's error to the model and ends the tool span OK with
     ``gen_ai.tool.status=error``: read as an error of that tool, the status message saying why;
     the tool that answered stays fine."""
-    rec = Recorder(seed=5)
-    strands(rec)
-    via_otel = conv.load().observations(raw_from_spans(rec.spans))
-    with LangfuseDouble.from_spans(rec.spans, prices=()) as d, d.source() as src:
-        via_langfuse = src.observations(*DAY)
-    for obs in (via_otel, via_langfuse):
+    for obs in _both_paths(strands, seed=5):
         by_name = obs.set_index("name")
         failed = by_name.loc["flight_search"]
         assert (failed["type"], failed["tool_name"]) == ("tool", "flight_search")
@@ -646,8 +651,7 @@ def test_a_tool_error_strands_ends_ok_is_an_error_on_both_paths():
         fine = by_name.loc["hotel_search"]
         assert fine["level"] != "ERROR" and pd.isna(fine["error_type"])
         assert set(obs["agent"]) == {"trip_desk"}
-    traces = schema.traces_from_observations(via_otel)
-    assert traces["n_errors"].tolist() == [1]
+        assert schema.traces_from_observations(obs)["n_errors"].tolist() == [1]
 
 
 def test_failed_when_is_extended_and_checked(tmp_path):
@@ -672,12 +676,7 @@ def test_openllmetry_spans_map_agent_tool_model_tokens_and_timeout_on_both_paths
     """OpenLLMetry's decorated spans say their kind only in ``traceloop.span.kind`` (Langfuse
     keeps them as plain spans, its LLM call a generation by its model): the workflow is the
     agent, a ``.tool`` span the tool under its entity name, the time-out the tool's."""
-    rec = Recorder(seed=4)
-    openllmetry(rec)
-    via_otel = conv.load().observations(raw_from_spans(rec.spans))
-    with LangfuseDouble.from_spans(rec.spans, prices=()) as d, d.source() as src:
-        via_langfuse = src.observations(*DAY)
-    for obs in (via_otel, via_langfuse):
+    for obs in _both_paths(openllmetry, seed=4):
         by_name = obs.set_index("name")
         assert set(obs["agent"]) == {"order_support"}
         assert set(obs["user_id"]) == {"u-9"} and set(obs["session_id"]) == {"chat-9"}
