@@ -326,13 +326,14 @@ def _ns(times: pd.Series) -> np.ndarray:
 
 
 def _drop_late(u: pd.DataFrame, values: pd.DataFrame, row: np.ndarray, signal: np.ndarray,
-               lag: pd.Timedelta) -> None:
+               names: list[str], lag: pd.Timedelta) -> None:
     """Unlink (``row = -1``) each score recorded more than ``lag`` after its trace's start.
 
     The rule depends on the trace alone, never on the window asked for, so a report, a check
     and a notebook count the same scores for a trace once its evaluations are in. How many were
     left out, per signal, is in ``attrs["late_scores"]``; how long each signal's judge takes
-    (the 99th percentile of its counted scores' delays) in ``attrs["score_delays"]``."""
+    (the 99th percentile of its counted scores' delays) in ``attrs["score_delays"]``.
+    ``signal`` numbers each score's signal among ``names``."""
     u.attrs["late_scores"] = {}
     u.attrs["score_delays"] = {}
     linked = np.flatnonzero(row >= 0)
@@ -340,14 +341,17 @@ def _drop_late(u: pd.DataFrame, values: pd.DataFrame, row: np.ndarray, signal: n
         return
     delay = _ns(values["timestamp"])[linked] - _ns(u["time"])[row[linked]]
     late = delay > lag.value
+    code = signal[linked]
+    in_order = sorted(range(len(names)), key=names.__getitem__)  # signals by name
     if late.any():
         row[linked[late]] = -1
-        names, counts = np.unique(signal[linked[late]].astype(str), return_counts=True)
-        u.attrs["late_scores"] = {str(k): int(n) for k, n in zip(names, counts)}
-    kept, kept_delay = signal[linked[~late]].astype(str), delay[~late]
-    for name in np.unique(kept):
-        u.attrs["score_delays"][str(name)] = pd.Timedelta(
-            int(np.percentile(kept_delay[kept == name], 99)), unit="ns")
+        counts = np.bincount(code[late], minlength=len(names))
+        u.attrs["late_scores"] = {names[k]: int(counts[k]) for k in in_order if counts[k]}
+    for k in in_order:
+        kept = (code == k) & ~late
+        if kept.any():
+            u.attrs["score_delays"][names[k]] = pd.Timedelta(
+                int(np.percentile(delay[kept], 99)), unit="ns")
 
 
 def _hours(d: pd.Timedelta) -> str:
@@ -424,10 +428,16 @@ def _add_scores(u: pd.DataFrame, scores: pd.DataFrame | None,
     codes = _row_codes(values["trace_id"], ids)
     row = np.full(len(codes), -1, dtype="int64")
     row[codes >= 0] = first[codes[codes >= 0]]
-    signal = values["signal"].to_numpy(dtype=object)
-    _drop_late(u, values, row, signal, c.score_lag)
+    # each score's signal numbered once: the tests below compare integers, not strings
+    signal, distinct = pd.factorize(values["signal"])
+    names = [str(n) for n in distinct.tolist()]
+
+    def scores_of(name: str) -> np.ndarray:
+        return signal == (names.index(name) if name in names else -1)
+
+    _drop_late(u, values, row, signal, names, c.score_lag)
     threshold = score_flags(runbooks)
-    calls = (signal == "tool_call_valid") & (row >= 0)
+    calls = scores_of("tool_call_valid") & (row >= 0)
     if calls.any():
         # validity is judged per call: a trace that calls more tools is not more suspect
         bad = (values["value"][calls] < 0.5).astype("float64")
@@ -437,7 +447,7 @@ def _add_scores(u: pd.DataFrame, scores: pd.DataFrame | None,
             arr[per.index.to_numpy()] = per[src].to_numpy(dtype="float64")
             u[col] = arr
     for name in SCORE_SIGNALS:
-        mine = (signal == name) & (row >= 0)
+        mine = scores_of(name) & (row >= 0)
         if not mine.any():
             continue
         worst = "max" if c.scores[name].bad == "high" else "min"
