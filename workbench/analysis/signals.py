@@ -193,9 +193,10 @@ def _text(values: pd.Series) -> Any:
 
 
 def _unit_ids(units: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Per unit, the code of its trace id, and the distinct ids by code."""
-    at, uniques = pd.factorize(units.to_numpy(dtype=object))
-    return at, pd.Index(uniques, dtype=object)
+    """Per unit, the code of its trace id, and the distinct ids by code (as text when the
+    ids are: :func:`_row_codes` then numbers rows against them without converting them)."""
+    at, uniques = pd.factorize(units)
+    return at, pd.Index(uniques)
 
 
 def _row_codes(trace_ids: pd.Series, ids: pd.Index) -> np.ndarray:
