@@ -91,7 +91,8 @@ def agent_budgets(traces: pd.DataFrame, runbooks: Mapping[str, Any] | None,
     t = traces
     if baseline is not None:
         st = t["start_time"]
-        t = t[((st >= baseline[0]) & (st < baseline[1])).to_numpy()]
+        read = [c for c in ("duration_s", "status", "agent") if c in t.columns]
+        t = t[read][((st >= baseline[0]) & (st < baseline[1])).to_numpy()]  # not every column
     if t.empty:
         return b
     dur = t["duration_s"].astype("float64")
