@@ -762,6 +762,8 @@ def _declared_scales(scores: pd.DataFrame, numeric: np.ndarray,
         return {}
     lo = scores["scale_min"].to_numpy(dtype="float64", na_value=np.nan)[numeric]
     hi = scores["scale_max"].to_numpy(dtype="float64", na_value=np.nan)[numeric]
+    if np.isnan(lo).all():  # no row declares one (no score configs): nothing to group
+        return {}
     rows = pd.DataFrame({"name": names[numeric], "lo": lo, "hi": hi})
     ends = rows.groupby("name").agg(lo_min=("lo", "min"), lo_max=("lo", "max"),
                                     hi_min=("hi", "min"), hi_max=("hi", "max"),
