@@ -39,7 +39,7 @@ def excess_by(rows: pd.DataFrame, at: np.ndarray, current: np.ndarray, baseline:
                            ignore_index=True)
 
 
-def positions(ids: np.ndarray, values: pd.Series) -> np.ndarray:
+def positions(ids: np.ndarray | pd.Index, values: pd.Series) -> np.ndarray:
     """``pd.Index(ids).get_indexer(values)``: each value's position among the distinct
     ``ids`` (-1 where none, and for a missing value). Text against text is numbered by Arrow
     together, the ids first so that an id's number is its position, instead of hashing every
