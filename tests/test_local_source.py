@@ -226,3 +226,22 @@ def test_a_store_written_before_the_token_part_columns_still_loads(tmp_path, sto
             want.sort_values(["start_time", "observation_id"]).loc[
                 (want["start_time"] >= pd.Timestamp("2026-11-03", tz="UTC")).to_numpy(),
                 new].reset_index(drop=True))
+
+
+def test_rows_come_back_in_time_then_id_order_whatever_the_files_hold(tmp_path, store):
+    import pyarrow.parquet as pq
+
+    copy = tmp_path / "demo"
+    shutil.copytree(store, copy)
+    for frame in ("observations", "traces", "scores"):
+        for f in (copy / frame).glob("day=*/*.parquet"):  # rows in reverse, as a writer may
+            table = pq.read_table(f)
+            pq.write_table(table.take(list(range(table.num_rows - 1, -1, -1))), f)
+    src, ordered = LocalSource(copy), LocalSource(store)
+    start, end = "2026-11-02T21:30:00Z", "2026-11-03T02:15:00Z"
+    for frame, keys in (("observations", ["start_time", "observation_id"]),
+                        ("traces", ["start_time", "trace_id"]),
+                        ("scores", ["timestamp", "score_id"])):
+        got = getattr(src, frame)(start, end)
+        assert got[keys].equals(got[keys].sort_values(keys, ignore_index=True))
+        pd.testing.assert_frame_equal(got, getattr(ordered, frame)(start, end))

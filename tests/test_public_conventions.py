@@ -692,3 +692,26 @@ def test_openllmetry_spans_map_agent_tool_model_tokens_and_timeout_on_both_paths
     rows = [_span("l", "a", "openai.chat", **{"attr:llm.request.type": "chat",
                                                "res:service.name": "quick-replies"})]
     assert _agents(rows) == {"l": "quick-replies"}
+
+
+def test_categorical_labels_and_ratings_of_several_judges_in_one_pull():
+    """Words and numbers from several judges in one frame, with names no signal reads: each
+    row keeps its own name's signal, scale and category."""
+    t = pd.Timestamp("2026-11-02T10:00:00Z")
+    scores = pd.DataFrame({
+        "trace_id": [f"t{i}" for i in range(8)], "observation_id": [None] * 8,
+        "timestamp": t,
+        "name": ["groundedness", "faithfulness", "tone", "faithfulness", "groundedness",
+                 "hallucination", "tone", "faithfulness"],
+        "value": [float("nan"), 1.0, 0.3, 5.0, float("nan"), 0.4, 0.9, 3.0],
+        "string_value": ["grounded", None, None, None, "needs review", None, None, None],
+        "data_type": ["CATEGORICAL", "NUMERIC", "NUMERIC", "NUMERIC", "CATEGORICAL",
+                      "NUMERIC", "NUMERIC", "NUMERIC"]})
+    got = conv.load().score_values(scores)
+    assert dict(zip(got["trace_id"], zip(got["signal"], got["value"]))) == {
+        "t0": ("groundedness", 1.0), "t1": ("groundedness", 0.0),
+        "t3": ("groundedness", 1.0), "t5": ("hallucination", 0.4),
+        "t7": ("groundedness", 0.5)}
+    assert got.attrs["unmapped_names"] == ["tone"]
+    assert got.attrs["unmapped_categories"] == {("groundedness", "needs review"): 1}
+    assert got.attrs["rescaled"] == {"faithfulness": (1.0, 5.0)}

@@ -190,6 +190,21 @@ def _category_rows(col: pd.Series, labels: np.ndarray) -> tuple[np.ndarray, np.n
     return np.flatnonzero(keep), codes[keep]
 
 
+def _coded_text(col: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:meth:`Exploded.__call__` of a text column: the rows holding a non-empty value, their
+    codes (by first appearance) and the values by code, numbered by Arrow instead of hashing
+    a Python string per row."""
+    codes, labels = pd.factorize(col)
+    labels = np.asarray(labels, dtype=object)
+    keep = codes >= 0
+    empty = np.flatnonzero(labels == "")
+    if len(empty):  # an empty value holds nothing: its rows go, the codes after it close up
+        keep &= codes != empty[0]
+        codes = np.where(codes > empty[0], codes - 1, codes)
+        labels = np.delete(labels, empty[0])
+    return np.flatnonzero(keep), codes[keep].astype("int64"), labels
+
+
 def _explode_distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_explode` of an object column worked out once per distinct value: a column of
     tool-set tuples holds a few dozen distinct sets over thousands of rows. Raises TypeError
@@ -285,9 +300,13 @@ class Exploded:
     def __call__(self, dim: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Row positions, the value's code there and the values (strings) by code."""
         if dim not in self._dims:
-            rows, values = _explode(self.units, dim)
-            codes, labels = pd.factorize(values)
-            self._dims[dim] = (rows, codes.astype("int64"), np.asarray(labels, dtype=object))
+            col = self.units[dim]
+            if isinstance(col.dtype, pd.StringDtype):
+                self._dims[dim] = _coded_text(col)
+            else:
+                rows, values = _explode(self.units, dim)
+                codes, labels = pd.factorize(values)
+                self._dims[dim] = (rows, codes.astype("int64"), np.asarray(labels, dtype=object))
         return self._dims[dim]
 
     def holds(self, dim: str, value: Any) -> np.ndarray:

@@ -103,6 +103,14 @@ def hour_codes(units: pd.DataFrame, bucket: pd.Timedelta) -> tuple[np.ndarray, i
     return memo[key]
 
 
+def _distinct_count(codes: np.ndarray) -> int:
+    """``len(np.unique(codes))`` for integer segment codes, by counting instead of hashing
+    (it runs for every level of every signal's fit)."""
+    if not len(codes):
+        return 0
+    return int(np.count_nonzero(np.bincount(codes - codes.min())))
+
+
 def _mean_pull(s_y: np.ndarray, s_w: np.ndarray, cb: np.ndarray, yb: np.ndarray,
                wb: np.ndarray, parent_mean: np.ndarray, parents: np.ndarray, prior: float
                ) -> tuple[float, float, float]:
@@ -127,7 +135,7 @@ def _mean_pull(s_y: np.ndarray, s_w: np.ndarray, cb: np.ndarray, yb: np.ndarray,
     # the squared distance of each segment's mean from its parent's, less what the scatter of
     # its units alone would give (one degree of freedom per segment beyond its parent's)
     apart = float((s_w[seen] * (own[seen] - parent_mean[seen]) ** 2).sum())
-    free = int(seen.sum()) - len(np.unique(parents))
+    free = int(seen.sum()) - _distinct_count(parents)
     spread = max(apart - max(free, 0) * within, 0.0) / total
     if not spread > 0:
         return prior, 0.0, 1.0

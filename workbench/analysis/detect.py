@@ -81,6 +81,11 @@ class Context:
                               f"{judge.trailing.days} days before the window; judged with what "
                               "there is")
 
+    def _trace_ids(self) -> pd.Index:
+        """The units' trace ids, as the text they are held as (numbered against the
+        observations' without making a Python string of each)."""
+        return pd.Index(self.units["trace_id"])
+
     def derived(self, name: str, make: Callable[[], Any]) -> Any:
         """``make()``, worked out once per observations and units frames (read-only)."""
         if name not in self._derived:
@@ -190,7 +195,7 @@ class Context:
         if self._sets_apart(ranked[0] if ranked else None, cur_m, base_m):
             return ranked
         components = self.derived("components", lambda: latency.components(
-            self.observations, self.units["trace_id"].to_numpy(dtype=object)))
+            self.observations, self._trace_ids()))
         table = latency.component_excess(*components, cur_m, base_m)
         out = latency.slowest_component_first(ranked, table)
         if out is ranked:
@@ -206,7 +211,7 @@ class Context:
                   ranked: list[Suspect]) -> list[Suspect]:
         cur_m, base_m = self._sides(self.judge.prepared(signal), start, end, group)
         generations = self.derived("generations", lambda: spend.generations(
-            self.observations, self.units["trace_id"].to_numpy(dtype=object)))
+            self.observations, self._trace_ids()))
         table = spend.model_excess(*generations, cur_m, base_m)
         if table.empty:
             return ranked
@@ -221,7 +226,7 @@ class Context:
         if not any(d.split("/")[-1] in ("tool_name", "culprit_tool") for d in self.dimensions):
             return out  # the runbook (or the reader) does not attribute to tools
         tool_calls = self.derived("tool_calls", lambda: spend.tool_calls(
-            self.observations, self.units["trace_id"].to_numpy(dtype=object)))
+            self.observations, self._trace_ids()))
         p = self.judge.prepared(signal)
         loop = spend.looping_tool(tool_calls, cur_m, base_m, p.shown, p.shown_e)
         if loop is None:

@@ -39,7 +39,7 @@ _MIN_RISE = 0.25
 _COLUMNS = ["agent", "dimension", "value", "duration_s"]
 
 
-def components(observations: pd.DataFrame | None, trace_ids: np.ndarray
+def components(observations: pd.DataFrame | None, trace_ids: np.ndarray | pd.Index
                ) -> tuple[pd.DataFrame, np.ndarray]:
     """The model calls and tool calls (agent, dimension ``model`` | ``tool_name``, value,
     duration) and, for each, the position of its trace in ``trace_ids`` (-1 where none)."""

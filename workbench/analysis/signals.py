@@ -91,7 +91,8 @@ def agent_budgets(traces: pd.DataFrame, runbooks: Mapping[str, Any] | None,
     t = traces
     if baseline is not None:
         st = t["start_time"]
-        t = t[((st >= baseline[0]) & (st < baseline[1])).to_numpy()]
+        read = [c for c in ("duration_s", "status", "agent") if c in t.columns]
+        t = t[read][((st >= baseline[0]) & (st < baseline[1])).to_numpy()]  # not every column
     if t.empty:
         return b
     dur = t["duration_s"].astype("float64")
@@ -140,7 +141,7 @@ def trace_signals(traces: pd.DataFrame, observations: pd.DataFrame | None,
                       "time": t["start_time"].dt.tz_convert("UTC")})
     for col in ("agent", "environment", "release", "user_id", "session_id", "name", "status",
                 "tags"):
-        u[col] = t[col].astype("string").to_numpy() if col in t.columns else pd.NA
+        u[col] = _text(t[col]) if col in t.columns else pd.NA
     dur = t["duration_s"].astype("float64").to_numpy()
     u["duration"] = dur
     u["budget_s"] = budgets.for_agents(t["agent"])
@@ -184,15 +185,32 @@ def trace_signals(traces: pd.DataFrame, observations: pd.DataFrame | None,
     return u
 
 
+def _text(values: pd.Series) -> Any:
+    """``values`` as a text column of the units: Arrow's strings taken as they are, not made
+    into a Python object each and inferred back (5 ms a column). A column without a single
+    value stays the column of missing values it was (object dtype)."""
+    text = values.astype("str")
+    return text.array if text.notna().any() else values.astype("string").to_numpy()
+
+
 def _unit_ids(units: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Per unit, the code of its trace id, and the distinct ids by code."""
-    at, uniques = pd.factorize(units.to_numpy(dtype=object))
-    return at, pd.Index(uniques, dtype=object)
+    """Per unit, the code of its trace id, and the distinct ids by code (as text when the
+    ids are: :func:`_row_codes` then numbers rows against them without converting them)."""
+    at, uniques = pd.factorize(units)
+    return at, pd.Index(uniques)
 
 
 def _row_codes(trace_ids: pd.Series, ids: pd.Index) -> np.ndarray:
     """Per row of ``trace_ids``, the code (:func:`_unit_ids`) of its unit; -1 for none."""
     return np.asarray(positions(ids, trace_ids.astype(str)), dtype="int64")
+
+
+def _sorted_distinct(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` for integers, by one sort: numpy's hashing unique takes three
+    times as long on the tens of thousands of (trace, value) pairs of a week."""
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) \
+        else ordered
 
 
 def _tuples_by_trace(trace_ids: pd.Series | None, values: pd.Series, units: pd.Series, *,
@@ -216,7 +234,7 @@ def _tuples_by_trace(trace_ids: pd.Series | None, values: pd.Series, units: pd.S
     ordered = [texts[i] for i in order]
     rank = np.empty(len(texts), dtype="int64")
     rank[order] = np.arange(len(texts))
-    pairs = np.unique(trace * len(ordered) + rank[codes])  # distinct, sorted
+    pairs = _sorted_distinct(trace * len(ordered) + rank[codes])
     owner, value = pairs // len(ordered), pairs % len(ordered)
     cuts = np.flatnonzero(owner[1:] != owner[:-1]) + 1
     starts = np.concatenate([[0], cuts])
@@ -326,13 +344,14 @@ def _ns(times: pd.Series) -> np.ndarray:
 
 
 def _drop_late(u: pd.DataFrame, values: pd.DataFrame, row: np.ndarray, signal: np.ndarray,
-               lag: pd.Timedelta) -> None:
+               names: list[str], lag: pd.Timedelta) -> None:
     """Unlink (``row = -1``) each score recorded more than ``lag`` after its trace's start.
 
     The rule depends on the trace alone, never on the window asked for, so a report, a check
     and a notebook count the same scores for a trace once its evaluations are in. How many were
     left out, per signal, is in ``attrs["late_scores"]``; how long each signal's judge takes
-    (the 99th percentile of its counted scores' delays) in ``attrs["score_delays"]``."""
+    (the 99th percentile of its counted scores' delays) in ``attrs["score_delays"]``.
+    ``signal`` numbers each score's signal among ``names``."""
     u.attrs["late_scores"] = {}
     u.attrs["score_delays"] = {}
     linked = np.flatnonzero(row >= 0)
@@ -340,14 +359,17 @@ def _drop_late(u: pd.DataFrame, values: pd.DataFrame, row: np.ndarray, signal: n
         return
     delay = _ns(values["timestamp"])[linked] - _ns(u["time"])[row[linked]]
     late = delay > lag.value
+    code = signal[linked]
+    in_order = sorted(range(len(names)), key=names.__getitem__)  # signals by name
     if late.any():
         row[linked[late]] = -1
-        names, counts = np.unique(signal[linked[late]].astype(str), return_counts=True)
-        u.attrs["late_scores"] = {str(k): int(n) for k, n in zip(names, counts)}
-    kept, kept_delay = signal[linked[~late]].astype(str), delay[~late]
-    for name in np.unique(kept):
-        u.attrs["score_delays"][str(name)] = pd.Timedelta(
-            int(np.percentile(kept_delay[kept == name], 99)), unit="ns")
+        counts = np.bincount(code[late], minlength=len(names))
+        u.attrs["late_scores"] = {names[k]: int(counts[k]) for k in in_order if counts[k]}
+    for k in in_order:
+        kept = (code == k) & ~late
+        if kept.any():
+            u.attrs["score_delays"][names[k]] = pd.Timedelta(
+                int(np.percentile(delay[kept], 99)), unit="ns")
 
 
 def _hours(d: pd.Timedelta) -> str:
@@ -424,10 +446,16 @@ def _add_scores(u: pd.DataFrame, scores: pd.DataFrame | None,
     codes = _row_codes(values["trace_id"], ids)
     row = np.full(len(codes), -1, dtype="int64")
     row[codes >= 0] = first[codes[codes >= 0]]
-    signal = values["signal"].to_numpy(dtype=object)
-    _drop_late(u, values, row, signal, c.score_lag)
+    # each score's signal numbered once: the tests below compare integers, not strings
+    signal, distinct = pd.factorize(values["signal"])
+    names = [str(n) for n in distinct.tolist()]
+
+    def scores_of(name: str) -> np.ndarray:
+        return signal == (names.index(name) if name in names else -1)
+
+    _drop_late(u, values, row, signal, names, c.score_lag)
     threshold = score_flags(runbooks)
-    calls = (signal == "tool_call_valid") & (row >= 0)
+    calls = scores_of("tool_call_valid") & (row >= 0)
     if calls.any():
         # validity is judged per call: a trace that calls more tools is not more suspect
         bad = (values["value"][calls] < 0.5).astype("float64")
@@ -437,7 +465,7 @@ def _add_scores(u: pd.DataFrame, scores: pd.DataFrame | None,
             arr[per.index.to_numpy()] = per[src].to_numpy(dtype="float64")
             u[col] = arr
     for name in SCORE_SIGNALS:
-        mine = (signal == name) & (row >= 0)
+        mine = scores_of(name) & (row >= 0)
         if not mine.any():
             continue
         worst = "max" if c.scores[name].bad == "high" else "min"

@@ -47,7 +47,7 @@ _LOOP_SHARE = 0.5
 _LOOP_MIN_RUNS = 3
 
 
-def generations(observations: pd.DataFrame | None, trace_ids: np.ndarray
+def generations(observations: pd.DataFrame | None, trace_ids: np.ndarray | pd.Index
                 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The observations that spent money on a model (agent, model, cost) and, for each, the
     position of its trace in ``trace_ids`` (-1 where none): worked out once per units frame, so
@@ -110,7 +110,8 @@ def spending_model_first(suspects: list[Suspect], table: pd.DataFrame, total_exc
                                              == first.within["agent"])]]
 
 
-def tool_calls(observations: pd.DataFrame | None, trace_ids: np.ndarray) -> pd.DataFrame:
+def tool_calls(observations: pd.DataFrame | None, trace_ids: np.ndarray | pd.Index
+               ) -> pd.DataFrame:
     """How often each run called each tool: ``agent``, ``tool_name``, ``at`` (the position of
     the run's trace in ``trace_ids``) and ``n``; once per units frame, as :func:`generations`."""
     cols = ["agent", "tool_name", "at", "n"]

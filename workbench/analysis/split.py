@@ -39,7 +39,7 @@ def excess_by(rows: pd.DataFrame, at: np.ndarray, current: np.ndarray, baseline:
                            ignore_index=True)
 
 
-def positions(ids: np.ndarray, values: pd.Series) -> np.ndarray:
+def positions(ids: np.ndarray | pd.Index, values: pd.Series) -> np.ndarray:
     """``pd.Index(ids).get_indexer(values)``: each value's position among the distinct
     ``ids`` (-1 where none, and for a missing value). Text against text is numbered by Arrow
     together, the ids first so that an id's number is its position, instead of hashing every
@@ -47,7 +47,9 @@ def positions(ids: np.ndarray, values: pd.Series) -> np.ndarray:
     index = pd.Index(ids)
     n = len(index)
     if n and isinstance(values.dtype, pd.StringDtype) and index.inferred_type == "string":
-        joint = pd.concat([pd.Series(index.to_numpy(), dtype=values.dtype),
+        # ids already held as text are taken as they are, not made into Python strings first
+        text = index.array if isinstance(index.dtype, pd.StringDtype) else index.to_numpy()
+        joint = pd.concat([pd.Series(text, dtype=values.dtype),
                            values.reset_index(drop=True)], ignore_index=True)
         codes = pd.factorize(joint)[0]
         if np.array_equal(codes[:n], np.arange(n)):  # distinct ids, none missing

@@ -579,14 +579,17 @@ class Conventions:
         ``attrs["unmapped_names"]``; categories no ``categories`` entry maps, with how many
         scores carried them, in ``attrs["unmapped_categories"]`` (``{(name, value): n}``)."""
         names = scores["name"].astype(str)
-        distinct = names.unique().tolist()
-        signal_of = {n: self.score_signal(n) for n in distinct}
-        sig = names.map(signal_of)
-        keep = sig.notna().to_numpy()
+        # the few distinct names judged once; each row's signal and name taken by its name's
+        # code (no Python string per row: they would be made and hashed again and again)
+        code, by_code = pd.factorize(names, use_na_sentinel=False)
+        signal_of = {n: self.score_signal(n) for n in by_code.tolist()}
+        signals = pd.array([signal_of[n] for n in by_code.tolist()], dtype=names.dtype)
+        keep = ~signals.isna()[code] if len(by_code) else np.zeros(len(names), dtype=bool)
         part = scores.loc[keep, ["trace_id", "observation_id", "timestamp", "value",
                                  "string_value", "data_type"]].copy()
-        part["signal"] = sig[keep].to_numpy()
-        kept_names = names[keep].to_numpy()
+        kept_code = code[keep]
+        part["signal"] = signals.take(kept_code) if len(kept_code) else np.empty(0, dtype=object)
+        kept_names = names.array[keep]
         value = part["value"].astype("float64")
         text = part["string_value"].astype(object)
         missing = value.isna() & text.notna()
@@ -620,7 +623,7 @@ class Conventions:
                 if scale is None and name in declared:
                     scale = configured[name] = declared[name]
                 scale = scale or _infer_scale(lo, hi, integral)
-                at = numeric & (kept_names == name)
+                at = numeric & (kept_code == by_code.get_loc(name))
                 if scale is None:
                     unscaled[name] = (float(lo), float(hi))
                     value[at] = np.nan
@@ -759,6 +762,8 @@ def _declared_scales(scores: pd.DataFrame, numeric: np.ndarray,
         return {}
     lo = scores["scale_min"].to_numpy(dtype="float64", na_value=np.nan)[numeric]
     hi = scores["scale_max"].to_numpy(dtype="float64", na_value=np.nan)[numeric]
+    if np.isnan(lo).all():  # no row declares one (no score configs): nothing to group
+        return {}
     rows = pd.DataFrame({"name": names[numeric], "lo": lo, "hi": hi})
     ends = rows.groupby("name").agg(lo_min=("lo", "min"), lo_max=("lo", "max"),
                                     hi_min=("hi", "min"), hi_max=("hi", "max"),
