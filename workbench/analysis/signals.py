@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import schema
-from workbench.analysis.split import positions
+from workbench.analysis.split import positions, text_array
 from workbench.errors import SchemaError
 from workbench.sources import conventions as conv
 
@@ -137,7 +137,7 @@ def trace_signals(traces: pd.DataFrame, observations: pd.DataFrame | None,
     bounds = (cost_rb.spec.get("signals", {}).get("runaway_loop", {}).get("bounds", {})
               if cost_rb is not None else {"max_generations": 25, "max_total_tokens": 100_000})
     t = traces.reset_index(drop=True)
-    u = pd.DataFrame({"trace_id": t["trace_id"].astype(str).to_numpy(),
+    u = pd.DataFrame({"trace_id": text_array(t["trace_id"]),
                       "time": t["start_time"].dt.tz_convert("UTC")})
     for col in ("agent", "environment", "release", "user_id", "session_id", "name", "status",
                 "tags"):
