@@ -280,7 +280,8 @@ def _add_generation_dims(u: pd.DataFrame, obs: pd.DataFrame, *,
     mine = gens["model"].notna().to_numpy() & (coded[0] >= 0)
     if mine.any():
         w = gens["total_tokens"].astype("float64").fillna(0.0).to_numpy()[mine] + 1e-9
-        codes, models = pd.factorize(gens["model"].astype(str).to_numpy(dtype=object)[mine])
+        # numbered as Arrow holds the names, not as a Python string per call
+        codes, models = pd.factorize(gens["model"][mine])
         texts = models.tolist()
         order = sorted(range(len(texts)), key=texts.__getitem__)
         rank = np.empty(len(texts), dtype="int64")
@@ -313,8 +314,8 @@ def _add_tool_dims(u: pd.DataFrame, obs: pd.DataFrame, *,
         u["culprit_tool"] = pd.Series([()] * len(u), dtype=object)
         return
     # per (trace, tool): time spent in the tool's calls and whether one failed
-    names = tools["tool_name"].astype(str).to_numpy(dtype=object)[mine]
-    codes, tool_names = pd.factorize(names)
+    # numbered as Arrow holds the names, not as a Python string per call
+    codes, tool_names = pd.factorize(tools["tool_name"][mine])
     texts = tool_names.tolist()
     order = sorted(range(len(texts)), key=texts.__getitem__)
     rank = np.empty(len(texts), dtype="int64")
