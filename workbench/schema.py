@@ -269,7 +269,9 @@ def conform(df: pd.DataFrame, frame: str) -> pd.DataFrame:
                               f"{_EXPECTED[col.kind]}: {exc}", frame=frame,
                               problems=[f"{col.name!r}: {exc}"]) from exc
         out[col.name] = s
-    result = pd.DataFrame(out, index=df.index)
+    # the columns as they are (copy on write keeps ``df`` and the result apart): a copy of
+    # every column of a week costs milliseconds
+    result = pd.DataFrame(out, index=df.index, copy=False)
     if frame in _OPEN_FRAMES:
         for label in df.columns:
             if label not in result.columns:

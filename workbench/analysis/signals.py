@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import schema
-from workbench.analysis.split import positions
+from workbench.analysis.split import positions, text_array
 from workbench.errors import SchemaError
 from workbench.sources import conventions as conv
 
@@ -137,7 +137,7 @@ def trace_signals(traces: pd.DataFrame, observations: pd.DataFrame | None,
     bounds = (cost_rb.spec.get("signals", {}).get("runaway_loop", {}).get("bounds", {})
               if cost_rb is not None else {"max_generations": 25, "max_total_tokens": 100_000})
     t = traces.reset_index(drop=True)
-    u = pd.DataFrame({"trace_id": t["trace_id"].astype(str).to_numpy(),
+    u = pd.DataFrame({"trace_id": text_array(t["trace_id"]),
                       "time": t["start_time"].dt.tz_convert("UTC")})
     for col in ("agent", "environment", "release", "user_id", "session_id", "name", "status",
                 "tags"):
@@ -280,7 +280,8 @@ def _add_generation_dims(u: pd.DataFrame, obs: pd.DataFrame, *,
     mine = gens["model"].notna().to_numpy() & (coded[0] >= 0)
     if mine.any():
         w = gens["total_tokens"].astype("float64").fillna(0.0).to_numpy()[mine] + 1e-9
-        codes, models = pd.factorize(gens["model"].astype(str).to_numpy(dtype=object)[mine])
+        # numbered as Arrow holds the names, not as a Python string per call
+        codes, models = pd.factorize(gens["model"][mine])
         texts = models.tolist()
         order = sorted(range(len(texts)), key=texts.__getitem__)
         rank = np.empty(len(texts), dtype="int64")
@@ -313,8 +314,8 @@ def _add_tool_dims(u: pd.DataFrame, obs: pd.DataFrame, *,
         u["culprit_tool"] = pd.Series([()] * len(u), dtype=object)
         return
     # per (trace, tool): time spent in the tool's calls and whether one failed
-    names = tools["tool_name"].astype(str).to_numpy(dtype=object)[mine]
-    codes, tool_names = pd.factorize(names)
+    # numbered as Arrow holds the names, not as a Python string per call
+    codes, tool_names = pd.factorize(tools["tool_name"][mine])
     texts = tool_names.tolist()
     order = sorted(range(len(texts)), key=texts.__getitem__)
     rank = np.empty(len(texts), dtype="int64")

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbench.analysis.split import excess_by, positions
+from workbench.analysis.split import excess_by, positions, text_array
 from workbench.findings import Suspect
 
 __all__ = ["SPLIT_SIGNALS", "generations", "looping_tool", "model_excess",
@@ -119,8 +119,8 @@ def tool_calls(observations: pd.DataFrame | None, trace_ids: np.ndarray | pd.Ind
         return pd.DataFrame(columns=cols)
     keep = observations["tool_name"].notna().to_numpy()
     at = positions(trace_ids, observations.loc[keep, "trace_id"])
-    calls = pd.DataFrame({"agent": observations.loc[keep, "agent"].astype(str).to_numpy(),
-                          "tool_name": observations.loc[keep, "tool_name"].astype(str).to_numpy(),
+    calls = pd.DataFrame({"agent": text_array(observations.loc[keep, "agent"]),
+                          "tool_name": text_array(observations.loc[keep, "tool_name"]),
                           "at": at})
     calls = calls[calls["at"].to_numpy() >= 0]
     return calls.groupby(["agent", "tool_name", "at"], observed=True, sort=True).size() \

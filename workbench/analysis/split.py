@@ -8,10 +8,12 @@ Used for money (:mod:`~workbench.analysis.spend`) and time (:mod:`~workbench.ana
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["excess_by", "positions"]
+__all__ = ["excess_by", "positions", "text_array"]
 
 
 def excess_by(rows: pd.DataFrame, at: np.ndarray, current: np.ndarray, baseline: np.ndarray,
@@ -37,6 +39,15 @@ def excess_by(rows: pd.DataFrame, at: np.ndarray, current: np.ndarray, baseline:
     out = table.reset_index()[cols].astype({k: str for k in keys})
     return out.sort_values(["excess", *keys], ascending=[False, *[True] * len(keys)],
                            ignore_index=True)
+
+
+def text_array(values: pd.Series) -> Any:
+    """``values.astype(str).to_numpy()`` as a new frame's column takes it, without a Python
+    string per row: Arrow's strings are handed over as they are instead of made into objects
+    and inferred back as text (milliseconds a column). Without a single value (or rows) the
+    objects are handed over as before, so such a column keeps the dtype it had."""
+    text = values.astype(str)
+    return text.array if text.notna().any() else text.to_numpy()
 
 
 def positions(ids: np.ndarray | pd.Index, values: pd.Series) -> np.ndarray:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.analysis.judge import ALL, Interval, Judge
+from workbench.analysis.split import text_array
 from workbench.analysis.stats import p_upper
 from workbench.findings import SEVERITIES, Finding
 from workbench.runbooks import parse_duration
@@ -236,10 +237,10 @@ def tool_units(ctx: Context) -> pd.DataFrame:
     keep = (obs["tool_name"].notna() & (st >= j.baseline_start) & (st < j.end)).to_numpy()
     o = obs[["start_time", "tool_name", "agent", "duration_s", "trace_id"]][keep]
     return pd.DataFrame({"time": pd.to_datetime(o["start_time"], utc=True).array,
-                         "tool_name": o["tool_name"].astype(str).to_numpy(),
-                         "agent": o["agent"].astype(str).to_numpy(),
+                         "tool_name": text_array(o["tool_name"]),
+                         "agent": text_array(o["agent"]),
                          "duration": o["duration_s"].astype("float64").to_numpy(),
-                         "trace_id": o["trace_id"].astype(str).to_numpy()})
+                         "trace_id": text_array(o["trace_id"])})
 
 
 def tool_latency(ctx: Context) -> list[Finding]:

@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -48,6 +49,7 @@ for _f in _FILTERS.values():
 _SCORE_TRACE_FILTERS = ("agent", "release", "model", "user_id", "session_id", "prompt_name",
                         "prompt_version")
 _INT_COLUMNS = {"prompt_version"}
+_NULLABLE_INT = {pa.int64(): pd.Int64Dtype()}
 
 
 def _values(key: str, value: Any) -> list[Any]:
@@ -190,7 +192,9 @@ class LocalSource(TraceSource):
         # rows already in order (the store writes them so) need no copy of every column
         if not np.array_equal(order.to_numpy(), np.arange(len(order))):
             table = table.take(order)
-        return schema.conform(table.to_pandas(), frame)
+        # integers as pandas' nullable integers straight from Arrow, not as floats (NaN for a
+        # null) that conform would check and convert back one column at a time
+        return schema.conform(table.to_pandas(types_mapper=_NULLABLE_INT.get), frame)
 
     @staticmethod
     def _stored_columns(frame: str, files: list[str], d0: dt.date, d1: dt.date
