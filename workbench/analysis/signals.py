@@ -186,11 +186,9 @@ def trace_signals(traces: pd.DataFrame, observations: pd.DataFrame | None,
 
 
 def _text(values: pd.Series) -> Any:
-    """``values`` as a text column of the units: Arrow's strings taken as they are, not made
-    into a Python object each and inferred back (5 ms a column). A column without a single
-    value stays the column of missing values it was (object dtype)."""
-    text = values.astype("str")
-    return text.array if text.notna().any() else values.astype("string").to_numpy()
+    """``values`` as a text column of the units (:func:`text_array`); a column without a
+    single value stays the column of missing text (``pd.NA``, object dtype) it was."""
+    return text_array(values) if values.notna().any() else values.astype("string").to_numpy()
 
 
 def _unit_ids(units: pd.Series) -> tuple[np.ndarray, pd.Index]:
