@@ -128,7 +128,9 @@ def test_a_day_not_begun_is_not_judged(week8):
     assert "the report day has not begun yet (data is judged once 5 min old): nothing of it is " \
            "judged" in rep.notes
     assert [f for f in rep.findings if f.signal == "no_data"] == []
-    assert "<b>Day in progress</b>" in rep.header_html()
+    head = rep.header_html()
+    assert "<b>Day not begun</b>: nothing of it is judged yet." in head
+    assert "Day in progress" not in head and "class='wb-ok'" not in head
 
 
 def test_a_runbook_window_up_to_now_stops_where_data_has_settled(week8, monkeypatch):

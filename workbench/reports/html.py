@@ -79,7 +79,9 @@ def header(rep: DailyReport) -> str:
         # nothing fired is no all-clear where a runbook could not judge the day, or while the
         # judges have yet to score its last traces
         caveats = []
-        if rep.judged_until is not None:
+        if rep.judged_until is not None and rep.judged_until <= rep.date:
+            caveats.append("<b>Day not begun</b>: nothing of it is judged yet.")
+        elif rep.judged_until is not None:
             caveats.append(f"<b>Day in progress</b>: judged up to {rep.judged_until:%H:%M} "
                            "UTC against the same hours of the days before; not the day's "
                            "verdict.")
