@@ -13,6 +13,9 @@ For each simulated profile (``realistic``: four agents in four instrumentation s
   the injected cause (dimension and value, and its ``within``);
 - **delay**: the detectors run every hour over the runbook's look-back, as ``workbench check``
   would: hours from the incident's start to the first run that alerts on it;
+- **onset**: how far the earliest hour window of the daily report's hourly findings on an
+  incident starts from its first changed hour (the report says when it began, as a timeline
+  needs; the whole-day checks carry no hours);
 - **what the first hour holds** (hallucination spikes): an oracle that knows the hour and the
   new prompt version counts its scored traces the first hourly check can see and the bad ones
   among them, and gives the power of an exact binomial test of that version at the runbook's
@@ -164,6 +167,8 @@ def incidents(profile: str, seed: int, magnitude: float, days: int, books, tally
             "runbook": label.runbook, "seed": seed, "magnitude": magnitude, "hour1": hour1,
             "detected": bool(hits), "top1": right, "top1_within": within,
             "top": top.label if top else "-", "delay_h": delay,
+            "onset_h": (min(f.start for f in hourly_hits) - label.start) / H
+            if (hourly_hits := [f for f in hits if f.end - f.start < DAY]) else None,
             "window": (f"{hits[0].start:%H:%M}-{hits[0].end:%H:%M}" if hits else "-"),
             "cause": f"{label.cause_dimension}={label.cause_value} ({label.cause_within})",
             "start": f"{label.start:%m-%d %H:%M}-{label.end:%H:%M}"})
@@ -181,13 +186,16 @@ def report(profile: str, tally: Tally, seeds: list[int]) -> None:
     inc = pd.DataFrame(tally.incidents)
     if inc.empty:
         return
-    print("  recall / top-1 / top-1 within / delay (median h, share <= 1 h, <= 2 h):")
+    print("  recall / top-1 / top-1 within / delay (median h, share <= 1 h, <= 2 h) / the "
+          "report's window starts within 1 h of the first changed hour:")
     for (rb, mag), g in inc.groupby(["runbook", "magnitude"]):
         delays = g["delay_h"].dropna()
+        onset = g["onset_h"].dropna().abs()
         print(f"    {rb:<20} x{mag:<4g} recall {g['detected'].mean():.2f} ({g['detected'].sum()}"
               f"/{len(g)})  top-1 {g['top1'].mean():.2f}  within {g['top1_within'].mean():.2f}"
               f"  delay {delays.median() if len(delays) else float('nan'):.0f} h, "
-              f"{(delays <= 1).sum()}/{len(g)} <= 1 h, {(delays <= 2).sum()}/{len(g)} <= 2 h")
+              f"{(delays <= 1).sum()}/{len(g)} <= 1 h, {(delays <= 2).sum()}/{len(g)} <= 2 h"
+              f"  onset {(onset <= 1).sum()}/{len(g)} <= 1 h")
     for seed, g in inc.groupby("seed"):
         print(f"    seed {seed}: recall {g['detected'].mean():.2f}, top-1 {g['top1'].mean():.2f}")
     seen = inc[inc["hour1"].notna()]
@@ -200,6 +208,11 @@ def report(profile: str, tally: Tally, seeds: list[int]) -> None:
         print(f"    seed {r.seed} x{r.magnitude:g}: {h['k']}/{h['n']} bad vs {h['p0']:.3f}, "
               f"p={h['p']:.2g}, power {h['power']:.2f}; alerted after "
               f"{'-' if pd.isna(r.delay_h) else f'{r.delay_h:.0f} h'}")
+    late = inc[inc["detected"] & ~(inc["onset_h"].abs() <= 1)]
+    for r in late.itertuples():
+        print(f"      onset off by more than 1 h: seed {r.seed} {r.runbook} x{r.magnitude:g} "
+              f"{r.start}, the report's earliest hourly window "
+              f"{'-' if pd.isna(r.onset_h) else f'{r.onset_h:+.0f} h from it'}")
     misses = inc[~inc["detected"] | ~inc["top1"]]
     for r in misses.itertuples():
         print(f"      miss: seed {r.seed} {r.runbook} x{r.magnitude:g} {r.start} cause {r.cause}"
@@ -207,7 +220,8 @@ def report(profile: str, tally: Tally, seeds: list[int]) -> None:
     at2 = inc[inc["magnitude"] >= 2]
     print(f"  at >= 2x: recall {at2['detected'].mean():.3f}  top-1 {at2['top1'].mean():.3f}  "
           f"top-1 within {at2['top1_within'].mean():.3f}  delay <= 1 h "
-          f"{(at2['delay_h'] <= 1).mean():.2f}, <= 2 h {(at2['delay_h'] <= 2).mean():.2f}")
+          f"{(at2['delay_h'] <= 1).mean():.2f}, <= 2 h {(at2['delay_h'] <= 2).mean():.2f}  "
+          f"onset <= 1 h {(at2['onset_h'].abs() <= 1).mean():.2f}")
     print("  false alerts per runbook per 30 quiet days: " + ", ".join(
         f"{rb} {len(tally.false.get(rb, [])) * scale:.2f}" for rb in sorted(runbooks.load_all())))
 

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from workbench import runbooks, schema
-from workbench.analysis import Judge, agent_budgets, stats, trace_signals
+from workbench.analysis import Judge, agent_budgets, stats, trace_signals, units_for
+from workbench.analysis.judge import judge_for
 
 DAY0 = pd.Timestamp("2026-11-02", tz="UTC")
 H = pd.Timedelta(hours=1)
@@ -347,6 +348,36 @@ def test_a_new_prompt_version_is_judged_on_its_own_traffic(books):
                 if f.status == "firing"]
 
 
+def test_a_finding_a_new_version_carries_starts_when_the_version_shipped(books):
+    from workbench.analysis import detect
+
+    # version 9 ships 09:00-17:00 and hallucinates a third of the time; the version 8 hours
+    # around it run a little high by chance, below any finding of their own, and pull the
+    # scanned window wider than the release
+    def bad(t, v, rng):
+        around = DAY0 + 5 * H <= t < DAY0 + 9 * H or DAY0 + 17 * H <= t < DAY0 + 21 * H
+        return rng.random() < (0.35 if v == 9 else 0.14 if around else 0.06)
+
+    t, o, s = _judged_traffic(8, 12, lambda t: 9 if DAY0 + 9 * H <= t < DAY0 + 17 * H else 8,
+                              bad, seed=5)
+    book = books["hallucination_spike"]
+    units = units_for({"hallucination_spike": book}, t, o, s, DAY0)
+    judge = judge_for(book, units, DAY0, DAY0 + D)
+    scanned = judge.scan("hallucination_rate", "support")[0]
+    assert scanned.start < DAY0 + 9 * H or scanned.end > DAY0 + 17 * H
+    found = [f for f in detect(book, t, o, s, DAY0, DAY0 + D)
+             if f.status == "firing" and f.signal == "hallucination_rate"
+             and f.labels.get("agent") == "support"]
+    assert len(found) == 1
+    f = found[0]
+    assert (f.start, f.end) == (DAY0 + 9 * H, DAY0 + 17 * H)
+    assert (f.suspects[0].dimension, f.suspects[0].value) == ("prompt_version", "9")
+    # its figures are the judge's over those hours, as a notebook opened on them shows
+    iv = judge.interval("hallucination_rate", f.start, f.end, "support")
+    assert (f.observed, f.baseline, f.p_value) == (iv.observed, iv.expected, iv.p_value)
+    assert "over 2026-11-02 09:00–17:00 UTC" in f.summary
+
+
 def test_an_agent_missing_its_slo_in_its_baseline_gets_no_burn_alerts(books):
     from workbench.analysis import detect
 
@@ -369,11 +400,11 @@ def test_a_new_version_that_alone_carries_the_excess_is_named_first(books):
     from workbench.analysis import detect
 
     # version 9 ships 09:00-17:00 and hallucinates a third of the time; the hours around it run
-    # somewhat high on version 8 too, so the scanned window is wider than the release and the
-    # model every trace uses explains more of that window than the version does
+    # high on version 8 too (a change of their own), so the scanned window is wider than the
+    # release and the model every trace uses explains more of that window than the version does
     def bad(t, v, rng):
         around = DAY0 + 5 * H <= t < DAY0 + 9 * H or DAY0 + 17 * H <= t < DAY0 + 21 * H
-        return rng.random() < (0.35 if v == 9 else 0.14 if around else 0.06)
+        return rng.random() < (0.35 if v == 9 else 0.25 if around else 0.06)
 
     t, o, s = _judged_traffic(8, 12, lambda t: 9 if DAY0 + 9 * H <= t < DAY0 + 17 * H else 8,
                               bad, seed=5)
@@ -387,6 +418,14 @@ def test_a_new_version_that_alone_carries_the_excess_is_named_first(books):
                                                       {"prompt_name": "answer"})
     assert 0 < top.contribution < 1 and top.incident > 4 * top.baseline
     assert ("model", "m") in {(x.dimension, x.value) for x in f.suspects[1:]}
+
+    # the hours around are a change of their own (at canary_alpha over the scan's 24 possible
+    # edges): the window keeps them
+    judge = judge_for(books["hallucination_spike"], units_for(
+        {"hallucination_spike": books["hallucination_spike"]}, t, o, s, DAY0), DAY0, DAY0 + D)
+    assert min(judge.interval("hallucination_rate", f.start, DAY0 + 9 * H, "support").p_value,
+               judge.interval("hallucination_rate", DAY0 + 17 * H, f.end, "support").p_value) \
+        <= 0.01 / 24
 
     # when the rest of the traffic is as bad over the same hours, the version is not singled
     # out: something both versions go through broke

@@ -394,6 +394,8 @@ def signal_finding(ctx: Context, signal: str, iv: Interval,
     spec = ctx.runbook.signal(signal)
     unit = spec.get("unit", "")
     suspects = ctx.suspects(signal, iv.start, iv.end, iv.group)
+    if (since := _since_its_release(ctx, signal, iv, suspects)) is not iv:
+        iv, suspects = since, ctx.suspects(signal, since.start, since.end, since.group)
     shortest = ctx.judge.shortest(signal, iv)
     who = "" if iv.group == ALL else f" in {iv.group}"
     name = spec.get("label") or signal.replace("_", " ").capitalize()
@@ -413,6 +415,40 @@ def signal_finding(ctx: Context, signal: str, iv: Interval,
                    labels={} if iv.group == ALL else {"agent": iv.group}, suspects=suspects,
                    trace_ids=ctx.worst(signal, iv.start, iv.end, iv.group), evidence=ev,
                    p_value=iv.p_value, shortest=shortest, confirmed=ctx.confirmed)
+
+
+def _since_its_release(ctx: Context, signal: str, iv: Interval,
+                       suspects: list[Suspect]) -> Interval:
+    """``iv`` cut to the hours its first suspect ran, where that suspect is a version new since
+    the baseline and the hours cut off show no change of their own: a change a release carries
+    began when it shipped. The scan's best window can reach far into sparse night hours, where
+    a few units more or less barely move its likelihood, and a timeline would then start the
+    incident hours too early. The hours cut off are tested at ``evaluation.canary_alpha``
+    shared among the places the scan could have put the window's edge (it put it where they
+    looked worst)."""
+    if not suspects:
+        return iv
+    top, j = suspects[0], ctx.judge
+    alpha = float(ctx.runbook.spec["evaluation"].get("canary_alpha", 0.01)) / j.scan_len
+    for dim, value, mask in ctx.fresh_versions():
+        shown_dim, shown, within = _decode(dim, value)
+        if (shown_dim, shown) != (top.dimension, top.value) or any(
+                top.within.get(k) != v for k, v in within.items()):
+            continue
+        span = _active(ctx, mask & ctx.window_mask(iv.start, iv.end, iv.group), iv.start,
+                       iv.end)
+        if span is None or span == (iv.start, iv.end):
+            return iv
+        if any(_enough(j, signal, cut) and cut.p_value <= alpha
+               for cut in (j.interval(signal, a, b, iv.group)
+                           for a, b in ((iv.start, span[0]), (span[1], iv.end)) if a < b)):
+            return iv  # the hours before or after it changed too: not the release alone
+        since = j.interval(signal, *span, iv.group)
+        if not (since.significant and since.severity):
+            return iv
+        since.llr = iv.llr
+        return since
+    return iv
 
 
 def _ratio(iv: Interval) -> str:
