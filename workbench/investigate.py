@@ -40,7 +40,7 @@ from workbench.sources import (TraceSource, incomplete_reason, open_trace_source
                                to_window)
 from workbench.sources.freshness import settled_end, settled_note
 from workbench.sources.traffic import set_aside_note
-from workbench.sources.window import pull_window
+from workbench.sources.window import ask_health, pull_window
 
 __all__ = ["Investigation", "TraceWindow", "explore", "html_table", "investigate",
            "open_trace_source"]
@@ -157,7 +157,7 @@ def explore(source: str | TraceSource, start: Any, end: Any, *,
     t0, t1 = to_window(start, end)
     deadline = active_deadline() or Deadline.from_env() or Deadline(None)
     with deadline.active(), pulling(source, data_dir, progress=progress) as src:
-        _reachable(src)
+        ask_health(src)
         return TraceWindow.load(src, t0, _settled(t0, t1))
 
 
@@ -167,15 +167,6 @@ def _settled(start: pd.Timestamp, end: pd.Timestamp) -> pd.Timestamp:
     left with nothing (one yet to come)."""
     cut = settled_end(end)
     return cut if cut > start else end
-
-
-def _reachable(src: TraceSource) -> None:
-    """Ask a remote source's health endpoint before pulling: one that is down fails here
-    within seconds (:class:`~workbench.errors.SourceUnavailable`, naming it), not after every
-    time slice of the window has spent its retries and drawn a notebook of nothing."""
-    health = getattr(src, "health", None)
-    if callable(health):
-        health()
 
 
 
@@ -567,7 +558,7 @@ def investigate(runbook: str | Runbook, source: str | TraceSource, start: Any, e
     base0 = min(baseline_period(r, t0)[0] for r in rbs.values())
     deadline = active_deadline() or Deadline.from_env() or Deadline(None)
     with deadline.active(), pulling(source, data_dir, progress=progress) as src:
-        _reachable(src)
+        ask_health(src)
         pull_end = settled_end(t1 + _CONTEXT)
         if pull_end <= base0:  # a window yet to come: nothing to cut, nothing there either
             pull_end = t1 + _CONTEXT

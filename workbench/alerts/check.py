@@ -97,7 +97,7 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
     from workbench.reports.daily import require_trace_source
     from workbench.sources import pulling, to_utc
     from workbench.sources.freshness import settled_end, settled_note
-    from workbench.sources.window import pull_window
+    from workbench.sources.window import ask_health, pull_window
 
     deadline = deadline or Deadline(None)
     now = to_utc(now) if now is not None else pd.Timestamp.now(tz="UTC")
@@ -116,10 +116,7 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
     require_trace_source(source)
     with deadline.active(), pulling(source, data_dir) as src:
         try:
-            # a remote source that is down fails here within seconds, not after every time
-            # slice of the window has spent its retries (and the check its whole budget)
-            if callable(health := getattr(src, "health", None)):
-                health()
+            ask_health(src)  # within seconds, not after the check's whole budget
         except SourceError as exc:
             failure = f"{type(exc).__name__}: {exc}"
             problems.append(failure)

@@ -50,7 +50,7 @@ from workbench.sources import conventions as conv
 from workbench.sources.conventions import Coverage, coverage
 from workbench.sources.freshness import SETTLE, settled_end
 from workbench.sources.traffic import set_aside_note
-from workbench.sources.window import pull_window
+from workbench.sources.window import ask_health, pull_window
 
 __all__ = ["DailyReport", "SourceStatus", "build", "check_sources", "open_source",
            "report_stem", "require_trace_source"]
@@ -110,11 +110,8 @@ def check_sources(source: str | TraceSource, data_dir: str | Path | None = None)
 def _reachable(src: TraceSource, status: SourceStatus) -> bool:
     """Ask a remote source's health endpoint first: one that is down is reported within
     seconds, not after every time slice of the window has spent its retries."""
-    health = getattr(src, "health", None)
-    if not callable(health):
-        return True
     try:
-        health()
+        ask_health(src)
     except SourceError as exc:
         status.problems.append(f"unreachable: {type(exc).__name__}: {exc}")
         return False

@@ -18,7 +18,7 @@ from workbench.errors import ConfigError, SchemaError, SourceError
 from workbench.sources import TraceSource, incomplete_reason, mark_incomplete
 from workbench.sources.traffic import application_traffic
 
-__all__ = ["PulledWindow", "pull_window"]
+__all__ = ["PulledWindow", "ask_health", "pull_window"]
 
 
 @dataclass
@@ -37,6 +37,14 @@ class PulledWindow:
     def problems(self) -> list[str]:
         """Everything that keeps the window from backing an all-clear: failures first."""
         return self.failures + self.incomplete
+
+
+def ask_health(src: TraceSource) -> None:
+    """Ask a remote source's health endpoint before pulling (a source without one is taken as
+    up): one that is down raises :class:`SourceError` naming it within seconds, not after every
+    time slice of the window has spent its retries."""
+    if callable(health := getattr(src, "health", None)):
+        health()
 
 
 def pull_window(src: TraceSource, start: Any, end: Any, *,
