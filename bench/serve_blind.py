@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -53,9 +54,12 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with data.double() as dbl:
-        Path(args.env).write_text(f"export LANGFUSE_BASE_URL={dbl.base_url}\n"
-                                  f"export LANGFUSE_PUBLIC_KEY={dbl.public_key}\n"
-                                  f"export LANGFUSE_SECRET_KEY={dbl.secret_key}\n")
+        # the double's own keys, still kept from other users of the machine
+        fd = os.open(args.env, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as env:
+            env.write(f"export LANGFUSE_BASE_URL={dbl.base_url}\n"
+                      f"export LANGFUSE_PUBLIC_KEY={dbl.public_key}\n"
+                      f"export LANGFUSE_SECRET_KEY={dbl.secret_key}\n")
         print(f"serving at {dbl.base_url}", flush=True)
         try:
             stop.wait()
