@@ -106,7 +106,8 @@ def _banner(rep: Any) -> str:
     found = re.search(r"<div class='(wb-\w+)'>(.*?)</div>", rep.header_html(), re.S)
     if found is None:
         return "-"
-    shades = {"wb-ok": "green", "wb-partial": "amber", "wb-degraded": "red"}
+    shades = {"wb-ok": "green", "wb-partial": "amber", "wb-degraded": "red",
+              "wb-alert": "red alert", "wb-warning": "amber alert"}
     shade = shades.get(found.group(1), found.group(1))
     return f"[{shade}] " + re.sub(r"<[^>]+>", "", found.group(2))
 

@@ -233,6 +233,29 @@ def test_build_flags_each_incident_day_and_nothing_else(week):
         "daily_hallucination_rate"}
 
 
+def test_an_incident_day_leads_its_banner_with_the_most_urgent_alert_never_green(week):
+    day = label_day(week, "hallucination_spike")
+    rep = daily.build(day, FrameSource(week), days=7, alert_days=1)
+    alerted = [f for f in rep.alert_findings() if f.status == "firing"]
+    assert alerted
+    rank = ("info", "warning", "critical", "page")
+    worst = min(alerted, key=lambda f: (-rank.index(f.severity), f.start))
+    head = rep.header_html()
+    assert "class='wb-ok'" not in head
+    shade = "wb-warning" if worst.severity == "warning" else "wb-alert"
+    banner = re.search(r"<div class='(wb-[a-z]+)'>(.*?)</div>", head, re.S)
+    assert banner.group(1) == shade
+    text = banner.group(2)
+    assert text.startswith(f"<b>{worst.severity.upper()}</b>: Hallucination spike")
+    agent = worst.labels.get("agent")
+    assert (f" in {agent}, " in text) if agent else " in " not in text.split(",")[0]
+    assert "finding(s) on the report day" in text and text.rstrip().endswith("Source ok.")
+    # a quiet day of the same week stays green
+    quiet = daily.build("2026-11-03", FrameSource(week), days=2, alert_days=1)
+    assert quiet.alert_findings() == [] and "<div class='wb-ok'>Source ok." in \
+        quiet.header_html()
+
+
 def test_kpi_table_html_marks_anomalous_days_and_escapes(week):
     rep = daily.build("2026-11-08", FrameSource(week), days=7, alert_days=1)
     table = rep.kpi_table_html()

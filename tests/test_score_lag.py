@@ -218,5 +218,7 @@ def test_a_report_on_settled_evaluations_says_nothing_of_them(nightly):
     root, label = nightly
     rep = build(label["start"].floor("D"), "local", root, days=1, alert_days=1)
     assert rep.scores_pending is None
-    assert "<div class='wb-partial'>" not in rep.header_html()
-    assert "<div class='wb-ok'>" in rep.header_html()
+    head = rep.header_html()
+    assert "<div class='wb-partial'>" not in head and "Evaluations still arriving" not in head
+    # the spike's day: its banner is the alert, with no caveat about evaluations
+    assert "<div class='wb-alert'><b>" in head and "Hallucination spike" in head

@@ -17,7 +17,7 @@ import pandas as pd
 from workbench.alerts import Delivery
 from workbench.analysis.detect import sensitivity_columns
 from workbench.analysis.judge import SIGNALS
-from workbench.findings import Finding
+from workbench.findings import SEVERITIES, Finding
 from workbench.plots import flagged_days
 from workbench.reports.document import fmt_value
 from workbench.safehtml import escape, mathsafe
@@ -34,6 +34,8 @@ _STYLE = """<style>
 .wb-degraded { background: #fdecea; border-left: 6px solid #d62728; padding: 8px 12px; }
 .wb-ok { background: #eef7ee; border-left: 6px solid #2ca02c; padding: 8px 12px; }
 .wb-partial { background: #fff6e0; border-left: 6px solid #e69500; padding: 8px 12px; }
+.wb-alert { background: #fdecea; border-left: 6px solid #d62728; padding: 8px 12px; }
+.wb-warning { background: #fff3e0; border-left: 6px solid #e65100; padding: 8px 12px; }
 .wb-next { border-left: 6px solid #4c72b0; padding: 4px 12px; margin: 8px 0 14px 0; }
 .wb-next pre { background: #f6f8fa; padding: 6px 8px; white-space: pre-wrap;
   word-break: break-all; }
@@ -96,7 +98,13 @@ def header(rep: DailyReport) -> str:
             caveats.append(f"<b>Evaluations still arriving</b> for traces after "
                            f"{rep.scores_pending:%Y-%m-%d %H:%M} UTC: score-based findings "
                            "(hallucination) are not final.")
-        if caveats:
+        if urgent := _most_urgent(rep):
+            # an alerted incident leads the banner, in its colour: never a green box over a page
+            shade = "wb-warning" if urgent.severity == "warning" else "wb-alert"
+            said = " ".join([_e(_headline(rep, urgent)), _e(verdict), "Source ok.", *caveats])
+            lines.append(f"<div class='{shade}'><b>{_SEVERITY_MARK[urgent.severity]}</b>: "
+                         f"{said}</div>")
+        elif caveats:
             lines.append(f"<div class='wb-partial'>Source ok. {_e(verdict)} "
                          f"{' '.join(caveats)}</div>")
         else:
@@ -114,6 +122,24 @@ def header(rep: DailyReport) -> str:
                      "prompt or calls no tool counts there too: a gap only where yours "
                      "do).</p>")
     return "\n".join(lines)
+
+
+def _most_urgent(rep: DailyReport) -> Finding | None:
+    """The most severe finding the report alerts on (the earliest among equals), or None."""
+    alerted = [f for f in rep.alert_findings() if f.status == "firing"]
+    return min(alerted, key=lambda f: (-SEVERITIES.index(f.severity), f.start), default=None)
+
+
+def _headline(rep: DailyReport, f: Finding) -> str:
+    """"Cost spike in vendor_research, runaway loop, 16:00–22:00 UTC." for the banner."""
+    book = rep.runbooks.get(f.runbook)
+    title = book.title if book is not None else f.runbook.replace("_", " ")
+    who = f" in {f.labels['agent']}" if f.labels.get("agent") else ""
+    what = f.signal.removeprefix("daily_").replace("_", " ")
+    when = (f"on {f.start:%Y-%m-%d}" if f.end - f.start >= pd.Timedelta(days=1)
+            else f"{f.start:%H:%M}–{f.end:%H:%M} UTC" if f.start.normalize() == rep.date
+            else f"{f.start:%Y-%m-%d %H:%M}–{f.end:%H:%M} UTC")
+    return f"{title}{who}, {what}, {when}."
 
 
 def _detectors_judged(rep: DailyReport) -> str:
