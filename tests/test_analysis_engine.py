@@ -376,6 +376,11 @@ def test_a_finding_a_new_version_carries_starts_when_the_version_shipped(books):
     iv = judge.interval("hallucination_rate", f.start, f.end, "support")
     assert (f.observed, f.baseline, f.p_value) == (iv.observed, iv.expected, iv.p_value)
     assert "over 2026-11-02 09:00–17:00 UTC" in f.summary
+    # what shipped, and when: the version's first trace
+    first = t.loc[o.set_index("trace_id").loc[t["trace_id"], "prompt_version"].to_numpy() == 9,
+                  "start_time"].min()
+    assert f.summary.endswith(f"; prompt_version=9 in prompt_name=answer is new since the "
+                              f"baseline, first seen {first:%Y-%m-%d %H:%M} UTC")
 
 
 def test_an_agent_missing_its_slo_in_its_baseline_gets_no_burn_alerts(books):

@@ -402,7 +402,8 @@ def signal_finding(ctx: Context, signal: str, iv: Interval,
     summary = (f"{name}{who} {_fmt(iv.observed, unit)} against {_fmt(iv.expected, unit)} "
                f"expected for the same traffic ({_ratio(iv)}) over {_when(iv.start, iv.end)}, "
                f"{iv.units} {'scored ' if SIGNALS[signal].scored else ''}traces; significant "
-               f"within {_hours(shortest)} ({_p(iv.p_value)}){suspects_text(suspects)}")
+               f"within {_hours(shortest)} ({_p(iv.p_value)}){suspects_text(suspects)}"
+               f"{first_seen_text(ctx, suspects)}")
     notes = ctx.notes_for(iv.group)
     if notes:
         summary += "; " + "; ".join(notes)
@@ -426,29 +427,45 @@ def _since_its_release(ctx: Context, signal: str, iv: Interval,
     incident hours too early. The hours cut off are tested at ``evaluation.canary_alpha``
     shared among the places the scan could have put the window's edge (it put it where they
     looked worst)."""
-    if not suspects:
+    mask = _fresh_rows(ctx, suspects[0]) if suspects else None
+    if mask is None:
         return iv
-    top, j = suspects[0], ctx.judge
+    j = ctx.judge
     alpha = float(ctx.runbook.spec["evaluation"].get("canary_alpha", 0.01)) / j.scan_len
+    span = _active(ctx, mask & ctx.window_mask(iv.start, iv.end, iv.group), iv.start, iv.end)
+    if span is None or span == (iv.start, iv.end):
+        return iv
+    if any(_enough(j, signal, cut) and cut.p_value <= alpha
+           for cut in (j.interval(signal, a, b, iv.group)
+                       for a, b in ((iv.start, span[0]), (span[1], iv.end)) if a < b)):
+        return iv  # the hours before or after it changed too: not the release alone
+    since = j.interval(signal, *span, iv.group)
+    if not (since.significant and since.severity):
+        return iv
+    since.llr = iv.llr
+    return since
+
+
+def _fresh_rows(ctx: Context, s: Suspect) -> np.ndarray | None:
+    """The units of suspect ``s`` when it is a version new since the baseline, else None."""
     for dim, value, mask in ctx.fresh_versions():
         shown_dim, shown, within = _decode(dim, value)
-        if (shown_dim, shown) != (top.dimension, top.value) or any(
-                top.within.get(k) != v for k, v in within.items()):
-            continue
-        span = _active(ctx, mask & ctx.window_mask(iv.start, iv.end, iv.group), iv.start,
-                       iv.end)
-        if span is None or span == (iv.start, iv.end):
-            return iv
-        if any(_enough(j, signal, cut) and cut.p_value <= alpha
-               for cut in (j.interval(signal, a, b, iv.group)
-                           for a, b in ((iv.start, span[0]), (span[1], iv.end)) if a < b)):
-            return iv  # the hours before or after it changed too: not the release alone
-        since = j.interval(signal, *span, iv.group)
-        if not (since.significant and since.severity):
-            return iv
-        since.llr = iv.llr
-        return since
-    return iv
+        if (shown_dim, shown) == (s.dimension, s.value) and all(
+                s.within.get(k) == v for k, v in within.items()):
+            return mask
+    return None
+
+
+def first_seen_text(ctx: Context, suspects: list[Suspect]) -> str:
+    """"; prompt_version=14 in prompt_name=x is new since the baseline, first seen 01:12 UTC"
+    when the first suspect is such a version (what shipped, and when), else ""."""
+    mask = _fresh_rows(ctx, suspects[0]) if suspects else None
+    rows = np.flatnonzero(mask) if mask is not None else []
+    if not len(rows):
+        return ""
+    first = ctx.judge.time_at(rows[np.argmin(ctx.judge._time_ns[rows])])
+    return (f"; {suspects[0].label} is new since the baseline, first seen "
+            f"{first:%Y-%m-%d %H:%M} UTC")
 
 
 def _ratio(iv: Interval) -> str:
