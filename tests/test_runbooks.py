@@ -116,3 +116,39 @@ def test_detector_keys_are_in_the_files():
     # attribution names a model within its agent, and a tool a trace failed or was slow on
     assert "agent/model" in cost.dimensions and "culprit_tool" in cost.dimensions
     assert "prompt_version" in runbooks.load("hallucination_spike", SHIPPED).dimensions
+
+
+def test_a_finding_gets_the_mitigation_for_the_kind_of_cause_it_names(tmp_path):
+    from workbench.findings import Suspect
+
+    books = runbooks.load_all(SHIPPED)
+
+    def suspect(dim, value, **within):
+        return Suspect(dimension=dim, value=value, contribution=1.0, incident=0.3,
+                       baseline=0.1, within=within)
+
+    assert books["hallucination_spike"].suspect_mitigation(
+        [suspect("prompt_version", "8", prompt_name="support-answer"),
+         suspect("model", "gpt-4o")]) == \
+        "Pin prompt support-answer back to the version before 8 in the prompt registry."
+    assert books["timeout_surge"].suspect_mitigation(
+        [suspect("tool_name", "inventory_api", agent="order-agent")]) == \
+        ("Put a per-call timeout and a fallback on inventory_api in order-agent, or take it "
+         "off the request path.")
+    # the finding's agent where the suspect names none
+    assert books["cost_spike"].suspect_mitigation([suspect("model", "o3")], "flowise") == \
+        "Route flowise back from o3 to the model it ran before, or cap its input tokens per " \
+        "request."
+    # no sentence for that kind of cause, or no suspect: nothing made up
+    assert books["cost_spike"].suspect_mitigation([suspect("environment", "prod")]) is None
+    assert books["cost_spike"].suspect_mitigation([]) is None
+    # a sentence naming a field it is not filled with is refused at load, by key
+    path = _write(tmp_path, "cost_spike", lambda s: s["suspect_mitigations"].update(
+        model="Route {tenant} elsewhere."))
+    with pytest.raises(ConfigError, match=r"suspect_mitigations.model: 'Route \{tenant\} "
+                                          r"elsewhere.' is not a sentence to fill"):
+        runbooks.load(path)
+    path = _write(tmp_path, "cost_spike", lambda s: s["suspect_mitigations"].update(
+        tenant="Block {value}."))
+    with pytest.raises(ConfigError, match="suspect_mitigations"):
+        runbooks.load(path)

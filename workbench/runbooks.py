@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -131,12 +131,45 @@ class Runbook:
     def prometheus(self) -> Mapping[str, str]:
         return self.spec.get("prometheus", {})
 
+    def suspect_mitigation(self, suspects: Sequence[Any], agent: str | None = None
+                           ) -> str | None:
+        """The mitigation for the kind of cause the first of ``suspects`` is (its dimension in
+        ``suspect_mitigations``), filled in; None where the runbook has none for it. A prompt
+        version calls for a rollback of that prompt, a tool for its timeout or its loop: the
+        runbook's general mitigations follow it."""
+        if not suspects:
+            return None
+        top = suspects[0]
+        template = self.spec.get("suspect_mitigations", {}).get(top.dimension)
+        if template is None:
+            return None
+        return template.format_map(_mitigation_fields(
+            str(top.value), top.within.get("agent") or agent, top.within.get("prompt_name")))
+
     def signal(self, name: str) -> Mapping[str, Any]:
         try:
             return self.signals[name]
         except KeyError:
             raise ConfigError(f"runbook {self.name!r} ({self.path}) has no signal {name!r}; "
                               f"it has {sorted(self.signals)}") from None
+
+
+def _mitigation_fields(value: str, agent: str | None, prompt_name: str | None
+                       ) -> dict[str, str]:
+    return {"value": value, "agent": agent or "the affected agents",
+            "prompt_name": f"prompt {prompt_name}" if prompt_name else "the prompt"}
+
+
+def _check_mitigations(path: Path, spec: Mapping[str, Any]) -> None:
+    """A ``suspect_mitigations`` sentence may only name the fields it is filled with."""
+    for dim, template in spec.get("suspect_mitigations", {}).items():
+        try:
+            template.format_map(_mitigation_fields("v", "a", "p"))
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(
+                f"{path}: suspect_mitigations.{dim}: {template!r} is not a sentence to fill "
+                f"({type(exc).__name__}: {exc}); it may name {{value}}, {{agent}} and "
+                "{prompt_name}") from None
 
 
 def _key_path(error: Any) -> str:
@@ -163,6 +196,7 @@ def load(name_or_path: str | Path, directory: str | Path | None = None) -> Runbo
                           f"{path.stem!r}")
     for key in ("bucket", "lookback"):
         parse_duration(spec["evaluation"][key])
+    _check_mitigations(path, spec)
     return Runbook(name=spec["name"], path=path, spec=spec)
 
 
