@@ -146,10 +146,10 @@ def test_runbook_command_renders_the_incident_window(demo):
     assert s["top_suspect"].startswith("tool_name=search_api")
     p = s["primary"]
     assert p["unit"] == "USD"  # printed in dollars, as the documents print it
-    assert lines[-2] == (f"cost_spike: severity page; cost_per_request ${p['observed']:.4g} "
-                         f"against ${p['expected']:.4g} expected; firing: "
-                         f"{', '.join(s['firing'])}; top suspect: {s['top_suspect']}; "
-                         f"summary: {summary}")
+    assert p["scope"] and lines[-2] == (
+        f"cost_spike: severity page; {p['signal']} {p['scope']}: ${p['observed']:.4g} "
+        f"against ${p['expected']:.4g} expected; firing: {', '.join(s['firing'])}; "
+        f"top suspect: {s['top_suspect']}; summary: {summary}")
 
 
 @pytest.mark.notebook

@@ -58,7 +58,9 @@ def test_signal_table_judges_the_window_against_what_its_traffic_should_cost(cas
     assert table.loc["cost_per_request", "p_value"] < 1e-6
     assert table.loc["cost_per_request", "severity"] == "page"  # ~10x, page at 5x
     assert inv.severity == "page"
-    assert inv.summary()["observed"] == pytest.approx(window["cost_usd"].mean())
+    # the summary quotes the finding that pages, in its own scope (the window's row is above)
+    lead = inv.lead
+    assert lead.severity == "page" and inv.summary()["observed"] == lead.observed
 
 
 def test_a_quiet_window_has_no_severe_signal(store, labels):
@@ -301,9 +303,11 @@ def test_an_agent_judged_for_groundedness_alone_is_explained_by_it(stacks):
     assert s["baseline"] == table.loc["groundedness", "expected"] > 0.8
     assert s["top_suspect"] == "model=text-embedding-3-large"
     n = int(table.loc["groundedness", "units"])
-    # the whole scope's figures, said as such (a finding on a slice quotes its own)
-    assert (f"groundedness over all of kb-rag in the window ({n:,} scored traces): 0.5916 "
-            "against 0.8503") in inv.summary_html()
+    # the finding's figures, said with its scope (here the agent over the whole window)
+    assert inv.lead.labels == {"agent": "kb-rag"} and s["units"] == n
+    assert (f"Most urgent finding: groundedness in agent=kb-rag, {lab.start:%H:%M}–"
+            f"{lab.end:%H:%M} UTC ({n:,} scored traces): 0.5916 against 0.8503") \
+        in inv.summary_html()
     worst = inv.worst_traces(5)  # the least grounded answers, their scores shown
     assert worst["score"].is_monotonic_increasing and (worst["score"] < 0.5).all()
     # all traffic: the signal that fired is the one explained, not a quiet one beside it
@@ -425,7 +429,108 @@ def test_a_signal_a_detector_fired_on_is_not_ok_in_the_signal_table(store, label
         "hallucination_spike", "hallucination_rate", "critical", quiet.start, quiet.end,
         0.2, 0.06, "New prompt_version=13 ...", labels={"prompt_version": "13"})], _cache={})
     row = fired.signal_table().set_index("signal").loc["hallucination_rate"]
-    assert row["severity"] == "critical" and fired.severity == "critical"
-    assert "<td>critical</td>" in fired.signal_table_html()
-    signals = {s["signal"]: s for s in runbook_summary(fired)["signals"]}
-    assert signals["hallucination_rate"]["severity"] == "critical"
+    # the row's severity is its own numbers' verdict; what fired on the version's traffic is
+    # beside it with its scope, and the headline quotes the version's figures, not the row's
+    assert row["severity"] == "ok" and fired.severity == "critical"
+    scope = f"in prompt_version=13, {quiet.start:%H:%M}–{quiet.end:%H:%M} UTC"
+    assert row["fired"] == f"critical {scope} (3.33x)"
+    assert f"<td>critical {scope} (3.33x)</td>" in fired.signal_table_html()
+    assert f"Most urgent finding: hallucination_rate {scope}: 0.2 against 0.06" in \
+        fired.summary_html()
+    summary = runbook_summary(fired)
+    signals = {s["signal"]: s for s in summary["signals"]}
+    assert signals["hallucination_rate"]["fired"].startswith("critical in prompt_version=13")
+    assert (summary["severity"], summary["primary"]["observed"]) == ("critical", 0.2)
+
+
+def test_the_headline_quotes_the_finding_that_fired_in_its_own_scope(store, labels):
+    """A finding on one agent set the severity while the headline quoted all traffic's figures
+    (WARNING beside $0.01385 against $0.01385, with the agent's p) and the signal table's row
+    read "warning" at 1.00x. The headline and the summary JSON quote the finding's scope and
+    numbers; the row keeps its own verdict and says what fired where."""
+    from dataclasses import replace
+
+    from workbench.findings import Finding
+    from workbench.reports.runbook_summary import runbook_summary
+
+    day = labels["cost_spike"].start - pd.Timedelta(days=1)
+    quiet = investigate("cost_spike", "local", day, day + pd.Timedelta(hours=3), data_dir=store)
+    agent = quiet.view.options("agent")[0]
+    a, b = quiet.start + pd.Timedelta(hours=1), quiet.end
+    iv = quiet.judge.interval("cost_per_request", a, b, agent)
+    fired = replace(quiet, _cache={}, findings=[Finding(
+        "cost_spike", "cost_per_request", "warning", a, b, iv.observed, iv.expected,
+        f"Cost per request in {agent} ...", unit="USD", labels={"agent": agent},
+        p_value=1e-30)])
+    whole = fired.signal_table().set_index("signal").loc["cost_per_request"]
+    assert whole["units"] > iv.units and whole["observed"] != pytest.approx(iv.observed)
+    s = fired.summary()
+    assert (s["observed"], s["baseline"], s["p_value"], s["units"]) == (
+        iv.observed, iv.expected, 1e-30, iv.units)
+    head = fired.summary_html()
+    scope = f"in agent={agent}, {a:%H:%M}–{b:%H:%M} UTC ({iv.units:,} traces)"
+    assert "Severity: WARNING" in head and f"cost_per_request {scope}" in head
+    assert f"{iv.observed / iv.expected:.2f}x, p<1e-12" in head
+    assert "over all traffic" not in head
+    primary = runbook_summary(fired)["primary"]
+    assert (primary["observed"], primary["expected"], primary["units"]) == (
+        iv.observed, iv.expected, iv.units)
+    assert primary["labels"] == {"agent": agent} and primary["finding"] is True
+    # the all-traffic row: its own verdict, and the agent's warning said with its scope
+    assert whole["severity"] == "ok"
+    assert whole["fired"].startswith(f"warning in agent={agent}, {a:%H:%M}–{b:%H:%M} UTC (")
+    assert fired.severity == "warning"
+    # nothing fired: the whole window's own figures, its own p
+    q = quiet.summary()
+    row = quiet.signal_table().set_index("signal").loc["cost_per_request"]
+    assert (q["observed"], q["p_value"], q["units"]) == (row["observed"], row["p_value"],
+                                                         row["units"])
+    assert "cost_per_request over all traffic in the window" in quiet.summary_html()
+
+
+def test_no_top_suspect_where_nothing_fired_on_the_page_or_in_the_post_mortem(cases):
+    """Nothing fired, yet the window's traffic is worse than expected: the page named a "Top
+    suspect" the post-mortem of the same hours did not. Neither names one; the ranking is
+    shown as what it is."""
+    from dataclasses import replace
+
+    from workbench.reports.incident import examine
+    from workbench.reports.runbook_summary import runbook_summary
+
+    inv = cases["timeout_surge"]
+    assert inv.firing and inv.summary()["top_suspect"]  # fired: a suspect is named
+    quiet = replace(inv, findings=[], _cache={})
+    ranked = quiet.suspects()
+    assert len(ranked) > 0  # worse than expected, so there is a ranking to show
+    assert quiet.summary()["top_suspect"] is None and quiet.fired_on() == []
+    assert "Top suspect" not in quiet.summary_html()
+    assert ("Leading dimensions of a change that is not significant in timeout_rate"
+            in quiet.suspects_html())
+    assert quiet.suspects_figure().layout.title.text.startswith(
+        "Leading dimensions of a change that is not significant")
+    s = runbook_summary(quiet)
+    assert s["top_suspect"] is None and s["suspects"] == []
+    assert [r["suspect"] for r in s["leading_not_significant"]] == \
+        ranked["suspect"].head(5).tolist()
+    assert examine(quiet, ledger=[]).causes == []
+    assert examine(inv, ledger=[]).causes  # the same rule names them when a finding fired
+
+
+def test_each_suspect_is_one_bar_of_at_most_the_whole_excess():
+    """A value within an agent and the value alone were labelled alike and drawn as one bar
+    of both shares (supplier_catalog at ~195 %)."""
+    from workbench.runbook_plots import suspects_figure
+
+    table = pd.DataFrame({
+        "suspect": ["tool_name=supplier_catalog in agent=vendor_research",
+                    "tool_name=supplier_catalog", "model=gpt-4o"],
+        "dimension": ["tool_name", "tool_name", "model"],
+        "value": ["supplier_catalog", "supplier_catalog", "gpt-4o"],
+        "within": ["agent=vendor_research", "", ""], "contribution": [0.97, 0.97, 1.3]})
+    bar = suspects_figure(table).data[0]
+    assert list(bar.y) == ["tool_name=supplier_catalog in agent=vendor_research",
+                           "tool_name=supplier_catalog", "model=gpt-4o"]
+    assert list(bar.x) == [0.97, 0.97, 1.0]
+    # without a suspect column (the post-mortem's causes) the label is built the same way
+    bar = suspects_figure(table.drop(columns=["suspect"])).data[0]
+    assert list(bar.y)[0] == "tool_name=supplier_catalog in agent=vendor_research"

@@ -221,11 +221,15 @@ def test_summary_json_holds_the_investigations_figures(reports, store, labels, n
                              "end": inv.judge.baseline_end.isoformat()}
     assert s["severity"] == inv.severity != "none" and s["verdict"] == inv.verdict == inv.severity
     p = s["primary"]
-    assert p["signal"] == inv.primary == want["primary_signal"]
+    # the figures the headline quotes: the most urgent finding's, in its own scope
+    head = want["headline"]
+    assert head["finding"] and p["signal"] == want["signal"] == inv.lead.signal
     assert (p["observed"], p["expected"], p["p_value"], p["units"]) == \
-        (want["observed"], want["baseline"], want["p_value"], want["units"])
-    assert p["ratio"] == table.loc[inv.primary, "ratio"] and abs(p["ratio"] - 1) > 0.2
-    assert p["unit"] == table.loc[inv.primary, "unit"]
+        (want["observed"], want["baseline"], want["p_value"], want["units"]) == \
+        (inv.lead.observed, inv.lead.baseline, inv.lead.p_value, head["units"])
+    assert p["ratio"] == head["ratio"] == inv.lead.ratio and abs(p["ratio"] - 1) > 0.2
+    assert p["unit"] == head["unit"] and p["scope"] == head["scope"]
+    assert s["attributed_signal"] == inv.primary == want["primary_signal"]
     assert [r["signal"] for r in s["signals"]] == list(table.index)
     assert [r["observed"] for r in s["signals"]] == \
         [None if pd.isna(x) else x for x in table["observed"]]

@@ -310,7 +310,9 @@ def _runbook(args: argparse.Namespace) -> int:
     primary = s.get("primary") or {}
     unit = str(primary.get("unit") or "")
     top = f"; top suspect: {_one_line(s['top_suspect'])}" if s.get("top_suspect") else ""
-    print(f"{s.get('runbook')}: severity {s.get('verdict')}; {primary.get('signal')} "
+    # the figures' scope: the finding's agent and hours, or the whole window
+    scope = f" {_one_line(primary['scope'])}:" if primary.get("scope") else ""
+    print(f"{s.get('runbook')}: severity {s.get('verdict')}; {primary.get('signal')}{scope} "
           f"{fmt_value(primary.get('observed'), unit)} against "
           f"{fmt_value(primary.get('expected'), unit)} "
           f"expected; firing: {', '.join(s.get('firing') or []) or 'none'}{top}; "

@@ -29,12 +29,13 @@ import pandas as pd
 from workbench import runbooks as runbook_mod
 from workbench import schema
 from workbench.analysis import ALL, PRIMARY, SIGNALS, Judge, detect_all, units_for
-from workbench.analysis.detect import Context, baseline_period, too_little_data
+from workbench.analysis.detect import (Context, baseline_period, new_version_interval,
+                                         too_little_data)
 from workbench.analysis.signals import SCORE_SIGNALS, score_notes
 from workbench.deadline import Deadline, active_deadline
 from workbench.errors import ConfigError
 from workbench.findings import SEVERITIES, Finding
-from workbench.reports.document import fmt_value
+from workbench.reports.document import fmt_p, fmt_ratio, fmt_value
 from workbench.runbooks import Runbook
 from workbench.sources import (TraceSource, incomplete_reason, open_trace_source, pulling,
                                to_window)
@@ -230,22 +231,24 @@ class Investigation:
         data" where the window holds nothing to judge the signal on), and ``could_show``: the
         smallest change the window's traffic could show as a finding (a ratio, or a drop for
         a score compared by its difference; inf where none could), so "ok" is read beside
-        what "ok" could have missed. A signal a detector fired on is never "ok": the worst
-        of its findings' severities stands (a new prompt version's own test can fire on
-        hours the whole window's test cannot tell apart), as the summary's verdict says."""
+        what "ok" could have missed.
+
+        A row's severity is the verdict on its own numbers (the whole window, the whole
+        scope). What the detectors fired on the signal in a narrower scope (one agent, some
+        hours, a new prompt version's traffic) is in ``fired``, each with its scope and
+        ratio: an agent's "warning" on a row reading 1.00x over all traffic said neither."""
         if "signal_table" in self._cache:
             return self._cache["signal_table"].copy()
         fired: dict[str, list[str]] = {}
-        for f in self.firing:
-            fired.setdefault(f.signal, []).append(f.severity)
+        for f in sorted(self.firing, key=self._urgency, reverse=True):
+            fired.setdefault(f.signal, []).append(
+                f"{f.severity} {self._scope(f)} ({fmt_ratio(f.observed, f.baseline)})")
         rows = []
         for name in self.signal_names:
             iv = self.judge.interval(name, self.start, self.end, self.group)
             # a signal with nothing to read in the window (no scored trace) is not "ok"
             empty = not iv.units or not np.isfinite(iv.observed)
-            sevs = fired.get(name, []) + ([iv.severity] if not empty and iv.significant
-                                          and iv.severity else [])
-            severity = max(sevs, key=SEVERITIES.index) if sevs else (
+            severity = iv.severity if not empty and iv.significant and iv.severity else (
                 "no data" if empty else "ok")
             spec = self.runbook.signal(name)
             rows.append({"signal": name, "unit": spec.get("unit", ""),
@@ -253,16 +256,80 @@ class Investigation:
                          "p_value": float("nan") if empty else iv.p_value,
                          "severity": severity, "units": iv.units,
                          "compare": spec.get("compare", "ratio"),
-                         "could_show": self._could_show(name)})
+                         "could_show": self._could_show(name),
+                         "fired": "; ".join(fired.get(name, []))})
         table = pd.DataFrame(rows, columns=["signal", "unit", "observed", "expected", "ratio",
                                             "p_value", "severity", "units", "compare",
-                                            "could_show"])
+                                            "could_show", "fired"])
         self._cache["signal_table"] = table
         return table.copy()
 
     @property
     def firing(self) -> list[Finding]:
         return [f for f in self.findings if f.status == "firing"]
+
+    def fired_on(self, group: str | None = None) -> list[Finding]:
+        """The firing findings of the runbook's scanned signals in ``group``'s traffic (default:
+        this investigation's; all traffic takes every agent's). The one rule for naming a
+        cause: where none fired, a ranking of dimension values explains no significant change,
+        so the runbook page names no top suspect and the post-mortem no root-cause candidate."""
+        group = group or self.group
+        return [f for f in self.firing if f.runbook == self.runbook.name
+                and f.signal in self.signal_names
+                and (group == ALL or f.labels.get("agent") in (None, group))]
+
+    def _urgency(self, f: Finding) -> tuple[int, bool, float]:
+        """Most urgent first: the worst severity, then the primary signal's, then the surest."""
+        p = f.p_value if np.isfinite(f.p_value) else 1.0
+        return SEVERITIES.index(f.severity), f.signal == self.primary, -p
+
+    @property
+    def lead(self) -> Finding | None:
+        """The most urgent firing finding: the one the summary's figures are about."""
+        return max(self.firing, key=self._urgency) if self.firing else None
+
+    def _scope(self, f: Finding) -> str:
+        """Where and when finding ``f`` holds: "in agent=trip-planner, 01:00–07:00 UTC"."""
+        where = ", ".join(f"{k}={v}" for k, v in f.labels.items())
+        day = "" if f.start.floor("D") == self.start.floor("D") else f"{f.start:%Y-%m-%d} "
+        end = f"{f.end:%H:%M}" if f.end - f.start < pd.Timedelta(days=1) else \
+            f"{f.end:%Y-%m-%d %H:%M}"
+        return (f"in {where}, " if where else "over all traffic, ") + \
+            f"{day}{f.start:%H:%M}–{end} UTC"
+
+    def _finding_units(self, f: Finding) -> int | None:
+        """How many traces finding ``f``'s numbers stand on, as the judge counts them (a new
+        version's traffic, or its agent's hours); None where the judge cannot retell them."""
+        if f.signal not in self.signal_names:
+            return None
+        iv = new_version_interval(self.context, f, f.start, f.end) or self.judge.interval(
+            f.signal, f.start, f.end, f.labels.get("agent") or ALL)
+        return iv.units if np.isclose(iv.observed, f.observed, rtol=1e-9, equal_nan=True) \
+            else None
+
+    def headline(self) -> dict[str, Any]:
+        """The figures the summary quotes, all of one scope: the most urgent firing finding's
+        (its signal, agent or version, hours and numbers) when one fired, else the primary
+        signal over the whole window and scope (:meth:`signal_table`'s row)."""
+        f = self.lead
+        if f is not None:
+            p = f.p_value
+            return {"signal": f.signal, "unit": f.unit or str(
+                        self.runbook.signal(f.signal).get("unit", "") if f.signal in
+                        self.runbook.signals else ""),
+                    "scope": self._scope(f), "labels": dict(f.labels), "start": f.start,
+                    "end": f.end, "observed": float(f.observed), "expected": float(f.baseline),
+                    "ratio": float(f.ratio), "p_value": float(p),
+                    "units": self._finding_units(f), "severity": f.severity, "finding": True}
+        row = self.signal_table().set_index("signal").loc[self.primary]
+        scope = f"over all of {self.agent}" if self.agent else "over all traffic"
+        return {"signal": self.primary, "unit": str(row["unit"]),
+                "scope": f"{scope} in the window",
+                "labels": {"agent": self.agent} if self.agent else {}, "start": self.start,
+                "end": self.end, "observed": float(row["observed"]),
+                "expected": float(row["expected"]), "ratio": float(row["ratio"]),
+                "p_value": float(row["p_value"]), "units": int(row["units"]),
+                "severity": row["severity"], "finding": False}
 
     @property
     def severity(self) -> str:
@@ -291,21 +358,29 @@ class Investigation:
 
     def summary(self) -> dict[str, Any]:
         """What the summary section says, as data (used by the HTML and by tests)."""
-        table = self.signal_table()
-        primary = table.set_index("signal").loc[self.primary]
-        top = self.suspects().head(1)
+        head = self.headline()
         return {
             "runbook": self.runbook.name, "title": self.runbook.title, "source": self.source,
             "start": self.start, "end": self.end, "baseline_start": self.baseline_start,
             "agent": self.agent, "severity": self.severity, "primary_signal": self.primary,
-            "observed": float(primary["observed"]), "baseline": float(primary["expected"]),
-            "p_value": float(primary["p_value"]), "units": int(primary["units"]),
+            "headline": head, "signal": head["signal"], "scope": head["scope"],
+            "observed": head["observed"], "baseline": head["expected"],
+            "p_value": head["p_value"], "units": head["units"],
             "firing": [f"{f.signal} ({f.severity})" for f in self.firing],
             "unjudged": [f.summary for f in self.findings if f.status != "firing"],
-            "top_suspect": None if top.empty else top["suspect"].iloc[0],
+            "top_suspect": self.top_suspect,
             "traces_in_window": self.judge.window_units(group=self.group),
             "notes": list(self.notes),
         }
+
+    @property
+    def top_suspect(self) -> str | None:
+        """The first suspect of the finding the summary quotes (its scope, its hours); None
+        where no scanned signal fired (:meth:`fired_on`): then nothing is a suspect."""
+        lead = self.lead
+        if not self.fired_on() or lead is None or not lead.suspects:
+            return None
+        return lead.suspects[0].label
 
     @property
     def problems(self) -> list[str]:
@@ -317,19 +392,22 @@ class Investigation:
         s = self.summary()
         sev = s["severity"]
         fired = ", ".join(s["firing"]) or "no detector fired"
-        unit = str(self.runbook.signal(s["primary_signal"]).get("unit", ""))
-        if np.isfinite(s["observed"]):
-            # the whole scope's figures: a finding on a slice (a new prompt version, some
-            # hours) quotes its own, so say which these are
-            scope = f"all of {s['agent']}" if s["agent"] else "all traffic"
-            what = "scored traces" if SIGNALS[s["primary_signal"]].scored else "traces"
-            judged = (f"{_e(s['primary_signal'])} over {_e(scope)} in the window "
-                      f"({s['units']:,} {what}): {fmt_value(s['observed'], unit)} against "
-                      f"{fmt_value(s['baseline'], unit)} expected for the same traffic "
-                      f"(p={s['p_value']:.2g}).")
+        head = s["headline"]
+        unit, name = head["unit"], head["signal"]
+        what = "scored traces" if name in SIGNALS and SIGNALS[name].scored else "traces"
+        if np.isfinite(head["observed"]):
+            # one scope's figures, said as such: the finding that sets the severity quotes its
+            # own (its agent, its hours), never the whole window's beside its severity
+            counted = f" ({head['units']:,} {what})" if head["units"] is not None else ""
+            lead = "Most urgent finding: " if head["finding"] else ""
+            judged = (f"{lead}{_e(name)} {_e(head['scope'])}{counted}: "
+                      f"{fmt_value(head['observed'], unit)} against "
+                      f"{fmt_value(head['expected'], unit)} expected for the same traffic "
+                      f"({fmt_ratio(head['observed'], head['expected'])}"
+                      + (f", {fmt_p(head['p_value'])}" if np.isfinite(head["p_value"]) else "")
+                      + ").")
         else:
-            what = "scored traces" if SIGNALS[s["primary_signal"]].scored else "traces"
-            judged = f"{_e(s['primary_signal'])}: cannot judge, no {what} in the window."
+            judged = f"{_e(name)}: cannot judge, no {what} in the window."
         box = self.verdict
         why = "incomplete data" if self.problems or not np.isfinite(s["observed"]) \
             else "too little data to judge"
@@ -473,19 +551,28 @@ class Investigation:
         up = self.runbook.signal(self.primary).get("direction", "up") != "down"
         return observed > expected if up else observed < expected
 
+    #: what a ranking is called where no finding fired (:meth:`fired_on`)
+    NOT_SIGNIFICANT = "Leading dimensions of a change that is not significant"
+
     def suspects_html(self, dimension: str | None = None) -> str:
         table = self.suspects(dimension)
         if table.empty:
             return (f"<p>No excess of {_e(self.primary)} over what the baseline expects in this "
                     "window: nothing to attribute.</p>")
-        return html_table(table.drop(columns=["suspect"]).assign(
+        shown = html_table(table.drop(columns=["suspect"]).assign(
             contribution=table["contribution"].map("{:.0%}".format)))
+        if self.fired_on():
+            return shown
+        return (f"<p data-not-significant='1'>{self.NOT_SIGNIFICANT} in {_e(self.primary)}: "
+                "no detector fired, so none of these is a suspect; each value's share of an "
+                "excess that could be chance.</p>" + shown)
 
     def suspects_figure(self, dimension: str | None = None):
         from workbench.runbook_plots import suspects_figure
 
-        return suspects_figure(self.suspects(dimension),
-                               title=f"Share of the excess {self.primary} explained")
+        title = (f"Share of the excess {self.primary} explained" if self.fired_on() else
+                 f"{self.NOT_SIGNIFICANT} ({self.primary})")
+        return suspects_figure(self.suspects(dimension), title=title)
 
     # -- drill-down ---------------------------------------------------------------------------
     def worst_traces(self, n: int = 10) -> pd.DataFrame:

@@ -15,8 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["latency_cost_scatter", "signals_figure", "span_tree", "suspects_figure",
-           "waterfall_figure"]
+__all__ = ["latency_cost_scatter", "signals_figure", "span_tree", "suspect_labels",
+           "suspects_figure", "waterfall_figure"]
 
 _SHADE = "rgba(214, 39, 40, 0.10)"
 _TYPE_COLORS = {"agent": "#4c72b0", "generation": "#55a868", "tool": "#dd8452",
@@ -59,15 +59,33 @@ def signals_figure(series: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
     return fig
 
 
+def suspect_labels(table: pd.DataFrame) -> list[str]:
+    """Each row's whole suspect (``tool_name=x in agent=y``): its ``suspect`` column, else its
+    dimension, value and ``within``. A value within an agent and the value alone are two
+    suspects; labelled alike, plotly drew them as one bar of both shares (195 %)."""
+    if "suspect" in table:
+        return [str(x) for x in table["suspect"]]
+    within = table["within"] if "within" in table else [""] * len(table)
+    return [f"{d}={v}" + (f" in {w}" if isinstance(w, str) and w else "")
+            for d, v, w in zip(table.get("dimension", []), table.get("value", []), within)]
+
+
 def suspects_figure(table: pd.DataFrame, *, title: str = "Suspects") -> go.Figure:
-    """Horizontal bars of each suspect's share of the excess, the top suspect on top."""
-    labels = _esc(f"{d} = {v}" for d, v in zip(table.get("dimension", []), table.get("value", [])))
-    fig = go.Figure(go.Bar(x=list(table.get("contribution", [])), y=labels, orientation="h",
+    """Horizontal bars of each suspect's share of the excess (0-100 %), the top suspect on top;
+    one bar per row, labelled with its whole suspect."""
+    labels = _esc(suspect_labels(table))
+    # the same label twice (two rows alike) would draw one bar of both: the first row stands
+    keep = [i for i, x in enumerate(labels) if x not in labels[:i]]
+    labels = [labels[i] for i in keep]
+    shares = pd.Series(list(table.get("contribution", [])), dtype="float64")
+    shares = shares.iloc[keep].clip(0.0, 1.0).tolist() if len(shares) else []
+    fig = go.Figure(go.Bar(x=shares, y=labels, orientation="h",
                            marker_color="#d62728",
                            hovertemplate="%{y}: %{x:.0%} of the excess<extra></extra>"))
-    fig.update_layout(title_text=title if len(table) else f"{title}: nothing to attribute",
-                      height=120 + 28 * max(len(table), 1),
-                      yaxis={"autorange": "reversed"}, xaxis={"tickformat": ".0%"},
+    fig.update_layout(title_text=title if labels else f"{title}: nothing to attribute",
+                      height=120 + 28 * max(len(labels), 1),
+                      yaxis={"autorange": "reversed", "type": "category"},
+                      xaxis={"tickformat": ".0%", "range": [0, 1]},
                       margin={"t": 50, "b": 30, "l": 220, "r": 20})
     return fig
 

@@ -314,7 +314,8 @@ def examine(inv: Investigation, *, ledger: Any = None,
     firing = [f for f in inv.findings if f.status == "firing" and f.runbook == rb.name]
     group = inv.agent or _common_agent([f for f in firing if f.signal in j.signals()]) or ALL
     in_scope = [f for f in firing if group == ALL or f.labels.get("agent") in (None, group)]
-    scanned = [f for f in in_scope if f.signal in j.signals()]
+    # the runbook page's rule for naming a cause, so the two agree on whether there is one
+    scanned = inv.fired_on(group)
     data_end = units["time"].max() if len(units) else None
     problems = [n for n in inv.notes if any(p in n for p in _PROBLEM_NOTES)]
     changed = (min(f.start for f in scanned), max(f.end for f in scanned)) if scanned else None

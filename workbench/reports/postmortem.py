@@ -408,10 +408,7 @@ class PostMortem:
         causes = self.incident.causes
         # each bar labelled with its whole suspect (a value within an agent and the value
         # alone are two bars)
-        within = [", ".join(f"{k}={v}" for k, v in c["within"].items()) for c in causes]
-        table = pd.DataFrame({"dimension": [c["dimension"] for c in causes],
-                              "value": [c["value"] + (f" in {w}" if w else "")
-                                        for c, w in zip(causes, within)],
+        table = pd.DataFrame({"suspect": [c["suspect"] for c in causes],
                               "contribution": [c["contribution"] for c in causes]})
         return suspects_figure(table, title="Root-cause candidates: share of the excess "
                                             f"{self.incident.impact['primary']['signal']}")

@@ -1,8 +1,10 @@
 """The summary JSON of a runbook run (``<stem>.summary.json`` beside its HTML).
 
 An on-call script reads it instead of the HTML: the severity the summary section shows, the
-primary signal's figures, what fired, the top suspect, and whether the window was judged on
-complete data (``degraded`` and ``problems``). Every figure is the
+figures the summary quotes (``primary``: the most urgent finding's, in its scope, or the
+primary signal's over the whole window when nothing fired), what fired, the top suspect (only
+where a finding fired; otherwise the ranking is ``leading_not_significant``), and whether the
+window was judged on complete data (``degraded`` and ``problems``). Every figure is the
 :class:`~workbench.investigate.Investigation`'s own (its :meth:`summary`, :meth:`signal_table`
 and findings), so the JSON and the HTML cannot disagree. Written by the runbook notebook's
 kernel, redacted like the daily report's summary (:func:`~workbench.reports.summary.write_summary`).
@@ -39,8 +41,11 @@ def runbook_summary(inv: Any, parameters: dict[str, Any] | None = None) -> dict[
     (a derived latency budget, evaluations still arriving)."""
     s = inv.summary()
     table = inv.signal_table()
-    primary = table.set_index("signal").loc[inv.primary]
-    suspects = inv.suspects().head(TOP_SUSPECTS)
+    head = s["headline"]
+    ranked = inv.suspects().head(TOP_SUSPECTS)[
+        ["rank", "suspect", "dimension", "value", "within", "contribution", "incident",
+         "baseline"]].to_dict(orient="records")
+    named = bool(inv.fired_on())  # the ranking names suspects only where a finding fired
     problems = list(inv.problems)
     return {
         "report": "runbook", "runbook": s["runbook"], "title": s["title"],
@@ -50,17 +55,20 @@ def runbook_summary(inv: Any, parameters: dict[str, Any] | None = None) -> dict[
         "baseline": {"start": s["baseline_start"], "end": inv.judge.baseline_end},
         "severity": s["severity"], "verdict": inv.verdict,
         "degraded": bool(problems), "problems": problems,
-        "primary": {"signal": s["primary_signal"], "unit": str(primary["unit"]),
-                    "observed": s["observed"], "expected": s["baseline"],
-                    "ratio": float(primary["ratio"]), "p_value": s["p_value"],
-                    "units": s["units"]},
+        "primary": {"signal": head["signal"], "unit": head["unit"], "scope": head["scope"],
+                    "labels": head["labels"], "start": head["start"], "end": head["end"],
+                    "finding": head["finding"], "severity": head["severity"],
+                    "observed": head["observed"], "expected": head["expected"],
+                    "ratio": head["ratio"], "p_value": head["p_value"],
+                    "units": head["units"]},
+        "attributed_signal": s["primary_signal"],
         "signals": table.to_dict(orient="records"),
         "firing": s["firing"],
         "findings": [f.to_dict() for f in inv.findings],
         "unjudged": s["unjudged"],
         "top_suspect": s["top_suspect"],
-        "suspects": suspects[["rank", "suspect", "dimension", "value", "within",
-                              "contribution", "incident", "baseline"]].to_dict(orient="records"),
+        "suspects": ranked if named else [],
+        "leading_not_significant": [] if named else ranked,
         "traces_in_window": int(s["traces_in_window"]),
         "notes": s["notes"],
         "parameters": safe_parameters(parameters or {}),
