@@ -656,8 +656,9 @@ def investigate(runbook: str | Runbook, source: str | TraceSource, start: Any, e
     incomplete = [f"{label} incomplete: {why}" for label, frame in
                   (("traces", view.traces), ("scores", scores))
                   if (why := incomplete_reason(frame))]
-    budgets = view.units.attrs["budgets"].notes_by_agent
-    # one agent's investigation is told of its own derived budget only
+    # a derived latency budget is a caveat where latency is judged (as on the detectors'
+    # findings), and one agent's investigation is told of its own only
+    budgets = view.units.attrs["budgets"].notes_by_agent if "budget" in rb.spec else {}
     notes = incomplete + ([settled_note(t1)] if t1 < asked else []) \
         + [n for a, n in budgets.items() if not agent or a == agent] \
         + score_notes(view.units, t1) + [n for n in [set_aside_note(view.observations)] if n]
