@@ -469,5 +469,6 @@ def test_an_excess_cost_that_is_nil_or_negative_reads_none_never_minus_zero(writ
     assert "excess cost: none." in text and "| Excess cost | none |" in text
     assert "-\\$0.00" not in text and "-$0.00" not in text
     assert fmt_excess_usd(excess) == "none" and fmt_excess_usd(0.006) == "$0.01"
+    assert fmt_excess_usd(0.004) == "$0.00"
     assert fmt_excess_usd(None) == "unknown" and fmt_usd(-0.004) == "$0.00"
     assert fmt_usd(-3.1) == "-$3.10" and fmt_usd(1234.5) == "$1,234.50"

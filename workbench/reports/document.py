@@ -180,8 +180,8 @@ def fmt_usd(x: float | None) -> str:
 
 def fmt_excess_usd(x: float | None) -> str:
     """An excess over what was expected: "none" where nothing was spent beyond it (a negative
-    excess is a saving, not a cost)."""
-    if x is not None and np.isfinite(x) and round(x, 2) <= 0:
+    excess is a saving, not a cost); less than a cent is $0.00."""
+    if x is not None and np.isfinite(x) and x <= 0:
         return "none"
     return fmt_usd(x)
 
