@@ -5,6 +5,7 @@ the notes file; Markdown that shows trace content as written. In-process, withou
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 
@@ -454,3 +455,20 @@ def test_a_new_version_only_its_own_test_finds_is_still_detected():
     ctx = Context(inc.inv.runbook, inc.inv.judge, inc.inv.view.observations)
     assert new_version_interval(ctx, f, f.start, detected.at) is not None
     assert new_version_interval(ctx, f, f.start, detected.at - H) is None
+
+
+@pytest.mark.parametrize("excess", [-0.0004, 0.0, -3.25])
+def test_an_excess_cost_that_is_nil_or_negative_reads_none_never_minus_zero(written, excess):
+    """Spend at or below what the baseline expects is no excess cost: "none", never
+    "-$0.00" (nor a negative excess read as a cost)."""
+    from workbench.reports.document import fmt_excess_usd, fmt_usd
+
+    p = copy.deepcopy(written["timeout_surge"])
+    p.incident.impact["excess_cost_usd"] = excess
+    text = p.markdown()
+    assert "excess cost: none." in text and "| Excess cost | none |" in text
+    assert "-\\$0.00" not in text and "-$0.00" not in text
+    assert fmt_excess_usd(excess) == "none" and fmt_excess_usd(0.006) == "$0.01"
+    assert fmt_excess_usd(0.004) == "$0.00"
+    assert fmt_excess_usd(None) == "unknown" and fmt_usd(-0.004) == "$0.00"
+    assert fmt_usd(-3.1) == "-$3.10" and fmt_usd(1234.5) == "$1,234.50"

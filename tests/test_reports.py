@@ -626,3 +626,123 @@ def test_an_outage_a_week_earlier_does_not_make_a_second_one_usual():
     # the usual volume: the week before's median (its Saturday was silent too) or that busy
     # Saturday, whichever is lower
     assert 0 < gap[0].baseline <= busy
+
+
+def _cells(table_html):
+    """Header and rows of the first table in ``table_html``, as text."""
+    rows = re.findall(r"<tr.*?>(.*?)</tr>", table_html, re.S)
+    return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[hd]>(.*?)</t[hd]>",
+                                                                 r, re.S)] for r in rows]
+
+
+def _finding(runbook, signal, severity, start, hours, **labels):
+    from workbench.findings import Finding
+
+    return Finding(runbook=runbook, signal=signal, severity=severity, start=start,
+                   end=start + pd.Timedelta(hours=hours), observed=0.2, baseline=0.07,
+                   unit="ratio", summary=f"{signal} up", labels=labels)
+
+
+def test_lists_said_most_urgent_first_put_page_and_critical_above_warning(week):
+    """A daily check (a warning from midnight) never goes above a critical of the
+    afternoon: the findings and the next steps are most urgent first, then by start."""
+    from workbench.reports import html
+
+    rep = daily.build("2026-11-08", FrameSource(week), days=2)
+    day = rep.date
+    before = day - pd.Timedelta(days=1)
+    rep.findings[:] = sorted([
+        _finding("hallucination_spike", "daily_hallucination_rate", "warning", day, 24,
+                 day=f"{day:%Y-%m-%d}"),
+        _finding("hallucination_spike", "hallucination_rate", "critical",
+                 day + pd.Timedelta(hours=14), 8, agent="rag-agent"),
+        _finding("cost_spike", "cost_per_request", "warning", before, 2, agent="tool-agent"),
+        _finding("cost_spike", "runaway_loop", "page", before + pd.Timedelta(hours=9), 2,
+                 agent="planner-agent"),
+    ], key=daily._order)
+    assert [f.severity for f in rep.findings] == ["page", "warning", "critical", "warning"]
+    out = html.findings(rep)
+    today = out[out.index("<h3>On "):out.index("<h3>Earlier")]
+    assert [r[0] for r in _cells(today)[1:]] == ["CRITICAL", "WARNING"]
+    earlier = out[out.index("<h3>Earlier"):]
+    earlier = earlier[:earlier.index("</table>")]
+    assert [r[0] for r in _cells(earlier)[1:]] == ["PAGE", "WARNING"]
+    steps = re.findall(r"<div class='wb-next'.*?<b>(.*?)</b>", out, re.S)
+    assert [s.split(",")[0] for s in steps] == [
+        "Cost spike in planner-agent", "Hallucination spike in rag-agent",
+        "Cost spike in tool-agent", "Hallucination spike"]
+
+
+def test_overlapping_findings_of_one_runbook_and_agent_share_one_next_step_block(week):
+    """A runaway loop (page, 16-22) and the cost per request it raised (warning, 16-23) of
+    one agent are one incident: one block with the page's commands over 16-23 naming both
+    signals; another agent, or a later hour that does not overlap, gets its own."""
+    from workbench.reports import html
+
+    rep = daily.build("2026-11-08", FrameSource(week), days=2)
+    t = rep.date + pd.Timedelta(hours=16)
+    found = [_finding("cost_spike", "cost_per_request", "warning", t, 7, agent="tool-agent"),
+             _finding("cost_spike", "runaway_loop", "page", t, 6, agent="tool-agent"),
+             _finding("cost_spike", "cost_per_request", "critical", t, 2, agent="rag-agent"),
+             _finding("cost_spike", "cost_per_request", "warning", t - pd.Timedelta(hours=6),
+                      3, agent="tool-agent")]
+    out = html.next_steps(rep, found)
+    blocks = re.findall(r"<div class='wb-next'.*?</div>", out, re.S)
+    assert len(blocks) == 3
+    first = blocks[0]
+    assert "Cost spike in tool-agent, 2026-11-08 16:00 – 23:00 UTC" in first
+    assert "(runaway_loop (PAGE), cost_per_request (WARNING))" in first
+    commands = re.findall(r"<pre class='wb-command'>(.*?)</pre>", first)
+    assert len(commands) == 2
+    for cmd in commands:
+        assert "--start 2026-11-08T16:00Z --end 2026-11-08T23:00Z" in cmd
+        assert "--agent tool-agent" in cmd
+    assert "in rag-agent, 2026-11-08 16:00 – 18:00 UTC</b> (cost_per_request)" in blocks[1]
+    assert "in tool-agent, 2026-11-08 10:00 – 13:00 UTC</b> (cost_per_request)" in blocks[2]
+
+
+def test_an_agent_missing_one_score_is_not_said_to_have_no_scores(week):
+    """tool-agent's traces carry tool-call validity scores, no hallucination score: its
+    hallucination cell says so; "no scores" only for an agent with none at all."""
+    from workbench.reports import html
+
+    rep = daily.build("2026-11-08", FrameSource(week), days=2)
+    assert rep.score_names()["tool-agent"] == ["tool_call_valid"]
+    table = html.sensitivity(rep)
+    rows = {r[0]: r for r in _cells(table[table.index("<table"):])}
+    head = rows["agent"]
+    cell = rows["tool-agent"][next(i for i, h in enumerate(head)
+                                   if h.startswith("hallucination rate"))]
+    assert cell == "no hallucination score (tool_call_valid judged)"
+    assert html._no_score("hallucination_rate", ["groundedness", "answer_relevancy"]) == \
+        "no hallucination score (groundedness judged)"
+    assert html._no_score("hallucination_rate", ["Correctness"]) == \
+        "no hallucination score (only Correctness, which no signal reads)"
+    assert html._no_score("groundedness", []) == "no scores"
+
+
+def test_daily_check_rows_name_the_median_and_the_days_expected_value(week):
+    """A daily check compares its KPI with the median of the days before and its signal with
+    what the day's traffic expects: each in its own labelled column, the numbers unchanged;
+    an hourly finding keeps its baseline and ratio."""
+    from workbench.kpis import check_findings
+    from workbench.reports import html
+
+    rep = daily.build("2026-11-08", FrameSource(week), days=2)
+    row = rep.checks.loc[(rep.checks["runbook"] == "hallucination_spike")
+                         & (rep.checks["status"] == "breach")].iloc[0]
+    check = [f for f in check_findings(rep.all_kpis, rep.checks.loc[[row.name]])
+             if f.signal == "daily_hallucination_rate"][0]
+    hourly = _finding("hallucination_spike", "hallucination_rate", "critical",
+                      rep.date + pd.Timedelta(hours=14), 8, agent="rag-agent")
+    table = _cells(html._table(html._findings_frame([hourly, check], rep.checks)))
+    head = table[0]
+    assert head[4:10] == ["observed", "baseline", "ratio", f"{row.baseline_days}-day median",
+                          "ratio to median", "expected for the day's traffic"]
+    assert table[1][4:10] == ["0.2", "0.07", "2.86", "–", "–", "–"]
+    assert table[2][4:10] == [
+        f"{row.value:.4g}", "–", "–", f"{row.baseline:.4g}", f"{row.value / row.baseline:.2f}",
+        f"{row.expected:.4g} (hallucination_rate {row.observed:.4g})"]
+    # a table of hourly findings alone has no empty daily columns
+    alone = _cells(html._table(html._findings_frame([hourly], rep.checks)))[0]
+    assert "ratio to median" not in alone and "baseline" in alone

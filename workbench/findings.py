@@ -16,10 +16,11 @@ from typing import Any, Literal
 
 import pandas as pd
 
-__all__ = ["SEVERITIES", "Finding", "Suspect"]
+__all__ = ["SEVERITIES", "Finding", "Suspect", "urgency"]
 
 #: Ordered from least to most urgent; ``page`` wakes someone up.
 SEVERITIES = ("info", "warning", "critical", "page")
+
 
 Severity = Literal["info", "warning", "critical", "page"]
 Status = Literal["firing", "insufficient_data"]
@@ -119,6 +120,12 @@ class Finding:
                                else self.shortest / pd.Timedelta(hours=1)),
             "confirmed": self.confirmed,
         }
+
+
+def urgency(finding: Finding) -> tuple[int, pd.Timestamp]:
+    """Sort key of every list said to be "most urgent first": page, critical, warning, info,
+    the earliest first within a severity."""
+    return -SEVERITIES.index(finding.severity), finding.start
 
 
 def _num(x: float) -> float | None:

@@ -38,10 +38,15 @@ from workbench.analysis.detect import (
     too_little_data,
     units_for,
 )
-from workbench.analysis.signals import score_flags, score_notes, scores_pending_since
+from workbench.analysis.signals import (
+    SCORE_SIGNALS,
+    score_flags,
+    score_notes,
+    scores_pending_since,
+)
 from workbench.deadline import Deadline
 from workbench.errors import ConfigError, SourceError, WorkbenchError
-from workbench.findings import SEVERITIES, Finding
+from workbench.findings import SEVERITIES, Finding, urgency
 from workbench.metrics_overview import DEFAULT_STEP, ENV_URL, MetricsSection, metrics_section
 from workbench.reports import html as report_html
 from workbench.reports.summary import redact_url, safe_parameters, write_summary
@@ -153,7 +158,9 @@ def _detect(runbooks: dict, traces: pd.DataFrame, obs: pd.DataFrame, scores: pd.
 
 
 def _order(f: Finding) -> tuple:
-    return (f.start, -SEVERITIES.index(f.severity), f.runbook, f.signal)
+    """Most urgent first within each day (the notebook says so), then by start: a daily check
+    starting at midnight never goes above a worse finding of that afternoon."""
+    return (f.start.floor("D"), *urgency(f), f.runbook, f.signal)
 
 
 @dataclass
@@ -245,6 +252,26 @@ class DailyReport:
         return {"note": "smallest change (ratio to the agent's baseline) that could be a "
                         "finding over each window at the agent's average traffic; null: none "
                         "could; \"new\": the baseline never saw the event", "rows": rows}
+
+    def score_names(self) -> dict[str, list[str]]:
+        """Per agent, the evaluations its traces carry in the alert window: the score signals
+        they feed (``groundedness``) and, as named, scores no signal reads (``Correctness``).
+        An agent missing one score is then not said to have none."""
+        units = self.units.loc[(self.units["time"] >= self.alert_start)
+                               & (self.units["time"] < self.window_end)]
+        out: dict[str, list[str]] = {}
+        for name in SCORE_SIGNALS:
+            if name in units:
+                for agent in units.loc[units[name].notna(), "agent"].unique():
+                    out.setdefault(str(agent), []).append(name)
+        unread = set(self.units.attrs.get("unmapped_scores") or ())
+        if unread and len(self.scores):
+            raw = self.scores.loc[self.scores["name"].isin(unread), ["trace_id", "name"]]
+            agents = units.drop_duplicates("trace_id").set_index("trace_id")["agent"]
+            raw = raw.assign(agent=raw["trace_id"].map(agents)).dropna(subset=["agent"])
+            for agent, names in raw.groupby("agent")["name"]:
+                out.setdefault(str(agent), []).extend(sorted(set(names.astype(str))))
+        return out
 
     def _title(self, name: str) -> str:
         return self.runbooks[name].title if name in self.runbooks else name

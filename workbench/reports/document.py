@@ -22,7 +22,7 @@ from workbench.redact import Redactor
 from workbench.safehtml import escape, mathsafe
 
 __all__ = ["Block", "Code", "Link", "fmt_duration", "fmt_p", "fmt_ratio", "fmt_time",
-           "fmt_usd", "fmt_value", "html", "markdown", "md_text", "para"]
+           "fmt_excess_usd", "fmt_usd", "fmt_value", "html", "markdown", "md_text", "para"]
 
 
 @dataclass(frozen=True)
@@ -172,9 +172,18 @@ def fmt_value(x: float | None, unit: str = "") -> str:
 
 
 def fmt_usd(x: float | None) -> str:
+    """``$1,234.50``, ``-$3.10``; never "-$0.00" (a negative less than a cent is $0.00)."""
     if x is None or not np.isfinite(x):
         return "unknown"
-    return f"-${-x:,.2f}" if x < 0 else f"${x:,.2f}"
+    return f"-${-x:,.2f}" if round(x, 2) < 0 else f"${abs(x):,.2f}"
+
+
+def fmt_excess_usd(x: float | None) -> str:
+    """An excess over what was expected: "none" where nothing was spent beyond it (a negative
+    excess is a saving, not a cost); less than a cent is $0.00."""
+    if x is not None and np.isfinite(x) and x <= 0:
+        return "none"
+    return fmt_usd(x)
 
 
 def fmt_ratio(observed: float, expected: float) -> str:

@@ -9,6 +9,7 @@ shows "$0.1757" as written, not as math.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,7 +18,8 @@ import pandas as pd
 from workbench.alerts import Delivery
 from workbench.analysis.detect import sensitivity_columns
 from workbench.analysis.judge import SIGNALS
-from workbench.findings import SEVERITIES, Finding
+from workbench.analysis.signals import SCORE_SIGNALS
+from workbench.findings import Finding, urgency
 from workbench.plots import flagged_days
 from workbench.reports.document import fmt_value
 from workbench.safehtml import escape, mathsafe
@@ -127,7 +129,7 @@ def header(rep: DailyReport) -> str:
 def _most_urgent(rep: DailyReport) -> Finding | None:
     """The most severe finding the report alerts on (the earliest among equals), or None."""
     alerted = [f for f in rep.alert_findings() if f.status == "firing"]
-    return min(alerted, key=lambda f: (-SEVERITIES.index(f.severity), f.start), default=None)
+    return min(alerted, key=urgency, default=None)
 
 
 def _headline(rep: DailyReport, f: Finding) -> str:
@@ -179,8 +181,36 @@ def kpi_table(kpis: pd.DataFrame, found: Iterable[Finding] = ()) -> str:
     return _STYLE + _table(view)
 
 
-def _findings_frame(found: list[Finding]) -> pd.DataFrame:
-    return pd.DataFrame({
+def _check_row(f: Finding, checks: pd.DataFrame | None) -> dict | None:
+    """The daily check row behind finding ``f`` (None for the hourly detectors' findings)."""
+    if checks is None or checks.empty or not f.signal.startswith("daily_"):
+        return None
+    rows = checks.loc[(checks["runbook"] == f.runbook) & (checks["day"] == f.start)]
+    return rows.iloc[0].to_dict() if len(rows) else None
+
+
+def _ratio(x: float) -> str:
+    # no baseline to divide by (a value that was zero before): new, never "inf"
+    return "new" if np.isinf(x) else _num(x, ".2f")
+
+
+def _expected(row: dict | None) -> str:
+    """The check's primary signal against what the day's traffic expects of it."""
+    if row is None or not row.get("signal") or not np.isfinite(row.get("expected", np.nan)):
+        return "–"
+    return f"{fmt_value(row['expected'])} ({row['signal']} {fmt_value(row['observed'])})"
+
+
+def _findings_frame(found: list[Finding], checks: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per finding. The hourly detectors compare with their own baseline (mostly what
+    the same traffic expects); the daily checks with the median of the days before, and their
+    signal with what the day's traffic expects: each in its own, named column (a column no
+    row fills is left out)."""
+    rows = [_check_row(f, checks) for f in found]
+    hourly = [r is None for r in rows]
+    days = {int(r["baseline_days"]) for r in rows if r is not None}
+    median = f"{days.pop()}-day median" if len(days) == 1 else "median of the days before"
+    view = pd.DataFrame({
         "severity": [_SEVERITY_MARK[f.severity] + ("" if f.confirmed else " (unconfirmed)")
                      for f in found],
         "when (UTC)": [f"{f.start:%Y-%m-%d %H:%M} – {f.end:%H:%M}" if f.end - f.start <
@@ -188,34 +218,44 @@ def _findings_frame(found: list[Finding]) -> pd.DataFrame:
         "runbook": [f.runbook for f in found],
         "signal": [f.signal for f in found],
         "observed": [fmt_value(f.observed, f.unit) for f in found],
-        "baseline": [fmt_value(f.baseline, f.unit) for f in found],
-        # no baseline to divide by (a value that was zero before): new, never "inf"
-        "ratio": ["new" if np.isinf(f.ratio) else _num(f.ratio, ".2f") for f in found],
+        "baseline": [fmt_value(f.baseline, f.unit) if h else "–"
+                     for f, h in zip(found, hourly)],
+        "ratio": [_ratio(f.ratio) if h else "–" for f, h in zip(found, hourly)],
+        median: ["–" if h else fmt_value(f.baseline, f.unit) for f, h in zip(found, hourly)],
+        "ratio to median": ["–" if h else _ratio(f.ratio) for f, h in zip(found, hourly)],
+        "expected for the day's traffic": [_expected(r) for r in rows],
         "suspects": ["; ".join(f"{s.label} ({s.contribution:.0%})"
                                for s in f.suspects[:3]) for f in found],
         "summary": [f.summary for f in found],
     })
+    empty = [c for c in ("baseline", "ratio", median, "ratio to median",
+                         "expected for the day's traffic") if (view[c] == "–").all()]
+    return view.drop(columns=empty) if len(view) else view
 
 
 def findings(rep: DailyReport) -> str:
     firing = [f for f in rep.findings if f.status == "firing"]
-    today = [f for f in firing if f.end > rep.date]
+    # the report day most urgent first; earlier days keep the report's order (each day's
+    # most urgent first)
+    today = sorted((f for f in firing if f.end > rep.date), key=urgency)
     earlier = [f for f in firing if f.end <= rep.date]
     unjudged = [f for f in rep.findings if f.status != "firing"]
+    checks = rep.checks
     parts = [_STYLE]
     if rep.degraded and (d := rep.degraded_finding()) is not None:
         parts.append("<h3>Report health</h3>" + _table(_findings_frame([d])))
     parts.append(f"<h3>On {rep.date:%Y-%m-%d}</h3>")
-    parts.append(_table(_findings_frame(today)) if today else "<p>Nothing fired.</p>")
+    parts.append(_table(_findings_frame(today, checks)) if today else "<p>Nothing fired.</p>")
     parts.append("<h3>Earlier in the window</h3>")
     if rep.days > rep.alert_days:
         parts.append(f"<p><i>Daily checks only: the hourly detectors judged "
                      f"{_detectors_judged(rep)}; earlier days' reports hold their "
                      "findings.</i></p>")
-    parts.append(_table(_findings_frame(earlier)) if earlier else "<p>Nothing fired.</p>")
+    parts.append(_table(_findings_frame(earlier, checks)) if earlier
+                 else "<p>Nothing fired.</p>")
     if unjudged:
         parts.append("<h3>Could not judge (insufficient data)</h3>")
-        parts.append(_table(_findings_frame(unjudged)))
+        parts.append(_table(_findings_frame(unjudged, checks)))
     if (table := sensitivity(rep)):
         parts.append(table)
     if steps := next_steps(rep, today + earlier):
@@ -249,6 +289,7 @@ def sensitivity(rep: DailyReport) -> str:
         return signal.replace("_", " ") + ("" if at is None else f" (pages at {float(at):g}x)")
 
     agents = sorted(set(sens["agent"]))
+    scored_by = rep.score_names()
     view = pd.DataFrame({"agent": agents})
     traces = sens[~sens["signal"].map(lambda s: SIGNALS[s].scored)].groupby("agent")["units"]
     view["traces"] = [f"{traces.max().get(a, 0):,}" for a in agents]
@@ -256,7 +297,8 @@ def sensitivity(rep: DailyReport) -> str:
         by = rows.set_index("agent")
         scored = SIGNALS[signal].scored
         view[head(runbook, signal)] = [
-            ("no scores" if scored else "no traces") if a not in by.index else
+            (_no_score(signal, scored_by.get(a, [])) if scored else "no traces")
+            if a not in by.index else
             " / ".join(_smallest(by.at[a, c]) for c in [*short, "window"])
             + (f" ({by.at[a, 'units']:,} scored)" if scored else "") for a in agents]
     return ("<h3>What each agent's traffic could show</h3>"
@@ -266,30 +308,69 @@ def sensitivity(rep: DailyReport) -> str:
             "baseline, so any few would be new.</p>" + _table(view))
 
 
+#: the evaluation score a scored signal reads, as a reader names it
+_SCORE_OF = {"hallucination_rate": "hallucination", "tool_call_validity": "tool-call validity",
+             "unexpected_refusal_rate": "refusal"}
+
+
+def _no_score(signal: str, names: list[str]) -> str:
+    """Why an agent has no row for a scored signal: "no scores" only when its traces carry
+    none at all; else which evaluations it does have (a groundedness-judged agent is scored)."""
+    score = _SCORE_OF.get(signal, signal.replace("_", " "))
+    read = [n for n in names if n in SCORE_SIGNALS]
+    if read:
+        return f"no {score} score ({', '.join(read)} judged)"
+    if names:
+        return f"no {score} score (only {', '.join(names)}, which no signal reads)"
+    return "no scores"
+
+
 def _window(f: Finding) -> str:
     if f.end - f.start < pd.Timedelta(days=1):
         return f"{f.start:%Y-%m-%d %H:%M} – {f.end:%H:%M} UTC"
     return f"{f.start:%Y-%m-%d %H:%M} – {f.end:%Y-%m-%d %H:%M} UTC"
 
 
-def next_steps(rep: DailyReport, found: list[Finding]) -> str:
-    """Per incident (runbook, window, agent) of ``found``: the runbook's first investigation
-    steps and mitigations, a link to it, and the commands for the runbook notebook and the
-    post-mortem over that window. Empty when no finding has a runbook."""
-    blocks: dict[tuple, tuple[dict, list[Finding]]] = {}
-    for f in found:
-        steps = rep.next_steps(f)
-        if steps is None:
+def _incidents(rep: DailyReport, found: list[Finding]) -> list[tuple[Finding, list[Finding]]]:
+    """The findings of ``found`` that have next steps, one group per incident: those of one
+    runbook and agent whose windows overlap (one overlapping the next is enough). Each group
+    as (its most urgent finding widened to the union of their windows, its findings most
+    urgent first); the most urgent group first."""
+    runs: dict[tuple, list[list[Finding]]] = {}
+    for f in sorted(found, key=lambda f: (f.start, f.end)):
+        if rep.next_steps(f) is None:
             continue
-        key = (f.runbook, f.start, f.end, f.labels.get("agent"))
-        blocks.setdefault(key, (steps, []))[1].append(f)
+        groups = runs.setdefault((f.runbook, f.labels.get("agent")), [])
+        if groups and f.start < max(g.end for g in groups[-1]):
+            groups[-1].append(f)
+        else:
+            groups.append([f])
     out = []
-    for (_, _, _, agent), (steps, members) in blocks.items():
-        signals = ", ".join(dict.fromkeys(f.signal for f in members))
+    for groups in runs.values():
+        for members in groups:
+            members.sort(key=urgency)
+            span = replace(members[0], start=min(f.start for f in members),
+                           end=max(f.end for f in members))
+            out.append((span, members))
+    return sorted(out, key=lambda incident: urgency(incident[1][0]))
+
+
+def next_steps(rep: DailyReport, found: list[Finding]) -> str:
+    """Per incident of ``found`` (:func:`_incidents`), most urgent first: the runbook's first
+    investigation steps and mitigations, a link to it, the signals it covers, and the commands
+    for the runbook notebook and the post-mortem over the incident's whole window (those of
+    its most urgent finding). Empty when no finding has a runbook."""
+    out = []
+    for span, members in _incidents(rep, found):
+        steps = rep.next_steps(span)
+        agent = span.labels.get("agent")
+        signals = ", ".join(dict.fromkeys(
+            f"{f.signal} ({_SEVERITY_MARK[f.severity]})" if len(members) > 1 else f.signal
+            for f in members))
         where = f" in {agent}" if agent else ""
         out.append(
             f"<div class='wb-next' data-runbook='{_e(steps['runbook'])}'>"
-            f"<p><b>{_e(steps['title'])}{_e(where)}, {_e(_window(members[0]))}</b> "
+            f"<p><b>{_e(steps['title'])}{_e(where)}, {_e(_window(span))}</b> "
             f"({_e(signals)}). Runbook: <a href='{_e(steps['runbook_url'])}'>"
             f"{_e(steps['runbook'])}</a></p>"
             "<p>First steps:</p><ol>"

@@ -28,8 +28,8 @@ from workbench.errors import ConfigError, ReportError
 from workbench.investigate import investigate
 from workbench.redact import Redactor, redactor
 from workbench.reports import document as doc
-from workbench.reports.document import (Block, Code, Link, fmt_duration, fmt_p, fmt_ratio,
-                                        fmt_time, fmt_usd, fmt_value, para)
+from workbench.reports.document import (Block, Code, Link, fmt_duration, fmt_excess_usd, fmt_p,
+                                        fmt_ratio, fmt_time, fmt_usd, fmt_value, para)
 from workbench.reports.incident import Incident, examine
 from workbench.reports.postmortem_notes import ActionItem, Notes, load_notes
 from workbench.reports.runbook import incident_stem
@@ -151,7 +151,7 @@ class PostMortem:
                 f"({fmt_ratio(pr['observed'], pr['expected'])}, {fmt_p(pr['p_value'])}) from "
                 f"{fmt_time(inc.started)} {until}. Affected: {im['requests']:,} requests from "
                 f"{users}; timeouts: {im['timeouts']:,}; errors: {im['errors']:,}; excess "
-                f"cost: {fmt_usd(im['excess_cost_usd'])}.")
+                f"cost: {fmt_excess_usd(im['excess_cost_usd'])}.")
         if inc.causes:
             top = inc.causes[0]
             text += (f" Top cause candidate: {top['suspect']} ({top['contribution']:.0%} of "
@@ -189,7 +189,7 @@ class PostMortem:
              f"{im['timeouts_expected']:,.1f} expected for the same traffic"),
             ("Cost", fmt_usd(im["cost_usd"]),
              f"{fmt_usd(im['expected_cost_usd'])} expected for the same traffic"),
-            ("Excess cost", fmt_usd(im["excess_cost_usd"]),
+            ("Excess cost", fmt_excess_usd(im["excess_cost_usd"]),
              "spent minus what the baseline expects of the same requests"),
         ]
         slo = im["slo"]
