@@ -122,7 +122,15 @@ def test_every_incident_of_the_week_says_what_to_do_next(week, tmp_path):
         f = hourly[0]
         steps = rep.next_steps(f)
         assert steps["investigation"] == rb.spec["investigation"][:3]
-        assert steps["mitigations"] == rb.spec["mitigations"][:3]
+        # the mitigation for the kind of cause the finding names first leads, then the
+        # runbook's: the demo's incidents name a tool, a tool's loop and a prompt version
+        top = f.suspects[0]
+        fitted = rb.spec["suspect_mitigations"][top.dimension].format(
+            value=top.value, agent=top.within.get("agent") or f.labels["agent"],
+            prompt_name=f"prompt {top.within.get('prompt_name')}")
+        assert steps["mitigations"] == [fitted] + rb.spec["mitigations"][:3]
+        assert (top.dimension, top.value) == (lab.cause_dimension, str(lab.cause_value))
+        assert fitted.replace("'", "&#x27;") in section
         cmd = shlex.split(steps["postmortem_command"])
         assert cmd[cmd.index("--start") + 1] == f"{f.start:%Y-%m-%dT%H:%M}Z"
         assert cmd[cmd.index("--end") + 1] == f"{f.end:%Y-%m-%dT%H:%M}Z"

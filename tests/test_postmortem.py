@@ -105,6 +105,12 @@ def test_each_demo_incident_has_its_timeline_impact_and_cause(written, labels, n
     assert top["suspect"] == CAUSE[name] and top["contribution"] > 0.8
     assert len(top["traces"]) == 3
     assert set(top["traces"]) <= set(units["trace_id"][mask])
+    # the first action item is the mitigation for that kind of cause, then the runbook's
+    fitted = p.runbook.spec["suspect_mitigations"][top["dimension"]].format(
+        value=top["value"], agent=top["within"].get("agent") or AGENT[name],
+        prompt_name=f"prompt {top['within'].get('prompt_name')}")
+    assert [a.action for a in p.action_items()] == [fitted, *p.runbook.spec["mitigations"]]
+    assert f"| 1 | {md_text(fitted)} | unassigned |" in p.markdown()
 
 
 def test_cost_spike_impact_is_excess_dollars_against_the_same_traffic(written, labels):

@@ -25,6 +25,7 @@ from workbench import runbooks as runbook_mod
 from workbench.analysis import ALL
 from workbench.analysis.detect import too_little_data
 from workbench.errors import ConfigError, ReportError
+from workbench.findings import Suspect
 from workbench.investigate import investigate
 from workbench.redact import Redactor, redactor
 from workbench.reports import document as doc
@@ -287,15 +288,23 @@ class PostMortem:
         return out
 
     def action_items(self) -> list[ActionItem]:
+        """The notes file's, else the mitigation for the kind of cause the first root-cause
+        candidate is (a prompt version's rollback, a tool's timeout), then the runbook's."""
         if self.notes.action_items is not None:
             return list(self.notes.action_items)
-        return [ActionItem(action=str(m)) for m in self.runbook.spec.get("mitigations", [])]
+        inc = self.incident
+        lead = [Suspect(dimension=c["dimension"], value=c["value"],
+                        contribution=c["contribution"], incident=c["incident"],
+                        baseline=c["baseline"], within=c["within"]) for c in inc.causes[:1]]
+        fitted = self.runbook.suspect_mitigation(lead, None if inc.group == ALL else inc.group)
+        return [ActionItem(action=m) for m in ([fitted] if fitted else [])] + \
+            [ActionItem(action=str(m)) for m in self.runbook.spec.get("mitigations", [])]
 
     def _actions(self) -> list[Block]:
         items = self.action_items()
         lead = [] if self.notes.action_items is not None else [
-            para("The runbook's mitigations, unassigned (set owners, dates and trackers in the "
-                 "notes file):")]
+            para("The runbook's mitigations, the one for the root-cause candidate's kind of "
+                 "cause first, unassigned (set owners, dates and trackers in the notes file):")]
         if not items:
             return [para("No action items.")]
         rows = [(i, x.action, x.owner or "unassigned", x.due or "–", x.tracked_in or "–")
