@@ -60,6 +60,7 @@ def test_daily_kpis_numbers(week):
     d0 = k.iloc[0]
     assert d0["traces"] == 4
     assert d0["error_rate"] == 0.25 and d0["timeout_rate"] == 0.25
+    assert d0["reported_timeout_rate"] == 0.25
     assert d0["latency_p50_s"] == pytest.approx(2.5)
     assert d0["latency_p95_s"] == pytest.approx(3.85)
     assert d0["latency_p99_s"] == pytest.approx(3.97)
@@ -339,3 +340,19 @@ def test_forty_scored_traces_judge_a_page_size_change_and_pass():
     k = kpis.daily_kpis(u)
     row = kpis.check_table(k, [rb], D + pd.Timedelta(days=8), u).iloc[0]
     assert row["status"] == "ok" and row["detectable"] == pytest.approx(3.88, abs=0.01)
+
+
+def test_the_timeout_rate_says_which_share_the_source_reported():
+    """A run past its agent's budget counts as a timeout as a reported one does; the report
+    says how many of them the source reported, so slow answers read apart from a hung tool."""
+    from workbench.reports.html import kpi_table
+
+    t = make_traces([(0, 1, 9.0, "ok", 1.0, 10, 5), (0, 2, 3.0, "timeout", 1.0, 10, 5),
+                     (0, 3, 1.0, "ok", 1.0, 10, 5), (1, 1, 1.0, "timeout", 1.0, 10, 5)])
+    k = kpis.daily_kpis(units_of(t, make_scores([], t)))
+    assert k.iloc[0]["timeout_rate"] == pytest.approx(2 / 3)
+    assert k.iloc[0]["reported_timeout_rate"] == pytest.approx(1 / 3)
+    assert k.iloc[1]["timeout_rate"] == k.iloc[1]["reported_timeout_rate"] == 1.0
+    html = kpi_table(k)
+    assert "<td>66.67% (33.33% reported)</td>" in html
+    assert "<td>100.00%</td>" in html and "100.00% (" not in html

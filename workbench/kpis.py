@@ -40,6 +40,7 @@ KPI_UNITS: Mapping[str, str] = {
     "traces": "traces",
     "error_rate": "ratio",
     "timeout_rate": "ratio",
+    "reported_timeout_rate": "ratio",
     "latency_p50_s": "s",
     "latency_p95_s": "s",
     "latency_p99_s": "s",
@@ -78,6 +79,9 @@ def daily_kpis(units: pd.DataFrame, *, days: Iterable[Any] | None = None) -> pd.
         "traces": g.size(),
         "error_rate": g["error"].mean(),
         "timeout_rate": g["timeout"].mean(),
+        # of them, those the source reported (an error naming a timeout), the rest having run
+        # past their agent's budget: a reader can tell a hung tool from slow answers
+        "reported_timeout_rate": g["timeout_reported"].mean(),
         "latency_p50_s": g["duration"].quantile(0.50),
         "latency_p95_s": g["duration"].quantile(0.95),
         "latency_p99_s": g["duration"].quantile(0.99),

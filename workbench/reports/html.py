@@ -165,7 +165,10 @@ def kpi_table(kpis: pd.DataFrame, found: Iterable[Finding] = ()) -> str:
         "day": [d.strftime("%a %Y-%m-%d") for d in kpis.index],
         "traces": [f"{n:,}" for n in kpis["traces"]],
         "error rate": [_pct(x) for x in kpis["error_rate"]],
-        "timeout rate": [_pct(x) for x in kpis["timeout_rate"]],
+        # reported timeouts and runs past the budget both count; say the reported share
+        "timeout rate": [_pct(x) if pd.isna(r) or np.isclose(x, r) else
+                         f"{_pct(x)} ({_pct(r)} reported)"
+                         for x, r in zip(kpis["timeout_rate"], kpis["reported_timeout_rate"])],
         "p50 s": [_num(x, ".2f") for x in kpis["latency_p50_s"]],
         "p95 s": [_num(x, ".2f") for x in kpis["latency_p95_s"]],
         "p99 s": [_num(x, ".2f") for x in kpis["latency_p99_s"]],
