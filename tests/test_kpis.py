@@ -305,7 +305,7 @@ def test_a_handful_of_scored_traces_cannot_judge_the_day_and_says_why():
         "hallucination_rate on 2026-11-09 was 0.00%, 0.00x the 7-day median 5.00% (limit "
         "1.5x); hallucination_rate 0 against 0.05032 expected for the day's traffic (0.00x); "
         "the day's 11 scored traces can only tell apart a hallucination_rate change of "
-        "7.6x or more (page threshold 4x): too few to judge, cannot judge")
+        "7.6x or more (page threshold 4x): too few to judge")
     (f,) = kpis.check_findings(k, kpis.check_table(k, [rb], day, u))
     assert (f.status, f.severity, f.signal) == ("insufficient_data", "info",
                                                 "daily_hallucination_rate")

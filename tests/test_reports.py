@@ -438,7 +438,7 @@ def test_a_small_teams_quiet_day_that_could_not_be_judged_is_no_green_all_clear(
         "timeout_rate on 2026-11-08 was 0.00%, the 6-day median 0.00% (limit 3x); timeout_rate "
         "0 against 0.004949 expected for the day's traffic (0.00x); the day's 70 "
         "traces can only tell apart a timeout_rate change of 10.6x or more (page threshold "
-        "10x): too few to judge, cannot judge")
+        "10x): too few to judge")
     assert [(f.runbook, f.signal) for f in rep.findings if f.status == "insufficient_data"
             and f.end > rep.date] == [("timeout_surge", "data_volume")]
     assert {c["runbook"]: c["status"] for c in s["checks"]} == {

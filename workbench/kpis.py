@@ -247,9 +247,9 @@ def _cannot_judge(row: Mapping[str, Any], kpis: pd.DataFrame, units: int,
         if np.isfinite(detectable):
             return (f"{head}; the day's {what} can only tell apart a {signal} change of "
                     f"{detectable:.1f}x or more (page threshold {page:g}x): too few to "
-                    "judge, cannot judge")
+                    "judge")
         return (f"{head}; the day's {what} cannot show any {signal} change as significant "
-                f"(page threshold {page:g}x): too few to judge, cannot judge")
+                f"(page threshold {page:g}x): too few to judge")
     # over the limit with the signal up too, but not significant on the day's traffic
     up = f"{row['observed'] / row['expected']:.2f}x" if row["expected"] > 0 else "new"
     return (f"{head}; {signal} {row['observed']:.4g} against {row['expected']:.4g} expected "
