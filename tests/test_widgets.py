@@ -142,7 +142,7 @@ def test_attribution_explorer_redraws_on_a_new_dimension_and_remembers_it(cost, 
     assert set(table["dimension"]) == {"tool_name"}
     assert html_of(ex.output) == [mathsafe(cost.suspects_html("culprit_tool"))]
     bars = figure_bars(ex.output)
-    assert bars[0] == f"tool_name = {labels['cost_spike'].cause_value}"
+    assert bars[0] == f"tool_name={labels['cost_spike'].cause_value}"  # the whole suspect
     assert len(bars) == len(table)
     rerun = widgets.AttributionExplorer("dim", cost_quiet)
     assert rerun.dimension == "culprit_tool"
