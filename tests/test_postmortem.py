@@ -84,6 +84,22 @@ def test_each_demo_incident_has_its_timeline_impact_and_cause(written, labels, n
     # the injected hours, found from the data: started, peaked inside, resolved at their end
     assert times["Started"] == lab.start and times["Resolved"] == lab.end
     assert lab.start <= times["Peaked"] < lab.end
+    # a prompt version new since the baseline is on the timeline from its first trace; a tool
+    # or a model the agent always ran shipped nothing
+    if lab.cause_dimension == "prompt_version":
+        units = inc.inv.units
+        shipped = f"{lab.cause_within.split('=')[1]}|{lab.cause_value}"  # rag-answer|8
+        ran = units["prompt_version"].map(lambda versions: shipped in versions)
+        assert times["Shipped"] == units.loc[ran, "time"].min()
+        assert lab.start <= times["Shipped"] < lab.start + H
+        # in time order with the first changed hour (the version's first trace can fall
+        # inside that hour)
+        first_two = ["Shipped", "Started"] if times["Shipped"] <= times["Started"] \
+            else ["Started", "Shipped"]
+        assert [e.name for e in inc.timeline][:2] == first_two
+        assert inc.causes[0]["first_seen"] == times["Shipped"]
+    else:
+        assert "Shipped" not in times and inc.causes[0]["first_seen"] is None
     # no alert in the ledger: the first hour an hourly check would have alerted, said so
     assert lab.start < times["Detected"] <= lab.end and inc.detected_by is None
     assert "an hourly check would have alerted" in inc.event("Detected").what

@@ -97,7 +97,8 @@ def test_postmortem_of_each_demo_incident_renders_timeline_impact_and_cause(writ
     # no alert history here: detection is the first hour an hourly check would have alerted
     assert s["detected_by"] is None and lab.start < pd.Timestamp(times["Detected"], tz="UTC") \
         <= lab.end
-    assert "an hourly check would have alerted" in s["timeline"][1]["what"]
+    detected = next(e for e in s["timeline"] if e["event"] == "Detected")
+    assert "an hourly check would have alerted" in detected["what"]
     assert s["root_cause"][0]["suspect"] == CAUSE[name]
     assert s["state"] == "resolved" and s["degraded"] is False
     excess = s["impact"]["excess_cost_usd"]

@@ -456,14 +456,22 @@ def _fresh_rows(ctx: Context, s: Suspect) -> np.ndarray | None:
     return None
 
 
-def first_seen_text(ctx: Context, suspects: list[Suspect]) -> str:
-    """"; prompt_version=14 in prompt_name=x is new since the baseline, first seen 01:12 UTC"
-    when the first suspect is such a version (what shipped, and when), else ""."""
-    mask = _fresh_rows(ctx, suspects[0]) if suspects else None
+def first_seen(ctx: Context, suspect: Suspect) -> pd.Timestamp | None:
+    """When ``suspect``, a version new since the baseline, ran first (what shipped, and when);
+    None for any other suspect."""
+    mask = _fresh_rows(ctx, suspect)
     rows = np.flatnonzero(mask) if mask is not None else []
     if not len(rows):
+        return None
+    return ctx.judge.time_at(rows[np.argmin(ctx.judge._time_ns[rows])])
+
+
+def first_seen_text(ctx: Context, suspects: list[Suspect]) -> str:
+    """"; prompt_version=14 in prompt_name=x is new since the baseline, first seen 01:12 UTC"
+    when the first suspect is such a version, else ""."""
+    first = first_seen(ctx, suspects[0]) if suspects else None
+    if first is None:
         return ""
-    first = ctx.judge.time_at(rows[np.argmin(ctx.judge._time_ns[rows])])
     return (f"; {suspects[0].label} is new since the baseline, first seen "
             f"{first:%Y-%m-%d %H:%M} UTC")
 

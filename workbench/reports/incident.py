@@ -39,7 +39,7 @@ from workbench import runbooks as runbook_mod
 from workbench.alerts.alert import alertname
 from workbench.analysis import ALL, SIGNALS, Judge
 from workbench.analysis.attribution import in_slice
-from workbench.analysis.detect import Context, new_version_interval
+from workbench.analysis.detect import Context, first_seen, new_version_interval
 from workbench.findings import SEVERITIES, Finding
 from workbench.investigate import Investigation
 from workbench.reports.document import fmt_ratio, fmt_time, fmt_value
@@ -300,6 +300,8 @@ def _causes(inv: Investigation, group: str, a: pd.Timestamp,
         out.append({"rank": rank, "suspect": s.label, "dimension": s.dimension,
                     "value": s.value, "within": dict(s.within), "contribution": s.contribution,
                     "incident": s.incident, "baseline": s.baseline,
+                    # a version new since the baseline: when it shipped
+                    "first_seen": first_seen(ctx, s),
                     "traces": [x for x in worst if x in members][:_EVIDENCE]})
     return out
 
@@ -369,6 +371,13 @@ def examine(inv: Investigation, *, ledger: Any = None,
             Event("Resolved", None, f"not yet: the data ends at {fmt_time(data_end)} UTC with "
                   "the change still on", "the engine, by hour"))
         causes = _causes(inv, group, changed[0], changed[1])
+        if causes and causes[0]["first_seen"] is not None:
+            # the change the first candidate shipped, on the timeline before or after the
+            # first changed hour (a release can go out hours before its effect shows)
+            at = causes[0]["first_seen"]
+            timeline.insert(0 if at <= changed[0] else 1, Event(
+                "Shipped", at, f"{causes[0]['suspect']} first seen, new since the baseline",
+                "the traces of the first root-cause candidate"))
     return Incident(inv=inv, group=group, findings=in_scope, changed=changed, resolved=resolved,
                     data_end=data_end, window=window, timeline=timeline,
                     detected_by=detected_by, impact=impact, causes=causes, problems=problems)
