@@ -321,6 +321,17 @@ def _judged_traffic(days, per_hour, version_of, hallucinated, seed=3):
             schema.conform(pd.DataFrame(s_rows), "scores"))
 
 
+def _release_day(around: float):
+    """Version 9 ships 09:00-17:00 and hallucinates 35 % of the time; version 8 runs at 6 %,
+    and at ``around`` in the four hours either side of the release."""
+    def bad(t, v, rng):
+        near = DAY0 + 5 * H <= t < DAY0 + 9 * H or DAY0 + 17 * H <= t < DAY0 + 21 * H
+        return rng.random() < (0.35 if v == 9 else around if near else 0.06)
+
+    return _judged_traffic(8, 12, lambda t: 9 if DAY0 + 9 * H <= t < DAY0 + 17 * H else 8,
+                           bad, seed=5)
+
+
 def test_a_new_prompt_version_is_judged_on_its_own_traffic(books):
     from workbench.analysis import detect
 
@@ -351,15 +362,9 @@ def test_a_new_prompt_version_is_judged_on_its_own_traffic(books):
 def test_a_finding_a_new_version_carries_starts_when_the_version_shipped(books):
     from workbench.analysis import detect
 
-    # version 9 ships 09:00-17:00 and hallucinates a third of the time; the version 8 hours
-    # around it run a little high by chance, below any finding of their own, and pull the
-    # scanned window wider than the release
-    def bad(t, v, rng):
-        around = DAY0 + 5 * H <= t < DAY0 + 9 * H or DAY0 + 17 * H <= t < DAY0 + 21 * H
-        return rng.random() < (0.35 if v == 9 else 0.14 if around else 0.06)
-
-    t, o, s = _judged_traffic(8, 12, lambda t: 9 if DAY0 + 9 * H <= t < DAY0 + 17 * H else 8,
-                              bad, seed=5)
+    # the version 8 hours around the release run a little high by chance, below any finding
+    # of their own, and pull the scanned window wider than the release
+    t, o, s = _release_day(around=0.14)
     book = books["hallucination_spike"]
     units = units_for({"hallucination_spike": book}, t, o, s, DAY0)
     judge = judge_for(book, units, DAY0, DAY0 + D)
@@ -404,15 +409,10 @@ def test_an_agent_missing_its_slo_in_its_baseline_gets_no_burn_alerts(books):
 def test_a_new_version_that_alone_carries_the_excess_is_named_first(books):
     from workbench.analysis import detect
 
-    # version 9 ships 09:00-17:00 and hallucinates a third of the time; the hours around it run
-    # high on version 8 too (a change of their own), so the scanned window is wider than the
-    # release and the model every trace uses explains more of that window than the version does
-    def bad(t, v, rng):
-        around = DAY0 + 5 * H <= t < DAY0 + 9 * H or DAY0 + 17 * H <= t < DAY0 + 21 * H
-        return rng.random() < (0.35 if v == 9 else 0.25 if around else 0.06)
-
-    t, o, s = _judged_traffic(8, 12, lambda t: 9 if DAY0 + 9 * H <= t < DAY0 + 17 * H else 8,
-                              bad, seed=5)
+    # the hours around the release run high on version 8 too (a change of their own), so the
+    # scanned window is wider than the release and the model every trace uses explains more of
+    # that window than the version does
+    t, o, s = _release_day(around=0.25)
     found = [f for f in detect(books["hallucination_spike"], t, o, s, DAY0, DAY0 + D)
              if f.status == "firing" and f.signal == "hallucination_rate"]
     assert found, "no finding"
