@@ -160,3 +160,49 @@ def test_a_runbook_window_up_to_now_stops_where_data_has_settled(week8, monkeypa
                        DAY + pd.Timedelta(hours=12))
     assert past.end == DAY + pd.Timedelta(hours=12)
     assert not any(n.startswith("judged up to") for n in past.notes)
+
+
+def test_a_slower_source_sets_its_own_settle_margin(week8, monkeypatch):
+    """A self-hosted source with a backed-up ingestion queue needs more than five minutes:
+    WORKBENCH_SETTLE moves the cut, and every note says the margin used."""
+    from workbench.errors import ConfigError
+    from workbench.sources.freshness import ENV_SETTLE, settle_margin
+
+    now = DAY + pd.Timedelta(hours=15, minutes=2, seconds=40)
+    ds = _up_to(week8, now)
+    monkeypatch.setenv(ENV_SETTLE, "15m")
+    assert settle_margin() == pd.Timedelta(minutes=15)
+    res = run_check(pd.Timedelta("1h"), source=FrameSource(ds), now=now)
+    assert res.end == pd.Timestamp("2026-11-08T14:47Z")
+    assert res.settled == ("judged up to 14:47 UTC: the last 15 min are left to traces still "
+                           "running or being ingested")
+    rep = daily.build(DAY, FrameSource(ds), days=2, now=now)
+    assert rep.judged_until == pd.Timestamp("2026-11-08T14:47Z")
+    assert any("(the last 15 min are left to traces still running" in n for n in rep.notes)
+    # none: a source whose data is whole when written is judged up to the minute
+    monkeypatch.setenv(ENV_SETTLE, "0m")
+    assert run_check(pd.Timedelta("1h"), source=FrameSource(ds), now=now).end == \
+        pd.Timestamp("2026-11-08T15:02Z")
+    # a value that is no margin is refused, naming the variable
+    for bad in ("fast", "15", "2d", "25h"):
+        monkeypatch.setenv(ENV_SETTLE, bad)
+        with pytest.raises(ConfigError, match=f"WORKBENCH_SETTLE='{bad}' is not a settle margin"):
+            run_check(pd.Timedelta("1h"), source=FrameSource(ds), now=now)
+
+
+def test_a_bad_settle_margin_stops_a_report_before_any_kernel(tmp_path, monkeypatch, capsys):
+    from workbench.cli import EXIT_BAD_INPUT, main
+    from workbench.simulate import write_demo
+
+    store = write_demo(tmp_path / "demo", days=2, traces_per_day=50)
+    monkeypatch.setenv("WORKBENCH_SETTLE", "soon")
+    for argv in (["report", "daily", "--date", "2026-11-03"],
+                 ["runbook", "cost_spike", "--start", "2026-11-03T09:00",
+                  "--end", "2026-11-03T12:00"],
+                 ["check", "--since", "1h", "--at", "2026-11-03T12:00"]):
+        out = tmp_path / argv[0]
+        code = main([*argv, "--data", str(store), "--out", str(out)] if argv[0] != "check"
+                    else [*argv, "--data", str(store)])
+        err = capsys.readouterr().err
+        assert code == EXIT_BAD_INPUT and "WORKBENCH_SETTLE='soon' is not a settle margin" in err
+        assert not out.exists()

@@ -53,7 +53,7 @@ from workbench.reports.summary import redact_url, safe_parameters, write_summary
 from workbench.sources import SOURCES, TraceSource, open_trace_source, pulling, to_utc
 from workbench.sources import conventions as conv
 from workbench.sources.conventions import Coverage, coverage
-from workbench.sources.freshness import SETTLE, settled_end
+from workbench.sources.freshness import margin_text, settled_end
 from workbench.sources.traffic import set_aside_note
 from workbench.sources.window import ask_health, pull_window
 
@@ -535,11 +535,11 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
 
     notes = []
     if judged_until is not None and judged_until <= day:
-        notes.append(f"the report day has not begun yet (data is judged once {SETTLE.seconds // 60}"
-                     " min old): nothing of it is judged")
+        notes.append(f"the report day has not begun yet (data is judged once {margin_text()}"
+                     " old): nothing of it is judged")
     elif judged_until is not None:
         notes.append(f"the report day is not over: judged up to {judged_until:%H:%M} UTC (the "
-                     f"last {SETTLE.seconds // 60} min are left to traces still running or "
+                     f"last {margin_text()} are left to traces still running or "
                      "being ingested); its checks compare the day so far with the same hours of "
                      "the days before")
     complete = not status.degraded

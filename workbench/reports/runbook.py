@@ -29,6 +29,7 @@ from workbench.reports.runbook_summary import summary_path_of
 from workbench.reports.runner import (DEFAULT_BUDGET_S, ReportResult, execute_and_publish,
                                       in_slot, notebooks_dir)
 from workbench.sources import SOURCES, to_window
+from workbench.sources.freshness import settle_margin
 
 __all__ = ["incident_stem", "notebook_path", "run_runbook", "summary_path_of"]
 
@@ -76,6 +77,7 @@ def run_runbook(name: str, start: Any, end: Any, source: str = "local",
     if source == "local" and (data_dir is None or not Path(data_dir).is_dir()):
         raise ConfigError(f"data directory {data_dir} not found (source 'local' reads it)")
     redactor(redact)  # bad configured patterns fail here, before a kernel starts
+    settle_margin()  # and a bad WORKBENCH_SETTLE
     nb = notebook_path(rb)
     if not nb.is_file():
         raise ConfigError(f"runbook {name!r} names notebook {rb.notebook}, not found at {nb}")

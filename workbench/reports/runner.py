@@ -46,6 +46,7 @@ from workbench.reports.render import clean_file, render_report
 from workbench.reports.summary import read_summary, write_summary
 from workbench.settings import cache_dir
 from workbench.sources import SOURCES
+from workbench.sources.freshness import settle_margin
 
 __all__ = ["DEFAULT_BUDGET_S", "ReportResult", "daily_report", "execute_and_publish",
            "in_slot", "notebooks_dir", "postmortem_report", "slot_lock"]
@@ -247,6 +248,7 @@ def daily_report(date: Any, source: str = "local", data_dir: str | Path | None =
     check_days(days, alert_days)
     redactor(redact)  # bad configured patterns fail here, before a kernel starts
     links.check_urls()
+    settle_margin()  # a bad WORKBENCH_SETTLE fails here, before a kernel starts
     deadline = deadline or Deadline.after(budget_s)
     out = Path(out_dir).resolve()
     sink = alerts_url or os.environ.get("WORKBENCH_ALERTS_URL") or str(out / "alerts.jsonl")
@@ -383,6 +385,7 @@ def postmortem_report(runbook: str, start: Any, end: Any, source: str = "local",
     load_notes(notes_path)  # a bad notes file fails here, not in the kernel
     redactor(redact)
     links.check_urls()
+    settle_margin()  # a bad WORKBENCH_SETTLE fails here, before a kernel starts
     deadline = deadline or Deadline.after(budget_s)
     out = Path(out_dir).resolve()
     nb = Path(notebook) if notebook else notebooks_dir() / "postmortem.ipynb"
