@@ -210,6 +210,24 @@ def test_the_slo_budget_is_counted_over_the_runbooks_period(written):
     assert "of a 7-day budget" in slo["basis"]
 
 
+def test_the_slo_budget_is_shown_where_timeouts_spent_it(written):
+    """A timeout incident states the budget it burnt; a cost incident with no extra timeouts
+    has no budget row (a "0.0 %" there says nothing about cost), one with extra timeouts has."""
+    def rows(p):
+        return set(p.blocks("Impact")[0].content[""])
+
+    assert "SLO error budget consumed" in rows(written["timeout_surge"])
+    cost = copy.deepcopy(written["cost_spike"])
+    cost.incident.impact["slo"]["excess_events"] = 0.0
+    cost.incident.impact["slo"]["consumed"] = 0.0
+    assert "SLO error budget consumed" not in rows(cost)
+    assert "SLO error budget" not in cost.markdown()
+    cost.incident.impact["slo"]["excess_events"] = 12.0
+    cost.incident.impact["slo"]["consumed"] = 0.02
+    assert "SLO error budget consumed" in rows(cost)
+    assert "| SLO error budget consumed | 2.0% |" in cost.markdown()
+
+
 def test_hallucination_impact_counts_hallucinated_answers_of_the_scored(written):
     im = written["hallucination_spike"].incident.impact
     pr = im["primary"]

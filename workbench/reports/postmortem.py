@@ -193,14 +193,20 @@ class PostMortem:
             ("Excess cost", fmt_excess_usd(im["excess_cost_usd"]),
              "spent minus what the baseline expects of the same requests"),
         ]
-        slo = im["slo"]
-        if slo is None:
-            rows.append(("SLO error budget consumed", "unknown",
-                         "no slo.objective in the timeout_surge runbook"))
-        else:
-            used = "unknown" if slo["consumed"] is None else f"{slo['consumed']:.1%}"
-            rows.append(("SLO error budget consumed", used, slo["basis"]))
+        rows += self._slo_rows(im["slo"])
         return [Block("table", pd.DataFrame(rows, columns=["", "value", "against"]))]
+
+    def _slo_rows(self, slo: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+        """The latency SLO's budget, in a timeout incident or where excess timeouts spent it: a
+        cost or hallucination incident with no extra timeouts has nothing to say there."""
+        spent = slo is not None and (slo.get("excess_events") or 0) > 0
+        if self.runbook.name != "timeout_surge" and not spent:
+            return []
+        if slo is None:
+            return [("SLO error budget consumed", "unknown",
+                     "no slo.objective in the timeout_surge runbook")]
+        used = "unknown" if slo["consumed"] is None else f"{slo['consumed']:.1%}"
+        return [("SLO error budget consumed", used, slo["basis"])]
 
     def _timeline(self) -> list[Block]:
         rows = [(e.name, fmt_time(e.at), e.what, e.basis) for e in self.incident.timeline]
