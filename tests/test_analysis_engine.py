@@ -177,6 +177,26 @@ def test_a_slow_by_design_agent_running_slower_is_slow_not_timing_out(books):
         == pytest.approx(0.1)
 
 
+def test_a_slow_day_in_the_baseline_does_not_stretch_a_derived_budget(books):
+    """The budget is the baseline days' typical p99: an incident five days ago, its runs up to
+    60 s, leaves a 9-20 s agent judged against 20 s (the pooled p99 would be ~55 s, and a
+    repeat of that incident would barely show)."""
+    slow_day = DAY0 - 5 * D
+
+    def duration(t, r):
+        return float(r.uniform(9, 20)) * (3 if slow_day <= t < slow_day + D else 1)
+
+    rows = traffic(7, 10, agent="research", duration=duration)
+    u = units(rows, baseline=(DAY0 - 7 * D, DAY0))
+    pooled = float(np.quantile([r["duration_s"] for r in rows], 0.99))
+    assert pooled > 50
+    assert u.attrs["budgets"].of("research") == 20.0
+    # fewer than three days to take a median of: the pooled p99 (two days of 9-20 s runs)
+    two = traffic(2, 10, agent="research", duration=lambda t, r: float(r.uniform(9, 20)))
+    assert units(two, baseline=(DAY0 - 7 * D, DAY0)).attrs["budgets"].of("research") == \
+        float(np.ceil(np.quantile([r["duration_s"] for r in two], 0.99)))
+
+
 def test_budgets_set_per_agent_in_the_runbook_win(books):
     rb = books["timeout_surge"]
     spec = {**rb.spec, "budget": {**rb.spec["budget"], "per_agent": {"research": 30}}}

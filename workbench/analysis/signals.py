@@ -78,7 +78,8 @@ def agent_budgets(traces: pd.DataFrame, runbooks: Mapping[str, Any] | None,
 
     An agent without a budget of its own (``budget.per_agent``) whose baseline traces run past
     the default budget more than a fifth of the time gets its baseline p99 (whole seconds) as
-    its budget, and a note telling the reader to set one: otherwise its normal traffic would be
+    its budget (the median of the baseline days' own p99s, so a slow day in the baseline does not
+    stretch it), and a note telling the reader to set one: otherwise its normal traffic would be
     a permanent timeout surge. Such a budget measures nearness (``near_timeout``) but is no
     limit: the agent's timeouts are those it reported.
     """
@@ -91,7 +92,7 @@ def agent_budgets(traces: pd.DataFrame, runbooks: Mapping[str, Any] | None,
     t = traces
     if baseline is not None:
         st = t["start_time"]
-        read = [c for c in ("duration_s", "status", "agent") if c in t.columns]
+        read = [c for c in ("duration_s", "status", "agent", "start_time") if c in t.columns]
         t = t[read][((st >= baseline[0]) & (st < baseline[1])).to_numpy()]  # not every column
     if t.empty:
         return b
@@ -102,7 +103,7 @@ def agent_budgets(traces: pd.DataFrame, runbooks: Mapping[str, Any] | None,
             continue
         over = float(((d >= b.default_s) & ~reported.loc[d.index]).mean())
         if over > _SLOW_BY_DESIGN_SHARE:
-            derived = float(math.ceil(d.quantile(0.99)))
+            derived = float(math.ceil(_typical_p99(d, t["start_time"])))
             b.derived[agent] = derived
             b.notes_by_agent[agent] = (
                 f"agent {agent} runs past the {b.default_s:g} s budget in {over:.0%} of its "
@@ -110,6 +111,18 @@ def agent_budgets(traces: pd.DataFrame, runbooks: Mapping[str, Any] | None,
                 f"only those it reported (set budget.per_agent.{agent} in the timeout_surge "
                 "runbook)")
     return b
+
+
+def _typical_p99(durations: pd.Series, starts: pd.Series) -> float:
+    """The median of the baseline days' own p99s (days with 20 or more runs), so one incident
+    in the baseline (a week ago's slow day) does not stretch the budget that judges the next:
+    the pooled p99 would be that day's tail. Fewer than three such days: the pooled p99."""
+    day = starts.loc[durations.index].dt.floor("D")
+    per_day = durations.groupby(day.to_numpy())
+    p99 = per_day.quantile(0.99)[per_day.size() >= 20]
+    if len(p99) < 3:
+        return float(durations.quantile(0.99))
+    return float(p99.median())
 
 
 def score_flags(runbooks: Mapping[str, Any] | None) -> float:
