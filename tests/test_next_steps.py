@@ -125,10 +125,15 @@ def test_every_incident_of_the_week_says_what_to_do_next(week, tmp_path):
         # the mitigation for the kind of cause the finding names first leads, then the
         # runbook's: the demo's incidents name a tool, a tool's loop and a prompt version
         top = f.suspects[0]
-        fitted = rb.spec["suspect_mitigations"][top.dimension].format(
+        entry = rb.spec["suspect_mitigations"][top.dimension]
+        fitted = entry["say"].format(
             value=top.value, agent=top.within.get("agent") or f.labels["agent"],
             prompt_name=f"prompt {top.within.get('prompt_name')}")
-        assert steps["mitigations"] == [fitted] + rb.spec["mitigations"][:3]
+        # the general mitigation it stands instead of is not said again
+        general = [m for m in rb.spec["mitigations"] if m != entry["instead_of"]]
+        assert len(general) == len(rb.spec["mitigations"]) - 1
+        assert steps["mitigations"] == [fitted] + general[:3]
+        assert entry["instead_of"] not in steps["mitigations"]
         assert (top.dimension, top.value) == (lab.cause_dimension, str(lab.cause_value))
         assert fitted.replace("'", "&#x27;") in section
         cmd = shlex.split(steps["postmortem_command"])
@@ -136,7 +141,7 @@ def test_every_incident_of_the_week_says_what_to_do_next(week, tmp_path):
         assert cmd[cmd.index("--end") + 1] == f"{f.end:%Y-%m-%dT%H:%M}Z"
         assert cmd[cmd.index("--agent") + 1] == f.labels["agent"]
         assert cmd[cmd.index("--data") + 1] == str(week.resolve())
-        for text in (rb.spec["investigation"][0], rb.spec["mitigations"][0]):
+        for text in (rb.spec["investigation"][0], general[0]):
             assert text.replace("'", "&#x27;") in section, text
         # the section shows one block per incident: its runbook command covers the finding
         blocks = [shlex.split(c) for c in re.findall(r"<pre class='wb-command'>(workbench "

@@ -137,8 +137,17 @@ def test_a_finding_gets_the_mitigation_for_the_kind_of_cause_it_names(tmp_path):
          "off the request path.")
     # the finding's agent where the suspect names none
     assert books["cost_spike"].suspect_mitigation([suspect("model", "o3")], "flowise") == \
-        "Route flowise back from o3 to the model it ran before, or cap its input tokens per " \
-        "request."
+        ("Cap flowise's tokens per request on o3 (input, output and reasoning effort), or "
+         "route it back to the model it ran before if o3 is new.")
+    # the fitted sentence stands instead of the general one that says the same
+    assert books["hallucination_spike"].mitigations(
+        [suspect("prompt_version", "8", prompt_name="support-answer")]) == [
+        "Pin prompt support-answer back to the version before 8 in the prompt registry.",
+        *[m for m in books["hallucination_spike"].spec["mitigations"]
+          if m != "Pin the previous prompt version."]]
+    assert "Pin the previous prompt version." in books["hallucination_spike"].mitigations([])
+    assert books["cost_spike"].mitigations([suspect("model", "o3")], "flowise")[1:] == \
+        books["cost_spike"].spec["mitigations"]  # a sentence that replaces none
     # no sentence for that kind of cause, or no suspect: nothing made up
     assert books["cost_spike"].suspect_mitigation([suspect("environment", "prod")]) is None
     assert books["cost_spike"].suspect_mitigation([]) is None
@@ -147,6 +156,11 @@ def test_a_finding_gets_the_mitigation_for_the_kind_of_cause_it_names(tmp_path):
         model="Route {tenant} elsewhere."))
     with pytest.raises(ConfigError, match=r"suspect_mitigations.model: 'Route \{tenant\} "
                                           r"elsewhere.' is not a sentence to fill"):
+        runbooks.load(path)
+    path = _write(tmp_path, "cost_spike", lambda s: s["suspect_mitigations"].update(
+        model={"say": "Route {agent} elsewhere.", "instead_of": "Buy more GPUs."}))
+    with pytest.raises(ConfigError, match=r"suspect_mitigations.model.instead_of: 'Buy more "
+                                          r"GPUs.' is not one of the runbook's mitigations"):
         runbooks.load(path)
     path = _write(tmp_path, "cost_spike", lambda s: s["suspect_mitigations"].update(
         tenant="Block {value}."))

@@ -137,14 +137,28 @@ class Runbook:
         ``suspect_mitigations``), filled in; None where the runbook has none for it. A prompt
         version calls for a rollback of that prompt, a tool for its timeout or its loop: the
         runbook's general mitigations follow it."""
-        if not suspects:
+        entry = self._fitted(suspects)
+        if entry is None:
             return None
         top = suspects[0]
-        template = self.spec.get("suspect_mitigations", {}).get(top.dimension)
-        if template is None:
-            return None
-        return template.format_map(_mitigation_fields(
+        return entry["say"].format_map(_mitigation_fields(
             str(top.value), top.within.get("agent") or agent, top.within.get("prompt_name")))
+
+    def mitigations(self, suspects: Sequence[Any] = (), agent: str | None = None) -> list[str]:
+        """The mitigation fitted to the first suspect, then the runbook's general ones, less
+        the general one it stands ``instead_of`` ("Pin the previous prompt version." after
+        "Pin prompt answer back to the version before 8" says the same thing twice)."""
+        fitted = self.suspect_mitigation(suspects, agent)
+        if fitted is None:
+            return [str(m) for m in self.spec.get("mitigations", [])]
+        replaced = self._fitted(suspects)["instead_of"]
+        return [fitted] + [str(m) for m in self.spec.get("mitigations", []) if m != replaced]
+
+    def _fitted(self, suspects: Sequence[Any]) -> dict[str, str | None] | None:
+        if not suspects:
+            return None
+        entry = self.spec.get("suspect_mitigations", {}).get(suspects[0].dimension)
+        return None if entry is None else _mitigation_entry(entry)
 
     def signal(self, name: str) -> Mapping[str, Any]:
         try:
@@ -160,9 +174,25 @@ def _mitigation_fields(value: str, agent: str | None, prompt_name: str | None
             "prompt_name": f"prompt {prompt_name}" if prompt_name else "the prompt"}
 
 
+def _mitigation_entry(entry: str | Mapping[str, str]) -> dict[str, str | None]:
+    """A ``suspect_mitigations`` value: a sentence, or ``{say: sentence, instead_of: one of
+    the general mitigations}``."""
+    if isinstance(entry, str):
+        return {"say": entry, "instead_of": None}
+    return {"say": entry["say"], "instead_of": entry.get("instead_of")}
+
+
 def _check_mitigations(path: Path, spec: Mapping[str, Any]) -> None:
-    """A ``suspect_mitigations`` sentence may only name the fields it is filled with."""
-    for dim, template in spec.get("suspect_mitigations", {}).items():
+    """A ``suspect_mitigations`` sentence may only name the fields it is filled with, and
+    stand instead of a general mitigation the runbook has."""
+    general = [str(m) for m in spec.get("mitigations", [])]
+    for dim, entry in spec.get("suspect_mitigations", {}).items():
+        entry = _mitigation_entry(entry)
+        template = entry["say"]
+        if entry["instead_of"] is not None and entry["instead_of"] not in general:
+            raise ConfigError(
+                f"{path}: suspect_mitigations.{dim}.instead_of: {entry['instead_of']!r} is "
+                f"not one of the runbook's mitigations {general}")
         try:
             template.format_map(_mitigation_fields("v", "a", "p"))
         except (KeyError, IndexError, ValueError) as exc:

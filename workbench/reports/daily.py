@@ -357,8 +357,8 @@ class DailyReport:
             "runbook_url": links.runbook_url(rb.name, rb.notebook),
             "investigation": [str(s) for s in rb.spec.get("investigation", [])[:NEXT_STEPS]],
             # the one for the kind of cause the finding names first, then the runbook's
-            "mitigations": [m for m in [rb.suspect_mitigation(f.suspects, agent)] if m]
-            + [str(s) for s in rb.spec.get("mitigations", [])[:NEXT_STEPS]],
+            "mitigations": rb.mitigations(f.suspects, agent)[
+                :NEXT_STEPS + (rb.suspect_mitigation(f.suspects, agent) is not None)],
             "runbook_command": links.runbook_command(rb.name, *window),
             "postmortem_command": links.postmortem_command(rb.name, *window),
         }

@@ -302,9 +302,8 @@ class PostMortem:
         lead = [Suspect(dimension=c["dimension"], value=c["value"],
                         contribution=c["contribution"], incident=c["incident"],
                         baseline=c["baseline"], within=c["within"]) for c in inc.causes[:1]]
-        fitted = self.runbook.suspect_mitigation(lead, None if inc.group == ALL else inc.group)
-        return [ActionItem(action=m) for m in ([fitted] if fitted else [])] + \
-            [ActionItem(action=str(m)) for m in self.runbook.spec.get("mitigations", [])]
+        agent = None if inc.group == ALL else inc.group
+        return [ActionItem(action=m) for m in self.runbook.mitigations(lead, agent)]
 
     def _actions(self) -> list[Block]:
         items = self.action_items()
