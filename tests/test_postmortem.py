@@ -312,6 +312,24 @@ def test_a_quiet_window_says_so_and_suggests_nothing(week, labels):
     text = p.markdown()
     assert "No significant change of cost per request between" in text
     assert "No root-cause candidate: no changed hours to explain." in text
+    # what the window could have missed, never a bare all-clear, and nothing to mitigate
+    could = inc.inv.signal_table().set_index("signal").loc["cost_per_request", "could_show"]
+    assert 1 < could < 10
+    assert (f"could show a change of {could:.3g}x or more: a smaller one would be missed, "
+            "not absent") in text
+    assert inc.inv.suspects().empty and "Leading, not significant" not in text
+    # where a ranking leads the window's difference, it is named, as not significant
+    leading = copy.copy(p)
+    leading.incident = dataclasses.replace(inc, inv=copy.copy(inc.inv))
+    leading.incident.inv.suspects = lambda: pd.DataFrame(
+        [{"suspect": "tool_name=search in agent=tool-agent", "contribution": 0.64}])
+    assert ("Leading, not significant: tool_name=search in agent=tool-agent (64% of the "
+            "difference).") in leading.blocks("Summary")[-1].content[0]
+    assert p.action_items() == []
+    assert "No action items: no change was found in the window." in text
+    impact = p.blocks("Impact")[0].content.set_index("")
+    assert "Requests affected" not in impact.index
+    assert impact.loc["Requests in the window", "value"] == f"{inc.impact['requests']:,}"
 
 
 def test_a_window_too_small_to_judge_says_so_not_no_change(week, labels):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from workbench import links
@@ -140,7 +141,8 @@ class PostMortem:
                 f"No significant change of {name}{scope} between {fmt_time(inc.inv.start)} and"
                 f" {fmt_time(inc.inv.end)} UTC: {fmt_value(pr['observed'], unit)} against "
                 f"{fmt_value(pr['expected'], unit)} expected for the same traffic "
-                f"({fmt_p(pr['p_value'])}).")]
+                f"({fmt_ratio(pr['observed'], pr['expected'])}, {fmt_p(pr['p_value'])})."
+                + self._missed_not_absent(pr["signal"]))]
         until = (f"to {fmt_time(inc.resolved)} UTC "
                  f"({fmt_duration(inc.resolved - inc.started)})"
                  if inc.resolved is not None else "until the data ends, still changed")
@@ -150,7 +152,7 @@ class PostMortem:
         text = (f"{name.capitalize()}{scope} {verb} {fmt_value(pr['observed'], unit)} against "
                 f"{fmt_value(pr['expected'], unit)} expected for the same traffic "
                 f"({fmt_ratio(pr['observed'], pr['expected'])}, {fmt_p(pr['p_value'])}) from "
-                f"{fmt_time(inc.started)} {until}. Affected: {im['requests']:,} requests from "
+                f"{fmt_time(inc.started)} {until}. In those hours: {im['requests']:,} requests from "
                 f"{users}; timeouts: {im['timeouts']:,}; errors: {im['errors']:,}; excess "
                 f"cost: {fmt_excess_usd(im['excess_cost_usd'])}.")
         if inc.causes:
@@ -164,6 +166,28 @@ class PostMortem:
                      f"{fmt_time(inc.detected)} UTC.")
         return out + [para(text)]
 
+    def _missed_not_absent(self, signal: str) -> str:
+        """What a window with no finding could have missed, and where the change leads: a
+        post-mortem of the alert's hours that says only "no change" reads as an all-clear."""
+        inv = self.incident.inv
+        row = inv.signal_table().set_index("signal").loc[signal]
+        could, compare = float(row["could_show"]), row["compare"]
+        if np.isinf(could):
+            text = (" This window's traffic could not show any change of it as significant: "
+                    "not finding one is no all-clear.")
+        elif np.isnan(could):
+            text = " Not finding a change here is no all-clear."
+        else:
+            size = f"{could:.3g}x" if compare == "ratio" else f"a drop of {could:.3g}"
+            text = (f" This window's traffic could show a change of {size} or more: a smaller "
+                    "one would be missed, not absent.")
+        leading = inv.suspects().head(1)
+        if not leading.empty:
+            top = leading.iloc[0]
+            text += (f" Leading, not significant: {top['suspect']} "
+                     f"({top['contribution']:.0%} of the difference).")
+        return text
+
     def _impact(self) -> list[Block]:
         inc = self.incident
         im, pr = inc.impact, inc.impact["primary"]
@@ -172,9 +196,11 @@ class PostMortem:
         rows = [
             ("Impact window", f"{fmt_time(a)} – {fmt_time(b)} UTC ({fmt_duration(b - a)})",
              "Started to Resolved, or to the end of the data"),
-            ("Requests affected", f"{im['requests']:,}",
+            # every request of the hours, not only the ones that went wrong (those are the
+            # events and timeouts below): "affected" overclaimed on a rate's incident
+            ("Requests in the window", f"{im['requests']:,}",
              f"requests of {inc.scope} in the impact window"),
-            ("Users affected", "unknown" if im["users"] is None else f"{im['users']:,}",
+            ("Users in the window", "unknown" if im["users"] is None else f"{im['users']:,}",
              "distinct user ids among those requests"),
             (pr["signal"], fmt_value(pr["observed"], unit),
              f"{fmt_value(pr['expected'], unit)} expected for the same traffic "
@@ -299,6 +325,8 @@ class PostMortem:
         if self.notes.action_items is not None:
             return list(self.notes.action_items)
         inc = self.incident
+        if inc.changed is None:  # no incident in the window: nothing to mitigate
+            return []
         lead = [Suspect(dimension=c["dimension"], value=c["value"],
                         contribution=c["contribution"], incident=c["incident"],
                         baseline=c["baseline"], within=c["within"]) for c in inc.causes[:1]]
@@ -311,7 +339,8 @@ class PostMortem:
             para("The runbook's mitigations, the one for the root-cause candidate's kind of "
                  "cause first, unassigned (set owners, dates and trackers in the notes file):")]
         if not items:
-            return [para("No action items.")]
+            return [para("No action items: no change was found in the window." if
+                         self.incident.changed is None else "No action items.")]
         rows = [(i, x.action, x.owner or "unassigned", x.due or "–", x.tracked_in or "–")
                 for i, x in enumerate(items, 1)]
         return lead + [Block("table", pd.DataFrame(rows, columns=[
