@@ -79,6 +79,17 @@ def test_daily_kpis_numbers(week):
     assert k.iloc[3]["timeout_rate"] == 1.0
 
 
+def test_the_hallucination_rate_says_how_many_traces_were_scored(week):
+    """A rate over a judge's sample, maybe one agent's, says its sample: "0.00%" alone read
+    as every answer of the day checked."""
+    from workbench.reports.html import kpi_table
+
+    html = kpi_table(kpis.daily_kpis(units_of(*week)))
+    assert "<th>halluc. rate (of scored)</th>" in html
+    assert "<td>33.33% of 3</td>" in html and html.count("<td>100.00% of 1</td>") == 2
+    assert html.count("<td>none scored</td>") == 1  # the day without traces
+
+
 def test_threshold_comes_from_the_runbook(week):
     t, s = week
     books = runbooks.load_all()

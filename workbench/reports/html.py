@@ -177,7 +177,11 @@ def kpi_table(kpis: pd.DataFrame, found: Iterable[Finding] = ()) -> str:
         "total tok": [f"{n:,}" for n in kpis["total_tokens"]],
         "cost USD": [_num(x, ",.2f") for x in kpis["cost_usd"]],
         "USD/trace": [_num(x, ".4f") for x in kpis["cost_per_trace_usd"]],
-        "halluc. rate": [_pct(x) for x in kpis["hallucination_rate"]],
+        # of the traces a hallucination judge scored, often one agent's sample: "0.00%" alone
+        # read as every answer of the day checked
+        "halluc. rate (of scored)": ["none scored" if n == 0 else f"{_pct(x)} of {n:,}"
+                                     for x, n in zip(kpis["hallucination_rate"],
+                                                     kpis["scored_traces"])],
         "flags": ["ANOMALOUS: " + ", ".join(sorted(set(flags[d]))) if d in flags else ""
                   for d in kpis.index],
     })
