@@ -266,6 +266,24 @@ def test_kpi_table_html_marks_anomalous_days_and_escapes(week):
     # earlier days are judged by the daily checks alone, and the report says so
     assert "Daily checks only: the hourly detectors judged on the report day" in findings_html
     assert not any(f.signal == "cost_per_request" for f in rep.findings)  # the 11-06 hours
+    # the first day's check could not judge (no days before it): that day's report says so,
+    # this one counts it and keeps its own "could not judge" list for its day
+    before = [f for f in rep.findings if f.status == "insufficient_data" and f.end <= rep.date]
+    assert before and all(f.start < rep.date for f in before)
+    assert (f"<p><i>{len(before)} check(s) of earlier days could not judge (too little data): "
+            "their days' reports list them.</i></p>") in findings_html
+    assert "Could not judge (insufficient data)" not in findings_html
+
+
+def test_earlier_days_without_a_firing_daily_check_say_so_not_nothing_fired(week):
+    """Earlier days are judged by their daily checks only: "Nothing fired" there, beside an
+    hourly page two days before, read as a quiet week."""
+    rep = daily.build("2026-11-04", FrameSource(week), days=3, alert_days=1)
+    html = rep.findings_html()
+    earlier = html[html.index("<h3>Earlier in the window</h3>"):]
+    assert not [f for f in rep.findings if f.status == "firing" and f.end <= rep.date]
+    assert "<p>No daily check fired on the earlier days.</p>" in earlier
+    assert "<p>Nothing fired.</p>" not in earlier
 
 
 def test_trace_content_is_escaped_in_findings(week):

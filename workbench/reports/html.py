@@ -246,7 +246,10 @@ def findings(rep: DailyReport) -> str:
     # most urgent first)
     today = sorted((f for f in firing if f.end > rep.date), key=urgency)
     earlier = [f for f in firing if f.end <= rep.date]
-    unjudged = [f for f in rep.findings if f.status != "firing"]
+    # the report day's: an earlier day's "could not judge" is that day's report's to say, and
+    # repeated in every report of the window it buried the day's own
+    unjudged = [f for f in rep.findings if f.status != "firing" and f.end > rep.date]
+    unjudged_before = sum(f.status != "firing" and f.end <= rep.date for f in rep.findings)
     checks = rep.checks
     parts = [_STYLE]
     if rep.degraded and (d := rep.degraded_finding()) is not None:
@@ -258,8 +261,14 @@ def findings(rep: DailyReport) -> str:
         parts.append(f"<p><i>Daily checks only: the hourly detectors judged "
                      f"{_detectors_judged(rep)}; earlier days' reports hold their "
                      "findings.</i></p>")
-    parts.append(_table(_findings_frame(earlier, checks)) if earlier
-                 else "<p>Nothing fired.</p>")
+    # the hourly detectors do not judge earlier days here: "Nothing fired" beside a page two
+    # days ago read as a quiet week
+    nothing = ("<p>No daily check fired on the earlier days.</p>" if rep.days > rep.alert_days
+               else "<p>Nothing fired.</p>")
+    parts.append(_table(_findings_frame(earlier, checks)) if earlier else nothing)
+    if unjudged_before:
+        parts.append(f"<p><i>{unjudged_before} check(s) of earlier days could not judge "
+                     "(too little data): their days' reports list them.</i></p>")
     if unjudged:
         parts.append("<h3>Could not judge (insufficient data)</h3>")
         parts.append(_table(_findings_frame(unjudged, checks)))
