@@ -197,6 +197,22 @@ def test_a_slow_day_in_the_baseline_does_not_stretch_a_derived_budget(books):
         float(np.ceil(np.quantile([r["duration_s"] for r in two], 0.99)))
 
 
+def test_several_slow_agents_budgets_are_said_in_one_line():
+    from workbench.analysis.signals import Budgets
+
+    b = Budgets(derived={"research": 53.0, "claims": 29.0},
+                over={"research": 0.95, "claims": 0.96},
+                notes_by_agent={"research": "research note", "claims": "claims note"})
+    assert b.notes == [
+        "2 agents run past the 8 s budget in much of their baseline traffic, so each is judged "
+        "against its own p99 and its timeouts are only those it reported: claims 29 s (96% "
+        "past), research 53 s (95% past) (set budget.per_agent.<agent> in the timeout_surge "
+        "runbook)"]
+    one = Budgets(derived={"research": 53.0}, over={"research": 0.95},
+                  notes_by_agent={"research": "research note"})
+    assert one.notes == ["research note"]
+
+
 def test_budgets_set_per_agent_in_the_runbook_win(books):
     rb = books["timeout_surge"]
     spec = {**rb.spec, "budget": {**rb.spec["budget"], "per_agent": {"research": 30}}}

@@ -51,11 +51,21 @@ class Budgets:
     per_agent: dict[str, float] = field(default_factory=dict)
     derived: dict[str, float] = field(default_factory=dict)
     notes_by_agent: dict[str, str] = field(default_factory=dict)
+    #: the share of each such agent's baseline traces that ran past the default
+    over: dict[str, float] = field(default_factory=dict)
 
     @property
     def notes(self) -> list[str]:
-        """What a reader is told about derived budgets, one line per agent."""
-        return list(self.notes_by_agent.values())
+        """What a reader is told about derived budgets: one agent's note, or one line for
+        several (three agents' near-identical sentences read as three problems)."""
+        if len(self.derived) < 2:
+            return list(self.notes_by_agent.values())
+        each = ", ".join(f"{a} {s:g} s ({self.over[a]:.0%} past)"
+                         for a, s in sorted(self.derived.items()))
+        return [f"{len(self.derived)} agents run past the {self.default_s:g} s budget in much of "
+                f"their baseline traffic, so each is judged against its own p99 and its timeouts "
+                f"are only those it reported: {each} (set budget.per_agent.<agent> in the "
+                "timeout_surge runbook)"]
 
     def of(self, agent: str) -> float:
         return self.per_agent.get(agent, self.derived.get(agent, self.default_s))
@@ -105,6 +115,7 @@ def agent_budgets(traces: pd.DataFrame, runbooks: Mapping[str, Any] | None,
         if over > _SLOW_BY_DESIGN_SHARE:
             derived = float(math.ceil(_typical_p99(d, t["start_time"])))
             b.derived[agent] = derived
+            b.over[agent] = over
             b.notes_by_agent[agent] = (
                 f"agent {agent} runs past the {b.default_s:g} s budget in {over:.0%} of its "
                 f"baseline traces: judged against its own p99, {derived:g} s, its timeouts "
