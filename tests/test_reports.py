@@ -5,6 +5,7 @@ import json
 import math
 import os
 import re
+from html import unescape as html_unescape
 from pathlib import Path
 
 import nbformat
@@ -254,6 +255,34 @@ def test_an_incident_day_leads_its_banner_with_the_most_urgent_alert_never_green
     quiet = daily.build("2026-11-03", FrameSource(week), days=2, alert_days=1)
     assert quiet.alert_findings() == [] and "<div class='wb-ok'>Source ok." in \
         quiet.header_html()
+
+
+def test_the_banner_names_other_runbooks_alerting_on_the_same_agent_and_hours(week):
+    """The demo's runaway loop costs and slows tool-agent: it pages as a cost spike and a
+    timeout surge. The banner leads with the most urgent and names the other, with the first
+    suspect they share, so the reader does not open one runbook only."""
+    import dataclasses
+
+    day = label_day(week, "cost_spike")
+    rep = copy.copy(daily.build(day, FrameSource(week), days=7, alert_days=1))
+    alerted = [f for f in rep.alert_findings() if f.status == "firing"]
+    lead = min(alerted, key=daily.urgency)
+    agent = lead.labels["agent"]
+    others = sorted((f for f in alerted if f.runbook != lead.runbook
+                     and f.labels.get("agent") == agent
+                     and f.start < lead.end and lead.start < f.end), key=daily.urgency)
+    assert others and {f.runbook for f in others} == {"timeout_surge"}
+    twin = others[0]
+    assert twin.suspects[0].label == lead.suspects[0].label
+    said = (f"With {rep.runbooks[twin.runbook].title} ({twin.severity.upper()}) in the same "
+            f"agent and hours, first suspect {lead.suspects[0].label} as well.")
+    banner = re.search(r"<div class='wb-[a-z]+'>(.*?)</div>", rep.header_html(), re.S).group(1)
+    assert said in html_unescape(banner)
+    # another agent's alert, or hours apart, is not the same incident
+    rep.findings = [f for f in rep.findings if f not in others] + [
+        dataclasses.replace(twin, labels={**twin.labels, "agent": "someone-else"}),
+        dataclasses.replace(twin, start=lead.end, end=lead.end + pd.Timedelta(hours=2))]
+    assert " With " not in rep.header_html()
 
 
 def test_kpi_table_html_marks_anomalous_days_and_escapes(week):

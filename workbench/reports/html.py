@@ -103,7 +103,8 @@ def header(rep: DailyReport) -> str:
         if urgent := _most_urgent(rep):
             # an alerted incident leads the banner, in its colour: never a green box over a page
             shade = "wb-warning" if urgent.severity == "warning" else "wb-alert"
-            said = " ".join([_e(_headline(rep, urgent)), _e(verdict), "Source ok.", *caveats])
+            said = " ".join([_e(_headline(rep, urgent) + _alongside(rep, urgent)), _e(verdict),
+                             "Source ok.", *caveats])
             lines.append(f"<div class='{shade}'><b>{_SEVERITY_MARK[urgent.severity]}</b>: "
                          f"{said}</div>")
         elif caveats:
@@ -142,6 +143,33 @@ def _headline(rep: DailyReport, f: Finding) -> str:
             else f"{f.start:%H:%M}–{f.end:%H:%M} UTC" if f.start.normalize() == rep.date
             else f"{f.start:%Y-%m-%d %H:%M}–{f.end:%H:%M} UTC")
     return f"{title}{who}, {what}, {when}."
+
+
+def _alongside(rep: DailyReport, lead: Finding) -> str:
+    """Other runbooks alerting on the lead's agent over overlapping hours: a cost spike that
+    slowed the agent pages as a timeout surge too, and the banner naming only one sent the
+    reader to one runbook. " With Cost spike (CRITICAL) in the same agent and hours, first
+    suspect model=o4-mini as well."."""
+    agent = lead.labels.get("agent")
+    if not agent:
+        return ""
+    seen: dict[str, Finding] = {}
+    for f in sorted((f for f in rep.alert_findings() if f.status == "firing"), key=urgency):
+        if f.runbook != lead.runbook and f.labels.get("agent") == agent and \
+                f.start < lead.end and lead.start < f.end:
+            seen.setdefault(f.runbook, f)
+    if not seen:
+        return ""
+    same = lead.suspects[0].label if lead.suspects else None
+    parts = []
+    for f in seen.values():
+        book = rep.runbooks.get(f.runbook)
+        text = (f"{book.title if book is not None else f.runbook} ({f.severity.upper()}) in "
+                "the same agent and hours")
+        if same is not None and f.suspects and f.suspects[0].label == same:
+            text += f", first suspect {same} as well"
+        parts.append(text)
+    return f" With {'; '.join(parts)}."
 
 
 def _detectors_judged(rep: DailyReport) -> str:
