@@ -161,3 +161,30 @@ def test_every_incident_of_the_week_says_what_to_do_next(week, tmp_path):
     delivery = rep.send_alerts(None, tmp_path)
     assert delivery.sent and {a.generator_url for a in delivery.sent} == {
         f"{tmp_path.resolve().as_uri()}/daily-report-2026-11-08.html"}
+
+
+def test_a_whole_day_check_joins_the_agent_incident_it_overlaps(week):
+    """The day's hallucination check fires over all traffic while the hourly detectors name
+    the agent and hours: one incident, one block, whose commands keep the agent's hours."""
+    from workbench.reports import daily
+    from workbench.reports.html import _incidents
+    from workbench.sources.local import LocalSource
+
+    lab = next(r for r in LocalSource(week).labels().itertuples()
+               if r.runbook == "hallucination_spike")
+    day = lab.start.floor("D")
+    rep = daily.build(day, "local", week, days=7, alert_days=1, prometheus=False)
+    firing = [f for f in rep.findings if f.status == "firing" and f.runbook == lab.runbook
+              and f.end > rep.date and rep.next_steps(f) is not None]
+    whole = [f for f in firing if not f.labels.get("agent")]
+    scoped = [f for f in firing if f.labels.get("agent")]
+    assert whole and scoped  # the case: a whole-day check and an agent's hours
+    blocks = [(span, members) for span, members in _incidents(rep, firing)]
+    assert len(blocks) == 1
+    span, members = blocks[0]
+    assert span.labels["agent"] == scoped[0].labels["agent"]
+    assert sorted(map(id, members)) == sorted(map(id, firing))
+    assert (span.start, span.end) == (min(f.start for f in scoped), max(f.end for f in scoped))
+    html = rep.findings_html()
+    assert html.count("data-runbook='hallucination_spike'") == 1
+

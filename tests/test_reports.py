@@ -717,7 +717,13 @@ def test_lists_said_most_urgent_first_put_page_and_critical_above_warning(week):
     steps = re.findall(r"<div class='wb-next'.*?<b>(.*?)</b>", out, re.S)
     assert [s.split(",")[0] for s in steps] == [
         "Cost spike in planner-agent", "Hallucination spike in rag-agent",
-        "Cost spike in tool-agent", "Hallucination spike"]
+        "Cost spike in tool-agent"]
+    # the whole-day check joins the agent's incident it overlaps, which keeps its own hours
+    rag = re.search(r"<div class='wb-next'[^>]*><p><b>Hallucination spike in rag-agent, "
+                    r"([^<]*)</b> \(([^)]*\)[^)]*)\)", out)
+    assert rag.group(2) + ")" == \
+        "hallucination_rate (CRITICAL), daily_hallucination_rate (WARNING)"
+    assert rag.group(1).startswith(f"{day:%Y-%m-%d} 14:00")
 
 
 def test_overlapping_findings_of_one_runbook_and_agent_share_one_next_step_block(week):

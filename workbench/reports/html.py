@@ -396,7 +396,29 @@ def _incidents(rep: DailyReport, found: list[Finding]) -> list[tuple[Finding, li
             span = replace(members[0], start=min(f.start for f in members),
                            end=max(f.end for f in members))
             out.append((span, members))
+    out = _fold_all_traffic(out)
     return sorted(out, key=lambda incident: urgency(incident[1][0]))
+
+
+def _fold_all_traffic(incidents: list[tuple[Finding, list[Finding]]]
+                      ) -> list[tuple[Finding, list[Finding]]]:
+    """An all-traffic finding (a whole-day check) of a runbook that overlaps one of its agent
+    incidents is that incident seen from afar: its signals join the most urgent such incident,
+    whose hours and agent the commands keep (a second block ran the runbook over the whole
+    day without the agent)."""
+    scoped = [(span, members) for span, members in incidents if span.labels.get("agent")]
+    out = []
+    for span, members in incidents:
+        if span.labels.get("agent"):
+            out.append((span, members))
+            continue
+        near = [m for s, m in scoped if s.runbook == span.runbook
+                and s.start < span.end and span.start < s.end]
+        if near:
+            min(near, key=lambda m: urgency(m[0])).extend(members)
+        else:
+            out.append((span, members))
+    return out
 
 
 def next_steps(rep: DailyReport, found: list[Finding]) -> str:
