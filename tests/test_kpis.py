@@ -367,3 +367,6 @@ def test_the_timeout_rate_says_which_share_the_source_reported():
     html = kpi_table(k)
     assert "<td>66.67% (33.33% reported)</td>" in html
     assert "<td>100.00%</td>" in html and "100.00% (" not in html
+    assert "in brackets, the share the source reported" in html
+    same = k.assign(reported_timeout_rate=k["timeout_rate"])
+    assert "in brackets" not in kpi_table(same)  # nothing in brackets, nothing to explain

@@ -184,6 +184,9 @@ def test_timeout_surge_impact_counts_timeouts_and_the_slo_budget_they_burnt(writ
     assert im["timeouts"] == int(units.loc[mask, "timeout"].sum())
     assert im["timeouts"] > 10 * im["timeouts_expected"]
     assert im["primary"]["events"] == im["timeouts"]  # timeout_rate's events are timeouts
+    rows = written["timeout_surge"].blocks("Impact")[0].content.set_index("")
+    assert "timeout_rate events" not in rows.index  # said once, as Timeouts
+    assert rows.loc["Timeouts", "value"] == f"{im['timeouts']:,}"
     slo = im["slo"]
     # the budget: 1 % of 30 days of all traffic at the baseline days' rate (the three days
     # the simulated week has before the surge's day)

@@ -213,7 +213,12 @@ def kpi_table(kpis: pd.DataFrame, found: Iterable[Finding] = ()) -> str:
         "flags": ["ANOMALOUS: " + ", ".join(sorted(set(flags[d]))) if d in flags else ""
                   for d in kpis.index],
     })
-    return _STYLE + _table(view)
+    said = []
+    if (kpis["timeout_rate"] - kpis["reported_timeout_rate"]).abs().gt(1e-12).any():
+        said.append("timeout rate: the timeouts the source reported and the runs past their "
+                    "agent's latency budget; in brackets, the share the source reported")
+    caption = f"<p><i>{_e('; '.join(said))}.</i></p>" if said else ""
+    return _STYLE + _table(view) + caption
 
 
 def _check_row(f: Finding, checks: pd.DataFrame | None) -> dict | None:

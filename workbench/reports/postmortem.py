@@ -206,7 +206,8 @@ class PostMortem:
              f"{fmt_value(pr['expected'], unit)} expected for the same traffic "
              f"({fmt_ratio(pr['observed'], pr['expected'])}, {fmt_p(pr['p_value'])})"),
         ]
-        if pr.get("events") is not None:
+        # timeout_rate's events are the Timeouts row below: one figure, one row
+        if pr.get("events") is not None and pr["signal"] != "timeout_rate":
             rows.append((f"{pr['signal']} events", f"{pr['events']:,.0f}",
                          f"{fmt_value(pr['expected_events'])} expected"))
         rows += [
