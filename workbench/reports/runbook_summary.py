@@ -46,6 +46,7 @@ def runbook_summary(inv: Any, parameters: dict[str, Any] | None = None) -> dict[
         ["rank", "suspect", "dimension", "value", "within", "contribution", "incident",
          "baseline"]].to_dict(orient="records")
     named = bool(inv.fired_on())  # the ranking names suspects only where a finding fired
+    attributed, group, a, b = inv.attribution_scope  # the finding's agent and hours, maybe
     problems = list(inv.problems)
     return {
         "report": "runbook", "runbook": s["runbook"], "title": s["title"],
@@ -61,7 +62,10 @@ def runbook_summary(inv: Any, parameters: dict[str, Any] | None = None) -> dict[
                     "observed": head["observed"], "expected": head["expected"],
                     "ratio": head["ratio"], "p_value": head["p_value"],
                     "units": head["units"]},
-        "attributed_signal": s["primary_signal"],
+        "attributed_signal": attributed,
+        "attributed_scope": {"labels": {"agent": group} if inv.agent or group != inv.group
+                                        else {},
+                             "start": a, "end": b},
         "signals": table.to_dict(orient="records"),
         "firing": s["firing"],
         "findings": [f.to_dict() for f in inv.findings],
@@ -69,6 +73,7 @@ def runbook_summary(inv: Any, parameters: dict[str, Any] | None = None) -> dict[
         "top_suspect": s["top_suspect"],
         "suspects": ranked if named else [],
         "leading_not_significant": [] if named else ranked,
+        "leading_change": s["leading_change"],
         "traces_in_window": int(s["traces_in_window"]),
         "notes": s["notes"],
         "parameters": safe_parameters(parameters or {}),
