@@ -3,7 +3,8 @@
 An on-call script reads it instead of the HTML: the severity the summary section shows, the
 figures the summary quotes (``primary``: the most urgent finding's, in its scope, or the
 primary signal's over the whole window when nothing fired), what fired, the top suspect (only
-where a finding fired; otherwise the ranking is ``leading_not_significant``), and whether the
+where a finding fired; otherwise the ranking is ``leading_not_significant`` and the leading change
+is ``leading_change``), the scope the suspects were ranked in, and whether the
 window was judged on complete data (``degraded`` and ``problems``). Every figure is the
 :class:`~workbench.investigate.Investigation`'s own (its :meth:`summary`, :meth:`signal_table`
 and findings), so the JSON and the HTML cannot disagree. Written by the runbook notebook's
