@@ -136,7 +136,9 @@ def test_attribution_explorer_redraws_on_a_new_dimension_and_remembers_it(cost, 
                                                                           labels):
     ex = widgets.AttributionExplorer("dim", cost)
     assert html_of(ex.output) == [mathsafe(cost.suspects_html())]
-    assert figure_titles(ex.output) == ["Share of the excess cost_per_request explained"]
+    # in the agent and hours of the finding the headline quotes
+    assert figure_titles(ex.output) == ["Share of the excess cost_per_request explained in "
+                                        "agent=tool-agent, 09:00–12:00 UTC"]
     ex.dropdown.value = "culprit_tool"  # the tool a trace failed or was slow on
     table = cost.suspects("culprit_tool")
     assert set(table["dimension"]) == {"tool_name"}

@@ -80,6 +80,33 @@ def html_table(df: pd.DataFrame) -> str:
 
 
 _FILTERS = ("agent", "model", "status")
+_TABLE_COLUMNS = ["signal", "unit", "observed", "expected", "ratio", "p_value", "severity",
+                  "units", "compare", "could_show", "fired"]
+#: why a runbook signal has no verdict over the window (its detector reads it its own way)
+_NOT_JUDGED = {
+    "cost_per_hour": "its detector reads spend growth per hour",
+    "page_burst": "its detector reads 5-minute bins",
+}
+
+
+def could_show_text(x: float, compare: str) -> str:
+    """What a window could show, as the page says it: "≥ 3.2x" (a drop "≥ 0.12"), "none"
+    where no change could be told apart, "any" for a rate its baseline never saw."""
+    if np.isnan(x):
+        return "any" if compare == "ratio" else "–"
+    if np.isinf(x):
+        return "none"
+    return f"≥ {x:.3g}x" if compare == "ratio" else f"≥ {x:.3g}"
+
+
+def row_verdict(iv: Any) -> str:
+    """A signal table row's verdict on judged interval ``iv``: its severity where the change
+    is significant and crosses a threshold; "below threshold" where it is significant but
+    under the runbook's lowest threshold (a near-zero p beside "ok" read as a bug); "not
+    significant" where the ratio crosses a threshold the p-value cannot back; else "ok"."""
+    if iv.significant:
+        return iv.severity or "below threshold"
+    return "not significant" if iv.severity else "ok"
 #: what a note says when the data cannot back an all-clear
 _PROBLEM_NOTES = ("incomplete", "no traces", "no data")
 
@@ -226,9 +253,10 @@ class Investigation:
 
     # -- summary ------------------------------------------------------------------------------
     def signal_table(self) -> pd.DataFrame:
-        """Per signal: the window's value, what the baseline expects of the same traffic, the
-        ratio, p-value and severity (a severity only where the change is significant; "no
-        data" where the window holds nothing to judge the signal on), and ``could_show``: the
+        """Per signal the runbook defines: the window's value, what the baseline expects of the
+        same traffic, the ratio, p-value and verdict (:func:`row_verdict`; "no data" where the
+        window holds nothing to judge the signal on, "not judged: why" for a signal only its
+        detector reads; a tool's latency over tool calls), and ``could_show``: the
         smallest change the window's traffic could show as a finding (a ratio, or a drop for
         a score compared by its difference; inf where none could), so "ok" is read beside
         what "ok" could have missed.
@@ -248,21 +276,68 @@ class Investigation:
             iv = self.judge.interval(name, self.start, self.end, self.group)
             # a signal with nothing to read in the window (no scored trace) is not "ok"
             empty = not iv.units or not np.isfinite(iv.observed)
-            severity = iv.severity if not empty and iv.significant and iv.severity else (
-                "no data" if empty else "ok")
             spec = self.runbook.signal(name)
             rows.append({"signal": name, "unit": spec.get("unit", ""),
                          "observed": iv.observed, "expected": iv.expected, "ratio": iv.ratio,
                          "p_value": float("nan") if empty else iv.p_value,
-                         "severity": severity, "units": iv.units,
+                         "severity": "no data" if empty else row_verdict(iv), "units": iv.units,
                          "compare": spec.get("compare", "ratio"),
                          "could_show": self._could_show(name),
                          "fired": "; ".join(fired.get(name, []))})
-        table = pd.DataFrame(rows, columns=["signal", "unit", "observed", "expected", "ratio",
-                                            "p_value", "severity", "units", "compare",
-                                            "could_show", "fired"])
+        rows += self._per_call_rows(fired)
+        table = pd.DataFrame(rows, columns=_TABLE_COLUMNS)
+        # every signal the runbook defines has a row, so a missing one never reads as judged
+        order = {n: i for i, n in enumerate(self.runbook.signals)}
+        table = table.sort_values("signal", key=lambda c: c.map(order), kind="stable")
+        table = table.reset_index(drop=True)
         self._cache["signal_table"] = table
         return table.copy()
+
+    def _per_call_rows(self, fired: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """The rows of the runbook's signals the trace judge does not compute: a tool's latency
+        judged over the window's tool calls (all tools pooled, each against its own baseline
+        p95), any other said "not judged" with why."""
+        rows = []
+        for name in self.runbook.signals:
+            if name in self.signal_names:
+                continue
+            spec = self.runbook.signal(name)
+            row = dict.fromkeys(_TABLE_COLUMNS, float("nan"))
+            row.update(signal=name, unit=spec.get("unit", ""), units=0,
+                       compare=spec.get("compare", "ratio"),
+                       fired="; ".join(fired.get(name, [])))
+            judged = self._tool_interval(name) if name in SIGNALS else None
+            if judged is None:
+                why = _NOT_JUDGED.get(name, "no per-trace measure, only its detector's")
+                row["severity"] = f"not judged: {why}"
+            else:
+                iv, could = judged
+                empty = not iv.units or not np.isfinite(iv.observed)
+                row.update(observed=iv.observed, expected=iv.expected, ratio=iv.ratio,
+                           p_value=float("nan") if empty else iv.p_value, units=iv.units,
+                           severity="no data" if empty else row_verdict(iv), could_show=could,
+                           unit="ratio")  # a share of calls, whatever the runbook's unit
+            rows.append(row)
+        return rows
+
+    def _tool_interval(self, name: str) -> tuple[Any, float] | None:
+        """``name`` judged over the window's tool calls in this scope, and the smallest change
+        that many calls could show; None for a signal not read per tool call."""
+        from workbench.analysis.timeouts import tool_units
+
+        if name != "tool_latency_p95":
+            return None
+        units = tool_units(self.context).reset_index(drop=True)
+        if units.empty:
+            units = pd.DataFrame({"time": pd.to_datetime([self.start]), "tool_name": ["-"],
+                                  "agent": ["-"], "duration": [np.nan], "trace_id": ["-"]})
+        tj = Judge(self.runbook, units, self.judge.start, self.judge.end, group_by="tool_name",
+                   segments=["tool_name"])
+        mine = np.ones(len(units), dtype=bool) if self.agent is None else \
+            (units["agent"].astype(str) == self.agent).to_numpy()
+        iv = tj.rows(name, mine, self.start, self.end)
+        could = tj.smallest_finding(name, iv.units) if iv.units else float("inf")
+        return iv, could
 
     @property
     def firing(self) -> list[Finding]:
@@ -291,11 +366,39 @@ class Investigation:
     def _scope(self, f: Finding) -> str:
         """Where and when finding ``f`` holds: "in agent=trip-planner, 01:00–07:00 UTC"."""
         where = ", ".join(f"{k}={v}" for k, v in f.labels.items())
-        day = "" if f.start.floor("D") == self.start.floor("D") else f"{f.start:%Y-%m-%d} "
-        end = f"{f.end:%H:%M}" if f.end - f.start < pd.Timedelta(days=1) else \
-            f"{f.end:%Y-%m-%d %H:%M}"
-        return (f"in {where}, " if where else "over all traffic, ") + \
-            f"{day}{f.start:%H:%M}–{end} UTC"
+        return (f"in {where}, " if where else "over all traffic, ") + self._hours(f.start, f.end)
+
+    def _hours(self, start: pd.Timestamp, end: pd.Timestamp) -> str:
+        """"01:00–07:00 UTC", with the day where it is not the window's."""
+        day = "" if start.floor("D") == self.start.floor("D") else f"{start:%Y-%m-%d} "
+        last = f"{end:%H:%M}" if end - start < pd.Timedelta(days=1) else f"{end:%Y-%m-%d %H:%M}"
+        return f"{day}{start:%H:%M}–{last} UTC"
+
+    @property
+    def attribution_scope(self) -> tuple[str, str, pd.Timestamp, pd.Timestamp]:
+        """``(signal, group, start, end)`` the attribution and the worst traces read: the
+        investigation's primary signal over its window and scope, but where no agent was asked
+        for and the finding the headline quotes fired in one agent, that finding's signal,
+        agent and hours. All traffic's ranking beside an agent's finding put other agents' tools
+        first and its cause third (and the worst traces came from other agents); in the
+        finding's scope the ranking is the one its top suspect comes from."""
+        f = self.lead
+        agent = f.labels.get("agent") if f is not None else None
+        if self.agent or not agent or not self.fired_on():
+            return self.primary, self.group, self.start, self.end
+        signal = f.signal if f.signal in self.signal_names else self.primary
+        return signal, str(agent), f.start, f.end
+
+    @property
+    def attribution_note(self) -> str:
+        """One line saying the attribution follows the finding's scope ("" where it is the
+        investigation's own)."""
+        _, group, start, end = self.attribution_scope
+        if group == self.group:
+            return ""
+        return (f"<p data-scope='agent={_e(group)}'>In agent={_e(group)}, "
+                f"{_e(self._hours(start, end))}, where the finding fired (not over all "
+                "traffic).</p>")
 
     def _finding_units(self, f: Finding) -> int | None:
         """How many traces finding ``f``'s numbers stand on, as the judge counts them (a new
@@ -368,7 +471,7 @@ class Investigation:
             "p_value": head["p_value"], "units": head["units"],
             "firing": [f"{f.signal} ({f.severity})" for f in self.firing],
             "unjudged": [f.summary for f in self.findings if f.status != "firing"],
-            "top_suspect": self.top_suspect,
+            "top_suspect": self.top_suspect, "leading_change": self.leading_change(),
             "traces_in_window": self.judge.window_units(group=self.group),
             "notes": list(self.notes),
         }
@@ -412,6 +515,9 @@ class Investigation:
         why = "incomplete data" if self.problems or not np.isfinite(s["observed"]) \
             else "too little data to judge"
         label = f"UNKNOWN ({why}, see below)" if box == "unknown" else sev.upper()
+        if box == "none":  # never a bare NONE: nothing fired is not an all-clear
+            label += " (no finding; not an all-clear)"
+        judged += self._leading_html()
         who = f" Agent <b>{_e(s['agent'])}</b>." if s["agent"] else ""
         lines = [_STYLE, f"<h1>{_e(s['title'])}</h1>",
                  f"<p>Window {s['start']:%Y-%m-%d %H:%M} – {s['end']:%Y-%m-%d %H:%M} UTC, "
@@ -427,31 +533,86 @@ class Investigation:
         lines.append(f"<p>{_e(self.runbook.spec.get('summary', ''))}</p>")
         return "\n".join(lines)
 
-    def _could_show(self, name: str) -> float:
-        """The judge's smallest finding for ``name`` over the window (the daily report's "what
-        each agent's traffic could show" asks the same question): a ratio, or for a score
-        compared by difference the drop; NaN where neither applies."""
-        spec = SIGNALS[name]
+    def _could_show(self, name: str, group: str | None = None) -> float:
+        """The judge's smallest finding for ``name`` over the window in ``group`` (default:
+        this investigation's scope; the daily report's "what each agent's traffic could show"
+        asks the same question): a ratio, or for a score compared by difference the drop; NaN
+        where neither applies."""
+        spec, group = SIGNALS[name], group or self.group
         if self.runbook.signal(name).get("compare", "ratio") == "ratio":
-            return self.judge.smallest_finding(name, None, self.group)
+            return self.judge.smallest_finding(name, None, group)
         if spec.kind == "mean" and not spec.log:
-            return self.judge.detectable_shift(name, self.group)
+            return self.judge.detectable_shift(name, group)
         return float("nan")
+
+    def leading_change(self) -> dict[str, Any] | None:
+        """Where nothing fired: the most improbable change for the worse of the runbook's
+        signals over the window, in all traffic or one agent's (only the asked agent's when
+        one was), with what the window could show there; None where something fired or no
+        signal is worse than its baseline expects. A window holding a real change short of a
+        finding (4.11x, p=0.0002 in one agent) must not read as an all-clear."""
+        if self.firing:
+            return None
+        best = None
+        for name in self.signal_names:
+            up = self.runbook.signal(name).get("direction", "up") != "down"
+            for group in [self.group] if self.agent else self.judge.groups():
+                iv = self.judge.interval(name, self.start, self.end, group)
+                if not (iv.units and np.isfinite(iv.observed) and np.isfinite(iv.expected)
+                        and np.isfinite(iv.p_value)):
+                    continue
+                worse = iv.observed > iv.expected if up else iv.observed < iv.expected
+                if worse and (best is None or iv.p_value < best.p_value):
+                    best = iv
+        if best is None:
+            return None
+        where = "over all traffic" if best.group == ALL else f"in agent={best.group}"
+        return {"signal": best.signal, "unit": str(self.runbook.signal(best.signal).get(
+                    "unit", "")), "labels": {} if best.group == ALL else {"agent": best.group},
+                "scope": f"{where}, {self._hours(self.start, self.end)}",
+                "observed": best.observed, "expected": best.expected, "ratio": best.ratio,
+                "p_value": best.p_value, "units": best.units, "significant": best.significant,
+                "severity": best.severity,
+                "alpha": self.judge.alpha,
+                "compare": self.runbook.signal(best.signal).get("compare", "ratio"),
+                "could_show": self._could_show(best.signal, best.group)}
+
+    def _leading_html(self) -> str:
+        """The headline's sentence on :meth:`leading_change` ("" where something fired)."""
+        if self.firing:
+            return ""
+        lead = self.leading_change()
+        if lead is None:
+            could = could_show_text(self._could_show(self.primary),
+                                    self.runbook.signal(self.primary).get("compare", "ratio"))
+            return (f" No signal is worse than its baseline expects in any scope; "
+                    f"{_e(self.primary)} could show {_e(could)} here: a smaller change is "
+                    "missed, not absent.")
+        unit = lead["unit"]
+        if not lead["significant"]:
+            why = (f"not significant (the runbook asks p ≤ {lead['alpha']:g}) over the window, "
+                   "and no detector fired on it in the windows they scanned")
+        elif lead["severity"] is None:
+            why = "significant but under the runbook's lowest threshold"
+        else:
+            why = "significant, yet no detector fired on it"
+        what = "scored traces" if SIGNALS[lead["signal"]].scored else "traces"
+        could = could_show_text(lead["could_show"], lead["compare"])
+        return (f" Leading change: {_e(lead['signal'])} {_e(lead['scope'])} "
+                f"({lead['units']:,} {what}): {fmt_value(lead['observed'], unit)} against "
+                f"{fmt_value(lead['expected'], unit)} expected "
+                f"({fmt_ratio(lead['observed'], lead['expected'])}, {fmt_p(lead['p_value'])}), "
+                f"{why}; there the window could show {_e(could)}: a smaller change is "
+                "missed, not absent.")
 
     def signal_table_html(self) -> str:
         """:meth:`signal_table` as shown: what the window could show as "≥ 3.2x" (or a drop
         "≥ 0.12"), "none" where no change could be told apart."""
         table = self.signal_table()
-
-        def shown(x: float, compare: str) -> str:
-            if np.isnan(x):
-                return "any" if compare == "ratio" else "–"
-            if np.isinf(x):
-                return "none"
-            return f"≥ {x:.3g}x" if compare == "ratio" else f"≥ {x:.3g}"
-
-        table["could_show"] = [shown(x, c) for x, c in zip(table["could_show"],
-                                                          table["compare"])]
+        table["could_show"] = [could_show_text(x, c) if not str(v).startswith("not judged")
+                               else "–" for x, c, v in zip(table["could_show"],
+                                                           table["compare"],
+                                                           table["severity"])]
         # a signal whose name is not what it measures says what it is: latency_p95 is a share
         # of slow traces, not seconds ("ratio 0.11" beside it read as a p95 of 0.11 s)
         labels = [self.runbook.signal(n).get("label") for n in table["signal"]]
@@ -514,7 +675,8 @@ class Investigation:
         return self.runbook.dimensions
 
     def suspects(self, dimension: str | None = None, top: int = 10) -> pd.DataFrame:
-        """Ranked suspects for the primary signal; one dimension's values when ``dimension``."""
+        """Ranked suspects in :attr:`attribution_scope`; one dimension's values when
+        ``dimension``."""
         if dimension is not None and dimension not in self.dimensions:
             raise ConfigError(f"dimension {dimension!r} is not one of runbook "
                               f"{self.runbook.name!r}'s attribution dimensions {self.dimensions}")
@@ -530,7 +692,8 @@ class Investigation:
             if dimension is not None:
                 rb = _with_dimensions(self.runbook, [dimension])
                 ctx = Context(rb, self.judge, self.view.observations)
-            found = ctx.suspects(self.primary, self.start, self.end, self.group, top=top)
+            signal, group, start, end = self.attribution_scope
+            found = ctx.suspects(signal, start, end, group, top=top)
             self._cache[key] = pd.DataFrame({
                 "rank": range(1, len(found) + 1),
                 "suspect": [s.label for s in found],
@@ -562,7 +725,7 @@ class Investigation:
         shown = html_table(table.drop(columns=["suspect"]).assign(
             contribution=table["contribution"].map("{:.0%}".format)))
         if self.fired_on():
-            return shown
+            return self.attribution_note + shown
         return (f"<p data-not-significant='1'>{self.NOT_SIGNIFICANT} in {_e(self.primary)}: "
                 "no detector fired, so none of these is a suspect; each value's share of an "
                 "excess that could be chance.</p>" + shown)
@@ -570,22 +733,25 @@ class Investigation:
     def suspects_figure(self, dimension: str | None = None):
         from workbench.runbook_plots import suspects_figure
 
-        title = (f"Share of the excess {self.primary} explained" if self.fired_on() else
+        signal, group, start, end = self.attribution_scope
+        where = f" in agent={group}, {self._hours(start, end)}" if group != self.group else ""
+        title = (f"Share of the excess {signal} explained{where}" if self.fired_on() else
                  f"{self.NOT_SIGNIFICANT} ({self.primary})")
         return suspects_figure(self.suspects(dimension), title=title)
 
     # -- drill-down ---------------------------------------------------------------------------
     def worst_traces(self, n: int = 10) -> pd.DataFrame:
-        """The window's ``n`` worst traces for the primary signal."""
-        ids = self.context.worst(self.primary, self.start, self.end, self.group, n=n)
+        """The ``n`` worst traces for the attributed signal in :attr:`attribution_scope`."""
+        signal, group, start, end = self.attribution_scope
+        ids = self.context.worst(signal, start, end, group, n=n)
         if not ids:  # nothing bad: the slowest / costliest of the window
-            spec = SIGNALS[self.primary]
+            spec = SIGNALS[signal]
             by = spec.worst_by or spec.column
-            m = self.context.window_mask(self.start, self.end, self.group)
+            m = self.context.window_mask(start, end, group)
             ids = self.units[m].sort_values(by, ascending=False)["trace_id"].head(n).tolist()
         u = self.units.set_index("trace_id").loc[ids].reset_index()
-        # the judge's score the primary signal reads (groundedness for groundedness)
-        spec = SIGNALS[self.primary]
+        # the judge's score the signal reads (groundedness for groundedness)
+        spec = SIGNALS[signal]
         score = next((c for c in (spec.worst_by, spec.column) if c in SCORE_SIGNALS),
                      "hallucination")
         cols = [c for c in ("trace_id", "time", "agent", "status", "duration", "cost", "tokens",
@@ -597,7 +763,7 @@ class Investigation:
                                        score: "score"}).reset_index(drop=True)
 
     def worst_traces_html(self, n: int = 10) -> str:
-        return html_table(self.worst_traces(n))
+        return self.attribution_note + html_table(self.worst_traces(n))
 
     def waterfall(self, trace_id: str | None = None):
         """The span waterfall of ``trace_id`` (default: the worst trace)."""

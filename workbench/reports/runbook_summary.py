@@ -3,7 +3,8 @@
 An on-call script reads it instead of the HTML: the severity the summary section shows, the
 figures the summary quotes (``primary``: the most urgent finding's, in its scope, or the
 primary signal's over the whole window when nothing fired), what fired, the top suspect (only
-where a finding fired; otherwise the ranking is ``leading_not_significant``), and whether the
+where a finding fired; otherwise the ranking is ``leading_not_significant`` and the leading change
+is ``leading_change``), the scope the suspects were ranked in, and whether the
 window was judged on complete data (``degraded`` and ``problems``). Every figure is the
 :class:`~workbench.investigate.Investigation`'s own (its :meth:`summary`, :meth:`signal_table`
 and findings), so the JSON and the HTML cannot disagree. Written by the runbook notebook's
@@ -46,6 +47,7 @@ def runbook_summary(inv: Any, parameters: dict[str, Any] | None = None) -> dict[
         ["rank", "suspect", "dimension", "value", "within", "contribution", "incident",
          "baseline"]].to_dict(orient="records")
     named = bool(inv.fired_on())  # the ranking names suspects only where a finding fired
+    attributed, group, a, b = inv.attribution_scope  # the finding's agent and hours, maybe
     problems = list(inv.problems)
     return {
         "report": "runbook", "runbook": s["runbook"], "title": s["title"],
@@ -61,7 +63,10 @@ def runbook_summary(inv: Any, parameters: dict[str, Any] | None = None) -> dict[
                     "observed": head["observed"], "expected": head["expected"],
                     "ratio": head["ratio"], "p_value": head["p_value"],
                     "units": head["units"]},
-        "attributed_signal": s["primary_signal"],
+        "attributed_signal": attributed,
+        "attributed_scope": {"labels": {"agent": group} if inv.agent or group != inv.group
+                                        else {},
+                             "start": a, "end": b},
         "signals": table.to_dict(orient="records"),
         "firing": s["firing"],
         "findings": [f.to_dict() for f in inv.findings],
@@ -69,6 +74,7 @@ def runbook_summary(inv: Any, parameters: dict[str, Any] | None = None) -> dict[
         "top_suspect": s["top_suspect"],
         "suspects": ranked if named else [],
         "leading_not_significant": [] if named else ranked,
+        "leading_change": s["leading_change"],
         "traces_in_window": int(s["traces_in_window"]),
         "notes": s["notes"],
         "parameters": safe_parameters(parameters or {}),
