@@ -237,14 +237,27 @@ class Investigation:
     @property
     def primary(self) -> str:
         """The signal the summary, attribution and drill-down explain: of the runbook's primary
-        signals with baseline units in this investigation's scope, the first that fired, else
-        the first. An agent judged only by a groundedness judge is explained by groundedness,
-        even when other agents' hallucination judges fill the project's baseline."""
+        signals with baseline units in this investigation's scope, the first that fired; where
+        none of them fired but another signal did (a slow agent's near-timeouts), the most
+        urgent of those, so the post-mortem does not lead with a timeout rate the page calls
+        "ok"; else the first primary signal. An agent judged only by a groundedness judge is
+        explained by groundedness, even when other agents' hallucination judges fill the
+        project's baseline."""
         usable = [name for name in PRIMARY.get(self.runbook.name, ())
                   if name in self.signal_names and self.judge.baseline_units(name, self.group)]
-        fired = {f.signal for f in self.findings if f.status == "firing"}
-        if usable:
+        firing = [f for f in self.findings if f.status == "firing"
+                  and f.signal in self.signal_names
+                  and self.judge.baseline_units(f.signal, self.group)]
+        fired = {f.signal for f in firing}
+        if usable and fired & set(usable):
             return min(usable, key=lambda n: n not in fired)  # stable: the first that fired
+        if firing:  # only another signal fired (near-timeouts of a slow agent): that one,
+            # or the post-mortem led with a timeout rate the page calls "ok"
+            return max(firing, key=lambda f: (SEVERITIES.index(f.severity),
+                                              -(f.p_value if np.isfinite(f.p_value)
+                                                else 1.0))).signal
+        if usable:
+            return usable[0]
         names = [s for s in self.signal_names if not SIGNALS[s].scored] or self.signal_names
         if not names:
             raise ConfigError(f"runbook {self.runbook.name!r} has no signal the engine knows; "
