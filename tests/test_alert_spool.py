@@ -98,6 +98,28 @@ def test_spool_and_ledger_are_private_and_hold_no_secret(tmp_path):
     assert entry["sink"].startswith("https://127.0.0.1:9/#sha256:")
 
 
+def test_the_ledger_says_whose_alert_it_was_and_which_source_it_judged(tmp_path):
+    """The ledger folder is shared by every project on the machine: each record names the
+    source its alert was judged on (an identity, never a secret) and its scope."""
+    def judged(labels, source_id=None):
+        return Alert.from_finding(Finding(
+            runbook="cost_spike", signal="cost_per_request", severity="page", start=T0,
+            end=T0 + pd.Timedelta(hours=1), observed=3.0, baseline=1.0, summary="x",
+            labels=labels), source_id=source_id)
+
+    alerts = [judged({"agent": "tool-agent"}, "langfuse:cloud.langfuse.com:0123456789ab"),
+              judged({}, "local:ba9876543210"), judged({"release": "v2"})]
+    spool = tmp_path / "spool.jsonl"
+    assert send(alerts, str(tmp_path / "out.jsonl"), spool=spool).sent
+    got = {r["fingerprint"]: r for r in lines(tmp_path / "spool.sent.jsonl")}
+    agent, whole, release = (got[a.fingerprint] for a in alerts)
+    assert agent["agent"] == "tool-agent" and "all_traffic" not in agent
+    assert agent["source_id"] == "langfuse:cloud.langfuse.com:0123456789ab"
+    assert whole["all_traffic"] is True and whole["source_id"] == "local:ba9876543210"
+    assert "agent" not in release and "all_traffic" not in release
+    assert "source_id" not in release  # an alert of no known source says none
+
+
 def test_sink_keys_name_sinks_without_their_secrets(tmp_path):
     assert sink_key(str(tmp_path / "a.jsonl")) == str(tmp_path / "a.jsonl")
     assert sink_key(f"file://{tmp_path}/a.jsonl") == str(tmp_path / "a.jsonl")

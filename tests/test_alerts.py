@@ -37,6 +37,42 @@ def test_alert_from_finding_has_labels_annotations_and_window():
     assert Alert.from_dict(a.to_dict()) == a
 
 
+def test_an_alert_says_whose_traffic_and_which_source_it_judged():
+    from workbench.analysis import ALL
+
+    assert Alert.from_finding(finding()).all_traffic
+    assert Alert.from_finding(finding(day="2026-11-06")).all_traffic  # a daily check
+    assert Alert.from_finding(finding(agent=ALL)).all_traffic  # an SLO burn on all traffic
+    assert not Alert.from_finding(finding(agent="support-bot")).all_traffic
+    assert not Alert.from_finding(finding(release="v2")).all_traffic  # a slice across agents
+    a = Alert.from_finding(finding(), source_id="local:0123456789ab")
+    assert a.annotations["source_id"] == "local:0123456789ab"
+    assert Alert.from_dict(a.to_dict()) == a
+    assert "source_id" not in Alert.from_finding(finding()).annotations
+
+
+def test_source_identities_tell_projects_apart_and_hold_no_secret(tmp_path, monkeypatch):
+    from workbench.sources.langfuse import LangfuseSource
+    from workbench.sources.local import LocalSource
+    from workbench.sources.tempo import TempoSource
+
+    def langfuse(public):
+        return LangfuseSource("https://cloud.langfuse.com", public, "sk-lf-s3cr3t").identity
+
+    a, b = langfuse("pk-lf-projecta"), langfuse("pk-lf-projectb")
+    assert a != b and a.startswith("langfuse:cloud.langfuse.com:")
+    assert "projecta" not in a and "s3cr3t" not in a
+    tempo = TempoSource("https://u:pw@tempo.example:3200", org_id="team-a").identity
+    assert tempo.startswith("tempo:tempo.example:3200:") and "pw" not in tempo
+    assert tempo != TempoSource("https://tempo.example:3200", org_id="team-b").identity
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path)
+    here = LocalSource("a").identity
+    assert here == LocalSource(tmp_path / "a").identity != LocalSource("b").identity
+    assert here.startswith("local:") and str(tmp_path) not in here
+
+
 def test_a_finding_without_figures_says_so_instead_of_nan():
     """A failed source's alert (observed and baseline NaN) and a finding without a baseline
     describe what they have; an on-call reader never sees "nan"."""

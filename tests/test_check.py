@@ -46,6 +46,12 @@ def test_each_injected_incident_is_alerted_by_a_check_over_its_window(demo, labe
     for runbook, signal in RUNBOOK_SIGNAL.items():
         assert (runbook, signal) in alerted
     assert all(a["labels"]["severity"] in ("warning", "critical", "page") for a in sent(sink))
+    # each alert, and its ledger record, names the data folder it was judged on
+    from workbench.alerts import Spool
+
+    identity = LocalSource(demo).identity
+    assert {a["annotations"]["source_id"] for a in sent(sink)} == {identity}
+    assert {r.get("source_id") for r in Spool().ledger().values()} == {identity}
 
 
 def test_a_quiet_window_fires_nothing_and_a_rerun_sends_nothing_twice(demo, labels, tmp_path,

@@ -376,6 +376,19 @@ def test_failing_source_degrades_the_report_and_alerts(week, tmp_path):
     assert summary["alerts"]["sent"][0]["labels"]["alertname"] == "DailyReportSourceDegraded"
 
 
+def test_report_alerts_name_the_source_they_judged(week, tmp_path):
+    """The alert ledger is shared by every project on the machine: a report's alerts say
+    which data they were judged on, so a post-mortem counts only its own."""
+    class Project(FrameSource):
+        identity = "frames:project-a"
+
+    boom = SourceUnavailable("connection refused", source="frames")
+    rep = daily.build("2026-11-08", Project(week, fail=boom), days=7)
+    delivery = rep.send_alerts(None, tmp_path)
+    assert delivery.sent
+    assert {a.annotations["source_id"] for a in delivery.sent} == {"frames:project-a"}
+
+
 def test_incomplete_pull_is_degraded_but_keeps_its_data(week):
     rep = daily.build("2026-11-08", FrameSource(week, partial="page 3 lost after retries"))
     assert rep.degraded and "observations incomplete: page 3 lost" in rep.source.reason

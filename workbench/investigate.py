@@ -214,6 +214,8 @@ class Investigation:
     judge: Judge
     agent: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: which data was judged (:attr:`~workbench.sources.TraceSource.identity`); None: unknown
+    source_id: str | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -824,6 +826,7 @@ def investigate(runbook: str | Runbook, source: str | TraceSource, start: Any, e
     base0 = min(baseline_period(r, t0)[0] for r in rbs.values())
     deadline = active_deadline() or Deadline.from_env() or Deadline(None)
     with deadline.active(), pulling(source, data_dir, progress=progress) as src:
+        source_id = getattr(src, "identity", None)
         ask_health(src)
         pull_end = settled_end(t1 + _CONTEXT)
         if pull_end <= base0:  # a window yet to come: nothing to cut, nothing there either
@@ -856,4 +859,5 @@ def investigate(runbook: str | Runbook, source: str | TraceSource, start: Any, e
     return Investigation(runbook=rb, source=getattr(src, "name", str(source)), start=t0, end=t1,
                          baseline_start=judge.baseline_start, view=view,
                          scores=scores if len(scores) else schema.empty("scores"),
-                         findings=found, judge=judge, agent=agent or None, notes=notes)
+                         findings=found, judge=judge, agent=agent or None, notes=notes,
+                         source_id=source_id)

@@ -3,9 +3,10 @@
 Labels identify the incident (``alertname``, ``runbook``, ``signal``, ``severity`` and the finding's
 own labels); annotations explain it, with the names Alertmanager users expect: ``summary``,
 ``description``, ``runbook_url`` (the runbook to open, see :func:`workbench.links.runbook_url`)
-and ``runbook_notebook`` (its path in the project); ``generatorURL`` links the report that
-found it. The fingerprint is the finding's, so the same incident seen twice is one alert,
-whatever the sink.
+and ``runbook_notebook`` (its path in the project), and ``source_id``, which data it was
+judged on (:attr:`workbench.sources.TraceSource.identity`, never a secret); ``generatorURL``
+links the report that found it. The fingerprint is the finding's, so the same incident seen
+twice is one alert, whatever the sink.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from workbench.findings import SEVERITIES, Finding
 __all__ = ["Alert", "alertname"]
 
 _LABEL_NAME = re.compile(r"[^a-zA-Z0-9_]")
+#: Labels that name no part of the traffic: every alert's own, and a daily check's day.
+_WHOLE_TRAFFIC_LABELS = frozenset({"alertname", "runbook", "signal", "severity", "day"})
+#: The agent label of a finding on all traffic (:data:`workbench.analysis.ALL`).
+_ALL_AGENTS = "__all__"
 
 
 def alertname(runbook: str, signal: str) -> str:
@@ -92,11 +97,20 @@ class Alert:
     def name(self) -> str:
         return self.labels["alertname"]
 
+    @property
+    def all_traffic(self) -> bool:
+        """Whether the alert judged all traffic: no label narrows it to an agent or a slice
+        (a release, a tool, a model), or its agent label is all traffic's."""
+        if self.labels.get("agent") == _ALL_AGENTS:
+            return True
+        return not set(self.labels) - _WHOLE_TRAFFIC_LABELS
+
     @classmethod
     def from_finding(cls, finding: Finding, *, notebook: str | None = None,
-                     generator_url: str = "") -> Alert:
+                     generator_url: str = "", source_id: str | None = None) -> Alert:
         """Build the alert for ``finding``; ``notebook`` defaults to the runbook's own.
-        ``generator_url`` is the report that found it (an absolute URI, or empty)."""
+        ``generator_url`` is the report that found it (an absolute URI, or empty);
+        ``source_id`` the identity of the data it was judged on, when known."""
         labels = {_label_name(k): str(v) for k, v in finding.labels.items()}
         labels.update({
             "alertname": alertname(finding.runbook, finding.signal),
@@ -110,6 +124,8 @@ class Alert:
             annotations["runbook_notebook"] = notebook
         if url := _runbook_url(finding.runbook):
             annotations["runbook_url"] = url
+        if source_id:
+            annotations["source_id"] = source_id
         return cls(labels=labels, annotations=annotations, starts_at=_iso(finding.start),
                    ends_at=_iso(finding.end), fingerprint=finding.fingerprint,
                    generator_url=generator_url)

@@ -115,6 +115,7 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
     name = source if isinstance(source, str) else getattr(source, "name", "source")
     require_trace_source(source)
     with deadline.active(), pulling(source, data_dir) as src:
+        source_id = getattr(src, "identity", None)  # the ledger counts each source's alerts apart
         try:
             ask_health(src)  # within seconds, not after the check's whole budget
         except SourceError as exc:
@@ -152,7 +153,7 @@ def run_check(since: pd.Timedelta, *, at: Any = None, source: str = "local",
         alertable.append(_source_finding(name, failure, start, end))
     delivery = None
     if sink is not None:
-        alerts = [Alert.from_finding(f) for f in alertable]
+        alerts = [Alert.from_finding(f, source_id=source_id) for f in alertable]
         delivery = send(alerts, sink, deadline=deadline)
     return CheckResult(start=start, end=end, traces=recent, findings=findings,
                        delivery=delivery, problems=problems, thin=thin,

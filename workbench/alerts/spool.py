@@ -10,7 +10,10 @@ Files, all in one folder (mode 0700; every file 0600), named after the spool fil
   whoever next holds the lock merges them into ``spool.jsonl``.
 - ``spool.sent.jsonl`` -- the ledger: the last outcome (``delivered``, ``rejected``,
   ``dropped``) per sink and alert occurrence, so a re-run never sends an alert twice to a
-  receiver that does not dedupe (webhook, Slack, file). Alertmanager merges alerts itself and
+  receiver that does not dedupe (webhook, Slack, file). Each record also says whose the
+  alert was (``agent``, ``all_traffic``) and which data it was judged on (``source_id``):
+  the folder is shared by every project on the machine, and a post-mortem counts only its
+  own source's alerts. Alertmanager merges alerts itself and
   is sent every time (that also renews them).
 - ``spool.lock`` -- held while the files above are read and replaced (never across a network
   wait); ``spool.deliver-<digest>.lock`` -- one per sink, held while delivering to it, so two
@@ -391,6 +394,10 @@ class Spool:
                        "alertname", "")}
             if agent := e.alert.labels.get("agent"):
                 rec["agent"] = agent  # so a post-mortem finds the alert of its own agent
+            if e.alert.all_traffic:
+                rec["all_traffic"] = True  # ... or one on all traffic, which has every agent's
+            if source_id := e.alert.annotations.get("source_id"):
+                rec["source_id"] = source_id  # ... judged on its own data
             if note:
                 rec["note"] = note
             ledger[e.key] = rec

@@ -186,6 +186,9 @@ class DailyReport:
     deadline: Deadline | None = None
     #: The local source's folder (None for remote sources): the next-step commands name it.
     data_dir: str | None = None
+    #: Which data the report judged (:attr:`~workbench.sources.TraceSource.identity`), sent
+    #: with its alerts so a post-mortem of another project never counts them.
+    source_id: str | None = None
     #: Traces from then on may not have their evaluation scores yet (None: all are in).
     scores_pending: pd.Timestamp | None = None
     #: runbook -> {agent: traces in the alert window}: the agents too small to judge on their
@@ -337,7 +340,8 @@ class DailyReport:
         sink = url or os.environ.get("WORKBENCH_ALERTS_URL") or str(Path(out_dir) /
                                                                     "alerts.jsonl")
         generator = report_url or links.report_url(f"{report_stem(self.date)}.html", out_dir)
-        alerts = [Alert.from_finding(f, notebook=self._notebook(f), generator_url=generator)
+        alerts = [Alert.from_finding(f, notebook=self._notebook(f), generator_url=generator,
+                                     source_id=self.source_id)
                   for f in self.alert_findings()]
         return send(alerts, sink, deadline=self.deadline)
 
@@ -525,6 +529,7 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
     # every pull of the report under the one deadline, no progress bar in the document
     with pulling(source, data_dir) as src:
         status = SourceStatus(name=source if isinstance(source, str) else src.name)
+        source_id = getattr(src, "identity", None)
         if _reachable(src, status):
             pulled = pull_window(src, pull_start, end)
             status.problems += pulled.problems
@@ -605,4 +610,4 @@ def _build(date: Any, source: str | TraceSource = "local", data_dir: str | Path 
                        coverage=cov, notes=notes, metrics=metrics,
                        data_dir=str(Path(data_dir).resolve()) if source == "local" and data_dir
                        else None, scores_pending=pending, thin=thin, sensitivity=sens,
-                       judged_until=judged_until)
+                       judged_until=judged_until, source_id=source_id)

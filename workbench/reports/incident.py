@@ -8,8 +8,10 @@ gives one number wherever it is shown.
 - **Started**: the first hour of the change the runbook's detectors found in the window, in the
   incident's scope: the agent asked for, or the one agent the findings name, or all traffic.
 - **Detected**: the first alert of the runbook the alert ledger recorded as delivered after the
-  change started (for an alert window starting on the incident's day before its end, and for
-  the incident's agent when the ledger names one); without
+  change started and before it resolved (or the impact window ends, the data ending with the
+  change still on), for an alert window starting on the incident's day before its end, of the
+  incident's agent or of all traffic, and judged on the same source; an alert delivered only
+  after that (a report run after the fact) is said, not taken for a detection. Without
   one, the first hour at whose end an hourly check would have seen a significant change at
   warning or worse (in the scope's traffic, or on a new version's own traffic as the check's
   canary test judges it), said as such.
@@ -81,6 +83,10 @@ class Incident:
     impact: dict[str, Any]
     causes: list[dict[str, Any]]
     problems: list[str] = field(default_factory=list)
+    #: (delivered at, alertname) of the first alert delivered only after the incident was over
+    #: (after Resolved, or after the data ends while it is still on), when none came while it
+    #: ran: a report run after the fact, no detection
+    late_alert: tuple[pd.Timestamp, str] | None = None
 
     @property
     def started(self) -> pd.Timestamp | None:
@@ -142,13 +148,19 @@ def ledger_records(ledger: Any = None) -> list[dict[str, Any]]:
         return []
 
 
-def _first_alert(records: list[dict[str, Any]], runbook: str, group: str, started: pd.Timestamp,
-                 until: pd.Timestamp) -> tuple[pd.Timestamp, str] | None:
-    """The first firing alert of ``runbook`` delivered after ``started`` for a window that
-    starts before ``until``; of ``group``'s agent when the ledger names one (records without an
-    agent, such as whole-traffic alerts, count for every agent)."""
+def _alerts(records: list[dict[str, Any]], runbook: str, group: str, started: pd.Timestamp,
+            until: pd.Timestamp, source_id: str | None = None, *, anonymous: bool = True
+            ) -> list[tuple[pd.Timestamp, str]]:
+    """The firing alerts of ``runbook`` delivered after ``started`` for a window that starts
+    on ``started``'s day before ``until``, earliest first, as (delivered at, alertname).
+
+    For an agent's incident, only that agent's alerts and those on all traffic count (an
+    alert on another agent, or on a slice across agents, detected something else). When
+    ``source_id`` is known, only alerts judged on that source count: the ledger is shared by
+    every project on the machine; a record naming no source (an older ledger's) counts only
+    when ``anonymous`` (records the caller passed and vouches for)."""
     prefix = alertname(runbook, "")
-    best = None
+    out = []
     for rec in records:
         try:
             if rec.get("outcome") != "delivered" or rec.get("state", "firing") != "firing":
@@ -156,16 +168,21 @@ def _first_alert(records: list[dict[str, Any]], runbook: str, group: str, starte
             name = str(rec.get("alertname", ""))
             if not name.startswith(prefix):
                 continue
-            if group != ALL and rec.get("agent") not in (None, "", group):
+            agent = rec.get("agent")
+            if group != ALL and agent != group and not (rec.get("all_traffic")
+                                                        or agent == ALL):
+                continue
+            rec_source = rec.get("source_id")
+            if source_id is not None and rec_source != source_id and \
+                    (rec_source or not anonymous):
                 continue
             starts = pd.Timestamp(rec["starts_at"]).tz_convert("UTC")
             at = pd.Timestamp(rec["at"]).tz_convert("UTC")
         except (KeyError, TypeError, ValueError):
             continue
-        if started.floor("D") <= starts < until and at >= started and \
-                (best is None or at < best[0]):
-            best = (at, name)
-    return best
+        if started.floor("D") <= starts < until and at >= started:
+            out.append((at, name))
+    return sorted(out)
 
 
 def _would_alert(ctx: Context, findings: list[Finding]) -> pd.Timestamp | None:
@@ -341,7 +358,7 @@ def examine(inv: Investigation, *, ledger: Any = None,
     a, b = window
     impact = _impact(inv, rbs, group, a, b)
 
-    detected_by = None
+    detected_by, late_alert = None, None
     if changed is None:
         timeline = [Event(name, None, "no changed hour in the window", "the runbook's detectors")
                     for name in ("Started", "Detected", "Peaked", "Resolved")]
@@ -352,17 +369,25 @@ def examine(inv: Investigation, *, ledger: Any = None,
                           f"{fmt_value(first.observed, first.unit)} against "
                           f"{fmt_value(first.baseline, first.unit)} expected",
                           "the runbook's detectors (hourly scan)")]
-        hit = _first_alert(ledger_records(ledger), rb.name, group, changed[0], b)
-        if hit is not None:
-            detected_by = hit[1]
-            timeline.append(Event("Detected", hit[0], f"first alert: {hit[1]} delivered",
-                                  "the alert ledger"))
+        alerts = _alerts(ledger_records(ledger), rb.name, group, changed[0], b,
+                         inv.source_id, anonymous=isinstance(ledger, list))
+        # an alert delivered once the incident was over (a report run after the fact)
+        # detected nothing: said as such, never a detection after it resolved
+        during = [x for x in alerts if x[0] <= b]
+        late_alert = alerts[0] if alerts and not during else None
+        if during:
+            detected_by = during[0][1]
+            timeline.append(Event("Detected", during[0][0],
+                                  f"first alert: {detected_by} delivered", "the alert ledger"))
         else:
             at = _would_alert(Context(inv.runbook, j, inv.view.observations), scanned)
+            none = "no alert recorded" if late_alert is None else \
+                "no alert delivered while it ran"
             timeline.append(Event(
-                "Detected", at, "no alert recorded; an hourly check would have alerted at "
-                "this time" if at is not None else "no alert recorded",
-                "what an hourly check would have seen (no alert in the alert ledger)"))
+                "Detected", at, f"{none}; an hourly check would have alerted at this time"
+                if at is not None else none,
+                "what an hourly check would have seen (no alert in the alert ledger"
+                + (")" if late_alert is None else " while it ran)")))
         timeline.append(_peak(inv, group, changed[0], b))
         timeline.append(
             Event("Resolved", resolved, "back to baseline: the first hour after the changed "
@@ -380,4 +405,5 @@ def examine(inv: Investigation, *, ledger: Any = None,
                 "the traces of the first root-cause candidate"))
     return Incident(inv=inv, group=group, findings=in_scope, changed=changed, resolved=resolved,
                     data_end=data_end, window=window, timeline=timeline,
-                    detected_by=detected_by, impact=impact, causes=causes, problems=problems)
+                    detected_by=detected_by, impact=impact, causes=causes, problems=problems,
+                    late_alert=late_alert)

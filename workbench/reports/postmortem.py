@@ -161,6 +161,11 @@ class PostMortem:
                      "the excess).")
         if inc.detected_by and inc.detected is not None:
             text += f" First alert: {inc.detected_by} at {fmt_time(inc.detected)} UTC."
+        elif late := self.late_alert():
+            text += f" {late}"
+            if inc.detected is not None:
+                text += (f" An hourly check would have alerted at {fmt_time(inc.detected)} "
+                         "UTC.")
         elif inc.detected is not None:
             text += (" No alert recorded; an hourly check would have alerted at "
                      f"{fmt_time(inc.detected)} UTC.")
@@ -281,6 +286,19 @@ class PostMortem:
                for f in inc.findings if f.signal != primary]
         return out
 
+    def late_alert(self) -> str | None:
+        """What the first alert delivered only once the incident was over says: none came
+        while it ran (a report run after the fact is no detection, and no detection delay)."""
+        inc = self.incident
+        if inc.late_alert is None or inc.detected_by:
+            return None
+        at, name = inc.late_alert
+        end, ended = ((inc.resolved, "it was resolved") if inc.resolved is not None else
+                      (inc.data_end or inc.window[1], "the data ends, the change still on"))
+        return (f"No alert of this runbook was delivered while the incident ran: the first "
+                f"recorded, {name} at {fmt_time(at)} UTC, came {fmt_duration(at - end)} after "
+                f"{ended} (a report run after the fact).")
+
     def went_well(self) -> list[str]:
         if self.notes.went_well is not None:
             return list(self.notes.went_well)
@@ -310,9 +328,11 @@ class PostMortem:
         if self.notes.went_badly is not None:
             return list(self.notes.went_badly)
         inc, out = self.incident, []
-        if inc.changed is not None and not inc.detected_by:
+        if late := self.late_alert():
+            out.append(late)
+        elif inc.changed is not None and not inc.detected_by:
             out.append("No alert of this runbook was recorded as delivered for the incident.")
-        if inc.detected is not None and inc.started is not None and \
+        if inc.detected is not None and inc.started is not None and not late and \
                 inc.detected - inc.started > _PROMPT:
             out.append(f"Detected {fmt_duration(inc.detected - inc.started)} after the change "
                        "started.")

@@ -8,6 +8,7 @@ what it got, marked with :func:`mark_incomplete` so a report can say it is degra
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ __all__ = [
     "mark_incomplete",
     "open_trace_source",
     "pulling",
+    "source_identity",
     "to_utc",
     "to_window",
 ]
@@ -134,6 +136,25 @@ def mark_incomplete(df: pd.DataFrame, reason: str) -> pd.DataFrame:
     return df
 
 
+def source_identity(kind: str, url: str | None = None, *private: str | None) -> str:
+    """``kind[:host][:digest]``: which data a run judged (a Langfuse project, a Tempo tenant, a
+    local folder), short and never a secret: of ``url`` only its host, and the parts that may
+    be private (a project's public key, a tenant, a folder's path) as a 12-digit hash."""
+    from urllib.parse import urlsplit
+
+    out = kind
+    try:
+        parts = urlsplit(url or "")
+        host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+    except ValueError:  # a malformed URL names no host
+        host = None
+    if host:
+        out += f":{host}"
+    if digest := [p for p in private if p]:
+        out += ":" + hashlib.sha256("\0".join(digest).encode()).hexdigest()[:12]
+    return out
+
+
 def incomplete_reason(df: pd.DataFrame) -> str | None:
     """Why ``df`` is partial, or None when it is complete."""
     return df.attrs.get(_INCOMPLETE)
@@ -143,6 +164,12 @@ class TraceSource(ABC):
     """A source of traces: observations and scores for a window, traces rolled up from them."""
 
     name: str = "trace source"
+
+    @property
+    def identity(self) -> str | None:
+        """Which data this source reads (:func:`source_identity`), recorded with the alerts
+        judged on it so a post-mortem counts only its own; None when it cannot be told."""
+        return None
 
     @abstractmethod
     def observations(self, start: Any, end: Any, **filters: Any) -> pd.DataFrame:

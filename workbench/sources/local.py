@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from workbench import schema
 from workbench.errors import ConfigError, SourceError, SourceQueryError
-from workbench.sources import TraceSource, to_utc
+from workbench.sources import TraceSource, source_identity, to_utc
 from workbench.sources import conventions as conv
 
 __all__ = ["LABEL_COLUMNS", "LocalSource"]
@@ -72,6 +72,11 @@ class LocalSource(TraceSource):
         self.root = Path(root)
         self._db: duckdb.DuckDBPyConnection | None = None
         self._db_lock = threading.Lock()
+
+    @property
+    def identity(self) -> str:
+        """``local:<hash of the folder's resolved path>``."""
+        return source_identity("local", None, str(self.root.resolve()))
 
     def close(self) -> None:
         """Release the in-memory DuckDB database the queries run in (a later query opens

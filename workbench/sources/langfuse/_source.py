@@ -16,7 +16,8 @@ import pandas as pd
 from workbench import schema
 from workbench.deadline import Deadline
 from workbench.errors import ConfigError, SourceAuthError, SourceError, SourceQueryError
-from workbench.sources import TraceSource, incomplete_reason, mark_incomplete, to_utc
+from workbench.sources import (TraceSource, incomplete_reason, mark_incomplete,
+                               source_identity, to_utc)
 from workbench.sources import conventions as conv
 
 from . import _legacy, _metrics, _observations, _parse, _score_configs, _scores, _slices
@@ -184,6 +185,11 @@ class LangfuseSource(TraceSource):
 
     def __repr__(self) -> str:
         return f"LangfuseSource(base_url={self.base_url!r}, public_key={self.public_key!r})"
+
+    @property
+    def identity(self) -> str:
+        """``langfuse:<host>:<hash of the public key>``: the project, never a key."""
+        return source_identity("langfuse", self.base_url, self.public_key)
 
     def close(self) -> None:
         self._transport.close()

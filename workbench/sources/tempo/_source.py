@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 from workbench import schema
 from workbench.deadline import Deadline
 from workbench.errors import ConfigError, SourceAuthError, SourceError, SourceQueryError
-from workbench.sources import TraceSource, incomplete_reason, mark_incomplete, to_utc
+from workbench.sources import (TraceSource, incomplete_reason, mark_incomplete,
+                               source_identity, to_utc)
 from workbench.sources import conventions as conv
 from workbench.sources import otlp
 from workbench.sources import prices as prices_mod
@@ -151,6 +152,12 @@ class TempoSource(TraceSource):
 
     def __repr__(self) -> str:
         return f"TempoSource(url={self.url!r}, org_id={self.org_id!r})"
+
+    @property
+    def identity(self) -> str:
+        """``tempo:<host>:<hash of the URL and tenant>``: two tenants (or two Tempos behind
+        one host) are two sources."""
+        return source_identity("tempo", self.url, self.url, self.org_id)
 
     def close(self) -> None:
         self._transport.close()
