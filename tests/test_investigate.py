@@ -42,6 +42,24 @@ def test_the_injected_cause_is_the_top_suspect(cases, labels, name):
     assert f"data-top-suspect='{lab.cause_dimension}={lab.cause_value}" in inv.summary_html()
 
 
+def test_the_signal_explained_is_the_one_that_fired(cases):
+    """A primary signal that fired leads; where only another signal fired (a slow agent's
+    near-timeouts), that one is explained, not a timeout rate the table calls "ok"."""
+    import copy
+    import dataclasses
+
+    inv = copy.copy(cases["timeout_surge"])
+    fired = [f for f in inv.findings if f.status == "firing"]
+    assert "timeout_rate" in {f.signal for f in fired} and inv.primary == "timeout_rate"
+    near = [dataclasses.replace(f, signal="near_timeout_share") for f in fired
+            if f.signal == "timeout_rate"][:1]
+    weaker = dataclasses.replace(near[0], signal="latency_p95", severity="info")
+    inv.findings = [*near, weaker]
+    assert inv.primary == "near_timeout_share"  # the most urgent of those that fired
+    inv.findings = []
+    assert inv.primary == "timeout_rate"  # nothing fired: the runbook's primary signal
+
+
 def test_signal_table_judges_the_window_against_what_its_traffic_should_cost(cases, store,
                                                                              labels):
     inv, lab = cases["cost_spike"], labels["cost_spike"]
