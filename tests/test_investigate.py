@@ -212,8 +212,16 @@ def test_checklists_come_from_the_runbook_and_are_escaped(cases):
     rb = runbooks.load("timeout_surge")
     assert inv.steps("investigation") == rb.spec["investigation"]
     assert inv.steps("rollback") == rb.spec["rollback"]
+    # the mitigation fitted to the finding's first suspect leads, standing instead of the
+    # general one it repeats, as in the daily report and the post-mortem
+    lead = inv.lead
+    assert inv.steps("mitigations") == rb.mitigations(lead.suspects, lead.labels.get("agent"))
+    assert inv.steps("mitigations")[0] == rb.suspect_mitigation(
+        lead.suspects, lead.labels.get("agent"))
+    assert inv.steps("mitigations")[0].startswith(
+        f"Put a per-call timeout and a fallback on {lead.suspects[0].value}")
     html = inv.checklist_html("mitigations")
-    assert html.count("<li>") == len(rb.spec["mitigations"])
+    assert html.count("<li>") == len(rb.spec["mitigations"])  # one fitted, one replaced
     with pytest.raises(ConfigError, match="unknown checklist"):
         inv.steps("prayers")
 

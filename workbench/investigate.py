@@ -794,6 +794,10 @@ class Investigation:
         if section not in ("investigation", "mitigations", "rollback"):
             raise ConfigError(f"unknown checklist {section!r}: investigation, mitigations or "
                               "rollback")
+        if section == "mitigations" and (f := self.lead) is not None and self.fired_on():
+            # the one fitted to the finding's first suspect leads, as in the daily report and
+            # the post-mortem
+            return self.runbook.mitigations(f.suspects, f.labels.get("agent") or self.agent)
         return [str(s) for s in self.runbook.spec.get(section, [])]
 
     def checklist_html(self, section: str) -> str:
