@@ -207,7 +207,7 @@ def kpi_table(kpis: pd.DataFrame, found: Iterable[Finding] = ()) -> str:
         "USD/trace": [_num(x, ".4f") for x in kpis["cost_per_trace_usd"]],
         # of the traces a hallucination judge scored, often one agent's sample: "0.00%" alone
         # read as every answer of the day checked
-        "halluc. rate (of scored)": ["none scored" if n == 0 else f"{_pct(x)} of {n:,}"
+        "halluc. rate (of scored)": ["–" if n == 0 else f"{_pct(x)} of {n:,}"
                                      for x, n in zip(kpis["hallucination_rate"],
                                                      kpis["scored_traces"])],
         "flags": ["ANOMALOUS: " + ", ".join(sorted(set(flags[d]))) if d in flags else ""
