@@ -162,17 +162,18 @@ class Context:
         """Drop what cannot tell the scope's units apart: a value that nearly every unit held
         before and holds now (read as "release 0.7.5 (100 %)" or "model=gpt-4.1 (100 %)" it
         looks like a change that shipped), and the agent a finding is already scoped to. Where
-        the excess is split by the spans that spent it (cost, latency), a model or tool every
-        trace uses stays: its calls can be what changed. Of two suspects of one value with the
-        same units in the scope (``model=x`` and ``model=x in agent=a`` in agent a's finding),
-        the narrower is kept, in the better place: they say the same."""
+        the signal is made of what spans spent (cost, tokens, time, timeouts), a model or tool
+        every trace uses stays: its calls can be what changed; a score judges the trace's
+        answer as a whole, so there it goes too. Of two suspects of one value with the same
+        units in the scope (``model=x`` and ``model=x in agent=a`` in agent a's finding), the
+        narrower is kept, in the better place: they say the same."""
         cur_m, base_m = self._sides(self.judge.prepared(signal), start, end, group)
-        split = signal in spend.SPLIT_SIGNALS or signal in latency.SPLIT_SIGNALS
+        spans_spent = not SIGNALS[signal].scored
 
         def constant(s: Suspect) -> bool:
             if s.dimension == "agent" and not s.within:
                 return group != ALL and s.value == group
-            if split and s.dimension in _SPAN_DIMENSIONS:
+            if spans_spent and s.dimension in _SPAN_DIMENSIONS:
                 return False
             return not self._sets_apart(s, cur_m, base_m)
 
@@ -719,8 +720,8 @@ def insufficient(ctx: Context) -> Finding | None:
 
 # a value held by this share of the traces, in the window and in the baseline, tells none apart
 _EVERYWHERE = 0.95
-#: dimensions naming the spans a cost or latency excess is split by (:mod:`.spend`,
-#: :mod:`.latency`): a value every trace holds can still be the one whose calls changed
+#: dimensions naming spans (:mod:`.spend`, :mod:`.latency` split an excess by them): a value
+#: every trace holds can still be the one whose calls changed
 _SPAN_DIMENSIONS = ("model", "primary_model", "tool_name", "culprit_tool")
 
 #: version-like dimensions whose new values are judged on their own traffic (canary analysis)
