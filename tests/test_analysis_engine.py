@@ -458,7 +458,9 @@ def test_a_new_version_that_alone_carries_the_excess_is_named_first(books):
     assert (top.dimension, top.value, top.within) == ("prompt_version", "9",
                                                       {"prompt_name": "answer"})
     assert 0 < top.contribution < 1 and top.incident > 4 * top.baseline
-    assert ("model", "m") in {(x.dimension, x.value) for x in f.suspects[1:]}
+    # the model every trace ran before and runs now tells no trace apart: no suspect, though
+    # it explains the whole window's excess
+    assert [(x.dimension, x.value) for x in f.suspects[1:]] == [("prompt_version", "8")]
 
     # the hours around are a change of their own (at canary_alpha over the scan's 24 possible
     # edges): the window keeps them
@@ -478,7 +480,11 @@ def test_a_new_version_that_alone_carries_the_excess_is_named_first(books):
     found = [f for f in detect(books["hallucination_spike"], t, o, s, DAY0, DAY0 + D)
              if f.status == "firing" and f.signal == "hallucination_rate"]
     assert found and found[0].suspects
-    assert found[0].suspects[0].dimension != "prompt_version"
+    # what both go through (the model, the prompt every trace runs) tells no trace apart; both
+    # versions are listed, the new one not first, each far above what its traces expect
+    got = {x.value: x for x in found[0].suspects if x.dimension == "prompt_version"}
+    assert found[0].suspects[0].value != "9" and set(got) == {"8", "9"}
+    assert all(x.incident > 3 * x.baseline for x in got.values())
 
 
 def test_totals_are_the_sums_an_interval_divides(books):
@@ -580,6 +586,63 @@ def test_what_ran_before_and_runs_now_is_no_suspect_but_a_new_release_is(books):
     new = cost_suspects(schema.conform(obs.assign(release=obs["release"].where(~shipped, "2.0.0")),
                                        "observations"))
     assert ("release", "2.0.0") in new and ("environment", "production") not in new, new
+
+
+def test_a_hallucination_spike_names_no_value_every_trace_carries(books):
+    """The model and the prompt every scored trace ran before and runs now tell no trace
+    apart: after the new prompt version, nothing pads the list at "100 %"; its figures are its
+    own traces' rate and what the baseline expects of them."""
+    from workbench.analysis import detect
+
+    t, o, s = _release_day(around=0.06)
+    found = [f for f in detect(books["hallucination_spike"], t, o, s, DAY0, DAY0 + D)
+             if f.status == "firing" and f.signal == "hallucination_rate"]
+    assert found and found[0].labels == {"agent": "support"}, found
+    f = found[0]
+    assert [(x.dimension, x.value, x.within) for x in f.suspects] == [
+        ("prompt_version", "9", {"prompt_name": "answer"})]
+    # 35 % of version 9's scored traces hallucinate, against the agent's usual 6 %
+    bad = s.assign(bad=s["value"] > 0.5).set_index("trace_id")["bad"]
+    version = o.set_index("trace_id")["prompt_version"].astype(str)
+    when = o.set_index("trace_id")["start_time"]
+    mine = (version == "9") & (when >= f.start) & (when < f.end)
+    before = when < DAY0
+    top = f.suspects[0]
+    assert (f.start, f.end) == (DAY0 + 9 * H, DAY0 + 17 * H)
+    assert top.incident == pytest.approx(bad[mine.index[mine]].mean(), rel=1e-12)
+    assert top.incident == pytest.approx(0.34375, rel=1e-12)
+    assert top.baseline == pytest.approx(bad[before.index[before]].mean(), abs=0.005)
+
+
+def test_a_model_new_since_the_baseline_is_one_suspect_with_its_traces_figures(books):
+    """A model that replaced gpt-4o at 10:00 and costs three times as much: named once (not
+    also unscoped beside its agent's finding), and shown, like every row, as its traces' cost
+    per request against what the baseline expects of them: never $0 for "new"."""
+    from workbench.analysis import detect
+
+    def calls(t, in_window, rng):
+        return [("search_kb", "tool", None, 1.0, None),
+                ("route", "generation", "gpt-4.1-nano", 1.0,
+                 0.0004 * float(rng.lognormal(0, 0.2))),
+                ("answer", "generation", "gpt-4o-next" if in_window else "gpt-4o", 1.0,
+                 0.012 * (3.0 if in_window else 1.0) * float(rng.lognormal(0, 0.2)))]
+
+    obs = _agent_week(11, calls)
+    traces = schema.traces_from_observations(obs)
+    found = [f for f in detect(books["cost_spike"], traces, obs, None, DAY0, DAY0 + D)
+             if f.status == "firing" and f.signal == "cost_per_request"]
+    assert found and found[0].labels == {"agent": "triage"}, found
+    f = found[0]
+    assert [x.label for x in f.suspects] == ["model=gpt-4o-next in agent=triage",
+                                             "tool_name=search_kb in agent=triage"]
+    cost = obs.groupby("trace_id")["cost_usd"].sum()
+    when = obs.groupby("trace_id")["start_time"].min()
+    window = cost[(when >= f.start) & (when < f.end)]
+    for x in f.suspects:  # every trace of the window holds both: the finding's own figures
+        assert x.incident == pytest.approx(window.mean(), rel=1e-9)
+        assert x.incident == pytest.approx(0.03667385, rel=1e-6)
+        assert x.baseline == pytest.approx(f.baseline, rel=1e-9)
+        assert x.baseline == pytest.approx(cost[when < DAY0].mean(), rel=0.05)
 
 
 def _slow_model_day(slow: float) -> pd.DataFrame:

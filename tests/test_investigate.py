@@ -328,7 +328,9 @@ def test_an_agent_judged_for_groundedness_alone_is_explained_by_it(stacks):
     s = inv.summary()
     assert s["observed"] == table.loc["groundedness", "observed"] < 0.7
     assert s["baseline"] == table.loc["groundedness", "expected"] > 0.8
-    assert s["top_suspect"] == "model=text-embedding-3-large"
+    # the agent's finding names the model in it once: not also unscoped, the same traces
+    assert s["top_suspect"] == "model=text-embedding-3-large in agent=kb-rag"
+    assert inv.suspects()["suspect"].tolist().count("model=text-embedding-3-large") == 0
     n = int(table.loc["groundedness", "units"])
     # the finding's figures, said with its scope (here the agent over the whole window)
     assert inv.lead.labels == {"agent": "kb-rag"} and s["units"] == n
@@ -339,7 +341,8 @@ def test_an_agent_judged_for_groundedness_alone_is_explained_by_it(stacks):
     assert worst["score"].is_monotonic_increasing and (worst["score"] < 0.5).all()
     # all traffic: the signal that fired is the one explained, not a quiet one beside it
     assert whole.primary == "groundedness"
-    assert whole.suspects().iloc[0]["suspect"] == "model=text-embedding-3-large"
+    # (only kb-rag calls the embedder: the narrower of the two names of the same traces)
+    assert whole.suspects().iloc[0]["suspect"] == "model=text-embedding-3-large in agent=kb-rag"
 
 
 def test_a_partial_pull_is_said_and_no_all_clear(stacks):

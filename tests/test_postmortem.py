@@ -16,8 +16,9 @@ import pytest
 from workbench.alerts import Alert
 from workbench.alerts.spool import Entry, Spool
 from workbench.analysis import Judge
+from workbench.analysis.judge import ALL
 from workbench.errors import ConfigError
-from workbench.findings import Finding
+from workbench.findings import Finding, Suspect
 from workbench.redact import redactor
 from workbench.reports import postmortem as pm
 from workbench.reports.document import md_text
@@ -166,8 +167,21 @@ def test_the_primary_signal_is_printed_in_its_unit(written):
     assert f"cost_per_request {seen} against" in inc.event("Started").what
     assert inc.event("Peaked").what.startswith("cost_per_request $")
     causes = p.blocks("Root cause")[1].content
-    assert causes["in the incident"].str.startswith("$").all()
-    assert causes["in the baseline"].str.startswith("$").all()
+    assert list(causes.columns[3:5]) == ["cost_per_request of its traces",
+                                         "expected of its traces"]
+    assert causes["cost_per_request of its traces"].str.startswith("$").all()
+    assert causes["expected of its traces"].str.startswith("$").all()
+    # every candidate's figure is its own traces' cost per request over the changed hours
+    units, (a, b) = inc.inv.units, inc.changed
+    scope = ((units["time"] >= a) & (units["time"] < b)).to_numpy().copy()
+    if inc.group != ALL:
+        scope &= (units["agent"] == inc.group).to_numpy()
+    for c, shown in zip(inc.causes, causes["cost_per_request of its traces"]):
+        held = scope & in_slice(units, Suspect(c["dimension"], c["value"], 0.0,
+                                               within=c["within"]))
+        cost = np.nan_to_num(units["cost"].to_numpy(dtype="float64")[held])
+        assert c["incident"] == pytest.approx(cost.mean(), rel=1e-9)
+        assert shown == f"${c['incident']:.4g}"
     markdown = p.markdown()
     assert f"| cost\\_per\\_request | \\{seen} | \\{expected} expected" in markdown
     rate = written["timeout_surge"].blocks("Impact")[0].content.set_index("")

@@ -39,7 +39,11 @@ class Suspect:
     contribution: float
     """Share of the observed excess explained by this value (0..1)."""
     incident: float = float("nan")
+    """The signal over the window's units holding the value, in the signal's unit (cost per
+    request of its traces, hallucination rate of its scored traces)."""
     baseline: float = float("nan")
+    """What the baseline expects of those same units (for a value new since the baseline, of
+    its traffic as usual)."""
     within: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property

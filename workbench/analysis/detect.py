@@ -147,29 +147,52 @@ class Context:
         """Which dimension values explain ``signal``'s excess in ``[start, end)``: the
         attribution's ranking, money split by the model that spent it
         (:mod:`~workbench.analysis.spend`), and a new version that alone explains the change
-        first (:func:`_new_version_first`)."""
+        first (:func:`_new_version_first`); each with the figures of :meth:`_in_its_units`."""
         ranked = self._attribute(signal, start, end, group, top)
         if signal in spend.SPLIT_SIGNALS:
             ranked = self._by_spend(signal, start, end, group, ranked)
         elif signal in latency.SPLIT_SIGNALS:
             ranked = self._by_time(signal, start, end, group, ranked)
         ranked = _one_per_model(_new_version_first(self, signal, start, end, group, ranked))
-        return self._without_constants(signal, start, end, group, ranked)[:top]
+        ranked = self._without_constants(signal, start, end, group, ranked)[:top]
+        return self._in_its_units(signal, start, end, group, ranked)
 
     def _without_constants(self, signal: str, start: pd.Timestamp, end: pd.Timestamp,
                            group: str, ranked: list[Suspect]) -> list[Suspect]:
-        """Drop what cannot have changed: a release or environment that nearly every unit ran
-        before and runs now (read as "release 0.7.5 (100 %)" it looks like a release that
-        shipped), and the agent a finding is already scoped to. A model or tool every trace
-        uses stays: its calls can be what changed."""
+        """Drop what cannot tell the scope's units apart: a value that nearly every unit held
+        before and holds now (read as "release 0.7.5 (100 %)" or "model=gpt-4.1 (100 %)" it
+        looks like a change that shipped), and the agent a finding is already scoped to. Where
+        the signal is made of what spans spent (cost, tokens, time, timeouts), a model or tool
+        every trace uses stays: its calls can be what changed; a score judges the trace's
+        answer as a whole, so there it goes too. Of two suspects of one value with the same
+        units in the scope (``model=x`` and ``model=x in agent=a`` in agent a's finding), the
+        narrower is kept, in the better place: they say the same."""
         cur_m, base_m = self._sides(self.judge.prepared(signal), start, end, group)
+        spans_spent = not SIGNALS[signal].scored
 
         def constant(s: Suspect) -> bool:
             if s.dimension == "agent" and not s.within:
                 return group != ALL and s.value == group
-            return s.dimension in _IDENTITY_DIMENSIONS and not self._sets_apart(s, cur_m, base_m)
+            if spans_spent and s.dimension in _SPAN_DIMENSIONS:
+                return False
+            return not self._sets_apart(s, cur_m, base_m)
 
-        return [s for s in ranked if not constant(s)]
+        kept = [s for s in ranked if not constant(s)]
+        return _narrowest(kept, [in_slice(self.units, s)[cur_m | base_m] for s in kept])
+
+    def _in_its_units(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
+                      ranked: list[Suspect]) -> list[Suspect]:
+        """Every suspect's ``incident`` and ``baseline`` as one quantity, whatever ranked it:
+        the signal over the window's units holding the value (cost per request of its traces,
+        hallucination rate of its scored traces) and what the baseline expects of those same
+        units, as the judge computes a finding's own figures (:meth:`.judge.Judge.rows`). A
+        value new since the baseline is expected as its traffic's usual, never at $0."""
+        j = self.judge
+        out = []
+        for s in ranked:
+            iv = j.rows(signal, in_slice(self.units, s), start, end, group)
+            out.append(replace(s, incident=iv.observed, baseline=iv.expected))
+        return out
 
     def _sides(self, p: Any, start: pd.Timestamp, end: pd.Timestamp, group: str
                ) -> tuple[np.ndarray, np.ndarray]:
@@ -197,15 +220,7 @@ class Context:
         components = self.derived("components", lambda: latency.components(
             self.observations, self._trace_ids()))
         table = latency.component_excess(*components, cur_m, base_m)
-        out = latency.slowest_component_first(ranked, table)
-        if out is ranked:
-            return out
-        # shown as the signal is: its rate among the traces that made such calls
-        first, bad = out[0], _bad_values(p)
-        held = in_slice(self.units, first)
-        rates = [float(bad[held & m].mean()) if (held & m).any() else float("nan")
-                 for m in (cur_m, base_m)]
-        return [replace(first, incident=rates[0], baseline=rates[1]), *out[1:]]
+        return latency.slowest_component_first(ranked, table)
 
     def _by_spend(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
                   ranked: list[Suspect]) -> list[Suspect]:
@@ -378,6 +393,25 @@ def _one_per_model(ranked: list[Suspect]) -> list[Suspect]:
     for s in ranked:
         if not any(twins(k, s) for k in out):
             out.append(s)
+    return out
+
+
+def _narrowest(ranked: list[Suspect], units: list[np.ndarray]) -> list[Suspect]:
+    """``ranked`` with each suspect that a narrower one of the same value repeats (the same
+    ``units`` in the scope, the same share: ``model=x`` beside ``model=x in agent=a``) replaced
+    by it, each suspect once."""
+    def narrower(k: int, i: int) -> bool:
+        a, b = ranked[k], ranked[i]
+        return ((a.dimension, a.value) == (b.dimension, b.value)
+                and a.within.items() > b.within.items()
+                and np.isclose(a.contribution, b.contribution, rtol=1e-9, atol=1e-12)
+                and np.array_equal(units[k], units[i]))
+
+    out: list[Suspect] = []
+    for i, s in enumerate(ranked):
+        best = next((ranked[k] for k in range(len(ranked)) if narrower(k, i)), s)
+        if not any(x is best for x in out):
+            out.append(best)
     return out
 
 
@@ -686,8 +720,9 @@ def insufficient(ctx: Context) -> Finding | None:
 
 # a value held by this share of the traces, in the window and in the baseline, tells none apart
 _EVERYWHERE = 0.95
-#: dimensions that name what ran, not how it behaved: unchanged, they explain nothing
-_IDENTITY_DIMENSIONS = ("release", "environment")
+#: dimensions naming spans (:mod:`.spend`, :mod:`.latency` split an excess by them): a value
+#: every trace holds can still be the one whose calls changed
+_SPAN_DIMENSIONS = ("model", "primary_model", "tool_name", "culprit_tool")
 
 #: version-like dimensions whose new values are judged on their own traffic (canary analysis)
 RELEASE_DIMENSIONS = ("prompt_version", "model", "release")

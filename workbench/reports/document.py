@@ -22,7 +22,8 @@ from workbench.redact import Redactor
 from workbench.safehtml import escape, mathsafe
 
 __all__ = ["Block", "Code", "Link", "fmt_duration", "fmt_p", "fmt_ratio", "fmt_time",
-           "fmt_excess_usd", "fmt_usd", "fmt_value", "html", "markdown", "md_text", "para"]
+           "fmt_excess_usd", "fmt_usd", "fmt_value", "html", "markdown", "md_text", "para",
+           "suspect_columns"]
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,13 @@ def fmt_value(x: float | None, unit: str = "") -> str:
     if unit in ("", "ratio", "score"):
         return sign + digits
     return f"{sign}{digits} {unit}"
+
+
+def suspect_columns(signal: str) -> tuple[str, str]:
+    """The headers of a suspect's two figures (:class:`workbench.findings.Suspect`): the
+    signal over the window's traces holding the value, and what the baseline expects of those
+    same traces; printed with :func:`fmt_value` in the signal's unit."""
+    return f"{signal} of its traces", "expected of its traces"
 
 
 def fmt_usd(x: float | None) -> str:

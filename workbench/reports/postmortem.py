@@ -31,7 +31,8 @@ from workbench.investigate import investigate
 from workbench.redact import Redactor, redactor
 from workbench.reports import document as doc
 from workbench.reports.document import (Block, Code, Link, fmt_duration, fmt_excess_usd, fmt_p,
-                                        fmt_ratio, fmt_time, fmt_usd, fmt_value, para)
+                                        fmt_ratio, fmt_time, fmt_usd, fmt_value, para,
+                                        suspect_columns)
 from workbench.reports.incident import Incident, examine
 from workbench.reports.postmortem_notes import ActionItem, Notes, load_notes
 from workbench.reports.runbook import incident_stem
@@ -252,16 +253,19 @@ class PostMortem:
             why = ("no changed hours to explain" if inc.changed is None else
                    "no dimension value explains an excess over the baseline")
             return [para(f"No root-cause candidate: {why}.")]
-        unit = self._unit(inc.impact["primary"]["signal"])
+        signal = inc.impact["primary"]["signal"]
+        unit = self._unit(signal)
         rows = [(c["rank"], c["suspect"], f"{c['contribution']:.0%}",
                  fmt_value(c["incident"], unit), fmt_value(c["baseline"], unit),
                  ", ".join(c["traces"]) or "–") for c in inc.causes]
-        return [para(f"Candidates from attribution of the excess {inc.impact['primary']['signal']}"
-                     " over the changed hours, the most specific explaining value first; "
-                     "evidence: the worst traces of the window in each candidate's slice."),
+        return [para(f"Candidates from attribution of the excess {signal} over the changed "
+                     "hours, the most specific explaining value first; beside each, "
+                     f"{signal} over the changed hours' traces holding it and what the "
+                     "baseline expects of those same traces; evidence: the worst traces of "
+                     "the window in each candidate's slice."),
                 Block("table", pd.DataFrame(rows, columns=[
-                    "rank", "candidate", "share of the excess", "in the incident",
-                    "in the baseline", "evidence traces"]))]
+                    "rank", "candidate", "share of the excess", *suspect_columns(signal),
+                    "evidence traces"]))]
 
     @staticmethod
     def _written_or_suggested(written: list[str] | None, suggested: list[str]) -> list[Block]:
