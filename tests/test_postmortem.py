@@ -186,7 +186,7 @@ def test_the_primary_signal_is_printed_in_its_unit(written):
     assert f"| cost\\_per\\_request | \\{seen} | \\{expected} expected" in markdown
     rate = written["timeout_surge"].blocks("Impact")[0].content.set_index("")
     assert rate.loc["timeout_rate", "value"] == \
-        f"{written['timeout_surge'].incident.impact['primary']['observed']:.4g}"
+        f"{100 * written['timeout_surge'].incident.impact['primary']['observed']:.4g}%"
 
 
 def test_timeout_surge_impact_counts_timeouts_and_the_slo_budget_they_burnt(written, labels):

@@ -353,7 +353,7 @@ def test_findings_table_prints_figures_in_their_unit_and_missing_ones_as_a_dash(
     cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td>(.*?)</td>", out, re.S)]
     assert "$0.1137" in cells and "$0.03918" in cells
     assert "– ratio" not in out and not any(c.lower() in ("nan", "inf") for c in cells)
-    assert "0.05" in cells and "new" in cells
+    assert "5%" in cells and "new" in cells  # a share, as a percentage
 
 
 def test_failing_source_degrades_the_report_and_alerts(week, tmp_path):
@@ -805,10 +805,11 @@ def test_daily_check_rows_name_the_median_and_the_days_expected_value(week):
     head = table[0]
     assert head[4:10] == ["observed", "baseline", "ratio", f"{row.baseline_days}-day median",
                           "ratio to median", "expected for the day's traffic"]
-    assert table[1][4:10] == ["0.2", "0.07", "2.86", "–", "–", "–"]
+    assert table[1][4:10] == ["20%", "7%", "2.86", "–", "–", "–"]
+    pct = lambda x: f"{100 * x:.4g}%"  # noqa: E731  a share, as every table prints it
     assert table[2][4:10] == [
-        f"{row.value:.4g}", "–", "–", f"{row.baseline:.4g}", f"{row.value / row.baseline:.2f}",
-        f"{row.expected:.4g} (hallucination_rate {row.observed:.4g})"]
+        pct(row.value), "–", "–", pct(row.baseline), f"{row.value / row.baseline:.2f}",
+        f"{pct(row.expected)} (hallucination_rate {pct(row.observed)})"]
     # a table of hourly findings alone has no empty daily columns
     alone = _cells(html._table(html._findings_frame([hourly], rep.checks)))[0]
     assert "ratio to median" not in alone and "baseline" in alone

@@ -35,7 +35,7 @@ from workbench.analysis.signals import SCORE_SIGNALS, score_notes
 from workbench.deadline import Deadline, active_deadline
 from workbench.errors import ConfigError
 from workbench.findings import SEVERITIES, Finding
-from workbench.reports.document import fmt_p, fmt_ratio, fmt_value
+from workbench.reports.document import fmt_p, fmt_ratio, fmt_value, suspect_columns
 from workbench.runbooks import Runbook
 from workbench.sources import (TraceSource, incomplete_reason, open_trace_source, pulling,
                                to_window)
@@ -631,6 +631,10 @@ class Investigation:
         # a signal whose name is not what it measures says what it is: latency_p95 is a share
         # of slow traces, not seconds ("ratio 0.11" beside it read as a p95 of 0.11 s)
         labels = [self.runbook.signal(n).get("label") for n in table["signal"]]
+        # each figure in its signal's unit, as the daily report and the post-mortem print it
+        units = [str(self.runbook.signal(n).get("unit", "")) for n in table["signal"]]
+        for col in ("observed", "expected"):
+            table[col] = [fmt_value(x, u) for x, u in zip(table[col], units)]
         table["signal"] = [f"{n} ({label[:1].lower()}{label[1:]})" if label else n
                            for n, label in zip(table["signal"], labels)]
         return html_table(table.drop(columns=["compare"]).rename(
@@ -737,8 +741,14 @@ class Investigation:
         if table.empty:
             return (f"<p>No excess of {_e(self.primary)} over what the baseline expects in this "
                     "window: nothing to attribute.</p>")
+        signal = self.attribution_scope[0]
+        unit = str(self.runbook.signal(signal).get("unit", ""))
+        seen, expected = suspect_columns(signal)
         shown = html_table(table.drop(columns=["suspect"]).assign(
-            contribution=table["contribution"].map("{:.0%}".format)))
+            contribution=table["contribution"].map("{:.0%}".format),
+            incident=[fmt_value(x, unit) for x in table["incident"]],
+            baseline=[fmt_value(x, unit) for x in table["baseline"]]).rename(
+            columns={"incident": seen, "baseline": expected}))
         if self.fired_on():
             return self.attribution_note + shown
         return (f"<p data-not-significant='1'>{self.NOT_SIGNIFICANT} in {_e(self.primary)}: "

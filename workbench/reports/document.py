@@ -160,9 +160,14 @@ def fmt_time(ts: pd.Timestamp | None) -> str:
 def fmt_value(x: float | None, unit: str = "") -> str:
     """A signal's value as every document prints it: 4 significant digits (10,000 or more in
     full, never 1.235e+04), in the signal's ``unit`` where one is worth saying: ``$0.1137``
-    (USD), ``$12.5/h`` (USD/h), ``8.214 s``; a ratio or a score bare; "–" when missing."""
+    (USD), ``$12.5/h`` (USD/h), ``8.214 s``; a ratio (a share of traces) as a percentage,
+    ``8.209%`` (a bare "1" read as one trace, not all of them); a score bare; "–" when
+    missing."""
     if x is None or not np.isfinite(x):
         return "–"
+    if unit == "ratio":
+        pct = 100 * x
+        return f"{pct:,.0f}%" if abs(pct) >= 1e4 else f"{pct:.4g}%"
     digits = f"{abs(x):,.0f}" if abs(x) >= 1e4 else f"{abs(x):.4g}"
     sign = "-" if x < 0 else ""
     if unit in ("USD", "USD/h"):

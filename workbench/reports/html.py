@@ -234,11 +234,13 @@ def _ratio(x: float) -> str:
     return "new" if np.isinf(x) else _num(x, ".2f")
 
 
-def _expected(row: dict | None) -> str:
-    """The check's primary signal against what the day's traffic expects of it."""
+def _expected(row: dict | None, unit: str = "") -> str:
+    """The check's primary signal against what the day's traffic expects of it, in the unit
+    of the finding's own figures."""
     if row is None or not row.get("signal") or not np.isfinite(row.get("expected", np.nan)):
         return "–"
-    return f"{fmt_value(row['expected'])} ({row['signal']} {fmt_value(row['observed'])})"
+    return (f"{fmt_value(row['expected'], unit)} ({row['signal']} "
+            f"{fmt_value(row['observed'], unit)})")
 
 
 def _findings_frame(found: list[Finding], checks: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -263,7 +265,7 @@ def _findings_frame(found: list[Finding], checks: pd.DataFrame | None = None) ->
         "ratio": [_ratio(f.ratio) if h else "–" for f, h in zip(found, hourly)],
         median: ["–" if h else fmt_value(f.baseline, f.unit) for f, h in zip(found, hourly)],
         "ratio to median": ["–" if h else _ratio(f.ratio) for f, h in zip(found, hourly)],
-        "expected for the day's traffic": [_expected(r) for r in rows],
+        "expected for the day's traffic": [_expected(r, f.unit) for r, f in zip(rows, found)],
         "suspects": ["; ".join(f"{s.label} ({s.contribution:.0%})"
                                for s in f.suspects[:3]) for f in found],
         "summary": [f.summary for f in found],

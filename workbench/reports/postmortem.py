@@ -501,7 +501,12 @@ class PostMortem:
             "timeline": [{"event": e.name, "at": e.at, "utc": None if e.at is None
                           else fmt_time(e.at), "what": e.what, "from": e.basis}
                          for e in inc.timeline],
-            "detected_by": inc.detected_by, "impact": inc.impact, "root_cause": inc.causes,
+            "detected_by": inc.detected_by,
+            # the first alert recorded after the incident had ended (a report run after the
+            # fact): no detection, but the alert the reader may have seen
+            "alert_after_the_fact": None if inc.late_alert is None or inc.detected_by else {
+                "alertname": inc.late_alert[1], "delivered_at": inc.late_alert[0]},
+            "impact": inc.impact, "root_cause": inc.causes,
             "data_notes": self.data_notes(),
             "contributing_factors": self.factors(), "went_well": self.went_well(),
             "went_badly": self.went_badly(),
