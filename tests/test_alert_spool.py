@@ -160,6 +160,27 @@ def test_a_rerun_never_sends_twice_to_a_receiver_that_does_not_dedupe(tmp_path):
     assert len(later.sent) == 1 and len(lines(sink)) == 2
 
 
+def test_two_projects_same_alert_are_two_occurrences_one_project_again_is_not(tmp_path):
+    """The spool is the machine's: project B's alert with the labels and hour of project A's
+    is B's to deliver, not "already delivered"; B's own rerun is."""
+    def of(source_id):
+        return Alert.from_finding(Finding(
+            runbook="cost_spike", signal="cost_per_request", severity="page", start=T0,
+            end=T0 + pd.Timedelta(hours=1), observed=3.0, baseline=1.0, summary="x",
+            labels={"agent": "support"}), source_id=source_id)
+
+    a, b = of("langfuse:cloud.langfuse.com:aaaaaaaaaaaa"), of("local:bbbbbbbbbbbb")
+    assert a.fingerprint == b.fingerprint  # the same labels: Alertmanager's identity
+    spool, sink = tmp_path / "spool.jsonl", tmp_path / "alerts.jsonl"
+    assert send([a], str(sink), spool=spool).sent == [a]
+    other = send([b], str(sink), spool=spool)
+    assert other.sent == [b] and other.skipped == []
+    again = send([b], str(sink), spool=spool)
+    assert again.sent == [] and again.skipped == [b]
+    assert [r["annotations"]["source_id"] for r in lines(sink)] == [
+        "langfuse:cloud.langfuse.com:aaaaaaaaaaaa", "local:bbbbbbbbbbbb"]
+
+
 def test_receivers_that_dedupe_get_every_send(probe, tmp_path):
     spool = tmp_path / "spool.jsonl"
     register_sink("alertmanager+probe://", __name__, "_Probe")

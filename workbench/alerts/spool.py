@@ -83,14 +83,18 @@ def _parse(ts: str) -> dt.datetime:
     return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
 
 
-def entry_key(sink: str, alert: Alert) -> tuple[str, str, str, str]:
-    """One alert *occurrence* at one sink: sink, fingerprint, start, firing/resolved.
+def entry_key(sink: str, alert: Alert) -> tuple[str, str, str, str, str]:
+    """One alert *occurrence* at one sink: sink, fingerprint, start, firing/resolved, and the
+    data it was judged on.
 
     The start is part of it because a fingerprint names an incident kind (runbook, signal,
     labels): the same kind a week later is a new occurrence and must reach the receiver again.
+    The source is, because the spool is the machine's: two projects' alerts with the same
+    labels and hour are two occurrences, and the second is no duplicate of the first.
     """
     state = "resolved" if _RESOLVED_AT in alert.annotations else "firing"
-    return (sink, alert.fingerprint, alert.starts_at, state)
+    return (sink, alert.fingerprint, alert.starts_at, state,
+            alert.annotations.get("source_id", ""))
 
 
 def sink_dedupes(sink: str) -> bool:
@@ -113,7 +117,7 @@ class Entry:
         return cls(id=uuid.uuid4().hex, sink=sink, alert=alert, spooled_at=_iso(now or _now()))
 
     @property
-    def key(self) -> tuple[str, str, str, str]:
+    def key(self) -> tuple[str, str, str, str, str]:
         return entry_key(self.sink, self.alert)
 
     def to_json(self) -> str:
@@ -243,13 +247,14 @@ class Spool:
             return []
         return [e for f in sorted(self.inbox.glob("*.jsonl")) for e in self._entries(f)]
 
-    def ledger(self) -> dict[tuple[str, str, str, str], dict[str, Any]]:
+    def ledger(self) -> dict[tuple[str, str, str, str, str], dict[str, Any]]:
         """The last outcome per occurrence, within :attr:`ledger_ttl`."""
         horizon = _now() - self.ledger_ttl
         out = {}
         for rec in self._read_lines(self.ledger_path):
             try:
-                key = (rec["sink"], rec["fingerprint"], rec["starts_at"], rec["state"])
+                key = (rec["sink"], rec["fingerprint"], rec["starts_at"], rec["state"],
+                       rec.get("source_id", ""))
                 if _parse(rec["at"]) >= horizon:
                     out[key] = rec
             except (KeyError, TypeError, ValueError):
@@ -388,7 +393,7 @@ class Spool:
     def _record(self, outcomes: list[tuple[Entry, str, str]], now: dt.datetime) -> None:
         ledger = self.ledger()
         for e, outcome, note in outcomes:
-            sink, fp, starts_at, state = e.key
+            sink, fp, starts_at, state, _ = e.key
             rec = {"sink": sink, "fingerprint": fp, "starts_at": starts_at, "state": state,
                    "outcome": outcome, "at": _iso(now), "alertname": e.alert.labels.get(
                        "alertname", "")}
