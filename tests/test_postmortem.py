@@ -615,6 +615,18 @@ def test_another_agents_latency_budget_is_no_caveat_of_one_agents_incident(writt
     inv = dataclasses.replace(p.incident.inv, view=view, notes=[other, mine])
     noted = dataclasses.replace(p, incident=dataclasses.replace(p.incident, inv=inv))
     assert noted.data_notes() == [mine]
+    # on all traffic, several slow agents' notes are the one line the daily report says
+    from workbench.analysis.signals import Budgets
+
+    both = Budgets(derived={"planner-agent": 40.0, "tool-agent": 30.0},
+                   over={"planner-agent": 0.94, "tool-agent": 0.9},
+                   notes_by_agent={"planner-agent": other, "tool-agent": mine})
+    units.attrs = {**units.attrs, "budgets": both}
+    view = dataclasses.replace(p.incident.inv.view, units=units)
+    inv = dataclasses.replace(p.incident.inv, view=view, notes=["traffic set aside", other, mine])
+    whole = dataclasses.replace(p, incident=dataclasses.replace(p.incident, inv=inv, group=ALL))
+    assert whole.data_notes() == ["traffic set aside", *both.notes]
+    assert len(both.notes) == 1 and "planner-agent 40 s (94% past)" in both.notes[0]
 
 
 def test_a_new_version_only_its_own_test_finds_is_still_detected():

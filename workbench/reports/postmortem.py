@@ -118,9 +118,17 @@ class PostMortem:
         budget is no caveat of one agent's incident (the investigation, run on all traffic
         before the findings named the agent, carries every agent's)."""
         inc = self.incident
-        budgets = getattr(inc.inv.units.attrs.get("budgets"), "notes_by_agent", {})
+        held = inc.inv.units.attrs.get("budgets")
+        budgets = getattr(held, "notes_by_agent", {})
         others = {n for a, n in budgets.items() if inc.group != ALL and a != inc.group}
-        return [n for n in inc.inv.notes if n not in inc.problems and n not in others]
+        notes = [n for n in inc.inv.notes if n not in inc.problems and n not in others]
+        said = [n for n in notes if n in budgets.values()]
+        if len(said) > 1 and getattr(held, "notes", None):
+            # several slow agents' notes on all traffic: the one line the daily report says
+            first = notes.index(said[0])
+            notes = [n for n in notes if n not in said]
+            notes[first:first] = list(held.notes)
+        return notes
 
     def _what_happened(self) -> list[Block]:
         inc = self.incident
