@@ -104,6 +104,12 @@ def test_each_demo_incident_has_its_timeline_impact_and_cause(written, labels, n
     # no alert in the ledger: the first hour an hourly check would have alerted, said so
     assert lab.start < times["Detected"] <= lab.end and inc.detected_by is None
     assert "an hourly check would have alerted" in inc.event("Detected").what
+    # ... and "what went badly" claims no detection nobody made
+    assert not any(x.startswith("Detected ") for x in p.went_badly())
+    delay = times["Detected"] - times["Started"]
+    if delay > pm._PROMPT:
+        assert (f"An hourly check would have alerted {pm.fmt_duration(delay)} after the change "
+                "started.") in p.went_badly()
     assert inc.window == (lab.start, lab.end)
     # impact: the judge's numbers over the incident's hours, in the incident's agent
     j, units = inc.inv.judge, inc.inv.units

@@ -161,8 +161,8 @@ class PostMortem:
         text = (f"{name.capitalize()}{scope} {verb} {fmt_value(pr['observed'], unit)} against "
                 f"{fmt_value(pr['expected'], unit)} expected for the same traffic "
                 f"({fmt_ratio(pr['observed'], pr['expected'])}, {fmt_p(pr['p_value'])}) from "
-                f"{fmt_time(inc.started)} {until}. In those hours: {im['requests']:,} requests from "
-                f"{users}; timeouts: {im['timeouts']:,}; errors: {im['errors']:,}; excess "
+                f"{fmt_time(inc.started)} {until}. In those hours: {im['requests']:,} requests "
+                f"from {users}; timeouts: {im['timeouts']:,}; errors: {im['errors']:,}; excess "
                 f"cost: {fmt_excess_usd(im['excess_cost_usd'])}.")
         if inc.causes:
             top = inc.causes[0]
@@ -346,8 +346,11 @@ class PostMortem:
             out.append("No alert of this runbook was recorded as delivered for the incident.")
         if inc.detected is not None and inc.started is not None and not late and \
                 inc.detected - inc.started > _PROMPT:
-            out.append(f"Detected {fmt_duration(inc.detected - inc.started)} after the change "
-                       "started.")
+            delay = fmt_duration(inc.detected - inc.started)
+            # with no alert delivered, the time is the one an hourly check would have alerted
+            # at: "Detected" there claimed a detection nobody made
+            out.append(f"Detected {delay} after the change started." if inc.detected_by else
+                       f"An hourly check would have alerted {delay} after the change started.")
         if inc.changed is not None and inc.resolved is None:
             out.append("Not back to baseline when the data ends.")
         return out
