@@ -568,6 +568,11 @@ class Investigation:
         finding (4.11x, p=0.0002 in one agent) must not read as an all-clear."""
         if self.firing:
             return None
+        if "leading_change" not in self._cache:  # the summary JSON and its HTML both say it
+            self._cache["leading_change"] = self._leading_change()
+        return self._cache["leading_change"]
+
+    def _leading_change(self) -> dict[str, Any] | None:
         best = None
         for name in self.signal_names:
             up = self.runbook.signal(name).get("direction", "up") != "down"

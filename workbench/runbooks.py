@@ -144,15 +144,16 @@ class Runbook:
         return entry["say"].format_map(_mitigation_fields(
             str(top.value), top.within.get("agent") or agent, top.within.get("prompt_name")))
 
-    def mitigations(self, suspects: Sequence[Any] = (), agent: str | None = None) -> list[str]:
-        """The mitigation fitted to the first suspect, then the runbook's general ones, less
-        the general one it stands ``instead_of`` ("Pin the previous prompt version." after
-        "Pin prompt answer back to the version before 8" says the same thing twice)."""
+    def mitigations(self, suspects: Sequence[Any] = (), agent: str | None = None,
+                    general: int | None = None) -> list[str]:
+        """The mitigation fitted to the first suspect, then the runbook's general ones (the
+        first ``general`` of them, default all), less the general one it stands ``instead_of``
+        ("Pin the previous prompt version." after "Pin prompt answer back to the version
+        before 8" says the same thing twice)."""
         fitted = self.suspect_mitigation(suspects, agent)
-        if fitted is None:
-            return [str(m) for m in self.spec.get("mitigations", [])]
-        replaced = self._fitted(suspects)["instead_of"]
-        return [fitted] + [str(m) for m in self.spec.get("mitigations", []) if m != replaced]
+        replaced = None if fitted is None else self._fitted(suspects)["instead_of"]
+        rest = [str(m) for m in self.spec.get("mitigations", []) if m != replaced]
+        return ([fitted] if fitted is not None else []) + rest[:general]
 
     def _fitted(self, suspects: Sequence[Any]) -> dict[str, str | None] | None:
         if not suspects:

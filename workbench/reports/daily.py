@@ -361,8 +361,7 @@ class DailyReport:
             "runbook_url": links.runbook_url(rb.name, rb.notebook),
             "investigation": [str(s) for s in rb.spec.get("investigation", [])[:NEXT_STEPS]],
             # the one for the kind of cause the finding names first, then the runbook's
-            "mitigations": rb.mitigations(f.suspects, agent)[
-                :NEXT_STEPS + (rb.suspect_mitigation(f.suspects, agent) is not None)],
+            "mitigations": rb.mitigations(f.suspects, agent, general=NEXT_STEPS),
             "runbook_command": links.runbook_command(rb.name, *window),
             "postmortem_command": links.postmortem_command(rb.name, *window),
         }
