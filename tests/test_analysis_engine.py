@@ -794,6 +794,44 @@ def test_a_small_agent_beside_cheaper_ones_is_judged_on_its_own_spread(books):
     assert j2.scan("cost_per_request", "crew") == [] and j2.scan("cost_per_request") == []
 
 
+def test_a_score_with_rare_low_values_is_judged_as_far_as_its_spread_is_known(books):
+    """A judge's groundedness: mostly 0.75-1, now and then a hallucinated answer near 0.2. One
+    day of baseline with 2 of those in 240 says little of how far the mean swings: a few
+    hours holding their usual share of them is no spike, while answers all losing grounding,
+    or a quarter of six hours' answers hallucinated, still are."""
+    rows = [r for r in traffic(8, 10, agent="rag", seed=9) if r["start_time"] >= DAY0 - D]
+    u = units(rows)
+    rng = np.random.default_rng(3)
+    g = 0.75 + 0.25 * rng.beta(5, 2, len(u))
+    t = u["time"]
+    day = (t >= DAY0).to_numpy()
+    base_rows, day_rows = np.flatnonzero(~day), np.flatnonzero(day)
+    # 2 low in the baseline's 240, 6 in the judged day's 240: four of them by chance in 13
+    low = np.concatenate([base_rows[[40, 170]], day_rows[[40, 118, 122, 126, 131, 200]]])
+    g[low] = rng.uniform(0.1, 0.3, len(low))
+    spike = ((t >= DAY0 + 12 * H) & (t < DAY0 + 18 * H)).to_numpy()
+    bad = spike & (rng.random(len(u)) < 0.25)
+
+    def scan(scores):
+        j = Judge(books["hallucination_spike"], u.assign(groundedness=scores), DAY0, DAY0 + D)
+        return j, j.scan("groundedness")
+
+    j, found = scan(g)
+    assert found == []
+    # the baseline's spread rests on its two low scores: worth far fewer than 239 degrees of
+    # freedom, and the 13 traces' shift is judged against a t with that many
+    cap = j.prepared("groundedness").df_cap["rag"]
+    assert 3 < cap < 20
+    iv = j.interval("groundedness", DAY0 + 11 * H, DAY0 + 14 * H)
+    assert iv.observed < 0.85 < 0.9 < iv.expected and 1e-5 < iv.p_value < 1e-2
+    _, (drop,) = scan(np.where(day, g - 0.1, g))
+    assert (drop.start, drop.end, drop.units) == (DAY0, DAY0 + D, 240)
+    assert drop.p_value < 1e-7 and drop.severity is not None
+    _, (spiked,) = scan(np.where(bad, rng.uniform(0.1, 0.3, len(u)), g))
+    assert DAY0 + 11 * H <= spiked.start and spiked.end <= DAY0 + 19 * H
+    assert spiked.p_value < 1e-7 and spiked.severity == "page"
+
+
 def test_a_segment_the_baseline_never_saw_keeps_the_spread_between_segments(books):
     """A new agent is expected at the level of all traffic; how far agents' levels lie apart
     stays in its variance (a $0.04 agent showing up is no cost spike by itself)."""

@@ -157,6 +157,7 @@ class _Prepared:
     weight: np.ndarray  # denominator of the displayed value (1, or tokens)
     expectation: Expectation
     phi: dict[str, float] = field(default_factory=dict)
+    df_cap: dict[str, float] = field(default_factory=dict)
 
 
 class Judge:
@@ -248,6 +249,8 @@ class Judge:
         p = _Prepared(spec=spec, mask=mask, y=np.nan_to_num(y), e=exp.expected, v=exp.variance,
                       shown=shown, shown_e=shown_exp, weight=weight, expectation=exp)
         p.phi = self._dispersion(p)
+        if kind == "mean":
+            p.df_cap = self._tail_df(p)
         return p
 
     def _group_mask(self, group: str) -> np.ndarray:
@@ -297,6 +300,35 @@ class Judge:
             out[group] = stats.overdispersion(o, e, v)
         return out
 
+    def _tail_df(self, p: _Prepared) -> dict[str, float]:
+        """Per group, how many degrees of freedom the baseline's spread of a mean is worth.
+
+        A sample variance is as reliable as the tails allow: where a few units lie far out (a
+        judge's scores, mostly high with the odd hallucinated answer near zero) it swings with
+        how many of them the baseline happened to hold, ``2 / (2 / (m - 1) + kurtosis / m)``
+        degrees of freedom instead of ``m - 1``. The t test takes no more than that, so a window
+        that holds its usual share of them is not a shift; a signal without such tails (a
+        lognormal cost in log space) keeps the window's ``n - 1``."""
+        out = {}
+        used = p.expectation.used
+        r = p.y - p.e
+        for group in self.groups():
+            rb = r[used & self._group_mask(group)]
+            m = len(rb)
+            s2 = float(np.mean(rb ** 2)) if m else 0.0
+            if m < 4 or s2 <= 0:
+                out[group] = np.inf
+                continue
+            kurtosis = max(float(np.mean(rb ** 4)) / s2 ** 2 - 3.0, 0.0)
+            out[group] = 2.0 / (2.0 / (m - 1.0) + kurtosis / m)
+        return out
+
+    def _df(self, p: _Prepared, group: str, n):
+        """A mean's t test's degrees of freedom over ``n`` units (None for other kinds)."""
+        if p.spec.kind != "mean":
+            return None
+        return np.minimum(np.asarray(n, dtype="float64") - 1.0, p.df_cap.get(group, np.inf))
+
     # -- judging ------------------------------------------------------------------------------
     def groups(self) -> list[str]:
         """All traffic, then every agent with units in the window."""
@@ -334,7 +366,8 @@ class Judge:
         phi = p.phi.get(group, 1.0)
         kind = p.spec.kind
         pv = stats.p_upper(kind, o, e, n=w if kind != "mean" else n,
-                           variance=v if kind == "mean" else None, phi=phi)
+                           variance=v if kind == "mean" else None, phi=phi,
+                           df=self._df(p, group, n))
         llr = stats.llr(kind, o, e, n=w, variance=v if kind == "mean" else None, phi=phi)
         return [self._verdict(signal, group, a, b, *x, phi=phi, tested=(float(pv[i]),
                                                                          float(llr[i])))
@@ -374,7 +407,8 @@ class Judge:
         sig = self.runbook.signal(signal)
         kind = p.spec.kind
         pv = float(stats.p_upper(kind, o, e, n=w if kind != "mean" else n,
-                                 variance=v if kind == "mean" else None, phi=phi)) \
+                                 variance=v if kind == "mean" else None, phi=phi,
+                                 df=self._df(p, group, n))) \
             if tested is None else tested[0]
         observed = so / w if w > 0 else float("nan")
         expected = se / w if w > 0 else float("nan")
@@ -416,7 +450,8 @@ class Judge:
         phi = p.phi.get(group, 1.0)
         kind = p.spec.kind
         pv = stats.p_upper(kind, o, e, n=w if kind != "mean" else n,
-                           variance=v if kind == "mean" else None, phi=phi)
+                           variance=v if kind == "mean" else None, phi=phi,
+                           df=self._df(p, group, n))
         enough = (n >= self.min_units) & ((o >= self.min_events) if kind != "mean" else True)
         cand = np.flatnonzero((pv <= self.alpha) & enough)
         if not len(cand):
@@ -457,7 +492,8 @@ class Judge:
                 n, o, e, v, so, se, w = _sums(p, m)
                 pv = stats.p_upper(p.spec.kind, o, e, n=w if p.spec.kind != "mean" else n,
                                    variance=v if p.spec.kind == "mean" else None,
-                                   phi=p.phi.get(interval.group, 1.0))
+                                   phi=p.phi.get(interval.group, 1.0),
+                                   df=self._df(p, interval.group, n))
                 ok = n >= self.min_units and (p.spec.kind == "mean" or o >= self.min_events)
                 if pv <= self.alpha and ok:
                     return length * self.bucket
@@ -531,7 +567,7 @@ class Judge:
         would call significant (at ``alpha``, default ``evaluation.alpha``)."""
         if n < 2:
             return float("inf")
-        t = float(special.stdtrit(n - 1.0, 1 - (self.alpha if alpha is None else alpha)))
+        t = float(special.stdtrit(float(self._df(p, group, n)), 1 - (self.alpha if alpha is None else alpha)))
         return float(t * np.sqrt(max(v, 0.0) * p.phi.get(group, 1.0)) / n)
 
     def baseline_coverage(self) -> pd.Timedelta:

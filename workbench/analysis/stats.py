@@ -10,8 +10,9 @@ variance of O under the baseline (V). Three kinds:
   expected are judged as the rare thing they are, and 1 of 2 traces at 4 a.m. is not.
 - ``count``: events that are not per-unit shares (runaway traces): Poisson, exact tail.
 - ``mean``: a continuous value (cost per request, a score): O - E against sqrt(V), with a
-  Student-t tail on ``n - 1`` degrees of freedom: a handful of bimodal judge scores is far from
-  normal, and the t tail keeps ten scored traces from looking like a certainty.
+  Student-t tail on ``n - 1`` degrees of freedom (fewer where the baseline's spread is less
+  sure, see :class:`workbench.analysis.judge.Judge`): a handful of bimodal judge scores is far
+  from normal, and the t tail keeps ten scored traces from looking like a certainty.
 
 Real traffic is clustered (a stalled backend slows several requests at once): ``phi`` >= 1, the
 overdispersion measured on the baseline, scales the counts down (quasi-likelihood), widening every
@@ -38,18 +39,21 @@ def _floats(observed, expected, phi) -> tuple[np.ndarray, np.ndarray, np.ndarray
             np.maximum(np.asarray(phi, dtype="float64"), 1.0))
 
 
-def p_upper(kind: str, observed, expected, n=None, variance=None, phi=1.0) -> np.ndarray:
+def p_upper(kind: str, observed, expected, n=None, variance=None, phi=1.0,
+            df=None) -> np.ndarray:
     """One-sided p-value of seeing at least ``observed`` where the baseline expects
-    ``expected`` (1 where nothing was expected and nothing seen)."""
+    ``expected`` (1 where nothing was expected and nothing seen). A mean's t test has ``df``
+    degrees of freedom (default ``n - 1``; neither given: the normal)."""
     o, e, phi = _floats(observed, expected, phi)
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "mean":
             v = np.asarray(variance, dtype="float64") * phi
             z = np.where(v > 0, (o - e) / np.sqrt(v), np.where(o > e, np.inf, 0.0))
-            if n is None:
+            if n is None and df is None:
                 return special.ndtr(-z)
-            df = np.maximum(np.asarray(n, dtype="float64") - 1.0, 1.0)
-            return special.stdtr(df, -z)
+            df = np.asarray(n, dtype="float64") - 1.0 if df is None else \
+                np.asarray(df, dtype="float64")
+            return special.stdtr(np.maximum(df, 1.0), -z)
         k, mu = o / phi, e / phi
         if kind == "count":
             # P(X >= k) for X ~ Poisson(mu) is the regularised lower incomplete gamma P(k, mu)
