@@ -370,3 +370,39 @@ def test_the_timeout_rate_says_which_share_the_source_reported():
     assert "in brackets, the share the source reported" in html
     same = k.assign(reported_timeout_rate=k["timeout_rate"])
     assert "in brackets" not in kpi_table(same)  # nothing in brackets, nothing to explain
+
+
+def test_a_day_against_one_or_two_earlier_ones_is_not_judged_on_its_own():
+    """Against two earlier days a day's p-value cannot know how far days swing: over its limit
+    and improbable at the daily alpha but not at the detectors', it is "cannot judge" and says
+    why, never a breach nor "ok"; the same day after a week is a breach, and a day far out
+    breaches after two."""
+    books = runbooks.load_all()
+    rb = books["timeout_surge"]
+
+    def status(d, i, every=100):  # 0.4 % time out; the last day 1.4 %, spread over its hours
+        return "timeout" if i % 300 == 7 or (d == 8 and i % every == 3) else "ok"
+
+    day = D + pd.Timedelta(days=8)
+    full = units_of(_day_traffic(9, 1000, status), None)
+    short = full[full["time"] >= day - pd.Timedelta(days=2)]
+    rows = {}
+    for name, u in (("week", full), ("two days", short)):
+        k = kpis.daily_kpis(u)
+        rows[name] = kpis.check_table(k, [rb], day, u).iloc[0]
+        found = kpis.daily_checks(k, {rb.name: rb}, day, u)
+        assert [f.status for f in found] == (
+            ["firing"] if name == "week" else ["insufficient_data"])
+    week, two = rows["week"], rows["two days"]
+    assert week["baseline_days"] == 7 and two["baseline_days"] == 2
+    assert week["observed"] == two["observed"] == pytest.approx(14 / 1000)
+    assert 1e-5 < two["p_value"] <= 1e-3 and two["ratio"] > 3
+    assert week["status"] == "breach" and two["status"] == "insufficient_data"
+    assert two["reason"].startswith("timeout_rate on 2026-11-09 was 1.40%")
+    assert "2 earlier days cannot show how far a whole day swings" in two["reason"]
+    assert "no hour of it is a finding: cannot judge" in two["reason"]
+    # 2.4 %: improbable at the detectors' alpha, two earlier days are enough
+    far = units_of(_day_traffic(9, 1000, lambda d, i: status(d, i, every=50)), None)
+    far = far[far["time"] >= day - pd.Timedelta(days=2)]
+    row = kpis.check_table(kpis.daily_kpis(far), [rb], day, far).iloc[0]
+    assert row["baseline_days"] == 2 and row["p_value"] < 1e-5 and row["status"] == "breach"

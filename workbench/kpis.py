@@ -60,6 +60,12 @@ OK, BREACH, GROWTH, INSUFFICIENT = "ok", "breach", "growth", "insufficient_data"
 #: significance of a whole-day check unless a runbook's ``daily.alpha`` says otherwise
 DAILY_ALPHA = 1e-3
 
+#: earlier days a whole day needs to be judged at ``daily.alpha``: how far one day's rate swings
+#: from the next (traffic mix, a busy weekday) shows only across several days, and one or two
+#: days' median says nothing of it. With fewer, a day breaches only at the detectors' own
+#: ``evaluation.alpha``, or where they find an hour of it.
+MIN_DAYS_FOR_A_DAY = 3
+
 #: runbook -> the signal whose whole-day verdict confirms its daily KPI
 _CONFIRMED_BY = {"cost_spike": "cost_per_request", "timeout_surge": "timeout_rate",
                  "hallucination_spike": "hallucination_rate"}
@@ -148,6 +154,7 @@ def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[R
         page = _page(rb, signal, max_ratio)
         n_units = 0
         flat = True  # the signal's day reaches none of its severities (cost per request as usual)
+        held_back = False
         if units is not None and signal in rb.signals and not np.isnan(value):
             judge = judge_for(rb, units, day, day + pd.Timedelta(days=1), judges)
             iv = judge.interval(signal, day, day + pd.Timedelta(days=1))
@@ -160,6 +167,11 @@ def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[R
                            and iv.units >= int(judge_min.get("min_units", 5))
                            and (SIGNALS[signal].kind == "mean"
                                 or iv.events >= float(judge_min.get("min_events", 3))))
+            # a whole day against one or two earlier ones: its p-value cannot know how far
+            # days swing, so it must be as improbable as an hour the detectors find
+            held_back = significant and len(base_values) < MIN_DAYS_FOR_A_DAY \
+                and iv.p_value > judge.alpha
+            significant &= not held_back
             if not significant:
                 # a few hours of change can drown in a whole day: the day also counts when
                 # the hourly scan finds its change, for any agent
@@ -180,7 +192,7 @@ def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[R
             elif significant:
                 status = BREACH
             elif rb.name != "cost_spike":
-                status = OK
+                status = INSUFFICIENT if held_back else OK
             else:  # growth only where cost per request stayed as expected; else too few to tell
                 status = GROWTH if flat else INSUFFICIENT
             # "ok" is a verdict only where the day's traffic could show a change the runbook
@@ -193,7 +205,8 @@ def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[R
                "signal": signal, "observed": observed, "expected": expected,
                "p_value": p_value, "status": status, "detectable": detectable, "reason": None}
         if status == INSUFFICIENT:
-            row["reason"] = _cannot_judge(row, kpis, n_units, page)
+            row["reason"] = _held_back(row) if held_back else \
+                _cannot_judge(row, kpis, n_units, page)
         rows.append(row)
     return pd.DataFrame(rows, columns=_CHECK_COLUMNS)
 
@@ -228,11 +241,7 @@ def _cannot_judge(row: Mapping[str, Any], kpis: pd.DataFrame, units: int,
     if np.isnan(baseline):
         return (f"{kpi} on {when} was {_fmt(value, unit)}; no earlier days to compare with, "
                 "cannot judge")
-    limit = row["max_ratio_to_baseline"]
-    ratio = "" if np.isnan(row["ratio"]) else \
-        "inf" if np.isinf(row["ratio"]) else f"{row['ratio']:.2f}"
-    head = (f"{kpi} on {when} was {_fmt(value, unit)}, {ratio + 'x ' if ratio else ''}the "
-            f"{row['baseline_days']}-day median {_fmt(baseline, unit)} (limit {limit:g}x)")
+    head = _head(row)
     signal, detectable = row["signal"], row["detectable"]
     if not _over(row):  # "ok" on too few values
         from workbench.analysis import SIGNALS
@@ -257,11 +266,38 @@ def _cannot_judge(row: Mapping[str, Any], kpis: pd.DataFrame, units: int,
             "traces to tell a cost anomaly from growth, cannot judge")
 
 
+def _head(row: Mapping[str, Any]) -> str:
+    """The check's day against its median, as every reason opens."""
+    kpi, when = row["kpi"], row["day"].strftime("%Y-%m-%d")
+    unit = KPI_UNITS.get(kpi, "")
+    ratio = "" if np.isnan(row["ratio"]) else \
+        "inf" if np.isinf(row["ratio"]) else f"{row['ratio']:.2f}"
+    return (f"{kpi} on {when} was {_fmt(row['value'], unit)}, "
+            f"{ratio + 'x ' if ratio else ''}the {row['baseline_days']}-day median "
+            f"{_fmt(row['baseline'], unit)} (limit {row['max_ratio_to_baseline']:g}x)")
+
+
+def _held_back(row: Mapping[str, Any]) -> str:
+    """Why a day over its limit and improbable at ``daily.alpha`` is not a breach: too few
+    earlier days to know how far days swing, not improbable enough without, and no hour of it
+    was a finding."""
+    days = row["baseline_days"]
+    up = f"{row['observed'] / row['expected']:.2f}x" if row["expected"] > 0 else "new"
+    return (f"{_head(row)}; {row['signal']} {row['observed']:.4g} against "
+            f"{row['expected']:.4g} expected for the day's traffic ({up}, "
+            f"p={row['p_value']:.2g}), but {days} earlier day{'s' if days != 1 else ''} cannot "
+            f"show how far a whole day swings (from {MIN_DAYS_FOR_A_DAY} they can) and no hour "
+            "of it is a finding: cannot judge")
+
+
+def _over_limit(row: Mapping[str, Any]) -> bool:
+    return bool(row["ratio"] > row["max_ratio_to_baseline"]
+                or (not np.isnan(row["max_value"]) and row["value"] > row["max_value"]))
+
+
 def _over(row: Mapping[str, Any]) -> bool:
     """The cost check's own "cannot tell": over its limit, on too few to tell growth apart."""
-    return row["runbook"] == "cost_spike" and bool(
-        row["ratio"] > row["max_ratio_to_baseline"]
-        or (not np.isnan(row["max_value"]) and row["value"] > row["max_value"]))
+    return row["runbook"] == "cost_spike" and _over_limit(row)
 
 
 def daily_checks(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[Runbook],
