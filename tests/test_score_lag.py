@@ -195,10 +195,10 @@ def test_a_report_made_before_the_evaluations_are_in_is_no_all_clear():
     from workbench.sources import TraceSource
 
     source = type("FrameSource", (_Frames, TraceSource), {})
-    # a quiet day, reported at 09:30 on its own clock (fixed, so the figures are the same on
+    # a quiet day, reported at 15:30 on its own clock (fixed, so the figures are the same on
     # every day the suite runs)
     today = pd.Timestamp("2026-11-11", tz="UTC")
-    now = today + pd.Timedelta(hours=9, minutes=30)
+    now = today + pd.Timedelta(hours=15, minutes=30)
     ds = generate(seed=3, days=2, traces_per_day=300, incidents=[],
                   start=f"{today - pd.Timedelta(days=1):%Y-%m-%d}")
     # a batch judge scoring each trace two hours after it (the last minutes, which a quicker
