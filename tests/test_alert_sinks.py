@@ -166,6 +166,23 @@ def test_resolved_alert_shows_resolved(am, am_receiver, am_auth, tmp_path):
     assert item["fingerprint"] == firing["fingerprint"]
 
 
+def test_two_projects_with_the_same_finding_are_two_alerts(am, am_receiver, am_auth, tmp_path):
+    """Alertmanager merges alerts with equal labels: the source's identity among them keeps two
+    projects' identical findings apart, and resolving one leaves the other firing."""
+    ours = Alert.from_finding(finding("projects", agent="rag-agent", summary="ours"),
+                              source_id="langfuse:cloud.langfuse.com:0123456789ab")
+    theirs = Alert.from_finding(finding("projects", agent="rag-agent", summary="theirs"),
+                                source_id="langfuse:cloud.langfuse.com:ba9876543210")
+    assert send([ours, theirs], am.sink_url, spool=tmp_path / "s.jsonl").ok
+    got = {g["labels"]["source_id"]: g for g in am.alerts('test="projects"')}
+    assert {k: g["annotations"]["summary"] for k, g in got.items()} == {
+        ours.labels["source_id"]: "ours", theirs.labels["source_id"]: "theirs"}
+    assert all(g["status"]["state"] == "active" for g in got.values())
+    assert send([resolved(ours)], am.sink_url, spool=tmp_path / "s.jsonl").ok
+    (left,) = am.alerts('test="projects"')
+    assert left["labels"] == dict(theirs.labels) and left["status"]["state"] == "active"
+
+
 def test_unreachable_alertmanager_spools_and_next_send_redelivers(am_receiver, am_auth, tmp_path,
                                                                   waits):
     port = free_port()  # nothing listens here yet

@@ -46,9 +46,14 @@ def test_an_alert_says_whose_traffic_and_which_source_it_judged():
     assert not Alert.from_finding(finding(agent="support-bot")).all_traffic
     assert not Alert.from_finding(finding(release="v2")).all_traffic  # a slice across agents
     a = Alert.from_finding(finding(), source_id="local:0123456789ab")
-    assert a.annotations["source_id"] == "local:0123456789ab"
+    assert a.annotations["source_id"] == a.labels["source_id"] == "local:0123456789ab"
+    assert a.all_traffic  # the source names no part of the traffic
     assert Alert.from_dict(a.to_dict()) == a
-    assert "source_id" not in Alert.from_finding(finding()).annotations
+    plain = Alert.from_finding(finding())
+    assert "source_id" not in plain.annotations and "source_id" not in plain.labels
+    # the same finding on two projects: one incident kind, two alerts Alertmanager keeps apart
+    b = Alert.from_finding(finding(), source_id="local:ba9876543210")
+    assert a.fingerprint == b.fingerprint and a.labels != b.labels
 
 
 def test_source_identities_tell_projects_apart_and_hold_no_secret(tmp_path, monkeypatch):
@@ -105,6 +110,9 @@ def test_dedupe_keeps_most_severe_per_fingerprint():
     out = dedupe([w, other, c])
     assert [a.severity for a in out] == ["critical", "warning"]
     assert [a.fingerprint for a in out] == [w.fingerprint, other.fingerprint]
+    # the same finding judged on another project is another alert
+    theirs = Alert.from_finding(finding(severity="warning"), source_id="local:ba9876543210")
+    assert dedupe([w, theirs, c]) == [c, theirs]
 
 
 def test_file_sink_appends_json_lines(tmp_path):

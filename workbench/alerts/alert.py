@@ -1,12 +1,15 @@
 """An :class:`Alert` is a :class:`~workbench.findings.Finding` in Alertmanager's shape.
 
-Labels identify the incident (``alertname``, ``runbook``, ``signal``, ``severity`` and the finding's
-own labels); annotations explain it, with the names Alertmanager users expect: ``summary``,
-``description``, ``runbook_url`` (the runbook to open, see :func:`workbench.links.runbook_url`)
-and ``runbook_notebook`` (its path in the project), and ``source_id``, which data it was
-judged on (:attr:`workbench.sources.TraceSource.identity`, never a secret); ``generatorURL``
-links the report that found it. The fingerprint is the finding's, so the same incident seen
-twice is one alert, whatever the sink.
+Labels identify the incident (``alertname``, ``runbook``, ``signal``, ``severity``, the finding's
+own labels and ``source_id``, which data it was judged on:
+:attr:`workbench.sources.TraceSource.identity`, never a secret). Alertmanager merges alerts with
+the same labels, so without it two projects' cost spikes in the same agent would be one alert
+that either project's resolution ends. Annotations explain it, with the names Alertmanager users
+expect: ``summary``, ``description``, ``runbook_url`` (the runbook to open, see
+:func:`workbench.links.runbook_url`) and ``runbook_notebook`` (its path in the project), and
+``source_id`` again for the post-mortem's ledger; ``generatorURL`` links the report that found
+it. The fingerprint is the finding's, so the same incident seen twice is one alert, whatever the
+sink.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ __all__ = ["Alert", "alertname"]
 
 _LABEL_NAME = re.compile(r"[^a-zA-Z0-9_]")
 #: Labels that name no part of the traffic: every alert's own, and a daily check's day.
-_WHOLE_TRAFFIC_LABELS = frozenset({"alertname", "runbook", "signal", "severity", "day"})
+_WHOLE_TRAFFIC_LABELS = frozenset({"alertname", "runbook", "signal", "severity", "day",
+                                   "source_id"})
 #: The agent label of a finding on all traffic (:data:`workbench.analysis.ALL`).
 _ALL_AGENTS = "__all__"
 
@@ -125,7 +129,7 @@ class Alert:
         if url := _runbook_url(finding.runbook):
             annotations["runbook_url"] = url
         if source_id:
-            annotations["source_id"] = source_id
+            labels["source_id"] = annotations["source_id"] = source_id
         return cls(labels=labels, annotations=annotations, starts_at=_iso(finding.start),
                    ends_at=_iso(finding.end), fingerprint=finding.fingerprint,
                    generator_url=generator_url)

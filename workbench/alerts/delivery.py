@@ -98,11 +98,12 @@ class Delivery:
 
 
 def dedupe(alerts: Iterable[Alert]) -> list[Alert]:
-    """One alert per fingerprint, the most severe kept; first-seen order."""
-    best: dict[str, Alert] = {}
+    """One alert per fingerprint and source, the most severe kept; first-seen order."""
+    best: dict[tuple[str, str], Alert] = {}
     for a in alerts:
-        if a.fingerprint not in best or a.rank() > best[a.fingerprint].rank():
-            best[a.fingerprint] = a
+        key = (a.fingerprint, a.labels.get("source_id", ""))
+        if key not in best or a.rank() > best[key].rank():
+            best[key] = a
     return list(best.values())
 
 
