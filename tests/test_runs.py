@@ -130,7 +130,8 @@ def test_concurrent_runs_sharing_out_dir_and_cache_lose_no_alert(store, tmp_path
         done = [p.communicate(timeout=300) for p in procs]
         codes = [p.returncode for p in procs]
         assert codes == [EXIT_DEGRADED] * 4, [e for _, e in done]
-        assert not any("Invalid Signature" in e or "Traceback" in e for _, e in done)
+        assert not any("Invalid Signature" in e or "Traceback" in e for _, e in done), \
+            [e for _, e in done if "Invalid Signature" in e or "Traceback" in e]
         claimed = set()
         for date in ("2026-11-03", "2026-11-04"):
             s = json.loads((out / f"daily-report-{date}.summary.json").read_text())
