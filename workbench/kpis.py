@@ -290,14 +290,11 @@ def _held_back(row: Mapping[str, Any]) -> str:
             "of it is a finding: cannot judge")
 
 
-def _over_limit(row: Mapping[str, Any]) -> bool:
-    return bool(row["ratio"] > row["max_ratio_to_baseline"]
-                or (not np.isnan(row["max_value"]) and row["value"] > row["max_value"]))
-
-
 def _over(row: Mapping[str, Any]) -> bool:
     """The cost check's own "cannot tell": over its limit, on too few to tell growth apart."""
-    return row["runbook"] == "cost_spike" and _over_limit(row)
+    return row["runbook"] == "cost_spike" and bool(
+        row["ratio"] > row["max_ratio_to_baseline"]
+        or (not np.isnan(row["max_value"]) and row["value"] > row["max_value"]))
 
 
 def daily_checks(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[Runbook],

@@ -567,7 +567,8 @@ class Judge:
         would call significant (at ``alpha``, default ``evaluation.alpha``)."""
         if n < 2:
             return float("inf")
-        t = float(special.stdtrit(float(self._df(p, group, n)), 1 - (self.alpha if alpha is None else alpha)))
+        alpha = self.alpha if alpha is None else alpha
+        t = float(special.stdtrit(float(self._df(p, group, n)), 1 - alpha))
         return float(t * np.sqrt(max(v, 0.0) * p.phi.get(group, 1.0)) / n)
 
     def baseline_coverage(self) -> pd.Timedelta:
