@@ -614,6 +614,65 @@ def test_a_hallucination_spike_names_no_value_every_trace_carries(books):
     assert top.baseline == pytest.approx(bad[before.index[before]].mean(), abs=0.005)
 
 
+def _mixed_day(bad_b_on_8: float):
+    """Eight days of agent ``support``, 16 scored traces an hour, each in production (85 %) or
+    staging, on model ``a`` or ``b`` at random; from 09:00 to 17:00 on the judged day half of
+    them run prompt version 9, which hallucinates 40 % of the time. Elsewhere answers are bad
+    6 % of the time, except version 8's on model ``b`` in those hours: ``bad_b_on_8``."""
+    rng = np.random.default_rng(11)
+    o_rows, s_rows = [], []
+    for h in range(8 * 24):
+        t0 = DAY0 - 7 * D + h * H
+        for _ in range(16):
+            t = t0 + pd.Timedelta(seconds=float(rng.uniform(0, 3500)))
+            tid = f"{len(o_rows):032x}"
+            shipped = DAY0 + 9 * H <= t < DAY0 + 17 * H
+            v = 9 if shipped and rng.random() < 0.5 else 8
+            model = "b" if rng.random() < 0.5 else "a"
+            p_bad = 0.4 if v == 9 else bad_b_on_8 if shipped and model == "b" else 0.06
+            o_rows.append({"trace_id": tid, "observation_id": f"{len(o_rows):016x}",
+                           "start_time": t, "end_time": t + pd.Timedelta(seconds=2),
+                           "duration_s": 2.0, "name": "answer", "type": "generation",
+                           "level": "DEFAULT", "agent": "support",
+                           "environment": "staging" if rng.random() < 0.15 else "production",
+                           "model": model, "prompt_name": "answer", "prompt_version": v,
+                           "input_tokens": 10, "output_tokens": 5, "total_tokens": 15,
+                           "cost_usd": 0.001})
+            s_rows.append({"score_id": f"s{tid}", "trace_id": tid,
+                           "timestamp": t + pd.Timedelta(minutes=2), "name": "Hallucination",
+                           "value": 0.9 if rng.random() < p_bad else 0.1,
+                           "data_type": "NUMERIC", "source": "EVAL"})
+    obs = schema.conform(pd.DataFrame(o_rows), "observations")
+    return (schema.traces_from_observations(obs), obs,
+            schema.conform(pd.DataFrame(s_rows), "scores"))
+
+
+@pytest.mark.parametrize("bad_b_on_8", [0.06, 0.4])
+def test_later_suspects_carry_what_the_first_leaves_unexplained(books, bad_b_on_8):
+    """After the cause, a value is listed only where it carries part of the change the cause
+    does not explain: not production (85 % of the excess from 85 % of the traffic), staging or
+    a model half the traces ran, but a second cause (model ``b`` failing on the old version
+    too) stays beside the first, and production does not go before them."""
+    from workbench.analysis import detect
+
+    t, o, s = _mixed_day(bad_b_on_8)
+    found = [f for f in detect(books["hallucination_spike"], t, o, s, DAY0, DAY0 + D)
+             if f.status == "firing" and f.signal == "hallucination_rate"
+             and f.labels == {"agent": "support"}]
+    assert found, "no finding"
+    named = [(x.dimension, x.value) for x in found[0].suspects]
+    if bad_b_on_8 == 0.06:
+        assert named == [("prompt_version", "9")]
+        return
+    # two causes: production explains most of the excess (it holds most of both), but
+    # runs no worse than the scope, so the version goes first and the model stays; the old
+    # version, the rest of the traffic, carries the model's part
+    assert named[:2] == [("prompt_version", "9"), ("model", "b")]
+    assert 0.1 < found[0].suspects[1].contribution < 0.9
+    assert not {("environment", "production"), ("environment", "staging"),
+                ("model", "a")} & set(named), named
+
+
 def test_a_model_new_since_the_baseline_is_one_suspect_with_its_traces_figures(books):
     """A model that replaced gpt-4o at 10:00 and costs three times as much: named once (not
     also unscoped beside its agent's finding), and shown, like every row, as its traces' cost

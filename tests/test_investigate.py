@@ -587,13 +587,12 @@ def test_attribution_follows_the_headline_findings_agent_and_hours(cases, store,
     # the finding's own ranking, number for number
     assert ranked["suspect"].tolist() == [s.label for s in lead.suspects]
     assert ranked["contribution"].tolist() == [s.contribution for s in lead.suspects]
-    assert ranked["suspect"].head(2).tolist() == ["tool_name=search_api in agent=tool-agent",
-                                                  "model=gpt-4o in agent=tool-agent"]
+    assert ranked["suspect"].iloc[0] == "tool_name=search_api in agent=tool-agent"
     assert ranked["contribution"].iloc[0] == pytest.approx(0.9966, abs=1e-4)
-    # all traffic's ranking put environment=production second; here it follows the cause
-    # and the model
-    order = ranked["suspect"].tolist()
-    assert "environment=production" not in order or order.index("environment=production") >= 2
+    # all traffic's ranking put environment=production second; here nothing follows the
+    # cause that the rest of the agent's traffic carries as much of (production, the model
+    # the looping traces and the normal ones both ran)
+    assert ranked["suspect"].tolist() == ["tool_name=search_api in agent=tool-agent"]
     note = ("<p data-scope='agent=tool-agent'>In agent=tool-agent, 09:00–11:00 UTC, where the "
             "finding fired (not over all traffic).</p>")
     assert inv.suspects_html().startswith(note) and inv.worst_traces_html().startswith(note)

@@ -27,6 +27,7 @@ from workbench import schema
 from workbench.analysis import latency, spend
 from workbench.analysis import signals as sig_mod
 from workbench.analysis.attribution import (
+    SPECIFICITY,
     Exploded,
     _composite,
     _decode,
@@ -154,11 +155,14 @@ class Context:
         elif signal in latency.SPLIT_SIGNALS:
             ranked = self._by_time(signal, start, end, group, ranked)
         ranked = _one_per_model(_new_version_first(self, signal, start, end, group, ranked))
-        ranked = self._without_constants(signal, start, end, group, ranked)[:top]
-        return self._in_its_units(signal, start, end, group, ranked)
+        slices = _Slices(self.units)
+        ranked = self._without_constants(signal, start, end, group, ranked, slices)
+        ranked = self._carrying_the_change(signal, start, end, group, ranked, slices)[:top]
+        return self._in_its_units(signal, start, end, group, ranked, slices)
 
     def _without_constants(self, signal: str, start: pd.Timestamp, end: pd.Timestamp,
-                           group: str, ranked: list[Suspect]) -> list[Suspect]:
+                           group: str, ranked: list[Suspect], slices: _Slices
+                           ) -> list[Suspect]:
         """Drop what cannot tell the scope's units apart: a value that nearly every unit held
         before and holds now (read as "release 0.7.5 (100 %)" or "model=gpt-4.1 (100 %)" it
         looks like a change that shipped), and the agent a finding is already scoped to. Where
@@ -175,13 +179,83 @@ class Context:
                 return group != ALL and s.value == group
             if spans_spent and s.dimension in _SPAN_DIMENSIONS:
                 return False
-            return not self._sets_apart(s, cur_m, base_m)
+            return not self._sets_apart(s, cur_m, base_m, slices)
 
         kept = [s for s in ranked if not constant(s)]
-        return _narrowest(kept, [in_slice(self.units, s)[cur_m | base_m] for s in kept])
+        return _narrowest(kept, [slices(s)[cur_m | base_m] for s in kept])
+
+    def _carrying_the_change(self, signal: str, start: pd.Timestamp, end: pd.Timestamp,
+                             group: str, ranked: list[Suspect], slices: _Slices
+                             ) -> list[Suspect]:
+        """The first suspect, then only values that carry what it leaves unexplained.
+
+        ``environment=production`` holding 96 % of an excess because it holds 96 % of the
+        traffic, the cheaper of two models an agent uses, or the one user whose three traces
+        looped, say nothing an on-call engineer can act on once the tool that failed is named.
+        Over the scope's units outside the first suspect, a later one is kept when its units
+        run at least a quarter as far past their baseline per unit as the first's do, at least
+        twice as far as the rest, and it explains a tenth of the excess. A value finer than the
+        first (a tool after an environment), or any value where the first holds every unit of
+        the scope, is judged the same way over all the scope's units: it says where within.
+        Each side is pulled toward the units' own excess by 20 units, so a handful of traces
+        cannot make a value look apart; a value every unit holds has no rest and stays
+        (:meth:`_without_constants` has judged it). A first value over most of the scope whose
+        units run no further past their baseline than the scope's (production, when a release
+        and a model each broke part of the traffic) gives way to the later value explaining
+        most that does."""
+        if len(ranked) < 2:
+            return ranked
+        p = self.judge.prepared(signal)
+        cur_m, _ = self._sides(p, start, end, group)
+        size = p.weight if p.spec.kind == "rate" else np.ones(len(p.y))
+        excess = p.y - p.e
+
+        def per_unit(m: np.ndarray, pool: np.ndarray) -> float:
+            """``m``'s excess per unit, pulled toward ``pool``'s by 20 of its units."""
+            e, n = float(excess[m].sum()), float(size[m].sum())
+            e_pool, n_pool = float(excess[pool].sum()), float(size[pool].sum())
+            if not n_pool > 0:
+                return 0.0
+            prior = _REST_PRIOR * n_pool / float(pool.sum())
+            return (e + prior * e_pool / n_pool) / (n + prior)
+
+        def apart(mine: np.ndarray, pool: np.ndarray, floor: float) -> bool:
+            held, rest = mine & pool, pool & ~mine
+            carries = per_unit(held, pool)
+            return carries > 0 and carries >= floor and (
+                not rest.any() or per_unit(rest, pool) < _REST_SHARE * carries)
+
+        whole = per_unit(cur_m, cur_m)
+
+        def lift(s: Suspect) -> float:
+            """How much further past its baseline per unit the value's units run than the
+            scope's do (1: the value holds the change no more than the traffic does)."""
+            return per_unit(slices(s) & cur_m, cur_m) / whole if whole > 0 else 1.0
+
+        if whole > 0 and (cur_m & ~slices(ranked[0])).sum() >= _REST_PRIOR \
+                and lift(ranked[0]) < _SPREAD_LIFT:
+            better = [s for s in ranked[1:] if s.contribution >= _LATER_SHARE
+                      and (cur_m & ~slices(s)).any() and lift(s) >= _HELD_LIFT]
+            if better:
+                top = max(better, key=lambda s: s.contribution)
+                ranked = [top, *[s for s in ranked if s is not top]]
+        first = slices(ranked[0]) & cur_m
+        left = cur_m & ~first
+        lead = per_unit(first, cur_m)
+        out = ranked[:1]
+        for s in ranked[1:]:
+            if s.contribution < _LATER_SHARE:
+                continue
+            if left.any() and not _finer(s, ranked[0]):
+                keep = apart(slices(s), left, _LEFT_SHARE * lead)
+            else:
+                keep = apart(slices(s), cur_m, 0.0)
+            if keep:
+                out.append(s)
+        return out
 
     def _in_its_units(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
-                      ranked: list[Suspect]) -> list[Suspect]:
+                      ranked: list[Suspect], slices: _Slices) -> list[Suspect]:
         """Every suspect's ``incident`` and ``baseline`` as one quantity, whatever ranked it:
         the signal over the window's units holding the value (cost per request of its traces,
         hallucination rate of its scored traces) and what the baseline expects of those same
@@ -190,7 +264,7 @@ class Context:
         j = self.judge
         out = []
         for s in ranked:
-            iv = j.rows(signal, in_slice(self.units, s), start, end, group)
+            iv = j.rows(signal, slices(s), start, end, group)
             out.append(replace(s, incident=iv.observed, baseline=iv.expected))
         return out
 
@@ -201,12 +275,13 @@ class Context:
         return (self.window_mask(start, end, group) & p.mask,
                 self.baseline_mask(group) & p.mask & p.expectation.used)
 
-    def _sets_apart(self, lead: Suspect | None, cur_m: np.ndarray, base_m: np.ndarray) -> bool:
+    def _sets_apart(self, lead: Suspect | None, cur_m: np.ndarray, base_m: np.ndarray,
+                    slices: _Slices | None = None) -> bool:
         """Whether the trace-level leader sets the window's traces apart: not a value that
         nearly every trace held before and holds now (the tool every request calls)."""
         if lead is None:
             return False
-        held = in_slice(self.units, lead)
+        held = (slices or _Slices(self.units))(lead)
         return not all(m.any() and held[m].mean() >= _EVERYWHERE for m in (cur_m, base_m))
 
     def _by_time(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
@@ -394,6 +469,14 @@ def _one_per_model(ranked: list[Suspect]) -> list[Suspect]:
         if not any(twins(k, s) for k in out):
             out.append(s)
     return out
+
+
+def _finer(s: Suspect, than: Suspect) -> bool:
+    """Whether ``s`` names a finer-grained thing than ``than`` (:data:`.SPECIFICITY`)."""
+    def rank(x: Suspect) -> int:
+        return SPECIFICITY.index(x.dimension) if x.dimension in SPECIFICITY \
+            else len(SPECIFICITY)
+    return rank(s) < rank(than)
 
 
 def _narrowest(ranked: list[Suspect], units: list[np.ndarray]) -> list[Suspect]:
@@ -720,6 +803,33 @@ def insufficient(ctx: Context) -> Finding | None:
 
 # a value held by this share of the traces, in the window and in the baseline, tells none apart
 _EVERYWHERE = 0.95
+# a later suspect is kept when, outside the first suspect's units, its units run at least this
+# share of the first's excess per unit past their baseline ...
+_LEFT_SHARE = 0.25
+# ... the rest of those units under this share of its own ...
+_REST_SHARE = 0.5
+# ... and it explains at least this share of the whole excess
+_LATER_SHARE = 0.1
+# units of the leftover units' own excess per unit each side is pulled toward
+_REST_PRIOR = 20.0
+# a first suspect whose units run under this multiple of the scope's excess per unit gives way
+# to a later one running at least the second (the change is spread, not held)
+_SPREAD_LIFT = 1.1
+_HELD_LIFT = 1.25
+
+
+class _Slices:
+    """Each suspect's units (:func:`.attribution.in_slice`), found once per suspect."""
+
+    def __init__(self, units: pd.DataFrame) -> None:
+        self.units = units
+        self._masks: dict[tuple[Any, ...], np.ndarray] = {}
+
+    def __call__(self, s: Suspect) -> np.ndarray:
+        key = (s.dimension, s.value, tuple(sorted(s.within.items())))
+        if key not in self._masks:
+            self._masks[key] = in_slice(self.units, s)
+        return self._masks[key]
 #: dimensions naming spans (:mod:`.spend`, :mod:`.latency` split an excess by them): a value
 #: every trace holds can still be the one whose calls changed
 _SPAN_DIMENSIONS = ("model", "primary_model", "tool_name", "culprit_tool")
