@@ -16,7 +16,10 @@ from typing import Any, Literal
 
 import pandas as pd
 
-__all__ = ["SEVERITIES", "Finding", "Suspect", "urgency"]
+__all__ = ["ALL_TRAFFIC", "SEVERITIES", "Finding", "Suspect", "urgency"]
+
+#: The group (agent label) of a judgement on all traffic rather than one agent's.
+ALL_TRAFFIC = "__all__"
 
 #: Ordered from least to most urgent; ``page`` wakes someone up.
 SEVERITIES = ("info", "warning", "critical", "page")

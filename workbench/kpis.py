@@ -185,9 +185,7 @@ def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[R
             ratio, status = float("nan"), INSUFFICIENT
         else:
             ratio = value / baseline if baseline else (np.inf if value > 0 else float("nan"))
-            over = bool(ratio > max_ratio) if not np.isnan(ratio) else False
-            over |= bool(value > max_value) if not np.isnan(max_value) else False
-            if not over:
+            if not _over_limit(value, ratio, max_ratio, max_value):
                 status = OK
             elif significant:
                 status = BREACH
@@ -290,11 +288,16 @@ def _held_back(row: Mapping[str, Any]) -> str:
             "of it is a finding: cannot judge")
 
 
+def _over_limit(value: float, ratio: float, max_ratio: float, max_value: float) -> bool:
+    """A day over its check's limits: its ratio to the median, or its value (NaN: no limit)."""
+    return bool((not np.isnan(ratio) and ratio > max_ratio)
+                or (not np.isnan(max_value) and value > max_value))
+
+
 def _over(row: Mapping[str, Any]) -> bool:
     """The cost check's own "cannot tell": over its limit, on too few to tell growth apart."""
-    return row["runbook"] == "cost_spike" and bool(
-        row["ratio"] > row["max_ratio_to_baseline"]
-        or (not np.isnan(row["max_value"]) and row["value"] > row["max_value"]))
+    return row["runbook"] == "cost_spike" and _over_limit(
+        row["value"], row["ratio"], row["max_ratio_to_baseline"], row["max_value"])
 
 
 def daily_checks(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[Runbook],

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.errors import ConfigError
-from workbench.findings import SEVERITIES, Finding
+from workbench.findings import ALL_TRAFFIC, SEVERITIES, Finding
 
 __all__ = ["Alert", "alertname"]
 
@@ -31,8 +31,6 @@ _LABEL_NAME = re.compile(r"[^a-zA-Z0-9_]")
 #: Labels that name no part of the traffic: every alert's own, and a daily check's day.
 _WHOLE_TRAFFIC_LABELS = frozenset({"alertname", "runbook", "signal", "severity", "day",
                                    "source_id"})
-#: The agent label of a finding on all traffic (:data:`workbench.analysis.ALL`).
-_ALL_AGENTS = "__all__"
 
 
 def alertname(runbook: str, signal: str) -> str:
@@ -105,7 +103,7 @@ class Alert:
     def all_traffic(self) -> bool:
         """Whether the alert judged all traffic: no label narrows it to an agent or a slice
         (a release, a tool, a model), or its agent label is all traffic's."""
-        if self.labels.get("agent") == _ALL_AGENTS:
+        if self.labels.get("agent") == ALL_TRAFFIC:
             return True
         return not set(self.labels) - _WHOLE_TRAFFIC_LABELS
 

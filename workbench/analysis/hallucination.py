@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from workbench.analysis.judge import SIGNALS, Interval
+from workbench.analysis.judge import ALL, SIGNALS, Interval
 
 if TYPE_CHECKING:
     from workbench.analysis.detect import Context
@@ -28,8 +28,8 @@ def scores_compared(ctx: Context, signal: str, start: pd.Timestamp, end: pd.Time
     column = SIGNALS[signal].column
     u = ctx.units[["agent", column]]
     rows = []
-    for label, m in (("incident", ctx.window_mask(start, end, "__all__")),
-                     ("baseline", ctx.baseline_mask("__all__"))):
+    for label, m in (("incident", ctx.window_mask(start, end, ALL)),
+                     ("baseline", ctx.baseline_mask(ALL))):
         part = u[m & u[column].notna().to_numpy()]
         g = part.groupby(part["agent"].astype(str))[column].agg(["mean", "count"])
         g["period"] = label

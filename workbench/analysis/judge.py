@@ -31,14 +31,14 @@ from scipy import special
 
 from workbench.analysis import stats
 from workbench.analysis.baseline import Expectation, _memo, expect, hour_codes
-from workbench.findings import SEVERITIES
+from workbench.findings import ALL_TRAFFIC, SEVERITIES
 from workbench.runbooks import Runbook, parse_duration
 from workbench.sources import to_utc
 
 __all__ = ["ALL", "SIGNALS", "Interval", "Judge", "SignalSpec", "Totals", "judge_for",
            "severity_for"]
 
-ALL = "__all__"
+ALL = ALL_TRAFFIC
 
 
 @dataclass(frozen=True)
