@@ -75,6 +75,10 @@ def test_cost_findings_carry_labels_offenders_and_evidence(labelled, books):
     assert {"cost_per_request", "runaway_loop", "page_burst"} <= set(by_signal)
     # adjacent firing buckets are merged: one finding per signal and labels for the incident
     assert len(by_signal["runaway_loop"]) == 1 and len(by_signal["page_burst"]) == 1
+    # a burst's figures are the dollars of its 5-minute bin, printed as dollars everywhere
+    burst = by_signal["page_burst"][0]
+    assert burst.unit == "USD" and burst.ratio >= 10
+    assert f"(${burst.observed:.2f} against ${burst.baseline:.2f})" in burst.summary
     per_req = by_signal["cost_per_request"][0]
     assert per_req.labels == {"agent": "tool-agent"}
     assert per_req.start >= inc["start"] - H and per_req.end <= inc["end"] + H

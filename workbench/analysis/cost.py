@@ -122,7 +122,8 @@ def page_bursts(ctx: Context) -> list[Finding]:
                      f"{spec.get('window', '5m')} (${spend[top]:.2f} against "
                      f"${base_spend[top]:.2f}) with cost per request {cpr_ratio[top]:.1f}x "
                      f"expected{suspects_text(suspects)}"),
-            unit=spec.get("unit", "ratio"), suspects=suspects,
+            # the burst's 5-minute spend in dollars (the runbook's unit is its threshold's)
+            unit="USD", suspects=suspects,
             trace_ids=ctx.worst("cost_per_request", a, b, ALL), shortest=width,
             confirmed=ctx.confirmed,
             evidence={"bins": pd.DataFrame({"bin": starts[g], "spend_usd": spend[g],
