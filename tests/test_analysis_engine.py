@@ -891,6 +891,30 @@ def test_a_score_with_rare_low_values_is_judged_as_far_as_its_spread_is_known(bo
     assert spiked.p_value < 1e-7 and spiked.severity == "page"
 
 
+def test_the_mean_of_a_few_dozen_skewed_scores_is_judged_with_its_skew():
+    """A categorical judge read as 1 / 0.5 / 0 (grounded, partly, hallucinated), 0 about one
+    answer in 28: the mean of 130 such answers falls further than a symmetric spread of the
+    same variance would, so its tail is wider than the t's; where the units are not skewed in
+    the bad direction the test is the t test."""
+    values = np.array([1.0] * 245 + [0.5] * 22 + [0.0] * 10)  # a baseline's answers
+    bad = 1.0 - values  # judged in the bad direction: up
+    r = bad - bad.mean()
+    skew = float(np.mean(r ** 3) / np.mean(r ** 2) ** 1.5)
+    assert 2.5 < skew < 3.5
+    n, var = 130, float(np.var(bad))
+    # the window: 13 hallucinated and 17 partly grounded of 130, against 4.7 and 10.3 expected
+    o, e = 13 + 0.5 * 17, n * float(bad.mean())
+    t_only = float(stats.p_upper("mean", o, e, n=n, variance=n * var))
+    skewed = float(stats.p_upper("mean", o, e, n=n, variance=n * var, skew=skew))
+    assert t_only < 1e-5 < skewed < 1e-4
+    assert float(stats.p_upper("mean", o, e, n=n, variance=n * var, skew=-skew)) == t_only
+    # the detectable shift is where the skewed tail reaches alpha
+    z = stats.mean_z(1e-5, n - 1, skew, n)
+    assert float(stats.p_upper("mean", e + z * np.sqrt(n * var), e, n=n, variance=n * var,
+                               skew=skew)) == pytest.approx(1e-5, rel=1e-6)
+    assert stats.mean_z(1e-5, n - 1, None, n) < z
+
+
 def test_a_segment_the_baseline_never_saw_keeps_the_spread_between_segments(books):
     """A new agent is expected at the level of all traffic; how far agents' levels lie apart
     stays in its variance (a $0.04 agent showing up is no cost spike by itself)."""

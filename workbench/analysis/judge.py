@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from workbench.analysis import stats
 from workbench.analysis.baseline import Expectation, _memo, expect, hour_codes
@@ -158,6 +157,7 @@ class _Prepared:
     expectation: Expectation
     phi: dict[str, float] = field(default_factory=dict)
     df_cap: dict[str, float] = field(default_factory=dict)
+    skew: dict[str, float] = field(default_factory=dict)
 
 
 class Judge:
@@ -250,7 +250,7 @@ class Judge:
                       shown=shown, shown_e=shown_exp, weight=weight, expectation=exp)
         p.phi = self._dispersion(p)
         if kind == "mean":
-            p.df_cap = self._tail_df(p)
+            p.df_cap, p.skew = self._tails(p)
         return p
 
     def _group_mask(self, group: str) -> np.ndarray:
@@ -300,16 +300,20 @@ class Judge:
             out[group] = stats.overdispersion(o, e, v)
         return out
 
-    def _tail_df(self, p: _Prepared) -> dict[str, float]:
-        """Per group, how many degrees of freedom the baseline's spread of a mean is worth.
+    def _tails(self, p: _Prepared) -> tuple[dict[str, float], dict[str, float]]:
+        """Per group, how many degrees of freedom the baseline's spread of a mean is worth, and
+        how skewed its units are in the bad direction.
 
         A sample variance is as reliable as the tails allow: where a few units lie far out (a
         judge's scores, mostly high with the odd hallucinated answer near zero) it swings with
         how many of them the baseline happened to hold, ``2 / (2 / (m - 1) + kurtosis / m)``
         degrees of freedom instead of ``m - 1``. The t test takes no more than that, so a window
         that holds its usual share of them is not a shift; a signal without such tails (a
-        lognormal cost in log space) keeps the window's ``n - 1``."""
-        out = {}
+        lognormal cost in log space) keeps the window's ``n - 1``. The same rare units make the
+        mean of a window's few dozen skewed: a judge's 0 among mostly 1s moves it down further
+        than a symmetric spread would, so the tail is widened by the skew
+        (:func:`.stats.p_upper`)."""
+        out, skews = {}, {}
         used = p.expectation.used
         r = p.y - p.e
         for group in self.groups():
@@ -317,11 +321,16 @@ class Judge:
             m = len(rb)
             s2 = float(np.mean(rb ** 2)) if m else 0.0
             if m < 4 or s2 <= 0:
-                out[group] = np.inf
+                out[group], skews[group] = np.inf, 0.0
                 continue
             kurtosis = max(float(np.mean(rb ** 4)) / s2 ** 2 - 3.0, 0.0)
             out[group] = 2.0 / (2.0 / (m - 1.0) + kurtosis / m)
-        return out
+            skews[group] = float(np.mean(rb ** 3)) / s2 ** 1.5
+        return out, skews
+
+    def _skew(self, p: _Prepared, group: str) -> float | None:
+        """A mean's units' skewness in the bad direction (None for other kinds)."""
+        return p.skew.get(group, 0.0) if p.spec.kind == "mean" else None
 
     def _df(self, p: _Prepared, group: str, n):
         """A mean's t test's degrees of freedom over ``n`` units (None for other kinds)."""
@@ -367,7 +376,7 @@ class Judge:
         kind = p.spec.kind
         pv = stats.p_upper(kind, o, e, n=w if kind != "mean" else n,
                            variance=v if kind == "mean" else None, phi=phi,
-                           df=self._df(p, group, n))
+                           df=self._df(p, group, n), skew=self._skew(p, group))
         llr = stats.llr(kind, o, e, n=w, variance=v if kind == "mean" else None, phi=phi)
         return [self._verdict(signal, group, a, b, *x, phi=phi, tested=(float(pv[i]),
                                                                          float(llr[i])))
@@ -408,7 +417,7 @@ class Judge:
         kind = p.spec.kind
         pv = float(stats.p_upper(kind, o, e, n=w if kind != "mean" else n,
                                  variance=v if kind == "mean" else None, phi=phi,
-                                 df=self._df(p, group, n))) \
+                                 df=self._df(p, group, n), skew=self._skew(p, group))) \
             if tested is None else tested[0]
         observed = so / w if w > 0 else float("nan")
         expected = se / w if w > 0 else float("nan")
@@ -451,7 +460,7 @@ class Judge:
         kind = p.spec.kind
         pv = stats.p_upper(kind, o, e, n=w if kind != "mean" else n,
                            variance=v if kind == "mean" else None, phi=phi,
-                           df=self._df(p, group, n))
+                           df=self._df(p, group, n), skew=self._skew(p, group))
         enough = (n >= self.min_units) & ((o >= self.min_events) if kind != "mean" else True)
         cand = np.flatnonzero((pv <= self.alpha) & enough)
         if not len(cand):
@@ -493,7 +502,8 @@ class Judge:
                 pv = stats.p_upper(p.spec.kind, o, e, n=w if p.spec.kind != "mean" else n,
                                    variance=v if p.spec.kind == "mean" else None,
                                    phi=p.phi.get(interval.group, 1.0),
-                                   df=self._df(p, interval.group, n))
+                                   df=self._df(p, interval.group, n),
+                                   skew=self._skew(p, interval.group))
                 ok = n >= self.min_units and (p.spec.kind == "mean" or o >= self.min_events)
                 if pv <= self.alpha and ok:
                     return length * self.bucket
@@ -568,7 +578,7 @@ class Judge:
         if n < 2:
             return float("inf")
         alpha = self.alpha if alpha is None else alpha
-        t = float(special.stdtrit(float(self._df(p, group, n)), 1 - alpha))
+        t = stats.mean_z(alpha, float(self._df(p, group, n)), self._skew(p, group), n)
         return float(t * np.sqrt(max(v, 0.0) * p.phi.get(group, 1.0)) / n)
 
     def baseline_coverage(self) -> pd.Timedelta:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-__all__ = ["KINDS", "detectable_ratio", "llr", "overdispersion", "p_upper"]
+__all__ = ["KINDS", "detectable_ratio", "llr", "mean_z", "overdispersion", "p_upper"]
 
 KINDS = ("rate", "count", "mean")
 
@@ -39,11 +39,24 @@ def _floats(observed, expected, phi) -> tuple[np.ndarray, np.ndarray, np.ndarray
             np.maximum(np.asarray(phi, dtype="float64"), 1.0))
 
 
+def _skewed_tail(z, skew, n) -> np.ndarray:
+    """The upper tail at ``z`` of a standardised sum of ``n`` units whose values have
+    skewness ``skew`` in the bad direction (the first Edgeworth term); only ever wider than the
+    normal's: a left-skewed sum keeps the normal tail."""
+    g = np.maximum(np.nan_to_num(np.asarray(skew, dtype="float64")), 0.0)
+    nn = np.maximum(np.asarray(n, dtype="float64"), 1.0)
+    edge = special.ndtr(-z) + np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi) * g / (6 * np.sqrt(nn)) \
+        * (z * z - 1.0)
+    return np.clip(np.maximum(edge, special.ndtr(-z)), 0.0, 1.0)
+
+
 def p_upper(kind: str, observed, expected, n=None, variance=None, phi=1.0,
-            df=None) -> np.ndarray:
+            df=None, skew=None) -> np.ndarray:
     """One-sided p-value of seeing at least ``observed`` where the baseline expects
     ``expected`` (1 where nothing was expected and nothing seen). A mean's t test has ``df``
-    degrees of freedom (default ``n - 1``; neither given: the normal)."""
+    degrees of freedom (default ``n - 1``; neither given: the normal); with ``skew`` (the
+    units' skewness in the bad direction, and ``n``) the tail is also no thinner than the
+    skewed sum's (:func:`_skewed_tail`)."""
     o, e, phi = _floats(observed, expected, phi)
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "mean":
@@ -53,7 +66,10 @@ def p_upper(kind: str, observed, expected, n=None, variance=None, phi=1.0,
                 return special.ndtr(-z)
             df = np.asarray(n, dtype="float64") - 1.0 if df is None else \
                 np.asarray(df, dtype="float64")
-            return special.stdtr(np.maximum(df, 1.0), -z)
+            out = special.stdtr(np.maximum(df, 1.0), -z)
+            if skew is not None and n is not None:
+                out = np.maximum(out, np.where(np.isfinite(z), _skewed_tail(z, skew, n), out))
+            return out
         k, mu = o / phi, e / phi
         if kind == "count":
             # P(X >= k) for X ~ Poisson(mu) is the regularised lower incomplete gamma P(k, mu)
@@ -70,6 +86,22 @@ def p_upper(kind: str, observed, expected, n=None, variance=None, phi=1.0,
         out = np.where(k <= 0, 1.0, out)
         out = np.where((p >= 1) & (k > 0), 1.0, out)
         return np.where((p <= 0) & (k > 0), 0.0, out)
+
+
+def mean_z(alpha: float, df: float, skew: float | None = None, n: float = 1.0) -> float:
+    """The smallest standardised shift of a mean :func:`p_upper` calls significant at
+    ``alpha``: the t quantile, or further where the units' skew widens the tail."""
+    t = float(special.stdtrit(max(float(df), 1.0), 1.0 - alpha))
+    if not skew or skew <= 0:
+        return t
+    lo, hi = t, max(2.0 * t, t + 10.0)
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        if float(_skewed_tail(mid, skew, n)) <= alpha:
+            hi = mid
+        else:
+            lo = mid
+    return max(t, hi)
 
 
 def llr(kind: str, observed, expected, n=None, variance=None, phi=1.0) -> np.ndarray:
