@@ -12,7 +12,9 @@ variance of O under the baseline (V). Three kinds:
 - ``mean``: a continuous value (cost per request, a score): O - E against sqrt(V), with a
   Student-t tail on ``n - 1`` degrees of freedom (fewer where the baseline's spread is less
   sure, see :class:`workbench.analysis.judge.Judge`): a handful of bimodal judge scores is far
-  from normal, and the t tail keeps ten scored traces from looking like a certainty.
+  from normal, and the t tail keeps ten scored traces from looking like a certainty. Where the
+  units are skewed in the bad direction (rare hallucinated answers among grounded ones) the
+  tail is also no thinner than the first Edgeworth term of their sum makes it.
 
 Real traffic is clustered (a stalled backend slows several requests at once): ``phi`` >= 1, the
 overdispersion measured on the baseline, scales the counts down (quasi-likelihood), widening every
