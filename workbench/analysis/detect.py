@@ -150,12 +150,12 @@ class Context:
         (:mod:`~workbench.analysis.spend`), and a new version that alone explains the change
         first (:func:`_new_version_first`); each with the figures of :meth:`_in_its_units`."""
         ranked = self._attribute(signal, start, end, group, top)
-        if signal in spend.SPLIT_SIGNALS:
-            ranked = self._by_spend(signal, start, end, group, ranked)
-        elif signal in latency.SPLIT_SIGNALS:
-            ranked = self._by_time(signal, start, end, group, ranked)
-        ranked = _one_per_model(_new_version_first(self, signal, start, end, group, ranked))
         slices = _Slices(self.units)
+        if signal in spend.SPLIT_SIGNALS:
+            ranked = self._by_spend(signal, start, end, group, ranked, slices)
+        elif signal in latency.SPLIT_SIGNALS:
+            ranked = self._by_time(signal, start, end, group, ranked, slices)
+        ranked = _one_per_model(_new_version_first(self, signal, start, end, group, ranked))
         ranked = self._without_constants(signal, start, end, group, ranked, slices)
         ranked = self._carrying_the_change(signal, start, end, group, ranked, slices)[:top]
         return self._in_its_units(signal, start, end, group, ranked, slices)
@@ -210,14 +210,18 @@ class Context:
         size = p.weight if p.spec.kind == "rate" else np.ones(len(p.y))
         excess = p.y - p.e
 
+        pulls: dict[int, tuple[float, float]] = {}
+
         def per_unit(m: np.ndarray, pool: np.ndarray) -> float:
             """``m``'s excess per unit, pulled toward ``pool``'s by 20 of its units."""
-            e, n = float(excess[m].sum()), float(size[m].sum())
-            e_pool, n_pool = float(excess[pool].sum()), float(size[pool].sum())
-            if not n_pool > 0:
+            if id(pool) not in pulls:  # each pool's level and weight, summed once
+                n_pool = float(size[pool].sum())
+                pulls[id(pool)] = (float(excess[pool].sum()) / n_pool if n_pool > 0 else 0.0,
+                                   _REST_PRIOR * n_pool / max(float(pool.sum()), 1.0))
+            level, prior = pulls[id(pool)]
+            if not prior > 0:
                 return 0.0
-            prior = _REST_PRIOR * n_pool / float(pool.sum())
-            return (e + prior * e_pool / n_pool) / (n + prior)
+            return (float(excess[m].sum()) + prior * level) / (float(size[m].sum()) + prior)
 
         def apart(mine: np.ndarray, pool: np.ndarray, floor: float) -> bool:
             held, rest = mine & pool, pool & ~mine
@@ -276,21 +280,21 @@ class Context:
                 self.baseline_mask(group) & p.mask & p.expectation.used)
 
     def _sets_apart(self, lead: Suspect | None, cur_m: np.ndarray, base_m: np.ndarray,
-                    slices: _Slices | None = None) -> bool:
+                    slices: _Slices) -> bool:
         """Whether the trace-level leader sets the window's traces apart: not a value that
         nearly every trace held before and holds now (the tool every request calls)."""
         if lead is None:
             return False
-        held = (slices or _Slices(self.units))(lead)
+        held = slices(lead)
         return not all(m.any() and held[m].mean() >= _EVERYWHERE for m in (cur_m, base_m))
 
     def _by_time(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
-                 ranked: list[Suspect]) -> list[Suspect]:
+                 ranked: list[Suspect], slices: _Slices) -> list[Suspect]:
         """The model or tool calls that took the extra time first
         (:mod:`~workbench.analysis.latency`), unless the leader sets the window apart."""
         p = self.judge.prepared(signal)
         cur_m, base_m = self._sides(p, start, end, group)
-        if self._sets_apart(ranked[0] if ranked else None, cur_m, base_m):
+        if self._sets_apart(ranked[0] if ranked else None, cur_m, base_m, slices):
             return ranked
         components = self.derived("components", lambda: latency.components(
             self.observations, self._trace_ids()))
@@ -298,7 +302,7 @@ class Context:
         return latency.slowest_component_first(ranked, table)
 
     def _by_spend(self, signal: str, start: pd.Timestamp, end: pd.Timestamp, group: str,
-                  ranked: list[Suspect]) -> list[Suspect]:
+                  ranked: list[Suspect], slices: _Slices) -> list[Suspect]:
         cur_m, base_m = self._sides(self.judge.prepared(signal), start, end, group)
         generations = self.derived("generations", lambda: spend.generations(
             self.observations, self._trace_ids()))
@@ -311,7 +315,7 @@ class Context:
         # cannot, and the model that spent the money goes first
         lead = ranked[0] if ranked else None
         promote = (lead is not None and lead.dimension == "model") \
-            or not self._sets_apart(lead, cur_m, base_m)
+            or not self._sets_apart(lead, cur_m, base_m, slices)
         out = spend.spending_model_first(ranked, table, total, promote=promote)
         if not any(d.split("/")[-1] in ("tool_name", "culprit_tool") for d in self.dimensions):
             return out  # the runbook (or the reader) does not attribute to tools
@@ -469,6 +473,20 @@ def _one_per_model(ranked: list[Suspect]) -> list[Suspect]:
         if not any(twins(k, s) for k in out):
             out.append(s)
     return out
+
+
+class _Slices:
+    """Each suspect's units (:func:`.attribution.in_slice`), found once per suspect."""
+
+    def __init__(self, units: pd.DataFrame) -> None:
+        self.units = units
+        self._masks: dict[tuple[Any, ...], np.ndarray] = {}
+
+    def __call__(self, s: Suspect) -> np.ndarray:
+        key = (s.dimension, s.value, tuple(sorted(s.within.items())))
+        if key not in self._masks:
+            self._masks[key] = in_slice(self.units, s)
+        return self._masks[key]
 
 
 def _finer(s: Suspect, than: Suspect) -> bool:
@@ -817,19 +835,6 @@ _REST_PRIOR = 20.0
 _SPREAD_LIFT = 1.1
 _HELD_LIFT = 1.25
 
-
-class _Slices:
-    """Each suspect's units (:func:`.attribution.in_slice`), found once per suspect."""
-
-    def __init__(self, units: pd.DataFrame) -> None:
-        self.units = units
-        self._masks: dict[tuple[Any, ...], np.ndarray] = {}
-
-    def __call__(self, s: Suspect) -> np.ndarray:
-        key = (s.dimension, s.value, tuple(sorted(s.within.items())))
-        if key not in self._masks:
-            self._masks[key] = in_slice(self.units, s)
-        return self._masks[key]
 #: dimensions naming spans (:mod:`.spend`, :mod:`.latency` split an excess by them): a value
 #: every trace holds can still be the one whose calls changed
 _SPAN_DIMENSIONS = ("model", "primary_model", "tool_name", "culprit_tool")
