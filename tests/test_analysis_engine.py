@@ -178,9 +178,9 @@ def test_a_slow_by_design_agent_running_slower_is_slow_not_timing_out(books):
 
 
 def test_a_slow_day_in_the_baseline_does_not_stretch_a_derived_budget(books):
-    """The budget is the baseline days' typical p99: an incident five days ago, its runs up to
-    60 s, leaves a 9-20 s agent judged against 20 s (the pooled p99 would be ~55 s, and a
-    repeat of that incident would barely show)."""
+    """The budget leaves out a baseline day that stands apart: an incident five days ago, its
+    runs up to 60 s, leaves a 9-20 s agent judged against 20 s (the pooled p99 would be ~55 s,
+    and a repeat of that incident would barely show)."""
     slow_day = DAY0 - 5 * D
 
     def duration(t, r):
@@ -191,10 +191,24 @@ def test_a_slow_day_in_the_baseline_does_not_stretch_a_derived_budget(books):
     pooled = float(np.quantile([r["duration_s"] for r in rows], 0.99))
     assert pooled > 50
     assert u.attrs["budgets"].of("research") == 20.0
-    # fewer than three days to take a median of: the pooled p99 (two days of 9-20 s runs)
+    # fewer than three days to tell one apart: the pooled p99 (two days of 9-20 s runs)
     two = traffic(2, 10, agent="research", duration=lambda t, r: float(r.uniform(9, 20)))
     assert units(two, baseline=(DAY0 - 7 * D, DAY0)).attrs["budgets"].of("research") == \
         float(np.ceil(np.quantile([r["duration_s"] for r in two], 0.99)))
+
+
+def test_a_derived_budget_is_the_p99_of_ordinary_days_pooled(books):
+    """Days alike are pooled: each day's p99 is its few slowest runs, and their median sits
+    below the agent's p99, which would put its own usual tail over the near-timeout line."""
+    rows = traffic(7, 12, agent="research",
+                   duration=lambda t, r: 9.0 + float(r.lognormal(1.5, 0.6)))
+    durations = pd.Series([r["duration_s"] for r in rows])
+    days = pd.Series([r["start_time"].floor("D") for r in rows])
+    median_of_days = float(durations.groupby(days).quantile(0.99).median())
+    pooled = float(np.ceil(durations.quantile(0.99)))
+    assert np.ceil(median_of_days) < pooled  # the two rules differ on this traffic
+    u = units(rows, baseline=(DAY0 - 7 * D, DAY0))
+    assert u.attrs["budgets"].of("research") == pooled
 
 
 def test_several_slow_agents_budgets_are_said_in_one_line():

@@ -39,6 +39,9 @@ _DEFAULT_BUDGET = {"seconds": schema.TIMEOUT_BUDGET_S, "warning_fraction": 0.75}
 # an agent with more than this share of its baseline traces past the default budget runs slow
 # by design: it is judged against its own baseline, not the shared budget
 _SLOW_BY_DESIGN_SHARE = 0.2
+# a baseline day whose p99 runs past this multiple of the median day's is an incident, left out
+# of a derived budget
+_OUTLYING_DAY = 1.5
 
 
 @dataclass
@@ -88,8 +91,8 @@ def agent_budgets(traces: pd.DataFrame, runbooks: Mapping[str, Any] | None,
 
     An agent without a budget of its own (``budget.per_agent``) whose baseline traces run past
     the default budget more than a fifth of the time gets its baseline p99 (whole seconds) as
-    its budget (the median of the baseline days' own p99s, so a slow day in the baseline does not
-    stretch it), and a note telling the reader to set one: otherwise its normal traffic would be
+    its budget (leaving out a baseline day whose own p99 stands far past the others', so a slow
+    day in the baseline does not stretch it), and a note telling the reader to set one: otherwise its normal traffic would be
     a permanent timeout surge. Such a budget measures nearness (``near_timeout``) but is no
     limit: the agent's timeouts are those it reported.
     """
@@ -125,15 +128,18 @@ def agent_budgets(traces: pd.DataFrame, runbooks: Mapping[str, Any] | None,
 
 
 def _typical_p99(durations: pd.Series, starts: pd.Series) -> float:
-    """The median of the baseline days' own p99s (days with 20 or more runs), so one incident
-    in the baseline (a week ago's slow day) does not stretch the budget that judges the next:
-    the pooled p99 would be that day's tail. Fewer than three such days: the pooled p99."""
-    day = starts.loc[durations.index].dt.floor("D")
-    per_day = durations.groupby(day.to_numpy())
+    """The p99 of the baseline without its outlying days: a day (of 20 or more runs) whose own
+    p99 runs past ``_OUTLYING_DAY`` times the median day's is left out, so one incident in the
+    baseline (a week ago's slow day) does not stretch the budget that judges the next. The
+    other days are pooled: the median of daily p99s would sit below the agent's p99 (each day's
+    tail is a few runs), pulling its usual traffic over the near-timeout line."""
+    day = starts.loc[durations.index].dt.floor("D").to_numpy()
+    per_day = durations.groupby(day)
     p99 = per_day.quantile(0.99)[per_day.size() >= 20]
     if len(p99) < 3:
         return float(durations.quantile(0.99))
-    return float(p99.median())
+    outlying = p99.index[p99 > _OUTLYING_DAY * float(p99.median())]
+    return float(durations[~pd.Index(day).isin(outlying)].quantile(0.99))
 
 
 def score_flags(runbooks: Mapping[str, Any] | None) -> float:
