@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
@@ -540,9 +541,15 @@ def test_markdown_shows_trace_content_as_written_never_as_markup():
                '<img src=x onerror=alert(1)>\nnext line')
     out = md_text(hostile)
     assert "<" not in out and ">" not in out and "\n" not in out
-    assert "](javascript" not in out and "\\[x\\]\\(javascript:alert\\(1\\)\\)" in out
+    # both brackets escaped: no link can form, so the parentheses read as written
+    assert not re.search(r"(?<!\\)\]\(", out) and "\\[x\\](javascript:alert(1))" in out
     assert "\\*\\*b\\*\\*" in out and "\\|" in out and "\\`c\\`" in out and "\\$5" in out
-    assert out.startswith("&lt;script&gt;alert\\(1\\)&lt;/script&gt;")
+    assert out.startswith("&lt;script&gt;alert(1)&lt;/script&gt;")
+    import mistune  # the Markdown renderer Jupyter's nbconvert uses
+
+    rendered = mistune.html(out)
+    assert "<a " not in rendered and "<img" not in rendered and "<strong>" not in rendered
+    assert "[x](javascript:alert(1)) **b** | `c` $5" in rendered
 
 
 def test_markdown_and_json_are_redacted_and_counted(week, labels, tmp_path):

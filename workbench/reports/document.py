@@ -57,7 +57,8 @@ def para(*parts: Part) -> Block:
 
 # -- escaping ---------------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~$])")
+# parentheses and ``!`` are left as written: with both brackets escaped no link or image can form
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#+|~$])")
 _CODE_UNSAFE = re.compile(r"[`<>&\n]")
 
 
