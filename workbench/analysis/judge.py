@@ -338,6 +338,21 @@ class Judge:
             return None
         return np.minimum(np.asarray(n, dtype="float64") - 1.0, p.df_cap.get(group, np.inf))
 
+    def _p(self, p: _Prepared, group: str, n, o, e, v, w):
+        """The one-sided p-value of ``o`` against ``e`` in ``group`` (scalars or arrays of
+        sums): a mean is tested over its ``n`` units with their variance, degrees of freedom
+        and skew; a rate or count over its weight ``w``."""
+        mean = p.spec.kind == "mean"
+        return stats.p_upper(p.spec.kind, o, e, n=n if mean else w,
+                             variance=v if mean else None, phi=p.phi.get(group, 1.0),
+                             df=self._df(p, group, n), skew=self._skew(p, group))
+
+    def _llr(self, p: _Prepared, group: str, o, e, v, w):
+        """The log likelihood ratio of ``o`` against ``e`` in ``group`` (ranks windows)."""
+        mean = p.spec.kind == "mean"
+        return stats.llr(p.spec.kind, o, e, n=w, variance=v if mean else None,
+                         phi=p.phi.get(group, 1.0))
+
     # -- judging ------------------------------------------------------------------------------
     def groups(self) -> list[str]:
         """All traffic, then every agent with units in the window."""
@@ -351,7 +366,7 @@ class Judge:
         p = self.prepared(signal)
         m = p.mask & self._group_mask(group) & self.between(a, b)
         sums = _sums(p, m)
-        return self._verdict(signal, group, a, b, *sums, phi=p.phi.get(group, 1.0))
+        return self._verdict(signal, group, a, b, *sums)
 
     def buckets(self, signal: str, group: str = ALL) -> list[Interval]:
         """:meth:`interval` of every bucket of the window, in order: the same verdicts, with
@@ -372,14 +387,8 @@ class Judge:
             return []
         # the tests of all buckets at once: elementwise, so each bucket's numbers are its own
         n, o, e, v, _, _, w = np.asarray(sums, dtype="float64").T
-        phi = p.phi.get(group, 1.0)
-        kind = p.spec.kind
-        pv = stats.p_upper(kind, o, e, n=w if kind != "mean" else n,
-                           variance=v if kind == "mean" else None, phi=phi,
-                           df=self._df(p, group, n), skew=self._skew(p, group))
-        llr = stats.llr(kind, o, e, n=w, variance=v if kind == "mean" else None, phi=phi)
-        return [self._verdict(signal, group, a, b, *x, phi=phi, tested=(float(pv[i]),
-                                                                         float(llr[i])))
+        pv, llr = self._p(p, group, n, o, e, v, w), self._llr(p, group, o, e, v, w)
+        return [self._verdict(signal, group, a, b, *x, tested=(float(pv[i]), float(llr[i])))
                 for i, ((a, b), x) in enumerate(zip(spans, sums))]
 
     def rows(self, signal: str, rows: np.ndarray, start: Any, end: Any,
@@ -390,7 +399,7 @@ class Judge:
         a, b = to_utc(start), to_utc(end)
         p = self.prepared(signal)
         m = p.mask & self._group_mask(group) & self.between(a, b) & rows
-        return self._verdict(signal, group, a, b, *_sums(p, m), phi=p.phi.get(group, 1.0))
+        return self._verdict(signal, group, a, b, *_sums(p, m))
 
     def totals(self, signal: str, start: Any, end: Any, group: str = ALL) -> Totals:
         """The sums :meth:`interval` divides, over ``[start, end)``: the units, the total of the
@@ -409,16 +418,13 @@ class Judge:
 
     def _verdict(self, signal: str, group: str, a: pd.Timestamp, b: pd.Timestamp, n: float,
                  o: float, e: float, v: float, so: float, se: float, w: float,
-                 phi: float, tested: tuple[float, float] | None = None) -> Interval:
+                 tested: tuple[float, float] | None = None) -> Interval:
         """The interval's verdict from its sums; ``tested``: its p-value and likelihood ratio
         when already computed (with the same arithmetic, for many windows at once)."""
         p = self.prepared(signal)
         sig = self.runbook.signal(signal)
         kind = p.spec.kind
-        pv = float(stats.p_upper(kind, o, e, n=w if kind != "mean" else n,
-                                 variance=v if kind == "mean" else None, phi=phi,
-                                 df=self._df(p, group, n), skew=self._skew(p, group))) \
-            if tested is None else tested[0]
+        pv = float(self._p(p, group, n, o, e, v, w)) if tested is None else tested[0]
         observed = so / w if w > 0 else float("nan")
         expected = se / w if w > 0 else float("nan")
         if p.spec.invert_display:
@@ -430,8 +436,7 @@ class Judge:
         events = o if kind != "mean" else so
         enough = n >= self.min_units and (kind == "mean" or o >= self.min_events)
         significant = bool(pv <= self.alpha and enough)
-        llr = float(stats.llr(kind, o, e, n=w, variance=v if kind == "mean" else None,
-                              phi=phi)) if tested is None else tested[1]
+        llr = float(self._llr(p, group, o, e, v, w)) if tested is None else tested[1]
         return Interval(signal=signal, group=group, start=a, end=b, units=int(n),
                         observed=float(observed), expected=float(expected),
                         events=float(events), p_value=pv, score=float(score),
@@ -456,16 +461,13 @@ class Judge:
         cum = [np.concatenate([[0.0], np.cumsum(x)]) for x in per]
         ii, jj = _pairs(n_b, self.scan_len)
         n, o, e, v, so, se, w = (c[jj] - c[ii] for c in cum)
-        phi = p.phi.get(group, 1.0)
-        kind = p.spec.kind
-        pv = stats.p_upper(kind, o, e, n=w if kind != "mean" else n,
-                           variance=v if kind == "mean" else None, phi=phi,
-                           df=self._df(p, group, n), skew=self._skew(p, group))
-        enough = (n >= self.min_units) & ((o >= self.min_events) if kind != "mean" else True)
+        pv = self._p(p, group, n, o, e, v, w)
+        mean = p.spec.kind == "mean"
+        enough = (n >= self.min_units) & ((o >= self.min_events) if not mean else True)
         cand = np.flatnonzero((pv <= self.alpha) & enough)
         if not len(cand):
             return []
-        llr = stats.llr(kind, o, e, n=w, variance=v if kind == "mean" else None, phi=phi)
+        llr = self._llr(p, group, o, e, v, w)
         found: list[Interval] = []
         taken = np.zeros(n_b, dtype=bool)
         # best first; among equals, the shorter window
@@ -499,11 +501,7 @@ class Judge:
                 b = a + length * self.bucket
                 m = m0 & self.between(a, b)
                 n, o, e, v, so, se, w = _sums(p, m)
-                pv = stats.p_upper(p.spec.kind, o, e, n=w if p.spec.kind != "mean" else n,
-                                   variance=v if p.spec.kind == "mean" else None,
-                                   phi=p.phi.get(interval.group, 1.0),
-                                   df=self._df(p, interval.group, n),
-                                   skew=self._skew(p, interval.group))
+                pv = self._p(p, interval.group, n, o, e, v, w)
                 ok = n >= self.min_units and (p.spec.kind == "mean" or o >= self.min_events)
                 if pv <= self.alpha and ok:
                     return length * self.bucket
