@@ -96,6 +96,23 @@ def test_identical_row_sets_prefer_the_finer_grained_dimension():
     assert [(s.dimension, s.value) for s in got[:2]] == [("tool_name", "fetch"), ("agent", "p")]
 
 
+def test_a_container_whose_rest_is_a_handful_of_rows_is_the_same_rows():
+    """Five of six traces of a short burn window ran in production, all six called the tool
+    that timed out: one staging trace cannot show the rest of the tool's traffic normal, so
+    the finer tool wins. Twenty normal staging traces can: production is then the cause."""
+    base = frame([(900, 9, {"environment": "production", "tool_name": ("fetch",)}),
+                  (100, 1, {"environment": "staging", "tool_name": ("fetch",)})])
+
+    def window(staging):
+        return frame([(5, 3, {"environment": "production", "tool_name": ("fetch",)}),
+                      (staging, 0, {"environment": "staging", "tool_name": ("fetch",)})])
+
+    got = attribute(window(1), base, "y", ["environment", "tool_name"])
+    assert (got[0].dimension, got[0].value) == ("tool_name", "fetch")
+    got = attribute(window(20), base, "y", ["environment", "tool_name"])
+    assert (got[0].dimension, got[0].value) == ("environment", "production")
+
+
 def test_sum_kind_scales_the_baseline_total():
     base = pd.DataFrame({"agent": ["a"] * 10 + ["b"] * 10, "cost": [1.0] * 20})
     cur = pd.DataFrame({"agent": ["a"] * 5 + ["b"] * 5, "cost": [1.0] * 5 + [5.0] * 5})

@@ -27,7 +27,9 @@ first by pairwise preference:
   normal, i.e. carries under a quarter of B's excess per row; otherwise A, the wider cause, wins
   (a model used by most of a faulty prompt version's traffic is not the cause);
 - the same rows, or crossing sets (a shared tool broken in one agent only: the data can only say
-  "this tool in this agent"): the finer-grained dimension in :data:`SPECIFICITY` wins.
+  "this tool in this agent"): the finer-grained dimension in :data:`SPECIFICITY` wins. A rest of
+  A of fewer than ``_FEW`` rows cannot show itself normal or not (five traces of a short
+  burn window, one of them in staging): there too the two say the same, and the finer wins.
 
 The other values follow by contribution, so the containing agent is still reported.
 
@@ -68,6 +70,9 @@ _CONTAINMENT = 0.95
 # The rest of a container is "normal" when its excess per row is under this share of the
 # nested value's excess per row.
 _REST_SHARE = 0.25
+# A container whose rest holds fewer rows than this holds the same rows as what it contains, as
+# far as the data can tell.
+_FEW = 5
 
 
 def tool_sets(observations: pd.DataFrame) -> pd.Series:
@@ -550,7 +555,11 @@ def _prefer(b, a, members: dict, y: pd.Series) -> bool:
     rows_a, rows_b = members[(a.dimension, a.value)], members[(b.dimension, b.value)]
     b_in_a = np.isin(rows_b, rows_a).mean() if len(rows_b) else 0.0
     a_in_b = np.isin(rows_a, rows_b).mean() if len(rows_a) else 0.0
-    if b_in_a >= _CONTAINMENT and a_in_b >= _CONTAINMENT:  # the same rows: finer grain wins
+    same = b_in_a >= _CONTAINMENT and a_in_b >= _CONTAINMENT
+    if not same and max(b_in_a, a_in_b) >= _CONTAINMENT:
+        outer, inner = (rows_a, rows_b) if b_in_a >= _CONTAINMENT else (rows_b, rows_a)
+        same = len(outer.difference(inner)) < _FEW
+    if same:  # the same rows: finer grain wins
         return _specificity_rank(b.dimension) < _specificity_rank(a.dimension)
     if b_in_a >= _CONTAINMENT:  # b nested in a: b wins when the rest of a is normal
         return _rest_is_normal(rows_a, rows_b, a.unit_base, y)
