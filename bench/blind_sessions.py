@@ -96,6 +96,7 @@ NIGHTLY_RUNS = 60
 TURN_WEIGHTS = np.array([0.22, 0.22, 0.18, 0.13, 0.10, 0.07, 0.05, 0.03])
 MEAN_TURNS = float((np.arange(1, 9) * TURN_WEIGHTS).sum())
 BASE_TIMEOUT_P = 0.03
+REFUND_TIMEOUT_P = 0.015  # ticket_status_api, unaffected by the incidents
 BASE_HALLUCINATION_P = 0.06
 BASE_INCORRECT_P = 0.07
 DEFAULT_HOURS = {"timeout_surge": 4, "cost_spike": 5, "hallucination_spike": 6}
@@ -177,7 +178,7 @@ def _uuid(rng: random.Random) -> str:
 # ---- Agno through OpenInference -----------------------------------------------------------------
 
 _AGNO = "openinference.instrumentation.agno@1.0.3"
-_AGNO_TOOLS = ("get_booking", TIMEOUT_TOOL, "issue_refund")
+_AGNO_TOOLS = ("get_booking", "ticket_status_api", "issue_refund")
 _GARBLED = '{"booking_ref": "BR-%d", "legs": [{"from": "DE-KLN", "to": "NL-AMS", "dep'
 _TIMEOUT_MSG = "The read operation timed out"
 #: mean cost of an ordinary refund_agent trace (measured), the runaway loop's yardstick
@@ -213,7 +214,7 @@ def _refund(c: dict[str, Any]) -> tuple[_Node, dict[str, Any]]:
         node = _Node(name, t, t + d, {
             "openinference.span.kind": "TOOL", "tool.name": name,
             "tool.description": {"get_booking": "Fetch a booking by reference",
-                                 TIMEOUT_TOOL: "Ticket status from the ticketing system",
+                                 "ticket_status_api": "Ticket status from the ticketing system",
                                  "issue_refund": "Issue a refund to the original payment"}[name],
             "tool.parameters": json.dumps({"booking_ref": "BR-%d" % rng.randint(100000, 999999)}),
             "input.value": json.dumps({"booking_ref": "BR"}), "output.value": output, **ctx},
@@ -242,8 +243,8 @@ def _refund(c: dict[str, Any]) -> tuple[_Node, dict[str, Any]]:
             prompt += out + int(rng.uniform(450, 800))
             rounds += 1
     elif rng.random() < 0.7:
-        node = tool(t, TIMEOUT_TOOL, 0.5, json.dumps({"ticket": "void", "refundable": True}))
-        if rng.random() < c["timeout_p"]:  # httpx gives up; Agno hands the error to the model
+        node = tool(t, "ticket_status_api", 0.5, json.dumps({"ticket": "void", "refundable": True}))
+        if rng.random() < REFUND_TIMEOUT_P:  # httpx gives up; Agno hands the error to the model
             node.end = t + 10.0 + rng.uniform(0.001, 0.03)
             node.error = _TIMEOUT_MSG
             node.attrs["output.value"] = _TIMEOUT_MSG
@@ -255,7 +256,8 @@ def _refund(c: dict[str, Any]) -> tuple[_Node, dict[str, Any]]:
         out = int(rng.uniform(30, 80))
         t = invoke(t, prompt, out)
         prompt += out
-        node = tool(t, "issue_refund", 0.6, json.dumps({"refund_id": "RF-%d" % rng.randint(1, 99999)}))
+        node = tool(t, "issue_refund", 0.6,
+                    json.dumps({"refund_id": "RF-%d" % rng.randint(1, 99999)}))
         t = node.end + 0.003
         prompt += int(rng.uniform(80, 200))
     t = invoke(t, prompt, int(rng.uniform(110, 320)))
