@@ -15,7 +15,7 @@ UTC, a deep trough 22-05 UTC, weekends at 50 %.
   after the function (TOOL, ``tool.name``). Agno catches what a tool raises and hands the error
   to the model (``FunctionCall.execute`` returns ``failure``): the TOOL span ends with status
   ERROR and the error text as its description, no exception event, and the run goes on.
-* ``fare_rules``: a DSPy program (``FareRulesQA``: a ``dspy.ReAct`` over a tariff search tool)
+* ``FareRulesQA``: a DSPy program (a ``dspy.ReAct`` over a tariff search tool)
   traced by OpenInference's dspy instrumentor together with its litellm instrumentor, as the
   DSPy integration docs advise for token counts: ``FareRulesQA.forward`` > ``ReAct.forward`` >
   ``Predict(StringSignature).forward`` > ``ChatAdapter.__call__`` (CHAIN) > ``LM.__call__`` (LLM,
@@ -81,7 +81,7 @@ from blind_data import BlindData, Incident, Label, _Emitter, _lognormal, _Node
 
 __all__ = ["AGENTS", "PRICES", "SCORE_CONFIGS", "SessionsData", "generate"]
 
-REFUND, FARES, JOURNEY, CHAT = "refund_agent", "fare_rules", "journey_planner", "support-chat"
+REFUND, FARES, JOURNEY, CHAT = "refund_agent", "FareRulesQA", "journey_planner", "support-chat"
 AGENTS = (REFUND, FARES, JOURNEY, CHAT)
 #: share of a day's traces (support-chat counts turns, not sessions)
 SHARE = {CHAT: 0.38, REFUND: 0.24, JOURNEY: 0.24, FARES: 0.14}
@@ -235,7 +235,8 @@ def _refund(c: dict[str, Any]) -> tuple[_Node, dict[str, Any]]:
     if garbled:  # the model cannot read the booking and asks again, round after round
         target = c["loop"] * REFUND_MEAN_COST * rng.uniform(0.85, 1.15)
         rounds = 0
-        while cost < target and rounds < 40:
+        while rounds < 40 and (cost + _cost("gpt-4.1-mini", prompt, 75) / 2
+                               + _cost("gpt-4.1-mini", prompt + 600, 215)) < target:
             out = int(rng.uniform(40, 110))
             t = invoke(t, prompt, out)
             node = tool(t, "get_booking", 0.25, _GARBLED % rng.randint(1, 99999))
