@@ -9,7 +9,9 @@ Python SDK v3, judges with score configs) or ``bench/blind_stacks.py`` (``--data
 Haystack, smolagents, Semantic Kernel; a Tokyo day) or ``bench/blind_lowcode.py`` (``--data
 lowcode``: Dify, Flowise, Langfuse Python SDK v2, LangChain's CallbackHandler) or
 ``bench/blind_telemetry.py`` (``--data telemetry``: OpenLLMetry, Strands Agents, AutoGen, Langfuse
-Python SDK v3, Langfuse's evaluator traces and SDK experiments), all
+Python SDK v3, Langfuse's evaluator traces and SDK experiments) or ``bench/blind_sessions.py``
+(``--data sessions``: Agno and DSPy through OpenInference, LangGraph JS with Langfuse's JS
+CallbackHandler, a multi-turn chat on the Langfuse Python SDK v3 with sessions), all
 written from public documentation without reading the detectors. Each dataset is 30 days of four agents served through the Langfuse contract
 double and read by the real Langfuse source; the daily report is built for a day with the 7
 days before it, as a scheduled ``workbench report daily`` would.
@@ -23,7 +25,7 @@ days before it, as a scheduled ``workbench report daily`` would.
 3. what the report says about coverage and unmapped fields, and on each quiet day its banner
    and what it could not judge or only noted (info findings, never alerted).
 
-    python bench/bench_blind.py [--quick] [--magnitudes 2,3,5,10] [--data sdk|frameworks|gateways|agents|stacks|lowcode|telemetry]
+    python bench/bench_blind.py [--quick] [--magnitudes 2,3,5,10] [--data sdk|frameworks|gateways|agents|stacks|lowcode|telemetry|sessions]
                                 [--volume 0.1]
     # --quick: 2x, 5x, 5 quiet days; --volume: that many times each dataset's usual traffic
     # (0.1: a small team's ~100-150 traces a day), quiet and incident projects alike
@@ -78,6 +80,10 @@ DATASETS = {
     "telemetry": ("blind_telemetry", (("timeout_surge", "2026-11-18", 15),
                                       ("cost_spike", "2026-11-20", 16),
                                       ("hallucination_spike", "2026-11-25", 15))),
+    # Agno, DSPy, LangGraph JS and a multi-turn chat with sessions; a European working day
+    "sessions": ("blind_sessions", (("timeout_surge", "2026-11-16", 10),
+                                    ("cost_spike", "2026-11-19", 13),
+                                    ("hallucination_spike", "2026-11-26", 10))),
 }
 INCIDENTS = DATASETS["sdk"][1]
 
@@ -254,7 +260,7 @@ def main() -> None:
                     help="sdk: blind_data (default); frameworks: blind_frameworks; "
                          "gateways: blind_gateways; agents: blind_agents; "
                          "stacks: blind_stacks; lowcode: blind_lowcode; "
-                         "telemetry: blind_telemetry")
+                         "telemetry: blind_telemetry; sessions: blind_sessions")
     ap.add_argument("--magnitudes", default=None,
                     help="comma-separated, default 2,3,5,10 (10: a sanity check beyond the aim)")
     ap.add_argument("--volume", type=float, default=1.0,
