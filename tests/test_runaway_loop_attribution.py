@@ -59,6 +59,23 @@ def test_two_looping_runs_are_not_enough_and_a_cheap_loop_explains_nothing(loop)
     assert spend.looping_tool(per_run, current, baseline, cheap, expected) is None
 
 
+def test_a_tool_always_called_once_now_called_three_times_is_looping():
+    """Every baseline run called the tool once; in the window it comes back malformed and the
+    agent calls it again, three times a run over a growing context: the runs cost 2x, and the
+    tool, not the model every run used, is what changed."""
+    per_run = pd.concat([_runs([1] * 60), _runs([3, 3, 2, 3, 4, 3, 3, 3, 3, 3], first=60)],
+                        ignore_index=True)
+    cost = np.array([0.02] * 60 + [0.04] * 10)
+    expected = np.full(70, 0.02)
+    baseline = np.arange(70) < 60
+    s = spend.looping_tool(per_run, ~baseline, baseline, cost, expected)
+    assert s is not None and s.label == "tool_name=supplier_catalog in agent=crew"
+    assert s.contribution == pytest.approx(0.9)  # the run calling it twice is no loop
+    # a tool called once or twice a run, now twice: within its baseline's range
+    varied = pd.concat([_runs([1, 2] * 30), _runs([2] * 10, first=60)], ignore_index=True)
+    assert spend.looping_tool(varied, ~baseline, baseline, cost, expected) is None
+
+
 def test_tool_calls_counts_each_runs_calls_of_each_tool():
     obs = pd.DataFrame({"trace_id": ["a", "a", "a", "b", "b", "z"],
                         "agent": ["crew"] * 6,

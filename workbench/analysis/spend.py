@@ -40,8 +40,9 @@ _MIN_SHARE = 0.5
 _REST_SHARE = 0.25
 # a run loops on a tool when it calls it more often than this share of baseline runs did ...
 _LOOP_QUANTILE = 0.99
-# ... and at least this many times as often as a baseline run calling it did on average
-_LOOP_FACTOR = 3.0
+# ... and at least this many times as often as a baseline run calling it did on average (a tool
+# every run called once, now called three times over a growing context, is looping)
+_LOOP_FACTOR = 2.0
 # runs that loop on the tool must carry this share of the window's excess, and be this many
 _LOOP_SHARE = 0.5
 _LOOP_MIN_RUNS = 3
@@ -135,7 +136,7 @@ def looping_tool(per_run: pd.DataFrame, current: np.ndarray, baseline: np.ndarra
     ``cost`` each trace's cost and ``expected`` what the baseline expects of it (the suspect
     shows the looping runs' cost against that of the baseline runs calling the tool). A run
     loops on a tool when it called it more often than 99 % of the baseline runs that called it,
-    and at least three times their average; the tool is named when such runs carry at least
+    and at least twice their average; the tool is named when such runs carry at least
     half of the window's excess (its contribution) and there are at least three."""
     if per_run.empty or not current.any() or not baseline.any():
         return None
