@@ -80,7 +80,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from blind_data import BlindData, Incident, Label
+from blind_data import BlindData, Incident, Label, check_incidents
 
 __all__ = ["AGENTS", "PRICES", "SCORE_CONFIGS", "generate", "loop_share"]
 
@@ -676,23 +676,6 @@ def _window(inc: Incident) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start, start + pd.Timedelta(hours=inc.hours or DEFAULT_HOURS[inc.runbook])
 
 
-def _check(incidents: list[Incident], days: int) -> None:
-    if days < 1:
-        raise ValueError(f"days must be at least 1, got {days}")
-    seen: set[str] = set()
-    for inc in incidents:
-        if inc.runbook not in _RUNBOOKS:
-            raise ValueError(f"unknown runbook {inc.runbook!r}; expected one of "
-                             f"{sorted(_RUNBOOKS)}")
-        if inc.runbook in seen:
-            raise ValueError(f"one {inc.runbook} incident at most, got several")
-        seen.add(inc.runbook)
-        if not inc.magnitude >= 1.0:
-            raise ValueError(f"{inc.runbook}: magnitude must be >= 1, got {inc.magnitude}")
-        if not 0 <= inc.hour <= 23:
-            raise ValueError(f"{inc.runbook}: hour must be 0-23, got {inc.hour}")
-
-
 def _release(ts: pd.Timestamp, first: pd.Timestamp, service: str) -> str:
     """Weekly releases, Mondays 15:00 UTC."""
     anchor = (first - pd.Timedelta(days=first.weekday())).normalize() + pd.Timedelta(hours=15)
@@ -707,7 +690,7 @@ def generate(seed: int = 1, end_day: str = "2026-11-29", days: int = 30,
     given incidents injected and ``volume`` times the usual traffic (:data:`DAILY`);
     deterministic for a seed."""
     incidents = list(incidents)
-    _check(incidents, days)
+    check_incidents(incidents, days)
     if not volume > 0:
         raise ValueError(f"volume must be > 0, got {volume!r}")
     rng = random.Random(seed)

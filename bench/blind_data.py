@@ -130,6 +130,28 @@ class Incident:
         return start, start + pd.Timedelta(hours=self.hours or DEFAULT_HOURS[self.runbook])
 
 
+RUNBOOKS = ("timeout_surge", "cost_spike", "hallucination_spike")
+
+
+def check_incidents(incidents: Sequence[Incident], days: int) -> None:
+    """Refuse what no generator can inject: no days, an unknown runbook, two incidents of one
+    runbook, a magnitude under 1 (an incident makes things worse) or an hour past 23."""
+    if days < 1:
+        raise ValueError(f"days must be >= 1, got {days!r}")
+    seen: set[str] = set()
+    for inc in incidents:
+        if inc.runbook not in RUNBOOKS:
+            raise ValueError(f"unknown runbook {inc.runbook!r}: expected one of "
+                             f"{', '.join(RUNBOOKS)}")
+        if inc.runbook in seen:
+            raise ValueError(f"one {inc.runbook} incident per dataset, got two")
+        seen.add(inc.runbook)
+        if not (isinstance(inc.magnitude, (int, float)) and inc.magnitude >= 1.0):
+            raise ValueError(f"{inc.runbook}: magnitude must be >= 1, got {inc.magnitude!r}")
+        if not 0 <= inc.hour <= 23:
+            raise ValueError(f"{inc.runbook}: hour must be 0-23, got {inc.hour!r}")
+
+
 @dataclass(frozen=True)
 class Label:
     """The ground truth of one injected incident."""
@@ -553,6 +575,7 @@ def generate(seed: int = 1, end_day: str = "2026-11-29", days: int = 30,
     given incidents injected and ``weekday_traces`` expected on a weekday; deterministic for a
     seed."""
     incidents = list(incidents)
+    check_incidents(incidents, days)
     if not weekday_traces > 0:
         raise ValueError(f"weekday_traces must be > 0, got {weekday_traces!r}")
     rng = random.Random(seed)
@@ -567,9 +590,6 @@ def generate(seed: int = 1, end_day: str = "2026-11-29", days: int = 30,
     # end at 09:00, so quiet reports judge a new version that is no worse
     benign_day = first + pd.Timedelta(days=max(days - 6, 0), hours=9)
     windows = {inc.runbook: inc.window() for inc in incidents}
-    for name in windows:
-        if sum(i.runbook == name for i in incidents) > 1:
-            raise ValueError(f"one {name} incident per dataset")
     prompt_at: dict[pd.Timestamp, int] = {}
     if "hallucination_spike" in windows:
         prompt_at[windows["hallucination_spike"][0]] = 8

@@ -57,7 +57,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from blind_data import DEFAULT_HOURS, BlindData, Incident, Label
+from blind_data import DEFAULT_HOURS, BlindData, Incident, Label, check_incidents
 
 __all__ = ["AGENTS", "PRICES", "generate"]
 
@@ -668,15 +668,8 @@ def _starts(rng: np.random.Generator, agent: str, day: pd.Timestamp,
 
 
 def _windows(incidents: Sequence[Incident]) -> dict[str, tuple[float, float, float]]:
-    out = {}
+    out: dict[str, tuple[float, float, float]] = {}
     for inc in incidents:
-        if inc.runbook not in DEFAULT_HOURS:
-            raise ValueError(f"unknown runbook {inc.runbook!r}; expected one of "
-                             f"{sorted(DEFAULT_HOURS)}")
-        if inc.runbook in out:
-            raise ValueError(f"one {inc.runbook} incident per dataset, got two")
-        if not inc.magnitude > 0:
-            raise ValueError(f"magnitude must be > 0, got {inc.magnitude!r}")
         s, e = inc.window()
         out[inc.runbook] = (s.timestamp(), e.timestamp(), float(inc.magnitude))
     return out
@@ -717,8 +710,7 @@ def generate(seed: int, end_day: str, days: int,
     """``days`` whole UTC days ending with ``end_day`` of the four agents' traces and scores,
     with ``incidents`` injected and ``volume`` times the usual traffic (:data:`VOLUME`);
     deterministic for a seed."""
-    if days < 1:
-        raise ValueError(f"days must be >= 1, got {days}")
+    check_incidents(incidents, days)
     if not volume > 0:
         raise ValueError(f"volume must be > 0, got {volume!r}")
     windows = _windows(incidents)

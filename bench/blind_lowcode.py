@@ -70,7 +70,7 @@ import numpy as np
 import pandas as pd
 from opentelemetry.trace import SpanKind
 
-from blind_data import BlindData, Incident, Label, _Emitter, _Node
+from blind_data import BlindData, Incident, Label, _Emitter, _Node, check_incidents
 
 __all__ = ["AGENTS", "PRICES", "LowcodeData", "generate"]
 
@@ -582,23 +582,6 @@ def _dearer_model(magnitude: float) -> str:
                key=lambda m: abs(math.log(m[1] / magnitude)))[0]
 
 
-def _check(incidents: Sequence[Incident], days: int) -> None:
-    if days < 1:
-        raise ValueError(f"days must be at least 1, got {days}")
-    seen: set[str] = set()
-    for inc in incidents:
-        if inc.runbook not in _RUNBOOKS:
-            raise ValueError(f"unknown runbook {inc.runbook!r}; expected one of "
-                             f"{sorted(_RUNBOOKS)}")
-        if inc.runbook in seen:
-            raise ValueError(f"at most one {inc.runbook} per dataset")
-        seen.add(inc.runbook)
-        if not inc.magnitude > 1.0:
-            raise ValueError(f"{inc.runbook}: magnitude must be above 1, got {inc.magnitude}")
-        if not 0 <= inc.hour <= 23:
-            raise ValueError(f"{inc.runbook}: hour must be 0-23, got {inc.hour}")
-
-
 def _label(inc: Incident) -> Label:
     agent, dim, value = _RUNBOOKS[inc.runbook]
     start, end = inc.window()
@@ -635,7 +618,7 @@ def generate(seed: int, end_day: str, days: int = 30,
     """``days`` days of traffic ending with ``end_day`` (UTC), ``incidents`` injected,
     ``weekday_traces`` production traces expected on a weekday (staging scales with it)."""
     incidents = list(incidents)
-    _check(incidents, days)
+    check_incidents(incidents, days)
     if not weekday_traces > 0:
         raise ValueError(f"weekday_traces must be > 0, got {weekday_traces!r}")
     scale = weekday_traces / WEEKDAY_TRACES

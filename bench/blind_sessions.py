@@ -77,7 +77,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from blind_data import BlindData, Incident, Label, _Emitter, _lognormal, _Node
+from blind_data import BlindData, Incident, Label, _Emitter, _lognormal, _Node, check_incidents
 
 __all__ = ["AGENTS", "PRICES", "SCORE_CONFIGS", "SessionsData", "generate"]
 
@@ -552,23 +552,6 @@ def _labels(incidents: list[Incident]) -> list[Label]:
     return out
 
 
-def _check(incidents: list[Incident], days: int, weekday_traces: float) -> None:
-    if days < 1:
-        raise ValueError(f"days must be >= 1, got {days!r}")
-    if not weekday_traces > 0:
-        raise ValueError(f"weekday_traces must be > 0, got {weekday_traces!r}")
-    for inc in incidents:
-        if inc.runbook not in DEFAULT_HOURS:
-            raise ValueError(f"unknown runbook {inc.runbook!r}: expected timeout_surge, "
-                             "cost_spike or hallucination_spike")
-        if not 0 <= inc.hour <= 23:
-            raise ValueError(f"hour must be 0-23, got {inc.hour!r}")
-        if not inc.magnitude >= 1.0:
-            raise ValueError(f"magnitude must be >= 1, got {inc.magnitude!r}")
-        if sum(i.runbook == inc.runbook for i in incidents) > 1:
-            raise ValueError(f"one {inc.runbook} incident per dataset")
-
-
 def _release(ts: pd.Timestamp) -> str:
     """Weekly releases, Tuesdays 08:00 UTC (ISO week of the last release)."""
     shifted = ts - pd.Timedelta(days=1, hours=8)
@@ -581,7 +564,9 @@ def generate(seed: int = 1, end_day: str = "2026-11-29", days: int = 30,
     """``days`` whole UTC days to ``end_day`` of the project, ``weekday_traces`` expected on a
     weekday, the given incidents injected; deterministic for a seed."""
     incidents = list(incidents)
-    _check(incidents, days, weekday_traces)
+    check_incidents(incidents, days)
+    if not weekday_traces > 0:
+        raise ValueError(f"weekday_traces must be > 0, got {weekday_traces!r}")
     p = _Project(seed)
     rng, nrng = p.rng, np.random.default_rng(seed)
     labels = _labels(incidents)

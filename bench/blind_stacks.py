@@ -78,13 +78,12 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 
-from blind_data import BlindData, Incident, Label, _Emitter, _Node
+from blind_data import BlindData, Incident, Label, _Emitter, _Node, check_incidents
 
 __all__ = ["AGENTS", "PRICES", "SCORE_CONFIGS", "generate"]
 
 AGENTS = ("trip-planner", "kb-rag", "sales_analyst", "billing-assistant")
 TZ_OFFSET_H = 9  # Asia/Tokyo, no daylight saving
-RUNBOOKS = ("timeout_surge", "cost_spike", "hallucination_spike")
 
 #: traces a day per agent (a local weekday, a local weekend day)
 VOLUME = {"trip-planner": (340, 390), "kb-rag": (460, 190), "sales_analyst": (120, 22),
@@ -671,27 +670,13 @@ _CAUSES = {
 }
 
 
-def _check(incidents: list[Incident], days: int) -> None:
-    if days < 1:
-        raise ValueError(f"days must be at least 1, got {days}")
-    seen: set[str] = set()
-    for inc in incidents:
-        if inc.runbook not in RUNBOOKS:
-            raise ValueError(f"unknown runbook {inc.runbook!r}; expected one of {RUNBOOKS}")
-        if inc.runbook in seen:
-            raise ValueError(f"at most one {inc.runbook} per dataset")
-        if not inc.magnitude > 0:
-            raise ValueError(f"{inc.runbook}: magnitude must be > 0, got {inc.magnitude}")
-        seen.add(inc.runbook)
-
-
 def generate(seed: int = 1, end_day: str = "2026-11-29", days: int = 30,
              incidents: Iterable[Incident] = (), volume: float = 1.0) -> BlindData:
     """``days`` whole UTC days ending on ``end_day`` of the four agents with the incidents
     injected and ``volume`` times the usual traffic (:data:`VOLUME`); deterministic for a
     seed."""
     incidents = list(incidents)
-    _check(incidents, days)
+    check_incidents(incidents, days)
     if not volume > 0:
         raise ValueError(f"volume must be > 0, got {volume!r}")
     rng = random.Random(seed)
