@@ -92,8 +92,8 @@ def agent_budgets(traces: pd.DataFrame, runbooks: Mapping[str, Any] | None,
     An agent without a budget of its own (``budget.per_agent``) whose baseline traces run past
     the default budget more than a fifth of the time gets its baseline p99 (whole seconds) as
     its budget (leaving out a baseline day whose own p99 stands far past the others', so a slow
-    day in the baseline does not stretch it), and a note telling the reader to set one: otherwise its normal traffic would be
-    a permanent timeout surge. Such a budget measures nearness (``near_timeout``) but is no
+    day in the baseline does not stretch it), and a note telling the reader to set one:
+    otherwise its normal traffic would be a permanent timeout surge. Such a budget measures nearness (``near_timeout``) but is no
     limit: the agent's timeouts are those it reported.
     """
     spec = _budget_spec(runbooks)
@@ -132,7 +132,8 @@ def _typical_p99(durations: pd.Series, starts: pd.Series) -> float:
     p99 runs past ``_OUTLYING_DAY`` times the median day's is left out, so one incident in the
     baseline (a week ago's slow day) does not stretch the budget that judges the next. The
     other days are pooled: the median of daily p99s would sit below the agent's p99 (each day's
-    tail is a few runs), pulling its usual traffic over the near-timeout line."""
+    tail is a few runs), pulling its usual traffic over the near-timeout line. Fewer than three
+    such days: the pooled p99 of all."""
     day = starts.loc[durations.index].dt.floor("D").to_numpy()
     per_day = durations.groupby(day)
     p99 = per_day.quantile(0.99)[per_day.size() >= 20]
