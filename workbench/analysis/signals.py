@@ -93,8 +93,8 @@ def agent_budgets(traces: pd.DataFrame, runbooks: Mapping[str, Any] | None,
     the default budget more than a fifth of the time gets its baseline p99 (whole seconds) as
     its budget (leaving out a baseline day whose own p99 stands far past the others', so a slow
     day in the baseline does not stretch it), and a note telling the reader to set one:
-    otherwise its normal traffic would be a permanent timeout surge. Such a budget measures nearness (``near_timeout``) but is no
-    limit: the agent's timeouts are those it reported.
+    otherwise its normal traffic would be a permanent timeout surge. Such a budget measures
+    nearness (``near_timeout``) but is no limit: the agent's timeouts are those it reported.
     """
     spec = _budget_spec(runbooks)
     b = Budgets(default_s=float(spec["seconds"]),
