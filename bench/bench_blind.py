@@ -26,9 +26,11 @@ days before it, as a scheduled ``workbench report daily`` would.
    and what it could not judge or only noted (info findings, never alerted).
 
     python bench/bench_blind.py [--quick] [--magnitudes 2,3,5,10] [--data sdk|frameworks|gateways|agents|stacks|lowcode|telemetry|sessions]
-                                [--volume 0.1]
+                                [--volume 0.1] [--quiet-days 23] [--quiet-seed 102]
     # --quick: 2x, 5x, 5 quiet days; --volume: that many times each dataset's usual traffic
-    # (0.1: a small team's ~100-150 traces a day), quiet and incident projects alike
+    # (0.1: a small team's ~100-150 traces a day), quiet and incident projects alike;
+    # --quiet-days: judge that many quiet days (at most 23: the project's 30 days less the
+    # first day's baseline); --quiet-seed: another quiet project; --magnitudes none: quiet only
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ from workbench.reports import daily  # noqa: E402
 
 END_DAY = "2026-11-29"
 QUIET_SEED = 101
+PROJECT_DAYS = 30  # each generated project's length
+BASELINE_DAYS = 7  # a report judges its day on the days before it
 #: each dataset's incidents (runbook, day, start hour UTC)
 DATASETS = {
     "sdk": ("blind_data", (("timeout_surge", "2026-11-20", 14), ("cost_spike", "2026-11-22", 10),
@@ -101,8 +105,8 @@ def _reports(data: bd.BlindData, days: list[str]) -> dict[str, Any]:
     with data.double() as dbl, tempfile.TemporaryDirectory() as cache:
         for day in days:
             t0 = time.perf_counter()
-            out[day] = daily.build(day, dbl.source(cache_dir=cache), days=7, alert_days=1,
-                                   prometheus=False)
+            out[day] = daily.build(day, dbl.source(cache_dir=cache), days=BASELINE_DAYS,
+                                   alert_days=1, prometheus=False)
             print(f"  report {day}: {time.perf_counter() - t0:.1f} s", flush=True)
     return out
 
@@ -150,7 +154,7 @@ def _oracle(data: bd.BlindData, label: bd.Label) -> str:
     t = data.truth
     mine = t[t["agent"] == label.agent]
     win = mine[(mine["start"] >= label.start) & (mine["start"] < label.end)]
-    base = mine[(mine["start"] >= label.start.floor("D") - pd.Timedelta(days=7))
+    base = mine[(mine["start"] >= label.start.floor("D") - pd.Timedelta(days=BASELINE_DAYS))
                 & (mine["start"] < label.start.floor("D"))]
     if label.runbook == "timeout_surge":
         k, n, p = int(win["timeout"].sum()), len(win), float(base["timeout"].mean())
@@ -263,6 +267,11 @@ def main() -> None:
                          "telemetry: blind_telemetry; sessions: blind_sessions")
     ap.add_argument("--magnitudes", default=None,
                     help="comma-separated, default 2,3,5,10 (10: a sanity check beyond the aim)")
+    ap.add_argument("--quiet-days", type=int, default=None,
+                    help=f"quiet days judged (default 10, 5 with --quick; at most "
+                         f"{PROJECT_DAYS - BASELINE_DAYS})")
+    ap.add_argument("--quiet-seed", type=int, default=QUIET_SEED,
+                    help=f"the quiet project's seed (default {QUIET_SEED})")
     ap.add_argument("--volume", type=float, default=1.0,
                     help="traffic as a multiple of the dataset's usual (default 1.0; 0.1: a "
                          "tenth)")
@@ -272,18 +281,22 @@ def main() -> None:
     module, incidents_at = DATASETS[args.data]
     gen = importlib.import_module(module)
     traffic = _traffic(gen, args.volume)
-    mags = tuple(float(m) for m in (args.magnitudes or ("2,5" if args.quick else "2,3,5,10")
-                                    ).split(","))
-    quiet_days = [f"{d:%Y-%m-%d}" for d in pd.date_range(end=END_DAY,
-                                                         periods=5 if args.quick else 10)]
+    given = args.magnitudes or ("2,5" if args.quick else "2,3,5,10")
+    mags = () if given == "none" else tuple(float(m) for m in given.split(","))
+    n_days = args.quiet_days or (5 if args.quick else 10)
+    if not 1 <= n_days <= PROJECT_DAYS - BASELINE_DAYS:
+        ap.error(f"--quiet-days must be 1..{PROJECT_DAYS - BASELINE_DAYS} (a project holds "
+                 f"{PROJECT_DAYS} days, the first judged needs {BASELINE_DAYS} before it), "
+                 f"got {n_days}")
+    quiet_days = [f"{d:%Y-%m-%d}" for d in pd.date_range(end=END_DAY, periods=n_days)]
 
     notes: dict[str, None] = {}
     print(f"blind check on {args.data} ({module}), volume {args.volume:g}x the usual traffic",
           flush=True)
-    print(f"quiet project (seed {QUIET_SEED}), judged {quiet_days[0]}..{quiet_days[-1]}",
+    print(f"quiet project (seed {args.quiet_seed}), judged {quiet_days[0]}..{quiet_days[-1]}",
           flush=True)
     t0 = time.perf_counter()
-    quiet = gen.generate(seed=QUIET_SEED, end_day=END_DAY, days=30, **traffic)
+    quiet = gen.generate(seed=args.quiet_seed, end_day=END_DAY, days=PROJECT_DAYS, **traffic)
     print(f"  generated {len(quiet.truth):,} traces, {len(quiet.spans):,} spans, "
           f"{len(quiet.scores):,} scores in {time.perf_counter() - t0:.0f} s", flush=True)
     qreps = _reports(quiet, quiet_days)
@@ -308,7 +321,7 @@ def main() -> None:
         seed = 200 + int(mag * 10)
         incidents = [bd.Incident(rb, day, hour, mag) for rb, day, hour in incidents_at]
         print(f"incident project {mag:g}x (seed {seed})", flush=True)
-        data = gen.generate(seed=seed, end_day=END_DAY, days=30, incidents=incidents,
+        data = gen.generate(seed=seed, end_day=END_DAY, days=PROJECT_DAYS, incidents=incidents,
                             **traffic)
         reps = _reports(data, sorted({d for _, d, _ in incidents_at}))
         rows += incident_rows(data, reps, mag)
