@@ -77,10 +77,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from blind_data import BlindData, Incident, Label, check_incidents
+from blind_data import BlindData, Incident, Label, SeededIds, check_incidents, model_prices, ns
 
 __all__ = ["AGENTS", "PRICES", "SCORE_CONFIGS", "generate", "loop_share"]
 
@@ -115,15 +114,11 @@ PRICE_PER_TOKEN = {m: (i / 1e6, o / 1e6) for m, i, o, _ in _PRICE_ROWS}
 
 
 def _prices() -> tuple[Any, ...]:
-    from tests.doubles.langfuse_ingest import ModelPrice
-
-    out = []
+    rows = []
     for model, inp, outp, suffix in _PRICE_ROWS:
         provider = r"(google/|gemini/)?" if model.startswith("gemini") else r"(openai/)?"
-        out.append(ModelPrice(f"model-{model}",
-                              re.compile(rf"(?i)^{provider}({re.escape(model)}){suffix}$"),
-                              inp / 1e6, outp / 1e6))
-    return tuple(out)
+        rows.append((model, inp, outp, rf"(?i)^{provider}({re.escape(model)}){suffix}$"))
+    return model_prices(rows)
 
 
 PRICES = _prices()
@@ -172,23 +167,12 @@ class _Span:
         return child
 
 
-class _Ids(IdGenerator):
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
-
-    def generate_span_id(self) -> int:
-        return self.rng.getrandbits(64) or 1
-
-    def generate_trace_id(self) -> int:
-        return self.rng.getrandbits(128) or 1
-
-
 class _Emitter:
     """Finished OTel SDK spans with explicit times; one provider per service and release."""
 
     def __init__(self, rng: random.Random) -> None:
         self.exporter = InMemorySpanExporter()
-        self.ids = _Ids(rng)
+        self.ids = SeededIds(rng)
         self._providers: dict[tuple[str, str], TracerProvider] = {}
         self._tracers: dict[tuple[str, str, str], Any] = {}
 
@@ -208,26 +192,22 @@ class _Emitter:
         tracer = self._tracer(resource, node.scope)
         ctx = otel_trace.set_span_in_context(parent) if parent is not None else None
         span = tracer.start_span(node.name, context=ctx, kind=node.kind,
-                                 attributes=node.attrs, start_time=_ns(node.start))
+                                 attributes=node.attrs, start_time=ns(node.start))
         for child in node.children:
             self.emit(resource, child, span)
         for name, attrs, t in node.events:
-            span.add_event(name, attrs, timestamp=_ns(t))
+            span.add_event(name, attrs, timestamp=ns(t))
         if node.status is not None:
             code, desc = node.status
             if code == "OK":
                 span.set_status(Status(StatusCode.OK))
             else:
                 span.set_status(Status(StatusCode.ERROR, desc))
-        span.end(end_time=_ns(node.end))
+        span.end(end_time=ns(node.end))
         return format(span.get_span_context().trace_id, "032x")
 
     def spans(self) -> list[Any]:
         return list(self.exporter.get_finished_spans())
-
-
-def _ns(t: float) -> int:
-    return int(round(t * 1e9))
 
 
 def _exception(exc_type: str, message: str, t: float) -> tuple[str, dict[str, Any], float]:

@@ -70,7 +70,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-__all__ = ["AGENTS", "PRICES", "BlindData", "Incident", "Label", "generate"]
+__all__ = ["AGENTS", "PRICES", "BlindData", "Incident", "Label", "SeededIds", "generate",
+           "model_prices", "ns", "ns_micros"]
 
 AGENTS = ("support-assistant", "research-agent", "order-agent", "triage-agent")
 SHARE = {"support-assistant": 0.40, "order-agent": 0.28, "triage-agent": 0.20,
@@ -97,17 +98,23 @@ BASE_UNFAITHFUL_P = 0.07      # research-agent answers with low faithfulness
 BASE_INCORRECT_P = 0.08       # order/triage answers judged incorrect
 
 
-def _prices() -> tuple[Any, ...]:
-    """The project's model table in the double's shape (Langfuse prices usage from it)."""
+def model_prices(rows: Iterable[tuple[str, float, float, str]]) -> tuple[Any, ...]:
+    """A project's model table in the double's shape (Langfuse prices usage from it): one
+    ``model-<model>`` row per (model, USD per 1M input tokens, USD per 1M output tokens, name
+    pattern)."""
     from tests.doubles.langfuse_ingest import ModelPrice
 
-    out = []
+    return tuple(ModelPrice(f"model-{model}", re.compile(pattern), inp / 1e6, outp / 1e6)
+                 for model, inp, outp, pattern in rows)
+
+
+def _prices() -> tuple[Any, ...]:
+    """The project's model table in the double's shape (Langfuse prices usage from it)."""
+    rows = []
     for model, inp, outp, suffix in _PRICE_ROWS:
         provider = r"(anthropic/)?" if model.startswith("claude") else r"(openai/)?"
-        out.append(ModelPrice(f"model-{model}",
-                              re.compile(rf"(?i)^{provider}({re.escape(model)}){suffix}$"),
-                              inp / 1e6, outp / 1e6))
-    return tuple(out)
+        rows.append((model, inp, outp, rf"(?i)^{provider}({re.escape(model)}){suffix}$"))
+    return model_prices(rows)
 
 
 PRICES = _prices()
@@ -192,7 +199,9 @@ class BlindData:
 
 # ---- ids and spans -------------------------------------------------------------------------------
 
-class _SeededIds(IdGenerator):
+class SeededIds(IdGenerator):
+    """OTel span and trace ids drawn from ``rng``, so a seed gives the same ids every run."""
+
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
 
@@ -221,7 +230,7 @@ class _Emitter:
 
     def __init__(self, rng: random.Random) -> None:
         self.exporter = InMemorySpanExporter()
-        self.ids = _SeededIds(rng)
+        self.ids = SeededIds(rng)
         self._providers: dict[str, TracerProvider] = {}
         self._tracers: dict[tuple[str, str], Any] = {}
 
@@ -241,25 +250,31 @@ class _Emitter:
         tracer = self.tracer(service, node.scope, resource)
         ctx = otel_trace.set_span_in_context(parent) if parent is not None else None
         span = tracer.start_span(node.name, context=ctx, kind=node.kind,
-                                 attributes=node.attrs, start_time=_ns(node.start))
+                                 attributes=node.attrs, start_time=ns(node.start))
         for child in node.children:
             self.emit(service, resource, child, span)
         if node.exception is not None:
             span.add_event("exception", {"exception.type": node.exception[0],
                                          "exception.message": node.exception[1],
                                          "exception.escaped": "True"},
-                           timestamp=_ns(node.end))
+                           timestamp=ns(node.end))
         if node.error is not None:
             span.set_status(Status(StatusCode.ERROR, node.error))
-        span.end(end_time=_ns(node.end))
+        span.end(end_time=ns(node.end))
         return span
 
     def spans(self) -> list[Any]:
         return list(self.exporter.get_finished_spans())
 
 
-def _ns(t: float) -> int:
+def ns(t: float) -> int:
+    """Seconds since the epoch as integer nanoseconds."""
     return int(round(t * 1e9))
+
+
+def ns_micros(t: float) -> int:
+    """Seconds since the epoch as integer nanoseconds, rounded to whole microseconds."""
+    return int(round(t * 1e6)) * 1000
 
 
 # ---- traffic ----------------------------------------------------------------------------------------

@@ -54,10 +54,10 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from blind_data import DEFAULT_HOURS, BlindData, Incident, Label, check_incidents
+from blind_data import (DEFAULT_HOURS, BlindData, Incident, Label, SeededIds, check_incidents,
+                        model_prices, ns_micros)
 
 __all__ = ["AGENTS", "PRICES", "generate"]
 
@@ -96,16 +96,12 @@ PYDANTIC_AI_VERSION = "1.4.0"
 
 def _prices() -> tuple[Any, ...]:
     """The project's model table in the double's shape: dated snapshots match their model."""
-    from tests.doubles.langfuse_ingest import ModelPrice
-
-    out = []
+    rows = []
     for model, inp, outp in _PRICE_ROWS:
         provider = r"(anthropic/)?" if model.startswith("claude") else r"(openai/)?"
         suffix = r"(-\d{8})?" if model.startswith("claude") else r"(-\d{4}-\d{2}-\d{2})?"
-        out.append(ModelPrice(f"model-{model}",
-                              re.compile(rf"(?i)^{provider}({re.escape(model)}){suffix}$"),
-                              inp / 1e6, outp / 1e6))
-    return tuple(out)
+        rows.append((model, inp, outp, rf"(?i)^{provider}({re.escape(model)}){suffix}$"))
+    return model_prices(rows)
 
 
 PRICES = _prices()
@@ -118,28 +114,13 @@ def _cost(model: str, inp: int, out: int, reasoning: int = 0) -> float:
 
 # ---- spans ---------------------------------------------------------------------------------------
 
-class _SeededIds(IdGenerator):
-    def __init__(self, seed: int) -> None:
-        self._rng = random.Random(seed)
-
-    def generate_span_id(self) -> int:
-        return self._rng.getrandbits(64) or 1
-
-    def generate_trace_id(self) -> int:
-        return self._rng.getrandbits(128) or 1
-
-
-def _ns(t: float) -> int:
-    return int(round(t * 1e6)) * 1000
-
-
 class _Spans:
     """One TracerProvider per service (its resource), one tracer per instrumentation scope, all
     into one in-memory exporter; spans made with explicit start and end times."""
 
     def __init__(self, seed: int) -> None:
         self.exporter = InMemorySpanExporter()
-        self._ids = _SeededIds(seed)
+        self._ids = SeededIds(random.Random(seed))
         self._providers: dict[str, TracerProvider] = {}
         self._tracers: dict[tuple[str, str], Any] = {}
 
@@ -165,7 +146,7 @@ def _open(tracer: Any, name: str, start: float, attrs: dict[str, Any], parent: A
           kind: SpanKind = SpanKind.INTERNAL) -> Any:
     ctx = otel_trace.set_span_in_context(parent) if parent is not None else Context()
     return tracer.start_span(name, context=ctx, kind=kind, attributes=attrs,
-                             start_time=_ns(start))
+                             start_time=ns_micros(start))
 
 
 def _fail(span: Any, at: float, exc_type: str, message: str,
@@ -173,7 +154,7 @@ def _fail(span: Any, at: float, exc_type: str, message: str,
     """As ``Span.record_exception`` + ``set_status(ERROR)`` leave it."""
     span.add_event("exception", {"exception.type": exc_type, "exception.message": message,
                                  "exception.stacktrace": f"{exc_type}: {message}",
-                                 "exception.escaped": "False"}, timestamp=_ns(at))
+                                 "exception.escaped": "False"}, timestamp=ns_micros(at))
     span.set_status(Status(StatusCode.ERROR, description if description is not None
                            else message))
 
@@ -181,7 +162,7 @@ def _fail(span: Any, at: float, exc_type: str, message: str,
 def _close(span: Any, end: float, attrs: dict[str, Any] | None = None) -> None:
     if attrs:
         span.set_attributes(attrs)
-    span.end(end_time=_ns(end))
+    span.end(end_time=ns_micros(end))
 
 
 # ---- one trace -----------------------------------------------------------------------------------

@@ -45,10 +45,10 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from blind_data import BlindData, Incident, Label, check_incidents
+from blind_data import (BlindData, Incident, Label, SeededIds, check_incidents, model_prices,
+                        ns_micros)
 
 __all__ = ["AGENTS", "PRICES", "generate"]
 
@@ -89,10 +89,8 @@ def _prices() -> tuple[Any, ...]:
     """The project's model table in the double's shape. Langfuse's default definitions match
     ``openai/`` prefixes and dated snapshots; the team added ``azure/`` to each pattern so the
     LiteLLM Azure deployment is priced (a custom model definition, as Langfuse documents)."""
-    from tests.doubles.langfuse_ingest import ModelPrice
-
-    return tuple(ModelPrice(f"model-{m}", re.compile(
-        rf"(?i)^(openai/|azure/)?({re.escape(m)})(-\d{{4}}-\d{{2}}-\d{{2}})?$"), i / 1e6, o / 1e6)
+    return model_prices(
+        (m, i, o, rf"(?i)^(openai/|azure/)?({re.escape(m)})(-\d{{4}}-\d{{2}}-\d{{2}})?$")
         for m, i, o in _PRICE_ROWS)
 
 
@@ -110,26 +108,11 @@ def _cost(model: str, inp: int, out: int) -> float:
 
 # ---- spans ---------------------------------------------------------------------------------------
 
-class _Ids(IdGenerator):
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
-
-    def generate_span_id(self) -> int:
-        return self.rng.getrandbits(64) or 1
-
-    def generate_trace_id(self) -> int:
-        return self.rng.getrandbits(128) or 1
-
-
-def _ns(t: float) -> int:
-    return int(round(t * 1e6)) * 1000
-
-
 class _Emitter:
     """One TracerProvider per service (its resource), spans with explicit times and seeded ids."""
 
     def __init__(self, seed: int) -> None:
-        self.ids = _Ids(random.Random(seed * 104729 + 17))
+        self.ids = SeededIds(random.Random(seed * 104729 + 17))
         self.exporter = InMemorySpanExporter()
         self.providers: dict[str, TracerProvider] = {}
 
@@ -151,17 +134,18 @@ class _Emitter:
 def _start(tracer: Any, name: str, t: float, attrs: dict[str, Any], parent: Any = None,
            kind: SpanKind = SpanKind.INTERNAL) -> Any:
     ctx = otel_trace.set_span_in_context(parent) if parent is not None else None
-    return tracer.start_span(name, context=ctx, kind=kind, attributes=attrs, start_time=_ns(t))
+    return tracer.start_span(name, context=ctx, kind=kind, attributes=attrs,
+                             start_time=ns_micros(t))
 
 
 def _end(span: Any, t: float, error: str | None = None, exc: tuple[str, str] | None = None
          ) -> None:
     if exc is not None:
         span.add_event("exception", {"exception.type": exc[0], "exception.message": exc[1]},
-                       timestamp=_ns(t))
+                       timestamp=ns_micros(t))
     if error is not None:
         span.set_status(Status(StatusCode.ERROR, error))
-    span.end(end_time=_ns(t))
+    span.end(end_time=ns_micros(t))
 
 
 def _ln(rng: random.Random, median: float, sigma: float) -> float:

@@ -70,7 +70,7 @@ import numpy as np
 import pandas as pd
 from opentelemetry.trace import SpanKind
 
-from blind_data import BlindData, Incident, Label, _Emitter, _Node, check_incidents
+from blind_data import BlindData, Incident, Label, _Emitter, _Node, check_incidents, model_prices
 
 __all__ = ["AGENTS", "PRICES", "LowcodeData", "generate"]
 
@@ -98,16 +98,12 @@ ERP_URL = "https://erp.northwind-shop.eu/api/v2/orders/status"
 
 
 def _prices() -> tuple[Any, ...]:
-    from tests.doubles.langfuse_ingest import ModelPrice
-
-    out = []
+    rows = []
     for model, inp, outp in _PRICE_ROWS:
         provider = r"(anthropic/)?" if model.startswith("claude") else r"(openai/)?"
         suffix = r"(-\d{8})?" if model.startswith("claude") else r"(-\d{4}-\d{2}-\d{2})?"
-        out.append(ModelPrice(f"model-{model}",
-                              re.compile(rf"(?i)^{provider}({re.escape(model)}){suffix}$"),
-                              inp / 1e6, outp / 1e6))
-    return tuple(out)
+        rows.append((model, inp, outp, rf"(?i)^{provider}({re.escape(model)}){suffix}$"))
+    return model_prices(rows)
 
 
 PRICES = _prices()

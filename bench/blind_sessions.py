@@ -69,7 +69,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,7 +76,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from blind_data import BlindData, Incident, Label, _Emitter, _lognormal, _Node, check_incidents
+from blind_data import (BlindData, Incident, Label, _Emitter, _lognormal, _Node, check_incidents,
+                        model_prices)
 
 __all__ = ["AGENTS", "PRICES", "SCORE_CONFIGS", "SessionsData", "generate"]
 
@@ -116,14 +116,7 @@ _PRICE_ROWS = (
 PER_TOKEN = {m: (i / 1e6, o / 1e6) for m, i, o, _ in _PRICE_ROWS}
 
 
-def _prices() -> tuple[Any, ...]:
-    from tests.doubles.langfuse_ingest import ModelPrice
-
-    return tuple(ModelPrice(f"model-{m}", re.compile(p), i / 1e6, o / 1e6)
-                 for m, i, o, p in _PRICE_ROWS)
-
-
-PRICES = _prices()
+PRICES = model_prices(_PRICE_ROWS)
 
 SCORE_CONFIGS = (
     {"id": "cfg-thumbs", "name": "thumbs", "dataType": "BOOLEAN",

@@ -78,7 +78,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 
-from blind_data import BlindData, Incident, Label, _Emitter, _Node, check_incidents
+from blind_data import BlindData, Incident, Label, _Emitter, _Node, check_incidents, model_prices
 
 __all__ = ["AGENTS", "PRICES", "SCORE_CONFIGS", "generate"]
 
@@ -133,15 +133,11 @@ SCORE_CONFIGS = [
 
 
 def _prices() -> tuple[Any, ...]:
-    from tests.doubles.langfuse_ingest import ModelPrice
-
-    out = []
+    rows = []
     for model, inp, outp, suffix in _PRICE_ROWS:
         prefix = r"(anthropic/)?" if model.startswith("claude") else r"(openai/|azure/)?"
-        out.append(ModelPrice(f"model-{model}",
-                              re.compile(rf"(?i)^{prefix}{re.escape(model)}{suffix}$"),
-                              inp / 1e6, outp / 1e6))
-    return tuple(out)
+        rows.append((model, inp, outp, rf"(?i)^{prefix}{re.escape(model)}{suffix}$"))
+    return model_prices(rows)
 
 
 PRICES = _prices()

@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -60,7 +59,8 @@ import pandas as pd
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from blind_data import BlindData, Incident, Label, _Emitter, _lognormal, _Node, check_incidents
+from blind_data import (BlindData, Incident, Label, _Emitter, _lognormal, _Node, check_incidents,
+                        model_prices)
 
 __all__ = ["AGENTS", "PRICES", "SCORE_CONFIGS", "generate"]
 
@@ -102,14 +102,7 @@ _PRICE_ROWS = (
 PER_TOKEN = {m: (i / 1e6, o / 1e6) for m, i, o, _ in _PRICE_ROWS}
 
 
-def _prices() -> tuple[Any, ...]:
-    from tests.doubles.langfuse_ingest import ModelPrice
-
-    return tuple(ModelPrice(f"model-{m}", re.compile(p), i / 1e6, o / 1e6)
-                 for m, i, o, p in _PRICE_ROWS)
-
-
-PRICES = _prices()
+PRICES = model_prices(_PRICE_ROWS)
 
 SCORE_CONFIGS = [{"id": "cfg-user-feedback", "name": "user-feedback", "dataType": "BOOLEAN",
                   "description": "Thumbs up/down from the chat widget"}]
