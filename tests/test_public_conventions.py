@@ -413,6 +413,25 @@ def test_a_smolagents_or_agno_run_is_named_after_its_agent():
     assert _agents(rows) == {"s": "sales_analyst", "n": "analytics-batch", "g": "Support_Team"}
 
 
+def test_a_dspy_tool_is_named_without_the_method_openinference_adds():
+    """OpenInference's DSPy instrumentor names a tool's span after the tool and the method it
+    wraps ("search_tariffs.__call__", "acall" when awaited) and sets no ``tool.name``."""
+    rows = [
+        _span("d", "a", "FareRulesQA.forward", native_type="CHAIN",
+              **{"attr:openinference.span.kind": "CHAIN"}),
+        _span("d", "b", "search_tariffs.__call__", "a", native_type="TOOL",
+              **{"attr:openinference.span.kind": "TOOL"}),
+        _span("d", "c", "seat_map.acall", "a", native_type="TOOL",
+              **{"attr:openinference.span.kind": "TOOL"}),
+        _span("d", "e", "ChatAdapter.__call__", "a", native_type="CHAIN",
+              **{"attr:openinference.span.kind": "CHAIN"}),
+    ]
+    obs = conv.load().observations(_raw(rows)).set_index("name")
+    assert obs.loc["search_tariffs.__call__", "tool_name"] == "search_tariffs"
+    assert obs.loc["seat_map.acall", "tool_name"] == "seat_map"
+    assert pd.isna(obs.loc["ChatAdapter.__call__", "tool_name"])  # a chain, no tool
+
+
 def test_reasoning_and_audio_tokens_reach_the_same_columns_through_langfuse():
     rec = Recorder()
     reasoning(rec)
