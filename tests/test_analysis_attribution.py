@@ -179,7 +179,7 @@ def test_a_models_alias_and_its_snapshot_of_the_same_calls_are_one_suspect():
     """The request's model (``gpt-4.1-mini``) and the response's dated snapshot of the same
     calls hold the same traces, so the same figures: one suspect, the first ranked. Two
     snapshots, other figures, or another agent's model stay apart."""
-    from workbench.analysis.detect import _one_per_model
+    from workbench.analysis.suspects import _one_per_model
     from workbench.findings import Suspect
 
     def model(value, share=1.0, agent="research", incident=0.3):

@@ -9,8 +9,9 @@ Pure functions, no I/O::
     attribute(current, baseline, metric, dimensions)                ranked suspects
 
 Modules: ``signals`` (per-trace columns), ``baseline`` (expectations by segment), ``stats``
-(exact tests), ``judge`` (windows and scans), ``attribution``, ``detect``, and the runbooks'
-own extras: ``cost``, ``timeouts``, ``hallucination``.
+(exact tests), ``judge`` (windows and scans), ``attribution``, ``suspects`` (the order of a
+finding's suspects), ``detect``, and the runbooks' own extras: ``cost``, ``timeouts``,
+``hallucination``.
 """
 
 from workbench.analysis.attribution import SPECIFICITY, attribute
