@@ -26,7 +26,7 @@ from workbench import schema
 from workbench.analysis import signals as sig_mod
 from workbench.analysis.attribution import Exploded, _decode
 from workbench.analysis.judge import ALL, SIGNALS, Interval, Judge, judge_for
-from workbench.analysis.suspects import _bad_values, rank
+from workbench.analysis.suspects import _active, _bad_values, _enough, rank
 from workbench.errors import ConfigError
 from workbench.findings import SEVERITIES, Finding, Suspect
 from workbench.runbooks import Runbook, parse_duration
@@ -533,23 +533,6 @@ CANARY_SIGNALS: Mapping[str, tuple[str, ...]] = {
     "timeout_surge": ("timeout_rate",),
     "hallucination_spike": ("hallucination_rate", "groundedness"),
 }
-
-
-def _enough(j: Judge, signal: str, iv: Interval) -> bool:
-    return iv.units >= j.min_units and (SIGNALS[signal].kind == "mean"
-                                        or iv.events >= j.min_events)
-
-
-def _active(ctx: Context, mask: np.ndarray, start: pd.Timestamp, end: pd.Timestamp
-            ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """The whole buckets of ``[start, end)`` in which the rows of ``mask`` ran."""
-    j = ctx.judge
-    rows = np.flatnonzero(mask & ctx.window_mask(start, end, ALL))
-    if not len(rows):
-        return None
-    ns = j._time_ns[rows]
-    first, last = j.time_at(rows[np.argmin(ns)]), j.time_at(rows[np.argmax(ns)])
-    return (max(first.floor(j.bucket), start), min(last.floor(j.bucket) + j.bucket, end))
 
 
 def _canary(ctx: Context, signal: str, mask: np.ndarray, start: pd.Timestamp,

@@ -27,7 +27,7 @@ from workbench.analysis.attribution import (
     attribute_rows,
     in_slice,
 )
-from workbench.analysis.judge import ALL, SIGNALS, Interval
+from workbench.analysis.judge import ALL, SIGNALS, Interval, Judge
 from workbench.findings import Suspect
 
 if TYPE_CHECKING:
@@ -333,10 +333,10 @@ class _Slices:
 
 def _finer(s: Suspect, than: Suspect) -> bool:
     """Whether ``s`` names a finer-grained thing than ``than`` (:data:`.SPECIFICITY`)."""
-    def rank(x: Suspect) -> int:
+    def order(x: Suspect) -> int:
         return SPECIFICITY.index(x.dimension) if x.dimension in SPECIFICITY \
             else len(SPECIFICITY)
-    return rank(s) < rank(than)
+    return order(s) < order(than)
 
 
 def _narrowest(ranked: list[Suspect], units: list[np.ndarray]) -> list[Suspect]:
@@ -358,6 +358,23 @@ def _narrowest(ranked: list[Suspect], units: list[np.ndarray]) -> list[Suspect]:
     return out
 
 
+def _enough(j: Judge, signal: str, iv: Interval) -> bool:
+    return iv.units >= j.min_units and (SIGNALS[signal].kind == "mean"
+                                        or iv.events >= j.min_events)
+
+
+def _active(ctx: Context, mask: np.ndarray, start: pd.Timestamp, end: pd.Timestamp
+            ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The whole buckets of ``[start, end)`` in which the rows of ``mask`` ran."""
+    j = ctx.judge
+    rows = np.flatnonzero(mask & ctx.window_mask(start, end, ALL))
+    if not len(rows):
+        return None
+    ns = j._time_ns[rows]
+    first, last = j.time_at(rows[np.argmin(ns)]), j.time_at(rows[np.argmax(ns)])
+    return (max(first.floor(j.bucket), start), min(last.floor(j.bucket) + j.bucket, end))
+
+
 def _new_version_first(ctx: Context, signal: str, start: pd.Timestamp, end: pd.Timestamp,
                        group: str, suspects: list[Suspect]) -> list[Suspect]:
     """Put first a version new since the baseline that is worse on its own traffic (at
@@ -366,8 +383,6 @@ def _new_version_first(ctx: Context, signal: str, start: pd.Timestamp, end: pd.T
     window is wider than its hours and a coarser value (the model every trace of the agent
     uses) explains more of that window. Where the rest is as bad, the version is not singled
     out (a broken tool slows the new version's traffic too)."""
-    from workbench.analysis.detect import _active, _enough
-
     j = ctx.judge
     if signal not in j.signals():
         return suspects
