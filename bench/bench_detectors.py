@@ -6,6 +6,9 @@ For each simulated profile (``realistic``: four agents in four instrumentation s
 - **false alerts**: quiet data (no incident) judged day after day, as a daily report would:
   the findings it would alert on (firing, confirmed, warning or worse: the hourly detectors over
   the day and the whole-day checks), counted per runbook and scaled to 30 days, each listed;
+  and the same quiet days checked every hour over each runbook's look-back, as a scheduled
+  ``workbench check`` would: an alert is a finding that fires where the run an hour before did
+  not fire it (the same fingerprint firing on is the same alert, as the alert sinks dedupe it);
 - **recall**: the labelled incidents (tool timeout surge, cost spike on one agent's model,
   hallucination spike after a prompt release) at several magnitudes, each judged on its day:
   detected when an alerted finding of its runbook overlaps it;
@@ -55,6 +58,8 @@ ALERTED = ("warning", "critical", "page")
 class Tally:
     quiet_days: int = 0
     false: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    hourly_runs: int = 0
+    hourly_false: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     incidents: list[dict] = field(default_factory=list)
 
 
@@ -98,6 +103,27 @@ def quiet(profile: str, seed: int, days: int, books, tally: Tally) -> None:
         for f in alerted(books, ds, day, day + DAY):
             tally.false[f.runbook].append(f"seed {seed} {day:%Y-%m-%d}: {_describe(f)}")
         tally.quiet_days += 1
+    hourly(seed, ds, START + BASELINE_DAYS * DAY, START + (BASELINE_DAYS + days) * DAY, books,
+           tally)
+
+
+def hourly(seed: int, ds, first: pd.Timestamp, last: pd.Timestamp, books, tally: Tally) -> None:
+    """Checks every hour from ``first`` to ``last``, each over its runbook's look-back: the
+    alerts a scheduled check sends (a fingerprint firing where the run before did not)."""
+    before: set[str] = set()
+    at = first + H
+    while at <= last:
+        now = set()
+        for lookback in {rb.lookback for rb in books.values()}:  # the runbooks of one look-back
+            mine = {n: rb for n, rb in books.items() if rb.lookback == lookback}  # run together
+            for f in alerted(mine, ds, at - lookback, at, now=at):
+                now.add(f.fingerprint)
+                if f.fingerprint not in before:
+                    tally.hourly_false[f.runbook].append(
+                        f"seed {seed} run at {at:%Y-%m-%d %H:%M}: {_describe(f)}")
+        before = now
+        tally.hourly_runs += 1
+        at += H
 
 
 def _rank(f) -> tuple:
@@ -181,6 +207,14 @@ def report(profile: str, tally: Tally, seeds: list[int]) -> None:
         falses = tally.false.get(rb, [])
         print(f"  false alerts {rb:<20} {len(falses):3d}  = {len(falses) * scale:.2f} per 30 "
               "quiet days")
+        for line in falses:
+            print(f"      {line}")
+    days = tally.hourly_runs / 24.0
+    print(f"  hourly checks over the same quiet days ({tally.hourly_runs} runs):")
+    for rb in sorted(runbooks.load_all()):
+        falses = tally.hourly_false.get(rb, [])
+        print(f"  false alerts {rb:<20} {len(falses):3d}  = "
+              f"{len(falses) * 30.0 / max(days, 1):.2f} per 30 quiet days")
         for line in falses:
             print(f"      {line}")
     inc = pd.DataFrame(tally.incidents)
