@@ -129,7 +129,6 @@ def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[R
     whole-day verdict (observed, expected for the day's traffic, p-value), and the status.
     ``judges``: a cache of judges over the same units, shared with :func:`check_findings` and
     the detectors (:func:`workbench.analysis.judge.judge_for`)."""
-    from workbench.analysis import SIGNALS
     from workbench.analysis.judge import judge_for
 
     day = to_utc(day).floor("D")
@@ -160,13 +159,9 @@ def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[R
             iv = judge.interval(signal, day, day + pd.Timedelta(days=1))
             observed, expected, p_value = iv.observed, iv.expected, iv.p_value
             flat = iv.severity is None
-            judge_min = rb.spec["evaluation"]
             alpha = float(spec.get("alpha", DAILY_ALPHA))
             detectable, n_units = judge.smallest_finding(signal, alpha=alpha), iv.units
-            significant = (iv.p_value <= alpha
-                           and iv.units >= int(judge_min.get("min_units", 5))
-                           and (SIGNALS[signal].kind == "mean"
-                                or iv.events >= float(judge_min.get("min_events", 3))))
+            significant = iv.p_value <= alpha and judge.enough(iv)
             # a whole day against one or two earlier ones: its p-value cannot know how far
             # days swing, so it must be as improbable as an hour the detectors find
             held_back = significant and len(base_values) < MIN_DAYS_FOR_A_DAY \

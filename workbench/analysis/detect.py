@@ -26,7 +26,7 @@ from workbench import schema
 from workbench.analysis import signals as sig_mod
 from workbench.analysis.attribution import Exploded, _decode
 from workbench.analysis.judge import ALL, SIGNALS, Interval, Judge, judge_for
-from workbench.analysis.suspects import _active, _bad_values, _enough, rank
+from workbench.analysis.suspects import _bad_values, rank
 from workbench.errors import ConfigError
 from workbench.findings import SEVERITIES, Finding, Suspect
 from workbench.runbooks import Runbook, parse_duration
@@ -103,6 +103,17 @@ class Context:
         if group != ALL:
             m &= self.judge._group_mask(group)
         return m
+
+    def active_span(self, mask: np.ndarray, start: pd.Timestamp, end: pd.Timestamp
+                    ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """The whole buckets of ``[start, end)`` in which the rows of ``mask`` ran."""
+        j = self.judge
+        rows = np.flatnonzero(mask & self.window_mask(start, end, ALL))
+        if not len(rows):
+            return None
+        ns = j._time_ns[rows]
+        first, last = j.time_at(rows[np.argmin(ns)]), j.time_at(rows[np.argmax(ns)])
+        return (max(first.floor(j.bucket), start), min(last.floor(j.bucket) + j.bucket, end))
 
     def baseline_mask(self, group: str) -> np.ndarray:
         m = self.judge.in_base.copy()
@@ -273,10 +284,11 @@ def _since_its_release(ctx: Context, signal: str, iv: Interval,
         return iv
     j = ctx.judge
     alpha = float(ctx.runbook.spec["evaluation"].get("canary_alpha", 0.01)) / j.scan_len
-    span = _active(ctx, mask & ctx.window_mask(iv.start, iv.end, iv.group), iv.start, iv.end)
+    span = ctx.active_span(mask & ctx.window_mask(iv.start, iv.end, iv.group), iv.start,
+                           iv.end)
     if span is None or span == (iv.start, iv.end):
         return iv
-    if any(_enough(j, signal, cut) and cut.p_value <= alpha
+    if any(j.enough(cut) and cut.p_value <= alpha
            for cut in (j.interval(signal, a, b, iv.group)
                        for a, b in ((iv.start, span[0]), (span[1], iv.end)) if a < b)):
         return iv  # the hours before or after it changed too: not the release alone
@@ -541,7 +553,7 @@ def _canary(ctx: Context, signal: str, mask: np.ndarray, start: pd.Timestamp,
     ``alpha`` with enough units and a severity, else None."""
     j = ctx.judge
     iv = j.rows(signal, mask, start, end)
-    return iv if iv.p_value <= alpha and _enough(j, signal, iv) and iv.severity else None
+    return iv if iv.p_value <= alpha and j.enough(iv) and iv.severity else None
 
 
 def new_version_interval(ctx: Context, finding: Finding, start: pd.Timestamp,
@@ -571,7 +583,7 @@ def canary_findings(ctx: Context, covered: list[Finding]) -> list[Finding]:
     alpha = float(ctx.runbook.spec["evaluation"].get("canary_alpha", 0.01))
     out: list[Finding] = []
     for dim, value, mask in ctx.fresh_versions():
-        span = _active(ctx, mask, j.start, j.end)
+        span = ctx.active_span(mask, j.start, j.end)
         if span is None:
             continue
         start, end = span

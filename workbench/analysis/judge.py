@@ -442,6 +442,13 @@ class Judge:
                         events=float(events), p_value=pv, score=float(score),
                         severity=sev, significant=significant, llr=llr)
 
+    def enough(self, iv: Interval) -> bool:
+        """Whether ``iv`` holds enough to be judged at all: ``min_units`` units and, for a
+        rate or count, ``min_events`` events (the same rule :attr:`Interval.significant` adds to
+        ``alpha``, for verdicts read at another level: a new version's ``canary_alpha``)."""
+        return iv.units >= self.min_units and (SIGNALS[iv.signal].kind == "mean"
+                                               or iv.events >= self.min_events)
+
     def scan(self, signal: str, group: str = ALL, max_findings: int = 3) -> list[Interval]:
         """The windows where ``signal`` changed, most likely first (see the module docstring).
 

@@ -27,7 +27,7 @@ from workbench.analysis.attribution import (
     attribute_rows,
     in_slice,
 )
-from workbench.analysis.judge import ALL, SIGNALS, Interval, Judge
+from workbench.analysis.judge import ALL, SIGNALS, Interval
 from workbench.findings import Suspect
 
 if TYPE_CHECKING:
@@ -358,23 +358,6 @@ def _narrowest(ranked: list[Suspect], units: list[np.ndarray]) -> list[Suspect]:
     return out
 
 
-def _enough(j: Judge, signal: str, iv: Interval) -> bool:
-    return iv.units >= j.min_units and (SIGNALS[signal].kind == "mean"
-                                        or iv.events >= j.min_events)
-
-
-def _active(ctx: Context, mask: np.ndarray, start: pd.Timestamp, end: pd.Timestamp
-            ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """The whole buckets of ``[start, end)`` in which the rows of ``mask`` ran."""
-    j = ctx.judge
-    rows = np.flatnonzero(mask & ctx.window_mask(start, end, ALL))
-    if not len(rows):
-        return None
-    ns = j._time_ns[rows]
-    first, last = j.time_at(rows[np.argmin(ns)]), j.time_at(rows[np.argmax(ns)])
-    return (max(first.floor(j.bucket), start), min(last.floor(j.bucket) + j.bucket, end))
-
-
 def _new_version_first(ctx: Context, signal: str, start: pd.Timestamp, end: pd.Timestamp,
                        group: str, suspects: list[Suspect]) -> list[Suspect]:
     """Put first a version new since the baseline that is worse on its own traffic (at
@@ -389,14 +372,14 @@ def _new_version_first(ctx: Context, signal: str, start: pd.Timestamp, end: pd.T
     alpha = float(ctx.runbook.spec["evaluation"].get("canary_alpha", 0.01))
     best: tuple[float, str, str, Interval] | None = None
     for dim, value, mask in ctx.fresh_versions():
-        span = _active(ctx, mask & ctx.window_mask(start, end, group), start, end)
+        span = ctx.active_span(mask & ctx.window_mask(start, end, group), start, end)
         if span is None:
             continue
         mine = j.rows(signal, mask, *span, group)
-        if not (mine.p_value <= alpha and _enough(j, signal, mine) and mine.severity):
+        if not (mine.p_value <= alpha and j.enough(mine) and mine.severity):
             continue
         rest = j.rows(signal, ~mask, *span, group)
-        if rest.p_value <= alpha and _enough(j, signal, rest):
+        if rest.p_value <= alpha and j.enough(rest):
             continue
         if best is None or mine.p_value < best[0]:
             best = (mine.p_value, dim, value, mine)
