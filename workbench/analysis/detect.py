@@ -26,7 +26,7 @@ from workbench import schema
 from workbench.analysis import signals as sig_mod
 from workbench.analysis.attribution import Exploded, _decode
 from workbench.analysis.judge import ALL, SIGNALS, Interval, Judge, judge_for
-from workbench.analysis.suspects import _bad_values, rank
+from workbench.analysis.suspects import rank
 from workbench.errors import ConfigError
 from workbench.findings import SEVERITIES, Finding, Suspect
 from workbench.runbooks import Runbook, parse_duration
@@ -154,9 +154,9 @@ class Context:
         m = self.window_mask(start, end, group) & p.mask
         by = p.spec.worst_by or p.spec.column
         frame = pd.DataFrame({"trace_id": self.units["trace_id"].to_numpy()[m],
-                              "bad": _bad_values(p)[m],
+                              "bad": p.bad[m],
                               "by": self.units[by].to_numpy(dtype="float64")[m]
-                              if by in self.units.columns else _bad_values(p)[m]})
+                              if by in self.units.columns else p.bad[m]})
         if p.spec.kind == "rate":
             frame = frame[frame["bad"] > 0]
         return frame.sort_values(["bad", "by"], ascending=False)["trace_id"].head(n).tolist()

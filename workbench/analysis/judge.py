@@ -159,6 +159,12 @@ class _Prepared:
     df_cap: dict[str, float] = field(default_factory=dict)
     skew: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def bad(self) -> np.ndarray:
+        """The per-unit value a cause explains and the worst traces are ranked by: the excess in
+        the bad direction, in dollars rather than logs for a cost signal."""
+        return self.shown if self.spec.log else self.y
+
 
 class Judge:
     """One runbook over one window of units; see the module docstring."""

@@ -264,7 +264,7 @@ def _attribute(ctx: Context, signal: str, start: pd.Timestamp, end: pd.Timestamp
     share = float(ctx.runbook.spec["attribution"].get("min_share", 0.8))
     dims = [d for d in ctx.dimensions
             if all(x in ctx.units.columns for x in d.split("/"))]
-    found = attribute_rows(ctx.exploded, _bad_values(p),
+    found = attribute_rows(ctx.exploded, p.bad,
                            *_sides(ctx, p, start, end, group), dims,
                            min_share=share, top=top)
     # attribution works in the bad direction; suspects show the signal as the finding does
@@ -281,13 +281,6 @@ def _trace_ids(ctx: Context) -> pd.Index:
     """The units' trace ids, as the text they are held as (numbered against the
     observations' without making a Python string of each)."""
     return pd.Index(ctx.units["trace_id"])
-
-
-def _bad_values(p: Any) -> np.ndarray:
-    """The per-unit value attribution explains: the excess in the bad direction."""
-    if p.spec.log:
-        return p.shown  # cost: dollars, not logs
-    return p.y
 
 
 #: A model's dated snapshot: ``gpt-4.1-mini-2025-04-14``, ``claude-sonnet-4-5-20250929``.
