@@ -440,8 +440,7 @@ class Judge:
         if sev is not None and not _gates(sig, observed, expected, p.spec):
             sev = None
         events = o if kind != "mean" else so
-        enough = n >= self.min_units and (kind == "mean" or o >= self.min_events)
-        significant = bool(pv <= self.alpha and enough)
+        significant = bool(pv <= self.alpha and self._holds_enough(kind, n, o))
         llr = float(self._llr(p, group, o, e, v, w)) if tested is None else tested[1]
         return Interval(signal=signal, group=group, start=a, end=b, units=int(n),
                         observed=float(observed), expected=float(expected),
@@ -452,8 +451,13 @@ class Judge:
         """Whether ``iv`` holds enough to be judged at all: ``min_units`` units and, for a
         rate or count, ``min_events`` events (the same rule :attr:`Interval.significant` adds to
         ``alpha``, for verdicts read at another level: a new version's ``canary_alpha``)."""
-        return iv.units >= self.min_units and (SIGNALS[iv.signal].kind == "mean"
-                                               or iv.events >= self.min_events)
+        return bool(self._holds_enough(SIGNALS[iv.signal].kind, iv.units, iv.events))
+
+    def _holds_enough(self, kind: str, n, events):
+        """:meth:`enough` on a window's sums (scalars or arrays, before an :class:`Interval`
+        exists): ``n`` units and, unless ``kind`` is a mean, ``events`` events."""
+        return (np.asarray(n) >= self.min_units) & (
+            True if kind == "mean" else np.asarray(events) >= self.min_events)
 
     def scan(self, signal: str, group: str = ALL, max_findings: int = 3) -> list[Interval]:
         """The windows where ``signal`` changed, most likely first (see the module docstring).
@@ -475,9 +479,7 @@ class Judge:
         ii, jj = _pairs(n_b, self.scan_len)
         n, o, e, v, so, se, w = (c[jj] - c[ii] for c in cum)
         pv = self._p(p, group, n, o, e, v, w)
-        mean = p.spec.kind == "mean"
-        enough = (n >= self.min_units) & ((o >= self.min_events) if not mean else True)
-        cand = np.flatnonzero((pv <= self.alpha) & enough)
+        cand = np.flatnonzero((pv <= self.alpha) & self._holds_enough(p.spec.kind, n, o))
         if not len(cand):
             return []
         llr = self._llr(p, group, o, e, v, w)
@@ -515,8 +517,7 @@ class Judge:
                 m = m0 & self.between(a, b)
                 n, o, e, v, so, se, w = _sums(p, m)
                 pv = self._p(p, interval.group, n, o, e, v, w)
-                ok = n >= self.min_units and (p.spec.kind == "mean" or o >= self.min_events)
-                if pv <= self.alpha and ok:
+                if pv <= self.alpha and self._holds_enough(p.spec.kind, n, o):
                     return length * self.bucket
         return best
 
