@@ -19,14 +19,15 @@ days before it, as a scheduled ``workbench report daily`` would.
 1. quiet days (no incident): every alert the report would send is a false alert, listed;
 2. each incident (timeout surge, cost spike, hallucination spike) at 2x, 3x and 5x, judged on
    its day: alerted or not, the top suspect against the true cause, the hours from the
-   incident's start to the finding's window start, and what an oracle that knows the injected
+   incident's start to the finding's window start, how many hours after it began an hourly
+   ``workbench check`` first alerted on it, and what an oracle that knows the injected
    window sees (the excess in the generator's own truth), so a miss can be told from an
    undetectable change;
 3. what the report says about coverage and unmapped fields, and on each quiet day its banner
    and what it could not judge or only noted (info findings, never alerted).
 
     python bench/bench_blind.py [--quick] [--magnitudes 2,3,5,10] [--data sdk|frameworks|gateways|agents|stacks|lowcode|telemetry|sessions]
-                                [--volume 0.1] [--quiet-days 23] [--quiet-seed 102]
+                                [--volume 0.1] [--quiet-days 23] [--quiet-seed 102] [--hourly 6]
     # --quick: 2x, 5x, 5 quiet days; --volume: that many times each dataset's usual traffic
     # (0.1: a small team's ~100-150 traces a day), quiet and incident projects alike;
     # --quiet-days: judge that many quiet days (at most 23: the project's 30 days less the
@@ -53,7 +54,9 @@ import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
 import blind_data as bd  # noqa: E402
+from workbench.analysis import detect_all, units_for  # noqa: E402
 from workbench.reports import daily  # noqa: E402
+from workbench.sources.window import pull_window  # noqa: E402
 
 END_DAY = "2026-11-29"
 QUIET_SEED = 101
@@ -90,6 +93,8 @@ DATASETS = {
                                     ("hallucination_spike", "2026-11-26", 10))),
 }
 INCIDENTS = DATASETS["sdk"][1]
+H = pd.Timedelta(hours=1)
+ALERTED = ("warning", "critical", "page")
 
 
 def _traffic(gen: Any, factor: float) -> dict[str, float]:
@@ -100,7 +105,11 @@ def _traffic(gen: Any, factor: float) -> dict[str, float]:
     return {"volume": factor}
 
 
-def _reports(data: bd.BlindData, days: list[str]) -> dict[str, Any]:
+def _reports(data: bd.BlindData, days: list[str], frames: bool = False
+             ) -> dict[str, Any]:
+    """Each day's daily report; with ``frames``, also the frames of the day and the eight
+    days before it, for hourly checks (a check early in the day looks back into the day
+    before, and judges that against the seven days before it), under ``"<day> frames"``."""
     out = {}
     with data.double() as dbl, tempfile.TemporaryDirectory() as cache:
         for day in days:
@@ -108,6 +117,11 @@ def _reports(data: bd.BlindData, days: list[str]) -> dict[str, Any]:
             out[day] = daily.build(day, dbl.source(cache_dir=cache), days=BASELINE_DAYS,
                                    alert_days=1, prometheus=False)
             print(f"  report {day}: {time.perf_counter() - t0:.1f} s", flush=True)
+            if frames:
+                end = pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1)
+                out[f"{day} frames"] = pull_window(dbl.source(cache_dir=cache),
+                                                   end - pd.Timedelta(days=BASELINE_DAYS + 2),
+                                                   end)
     return out
 
 
@@ -171,13 +185,36 @@ def _oracle(data: bd.BlindData, label: bd.Label) -> str:
     return f"{k}/{n} judged hallucinated vs {n * p:.1f} expected (p={tail:.1g})"
 
 
+def hourly_delay(rep: Any, frames: Any, label: bd.Label, hours: int) -> float | None:
+    """Hours from the incident's start to the first scheduled check that alerts on it: one
+    run at the end of each hour after it began, over its runbook's look-back, seeing only the
+    traces begun and the scores recorded before the run (the report's frames cut at the run's
+    time, as ``workbench check`` would pull them then). None when none of ``hours`` runs did."""
+    rb = rep.runbooks[label.runbook]
+    books = {label.runbook: rb}
+    t, o, s = frames.traces, frames.observations, frames.scores
+    for k in range(1, hours + 1):
+        at = label.start.floor("h") + k * H
+        lo = at - rb.lookback
+        tt, oo = t[t["start_time"] < at], o[o["start_time"] < at]
+        ss = s[s["timestamp"] < at]
+        units = units_for(books, tt, oo, ss, lo)
+        for f in detect_all(books, tt, oo, ss, lo, at, units=units):
+            if (f.status == "firing" and f.confirmed and f.severity in ALERTED
+                    and _agent(f) in (label.agent, "-") and f.start < label.end
+                    and label.start < f.end):
+                return (at - label.start) / H
+    return None
+
+
 def _suspect_text(f: Any | None) -> str:
     if f is None or not f.suspects:
         return "-"
     return f.suspects[0].label
 
 
-def incident_rows(data: bd.BlindData, reps: dict[str, Any], mag: float) -> list[dict[str, Any]]:
+def incident_rows(data: bd.BlindData, reps: dict[str, Any], mag: float,
+                  check_hours: int = 0) -> list[dict[str, Any]]:
     rows = []
     for label in data.labels:
         rep = reps[f"{label.start:%Y-%m-%d}"]
@@ -195,6 +232,8 @@ def incident_rows(data: bd.BlindData, reps: dict[str, Any], mag: float) -> list[
         if lead is not None:
             rank = next((i + 1 for i, s in enumerate(lead.suspects) if _matches(label, s)), None)
         others = [f for f in alerts if f not in hit]
+        delay = hourly_delay(rep, reps[f"{label.start:%Y-%m-%d} frames"], label,
+                             check_hours) if check_hours else None
         rows.append({
             "magnitude": f"{mag:g}x", "runbook": label.runbook, "agent": label.agent,
             "window": f"{label.start:%m-%d %H:%M}-{label.end:%H:%M}",
@@ -205,6 +244,8 @@ def incident_rows(data: bd.BlindData, reps: dict[str, Any], mag: float) -> list[
             "cause rank": rank or "-",
             "hours to start": (f"{(lead.start - label.start) / pd.Timedelta(hours=1):+.0f}"
                                if lead is not None else "-"),
+            "hourly check": ("-" if not check_hours else f"+{delay:.0f} h" if delay is not None
+                             else f"none in {check_hours} h"),
             "oracle": _oracle(data, label),
             "_suspects": "; ".join(f"{x.label} ({x.contribution:.0%})"
                                    for x in (lead.suspects[:5] if lead is not None else [])),
@@ -272,6 +313,10 @@ def main() -> None:
                          f"{PROJECT_DAYS - BASELINE_DAYS})")
     ap.add_argument("--quiet-seed", type=int, default=QUIET_SEED,
                     help=f"the quiet project's seed (default {QUIET_SEED})")
+    ap.add_argument("--hourly", type=int, default=6,
+                    help="on each incident day, run an hourly check at the end of each of the "
+                         "first N hours after the incident began and say which first alerted "
+                         "(default 6; 0: none)")
     ap.add_argument("--volume", type=float, default=1.0,
                     help="traffic as a multiple of the dataset's usual (default 1.0; 0.1: a "
                          "tenth)")
@@ -323,15 +368,16 @@ def main() -> None:
         print(f"incident project {mag:g}x (seed {seed})", flush=True)
         data = gen.generate(seed=seed, end_day=END_DAY, days=PROJECT_DAYS, incidents=incidents,
                             **traffic)
-        reps = _reports(data, sorted({d for _, d, _ in incidents_at}))
-        rows += incident_rows(data, reps, mag)
-        for rep in reps.values():
-            for n in _coverage(rep):
+        reps = _reports(data, sorted({d for _, d, _ in incidents_at}), frames=args.hourly > 0)
+        rows += incident_rows(data, reps, mag, args.hourly)
+        for key, rep in reps.items():
+            for n in ([] if key.endswith(" frames") else _coverage(rep)):
                 notes.setdefault(n)
 
     print("\n## Incidents, judged on their day with the 7 days before\n")
     _print_table(rows, ["magnitude", "runbook", "agent", "window", "alerted", "signals",
-                        "top suspect", "true cause", "cause rank", "hours to start", "oracle"])
+                        "top suspect", "true cause", "cause rank", "hours to start",
+                        "hourly check", "oracle"])
     print("\n## Suspects of each incident's leading finding\n")
     for r in rows:
         print(f"- {r['magnitude']} {r['runbook']}: {r['_suspects'] or '-'}")
