@@ -51,6 +51,23 @@ def test_overdispersion_widens_and_nothing_expected_nothing_seen_is_no_evidence(
     assert stats.overdispersion([1, 2], [1, 2], [1, 2]) == 1.0  # too few buckets to tell
 
 
+def test_between_spread_finds_a_shared_daily_level_and_nothing_where_there_is_none():
+    """Days whose level moves as a whole: the DerSimonian-Laird estimate recovers the variance
+    of that level; days that scatter only as their units do give 0, as do too few days."""
+    rng = np.random.default_rng(7)
+    n = rng.integers(150, 400, size=4000).astype("float64")
+    p0, tau = 0.06, 0.02  # a 6 % rate whose days run at 6 % +- 2 points
+    level = np.clip(p0 + rng.normal(0.0, tau, size=len(n)), 0.0, 1.0)
+    o = rng.binomial(n.astype(int), level).astype("float64")
+    v = n * p0 * (1 - p0)
+    assert stats.between_spread(o, n * p0, v, n) == pytest.approx(tau ** 2, rel=0.1)
+    steady = rng.binomial(n.astype(int), p0).astype("float64")
+    assert stats.between_spread(steady, n * p0, v, n) < 0.05 * tau ** 2
+    # each day exactly as expected: no spread at all; two days cannot tell
+    assert stats.between_spread(n * p0, n * p0, v, n) == 0.0
+    assert stats.between_spread(o[:2], n[:2] * p0, v[:2], n[:2]) == 0.0
+
+
 def test_detectable_ratio_is_the_first_significant_multiple():
     r = stats.detectable_ratio("rate", 12.5, n=250, alpha=1e-5)
     assert stats.p_upper("rate", r * 12.5, 12.5, n=250) <= 1e-5

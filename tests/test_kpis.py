@@ -406,3 +406,58 @@ def test_a_day_against_one_or_two_earlier_ones_is_not_judged_on_its_own():
     far = far[far["time"] >= day - pd.Timedelta(days=2)]
     row = kpis.check_table(kpis.daily_kpis(far), [rb], day, far).iloc[0]
     assert row["baseline_days"] == 2 and row["p_value"] < 1e-5 and row["status"] == "breach"
+
+
+def _swinging_days(judged_bad):
+    """Seven days of 300 scored traces whose hallucinated share swings from 2 % to 10 % day to
+    day (6, 30, 9, 28, 8, 31, 10), then the judged day with ``judged_bad`` of its 300."""
+    per_day = [6, 30, 9, 28, 8, 31, 10, judged_bad]
+    rows, pairs = [], []
+    for d, bad_n in enumerate(per_day):
+        for i in range(300):
+            pairs.append((len(rows), 0.9 if i * bad_n // 300 != (i + 1) * bad_n // 300 else 0.1))
+            rows.append((d, (i * 24) // 300, 2.0, "ok", 0.01, 100, 20))
+    t = make_traces(rows)
+    return t, make_scores(pairs, t)
+
+
+def test_a_day_is_judged_against_how_far_the_baseline_days_swing():
+    """32 hallucinated answers of 300 (10.7 %) against a week that averaged 5.8 % is a 1-in-2,000
+    day for the hours' scatter (p < 1e-3, over the 1.5x limit of the median's 3.3 %), but the
+    week itself ran from 2 % to 10 % a day: no worse than two of its days, the day is judged
+    ok. A day far past anything the week did still breaches."""
+    rb = runbooks.load("hallucination_spike")
+    day = D + pd.Timedelta(days=7)
+    rows = {}
+    for bad in (32, 90):
+        t, s = _swinging_days(bad)
+        u = units_of(t, s)
+        k = kpis.daily_kpis(u)
+        rows[bad] = kpis.check_table(k, [rb], day, u).iloc[0]
+        from workbench.analysis.judge import judge_for
+        j = judge_for(rb, u, day, day + pd.Timedelta(days=1))
+        hours_only = j.interval("hallucination_rate", day, day + pd.Timedelta(days=1))
+        assert rows[bad]["observed"] == pytest.approx(hours_only.observed)  # one number
+        assert rows[bad]["p_value"] >= hours_only.p_value
+        assert j.day_spread("hallucination_rate") > 0
+    ordinary, far = rows[32], rows[90]
+    assert ordinary["ratio"] > 1.5 and ordinary["value"] > 0.08  # over both limits
+    hours_only_p = judge_for(rb, units_of(*_swinging_days(32)), day, day + pd.Timedelta(
+        days=1)).interval("hallucination_rate", day, day + pd.Timedelta(days=1)).p_value
+    assert hours_only_p < 1e-3 < ordinary["p_value"]
+    assert ordinary["status"] == "ok"
+    assert far["status"] == "breach" and far["p_value"] < 1e-3
+
+
+def test_steady_days_judge_a_day_as_its_hours_do():
+    """Where the baseline's days differ no more than their traces say, the day's p-value is
+    the hours' own: a week of exactly 5 % gives no day-to-day spread."""
+    rb = runbooks.load("hallucination_spike")
+    t, s = _judged_scores(200)
+    u = units_of(t, s)
+    from workbench.analysis.judge import judge_for
+    day = D + pd.Timedelta(days=8)
+    j = judge_for(rb, u, day, day + pd.Timedelta(days=1))
+    assert j.day_spread("hallucination_rate") == 0.0
+    assert j.whole_day("hallucination_rate") == j.interval("hallucination_rate", day,
+                                                           day + pd.Timedelta(days=1))

@@ -156,11 +156,12 @@ def check_table(kpis: pd.DataFrame, runbooks: Mapping[str, Runbook] | Iterable[R
         held_back = False
         if units is not None and signal in rb.signals and not np.isnan(value):
             judge = judge_for(rb, units, day, day + pd.Timedelta(days=1), judges)
-            iv = judge.interval(signal, day, day + pd.Timedelta(days=1))
+            iv = judge.whole_day(signal)  # a day among the baseline's, however they swing
             observed, expected, p_value = iv.observed, iv.expected, iv.p_value
             flat = iv.severity is None
             alpha = float(spec.get("alpha", DAILY_ALPHA))
-            detectable, n_units = judge.smallest_finding(signal, alpha=alpha), iv.units
+            detectable = judge.smallest_finding(signal, alpha=alpha, whole_day=True)
+            n_units = iv.units
             significant = iv.p_value <= alpha and judge.enough(iv)
             # a whole day against one or two earlier ones: its p-value cannot know how far
             # days swing, so it must be as improbable as an hour the detectors find

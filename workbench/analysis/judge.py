@@ -22,7 +22,7 @@ segment, mix-adjusted), then:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,12 @@ __all__ = ["ALL", "SIGNALS", "Interval", "Judge", "SignalSpec", "Totals", "judge
            "severity_for"]
 
 ALL = ALL_TRAFFIC
+
+#: baseline days :meth:`Judge.day_spread` needs to say how far whole days swing
+MIN_DAYS = 3
+#: expected events a baseline day of a rate or count needs to count toward it
+_MIN_DAY_EVENTS = 5
+_DAY = pd.Timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -146,6 +152,7 @@ class Totals:
 class _Prepared:
     """A signal's per-unit arrays over the units frame."""
 
+    name: str
     spec: SignalSpec
     mask: np.ndarray  # units of this signal (scored ones for sampled signals)
     y: np.ndarray  # tested value, bad direction up
@@ -156,6 +163,7 @@ class _Prepared:
     weight: np.ndarray  # denominator of the displayed value (1, or tokens)
     expectation: Expectation
     phi: dict[str, float] = field(default_factory=dict)
+    tau2: dict[str, float] = field(default_factory=dict)  # per group: Judge.day_spread
     df_cap: dict[str, float] = field(default_factory=dict)
     skew: dict[str, float] = field(default_factory=dict)
 
@@ -252,8 +260,8 @@ class Judge:
             shown_exp = exp.expected
         else:
             shown_exp = -exp.expected
-        p = _Prepared(spec=spec, mask=mask, y=np.nan_to_num(y), e=exp.expected, v=exp.variance,
-                      shown=shown, shown_e=shown_exp, weight=weight, expectation=exp)
+        p = _Prepared(name=signal, spec=spec, mask=mask, y=np.nan_to_num(y), e=exp.expected,
+                      v=exp.variance, shown=shown, shown_e=shown_exp, weight=weight, expectation=exp)
         p.phi = self._dispersion(p)
         if kind == "mean":
             p.df_cap, p.skew = self._tails(p)
@@ -447,6 +455,66 @@ class Judge:
                         events=float(events), p_value=pv, score=float(score),
                         severity=sev, significant=significant, llr=llr)
 
+    def whole_day(self, signal: str, group: str = ALL) -> Interval:
+        """:meth:`interval` of the judged window taken as one day among the baseline's days:
+        its p-value also allows for how far whole days swing apart (:meth:`day_spread`).
+
+        Hours tell how far a bucket scatters, but a day can run high or low as a whole (the
+        day's mix of questions, a busy weekday), a shift all its units share. Against the
+        hours' scatter alone, a day's hallucination rate two points off its week is a
+        change; against the days the baseline saw, it may be an ordinary day. The daily
+        checks judge a day this way; the scan's windows of hours keep :meth:`interval`'s."""
+        iv = self.interval(signal, self.start, self.end, group)
+        p = self.prepared(signal)
+        n, o, e, v, _, _, w = _sums(p, p.mask & self._group_mask(group) & self.in_window)
+        phi = self._day_phi(p, group, n, e, v, w)
+        if phi == p.phi.get(group, 1.0):
+            return iv
+        mean = p.spec.kind == "mean"
+        pv = float(stats.p_upper(p.spec.kind, o, e, n=n if mean else w,
+                                 variance=v if mean else None, phi=phi,
+                                 df=self._df(p, group, n), skew=self._skew(p, group)))
+        return replace(iv, p_value=pv, significant=bool(iv.significant and pv <= self.alpha))
+
+    def day_spread(self, signal: str, group: str = ALL) -> float:
+        """How far a whole day's level (per unit, on the tested scale) swings around what
+        the baseline expects beyond its hours' scatter: the variance ``tau2`` of
+        :func:`.stats.between_spread` over the baseline's days with at least ``min_units``
+        units (and, for rates and counts, five expected events); 0 with fewer than
+        :data:`MIN_DAYS` such days, or where they swing no more than their units say."""
+        p = self.prepared(signal)
+        if group not in p.tau2:
+            p.tau2[group] = self._day_spread(p, group)
+        return p.tau2[group]
+
+    def _day_spread(self, p: _Prepared, group: str) -> float:
+        m = np.flatnonzero(p.mask & p.expectation.used & self.in_base & self._group_mask(group))
+        if not len(m):
+            return 0.0
+        days = max(int(self.trailing / _DAY), 1)
+        d = np.clip((self._time_ns[m] - self.baseline_start.value) // _DAY.value, 0, days - 1)
+        n = np.bincount(d, minlength=days).astype("float64")
+        o, e, v, w = (np.bincount(d, weights=x[m], minlength=days)
+                      for x in (p.y, p.e, p.v, p.weight))
+        base = _model_variance(p.spec.kind, e, v, w, p.phi.get(group, 1.0))
+        size = w if p.spec.kind == "rate" else n
+        ok = (n >= self.min_units) & (base > 0) & (size > 0)
+        if p.spec.kind != "mean":
+            ok &= e >= _MIN_DAY_EVENTS
+        return stats.between_spread(o[ok], e[ok], base[ok], size[ok], min_buckets=MIN_DAYS)
+
+    def _day_phi(self, p: _Prepared, group: str, n: float, e: float, v: float,
+                 w: float) -> float:
+        """The hours' overdispersion of a day of these sums, widened by the day's own
+        swing: ``tau2 * size**2`` added to the variance the units give."""
+        phi = p.phi.get(group, 1.0)
+        tau2 = self.day_spread(p.name, group)
+        base = float(_model_variance(p.spec.kind, e, v, w, phi))
+        if not (tau2 > 0 and base > 0):
+            return phi
+        size = w if p.spec.kind == "rate" else n
+        return phi * (1.0 + tau2 * size ** 2 / base)
+
     def enough(self, iv: Interval) -> bool:
         """Whether ``iv`` holds enough to be judged at all: ``min_units`` units and, for a
         rate or count, ``min_events`` events (the same rule :attr:`Interval.significant` adds to
@@ -530,49 +598,54 @@ class Judge:
         return self._detectable(p, n, e, v, group, alpha)
 
     def detectable_at(self, signal: str, units: float, group: str = ALL, *,
-                      alpha: float | None = None) -> float:
+                      alpha: float | None = None, whole_day: bool = False) -> float:
         """:meth:`detectable` for ``units`` units like the window's traffic (of all traffic, or
         of ``group``: its expected level, spread and overdispersion per unit): what that much
-        traffic could show."""
+        traffic could show; with ``whole_day``, as one day among the baseline's
+        (:meth:`whole_day`)."""
         p = self.prepared(signal)
-        n, _, e, v, *_ = _sums(p, p.mask & self._group_mask(group) & self.in_window)
+        n, _, e, v, _, _, w = _sums(p, p.mask & self._group_mask(group) & self.in_window)
         if not (n > 0 and units > 0):
             return float("inf")
         k = float(units) / n
-        return self._detectable(p, float(units), e * k, v * k, group, alpha)
+        phi = self._day_phi(p, group, float(units), e * k, v * k, w * k) if whole_day \
+            else p.phi.get(group, 1.0)
+        return self._detectable(p, float(units), e * k, v * k, group, alpha, phi)
 
     def smallest_finding(self, signal: str, units: float | None = None, group: str = ALL, *,
-                         alpha: float | None = None) -> float:
+                         alpha: float | None = None, whole_day: bool = False) -> float:
         """The smallest change (as a ratio to baseline) that could be a finding: significant
         at ``alpha`` on ``units`` units like the window's traffic (all traffic's, or
         ``group``'s; default: the window's own units), at least ``min_units`` of them and, for
         rates and counts, ``min_events`` expected events. ``inf`` when no change could; NaN
-        for a rate the baseline never saw happen (any event would be new)."""
+        for a rate the baseline never saw happen (any event would be new). ``whole_day``: as
+        :meth:`whole_day` judges the window."""
         n = self.window_units(signal, group) if units is None else units
         rate = SIGNALS[signal].kind != "mean"
         if n < self.min_units or (rate and n < self.min_events):
             return float("inf")
         if not rate:
-            return self.detectable_at(signal, n, group, alpha=alpha)
+            return self.detectable_at(signal, n, group, alpha=alpha, whole_day=whole_day)
         total = self.totals(signal, self.start, self.end, group)
         events = total.expected if units is None else \
             (total.expected * units / total.units if total.units else 0.0)
         if not events > 0:
             return float("nan")
-        return max(self.detectable_at(signal, n, group, alpha=alpha), self.min_events / events)
+        return max(self.detectable_at(signal, n, group, alpha=alpha, whole_day=whole_day),
+                   self.min_events / events)
 
     def _detectable(self, p: _Prepared, n: float, e: float, v: float, group: str,
-                    alpha: float | None) -> float:
+                    alpha: float | None, phi: float | None = None) -> float:
         alpha = self.alpha if alpha is None else float(alpha)
+        phi = p.phi.get(group, 1.0) if phi is None else phi
         if p.spec.kind == "mean":
-            shift = self._mean_shift(p, n, v, group, alpha)
+            shift = self._mean_shift(p, n, v, group, alpha, phi)
             if p.spec.log:
                 with np.errstate(over="ignore"):  # a shift no window could show: inf
                     return float(np.exp(shift))
             level = abs(e) / n if n else 0.0
             return float(1.0 + shift / level) if level > 0 else float("inf")
-        return stats.detectable_ratio(p.spec.kind, e, n=n, phi=p.phi.get(group, 1.0),
-                                      alpha=alpha)
+        return stats.detectable_ratio(p.spec.kind, e, n=n, phi=phi, alpha=alpha)
 
     def detectable_shift(self, signal: str, group: str = ALL) -> float:
         """The smallest shift of a mean signal (in its own units: a groundedness drop) the whole
@@ -584,14 +657,15 @@ class Judge:
         return self._mean_shift(p, n, v, group)
 
     def _mean_shift(self, p: _Prepared, n: float, v: float, group: str,
-                    alpha: float | None = None) -> float:
+                    alpha: float | None = None, phi: float | None = None) -> float:
         """The smallest shift of the mean of ``n`` units (summed variance ``v``) the t test
         would call significant (at ``alpha``, default ``evaluation.alpha``)."""
         if n < 2:
             return float("inf")
         alpha = self.alpha if alpha is None else alpha
         t = stats.mean_z(alpha, float(self._df(p, group, n)), self._skew(p, group), n)
-        return float(t * np.sqrt(max(v, 0.0) * p.phi.get(group, 1.0)) / n)
+        phi = p.phi.get(group, 1.0) if phi is None else phi
+        return float(t * np.sqrt(max(v, 0.0) * phi) / n)
 
     def baseline_coverage(self) -> pd.Timedelta:
         """How much of the baseline period holds data (from its first unit to its end)."""
@@ -640,6 +714,20 @@ def _unit_arrays(units: pd.DataFrame, group_by: str
             a.setflags(write=False)
         memo[key] = (ns, agents, (codes, {v: i for i, v in enumerate(uniques.tolist())}))
     return memo[key]
+
+
+def _model_variance(kind: str, e, v, w, phi: float):
+    """The variance :func:`.stats.p_upper` gives a window's sum (scalars or arrays): binomial
+    around the expected share for a rate, Poisson for a count, the units' own for a mean; all
+    scaled by the hours' overdispersion ``phi``."""
+    e, v, w = (np.asarray(x, dtype="float64") for x in (e, v, w))
+    if kind == "rate":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pp = np.clip(np.where(w > 0, e / w, 0.0), 0.0, 1.0)
+        return phi * w * pp * (1.0 - pp)
+    if kind == "count":
+        return phi * e
+    return phi * v
 
 
 def _sums(p: _Prepared, m: np.ndarray) -> tuple[float, ...]:

@@ -26,7 +26,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-__all__ = ["KINDS", "detectable_ratio", "llr", "mean_z", "overdispersion", "p_upper"]
+__all__ = ["KINDS", "between_spread", "detectable_ratio", "llr", "mean_z", "overdispersion",
+           "p_upper"]
 
 KINDS = ("rate", "count", "mean")
 
@@ -151,6 +152,23 @@ def detectable_ratio(kind: str, expected: float, n: float | None = None,
         if hi / lo < 1.001:
             break
     return float(hi)
+
+
+def between_spread(observed, expected, variance, size, min_buckets: int = 3) -> float:
+    """The variance ``tau2`` of a level that all units of a bucket (a day) share, beyond the
+    buckets' own ``variance``: a bucket of ``size`` units then scatters as
+    ``variance + tau2 * size**2``. The DerSimonian-Laird moment estimate over the buckets (0
+    where they scatter no more than their variance says, or with fewer than
+    ``min_buckets`` of them)."""
+    o, e, v, size = (np.asarray(x, dtype="float64") for x in (observed, expected, variance, size))
+    ok = (v > 0) & np.isfinite(v) & (size > 0)
+    k = int(ok.sum())
+    if k < max(min_buckets, 2):
+        return 0.0
+    a = size[ok] ** 2 / v[ok]
+    q = float(np.sum((o[ok] - e[ok]) ** 2 / v[ok]))
+    scale = float(a.sum() - (a ** 2).sum() / a.sum())
+    return max(0.0, (q - (k - 1)) / scale) if scale > 0 else 0.0
 
 
 def overdispersion(observed, expected, variance) -> float:
