@@ -866,7 +866,7 @@ def test_a_small_agent_beside_cheaper_ones_is_judged_on_its_own_spread(books):
     u = units(crew + chat + helper)
     j = Judge(books["cost_spike"], u, DAY0, DAY0 + D)
     p = j.prepared("cost_per_request")
-    mine = j._group_mask("crew")
+    mine = j.group_mask("crew")
     base = mine & j.in_base
     assert base.sum() == 56
     own_mean, own_var = p.y[base].mean(), p.y[base].var()
@@ -956,9 +956,9 @@ def test_a_segment_the_baseline_never_saw_keeps_the_spread_between_segments(book
     u = units(old + new)
     j = Judge(books["cost_spike"], u, DAY0, DAY0 + D)
     p = j.prepared("cost_per_request")
-    fresh = j._group_mask("fresh")
+    fresh = j.group_mask("fresh")
     base = j.in_base
-    spread = np.var([p.y[base & j._group_mask(a)].mean() for a in ("chat", "crew")])
+    spread = np.var([p.y[base & j.group_mask(a)].mean() for a in ("chat", "crew")])
     assert fresh.sum() == 240 and (p.v[fresh] >= 0.8 * spread).all()
     assert j.scan("cost_per_request", "fresh") == []
 
@@ -980,3 +980,19 @@ def test_segments_that_never_varied_still_give_a_new_one_its_parents_level():
     assert exp.expected[6:12] == pytest.approx([3.0] * 6)
     assert exp.expected[12] == pytest.approx(2.0)  # all traffic's level
     assert exp.variance[12] >= 1.0  # the agents' levels lie 1 apart either side of it
+
+
+def test_active_span_is_the_whole_hours_a_group_ran_in_clipped_to_the_window(books):
+    """An agent that ran once an hour from 13:00 to 15:59 on the judged day ran in 13:00-16:00;
+    asked about 14:00-15:00 only, in those hours; asked about hours it did not run, in none."""
+    crew = traffic(8, _office(13, 15), agent="crew", cost=0.04, seed=4)
+    chat = traffic(8, 20, agent="chat", cost=0.001, seed=5)
+    u = units(crew + chat)
+    j = Judge(books["cost_spike"], u, DAY0, DAY0 + D)
+    mine = j.group_mask("crew") & j.in_window
+    rows = np.flatnonzero(mine)
+    first = j.earliest(rows)
+    assert DAY0 + 13 * H <= first < DAY0 + 14 * H
+    assert j.active_span(mine, DAY0, DAY0 + D) == (DAY0 + 13 * H, DAY0 + 16 * H)
+    assert j.active_span(mine, DAY0 + 14 * H, DAY0 + 15 * H) == (DAY0 + 14 * H, DAY0 + 15 * H)
+    assert j.active_span(mine, DAY0 + 17 * H, DAY0 + D) is None

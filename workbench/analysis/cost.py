@@ -83,7 +83,7 @@ def page_bursts(ctx: Context) -> list[Finding]:
     inw = j.in_window
     if not inw.any():
         return []
-    bins = ((j._time_ns[inw] - j.start.value) // width.value).astype("int64")
+    bins = ((j.time_ns[inw] - j.start.value) // width.value).astype("int64")
     nb = int(bins.max()) + 1
     spend = np.bincount(bins, weights=p.shown[inw], minlength=nb)
     exp_cpr = np.bincount(bins, weights=p.shown_e[inw], minlength=nb)

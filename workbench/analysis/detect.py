@@ -101,24 +101,13 @@ class Context:
     def window_mask(self, start: pd.Timestamp, end: pd.Timestamp, group: str) -> np.ndarray:
         m = self.judge.between(to_utc(start), to_utc(end))
         if group != ALL:
-            m &= self.judge._group_mask(group)
+            m &= self.judge.group_mask(group)
         return m
-
-    def active_span(self, mask: np.ndarray, start: pd.Timestamp, end: pd.Timestamp
-                    ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-        """The whole buckets of ``[start, end)`` in which the rows of ``mask`` ran."""
-        j = self.judge
-        rows = np.flatnonzero(mask & self.window_mask(start, end, ALL))
-        if not len(rows):
-            return None
-        ns = j._time_ns[rows]
-        first, last = j.time_at(rows[np.argmin(ns)]), j.time_at(rows[np.argmax(ns)])
-        return (max(first.floor(j.bucket), start), min(last.floor(j.bucket) + j.bucket, end))
 
     def baseline_mask(self, group: str) -> np.ndarray:
         m = self.judge.in_base.copy()
         if group != ALL:
-            m &= self.judge._group_mask(group)
+            m &= self.judge.group_mask(group)
         return m
 
     def fresh_versions(self) -> list[tuple[str, str, np.ndarray]]:
@@ -284,8 +273,7 @@ def _since_its_release(ctx: Context, signal: str, iv: Interval,
         return iv
     j = ctx.judge
     alpha = float(ctx.runbook.spec["evaluation"].get("canary_alpha", 0.01)) / j.scan_len
-    span = ctx.active_span(mask & ctx.window_mask(iv.start, iv.end, iv.group), iv.start,
-                           iv.end)
+    span = j.active_span(mask & ctx.window_mask(iv.start, iv.end, iv.group), iv.start, iv.end)
     if span is None or span == (iv.start, iv.end):
         return iv
     if any(j.enough(cut) and cut.p_value <= alpha
@@ -316,7 +304,7 @@ def first_seen(ctx: Context, suspect: Suspect) -> pd.Timestamp | None:
     rows = np.flatnonzero(mask) if mask is not None else []
     if not len(rows):
         return None
-    return ctx.judge.time_at(rows[np.argmin(ctx.judge._time_ns[rows])])
+    return ctx.judge.earliest(rows)
 
 
 def first_seen_text(ctx: Context, suspects: list[Suspect]) -> str:
@@ -583,7 +571,7 @@ def canary_findings(ctx: Context, covered: list[Finding]) -> list[Finding]:
     alpha = float(ctx.runbook.spec["evaluation"].get("canary_alpha", 0.01))
     out: list[Finding] = []
     for dim, value, mask in ctx.fresh_versions():
-        span = ctx.active_span(mask, j.start, j.end)
+        span = j.active_span(mask, j.start, j.end)
         if span is None:
             continue
         start, end = span

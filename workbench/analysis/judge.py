@@ -198,7 +198,7 @@ class Judge:
         self.baseline_end = self.start.floor("D")
         self.baseline_start = self.baseline_end - self.trailing
         self.units = units
-        self._time_ns, self.agents, self._agent_codes = _unit_arrays(units, group_by)
+        self.time_ns, self.agents, self._agent_codes = _unit_arrays(units, group_by)
         self.in_base = self.between(self.baseline_start, self.baseline_end)
         self.in_window = self.between(self.start, self.end)
         self._groups: dict[str, np.ndarray] = {}
@@ -267,7 +267,7 @@ class Judge:
             p.df_cap, p.skew = self._tails(p)
         return p
 
-    def _group_mask(self, group: str) -> np.ndarray:
+    def group_mask(self, group: str) -> np.ndarray:
         """The units of ``group`` (read-only; worked out once per group)."""
         m = self._groups.get(group)
         if m is None:
@@ -287,9 +287,25 @@ class Judge:
             self._times = self.units["time"].array
         return self._times[row]
 
+    def earliest(self, rows: np.ndarray) -> pd.Timestamp:
+        """The time of the earliest unit among positions ``rows`` (not empty)."""
+        return self.time_at(rows[np.argmin(self.time_ns[rows])])
+
+    def active_span(self, mask: np.ndarray, start: pd.Timestamp, end: pd.Timestamp
+                    ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """The whole buckets of ``[start, end)`` in which the units of ``mask`` ran (None: no
+        unit of ``mask`` in it)."""
+        rows = np.flatnonzero(mask & self.between(start, end))
+        if not len(rows):
+            return None
+        ns = self.time_ns[rows]
+        first, last = self.time_at(rows[np.argmin(ns)]), self.time_at(rows[np.argmax(ns)])
+        return (max(first.floor(self.bucket), start),
+                min(last.floor(self.bucket) + self.bucket, end))
+
     def between(self, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
         """The units whose time lies in ``[start, end)`` (UTC timestamps)."""
-        return (self._time_ns >= start.value) & (self._time_ns < end.value)
+        return (self.time_ns >= start.value) & (self.time_ns < end.value)
 
     def _dispersion(self, p: _Prepared) -> dict[str, float]:
         """Overdispersion per group from its baseline hours."""
@@ -299,7 +315,7 @@ class Judge:
         # left out by the estimate (no expectation, no variance)
         hour, hours = hour_codes(self.units, self.bucket)
         for group in self.groups():
-            m = np.flatnonzero(used & self._group_mask(group))
+            m = np.flatnonzero(used & self.group_mask(group))
             if len(m) < 3:
                 out[group] = 1.0
                 continue
@@ -331,7 +347,7 @@ class Judge:
         used = p.expectation.used
         r = p.y - p.e
         for group in self.groups():
-            rb = r[used & self._group_mask(group)]
+            rb = r[used & self.group_mask(group)]
             m = len(rb)
             s2 = float(np.mean(rb ** 2)) if m else 0.0
             if m < 4 or s2 <= 0:
@@ -378,7 +394,7 @@ class Judge:
         """The verdict on ``signal`` over ``[start, end)`` (all traffic, or one agent)."""
         a, b = to_utc(start), to_utc(end)
         p = self.prepared(signal)
-        m = p.mask & self._group_mask(group) & self.between(a, b)
+        m = p.mask & self.group_mask(group) & self.between(a, b)
         sums = _sums(p, m)
         return self._verdict(signal, group, a, b, *sums)
 
@@ -386,8 +402,8 @@ class Judge:
         """:meth:`interval` of every bucket of the window, in order: the same verdicts, with
         each bucket's units found by one sort instead of a pass over all units per bucket."""
         p = self.prepared(signal)
-        rows = np.flatnonzero(p.mask & self._group_mask(group) & self.in_window)
-        idx = (self._time_ns[rows] - self.start.value) // self.bucket.value
+        rows = np.flatnonzero(p.mask & self.group_mask(group) & self.in_window)
+        idx = (self.time_ns[rows] - self.start.value) // self.bucket.value
         order = np.argsort(idx, kind="stable")  # rows stay in unit order within a bucket
         rows, idx = rows[order], idx[order]
         spans, sums = [], []
@@ -412,7 +428,7 @@ class Judge:
         traces). Same arithmetic as :meth:`interval`."""
         a, b = to_utc(start), to_utc(end)
         p = self.prepared(signal)
-        m = p.mask & self._group_mask(group) & self.between(a, b) & rows
+        m = p.mask & self.group_mask(group) & self.between(a, b) & rows
         return self._verdict(signal, group, a, b, *_sums(p, m))
 
     def totals(self, signal: str, start: Any, end: Any, group: str = ALL) -> Totals:
@@ -425,7 +441,7 @@ class Judge:
         arithmetic and not a second computation."""
         a, b = to_utc(start), to_utc(end)
         p = self.prepared(signal)
-        m = p.mask & self._group_mask(group) & self.between(a, b)
+        m = p.mask & self.group_mask(group) & self.between(a, b)
         n, _, _, _, so, se, _ = _sums(p, m)
         return Totals(signal=signal, group=group, start=a, end=b, units=int(n), value=so,
                       expected=se)
@@ -466,7 +482,7 @@ class Judge:
         checks judge a day this way; the scan's windows of hours keep :meth:`interval`'s."""
         iv = self.interval(signal, self.start, self.end, group)
         p = self.prepared(signal)
-        n, o, e, v, _, _, w = _sums(p, p.mask & self._group_mask(group) & self.in_window)
+        n, o, e, v, _, _, w = _sums(p, p.mask & self.group_mask(group) & self.in_window)
         phi = self._day_phi(p, group, n, e, v, w)
         if phi == p.phi.get(group, 1.0):
             return iv
@@ -488,11 +504,11 @@ class Judge:
         return p.tau2[group]
 
     def _day_spread(self, p: _Prepared, group: str) -> float:
-        m = np.flatnonzero(p.mask & p.expectation.used & self.in_base & self._group_mask(group))
+        m = np.flatnonzero(p.mask & p.expectation.used & self.in_base & self.group_mask(group))
         if not len(m):
             return 0.0
         days = max(int(self.trailing / _DAY), 1)
-        d = np.clip((self._time_ns[m] - self.baseline_start.value) // _DAY.value, 0, days - 1)
+        d = np.clip((self.time_ns[m] - self.baseline_start.value) // _DAY.value, 0, days - 1)
         n = np.bincount(d, minlength=days).astype("float64")
         o, e, v, w = (np.bincount(d, weights=x[m], minlength=days)
                       for x in (p.y, p.e, p.v, p.weight))
@@ -538,8 +554,8 @@ class Judge:
         n_b = int(np.ceil((self.end - self.start) / self.bucket))
         if n_b <= 0:
             return []
-        m = np.flatnonzero(p.mask & self._group_mask(group) & self.in_window)
-        idx = ((self._time_ns[m] - self.start.value) // self.bucket.value).astype("int64")
+        m = np.flatnonzero(p.mask & self.group_mask(group) & self.in_window)
+        idx = ((self.time_ns[m] - self.start.value) // self.bucket.value).astype("int64")
         per = [np.bincount(idx, weights=w, minlength=n_b)[:n_b] for w in
                (np.ones(len(m)), p.y[m], p.e[m], p.v[m], p.shown[m], p.shown_e[m],
                 p.weight[m])]
@@ -576,7 +592,7 @@ class Judge:
         """The shortest significant window inside ``interval`` (its own length at most)."""
         p = self.prepared(signal)
         best = interval.end - interval.start
-        m0 = p.mask & self._group_mask(interval.group)
+        m0 = p.mask & self.group_mask(interval.group)
         steps = int(round(best / self.bucket))
         for length in range(1, steps):
             for k in range(0, steps - length + 1):
@@ -594,7 +610,7 @@ class Judge:
         significant at ``alpha`` (default ``evaluation.alpha``): ``inf`` when it cannot tell
         any apart."""
         p = self.prepared(signal)
-        n, _, e, v, *_ = _sums(p, p.mask & self._group_mask(group) & self.in_window)
+        n, _, e, v, *_ = _sums(p, p.mask & self.group_mask(group) & self.in_window)
         return self._detectable(p, n, e, v, group, alpha)
 
     def detectable_at(self, signal: str, units: float, group: str = ALL, *,
@@ -604,7 +620,7 @@ class Judge:
         traffic could show; with ``whole_day``, as one day among the baseline's
         (:meth:`whole_day`)."""
         p = self.prepared(signal)
-        n, _, e, v, _, _, w = _sums(p, p.mask & self._group_mask(group) & self.in_window)
+        n, _, e, v, _, _, w = _sums(p, p.mask & self.group_mask(group) & self.in_window)
         if not (n > 0 and units > 0):
             return float("inf")
         k = float(units) / n
@@ -653,7 +669,7 @@ class Judge:
         p = self.prepared(signal)
         if p.spec.kind != "mean" or p.spec.log:
             raise ValueError(f"{signal} is not a mean on its own scale")
-        n, _, _, v, *_ = _sums(p, p.mask & self._group_mask(group) & self.in_window)
+        n, _, _, v, *_ = _sums(p, p.mask & self.group_mask(group) & self.in_window)
         return self._mean_shift(p, n, v, group)
 
     def _mean_shift(self, p: _Prepared, n: float, v: float, group: str,
@@ -677,13 +693,13 @@ class Judge:
     def baseline_units(self, signal: str | None = None, group: str = ALL) -> int:
         """Units of the baseline period (of ``signal``'s units, e.g. scored traces; of
         ``group``'s traces)."""
-        m = self.in_base if group == ALL else self.in_base & self._group_mask(group)
+        m = self.in_base if group == ALL else self.in_base & self.group_mask(group)
         if signal is None:
             return int(m.sum())
         return int((m & self.prepared(signal).mask).sum())
 
     def window_units(self, signal: str | None = None, group: str = ALL) -> int:
-        m = self.in_window & self._group_mask(group)
+        m = self.in_window & self.group_mask(group)
         if signal is not None:
             m = m & self.prepared(signal).mask
         return int(m.sum())

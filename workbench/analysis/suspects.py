@@ -365,7 +365,7 @@ def _new_version_first(ctx: Context, signal: str, start: pd.Timestamp, end: pd.T
     alpha = float(ctx.runbook.spec["evaluation"].get("canary_alpha", 0.01))
     best: tuple[float, str, str, Interval] | None = None
     for dim, value, mask in ctx.fresh_versions():
-        span = ctx.active_span(mask & ctx.window_mask(start, end, group), start, end)
+        span = ctx.judge.active_span(mask & ctx.window_mask(start, end, group), start, end)
         if span is None:
             continue
         mine = j.rows(signal, mask, *span, group)

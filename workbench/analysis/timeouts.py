@@ -176,7 +176,7 @@ def burn_findings(ctx: Context) -> list[Finding]:
     for group in j.groups():
         if group == ALL:
             continue
-        mine = j._group_mask(group)
+        mine = j.group_mask(group)
         units = ctx.units[["time", "timeout", "budget_s"]][mine]
         base = ctx.units["timeout"].to_numpy()[j.in_base & mine]
         if len(base) >= _BURN_MIN_TRACES and base.mean() >= allowed:
@@ -263,7 +263,7 @@ def tool_latency(ctx: Context) -> list[Finding]:
             continue
         for iv in tj.scan("tool_latency_p95", tool):
             p = tj.prepared("tool_latency_p95")
-            mine = tj._group_mask(tool)
+            mine = tj.group_mask(tool)
             cur = units[tj.between(iv.start, iv.end) & mine]
             base = units[tj.in_base & p.expectation.used & mine]
             cur = cur.assign(slow=p.y[cur.index.to_numpy()])
