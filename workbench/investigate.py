@@ -512,7 +512,7 @@ class Investigation:
         fired = ", ".join(s["firing"]) or "no detector fired"
         head = s["headline"]
         unit, name = head["unit"], head["signal"]
-        what = "scored traces" if name in SIGNALS and SIGNALS[name].scored else "traces"
+        what = SIGNALS[name].units_called() if name in SIGNALS else "traces"
         if np.isfinite(head["observed"]):
             # one scope's figures, said as such: the finding that sets the severity quotes its
             # own (its agent, its hours), never the whole window's beside its severity
@@ -616,7 +616,7 @@ class Investigation:
             why = "significant but under the runbook's lowest threshold"
         else:
             why = "significant, yet no detector fired on it"
-        what = "scored traces" if SIGNALS[lead["signal"]].scored else "traces"
+        what = SIGNALS[lead["signal"]].units_called()
         could = could_show_text(lead["could_show"], lead["compare"])
         return (f" Leading change: {_e(lead['signal'])} {_e(lead['scope'])} "
                 f"({lead['units']:,} {what}): {fmt_value(lead['observed'], unit)} against "

@@ -240,7 +240,7 @@ def _cannot_judge(row: Mapping[str, Any], kpis: pd.DataFrame, units: int,
     if not _over(row):  # "ok" on too few values
         from workbench.analysis import SIGNALS
 
-        what = f"{units:,} {'scored ' if SIGNALS[signal].scored else ''}traces"
+        what = f"{units:,} {SIGNALS[signal].units_called()}"
         # the size that could show is a ratio to what the day's traffic expects, not to the
         # median: the day's own ratio is quoted beside it
         if np.isfinite(row["observed"]) and np.isfinite(row["expected"]):

@@ -69,8 +69,8 @@ _OBSERVATIONS = (
            "evaluator | embedding | guardrail (Langfuse observation types, lower-case)"),
     Column("level", _STR, False, "DEBUG | DEFAULT | WARNING | ERROR (Langfuse levels)"),
     Column("status_message", _STR, True, "error text when level is ERROR"),
-    Column("error_type", _STR, True, "class of an ERROR: timeout | rate_limit | "
-           "malformed_output | the exception type | error"),
+    Column("error_type", _STR, True, "class of an ERROR: invalid_tool_call | timeout | "
+           "rate_limit | malformed_output | the exception type | error"),
     Column("agent", _STR, False, "agent that served the trace; 'unknown' when unmapped"),
     Column("environment", _STR, False, "deployment environment, e.g. production"),
     Column("release", _STR, True, "application release / version"),

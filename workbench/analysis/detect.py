@@ -242,7 +242,7 @@ def signal_finding(ctx: Context, signal: str, iv: Interval,
     name = spec.get("label") or signal.replace("_", " ").capitalize()
     summary = (f"{name}{who} {_fmt(iv.observed, unit)} against {_fmt(iv.expected, unit)} "
                f"expected for the same traffic ({_ratio(iv)}) over {_when(iv.start, iv.end)}, "
-               f"{iv.units} {'scored ' if SIGNALS[signal].scored else ''}traces; significant "
+               f"{iv.units} {SIGNALS[signal].units_called()}; significant "
                f"within {_hours(shortest)} ({_p(iv.p_value)}){suspects_text(suspects)}"
                f"{first_seen_text(ctx, suspects)}")
     notes = ctx.notes_for(iv.group)
@@ -475,8 +475,7 @@ def insufficient(ctx: Context) -> Finding | None:
     if not primary:
         return None
     def what(signal: str, n: int = 2) -> str:
-        word = "trace" if n == 1 else "traces"
-        return f"scored {word}" if SIGNALS[signal].scored else word
+        return SIGNALS[signal].units_called(n)
 
     usable = [s for s in primary if j.baseline_units(s) >= j.min_units]
     if not usable:
@@ -601,7 +600,7 @@ def canary_findings(ctx: Context, covered: list[Finding]) -> list[Finding]:
                          f"{signal.replace('_', ' ')} {_fmt(iv.observed, unit)} against "
                          f"{_fmt(iv.expected, unit)} expected for its traffic "
                          f"({_ratio(iv)}) over {_when(start, end)}, {iv.units} "
-                         f"{'scored ' if SIGNALS[signal].scored else ''}traces "
+                         f"{SIGNALS[signal].units_called()} "
                          f"({_p(iv.p_value)}){suspects_text(suspects)}"),
                 unit=unit, labels={dim_: shown, **within}, suspects=suspects,
                 trace_ids=ctx.worst(signal, start, end, group), p_value=iv.p_value,

@@ -53,7 +53,8 @@ class SignalSpec:
     ``column`` is the per-unit value in the signal's bad direction for rates (a timeout, an
     invalid tool call); ``value`` the column shown (a validity is shown as such, tested as its
     shortfall). ``log``: test a mean on the log scale (cost: heavy-tailed), show the arithmetic
-    mean. ``scored``: units are the traces that have ``column`` (sampled evaluations).
+    mean. ``scored``: units are the traces that have ``column`` (sampled evaluations, calls
+    to tools); ``noun`` names them in a sentence when they are not scored traces.
     """
 
     column: str
@@ -64,6 +65,13 @@ class SignalSpec:
     invert_display: bool = False  # show 1 - share (a validity for an invalid share)
     attribute: str | None = None  # the unit column attribution explains (default: column)
     worst_by: str | None = None  # unit column ranking the worst traces (default: column)
+    noun: tuple[str, str] | None = None  # (one, many) of its units
+
+    def units_called(self, n: int = 2) -> str:
+        """What ``n`` of its units are called in a sentence ("12 scored traces")."""
+        one, many = self.noun or (("scored trace", "scored traces") if self.scored
+                                  else ("trace", "traces"))
+        return one if n == 1 else many
 
 
 #: The signals the engine knows; a runbook's thresholds say when each fires.
@@ -82,6 +90,9 @@ SIGNALS: Mapping[str, SignalSpec] = {
     "tool_call_validity": SignalSpec("invalid_tool_calls", "rate", scored=True,
                                      weight="scored_tool_calls", invert_display=True,
                                      worst_by="invalid_tool_calls"),
+    "tool_call_rejections": SignalSpec("rejected_calls", "rate", scored=True,
+                                       weight="checked_calls", worst_by="rejected_calls",
+                                       noun=("trace with tool calls", "traces with tool calls")),
     "unexpected_refusal_rate": SignalSpec("refused", "rate", scored=True, worst_by="refused"),
 }
 

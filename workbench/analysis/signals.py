@@ -212,6 +212,7 @@ def trace_signals(traces: pd.DataFrame, observations: pd.DataFrame | None,
     _add_generation_dims(u, obs, unit_ids=unit_ids, types=types)
     _add_tool_dims(u, obs, unit_ids=unit_ids, types=types)
     _add_scores(u, scores, runbooks, conventions, unit_ids=unit_ids)
+    _add_rejected_calls(u, obs, unit_ids=unit_ids, types=types)
     u.attrs["budgets"] = budgets
     return u
 
@@ -365,6 +366,38 @@ def _add_tool_dims(u: pd.DataFrame, obs: pd.DataFrame, *,
     u["culprit_tool"] = pd.Series(_tuples_by_trace(
         None, pd.Series(ordered[tool[culprit]], dtype=object), u["trace_id"],
         coded=(owner[culprit], at, ids)), dtype=object)
+
+
+def _add_rejected_calls(u: pd.DataFrame, obs: pd.DataFrame, *,
+                        unit_ids: tuple[np.ndarray, pd.Index], types: pd.Series) -> None:
+    """Per trace that calls tools, its calls (``checked_calls``) and those rejected as invalid
+    (``rejected_calls``): read from the spans of every such trace, not a judge's sample, and
+    as soon as the trace is in. NaN for a trace that called no tool.
+
+    A rejected call has the error class ``invalid_tool_call``: the model's arguments did not
+    parse or validate, or it named a tool that does not exist. Frameworks record the rejection
+    on the tool's span, or, when no tool ran, on the generation or agent span around it, and
+    sometimes on several of them at once: a trace's rejected calls are the most that one
+    observation type recorded, and those not on a tool span are calls no span shows."""
+    at, ids = unit_ids
+    calls = np.zeros(len(ids))
+    rejected = np.zeros(len(ids))
+    if not obs.empty:
+        row = _row_codes(obs["trace_id"], ids)
+        mine = row >= 0
+        tool = (types.eq("tool") & obs["tool_name"].notna()).to_numpy()
+        calls = np.bincount(row[mine & tool], minlength=len(ids)).astype("float64")
+        hit = mine & obs["error_type"].eq("invalid_tool_call").fillna(False).to_numpy(bool)
+        if hit.any():
+            kind, kinds = pd.factorize(types)
+            per = np.bincount(row[hit] * len(kinds) + kind[hit],
+                              minlength=len(ids) * len(kinds)).reshape(len(ids), len(kinds))
+            rejected = per.max(axis=1).astype("float64")
+            on_tools = per[:, kinds.get_loc("tool")] if "tool" in kinds else 0
+            calls = calls + np.maximum(rejected - on_tools, 0.0)
+    none = calls[at] == 0
+    u["checked_calls"] = np.where(none, np.nan, calls[at])
+    u["rejected_calls"] = np.where(none, np.nan, rejected[at])
 
 
 def _ns(times: pd.Series) -> np.ndarray:
